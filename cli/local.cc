@@ -1,0 +1,281 @@
+#include "cli/local.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/child_process.h"
+#include "cli/progress.h"
+#include "common/checkpoint/atomic_file.h"
+#include "common/config.h"
+#include "common/coordinator_client.h"
+#include "common/exit_codes.h"
+#include "common/status_macros.h"
+
+namespace descent {
+namespace {
+
+std::atomic<int> g_interrupt{0};
+
+void OnInterrupt(int signal) { g_interrupt.store(signal); }
+
+void InstallInterruptHandlers() {
+  struct sigaction action = {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+// The launcher's children, coordinator first.
+struct Job {
+  std::string output_dir;
+  std::string binary;
+  std::vector<std::unique_ptr<ChildProcess>> children;
+};
+
+// logs/server-1.log for child "server/1".
+std::string LogPath(const Job& job, const std::string& name) {
+  std::string file = name;
+  std::replace(file.begin(), file.end(), '/', '-');
+  return absl::StrCat(job.output_dir, "/logs/", file, ".log");
+}
+
+absl::Status Spawn(Job& job, const std::string& name,
+                   std::vector<std::string> args) {
+  ChildProcess::Options options;
+  options.name = name;
+  options.argv = {job.binary};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.stderr_path = LogPath(job, name);
+  options.stdout_path = options.stderr_path;
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start(std::move(options));
+  if (!child.ok()) return child.status();
+  job.children.push_back(*std::move(child));
+  return absl::OkStatus();
+}
+
+// The first child that exited with a non-zero code, or null.
+const ChildProcess* FirstFailure(Job& job) {
+  for (const auto& child : job.children) {
+    if (child->Poll() && child->exit_code() != 0) return child.get();
+  }
+  return nullptr;
+}
+
+std::string LastLines(const std::string& path, int count) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string tail;
+  for (size_t i = lines.size() > size_t(count) ? lines.size() - count : 0;
+       i < lines.size(); ++i) {
+    absl::StrAppend(&tail, "    ", lines[i], "\n");
+  }
+  return tail;
+}
+
+int Failed(Job& job, const ChildProcess& child, ProgressDisplay& display) {
+  display.Clear();
+  const std::string log = LogPath(job, child.name());
+  std::fprintf(stderr, "descent local: %s (pid %d) %s; last lines of %s:\n%s",
+               child.name().c_str(), child.pid(), child.DescribeExit().c_str(),
+               log.c_str(), LastLines(log, 8).c_str());
+  const int code = child.exit_code();
+  TerminateAll(job.children, absl::Seconds(3));
+  return code > 0 ? code : kExitJobFailed;
+}
+
+absl::StatusOr<std::string> WaitForCoordinator(Job& job, const std::string& ready_file) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < give_up && g_interrupt.load() == 0) {
+    std::ifstream in(ready_file);
+    std::string address;
+    if (in >> address) return address;
+    if (job.children.front()->Poll()) {
+      return absl::UnavailableError("the coordinator exited before serving");
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return absl::DeadlineExceededError("the coordinator did not start");
+}
+
+absl::Status WriteProcesses(const Job& job, const v1::JobStatus* status) {
+  std::string text = "# role pid metrics_address\n";
+  for (const auto& child : job.children) {
+    std::string metrics = "-";
+    for (int i = 0; status != nullptr && i < status->members_size(); ++i) {
+      if (status->members(i).pid() == child->pid()) {
+        metrics = status->members(i).metrics_address();
+      }
+    }
+    absl::StrAppend(&text, child->name(), " ", child->pid(), " ", metrics, "\n");
+  }
+  return WriteFileAtomically(job.output_dir + "/processes.txt", text);
+}
+
+absl::Status StartChildren(Job& job, const v1::JobConfig& config,
+                           const std::string& coordinator) {
+  for (int s = 0; s < config.cluster().num_servers(); ++s) {
+    RETURN_IF_ERROR(Spawn(job, absl::StrCat("server/", s),
+                          {"server", "--coordinator=" + coordinator,
+                           absl::StrCat("--shard=", s), "--listen=127.0.0.1:0",
+                           "--metrics_listen=127.0.0.1:0"}));
+  }
+  for (int w = 0; w < config.cluster().num_workers(); ++w) {
+    RETURN_IF_ERROR(Spawn(job, absl::StrCat("worker/", w),
+                          {"worker", "--coordinator=" + coordinator,
+                           "--metrics_listen=127.0.0.1:0"}));
+  }
+  return WriteProcesses(job, nullptr);
+}
+
+}  // namespace
+
+namespace {
+
+void ListEndpoints(const v1::JobStatus& status) {
+  std::string text = "descent local: metrics endpoints:";
+  for (const v1::Member& m : status.members()) {
+    absl::StrAppend(&text, " ", absl::AsciiStrToLower(v1::Role_Name(m.role())));
+    if (m.role() != v1::COORDINATOR) absl::StrAppend(&text, "/", m.id());
+    absl::StrAppend(&text, "=http://", m.metrics_address(), "/metrics");
+  }
+  std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+bool AllExited(Job& job) {
+  bool all = true;
+  for (const auto& child : job.children) all = child->Poll() && all;
+  return all;
+}
+
+int Interrupted(Job& job, ProgressDisplay& display) {
+  display.Clear();
+  std::fprintf(stderr, "descent local: interrupted (%s); stopping %zu processes\n",
+               strsignal(g_interrupt.load()), job.children.size());
+  TerminateAll(job.children, absl::Seconds(3));
+  return kExitInterrupted;
+}
+
+// Watches the children until the coordinator has exited; returns the exit
+// code for the launcher.
+int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
+  bool listed = false;
+  absl::Time next_status = absl::Now();
+  while (!job.children.front()->Poll()) {
+    if (g_interrupt.load() != 0) return Interrupted(job, display);
+    if (const ChildProcess* failed = FirstFailure(job)) {
+      return Failed(job, *failed, display);
+    }
+    if (absl::Now() >= next_status) {
+      next_status = absl::Now() + absl::Seconds(1);
+      absl::StatusOr<v1::JobStatus> status = client.GetJobStatus();
+      if (status.ok()) display.Show(*status);
+      if (status.ok() && !listed && status->state() == v1::RUNNING) {
+        listed = WriteProcesses(job, &*status).ok();
+        display.Clear();
+        ListEndpoints(*status);
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  if (const ChildProcess* failed = FirstFailure(job)) {
+    return Failed(job, *failed, display);
+  }
+  // The job ended well; servers and workers exit as they learn it.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (!AllExited(job) && absl::Now() < give_up) {
+    if (g_interrupt.load() != 0) return Interrupted(job, display);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  TerminateAll(job.children, absl::Seconds(3));
+  display.Clear();
+  return kExitOk;
+}
+
+int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
+  const std::string ready_file = job.output_dir + "/coordinator.addr";
+  absl::Status spawned = Spawn(
+      job, "coordinator",
+      {"coordinator", "--config=" + job.output_dir + "/config.textproto",
+       "--output_dir=" + job.output_dir, "--ready_file=" + ready_file,
+       "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
+  if (!spawned.ok()) {
+    std::fprintf(stderr, "descent local: %s\n", std::string(spawned.message()).c_str());
+    return kExitJobFailed;
+  }
+  absl::StatusOr<std::string> address = WaitForCoordinator(job, ready_file);
+  if (g_interrupt.load() != 0) return Interrupted(job, display);
+  if (!address.ok()) {
+    if (const ChildProcess* failed = FirstFailure(job)) {
+      return Failed(job, *failed, display);
+    }
+    std::fprintf(stderr, "descent local: %s\n",
+                 std::string(address.status().message()).c_str());
+    TerminateAll(job.children, absl::Seconds(3));
+    return kExitJobFailed;
+  }
+  std::fprintf(stderr, "descent local: job %s, coordinator at %s, output in %s\n",
+               config.job_id().c_str(), address->c_str(), job.output_dir.c_str());
+  absl::Status started = StartChildren(job, config, *address);
+  if (!started.ok()) {
+    std::fprintf(stderr, "descent local: %s\n", std::string(started.message()).c_str());
+    TerminateAll(job.children, absl::Seconds(3));
+    return kExitJobFailed;
+  }
+  CoordinatorClient client(*address, absl::Seconds(1));
+  return Supervise(job, client, display);
+}
+
+absl::Status PrepareOutput(const v1::JobConfig& config, const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir + "/logs", error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(dir, ": cannot create output directory: ", error.message()));
+  }
+  return WriteFileAtomically(dir + "/config.textproto", JobConfigToText(config));
+}
+
+}  // namespace
+
+int RunLocal(const LocalOptions& options) {
+  absl::StatusOr<v1::JobConfig> config =
+      LoadJobConfig(options.config_path, options.overrides);
+  if (!config.ok()) {
+    std::fprintf(stderr, "descent local: %s\n",
+                 std::string(config.status().message()).c_str());
+    return kExitBadConfig;
+  }
+  if (config->job_id().empty()) config->set_job_id(NewJobId());
+  Job job;
+  job.binary = options.binary;
+  job.output_dir = options.output_dir.empty()
+                       ? absl::StrCat("runs/", config->job_id())
+                       : options.output_dir;
+  absl::Status prepared = PrepareOutput(*config, job.output_dir);
+  if (!prepared.ok()) {
+    std::fprintf(stderr, "descent local: %s\n", std::string(prepared.message()).c_str());
+    return kExitJobFailed;
+  }
+  InstallInterruptHandlers();
+  ProgressDisplay display(*config);
+  const int code = Launch(job, *config, display);
+  if (code == kExitOk) return PrintResult(job.output_dir);
+  return code;
+}
+
+}  // namespace descent

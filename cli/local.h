@@ -1,0 +1,34 @@
+// `descent local`: a whole job on this machine. Starts one coordinator,
+// S servers and W workers as child processes of this same binary on
+// 127.0.0.1 (each on free ports), shows progress on stderr, prints the
+// result on stdout, and stops every child on success, failure or Ctrl-C.
+//
+// The output directory receives the coordinator's evals.csv and
+// summary.json, plus config.textproto (the job exactly as it ran),
+// processes.txt (role, pid and metrics address of each child) and logs/
+// (one log per child).
+#ifndef DESCENT_CLI_LOCAL_H_
+#define DESCENT_CLI_LOCAL_H_
+
+#include <string>
+#include <vector>
+
+namespace descent {
+
+struct LocalOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;  // --set PATH=VALUE, in order
+  // Empty: runs/<job id>.
+  std::string output_dir;
+  // The descent binary to start children from (normally /proc/self/exe).
+  std::string binary;
+};
+
+// Runs the job; returns the exit code (README, "Exit codes"): 0 if the job
+// succeeded, the first failing child's code if one failed, 130 if
+// interrupted.
+int RunLocal(const LocalOptions& options);
+
+}  // namespace descent
+
+#endif  // DESCENT_CLI_LOCAL_H_

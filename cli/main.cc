@@ -1,0 +1,175 @@
+// descent: one binary, one subcommand per role. This file only reads flags
+// into each role's options struct and maps the outcome to an exit code
+// (README, "Exit codes").
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cli/local.h"
+#include "common/config.h"
+#include "common/exit_codes.h"
+#include "glog/logging.h"
+#include "server/coordinator_role.h"
+#include "server/server_role.h"
+#include "worker/worker_role.h"
+
+ABSL_FLAG(std::string, config, "", "Job config file (protobuf text format).");
+ABSL_FLAG(std::string, output_dir, "",
+          "Where the job's files go (default: runs/<job id>).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "gRPC address to serve on; port 0 picks a free port.");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
+          "Address serving Prometheus /metrics; port 0 picks a free port.");
+ABSL_FLAG(std::string, coordinator, "", "The coordinator's host:port.");
+ABSL_FLAG(int, shard, -1, "This server's shard index, 0..S-1.");
+ABSL_FLAG(std::string, ready_file, "",
+          "Coordinator: write the gRPC address here once serving.");
+ABSL_FLAG(bool, insecure, false,
+          "Allow serving gRPC without TLS on a non-loopback address.");
+
+namespace descent {
+namespace {
+
+constexpr char kUsage[] = R"(descent: distributed parameter-server training
+
+usage:
+  descent local --config FILE [--set PATH=VALUE]... [--output_dir DIR]
+  descent coordinator --config FILE [--set PATH=VALUE]... [--output_dir DIR]
+        [--listen HOST:PORT] [--metrics_listen HOST:PORT] [--ready_file FILE]
+  descent server --coordinator HOST:PORT --shard I [--listen HOST:PORT]
+        [--metrics_listen HOST:PORT]
+  descent worker --coordinator HOST:PORT [--metrics_listen HOST:PORT]
+  descent version
+
+--set PATH=VALUE overrides one field of the config (e.g. train.epochs=1)
+and may be repeated. Exit codes: 0 ok, 1 usage, 2 bad config, 3 data
+error, 4 peer lost, 5 job failed, 130 interrupted.)";
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "descent: %s\n\n%s\n", message.c_str(), kUsage);
+  return kExitUsage;
+}
+
+// Removes every `--set X` / `--set=X` from argv (absl flags keep only the
+// last value of a repeated flag) and returns the values in order.
+std::vector<std::string> TakeSetFlags(std::vector<char*>* args) {
+  std::vector<std::string> values;
+  std::vector<char*> rest;
+  for (size_t i = 0; i < args->size(); ++i) {
+    const std::string arg = (*args)[i];
+    if (absl::StartsWith(arg, "--set=")) {
+      values.push_back(arg.substr(6));
+    } else if (arg == "--set" && i + 1 < args->size()) {
+      values.push_back((*args)[++i]);
+    } else {
+      rest.push_back((*args)[i]);
+    }
+  }
+  *args = rest;
+  return values;
+}
+
+std::string SelfPath() {
+  std::vector<char> buffer(4096);
+  const ssize_t n = ::readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
+  return n > 0 ? std::string(buffer.data(), n) : "descent";
+}
+
+int Local(const std::vector<std::string>& overrides) {
+  if (absl::GetFlag(FLAGS_config).empty()) return UsageError("local needs --config");
+  LocalOptions options;
+  options.config_path = absl::GetFlag(FLAGS_config);
+  options.overrides = overrides;
+  options.output_dir = absl::GetFlag(FLAGS_output_dir);
+  options.binary = SelfPath();
+  return RunLocal(options);
+}
+
+int Coordinator(const std::vector<std::string>& overrides) {
+  if (absl::GetFlag(FLAGS_config).empty()) {
+    return UsageError("coordinator needs --config");
+  }
+  absl::StatusOr<v1::JobConfig> config =
+      LoadJobConfig(absl::GetFlag(FLAGS_config), overrides);
+  if (!config.ok()) {
+    LOG(ERROR) << config.status().message();
+    return kExitBadConfig;
+  }
+  CoordinatorRoleOptions options;
+  options.config = *std::move(config);
+  if (options.config.job_id().empty()) options.config.set_job_id(NewJobId());
+  options.output_dir = absl::GetFlag(FLAGS_output_dir);
+  if (options.output_dir.empty()) {
+    options.output_dir = "runs/" + options.config.job_id();
+  }
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.ready_file = absl::GetFlag(FLAGS_ready_file);
+  options.insecure = absl::GetFlag(FLAGS_insecure);
+  return RunCoordinator(options);
+}
+
+int Server() {
+  if (absl::GetFlag(FLAGS_coordinator).empty()) {
+    return UsageError("server needs --coordinator");
+  }
+  if (absl::GetFlag(FLAGS_shard) < 0) return UsageError("server needs --shard >= 0");
+  ServerRoleOptions options;
+  options.coordinator = absl::GetFlag(FLAGS_coordinator);
+  options.shard = absl::GetFlag(FLAGS_shard);
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.insecure = absl::GetFlag(FLAGS_insecure);
+  return RunServer(options);
+}
+
+int Worker() {
+  if (absl::GetFlag(FLAGS_coordinator).empty()) {
+    return UsageError("worker needs --coordinator");
+  }
+  WorkerRoleOptions options;
+  options.coordinator = absl::GetFlag(FLAGS_coordinator);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  return RunWorker(options);
+}
+
+int Dispatch(const std::string& command, const std::vector<std::string>& sets) {
+  if (!sets.empty() && command != "local" && command != "coordinator") {
+    return UsageError("--set applies to local and coordinator only");
+  }
+  if (command == "local") return Local(sets);
+  if (command == "coordinator") return Coordinator(sets);
+  if (command == "server") return Server();
+  if (command == "worker") return Worker();
+  if (command == "version") {
+    std::printf("descent %s (%s)\n", DESCENT_VERSION, DESCENT_GIT_REVISION);
+    return kExitOk;
+  }
+  return UsageError(absl::StrCat("unknown command \"", command, "\""));
+}
+
+}  // namespace
+}  // namespace descent
+
+int main(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  std::vector<std::string> sets = descent::TakeSetFlags(&args);
+  absl::SetProgramUsageMessage(descent::kUsage);
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  if (positional.size() != 2) {
+    return descent::UsageError(positional.size() < 2 ? "no command given"
+                                                     : "too many arguments");
+  }
+  return descent::Dispatch(positional[1], sets);
+}

@@ -1,0 +1,78 @@
+#include "cli/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_format.h"
+#include "common/exit_codes.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace descent {
+
+ProgressDisplay::ProgressDisplay(const v1::JobConfig& config)
+    : epochs_(config.train().epochs()),
+      members_(config.cluster().num_servers() + config.cluster().num_workers()),
+      terminal_(::isatty(STDERR_FILENO) == 1) {}
+
+std::string ProgressDisplay::Format(const v1::JobStatus& status) const {
+  if (status.state() == v1::REGISTERING) {
+    // The coordinator lists itself among the members.
+    return absl::StrFormat("registering: %d of %d servers and workers",
+                           status.members_size() - 1, members_);
+  }
+  std::string line = absl::StrFormat(
+      "step %d | epoch %.2f/%d | loss %.4f", status.global_step(),
+      status.epoch(), epochs_, status.train_loss());
+  if (status.has_last_evaluation()) {
+    absl::StrAppendFormat(&line, " | test acc %.4f",
+                          status.last_evaluation().test_accuracy());
+  }
+  absl::StrAppendFormat(&line, " | %.0f samples/s", status.samples_per_second());
+  const int64_t left = status.total_examples() - status.examples();
+  if (status.samples_per_second() > 0 && left > 0) {
+    absl::StrAppendFormat(&line, " | ETA %.0fs",
+                          left / status.samples_per_second());
+  }
+  return line;
+}
+
+void ProgressDisplay::Show(const v1::JobStatus& status) {
+  const std::string line = Format(status);
+  if (terminal_) {
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    line_open_ = true;
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  std::fflush(stderr);
+}
+
+void ProgressDisplay::Clear() {
+  if (!line_open_) return;
+  std::fprintf(stderr, "\n");
+  line_open_ = false;
+}
+
+int PrintResult(const std::string& output_dir) {
+  const std::string path = output_dir + "/summary.json";
+  std::ifstream in(path);
+  std::stringstream json;
+  json << in.rdbuf();
+  v1::JobSummary summary;
+  if (!in || !google::protobuf::util::JsonStringToMessage(json.str(), &summary).ok()) {
+    std::fprintf(stderr, "descent local: cannot read %s\n", path.c_str());
+    return kExitJobFailed;
+  }
+  std::printf(
+      "state: %s\ntest_accuracy: %.4f\ntest_loss: %.4f\nsteps: %d\n"
+      "epochs: %.2f\nwall_seconds: %.2f\nsamples_per_second: %.0f\noutput: %s\n",
+      summary.state().c_str(), summary.test_accuracy(), summary.test_loss(),
+      summary.steps(), summary.epochs(), summary.wall_seconds(),
+      summary.samples_per_second(), output_dir.c_str());
+  return summary.state() == "SUCCEEDED" ? kExitOk : kExitJobFailed;
+}
+
+}  // namespace descent

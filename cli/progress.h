@@ -1,0 +1,42 @@
+// What `descent local` shows a person: one progress line on stderr
+// (rewritten in place on a terminal, one line per update otherwise) and the
+// final result on stdout, read back from the job's summary.json.
+#ifndef DESCENT_CLI_PROGRESS_H_
+#define DESCENT_CLI_PROGRESS_H_
+
+#include <string>
+
+#include "descent/v1/coordinator.pb.h"
+
+namespace descent {
+
+// Not thread-safe.
+class ProgressDisplay {
+ public:
+  explicit ProgressDisplay(const v1::JobConfig& config);
+
+  // Shows `status` as one line: step, epoch, loss, test accuracy,
+  // samples/s and ETA; or, while registering, who is still missing.
+  void Show(const v1::JobStatus& status);
+  // Ends the progress line so other messages start on a fresh line.
+  void Clear();
+
+  // The line Show prints, without terminal control characters.
+  std::string Format(const v1::JobStatus& status) const;
+
+ private:
+  const int epochs_;
+  const int members_;  // servers + workers
+  const bool terminal_;
+  bool line_open_ = false;
+};
+
+// Prints the job's result from `output_dir`/summary.json on stdout as
+// "key: value" lines (state, test_accuracy, test_loss, steps, epochs,
+// wall_seconds, samples_per_second, output). Returns 0, or 5 (job failed)
+// if the summary is missing, unreadable or not SUCCEEDED.
+int PrintResult(const std::string& output_dir);
+
+}  // namespace descent
+
+#endif  // DESCENT_CLI_PROGRESS_H_

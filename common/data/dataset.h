@@ -1,0 +1,33 @@
+// The in-memory form of a labelled data set, as the readers in common/data
+// produce it and the workers consume it. Plain data: no invariants are
+// enforced here beyond what each reader documents, and no synchronization
+// (share a Dataset across threads only for reading).
+#ifndef DESCENT_COMMON_DATA_DATASET_H_
+#define DESCENT_COMMON_DATA_DATASET_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "common/partition.h"  // IndexRange
+
+namespace descent {
+
+// An in-memory labelled data set, features row-major: example i occupies
+// features[i * num_features, (i + 1) * num_features) and has label
+// labels[i], in [0, num_classes).
+struct Dataset {
+  int64_t num_examples = 0;
+  int64_t num_features = 0;
+  int32_t num_classes = 0;
+  std::vector<float> features;  // num_examples * num_features
+  std::vector<int32_t> labels;  // num_examples
+
+  // The features of example i; requires 0 <= i < num_examples.
+  const float* example(int64_t i) const {
+    return features.data() + i * num_features;
+  }
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_COMMON_DATA_DATASET_H_

@@ -1,0 +1,138 @@
+#include "common/metrics.h"
+
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+
+namespace descent {
+
+absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Start(
+    const std::string& listen, std::map<std::string, std::string> labels) {
+  std::unique_ptr<MetricsRegistry> metrics(new MetricsRegistry());
+  metrics->registry_ = std::make_shared<prometheus::Registry>();
+  metrics->labels_ = std::move(labels);
+  try {
+    metrics->exposer_ = std::make_unique<prometheus::Exposer>(listen);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
+  }
+  metrics->exposer_->RegisterCollectable(metrics->registry_);
+  std::vector<int> ports = metrics->exposer_->GetListeningPorts();
+  if (ports.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", listen));
+  }
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  metrics->address_ = absl::StrCat(host, ":", ports.front());
+  return metrics;
+}
+
+// The names below are constants of this file; prometheus-cpp throws only on
+// invalid names, so a throw here is a programming error and may crash.
+prometheus::Counter& MetricsRegistry::Counter(const std::string& name,
+                                              const std::string& help) {
+  return prometheus::BuildCounter()
+      .Name(name)
+      .Help(help)
+      .Labels(labels_)
+      .Register(*registry_)
+      .Add({});
+}
+
+prometheus::Gauge& MetricsRegistry::Gauge(const std::string& name,
+                                          const std::string& help) {
+  return prometheus::BuildGauge()
+      .Name(name)
+      .Help(help)
+      .Labels(labels_)
+      .Register(*registry_)
+      .Add({});
+}
+
+prometheus::Histogram& MetricsRegistry::DurationHistogram(
+    const std::string& name, const std::string& help) {
+  prometheus::Histogram::BucketBoundaries buckets;
+  for (double bound = 1e-5; bound < 60; bound *= 2) buckets.push_back(bound);
+  return prometheus::BuildHistogram()
+      .Name(name)
+      .Help(help)
+      .Labels(labels_)
+      .Register(*registry_)
+      .Add({}, buckets);
+}
+
+WorkerMetrics::WorkerMetrics(MetricsRegistry& r)
+    : steps(r.Counter("descent_worker_steps_total",
+                      "Training steps (PushPull rounds) completed.")),
+      examples(r.Counter("descent_worker_examples_total",
+                         "Training examples processed.")),
+      push_bytes(r.Counter("descent_worker_push_bytes_total",
+                           "Gradient payload bytes sent to shards.")),
+      pull_bytes(r.Counter("descent_worker_pull_bytes_total",
+                           "Parameter payload bytes received from shards.")),
+      push_duration(r.DurationHistogram(
+          "descent_worker_push_duration_seconds",
+          "Wall time of one PushPull to all shards, in parallel.")),
+      pull_duration(r.DurationHistogram(
+          "descent_worker_pull_duration_seconds",
+          "Wall time of one Pull from all shards, in parallel.")),
+      compute_duration(r.DurationHistogram(
+          "descent_worker_compute_duration_seconds",
+          "Wall time of forward and backward on one mini-batch.")),
+      train_loss(r.Gauge("descent_worker_train_loss",
+                         "Loss of the last mini-batch.")) {}
+
+ServerMetrics::ServerMetrics(MetricsRegistry& r)
+    : pushes(r.Counter("descent_server_pushes_total",
+                       "Gradient pushes applied (PushPull included).")),
+      pulls(r.Counter("descent_server_pulls_total",
+                      "Parameter pulls served (PushPull included).")),
+      push_bytes(r.Counter("descent_server_push_bytes_total",
+                           "Gradient payload bytes received.")),
+      pull_bytes(r.Counter("descent_server_pull_bytes_total",
+                           "Parameter payload bytes sent.")),
+      rejected(r.Counter("descent_server_rejected_requests_total",
+                         "Requests refused as invalid; state unchanged.")),
+      push_duration(r.DurationHistogram(
+          "descent_server_push_duration_seconds",
+          "Time to validate and apply one push.")),
+      pull_duration(r.DurationHistogram(
+          "descent_server_pull_duration_seconds",
+          "Time to copy out one pulled slice.")),
+      parameters(r.Gauge("descent_server_parameters",
+                         "Dense parameters held by this shard.")),
+      version(r.Gauge("descent_server_version",
+                      "Updates applied to this shard.")) {}
+
+CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
+    : global_step(r.Gauge("descent_job_global_step",
+                          "Steps completed by all workers together.")),
+      epoch(r.Gauge("descent_job_epoch",
+                    "Examples processed divided by the training set size.")),
+      examples(r.Counter("descent_job_examples_total",
+                         "Training examples processed by all workers.")),
+      train_loss(r.Gauge("descent_job_train_loss",
+                         "Mean recent mini-batch loss over workers.")),
+      test_loss(r.Gauge("descent_job_test_loss",
+                        "Mean loss on the test set at the last evaluation.")),
+      test_accuracy(r.Gauge("descent_job_test_accuracy",
+                            "Accuracy on the test set at the last evaluation.")),
+      workers_alive(r.Gauge("descent_job_workers_alive",
+                            "Workers registered and heard from recently.")),
+      job_state(r.Gauge("descent_job_state",
+                        "1 registering, 2 running, 3 succeeded, 4 failed.")),
+      registrations(r.Counter("descent_coordinator_registrations_total",
+                              "Server and worker registrations accepted.")),
+      evaluations(r.Counter("descent_coordinator_evaluations_total",
+                            "Test-set evaluations run.")),
+      evaluation_duration(r.DurationHistogram(
+          "descent_coordinator_evaluation_duration_seconds",
+          "Time of one evaluation, pull included.")),
+      pull_bytes(r.Counter("descent_coordinator_pull_bytes_total",
+                           "Parameter bytes pulled for evaluation.")),
+      pull_duration(r.DurationHistogram(
+          "descent_coordinator_pull_duration_seconds",
+          "Wall time of one Pull from all shards, in parallel.")) {}
+
+}  // namespace descent

@@ -1,0 +1,108 @@
+// Every Prometheus metric descent exports, declared in one place.
+//
+// Each process owns one MetricsRegistry, which serves /metrics over HTTP.
+// A role creates its metric set from it once at start-up (WorkerMetrics,
+// ServerMetrics, CoordinatorMetrics) and updates the members directly;
+// prometheus-cpp metrics are thread-safe. Naming follows Prometheus
+// practice: the `descent_` prefix, base units (`_seconds`, `_bytes`),
+// `_total` on counters, histograms rather than summaries, and only the
+// bounded constant labels role, shard and worker.
+#ifndef DESCENT_COMMON_METRICS_H_
+#define DESCENT_COMMON_METRICS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace descent {
+
+class MetricsRegistry {
+ public:
+  // Serves /metrics on `listen` ("host:port"; port 0 picks a free one).
+  // `labels` (e.g. {{"role","worker"},{"worker","3"}}) go on every metric.
+  // Returns UNAVAILABLE if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<MetricsRegistry>> Start(
+      const std::string& listen, std::map<std::string, std::string> labels);
+
+  // Adds a constant label to every metric created after this call (for
+  // labels known only later, such as a worker's id).
+  void AddLabel(const std::string& name, const std::string& value) {
+    labels_[name] = value;
+  }
+
+  // host:port actually serving /metrics.
+  const std::string& address() const { return address_; }
+
+  prometheus::Counter& Counter(const std::string& name, const std::string& help);
+  prometheus::Gauge& Gauge(const std::string& name, const std::string& help);
+  // Buckets from 10 µs to ~42 s, doubling.
+  prometheus::Histogram& DurationHistogram(const std::string& name,
+                                           const std::string& help);
+
+ private:
+  MetricsRegistry() = default;
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::map<std::string, std::string> labels_;
+  std::string address_;
+};
+
+// A worker's training loop.
+struct WorkerMetrics {
+  explicit WorkerMetrics(MetricsRegistry& registry);
+
+  prometheus::Counter& steps;
+  prometheus::Counter& examples;
+  prometheus::Counter& push_bytes;  // gradient bytes sent
+  prometheus::Counter& pull_bytes;  // parameter bytes received
+  prometheus::Histogram& push_duration;     // one PushPull to all shards
+  prometheus::Histogram& pull_duration;     // one Pull from all shards
+  prometheus::Histogram& compute_duration;  // forward + backward of a batch
+  prometheus::Gauge& train_loss;            // last mini-batch loss
+};
+
+// A parameter-server shard.
+struct ServerMetrics {
+  explicit ServerMetrics(MetricsRegistry& registry);
+
+  prometheus::Counter& pushes;  // applied, PushPull included
+  prometheus::Counter& pulls;   // served, PushPull included
+  prometheus::Counter& push_bytes;  // gradient bytes received
+  prometheus::Counter& pull_bytes;  // parameter bytes sent
+  prometheus::Counter& rejected;    // invalid requests
+  prometheus::Histogram& push_duration;  // validate + apply
+  prometheus::Histogram& pull_duration;  // copy out
+  prometheus::Gauge& parameters;  // elements held
+  prometheus::Gauge& version;     // updates applied
+};
+
+// The coordinator: the job as a whole.
+struct CoordinatorMetrics {
+  explicit CoordinatorMetrics(MetricsRegistry& registry);
+
+  prometheus::Gauge& global_step;
+  prometheus::Gauge& epoch;
+  prometheus::Counter& examples;
+  prometheus::Gauge& train_loss;
+  prometheus::Gauge& test_loss;
+  prometheus::Gauge& test_accuracy;
+  prometheus::Gauge& workers_alive;
+  prometheus::Gauge& job_state;  // JobState enum value
+  prometheus::Counter& registrations;
+  prometheus::Counter& evaluations;
+  prometheus::Histogram& evaluation_duration;
+  prometheus::Counter& pull_bytes;  // parameters pulled for evaluation
+  prometheus::Histogram& pull_duration;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_COMMON_METRICS_H_

@@ -1,0 +1,56 @@
+// The interface a worker trains through: a model owns its parameter layout
+// and its forward/backward kernels, never the parameters themselves. Callers
+// pass a flat float vector of layout().size() elements, laid out as layout()
+// says, and keep ownership of every pointer they pass.
+//
+// Implementations keep scratch buffers sized at construction, so a Model is
+// not thread-safe: one thread at a time per instance (kernels may use their
+// own threads internally). Give each concurrent user its own instance.
+#ifndef DESCENT_COMMON_MODEL_MODEL_H_
+#define DESCENT_COMMON_MODEL_MODEL_H_
+
+#include <cstdint>
+
+#include "common/model/param_layout.h"
+
+namespace descent {
+
+// A mini-batch the caller owns. `features` is row-major, size x
+// num_features; `labels` holds `size` class indices.
+struct Batch {
+  const float* features;
+  const int32_t* labels;
+  int size;
+};
+
+struct EvalResult {
+  // Sum, not mean, of the per-example losses.
+  double loss_sum = 0;
+  // Examples whose highest-scoring class (the first on a tie) is the label.
+  int64_t correct = 0;
+  int64_t count = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual const ParamLayout& layout() const = 0;
+
+  // Mean loss over the batch. Overwrites grad (layout().size() floats) with
+  // d(mean loss)/d(params). 1 <= batch.size <= the max batch given at
+  // construction, and every label must be a valid class; otherwise
+  // CHECK-fails.
+  virtual float LossAndGradient(const float* params, const Batch& batch,
+                                float* grad) = 0;
+
+  // Sum of losses and count of correct argmax predictions over `n` examples
+  // (any n >= 0; processed in chunks of the max batch). `features` is
+  // row-major, n x num_features. CHECK-fails on an invalid label.
+  virtual EvalResult Evaluate(const float* params, const float* features,
+                              const int32_t* labels, int64_t n) = 0;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_COMMON_MODEL_MODEL_H_

@@ -1,0 +1,114 @@
+#include "common/model/param_layout.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "glog/logging.h"
+
+namespace descent {
+namespace {
+
+constexpr double kTwoPi = 6.283185307179586476925286766559;
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// A uniform double in the open interval (0, 1), a pure function of
+// (seed, index, stream). Two streams per index feed Box-Muller.
+double HashedUniform(uint64_t seed, int64_t index, uint64_t stream) {
+  const uint64_t counter = (static_cast<uint64_t>(index) << 1) | stream;
+  const uint64_t bits = SplitMix64(SplitMix64(seed) ^ counter);
+  return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
+}
+
+double HashedStandardNormal(uint64_t seed, int64_t index) {
+  const double u1 = HashedUniform(seed, index, 0);
+  const double u2 = HashedUniform(seed, index, 1);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+}
+
+float ValueOf(const TensorSpec& spec, uint64_t seed, int64_t index) {
+  switch (spec.init) {
+    case InitRule::kZeros:
+      return 0.0f;
+    case InitRule::kXavierUniform: {
+      const double a =
+          std::sqrt(6.0 / static_cast<double>(spec.fan_in + spec.fan_out));
+      return static_cast<float>(a *
+                                (2.0 * HashedUniform(seed, index, 0) - 1.0));
+    }
+    case InitRule::kHeNormal:
+      return static_cast<float>(
+          std::sqrt(2.0 / static_cast<double>(spec.fan_in)) *
+          HashedStandardNormal(seed, index));
+    case InitRule::kNormal:
+      return static_cast<float>(spec.stddev *
+                                HashedStandardNormal(seed, index));
+  }
+  LOG(FATAL) << "unknown init rule " << static_cast<int>(spec.init);
+}
+
+void CheckFans(const TensorSpec& spec) {
+  if (spec.init == InitRule::kXavierUniform) {
+    CHECK(spec.fan_in >= 0 && spec.fan_out >= 0 &&
+          spec.fan_in + spec.fan_out > 0)
+        << "tensor " << spec.name << ": Xavier init needs positive fans";
+  }
+  if (spec.init == InitRule::kHeNormal) {
+    CHECK_GT(spec.fan_in, 0)
+        << "tensor " << spec.name << ": He init needs fan_in > 0";
+  }
+}
+
+}  // namespace
+
+void ParamLayout::Add(TensorSpec spec) {
+  int64_t elements = 1;
+  for (int64_t dim : spec.shape) {
+    CHECK_GE(dim, 0) << "tensor " << spec.name << " has a negative dimension";
+    elements *= dim;
+  }
+  CheckFans(spec);
+  offsets_.push_back(offsets_.back() + elements);
+  tensors_.push_back(std::move(spec));
+}
+
+int64_t ParamLayout::offset(size_t tensor) const {
+  CHECK_LT(tensor, tensors_.size());
+  return offsets_[tensor];
+}
+
+size_t ParamLayout::TensorOf(int64_t index) const {
+  // The last tensor starting at or before `index`; empty tensors share their
+  // start with the next one and are skipped by upper_bound.
+  auto it = std::upper_bound(offsets_.begin(), offsets_.end(), index);
+  return static_cast<size_t>(it - offsets_.begin()) - 1;
+}
+
+float ParamLayout::InitialValue(uint64_t seed, int64_t index) const {
+  CHECK(index >= 0 && index < size())
+      << "index " << index << " outside [0, " << size() << ")";
+  return ValueOf(tensors_[TensorOf(index)], seed, index);
+}
+
+void ParamLayout::Initialize(uint64_t seed, int64_t begin, int64_t end,
+                             float* out) const {
+  CHECK(0 <= begin && begin <= end && end <= size())
+      << "slice [" << begin << ", " << end << ") outside [0, " << size() << ")";
+  if (begin == end) return;
+  for (size_t t = TensorOf(begin); t < tensors_.size(); ++t) {
+    const int64_t first = std::max(begin, offsets_[t]);
+    const int64_t last = std::min(end, offsets_[t + 1]);
+    if (first >= end) break;
+    for (int64_t i = first; i < last; ++i) {
+      out[i - begin] = ValueOf(tensors_[t], seed, i);
+    }
+  }
+}
+
+}  // namespace descent

@@ -1,0 +1,167 @@
+#include "common/ps_client.h"
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/rpc.h"
+#include "common/wire.h"
+
+namespace descent {
+namespace {
+
+bool Retryable(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+absl::Status CheckTiling(const std::vector<v1::ShardInfo>& shards) {
+  if (shards.empty()) return absl::InvalidArgumentError("no shards");
+  uint64_t expected = 0;
+  for (const v1::ShardInfo& s : shards) {
+    if (s.begin() != expected || s.end() < s.begin() || s.address().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shard map is not contiguous at shard ", s.shard(), ": [", s.begin(),
+          ", ", s.end(), ") at \"", s.address(), "\", expected begin ",
+          expected));
+    }
+    expected = s.end();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Create(Options options) {
+  absl::Status tiling = CheckTiling(options.shards);
+  if (!tiling.ok()) return tiling;
+  return std::unique_ptr<PsClient>(new PsClient(std::move(options)));
+}
+
+PsClient::PsClient(Options options)
+    : options_(std::move(options)),
+      num_parameters_(options_.shards.back().end()),
+      next_request_id_(std::random_device{}() * uint64_t{0x9E3779B97F4A7C15}),
+      push_requests_(options_.shards.size()),
+      push_responses_(options_.shards.size()),
+      pull_requests_(options_.shards.size()),
+      pull_responses_(options_.shards.size()) {
+  for (const v1::ShardInfo& shard : options_.shards) {
+    stubs_.push_back(v1::ParameterServer::NewStub(MakeChannel(shard.address())));
+  }
+}
+
+v1::RequestHeader PsClient::Header(int64_t step) {
+  v1::RequestHeader header;
+  header.set_job_id(options_.job_id);
+  header.set_worker_id(options_.worker_id);
+  header.set_step(step);
+  header.set_request_id(next_request_id_++);
+  return header;
+}
+
+void PsClient::RunRound(const std::vector<int>& shards, const StartCall& start,
+                        std::vector<grpc::Status>* results) {
+  absl::Mutex mu;
+  size_t outstanding = shards.size();
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  for (int shard : shards) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    SetDeadline(contexts.back().get(), options_.deadline);
+    start(shard, contexts.back().get(), [&, shard](grpc::Status status) {
+      absl::MutexLock lock(&mu);
+      (*results)[shard] = std::move(status);
+      --outstanding;
+    });
+  }
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(+[](size_t* n) { return *n == 0; }, &outstanding));
+}
+
+absl::Status PsClient::CallAllShards(const StartCall& start) {
+  std::vector<int> pending;
+  for (size_t i = 0; i < stubs_.size(); ++i) pending.push_back(i);
+  std::vector<grpc::Status> results(stubs_.size());
+  for (int attempt = 1; !pending.empty(); ++attempt) {
+    if (attempt > 1) absl::SleepFor(absl::Milliseconds(50) * (attempt - 1));
+    RunRound(pending, start, &results);
+    std::vector<int> retry;
+    for (int shard : pending) {
+      if (results[shard].ok()) continue;
+      if (!Retryable(results[shard]) || attempt >= options_.max_attempts) {
+        absl::Status error = FromGrpcStatus(results[shard]);
+        return absl::Status(error.code(),
+                            absl::StrCat("shard ", shard, " at ",
+                                         options_.shards[shard].address(), ": ",
+                                         error.message()));
+      }
+      retry.push_back(shard);
+    }
+    pending = std::move(retry);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PsClient::Unpack(int shard, const v1::DenseSlice& slice,
+                              float* params) {
+  const v1::ShardInfo& info = options_.shards[shard];
+  if (slice.offset() != info.begin() ||
+      FloatCount(slice.values()) != static_cast<int64_t>(info.end() - info.begin())) {
+    return absl::InternalError(absl::StrCat(
+        "shard ", shard, " answered ", slice.values().size(),
+        " bytes at offset ", slice.offset(), ", expected [", info.begin(), ", ",
+        info.end(), ")"));
+  }
+  DecodeFloats(slice.values(), params + info.begin());
+  return absl::OkStatus();
+}
+
+absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer) {
+  for (size_t s = 0; s < stubs_.size(); ++s) {
+    v1::PullRequest& request = pull_requests_[s];
+    *request.mutable_header() = Header(step);
+    request.set_offset(options_.shards[s].begin());
+    request.set_length(options_.shards[s].end() - options_.shards[s].begin());
+  }
+  absl::Status status = CallAllShards([&](int s, grpc::ClientContext* context,
+                                          std::function<void(grpc::Status)> done) {
+    stubs_[s]->async()->Pull(context, &pull_requests_[s], &pull_responses_[s],
+                             std::move(done));
+  });
+  if (!status.ok()) return status;
+  for (size_t s = 0; s < stubs_.size(); ++s) {
+    absl::Status unpacked = Unpack(s, pull_responses_[s].params(), params);
+    if (!unpacked.ok()) return unpacked;
+    transfer->bytes_received += pull_responses_[s].params().values().size();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
+                                Transfer* transfer) {
+  for (size_t s = 0; s < stubs_.size(); ++s) {
+    const v1::ShardInfo& info = options_.shards[s];
+    v1::PushRequest& request = push_requests_[s];
+    *request.mutable_header() = Header(step);
+    request.mutable_gradient()->set_offset(info.begin());
+    EncodeFloats(grad + info.begin(), info.end() - info.begin(),
+                 request.mutable_gradient()->mutable_values());
+    transfer->bytes_sent += request.gradient().values().size();
+  }
+  absl::Status status = CallAllShards([&](int s, grpc::ClientContext* context,
+                                          std::function<void(grpc::Status)> done) {
+    stubs_[s]->async()->PushPull(context, &push_requests_[s],
+                                 &push_responses_[s], std::move(done));
+  });
+  if (!status.ok()) return status;
+  for (size_t s = 0; s < stubs_.size(); ++s) {
+    absl::Status unpacked = Unpack(s, push_responses_[s].params(), params);
+    if (!unpacked.ok()) return unpacked;
+    transfer->bytes_received += push_responses_[s].params().values().size();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace descent

@@ -1,0 +1,86 @@
+// PsClient: one process's connection to every shard of a job's parameter
+// servers. It splits the flat parameter vector by the shard map, talks to
+// all shards in parallel and reassembles their answers.
+//
+// Every call has a deadline. Calls that fail with UNAVAILABLE or
+// DEADLINE_EXCEEDED are retried (same request id, so a shard applies a
+// retried push at most once) up to max_attempts; other errors are returned
+// as they are. On error, `params` may hold a mix of old and new slices.
+// Not thread-safe: one training loop uses one client.
+#ifndef DESCENT_COMMON_PS_CLIENT_H_
+#define DESCENT_COMMON_PS_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "descent/v1/coordinator.pb.h"
+#include "descent/v1/ps.grpc.pb.h"
+
+namespace descent {
+
+class PsClient {
+ public:
+  struct Options {
+    std::string job_id;
+    // The caller's id in request headers (-1 for the coordinator).
+    int32_t worker_id = 0;
+    // In shard order; must tile [0, P) without gaps.
+    std::vector<v1::ShardInfo> shards;
+    absl::Duration deadline = absl::Seconds(10);
+    int max_attempts = 3;
+  };
+
+  // Payload bytes moved by one call, for metrics.
+  struct Transfer {
+    int64_t bytes_sent = 0;
+    int64_t bytes_received = 0;
+  };
+
+  // INVALID_ARGUMENT if the shard map does not tile [0, P).
+  static absl::StatusOr<std::unique_ptr<PsClient>> Create(Options options);
+
+  int64_t num_parameters() const { return num_parameters_; }
+
+  // Fills params[0, P) with every shard's slice.
+  absl::Status Pull(int64_t step, float* params, Transfer* transfer);
+
+  // Sends grad[0, P) to the shards, split by range, and fills params[0, P)
+  // with their slices as they stand after the push.
+  absl::Status PushPull(int64_t step, const float* grad, float* params,
+                        Transfer* transfer);
+
+ private:
+  // Starts the call to `shard` and arranges for `done` to run when it ends.
+  using StartCall = std::function<void(int shard, grpc::ClientContext* context,
+                                       std::function<void(grpc::Status)> done)>;
+
+  explicit PsClient(Options options);
+
+  v1::RequestHeader Header(int64_t step);
+  // Starts the calls to `shards` at once and waits for all of them.
+  void RunRound(const std::vector<int>& shards, const StartCall& start,
+                std::vector<grpc::Status>* results);
+  // Runs `start` against every shard in parallel, retrying as documented.
+  absl::Status CallAllShards(const StartCall& start);
+  // Copies a shard's answer into params after checking it matches the map.
+  absl::Status Unpack(int shard, const v1::DenseSlice& slice, float* params);
+
+  const Options options_;
+  const int64_t num_parameters_;
+  std::vector<std::unique_ptr<v1::ParameterServer::Stub>> stubs_;
+  uint64_t next_request_id_;
+  // Per-shard request and response buffers, reused across steps.
+  std::vector<v1::PushRequest> push_requests_;
+  std::vector<v1::PushPullResponse> push_responses_;
+  std::vector<v1::PullRequest> pull_requests_;
+  std::vector<v1::PullResponse> pull_responses_;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_COMMON_PS_CLIENT_H_

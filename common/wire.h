@@ -1,0 +1,34 @@
+// Bulk floats on the wire: raw little-endian IEEE-754 float32 in a protobuf
+// `bytes` field, 4 bytes per element, copied with memcpy rather than parsed.
+#ifndef DESCENT_COMMON_WIRE_H_
+#define DESCENT_COMMON_WIRE_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "descent's wire format assumes a little-endian host");
+
+namespace descent {
+
+// Replaces `*bytes` with the n floats at `values`.
+inline void EncodeFloats(const float* values, int64_t n, std::string* bytes) {
+  bytes->resize(static_cast<size_t>(n) * sizeof(float));
+  if (n > 0) std::memcpy(bytes->data(), values, bytes->size());
+}
+
+// Number of floats `bytes` holds, or -1 if its size is not a multiple of 4.
+inline int64_t FloatCount(const std::string& bytes) {
+  if (bytes.size() % sizeof(float) != 0) return -1;
+  return static_cast<int64_t>(bytes.size() / sizeof(float));
+}
+
+// Copies the floats in `bytes` to `out` (FloatCount(bytes) of them).
+inline void DecodeFloats(const std::string& bytes, float* out) {
+  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+}
+
+}  // namespace descent
+
+#endif  // DESCENT_COMMON_WIRE_H_

@@ -1,0 +1,223 @@
+#include "server/coordinator_role.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/checkpoint/atomic_file.h"
+#include "common/config.h"
+#include "common/data/idx_reader.h"
+#include "common/exit_codes.h"
+#include "common/metrics.h"
+#include "common/model/model_factory.h"
+#include "common/ps_client.h"
+#include "common/rpc.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+#include "server/coordinator.h"
+#include "server/evaluator.h"
+#include "server/job_output.h"
+#include "server/parameter_shard.h"  // kCoordinatorWorkerId
+#include "server/rpc/coordinator_service.h"
+
+namespace descent {
+namespace {
+
+// What the coordinator needs from the data before it can serve.
+struct JobData {
+  Dataset test;
+  int64_t train_examples = 0;
+};
+
+absl::StatusOr<JobData> LoadJobData(const v1::JobConfig& config) {
+  const v1::IdxDataConfig& idx = config.data().idx();
+  JobData data;
+  ASSIGN_OR_RETURN(data.test, ReadIdx(idx.test_images(), idx.test_labels(),
+                                      idx.num_classes()));
+  ASSIGN_OR_RETURN(data.train_examples, ReadIdxCount(idx.train_images()));
+  ASSIGN_OR_RETURN(int64_t train_labels, ReadIdxCount(idx.train_labels()));
+  if (train_labels != data.train_examples) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        idx.train_images(), " holds ", data.train_examples, " images but ",
+        idx.train_labels(), " holds ", train_labels, " labels"));
+  }
+  return data;
+}
+
+// Everything the main loop works with, built once.
+struct CoordinatorState {
+  std::unique_ptr<MetricsRegistry> registry;
+  std::unique_ptr<CoordinatorMetrics> metrics;
+  std::unique_ptr<Coordinator> coordinator;
+  std::unique_ptr<Evaluator> evaluator;
+  std::unique_ptr<EvalLog> eval_log;
+  std::unique_ptr<PsClient> ps;  // once the shard map is complete
+};
+
+absl::Status Evaluate(CoordinatorState& s) {
+  const absl::Time start = absl::Now();
+  v1::Evaluation evaluation = s.coordinator->BeginEvaluation();
+  auto pull = [&](float* params) {
+    const absl::Time pull_start = absl::Now();
+    PsClient::Transfer transfer;
+    absl::Status status = s.ps->Pull(evaluation.step(), params, &transfer);
+    s.metrics->pull_bytes.Increment(transfer.bytes_received);
+    s.metrics->pull_duration.Observe(absl::ToDoubleSeconds(absl::Now() - pull_start));
+    return status;
+  };
+  RETURN_IF_ERROR(s.evaluator->Evaluate(pull, &evaluation));
+  s.coordinator->RecordEvaluation(evaluation);
+  s.metrics->evaluations.Increment();
+  s.metrics->test_loss.Set(evaluation.test_loss());
+  s.metrics->test_accuracy.Set(evaluation.test_accuracy());
+  s.metrics->evaluation_duration.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  LOG(INFO) << "evaluation at step " << evaluation.step() << " (epoch "
+            << evaluation.epoch() << "): test loss " << evaluation.test_loss()
+            << ", test accuracy " << evaluation.test_accuracy();
+  return s.eval_log->Append(evaluation);
+}
+
+void UpdateMetrics(const v1::JobStatus& status, CoordinatorMetrics& m,
+                   int64_t* examples_counted) {
+  m.global_step.Set(status.global_step());
+  m.epoch.Set(status.epoch());
+  m.examples.Increment(status.examples() - *examples_counted);
+  *examples_counted = status.examples();
+  m.train_loss.Set(status.train_loss());
+  m.job_state.Set(status.state());
+  int workers = 0;
+  for (const v1::Member& member : status.members()) {
+    workers += member.role() == v1::WORKER;
+  }
+  m.workers_alive.Set(status.state() == v1::RUNNING ? workers : 0);
+}
+
+// One pass of the main loop while RUNNING: evaluate when due, finish when
+// every worker is done.
+absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
+                     const v1::JobConfig& config) {
+  if (s.ps == nullptr) {
+    PsClient::Options options;
+    options.job_id = config.job_id();
+    options.worker_id = kCoordinatorWorkerId;
+    options.shards.assign(status.shards().begin(), status.shards().end());
+    options.deadline = absl::Seconds(config.cluster().rpc_deadline_seconds());
+    ASSIGN_OR_RETURN(s.ps, PsClient::Create(std::move(options)));
+    LOG(INFO) << "all " << config.cluster().num_servers() << " servers and "
+              << config.cluster().num_workers() << " workers registered";
+  }
+  if (s.coordinator->AllWorkersDone()) {
+    RETURN_IF_ERROR(Evaluate(s));
+    s.coordinator->Succeed();
+  } else if (s.coordinator->EvaluationDue()) {
+    RETURN_IF_ERROR(Evaluate(s));
+  }
+  return absl::OkStatus();
+}
+
+// Runs until the job ends; returns the exit code.
+int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
+  int failure_code = kExitPeerLost;  // Tick() fails jobs for lost peers
+  int64_t examples_counted = 0;
+  while (true) {
+    s.coordinator->Tick();
+    const v1::JobStatus status = s.coordinator->Status();
+    UpdateMetrics(status, *s.metrics, &examples_counted);
+    if (status.state() == v1::SUCCEEDED) return kExitOk;
+    if (status.state() == v1::FAILED) {
+      LOG(ERROR) << "job failed: " << status.error();
+      return failure_code;
+    }
+    if (status.state() == v1::RUNNING) {
+      absl::Status advanced = Advance(s, status, config);
+      if (!advanced.ok()) {
+        failure_code = ExitCodeFor(advanced);
+        s.coordinator->Fail(std::string(advanced.message()));
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+absl::Status Setup(const CoordinatorRoleOptions& options,
+                   const v1::JobConfig& config, CoordinatorState& s) {
+  ASSIGN_OR_RETURN(JobData data, LoadJobData(config));
+  const DataShape shape{data.test.num_features, config.data().idx().num_classes()};
+  ASSIGN_OR_RETURN(ParamLayout layout, BuildLayout(config.model(), shape));
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                   CreateModel(config.model(), shape, /*max_batch=*/256,
+                               config.train().threads()));
+  ASSIGN_OR_RETURN(s.registry, MetricsRegistry::Start(options.metrics_listen,
+                                                      {{"role", "coordinator"}}));
+  s.metrics = std::make_unique<CoordinatorMetrics>(*s.registry);
+  s.evaluator = std::make_unique<Evaluator>(std::move(model), std::move(data.test));
+  ASSIGN_OR_RETURN(s.eval_log, EvalLog::Create(options.output_dir + "/evals.csv"));
+
+  CoordinatorOptions core;
+  core.config = config;
+  core.num_parameters = layout.size();
+  core.num_features = shape.num_features;
+  core.train_examples = data.train_examples;
+  core.self.set_role(v1::COORDINATOR);
+  core.self.set_pid(::getpid());
+  core.self.set_metrics_address(s.registry->address());
+  s.coordinator = std::make_unique<Coordinator>(std::move(core));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunCoordinator(const CoordinatorRoleOptions& options) {
+  v1::JobConfig config = options.config;
+  if (config.job_id().empty()) config.set_job_id(NewJobId());
+  std::error_code error;
+  std::filesystem::create_directories(options.output_dir, error);
+  if (error) {
+    LOG(ERROR) << options.output_dir << ": cannot create: " << error.message();
+    return kExitJobFailed;
+  }
+  CoordinatorState s;
+  absl::Status ready = Setup(options, config, s);
+  if (!ready.ok()) {
+    LOG(ERROR) << ready.message();
+    return ExitCodeFor(ready);
+  }
+  CoordinatorService service(s.coordinator.get(), s.metrics.get());
+  absl::StatusOr<RunningServer> rpc =
+      StartRpcServer(options.listen, {&service}, options.insecure);
+  if (!rpc.ok()) {
+    LOG(ERROR) << rpc.status().message();
+    return ExitCodeFor(rpc.status());
+  }
+  LOG(INFO) << "job " << config.job_id() << ": coordinator serving on "
+            << rpc->address << ", metrics on " << s.registry->address();
+  if (!options.ready_file.empty()) {
+    absl::Status written = WriteFileAtomically(options.ready_file, rpc->address);
+    if (!written.ok()) {
+      LOG(ERROR) << written.message();
+      return kExitJobFailed;
+    }
+  }
+  int code = MainLoop(s, config);
+
+  v1::JobSummary summary = s.coordinator->Summary();
+  summary.set_exit_status(code);
+  absl::Status written =
+      WriteSummary(options.output_dir + "/summary.json", summary);
+  if (!written.ok()) {
+    LOG(ERROR) << written.message();
+    if (code == kExitOk) code = kExitJobFailed;
+  }
+  // Give servers and workers a few heartbeats to learn that the job ended.
+  const absl::Time give_up = absl::Now() + absl::Seconds(3);
+  while (!s.coordinator->AllNotified() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  rpc->server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  return code;
+}
+
+}  // namespace descent

@@ -1,0 +1,33 @@
+// `descent coordinator`: serves the Coordinator service for one job until
+// the job ends, evaluating on the test set as it goes and writing the
+// job's output files (server/job_output.h).
+#ifndef DESCENT_SERVER_COORDINATOR_ROLE_H_
+#define DESCENT_SERVER_COORDINATOR_ROLE_H_
+
+#include <string>
+
+#include "descent/v1/job.pb.h"
+
+namespace descent {
+
+struct CoordinatorRoleOptions {
+  // Loaded and validated; a job id is generated if empty.
+  v1::JobConfig config;
+  // gRPC and /metrics addresses; port 0 picks a free port.
+  std::string listen = "127.0.0.1:0";
+  std::string metrics_listen = "127.0.0.1:0";
+  // Created if missing; receives evals.csv and summary.json.
+  std::string output_dir;
+  // If set, the gRPC address (host:port) is written here once serving.
+  std::string ready_file;
+  // Allow a non-loopback listen address without TLS.
+  bool insecure = false;
+};
+
+// Runs the coordinator until the job ends; returns the process exit code
+// (common/exit_codes.h): 0 if the job succeeded.
+int RunCoordinator(const CoordinatorRoleOptions& options);
+
+}  // namespace descent
+
+#endif  // DESCENT_SERVER_COORDINATOR_ROLE_H_

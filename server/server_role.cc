@@ -1,0 +1,89 @@
+#include "server/server_role.h"
+
+#include <unistd.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/coordinator_client.h"
+#include "common/exit_codes.h"
+#include "common/heartbeat.h"
+#include "common/metrics.h"
+#include "common/model/model_factory.h"
+#include "common/rpc.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+#include "server/parameter_shard.h"
+#include "server/rpc/parameter_server_service.h"
+
+namespace descent {
+namespace {
+
+absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
+    const v1::RegisterServerResponse& registration) {
+  const v1::JobConfig& config = registration.config();
+  const DataShape shape{registration.num_features(),
+                        config.data().idx().num_classes()};
+  ParameterShardOptions options;
+  options.job_id = config.job_id();
+  options.num_workers = config.cluster().num_workers();
+  options.range = {static_cast<int64_t>(registration.begin()),
+                   static_cast<int64_t>(registration.end())};
+  ASSIGN_OR_RETURN(options.layout, BuildLayout(config.model(), shape));
+  options.seed = config.train().seed();
+  options.optimizer = config.optimizer();
+  return ParameterShard::Create(std::move(options));
+}
+
+absl::Status Serve(const ServerRoleOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<MetricsRegistry> registry,
+                   MetricsRegistry::Start(
+                       options.metrics_listen,
+                       {{"role", "server"}, {"shard", absl::StrCat(options.shard)}}));
+  ServerMetrics metrics(*registry);
+  ParameterServerService service(&metrics);
+  ASSIGN_OR_RETURN(RunningServer rpc,
+                   StartRpcServer(options.listen, {&service}, options.insecure));
+  LOG(INFO) << "shard " << options.shard << " serving on " << rpc.address
+            << ", metrics on " << registry->address();
+
+  CoordinatorClient coordinator(options.coordinator);
+  v1::RegisterServerRequest request;
+  request.set_shard(options.shard);
+  request.set_address(rpc.address);
+  request.set_metrics_address(registry->address());
+  request.set_pid(::getpid());
+  ASSIGN_OR_RETURN(v1::RegisterServerResponse registration,
+                   coordinator.RegisterServer(request, absl::Seconds(60)));
+  ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
+                   CreateShard(registration));
+  metrics.parameters.Set(shard->range().size());
+  service.Attach(shard.get());
+  LOG(INFO) << "job " << registration.config().job_id() << ": shard "
+            << options.shard << " holds parameters [" << registration.begin()
+            << ", " << registration.end() << ")";
+
+  const v1::ClusterConfig& cluster = registration.config().cluster();
+  HeartbeatLoop::Options heartbeat;
+  heartbeat.client = &coordinator;
+  heartbeat.job_id = registration.config().job_id();
+  heartbeat.role = v1::SERVER;
+  heartbeat.id = options.shard;
+  heartbeat.lost_after = absl::Seconds(cluster.heartbeat_timeout_seconds());
+  HeartbeatLoop loop(std::move(heartbeat));
+  absl::Status outcome = loop.WaitForEnd();
+  rpc.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  return outcome;
+}
+
+}  // namespace
+
+int RunServer(const ServerRoleOptions& options) {
+  absl::Status status = Serve(options);
+  if (status.ok()) return kExitOk;
+  LOG(ERROR) << "shard " << options.shard << ": " << status.message();
+  return ExitCodeFor(status);
+}
+
+}  // namespace descent

@@ -1,0 +1,182 @@
+#include "common/config.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace descent {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kValid[] = R"pb(cluster { num_servers: 2 num_workers: 2 }
+model { softmax_regression {} }
+data {
+  idx {
+    train_images: "train-images.gz"
+    train_labels: "train-labels.gz"
+    test_images: "test-images.gz"
+    test_labels: "test-labels.gz"
+  }
+}
+train { epochs: 3 batch_size: 64 }
+optimizer { sgd { learning_rate: 0.05 } }
+)pb";
+
+absl::StatusOr<v1::JobConfig> Parse(const std::string& text,
+                                    std::vector<std::string> overrides = {}) {
+  return ParseJobConfig(text, "job.textproto", overrides);
+}
+
+TEST(ConfigTest, ParsesValidConfigAndAppliesDefaults) {
+  absl::StatusOr<v1::JobConfig> config = Parse(kValid);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cluster().num_servers(), 2);
+  EXPECT_EQ(config->train().epochs(), 3);
+  EXPECT_DOUBLE_EQ(config->optimizer().sgd().learning_rate(), 0.05);
+  // Absent optional fields get their documented defaults.
+  EXPECT_EQ(config->train().seed(), 1u);
+  EXPECT_EQ(config->train().eval_every_steps(), 1000);
+  EXPECT_EQ(config->data().idx().num_classes(), 10);
+  EXPECT_DOUBLE_EQ(config->cluster().heartbeat_timeout_seconds(), 10);
+  EXPECT_EQ(config->train().consistency(), v1::ASP);
+  EXPECT_EQ(config->model().softmax_regression().weight_init(),
+            v1::XAVIER_UNIFORM);
+}
+
+TEST(ConfigTest, UnknownFieldNamesFileLineAndColumn) {
+  std::string text = kValid;
+  // Line 11 becomes "train { epochs: 3 batch_size: 64 epoch: 3 }".
+  text.replace(text.find("64"), 2, "64 epoch: 3");
+  absl::StatusOr<v1::JobConfig> config = Parse(text);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("job.textproto:11:39"));  // protobuf points past the name
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("no field named \"epoch\""));
+}
+
+TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
+  absl::StatusOr<v1::JobConfig> config = Parse("train { epochs: }\n");
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("job.textproto:1:17"));
+}
+
+TEST(ConfigTest, TypeErrorNamesLineAndColumn) {
+  absl::StatusOr<v1::JobConfig> config = Parse("train {\n  epochs: \"three\"\n}\n");
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("job.textproto:2:"));
+}
+
+// A value that parses but breaks a rule is reported where it was written.
+TEST(ConfigTest, BadValueNamesItsLocation) {
+  struct Case {
+    std::string replace, with, location, path;
+  };
+  const std::vector<Case> cases = {
+      {"epochs: 3", "epochs: 0", "job.textproto:11:9", "train.epochs"},
+      {"batch_size: 64", "batch_size: -1", "job.textproto:11:19",
+       "train.batch_size"},
+      {"learning_rate: 0.05", "learning_rate: nan", "job.textproto:12:19",
+       "optimizer.sgd.learning_rate"},
+      {"num_servers: 2", "num_servers: 0", "job.textproto:1:11",
+       "cluster.num_servers"},
+  };
+  for (const Case& c : cases) {
+    std::string text = kValid;
+    text.replace(text.find(c.replace), c.replace.size(), c.with);
+    absl::StatusOr<v1::JobConfig> config = Parse(text);
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.with;
+    EXPECT_THAT(config.status().message(), HasSubstr(c.location)) << c.with;
+    EXPECT_THAT(config.status().message(), HasSubstr(c.path)) << c.with;
+  }
+}
+
+TEST(ConfigTest, MissingSectionsAreReported) {
+  absl::StatusOr<v1::JobConfig> config = Parse("train { epochs: 1 }\n");
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("model"));
+}
+
+TEST(ConfigTest, OverridesApplyAfterTheFile) {
+  absl::StatusOr<v1::JobConfig> config =
+      Parse(kValid, {"train.epochs=1", "cluster.num_workers=4",
+                     "optimizer.sgd.learning_rate=0.5",
+                     "data.idx.train_images=/data/x y.gz", "job_id=run-7",
+                     "model.softmax_regression.weight_init=ZEROS"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->train().epochs(), 1);
+  EXPECT_EQ(config->cluster().num_workers(), 4);
+  EXPECT_DOUBLE_EQ(config->optimizer().sgd().learning_rate(), 0.5);
+  EXPECT_EQ(config->data().idx().train_images(), "/data/x y.gz");
+  EXPECT_EQ(config->job_id(), "run-7");
+  EXPECT_EQ(config->model().softmax_regression().weight_init(), v1::ZEROS);
+}
+
+TEST(ConfigTest, LaterOverrideWins) {
+  absl::StatusOr<v1::JobConfig> config =
+      Parse(kValid, {"train.epochs=1", "train.epochs=5"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->train().epochs(), 5);
+}
+
+TEST(ConfigTest, OverrideErrorsNameTheFlag) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"train.epochs=x", "cannot parse \"x\""},
+      {"train.epoch=1", "no field named \"epoch\""},
+      {"train.epochs.deep=1", "is not a message"},
+      {"train.epochs", "expected PATH=VALUE"},
+      {"=3", "expected PATH=VALUE"},
+      {"train.consistency=SOMETIMES", "cannot parse"},
+  };
+  for (const auto& [flag, expected] : cases) {
+    absl::StatusOr<v1::JobConfig> config = Parse(kValid, {flag});
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_THAT(config.status().message(), HasSubstr("--set " + flag)) << flag;
+    EXPECT_THAT(config.status().message(), HasSubstr(expected)) << flag;
+  }
+}
+
+TEST(ConfigTest, InvalidOverriddenValueBlamesTheFlag) {
+  absl::StatusOr<v1::JobConfig> config = Parse(kValid, {"train.epochs=0"});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("--set train.epochs=0: train.epochs: must be in"));
+}
+
+TEST(ConfigTest, FailedOverrideLeavesConfigUnchanged) {
+  v1::JobConfig config;
+  config.mutable_train()->set_epochs(3);
+  EXPECT_FALSE(ApplyOverride("train.epochs=oops", &config).ok());
+  EXPECT_EQ(config.train().epochs(), 3);
+}
+
+TEST(ConfigTest, MissingFileIsNotFoundAndNamed) {
+  absl::StatusOr<v1::JobConfig> config =
+      LoadJobConfig("/nonexistent/job.textproto", {});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(config.status().message(), HasSubstr("/nonexistent/job.textproto"));
+}
+
+TEST(ConfigTest, TextRoundTrips) {
+  absl::StatusOr<v1::JobConfig> config = Parse(kValid, {"job_id=abc"});
+  ASSERT_TRUE(config.ok());
+  absl::StatusOr<v1::JobConfig> again = Parse(JobConfigToText(*config));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->SerializeAsString(), config->SerializeAsString());
+}
+
+TEST(ConfigTest, JobIdRules) {
+  EXPECT_TRUE(Parse(kValid, {"job_id=a.b-c_9"}).ok());
+  EXPECT_FALSE(Parse(kValid, {"job_id=a/b"}).ok());
+  EXPECT_FALSE(Parse(kValid, {"job_id=" + std::string(65, 'x')}).ok());
+  EXPECT_TRUE(absl::StartsWith(NewJobId(), "job-"));
+  EXPECT_NE(NewJobId(), "");
+}
+
+}  // namespace
+}  // namespace descent

@@ -1,0 +1,133 @@
+#include "worker/worker_role.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/coordinator_client.h"
+#include "common/data/idx_reader.h"
+#include "common/exit_codes.h"
+#include "common/heartbeat.h"
+#include "common/metrics.h"
+#include "common/model/model_factory.h"
+#include "common/partition.h"
+#include "common/ps_client.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+#include "worker/trainer.h"
+
+namespace descent {
+namespace {
+
+absl::StatusOr<v1::RegisterWorkerResponse> Register(
+    CoordinatorClient& coordinator, const MetricsRegistry& registry) {
+  v1::RegisterWorkerRequest request;
+  std::random_device random;
+  request.set_instance_id((uint64_t{random()} << 32) | random());
+  request.set_metrics_address(registry.address());
+  request.set_pid(::getpid());
+  return coordinator.RegisterWorker(request, absl::Seconds(60));
+}
+
+// Reads only this worker's contiguous share of the training set.
+absl::StatusOr<Dataset> LoadShard(const v1::RegisterWorkerResponse& r) {
+  const v1::IdxDataConfig& idx = r.config().data().idx();
+  ASSIGN_OR_RETURN(int64_t examples, ReadIdxCount(idx.train_images()));
+  const IndexRange range =
+      SplitEvenly(examples, r.num_data_shards())[r.data_shard()];
+  ASSIGN_OR_RETURN(Dataset shard, ReadIdx(idx.train_images(), idx.train_labels(),
+                                          idx.num_classes(), range));
+  if (shard.num_features != r.num_features()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        idx.train_images(), ": examples have ", shard.num_features,
+        " features but the test set has ", r.num_features()));
+  }
+  if (shard.num_examples == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker ", r.worker_id(), " got an empty data shard: ", examples,
+        " examples for ", r.num_data_shards(), " workers"));
+  }
+  return shard;
+}
+
+absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
+    CoordinatorClient& coordinator, const v1::RegisterWorkerResponse& r) {
+  const v1::ClusterConfig& cluster = r.config().cluster();
+  ASSIGN_OR_RETURN(v1::JobStatus status,
+                   coordinator.WaitUntilRunning(
+                       absl::Seconds(cluster.registration_timeout_seconds())));
+  PsClient::Options options;
+  options.job_id = r.config().job_id();
+  options.worker_id = r.worker_id();
+  options.shards.assign(status.shards().begin(), status.shards().end());
+  options.deadline = absl::Seconds(cluster.rpc_deadline_seconds());
+  options.max_attempts = 5;
+  return PsClient::Create(std::move(options));
+}
+
+absl::Status Work(const WorkerRoleOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<MetricsRegistry> registry,
+                   MetricsRegistry::Start(options.metrics_listen,
+                                          {{"role", "worker"}}));
+  CoordinatorClient coordinator(options.coordinator);
+  ASSIGN_OR_RETURN(v1::RegisterWorkerResponse registration,
+                   Register(coordinator, *registry));
+  const v1::JobConfig& config = registration.config();
+  const int32_t id = registration.worker_id();
+  registry->AddLabel("worker", absl::StrCat(id));
+  WorkerMetrics metrics(*registry);
+  LOG(INFO) << "job " << config.job_id() << ": worker " << id
+            << ", metrics on " << registry->address();
+
+  // Declared before the heartbeat loop, so they outlive its thread.
+  Dataset data;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<PsClient> ps;
+  std::unique_ptr<Trainer> trainer;
+  std::atomic<const Trainer*> training{nullptr};
+  // Heartbeats start at once: loading data and waiting for the other
+  // members must not look like silence to the coordinator.
+  HeartbeatLoop::Options heartbeat;
+  heartbeat.client = &coordinator;
+  heartbeat.job_id = config.job_id();
+  heartbeat.role = v1::WORKER;
+  heartbeat.id = id;
+  heartbeat.lost_after = absl::Seconds(config.cluster().heartbeat_timeout_seconds());
+  heartbeat.progress = [&training] {
+    const Trainer* trainer = training.load();
+    return trainer == nullptr ? v1::WorkerProgress() : trainer->Progress();
+  };
+  HeartbeatLoop loop(std::move(heartbeat));
+
+  ASSIGN_OR_RETURN(data, LoadShard(registration));
+  const DataShape shape{data.num_features, config.data().idx().num_classes()};
+  ASSIGN_OR_RETURN(model, CreateModel(config.model(), shape,
+                                      config.train().batch_size(),
+                                      config.train().threads()));
+  ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration));
+  LOG(INFO) << "worker " << id << " trains on " << data.num_examples
+            << " examples";
+  trainer = std::make_unique<Trainer>(
+      TrainerOptions{config.train().epochs(), config.train().batch_size(),
+                     config.train().seed(), id},
+      model.get(), ps.get(), &data, &metrics);
+  training.store(trainer.get());
+  absl::Status trained = trainer->Run([&loop] { return loop.ended(); });
+  if (!trained.ok() && !loop.ended()) return trained;
+  loop.BeatNow();
+  return loop.WaitForEnd();
+}
+
+}  // namespace
+
+int RunWorker(const WorkerRoleOptions& options) {
+  absl::Status status = Work(options);
+  if (status.ok()) return kExitOk;
+  LOG(ERROR) << "worker: " << status.message();
+  return ExitCodeFor(status);
+}
+
+}  // namespace descent
