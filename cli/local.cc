@@ -208,13 +208,17 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
 
 int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
   const std::string ready_file = job.output_dir + "/coordinator.addr";
+  std::error_code ignored;  // a reused output directory may hold a stale one
+  std::filesystem::remove(ready_file, ignored);
   absl::Status spawned = Spawn(
       job, "coordinator",
       {"coordinator", "--config=" + job.output_dir + "/config.textproto",
        "--output_dir=" + job.output_dir, "--ready_file=" + ready_file,
        "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
+  if (spawned.ok()) spawned = WriteProcesses(job, nullptr);
   if (!spawned.ok()) {
     std::fprintf(stderr, "descent local: %s\n", std::string(spawned.message()).c_str());
+    TerminateAll(job.children, absl::Seconds(3));
     return kExitJobFailed;
   }
   absl::StatusOr<std::string> address = WaitForCoordinator(job, ready_file);

@@ -28,6 +28,8 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:0",
           "gRPC address to serve on; port 0 picks a free port.");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
           "Address serving Prometheus /metrics; port 0 picks a free port.");
+ABSL_FLAG(std::string, advertise_address, "",
+          "Server: the host:port workers dial, if not the --listen address.");
 ABSL_FLAG(std::string, coordinator, "", "The coordinator's host:port.");
 ABSL_FLAG(int, shard, -1, "This server's shard index, 0..S-1.");
 ABSL_FLAG(std::string, ready_file, "",
@@ -45,9 +47,11 @@ usage:
   descent coordinator --config FILE [--set PATH=VALUE]... [--output_dir DIR]
         [--listen HOST:PORT] [--metrics_listen HOST:PORT] [--ready_file FILE]
   descent server --coordinator HOST:PORT --shard I [--listen HOST:PORT]
-        [--metrics_listen HOST:PORT]
+        [--advertise_address HOST:PORT] [--metrics_listen HOST:PORT]
   descent worker --coordinator HOST:PORT [--metrics_listen HOST:PORT]
   descent version
+
+Servers refuse a non-loopback --listen address unless --insecure is given.
 
 --set PATH=VALUE overrides one field of the config (e.g. train.epochs=1)
 and may be repeated. Exit codes: 0 ok, 1 usage, 2 bad config, 3 data
@@ -126,6 +130,7 @@ int Server() {
   options.coordinator = absl::GetFlag(FLAGS_coordinator);
   options.shard = absl::GetFlag(FLAGS_shard);
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.advertise_address = absl::GetFlag(FLAGS_advertise_address);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   return RunServer(options);

@@ -23,9 +23,11 @@ std::string ProgressDisplay::Format(const v1::JobStatus& status) const {
     return absl::StrFormat("registering: %d of %d servers and workers",
                            status.members_size() - 1, members_);
   }
-  std::string line = absl::StrFormat(
-      "step %d | epoch %.2f/%d | loss %.4f", status.global_step(),
-      status.epoch(), epochs_, status.train_loss());
+  std::string line = absl::StrFormat("step %d | epoch %.2f/%d",
+                                     status.global_step(), status.epoch(), epochs_);
+  if (status.global_step() > 0) {
+    absl::StrAppendFormat(&line, " | loss %.4f", status.train_loss());
+  }
   if (status.has_last_evaluation()) {
     absl::StrAppendFormat(&line, " | test acc %.4f",
                           status.last_evaluation().test_accuracy());

@@ -36,6 +36,19 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   return ParameterShard::Create(std::move(options));
 }
 
+// `advertise` with its port taken from `bound` if it has none or port 0.
+std::string AdvertisedAddress(const std::string& advertise,
+                              const std::string& bound) {
+  if (advertise.empty()) return bound;
+  const std::string port = bound.substr(bound.rfind(':') + 1);
+  const size_t colon = advertise.rfind(':');
+  if (colon == std::string::npos) return absl::StrCat(advertise, ":", port);
+  if (advertise.substr(colon + 1) == "0") {
+    return absl::StrCat(advertise.substr(0, colon), ":", port);
+  }
+  return advertise;
+}
+
 absl::Status Serve(const ServerRoleOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<MetricsRegistry> registry,
                    MetricsRegistry::Start(
@@ -51,7 +64,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   CoordinatorClient coordinator(options.coordinator);
   v1::RegisterServerRequest request;
   request.set_shard(options.shard);
-  request.set_address(rpc.address);
+  request.set_address(AdvertisedAddress(options.advertise_address, rpc.address));
   request.set_metrics_address(registry->address());
   request.set_pid(::getpid());
   ASSIGN_OR_RETURN(v1::RegisterServerResponse registration,

@@ -13,6 +13,10 @@ struct ServerRoleOptions {
   std::string coordinator;  // host:port of the job's coordinator
   int shard = 0;
   std::string listen = "127.0.0.1:0";
+  // The host:port workers should dial, if not the listen address (e.g. a
+  // container's service name when listening on 0.0.0.0). May give port 0
+  // to mean the port actually bound.
+  std::string advertise_address;
   std::string metrics_listen = "127.0.0.1:0";
   bool insecure = false;
 };

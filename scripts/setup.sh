@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package descent needs to build, test and run.
+# Idempotent and non-interactive: packages already present are left alone,
+# and apt is only asked when something is missing. Run as root.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git
+  # libraries
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  grpc-proto libabsl-dev libeigen3-dev prometheus-cpp-dev libgoogle-glog-dev
+  zlib1g-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev curl
+  # data: Fashion-MNIST as gzip'd IDX files
+  dataset-fashion-mnist
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  status="$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)"
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+
+if (( ${#missing[@]} == 0 )); then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+(( EUID == 0 )) || SUDO="sudo"
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The main job end to end: `descent local` on the example with 2 servers and
+# 2 workers. Checks its stdout, summary.json and evals.csv, the exit code,
+# and each process's /metrics while the job runs.
+source "$(dirname "$0")/lib.sh"
+
+# Children bind port 0 and report the ports they got, so nothing here picks
+# a port that could be taken in the meantime.
+start_local --set train.epochs=3 --set train.eval_every_steps=300
+wait_until_running
+
+# Scrape each role's /metrics while the job runs.
+declare -A EXPECTED=(
+  [coordinator]="descent_job_global_step descent_job_examples_total descent_coordinator_pull_bytes_total descent_coordinator_pull_duration_seconds_bucket"
+  [server]="descent_server_pushes_total descent_server_push_bytes_total descent_server_pull_bytes_total descent_server_push_duration_seconds_bucket descent_server_pull_duration_seconds_bucket"
+  [worker]="descent_worker_steps_total descent_worker_examples_total descent_worker_push_bytes_total descent_worker_pull_bytes_total descent_worker_push_duration_seconds_bucket descent_worker_pull_duration_seconds_bucket"
+)
+while read -r name pid address; do
+  [[ "$name" == \#* ]] && continue
+  role="${name%%/*}"
+  body="$(curl -fsS --max-time 5 "http://$address/metrics")" ||
+    fail "$name: cannot scrape http://$address/metrics"
+  for metric in ${EXPECTED[$role]}; do
+    grep -q "^$metric{" <<<"$body" || fail "$name: $metric missing from /metrics"
+  done
+  grep -q "role=\"$role\"" <<<"$body" || fail "$name: metrics lack role=\"$role\""
+done <"$OUT/processes.txt"
+
+wait "$LOCAL_PID" || fail "descent local exited with $?: $(tail -20 "$WORK/stderr")"
+
+# stdout: the result, as key: value lines.
+grep -q "^state: SUCCEEDED$" "$WORK/stdout" || fail "stdout: $(cat "$WORK/stdout")"
+accuracy="$(sed -n 's/^test_accuracy: //p' "$WORK/stdout")"
+at_least "$accuracy" 0.80 || fail "printed test accuracy $accuracy < 0.80"
+
+# summary.json: the documented keys, and the same accuracy.
+SUMMARY="$OUT/summary.json"
+[[ -s "$SUMMARY" ]] || fail "no summary.json"
+for key in config test_accuracy test_loss steps epochs wall_seconds \
+           samples_per_second exit_status; do
+  grep -q "\"$key\":" "$SUMMARY" || fail "summary.json lacks \"$key\""
+done
+summary_accuracy="$(json_field "$SUMMARY" test_accuracy)"
+at_least "$summary_accuracy" 0.80 || fail "summary accuracy $summary_accuracy"
+[[ "$(json_field "$SUMMARY" exit_status)" == 0 ]] || fail "exit_status not 0"
+[[ "$(json_field "$SUMMARY" state)" == SUCCEEDED ]] || fail "state not SUCCEEDED"
+at_least "$(json_field "$SUMMARY" epochs)" 2.99 || fail "epochs < 3"
+
+# evals.csv: the header, then one row per evaluation (every 300 of the
+# ~2800 global steps, plus the final one), steps increasing.
+EVALS="$OUT/evals.csv"
+[[ "$(head -1 "$EVALS")" == "step,epoch,wall_seconds,train_loss,test_loss,test_accuracy" ]] ||
+  fail "evals.csv header: $(head -1 "$EVALS")"
+rows=$(( $(wc -l <"$EVALS") - 1 ))
+(( rows >= 5 )) || fail "evals.csv has only $rows rows"
+awk -F, 'NR > 2 && $1 < prev { exit 1 } { prev = $1 }' "$EVALS" ||
+  fail "evals.csv steps decrease"
+
+expect_no_children
+
+echo "local_job_test: accuracy $accuracy, $rows evaluations"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Ctrl-C: SIGINT to `descent local` mid-run stops the job quickly, exits
+# with the documented code 130, and leaves none of its children running.
+source "$(dirname "$0")/lib.sh"
+
+start_local --set train.epochs=50
+wait_until_running
+sleep 0.5  # well into training
+
+started=$(date +%s%N)
+kill -INT "$LOCAL_PID"
+set +e
+wait "$LOCAL_PID"
+code=$?
+set -e
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+
+[[ "$code" == 130 ]] || fail "exit code $code, expected 130: $(tail -5 "$WORK/stderr")"
+grep -q "interrupted" "$WORK/stderr" || fail "no 'interrupted' message on stderr"
+(( elapsed_ms < 10000 )) || fail "took ${elapsed_ms} ms to stop"
+expect_no_children
+[[ ! -s "$WORK/stdout" ]] || fail "an interrupted job printed a result"
+echo "local_sigint_test: stopped in ${elapsed_ms} ms, exit 130"

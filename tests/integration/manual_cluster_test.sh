@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A cluster started role by role, as docker-compose or Kubernetes would:
+# `descent coordinator`, `descent server` and `descent worker` each run
+# alone, find each other through the coordinator, train, and all exit 0.
+source "$(dirname "$0")/lib.sh"
+
+OUT="$WORK/cluster"
+mkdir -p "$OUT"
+"$DESCENT" coordinator --config "$EXAMPLE" --output_dir "$OUT" \
+  --set train.epochs=1 --set cluster.num_servers=2 --set cluster.num_workers=1 \
+  --ready_file "$OUT/coordinator.addr" 2>"$WORK/coordinator.log" &
+COORDINATOR=$!
+BACKGROUND_PIDS+=("$COORDINATOR")
+wait_for_file "$OUT/coordinator.addr" 30
+ADDRESS="$(cat "$OUT/coordinator.addr")"
+
+PIDS=()
+for shard in 0 1; do
+  # Port 0 in the advertised address means "the port actually bound".
+  "$DESCENT" server --coordinator "$ADDRESS" --shard "$shard" \
+    --advertise_address 127.0.0.1:0 2>"$WORK/server$shard.log" &
+  PIDS+=($!)
+  BACKGROUND_PIDS+=($!)
+done
+"$DESCENT" worker --coordinator "$ADDRESS" 2>"$WORK/worker.log" &
+PIDS+=($!)
+BACKGROUND_PIDS+=($!)
+
+wait "$COORDINATOR" || fail "coordinator exited $?: $(tail -5 "$WORK/coordinator.log")"
+for pid in "${PIDS[@]}"; do
+  wait "$pid" || fail "pid $pid exited $?: $(tail -3 "$WORK"/*.log)"
+done
+[[ "$(json_field "$OUT/summary.json" state)" == SUCCEEDED ]] ||
+  fail "summary: $(cat "$OUT/summary.json")"
+grep -q "shard 1 holds parameters \[3925, 7850)" "$WORK/server1.log" ||
+  fail "server 1 log: $(cat "$WORK/server1.log")"
+echo "manual_cluster_test: accuracy $(json_field "$OUT/summary.json" test_accuracy)"
