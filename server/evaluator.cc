@@ -12,8 +12,9 @@ Evaluator::Evaluator(std::unique_ptr<Model> model, Dataset test)
 absl::Status Evaluator::Evaluate(const PullFn& pull, v1::Evaluation* evaluation) {
   absl::Status pulled = pull(params_.data());
   if (!pulled.ok()) return pulled;
-  EvalResult result = model_->Evaluate(params_.data(), test_.features.data(),
-                                       test_.labels.data(), test_.num_examples);
+  const Batch all{test_.features.data(), test_.labels.data(),
+                  static_cast<int>(test_.num_examples), test_.targets.data()};
+  EvalResult result = model_->Evaluate(params_.data(), all);
   if (result.count == 0) return absl::FailedPreconditionError("empty test set");
   evaluation->set_test_loss(result.loss_sum / result.count);
   evaluation->set_test_accuracy(static_cast<double>(result.correct) / result.count);

@@ -29,6 +29,7 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
       grad_(ps->num_parameters()),
       batch_features_(static_cast<size_t>(options.batch_size) * data->num_features),
       batch_labels_(options.batch_size),
+      batch_targets_(options.batch_size),
       order_(data->num_examples) {}
 
 void Trainer::Shuffle(int epoch) {
@@ -70,11 +71,13 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n) {
     const int64_t example = order_[first + i];
     std::memcpy(&batch_features_[i * features], data_->example(example),
                 features * sizeof(float));
-    batch_labels_[i] = data_->labels[example];
+    if (!data_->labels.empty()) batch_labels_[i] = data_->labels[example];
+    if (!data_->targets.empty()) batch_targets_[i] = data_->targets[example];
   }
   absl::Time start = absl::Now();
   const float loss = model_->LossAndGradient(
-      params_.data(), Batch{batch_features_.data(), batch_labels_.data(), n},
+      params_.data(),
+      Batch{batch_features_.data(), batch_labels_.data(), n, batch_targets_.data()},
       grad_.data());
   const double compute_seconds = SecondsSince(start);
   if (!std::isfinite(loss)) {

@@ -63,6 +63,7 @@ class Trainer {
   std::vector<float> grad_;
   std::vector<float> batch_features_;
   std::vector<int32_t> batch_labels_;
+  std::vector<float> batch_targets_;
   std::vector<int64_t> order_;
 
   mutable absl::Mutex mu_;

@@ -13,14 +13,17 @@
 namespace descent {
 
 // An in-memory labelled data set, features row-major: example i occupies
-// features[i * num_features, (i + 1) * num_features) and has label
-// labels[i], in [0, num_classes).
+// features[i * num_features, (i + 1) * num_features). A classification set
+// gives example i the label labels[i], in [0, num_classes), and leaves
+// targets empty; a regression set gives it the real target targets[i],
+// leaves labels empty and has num_classes 0.
 struct Dataset {
   int64_t num_examples = 0;
   int64_t num_features = 0;
   int32_t num_classes = 0;
   std::vector<float> features;  // num_examples * num_features
-  std::vector<int32_t> labels;  // num_examples
+  std::vector<int32_t> labels;  // num_examples; classification data
+  std::vector<float> targets;   // num_examples; regression data
 
   // The features of example i; requires 0 <= i < num_examples.
   const float* example(int64_t i) const {

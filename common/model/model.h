@@ -15,12 +15,14 @@
 
 namespace descent {
 
-// A mini-batch the caller owns. `features` is row-major, size x
-// num_features; `labels` holds `size` class indices.
+// Examples the caller owns. `features` is row-major, size x num_features.
+// Classifiers read `labels` (size class indices); regression models read
+// `targets` (size real values). The other may be null.
 struct Batch {
   const float* features;
   const int32_t* labels;
   int size;
+  const float* targets = nullptr;
 };
 
 struct EvalResult {
@@ -44,11 +46,15 @@ class Model {
   virtual float LossAndGradient(const float* params, const Batch& batch,
                                 float* grad) = 0;
 
-  // Sum of losses and count of correct argmax predictions over `n` examples
-  // (any n >= 0; processed in chunks of the max batch). `features` is
-  // row-major, n x num_features. CHECK-fails on an invalid label.
-  virtual EvalResult Evaluate(const float* params, const float* features,
-                              const int32_t* labels, int64_t n) = 0;
+  // Sum of losses and count of correct predictions over all `examples`
+  // (any size >= 0; processed in chunks of the max batch). A regression
+  // model's loss is the squared error and `correct` stays 0. CHECK-fails on
+  // an invalid label.
+  virtual EvalResult Evaluate(const float* params, const Batch& examples) = 0;
+
+  // True if the model predicts classes (reads labels), false if it
+  // predicts real values (reads targets).
+  virtual bool is_classifier() const { return true; }
 };
 
 }  // namespace descent

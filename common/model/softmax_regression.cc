@@ -96,8 +96,10 @@ float SoftmaxRegression::LossAndGradient(const float* params,
 }
 
 EvalResult SoftmaxRegression::Evaluate(const float* params,
-                                       const float* features,
-                                       const int32_t* labels, int64_t n) {
+                                       const Batch& examples) {
+  const int64_t n = examples.size;
+  const float* features = examples.features;
+  const int32_t* labels = examples.labels;
   CHECK_GE(n, 0);
   EvalResult result;
   result.count = n;

@@ -37,8 +37,7 @@ class SoftmaxRegression : public Model {
   const ParamLayout& layout() const override { return layout_; }
   float LossAndGradient(const float* params, const Batch& batch,
                         float* grad) override;
-  EvalResult Evaluate(const float* params, const float* features,
-                      const int32_t* labels, int64_t n) override;
+  EvalResult Evaluate(const float* params, const Batch& examples) override;
 
   // The number of chunks (and at most of OpenMP threads) per batch.
   int threads() const { return threads_; }

@@ -205,7 +205,7 @@ TEST(SoftmaxRegression, EvaluateMatchesNaiveArgmaxAndLoss) {
   const Problem p = RandomProblem(8, 6, 250, 33);
   SoftmaxRegression model(8, 6, /*max_batch=*/32, /*threads=*/3);
   const EvalResult result =
-      model.Evaluate(p.params.data(), p.x.data(), p.y.data(), 250);
+      model.Evaluate(p.params.data(), Batch{p.x.data(), p.y.data(), 250});
   const std::vector<double> params = ToDouble(p.params);
   int64_t correct = 0;
   double loss_sum = 0;
@@ -223,7 +223,7 @@ TEST(SoftmaxRegression, EvaluateMatchesNaiveArgmaxAndLoss) {
 TEST(SoftmaxRegression, EvaluateOfNothingIsEmpty) {
   SoftmaxRegression model(3, 2, 4, 2);
   std::vector<float> params(model.layout().size());
-  const EvalResult result = model.Evaluate(params.data(), nullptr, nullptr, 0);
+  const EvalResult result = model.Evaluate(params.data(), Batch{nullptr, nullptr, 0});
   EXPECT_EQ(result.count, 0);
   EXPECT_EQ(result.correct, 0);
   EXPECT_EQ(result.loss_sum, 0);

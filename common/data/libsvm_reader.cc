@@ -1,0 +1,251 @@
+#include "common/data/libsvm_reader.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/data/text_lines.h"
+#include "common/status_macros.h"
+
+namespace descent {
+namespace {
+
+absl::Status CheckOptions(const std::string& path,
+                          const LibsvmOptions& options) {
+  if (options.num_features < 0 || options.num_classes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": invalid LIBSVM options: num_features and "
+                     "num_classes must be >= 0"));
+  }
+  if (options.regression && options.num_classes != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": invalid LIBSVM options: num_classes must be 0 "
+                     "for regression"));
+  }
+  return absl::OkStatus();
+}
+
+class LibsvmParser {
+ public:
+  LibsvmParser(const std::string& path, const LibsvmOptions& options)
+      : path_(path), options_(options) {}
+
+  absl::Status Consume(int64_t line_number, absl::string_view line);
+  absl::StatusOr<SparseDataset> Finish();
+
+ private:
+  absl::Status LineError(absl::string_view problem) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(LineLocation(path_, line_), ": ", problem));
+  }
+
+  absl::Status ReadLabel(absl::string_view token);
+  absl::Status ReadClass(absl::string_view token);
+  absl::Status CheckBinaryConvention(absl::string_view token, int64_t label);
+  absl::Status ReadQid(absl::string_view token) const;
+  absl::Status ReadFeature(absl::string_view token, int64_t* previous);
+  // An index as the file writes it, from its 0-based form.
+  int64_t AsWritten(int64_t index) const {
+    return options_.zero_based ? index : index + 1;
+  }
+
+  const std::string& path_;
+  const LibsvmOptions& options_;
+  int64_t line_ = 0;  // number of the line being read
+  SparseDataset data_;
+  int64_t max_index_ = -1;  // largest 0-based feature index seen
+  int64_t max_class_ = -1;  // largest class id, after mapping -1 to 0
+  // The first line labelled -1, and the first with a class label other than
+  // -1 and +1 (with that label); 0 where there is none yet.
+  int64_t minus_one_line_ = 0;
+  int64_t other_line_ = 0;
+  int64_t other_label_ = 0;
+};
+
+absl::Status LibsvmParser::Consume(int64_t line_number,
+                                   absl::string_view line) {
+  line_ = line_number;
+  line = line.substr(0, line.find('#'));
+  const std::vector<absl::string_view> tokens =
+      absl::StrSplit(line, absl::ByAnyChar(" \t\r\v\f"), absl::SkipEmpty());
+  if (tokens.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(ReadLabel(tokens[0]));
+  size_t first = 1;
+  if (tokens.size() > 1 && absl::StartsWith(tokens[1], "qid:")) {
+    RETURN_IF_ERROR(ReadQid(tokens[1]));
+    first = 2;
+  }
+  int64_t previous = -1;
+  for (size_t t = first; t < tokens.size(); ++t) {
+    RETURN_IF_ERROR(ReadFeature(tokens[t], &previous));
+  }
+  data_.row_offsets.push_back(static_cast<int64_t>(data_.indices.size()));
+  ++data_.num_examples;
+  return absl::OkStatus();
+}
+
+absl::Status LibsvmParser::ReadLabel(absl::string_view token) {
+  if (!options_.regression) return ReadClass(token);
+  float target;
+  if (!absl::SimpleAtof(token, &target) || !std::isfinite(target)) {
+    return LineError(absl::StrFormat(
+        "bad label \"%s\": expected a finite real regression target", token));
+  }
+  data_.targets.push_back(target);
+  return absl::OkStatus();
+}
+
+absl::Status LibsvmParser::ReadClass(absl::string_view token) {
+  int64_t label;
+  if (!ParseWholeNumber(token, &label) || label < -1) {
+    return LineError(absl::StrFormat(
+        "bad label \"%s\": class labels must be -1/+1 or non-negative "
+        "integers (set regression for real targets)",
+        token));
+  }
+  RETURN_IF_ERROR(CheckBinaryConvention(token, label));
+  const int64_t id = label == -1 ? 0 : label;
+  if (options_.num_classes > 0 && id >= options_.num_classes) {
+    return LineError(
+        absl::StrFormat("bad label \"%s\": class %d is not below num_classes "
+                        "= %d",
+                        token, id, options_.num_classes));
+  }
+  if (id >= std::numeric_limits<int32_t>::max()) {
+    return LineError(absl::StrFormat("bad label \"%s\": too large", token));
+  }
+  max_class_ = std::max(max_class_, id);
+  data_.labels.push_back(static_cast<int32_t>(id));
+  return absl::OkStatus();
+}
+
+// -1 means the file uses the binary -1/+1 convention, where class 0 is
+// written -1; a 0 (or a 2) elsewhere in it would be ambiguous.
+absl::Status LibsvmParser::CheckBinaryConvention(absl::string_view token,
+                                                 int64_t label) {
+  if (label == -1 && minus_one_line_ == 0) minus_one_line_ = line_;
+  if (label != -1 && label != 1 && other_line_ == 0) {
+    other_line_ = line_;
+    other_label_ = label;
+  }
+  if (minus_one_line_ == 0 || other_line_ == 0) return absl::OkStatus();
+  return LineError(absl::StrFormat(
+      "bad label \"%s\": label -1 (line %d) and label %d (line %d) cannot be "
+      "mixed: -1/+1 labels mean binary classification",
+      token, minus_one_line_, other_label_, other_line_));
+}
+
+absl::Status LibsvmParser::ReadQid(absl::string_view token) const {
+  int64_t qid;
+  if (!absl::SimpleAtoi(token.substr(4), &qid)) {
+    return LineError(absl::StrFormat(
+        "bad query id token \"%s\": expected qid:<integer>", token));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LibsvmParser::ReadFeature(absl::string_view token,
+                                       int64_t* previous) {
+  const size_t colon = token.find(':');
+  int64_t written;
+  float value;
+  if (colon == absl::string_view::npos ||
+      !absl::SimpleAtoi(token.substr(0, colon), &written) ||
+      !absl::SimpleAtof(token.substr(colon + 1), &value)) {
+    return LineError(absl::StrFormat(
+        "bad feature token \"%s\": expected <index>:<value>", token));
+  }
+  const std::string where =
+      absl::StrFormat("feature index %d in \"%s\"", written, token);
+  if (written < 0) return LineError(absl::StrCat(where, " is negative"));
+  if (written == 0 && !options_.zero_based) {
+    return LineError(absl::StrCat(where,
+                                  " is invalid: indices are 1-based (set "
+                                  "zero_based for 0-based files)"));
+  }
+  const int64_t index = options_.zero_based ? written : written - 1;
+  if (index <= *previous) {
+    return LineError(absl::StrFormat(
+        "%s is not above the previous index %d: indices must be strictly "
+        "increasing within a line",
+        where, AsWritten(*previous)));
+  }
+  if (options_.num_features > 0 && index >= options_.num_features) {
+    return LineError(absl::StrFormat(
+        "%s is out of range: num_features = %d allows indices %d..%d", where,
+        options_.num_features, AsWritten(0),
+        AsWritten(options_.num_features - 1)));
+  }
+  if (index == std::numeric_limits<int64_t>::max()) {
+    return LineError(absl::StrCat(where, " is too large"));
+  }
+  if (!std::isfinite(value)) {
+    return LineError(absl::StrFormat(
+        "value in \"%s\" is not finite (NaN, infinite or beyond float range)",
+        token));
+  }
+  *previous = index;
+  max_index_ = std::max(max_index_, index);
+  data_.indices.push_back(index);
+  data_.values.push_back(value);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SparseDataset> LibsvmParser::Finish() {
+  if (data_.num_examples == 0) {
+    return absl::InvalidArgumentError(
+        line_ == 0 ? absl::StrCat(path_, ": empty file")
+                   : absl::StrFormat("%s: no examples (%d lines, all blank "
+                                     "or comments)",
+                                     path_, line_));
+  }
+  data_.num_features =
+      options_.num_features > 0 ? options_.num_features : max_index_ + 1;
+  if (!options_.regression) {
+    const int64_t inferred =
+        std::max<int64_t>(max_class_ + 1, minus_one_line_ > 0 ? 2 : 0);
+    data_.num_classes = options_.num_classes > 0
+                            ? options_.num_classes
+                            : static_cast<int32_t>(inferred);
+  }
+  return std::move(data_);
+}
+
+}  // namespace
+
+absl::StatusOr<SparseDataset> ReadLibsvm(const std::string& path,
+                                         const LibsvmOptions& options) {
+  RETURN_IF_ERROR(CheckOptions(path, options));
+  LibsvmParser parser(path, options);
+  RETURN_IF_ERROR(
+      ForEachLine(path, [&parser](int64_t line_number, absl::string_view line) {
+        return parser.Consume(line_number, line);
+      }));
+  return parser.Finish();
+}
+
+absl::StatusOr<Dataset> ReadLibsvmDense(const std::string& path,
+                                        const LibsvmOptions& options) {
+  ASSIGN_OR_RETURN(const SparseDataset sparse, ReadLibsvm(path, options));
+  if (sparse.num_features > 0 &&
+      sparse.num_examples > kMaxDenseLibsvmFloats / sparse.num_features) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "%s: a dense copy of %d examples x %d features exceeds %d floats; "
+        "read it with ReadLibsvm instead",
+        path, sparse.num_examples, sparse.num_features, kMaxDenseLibsvmFloats));
+  }
+  return ToDense(sparse);
+}
+
+}  // namespace descent

@@ -1,0 +1,72 @@
+// Reading the LIBSVM / SVMlight text format: one example per line,
+//   <label> [qid:<n>] <index>:<value> <index>:<value> ... [# comment]
+// separated by spaces or tabs. qid (SVMlight's query id) is checked to be an
+// integer and otherwise ignored. Indices must be strictly increasing within
+// a line; features not listed are 0. Blank and comment-only lines are
+// skipped; lines may end in "\n" or "\r\n". The file is streamed once.
+// Thread-safe: the functions here share no state.
+//
+// Labels. Regression: any finite real. Classification: whole numbers ("2"
+// or "2.0"), either all in {-1, +1} (the binary convention; -1 becomes class
+// 0 and +1 class 1, and num_classes is at least 2) or all non-negative
+// (kept as they are: a file labelled 1..k has k + 1 classes, class 0 empty).
+// A file mixing -1 with labels other than +1 is rejected.
+//
+// Every error names the file and, where one line is at fault, its 1-based
+// line number and the offending token, e.g.
+//   "train.svm:7: feature index 0 in \"0:1.5\" is invalid: indices are
+//    1-based (set zero_based for 0-based files)"
+// Codes:
+//   errno's canonical code (NOT_FOUND, ...)  the file cannot be opened/read
+//   INVALID_ARGUMENT  bad options; no examples; a bad label; a token not of
+//                     the form index:value; an index that is negative, 0 in
+//                     a 1-based file, not above the previous one, or not
+//                     below a given num_features; a NaN or infinite value
+//   RESOURCE_EXHAUSTED  (ReadLibsvmDense) the dense form would exceed
+//                     kMaxDenseLibsvmFloats
+#ifndef DESCENT_COMMON_DATA_LIBSVM_READER_H_
+#define DESCENT_COMMON_DATA_LIBSVM_READER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/data/dataset.h"
+#include "common/data/sparse_dataset.h"
+
+namespace descent {
+
+struct LibsvmOptions {
+  // Indices in the file start at 0 rather than LIBSVM's usual 1. Either
+  // way, the SparseDataset's indices are 0-based.
+  bool zero_based = false;
+  // Width of the feature space; every index must fall inside it. 0 infers
+  // it as the largest index + 1 (0-based) or the largest index (1-based).
+  int64_t num_features = 0;
+  // The label is a real target (targets; num_classes must stay 0) rather
+  // than a class id (labels).
+  bool regression = false;
+  // Classification only: class ids (after mapping -1 to 0) must be below
+  // it. 0 infers it as the largest class id + 1.
+  int32_t num_classes = 0;
+};
+
+// Reads the whole file at `path` into a SparseDataset, values as written
+// (explicit zeros are kept). See above for the errors; on error nothing is
+// returned.
+absl::StatusOr<SparseDataset> ReadLibsvm(const std::string& path,
+                                         const LibsvmOptions& options);
+
+// The largest num_examples * num_features that ReadLibsvmDense will store
+// (8 GiB of floats): beyond it, use ReadLibsvm.
+constexpr int64_t kMaxDenseLibsvmFloats = int64_t{1} << 31;
+
+// ReadLibsvm, then ToDense (sparse_dataset.h): every feature stored,
+// row-major. Fails with RESOURCE_EXHAUSTED, naming the file, where that
+// would take more than kMaxDenseLibsvmFloats floats.
+absl::StatusOr<Dataset> ReadLibsvmDense(const std::string& path,
+                                        const LibsvmOptions& options);
+
+}  // namespace descent
+
+#endif  // DESCENT_COMMON_DATA_LIBSVM_READER_H_

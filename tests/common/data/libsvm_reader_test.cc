@@ -1,0 +1,212 @@
+#include "common/data/libsvm_reader.h"
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace descent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::FloatEq;
+using ::testing::HasSubstr;
+using ::testing::Pointwise;
+
+// Writes `text` to a file under the test temp dir, unique to this test.
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/libsvm_", info->test_suite_name(),
+                   "_", info->name(), "_", name);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  return path;
+}
+
+LibsvmOptions Options(bool zero_based, int64_t num_features, bool regression,
+                      int32_t num_classes) {
+  LibsvmOptions options;
+  options.zero_based = zero_based;
+  options.num_features = num_features;
+  options.regression = regression;
+  options.num_classes = num_classes;
+  return options;
+}
+
+TEST(ReadLibsvm, ReadsBinaryPlusMinusOneFile) {
+  const std::string path = WriteFile("a.svm",
+                                     "# a comment line\n"
+                                     "+1 1:0.5 3:-2 # trailing comment\r\n"
+                                     "-1 qid:7 2:1e-1\n"
+                                     "\n"
+                                     "1\t4:3\n");
+  auto data = ReadLibsvm(path, {});
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_examples, 3);
+  EXPECT_EQ(data->num_features, 4);  // largest 1-based index
+  EXPECT_EQ(data->num_classes, 2);
+  EXPECT_THAT(data->row_offsets, ElementsAre(0, 2, 3, 4));
+  EXPECT_THAT(data->indices, ElementsAre(0, 2, 1, 3));
+  EXPECT_THAT(data->values, Pointwise(FloatEq(), {0.5f, -2.f, 0.1f, 3.f}));
+  EXPECT_THAT(data->labels, ElementsAre(1, 0, 1));
+  EXPECT_TRUE(data->targets.empty());
+  EXPECT_EQ(data->row_size(2), 1);
+}
+
+TEST(ReadLibsvm, OnlyMinusOneStillMakesTwoClasses) {
+  auto data = ReadLibsvm(WriteFile("a.svm", "-1 1:1\n"), {});
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_classes, 2);
+  EXPECT_THAT(data->labels, ElementsAre(0));
+}
+
+TEST(ReadLibsvm, ReadsMulticlassZeroBasedWithGivenShape) {
+  const std::string path = WriteFile("a.svm", "2 0:1 5:2\n0\n1.0 3:4\n");
+  auto data = ReadLibsvm(path, Options(true, 10, false, 5));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_features, 10);
+  EXPECT_EQ(data->num_classes, 5);
+  EXPECT_THAT(data->row_offsets, ElementsAre(0, 2, 2, 3));
+  EXPECT_THAT(data->indices, ElementsAre(0, 5, 3));
+  EXPECT_THAT(data->labels, ElementsAre(2, 0, 1));
+
+  data = ReadLibsvm(path, Options(true, 0, false, 0));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_features, 6);  // largest 0-based index + 1
+  EXPECT_EQ(data->num_classes, 3);
+}
+
+TEST(ReadLibsvm, ReadsRegressionTargets) {
+  auto data = ReadLibsvm(WriteFile("a.svm", "-0.5 1:1\n2.25 2:1\n"),
+                         Options(false, 0, true, 0));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_classes, 0);
+  EXPECT_TRUE(data->labels.empty());
+  EXPECT_THAT(data->targets, Pointwise(FloatEq(), {-0.5f, 2.25f}));
+}
+
+TEST(ReadLibsvmDense, FillsZerosWhereNothingIsStored) {
+  auto data = ReadLibsvmDense(WriteFile("a.svm", "1 1:1 3:3\n0 2:2\n"), {});
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_examples, 2);
+  EXPECT_EQ(data->num_features, 3);
+  EXPECT_EQ(data->num_classes, 2);
+  EXPECT_THAT(data->features,
+              Pointwise(FloatEq(), {1.f, 0.f, 3.f, 0.f, 2.f, 0.f}));
+  EXPECT_THAT(data->labels, ElementsAre(1, 0));
+}
+
+TEST(ReadLibsvmDense, RefusesAHugeDenseCopy) {
+  auto data =
+      ReadLibsvmDense(WriteFile("a.svm", "1 1:1\n"),
+                      Options(false, kMaxDenseLibsvmFloats + 1, false, 0));
+  EXPECT_EQ(data.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(data.status().message(), HasSubstr("ReadLibsvm"));
+}
+
+TEST(ReadLibsvm, MissingFileIsNotFound) {
+  auto data = ReadLibsvm(::testing::TempDir() + "/no_such_file.svm", {});
+  EXPECT_EQ(data.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(data.status().message(), HasSubstr("no_such_file.svm"));
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  LibsvmOptions options;
+  std::string location;  // appended to the path: ":3:" or ":"
+  std::vector<std::string> words;
+};
+
+// One malformed file per error rule, each rejected as INVALID_ARGUMENT with
+// a message naming the file, the line, the token and the problem.
+TEST(ReadLibsvm, RejectsEachMalformedInput) {
+  const LibsvmOptions one_based;
+  const std::vector<BadCase> cases = {
+      {"no_colon",
+       "1 1:1\n0 2\n",
+       one_based,
+       ":2:",
+       {"bad feature token \"2\"", "<index>:<value>"}},
+      {"bad_value", "1 3:x\n", one_based, ":1:", {"\"3:x\"", "<index>"}},
+      {"bad_index", "1 a:1\n", one_based, ":1:", {"\"a:1\""}},
+      {"index_zero",
+       "1 1:1\n1 0:1.5\n",
+       one_based,
+       ":2:",
+       {"feature index 0 in \"0:1.5\"", "1-based", "zero_based"}},
+      {"negative_index",
+       "1 -2:1\n",
+       Options(true, 0, false, 0),
+       ":1:",
+       {"\"-2:1\"", "negative"}},
+      {"not_increasing",
+       "1 2:1 5:1 5:2\n",
+       one_based,
+       ":1:",
+       {"\"5:2\"", "previous index 5", "strictly increasing"}},
+      {"decreasing",
+       "1 5:1 2:1\n",
+       one_based,
+       ":1:",
+       {"\"2:1\"", "previous index 5"}},
+      {"out_of_range",
+       "1 10:1\n1 11:1\n",
+       Options(false, 10, false, 0),
+       ":2:",
+       {"\"11:1\"", "out of range", "num_features = 10", "1..10"}},
+      {"nan_value", "1 1:nan\n", one_based, ":1:", {"\"1:nan\"", "not finite"}},
+      {"inf_value", "1 1:-inf\n", one_based, ":1:", {"\"1:-inf\"", "finite"}},
+      {"text_label", "yes 1:1\n", one_based, ":1:", {"bad label \"yes\""}},
+      {"fractional_label",
+       "0.5 1:1\n",
+       one_based,
+       ":1:",
+       {"bad label \"0.5\""}},
+      {"negative_label",
+       "-2 1:1\n",
+       one_based,
+       ":1:",
+       {"bad label \"-2\"", "non-negative"}},
+      {"mixed_labels",
+       "-1 1:1\n+1 1:1\n0 1:1\n",
+       one_based,
+       ":3:",
+       {"bad label \"0\"", "label -1 (line 1)", "binary"}},
+      {"label_too_big",
+       "3 1:1\n",
+       Options(false, 0, false, 3),
+       ":1:",
+       {"bad label \"3\"", "num_classes = 3"}},
+      {"bad_target",
+       "nan 1:1\n",
+       Options(false, 0, true, 0),
+       ":1:",
+       {"bad label \"nan\"", "finite"}},
+      {"bad_qid", "1 qid:x 1:1\n", one_based, ":1:", {"\"qid:x\""}},
+      {"empty", "", one_based, ":", {"empty file"}},
+      {"only_comments", "# nothing\n\n", one_based, ":", {"no examples"}},
+      {"bad_options",
+       "1 1:1\n",
+       Options(false, -1, false, 0),
+       ":",
+       {"invalid LIBSVM options"}},
+  };
+  for (const BadCase& bad : cases) {
+    SCOPED_TRACE(bad.name);
+    const std::string path = WriteFile(bad.name, bad.text);
+    auto data = ReadLibsvm(path, bad.options);
+    ASSERT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument)
+        << data.status();
+    EXPECT_THAT(data.status().message(), HasSubstr(path + bad.location));
+    for (const std::string& word : bad.words) {
+      EXPECT_THAT(data.status().message(), HasSubstr(word));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace descent
