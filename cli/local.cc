@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -98,7 +97,8 @@ int Failed(Job& job, const ChildProcess& child, ProgressDisplay& display) {
   return code > 0 ? code : kExitJobFailed;
 }
 
-absl::StatusOr<std::string> WaitForCoordinator(Job& job, const std::string& ready_file) {
+absl::StatusOr<std::string> WaitForCoordinator(Job& job,
+                                               const std::string& ready_file) {
   const absl::Time give_up = absl::Now() + absl::Seconds(60);
   while (absl::Now() < give_up && g_interrupt.load() == 0) {
     std::ifstream in(ready_file);
@@ -121,7 +121,8 @@ absl::Status WriteProcesses(const Job& job, const v1::JobStatus* status) {
         metrics = status->members(i).metrics_address();
       }
     }
-    absl::StrAppend(&text, child->name(), " ", child->pid(), " ", metrics, "\n");
+    absl::StrAppend(&text, child->name(), " ", child->pid(), " ", metrics,
+                    "\n");
   }
   return WriteFileAtomically(job.output_dir + "/processes.txt", text);
 }
@@ -129,10 +130,10 @@ absl::Status WriteProcesses(const Job& job, const v1::JobStatus* status) {
 absl::Status StartChildren(Job& job, const v1::JobConfig& config,
                            const std::string& coordinator) {
   for (int s = 0; s < config.cluster().num_servers(); ++s) {
-    RETURN_IF_ERROR(Spawn(job, absl::StrCat("server/", s),
-                          {"server", "--coordinator=" + coordinator,
-                           absl::StrCat("--shard=", s), "--listen=127.0.0.1:0",
-                           "--metrics_listen=127.0.0.1:0"}));
+    RETURN_IF_ERROR(Spawn(
+        job, absl::StrCat("server/", s),
+        {"server", "--coordinator=" + coordinator, absl::StrCat("--shard=", s),
+         "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"}));
   }
   for (int w = 0; w < config.cluster().num_workers(); ++w) {
     RETURN_IF_ERROR(Spawn(job, absl::StrCat("worker/", w),
@@ -164,7 +165,8 @@ bool AllExited(Job& job) {
 
 int Interrupted(Job& job, ProgressDisplay& display) {
   display.Clear();
-  std::fprintf(stderr, "descent local: interrupted (%s); stopping %zu processes\n",
+  std::fprintf(stderr,
+               "descent local: interrupted (%s); stopping %zu processes\n",
                strsignal(g_interrupt.load()), job.children.size());
   TerminateAll(job.children, absl::Seconds(3));
   return kExitInterrupted;
@@ -210,14 +212,15 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
   const std::string ready_file = job.output_dir + "/coordinator.addr";
   std::error_code ignored;  // a reused output directory may hold a stale one
   std::filesystem::remove(ready_file, ignored);
-  absl::Status spawned = Spawn(
-      job, "coordinator",
-      {"coordinator", "--config=" + job.output_dir + "/config.textproto",
-       "--output_dir=" + job.output_dir, "--ready_file=" + ready_file,
-       "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
+  absl::Status spawned =
+      Spawn(job, "coordinator",
+            {"coordinator", "--config=" + job.output_dir + "/config.textproto",
+             "--output_dir=" + job.output_dir, "--ready_file=" + ready_file,
+             "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
   if (spawned.ok()) spawned = WriteProcesses(job, nullptr);
   if (!spawned.ok()) {
-    std::fprintf(stderr, "descent local: %s\n", std::string(spawned.message()).c_str());
+    std::fprintf(stderr, "descent local: %s\n",
+                 std::string(spawned.message()).c_str());
     TerminateAll(job.children, absl::Seconds(3));
     return kExitJobFailed;
   }
@@ -232,11 +235,13 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
     TerminateAll(job.children, absl::Seconds(3));
     return kExitJobFailed;
   }
-  std::fprintf(stderr, "descent local: job %s, coordinator at %s, output in %s\n",
-               config.job_id().c_str(), address->c_str(), job.output_dir.c_str());
+  std::fprintf(
+      stderr, "descent local: job %s, coordinator at %s, output in %s\n",
+      config.job_id().c_str(), address->c_str(), job.output_dir.c_str());
   absl::Status started = StartChildren(job, config, *address);
   if (!started.ok()) {
-    std::fprintf(stderr, "descent local: %s\n", std::string(started.message()).c_str());
+    std::fprintf(stderr, "descent local: %s\n",
+                 std::string(started.message()).c_str());
     TerminateAll(job.children, absl::Seconds(3));
     return kExitJobFailed;
   }
@@ -244,14 +249,16 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
   return Supervise(job, client, display);
 }
 
-absl::Status PrepareOutput(const v1::JobConfig& config, const std::string& dir) {
+absl::Status PrepareOutput(const v1::JobConfig& config,
+                           const std::string& dir) {
   std::error_code error;
   std::filesystem::create_directories(dir + "/logs", error);
   if (error) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(dir, ": cannot create output directory: ", error.message()));
+    return absl::PermissionDeniedError(absl::StrCat(
+        dir, ": cannot create output directory: ", error.message()));
   }
-  return WriteFileAtomically(dir + "/config.textproto", JobConfigToText(config));
+  return WriteFileAtomically(dir + "/config.textproto",
+                             JobConfigToText(config));
 }
 
 }  // namespace
@@ -272,7 +279,8 @@ int RunLocal(const LocalOptions& options) {
                        : options.output_dir;
   absl::Status prepared = PrepareOutput(*config, job.output_dir);
   if (!prepared.ok()) {
-    std::fprintf(stderr, "descent local: %s\n", std::string(prepared.message()).c_str());
+    std::fprintf(stderr, "descent local: %s\n",
+                 std::string(prepared.message()).c_str());
     return kExitJobFailed;
   }
   InstallInterruptHandlers();

@@ -83,12 +83,14 @@ std::vector<std::string> TakeSetFlags(std::vector<char*>* args) {
 
 std::string SelfPath() {
   std::vector<char> buffer(4096);
-  const ssize_t n = ::readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
+  const ssize_t n =
+      ::readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
   return n > 0 ? std::string(buffer.data(), n) : "descent";
 }
 
 int Local(const std::vector<std::string>& overrides) {
-  if (absl::GetFlag(FLAGS_config).empty()) return UsageError("local needs --config");
+  if (absl::GetFlag(FLAGS_config).empty())
+    return UsageError("local needs --config");
   LocalOptions options;
   options.config_path = absl::GetFlag(FLAGS_config);
   options.overrides = overrides;
@@ -125,7 +127,8 @@ int Server() {
   if (absl::GetFlag(FLAGS_coordinator).empty()) {
     return UsageError("server needs --coordinator");
   }
-  if (absl::GetFlag(FLAGS_shard) < 0) return UsageError("server needs --shard >= 0");
+  if (absl::GetFlag(FLAGS_shard) < 0)
+    return UsageError("server needs --shard >= 0");
   ServerRoleOptions options;
   options.coordinator = absl::GetFlag(FLAGS_coordinator);
   options.shard = absl::GetFlag(FLAGS_shard);

@@ -23,8 +23,8 @@ std::string ProgressDisplay::Format(const v1::JobStatus& status) const {
     return absl::StrFormat("registering: %d of %d servers and workers",
                            status.members_size() - 1, members_);
   }
-  std::string line = absl::StrFormat("step %d | epoch %.2f/%d",
-                                     status.global_step(), status.epoch(), epochs_);
+  std::string line = absl::StrFormat(
+      "step %d | epoch %.2f/%d", status.global_step(), status.epoch(), epochs_);
   if (status.global_step() > 0) {
     absl::StrAppendFormat(&line, " | loss %.4f", status.train_loss());
   }
@@ -32,7 +32,8 @@ std::string ProgressDisplay::Format(const v1::JobStatus& status) const {
     absl::StrAppendFormat(&line, " | test acc %.4f",
                           status.last_evaluation().test_accuracy());
   }
-  absl::StrAppendFormat(&line, " | %.0f samples/s", status.samples_per_second());
+  absl::StrAppendFormat(&line, " | %.0f samples/s",
+                        status.samples_per_second());
   const int64_t left = status.total_examples() - status.examples();
   if (status.samples_per_second() > 0 && left > 0) {
     absl::StrAppendFormat(&line, " | ETA %.0fs",
@@ -64,13 +65,15 @@ int PrintResult(const std::string& output_dir) {
   std::stringstream json;
   json << in.rdbuf();
   v1::JobSummary summary;
-  if (!in || !google::protobuf::util::JsonStringToMessage(json.str(), &summary).ok()) {
+  if (!in ||
+      !google::protobuf::util::JsonStringToMessage(json.str(), &summary).ok()) {
     std::fprintf(stderr, "descent local: cannot read %s\n", path.c_str());
     return kExitJobFailed;
   }
   std::printf(
       "state: %s\ntest_accuracy: %.4f\ntest_loss: %.4f\nsteps: %d\n"
-      "epochs: %.2f\nwall_seconds: %.2f\nsamples_per_second: %.0f\noutput: %s\n",
+      "epochs: %.2f\nwall_seconds: %.2f\nsamples_per_second: %.0f\noutput: "
+      "%s\n",
       summary.state().c_str(), summary.test_accuracy(), summary.test_loss(),
       summary.steps(), summary.epochs(), summary.wall_seconds(),
       summary.samples_per_second(), output_dir.c_str());

@@ -25,13 +25,14 @@ namespace pb = google::protobuf;
 // (1-based, as editors count).
 class FirstErrorCollector : public pb::io::ErrorCollector {
  public:
-  explicit FirstErrorCollector(std::string source) : source_(std::move(source)) {}
+  explicit FirstErrorCollector(std::string source)
+      : source_(std::move(source)) {}
 
   void AddError(int line, pb::io::ColumnNumber column,
                 const std::string& message) override {
     if (error_.empty()) {
-      error_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ",
-                            message);
+      error_ =
+          absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
     }
   }
   void AddWarning(int line, pb::io::ColumnNumber column,
@@ -73,8 +74,8 @@ bool PathWithin(const std::string& path, const std::string& prefix) {
 }
 
 // Walks `path` to the message holding its last field, creating parents.
-absl::StatusOr<std::pair<pb::Message*, const pb::FieldDescriptor*>>
-ResolvePath(pb::Message* root, const std::string& path) {
+absl::StatusOr<std::pair<pb::Message*, const pb::FieldDescriptor*>> ResolvePath(
+    pb::Message* root, const std::string& path) {
   pb::Message* message = root;
   std::vector<std::string> parts = absl::StrSplit(path, '.');
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -115,8 +116,8 @@ absl::Status SetFieldFromText(pb::Message* message,
     return absl::OkStatus();
   }
   if (!pb::TextFormat::ParseFieldValueFromString(value, field, message)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot parse \"", value, "\" as ", field->type_name()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot parse \"", value, "\" as ", field->type_name()));
   }
   return absl::OkStatus();
 }

@@ -15,14 +15,14 @@ std::optional<ConfigIssue> OutOfRange(const std::string& path, double value,
   if (std::isfinite(value) && value >= low && value <= high) {
     return std::nullopt;
   }
-  return ConfigIssue{path, absl::StrCat("must be in [", low, ", ", high,
-                                        "], got ", value)};
+  return ConfigIssue{
+      path, absl::StrCat("must be in [", low, ", ", high, "], got ", value)};
 }
 
 std::optional<ConfigIssue> Positive(const std::string& path, double value) {
   if (std::isfinite(value) && value > 0) return std::nullopt;
-  return ConfigIssue{path, absl::StrCat("must be a finite number > 0, got ",
-                                        value)};
+  return ConfigIssue{path,
+                     absl::StrCat("must be a finite number > 0, got ", value)};
 }
 
 std::optional<ConfigIssue> Required(const std::string& path, bool present,
@@ -58,18 +58,22 @@ std::optional<ConfigIssue> CheckCluster(const v1::JobConfig& c) {
 }
 
 std::optional<ConfigIssue> CheckModel(const v1::JobConfig& c) {
-  return Required("model", c.model().model_case() != v1::ModelConfig::MODEL_NOT_SET,
+  return Required("model",
+                  c.model().model_case() != v1::ModelConfig::MODEL_NOT_SET,
                   "choose a model, e.g. model { softmax_regression {} }");
 }
 
 std::optional<ConfigIssue> CheckData(const v1::JobConfig& c) {
   if (!c.data().has_idx()) {
-    return Required("data", false, "choose a source, e.g. data { idx { ... } }");
+    return Required("data", false,
+                    "choose a source, e.g. data { idx { ... } }");
   }
   const v1::IdxDataConfig& idx = c.data().idx();
   for (auto issue :
-       {Required("data.idx.train_images", !idx.train_images().empty(), "a path"),
-        Required("data.idx.train_labels", !idx.train_labels().empty(), "a path"),
+       {Required("data.idx.train_images", !idx.train_images().empty(),
+                 "a path"),
+        Required("data.idx.train_labels", !idx.train_labels().empty(),
+                 "a path"),
         Required("data.idx.test_images", !idx.test_images().empty(), "a path"),
         Required("data.idx.test_labels", !idx.test_labels().empty(), "a path"),
         OutOfRange("data.idx.num_classes", idx.num_classes(), 2, 65536)}) {
@@ -80,12 +84,11 @@ std::optional<ConfigIssue> CheckData(const v1::JobConfig& c) {
 
 std::optional<ConfigIssue> CheckTrain(const v1::JobConfig& c) {
   const v1::TrainConfig& t = c.train();
-  for (auto issue :
-       {OutOfRange("train.epochs", t.epochs(), 1, 100000),
-        OutOfRange("train.batch_size", t.batch_size(), 1, 1 << 20),
-        OutOfRange("train.threads", t.threads(), 0, 1024),
-        OutOfRange("train.eval_every_steps", t.eval_every_steps(), 0,
-                   std::numeric_limits<int32_t>::max())}) {
+  for (auto issue : {OutOfRange("train.epochs", t.epochs(), 1, 100000),
+                     OutOfRange("train.batch_size", t.batch_size(), 1, 1 << 20),
+                     OutOfRange("train.threads", t.threads(), 0, 1024),
+                     OutOfRange("train.eval_every_steps", t.eval_every_steps(),
+                                0, std::numeric_limits<int32_t>::max())}) {
     if (issue) return issue;
   }
   if (t.consistency() != v1::ASP) {
@@ -96,7 +99,8 @@ std::optional<ConfigIssue> CheckTrain(const v1::JobConfig& c) {
 
 std::optional<ConfigIssue> CheckOptimizer(const v1::JobConfig& c) {
   if (!c.optimizer().has_sgd()) {
-    return Required("optimizer", false, "e.g. optimizer { sgd { learning_rate: 0.1 } }");
+    return Required("optimizer", false,
+                    "e.g. optimizer { sgd { learning_rate: 0.1 } }");
   }
   return Positive("optimizer.sgd.learning_rate",
                   c.optimizer().sgd().learning_rate());
@@ -114,7 +118,8 @@ void ApplyDefaults(v1::JobConfig* config) {
   if (!cluster->has_registration_timeout_seconds()) {
     cluster->set_registration_timeout_seconds(60);
   }
-  if (!cluster->has_rpc_deadline_seconds()) cluster->set_rpc_deadline_seconds(10);
+  if (!cluster->has_rpc_deadline_seconds())
+    cluster->set_rpc_deadline_seconds(10);
   if (config->data().has_idx() && !config->data().idx().has_num_classes()) {
     config->mutable_data()->mutable_idx()->set_num_classes(10);
   }

@@ -24,11 +24,13 @@ grpc::Status RetryWhileUnavailable(absl::Duration patience, Call call) {
   }
 }
 
-absl::Status WithAddress(const grpc::Status& status, const std::string& address) {
+absl::Status WithAddress(const grpc::Status& status,
+                         const std::string& address) {
   absl::Status converted = FromGrpcStatus(status);
   if (converted.ok()) return converted;
-  return absl::Status(converted.code(), absl::StrCat("coordinator at ", address,
-                                                     ": ", converted.message()));
+  return absl::Status(
+      converted.code(),
+      absl::StrCat("coordinator at ", address, ": ", converted.message()));
 }
 
 }  // namespace

@@ -9,11 +9,11 @@ namespace descent {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitUsage = 1,        // unknown subcommand or flag, bad flag value
-  kExitBadConfig = 2,    // the job config or a --set override is invalid
-  kExitDataError = 3,    // a data file is missing, truncated or malformed
-  kExitPeerLost = 4,     // a peer was unreachable or stopped answering
-  kExitJobFailed = 5,    // training failed for another reason
+  kExitUsage = 1,          // unknown subcommand or flag, bad flag value
+  kExitBadConfig = 2,      // the job config or a --set override is invalid
+  kExitDataError = 3,      // a data file is missing, truncated or malformed
+  kExitPeerLost = 4,       // a peer was unreachable or stopped answering
+  kExitJobFailed = 5,      // training failed for another reason
   kExitInterrupted = 130,  // stopped by SIGINT or SIGTERM
 };
 

@@ -61,10 +61,10 @@ void HeartbeatLoop::Beat() {
   if (!response.ok()) {
     if (now - last_success_ > options_.lost_after) {
       ended_ = true;
-      outcome_ = absl::UnavailableError(absl::StrCat(
-          "lost the coordinator: no heartbeat answered for ",
-          absl::FormatDuration(now - last_success_), "; last error: ",
-          response.status().message()));
+      outcome_ = absl::UnavailableError(
+          absl::StrCat("lost the coordinator: no heartbeat answered for ",
+                       absl::FormatDuration(now - last_success_),
+                       "; last error: ", response.status().message()));
     }
     return;
   }

@@ -94,12 +94,11 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
                            "Parameter payload bytes sent.")),
       rejected(r.Counter("descent_server_rejected_requests_total",
                          "Requests refused as invalid; state unchanged.")),
-      push_duration(r.DurationHistogram(
-          "descent_server_push_duration_seconds",
-          "Time to validate and apply one push.")),
-      pull_duration(r.DurationHistogram(
-          "descent_server_pull_duration_seconds",
-          "Time to copy out one pulled slice.")),
+      push_duration(
+          r.DurationHistogram("descent_server_push_duration_seconds",
+                              "Time to validate and apply one push.")),
+      pull_duration(r.DurationHistogram("descent_server_pull_duration_seconds",
+                                        "Time to copy out one pulled slice.")),
       parameters(r.Gauge("descent_server_parameters",
                          "Dense parameters held by this shard.")),
       version(r.Gauge("descent_server_version",
@@ -116,8 +115,9 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
                          "Mean recent mini-batch loss over workers.")),
       test_loss(r.Gauge("descent_job_test_loss",
                         "Mean loss on the test set at the last evaluation.")),
-      test_accuracy(r.Gauge("descent_job_test_accuracy",
-                            "Accuracy on the test set at the last evaluation.")),
+      test_accuracy(
+          r.Gauge("descent_job_test_accuracy",
+                  "Accuracy on the test set at the last evaluation.")),
       workers_alive(r.Gauge("descent_job_workers_alive",
                             "Workers registered and heard from recently.")),
       job_state(r.Gauge("descent_job_state",
@@ -126,9 +126,9 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
                               "Server and worker registrations accepted.")),
       evaluations(r.Counter("descent_coordinator_evaluations_total",
                             "Test-set evaluations run.")),
-      evaluation_duration(r.DurationHistogram(
-          "descent_coordinator_evaluation_duration_seconds",
-          "Time of one evaluation, pull included.")),
+      evaluation_duration(
+          r.DurationHistogram("descent_coordinator_evaluation_duration_seconds",
+                              "Time of one evaluation, pull included.")),
       pull_bytes(r.Counter("descent_coordinator_pull_bytes_total",
                            "Parameter bytes pulled for evaluation.")),
       pull_duration(r.DurationHistogram(

@@ -40,7 +40,8 @@ class MetricsRegistry {
   // host:port actually serving /metrics.
   const std::string& address() const { return address_; }
 
-  prometheus::Counter& Counter(const std::string& name, const std::string& help);
+  prometheus::Counter& Counter(const std::string& name,
+                               const std::string& help);
   prometheus::Gauge& Gauge(const std::string& name, const std::string& help);
   // Buckets from 10 µs to ~42 s, doubling.
   prometheus::Histogram& DurationHistogram(const std::string& name,
@@ -61,8 +62,8 @@ struct WorkerMetrics {
 
   prometheus::Counter& steps;
   prometheus::Counter& examples;
-  prometheus::Counter& push_bytes;  // gradient bytes sent
-  prometheus::Counter& pull_bytes;  // parameter bytes received
+  prometheus::Counter& push_bytes;          // gradient bytes sent
+  prometheus::Counter& pull_bytes;          // parameter bytes received
   prometheus::Histogram& push_duration;     // one PushPull to all shards
   prometheus::Histogram& pull_duration;     // one Pull from all shards
   prometheus::Histogram& compute_duration;  // forward + backward of a batch
@@ -73,15 +74,15 @@ struct WorkerMetrics {
 struct ServerMetrics {
   explicit ServerMetrics(MetricsRegistry& registry);
 
-  prometheus::Counter& pushes;  // applied, PushPull included
-  prometheus::Counter& pulls;   // served, PushPull included
-  prometheus::Counter& push_bytes;  // gradient bytes received
-  prometheus::Counter& pull_bytes;  // parameter bytes sent
-  prometheus::Counter& rejected;    // invalid requests
+  prometheus::Counter& pushes;           // applied, PushPull included
+  prometheus::Counter& pulls;            // served, PushPull included
+  prometheus::Counter& push_bytes;       // gradient bytes received
+  prometheus::Counter& pull_bytes;       // parameter bytes sent
+  prometheus::Counter& rejected;         // invalid requests
   prometheus::Histogram& push_duration;  // validate + apply
   prometheus::Histogram& pull_duration;  // copy out
-  prometheus::Gauge& parameters;  // elements held
-  prometheus::Gauge& version;     // updates applied
+  prometheus::Gauge& parameters;         // elements held
+  prometheus::Gauge& version;            // updates applied
 };
 
 // The coordinator: the job as a whole.

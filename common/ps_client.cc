@@ -22,10 +22,10 @@ absl::Status CheckTiling(const std::vector<v1::ShardInfo>& shards) {
   uint64_t expected = 0;
   for (const v1::ShardInfo& s : shards) {
     if (s.begin() != expected || s.end() < s.begin() || s.address().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "shard map is not contiguous at shard ", s.shard(), ": [", s.begin(),
-          ", ", s.end(), ") at \"", s.address(), "\", expected begin ",
-          expected));
+      return absl::InvalidArgumentError(
+          absl::StrCat("shard map is not contiguous at shard ", s.shard(),
+                       ": [", s.begin(), ", ", s.end(), ") at \"", s.address(),
+                       "\", expected begin ", expected));
     }
     expected = s.end();
   }
@@ -49,7 +49,8 @@ PsClient::PsClient(Options options)
       pull_requests_(options_.shards.size()),
       pull_responses_(options_.shards.size()) {
   for (const v1::ShardInfo& shard : options_.shards) {
-    stubs_.push_back(v1::ParameterServer::NewStub(MakeChannel(shard.address())));
+    stubs_.push_back(
+        v1::ParameterServer::NewStub(MakeChannel(shard.address())));
   }
 }
 
@@ -77,7 +78,8 @@ void PsClient::RunRound(const std::vector<int>& shards, const StartCall& start,
     });
   }
   absl::MutexLock lock(&mu);
-  mu.Await(absl::Condition(+[](size_t* n) { return *n == 0; }, &outstanding));
+  mu.Await(absl::Condition(
+      +[](size_t* n) { return *n == 0; }, &outstanding));
 }
 
 absl::Status PsClient::CallAllShards(const StartCall& start) {
@@ -108,11 +110,12 @@ absl::Status PsClient::Unpack(int shard, const v1::DenseSlice& slice,
                               float* params) {
   const v1::ShardInfo& info = options_.shards[shard];
   if (slice.offset() != info.begin() ||
-      FloatCount(slice.values()) != static_cast<int64_t>(info.end() - info.begin())) {
-    return absl::InternalError(absl::StrCat(
-        "shard ", shard, " answered ", slice.values().size(),
-        " bytes at offset ", slice.offset(), ", expected [", info.begin(), ", ",
-        info.end(), ")"));
+      FloatCount(slice.values()) !=
+          static_cast<int64_t>(info.end() - info.begin())) {
+    return absl::InternalError(
+        absl::StrCat("shard ", shard, " answered ", slice.values().size(),
+                     " bytes at offset ", slice.offset(), ", expected [",
+                     info.begin(), ", ", info.end(), ")"));
   }
   DecodeFloats(slice.values(), params + info.begin());
   return absl::OkStatus();
@@ -125,11 +128,12 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer) {
     request.set_offset(options_.shards[s].begin());
     request.set_length(options_.shards[s].end() - options_.shards[s].begin());
   }
-  absl::Status status = CallAllShards([&](int s, grpc::ClientContext* context,
-                                          std::function<void(grpc::Status)> done) {
-    stubs_[s]->async()->Pull(context, &pull_requests_[s], &pull_responses_[s],
-                             std::move(done));
-  });
+  absl::Status status =
+      CallAllShards([&](int s, grpc::ClientContext* context,
+                        std::function<void(grpc::Status)> done) {
+        stubs_[s]->async()->Pull(context, &pull_requests_[s],
+                                 &pull_responses_[s], std::move(done));
+      });
   if (!status.ok()) return status;
   for (size_t s = 0; s < stubs_.size(); ++s) {
     absl::Status unpacked = Unpack(s, pull_responses_[s].params(), params);
@@ -150,11 +154,12 @@ absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
                  request.mutable_gradient()->mutable_values());
     transfer->bytes_sent += request.gradient().values().size();
   }
-  absl::Status status = CallAllShards([&](int s, grpc::ClientContext* context,
-                                          std::function<void(grpc::Status)> done) {
-    stubs_[s]->async()->PushPull(context, &push_requests_[s],
-                                 &push_responses_[s], std::move(done));
-  });
+  absl::Status status =
+      CallAllShards([&](int s, grpc::ClientContext* context,
+                        std::function<void(grpc::Status)> done) {
+        stubs_[s]->async()->PushPull(context, &push_requests_[s],
+                                     &push_responses_[s], std::move(done));
+      });
   if (!status.ok()) return status;
   for (size_t s = 0; s < stubs_.size(); ++s) {
     absl::Status unpacked = Unpack(s, push_responses_[s].params(), params);

@@ -36,8 +36,7 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 
 bool IsLoopbackAddress(const std::string& address) {
   const std::string host = HostOf(address);
-  return host == "localhost" || host == "::1" ||
-         absl::StartsWith(host, "127.");
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
@@ -72,8 +71,8 @@ absl::StatusOr<RunningServer> StartRpcServer(
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             5000);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   for (grpc::Service* service : services) builder.RegisterService(service);
   RunningServer running;
   running.server = builder.BuildAndStart();
@@ -81,7 +80,8 @@ absl::StatusOr<RunningServer> StartRpcServer(
     return absl::UnavailableError(
         absl::StrCat("cannot serve gRPC on ", listen));
   }
-  running.address = absl::StrCat(HostOf(listen) == "::1" ? "[::1]" : HostOf(listen), ":", port);
+  running.address = absl::StrCat(
+      HostOf(listen) == "::1" ? "[::1]" : HostOf(listen), ":", port);
   return running;
 }
 

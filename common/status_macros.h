@@ -18,10 +18,10 @@
 #define DESCENT_STATUS_CONCAT_(x, y) DESCENT_STATUS_CONCAT_INNER_(x, y)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                              \
-  do {                                                     \
-    ::absl::Status descent_status_ = (expr);               \
-    if (!descent_status_.ok()) return descent_status_;     \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status descent_status_ = (expr);           \
+    if (!descent_status_.ok()) return descent_status_; \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status,

@@ -21,7 +21,9 @@ std::vector<v1::ShardInfo> ShardRanges(int64_t num_parameters, int shards) {
 }
 
 const char* RoleName(v1::Role role) {
-  return role == v1::SERVER ? "server" : role == v1::WORKER ? "worker" : "member";
+  return role == v1::SERVER   ? "server"
+         : role == v1::WORKER ? "worker"
+                              : "member";
 }
 
 bool Ended(v1::JobState state) {
@@ -43,15 +45,14 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
   const int32_t shard = request.shard();
   absl::MutexLock lock(&mu_);
   if (shard < 0 || shard >= static_cast<int32_t>(servers_.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "shard ", shard, " does not exist: the job has shards 0..",
-        servers_.size() - 1));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shard ", shard, " does not exist: the job has shards 0..",
+                     servers_.size() - 1));
   }
   MemberState& slot = servers_[shard];
   if (slot.registered && slot.member.address() != request.address()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("shard ", shard, " is already served at ",
-                     slot.member.address()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shard ", shard, " is already served at ", slot.member.address()));
   }
   if (!slot.registered && state_ != v1::REGISTERING) {
     return absl::FailedPreconditionError("the job is no longer registering");
@@ -83,8 +84,8 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   auto free = std::find_if(workers_.begin(), workers_.end(),
                            [](auto& w) { return !w.registered; });
   if (same == workers_.end() && free == workers_.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the job already has its ", workers_.size(), " workers"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the job already has its ", workers_.size(), " workers"));
   }
   if (same == workers_.end() && state_ != v1::REGISTERING) {
     return absl::FailedPreconditionError("the job is no longer registering");
@@ -153,7 +154,8 @@ Coordinator::MemberState* Coordinator::FindLocked(v1::Role role, int32_t id) {
   std::vector<MemberState>* members = role == v1::SERVER   ? &servers_
                                       : role == v1::WORKER ? &workers_
                                                            : nullptr;
-  if (members == nullptr || id < 0 || id >= static_cast<int32_t>(members->size()) ||
+  if (members == nullptr || id < 0 ||
+      id >= static_cast<int32_t>(members->size()) ||
       !(*members)[id].registered) {
     return nullptr;
   }
@@ -183,21 +185,23 @@ void Coordinator::Tick() {
     };
     EndLocked(v1::FAILED,
               absl::StrCat("registration timed out after ",
-                           cluster.registration_timeout_seconds(), "s: ",
-                           count(servers_), " of ", servers_.size(),
+                           cluster.registration_timeout_seconds(),
+                           "s: ", count(servers_), " of ", servers_.size(),
                            " servers and ", count(workers_), " of ",
                            workers_.size(), " workers registered"));
     return;
   }
   if (state_ != v1::RUNNING) return;
-  const absl::Duration timeout = absl::Seconds(cluster.heartbeat_timeout_seconds());
+  const absl::Duration timeout =
+      absl::Seconds(cluster.heartbeat_timeout_seconds());
   for (const std::vector<MemberState>* members : {&servers_, &workers_}) {
     for (const MemberState& m : *members) {
       if (now - m.last_seen <= timeout) continue;
-      EndLocked(v1::FAILED,
-                absl::StrCat(RoleName(m.member.role()), " ", m.member.id(),
-                             " (pid ", m.member.pid(), ") sent no heartbeat for ",
-                             absl::FormatDuration(now - m.last_seen)));
+      EndLocked(
+          v1::FAILED,
+          absl::StrCat(RoleName(m.member.role()), " ", m.member.id(), " (pid ",
+                       m.member.pid(), ") sent no heartbeat for ",
+                       absl::FormatDuration(now - m.last_seen)));
       return;
     }
   }
@@ -228,7 +232,8 @@ v1::Evaluation Coordinator::BeginEvaluation() {
   window_loss_count_ = 0;
   const int64_t every = options_.config.train().eval_every_steps();
   if (every > 0) {
-    while (next_evaluation_step_ <= evaluation.step()) next_evaluation_step_ += every;
+    while (next_evaluation_step_ <= evaluation.step())
+      next_evaluation_step_ += every;
   }
   return evaluation;
 }

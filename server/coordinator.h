@@ -4,7 +4,8 @@
 //
 //   REGISTERING --all S+W registered--> RUNNING --all workers done--> SUCCEEDED
 //        |                                 |
-//        +--registration timeout--+--------+--missed heartbeat, Fail()--> FAILED
+//        +--registration timeout--+--------+--missed heartbeat, Fail()-->
+//        FAILED
 //
 // Transport-neutral: the gRPC adapter (server/rpc/coordinator_service.h)
 // calls the Register*/Heartbeat/Status methods; the coordinator role's main
@@ -126,8 +127,8 @@ class Coordinator {
   std::string error_ ABSL_GUARDED_BY(mu_);
   std::vector<MemberState> servers_ ABSL_GUARDED_BY(mu_);  // by shard
   std::vector<MemberState> workers_ ABSL_GUARDED_BY(mu_);  // by worker id
-  absl::Time started_ ABSL_GUARDED_BY(mu_);   // entered RUNNING
-  absl::Time finished_ ABSL_GUARDED_BY(mu_);  // left RUNNING
+  absl::Time started_ ABSL_GUARDED_BY(mu_);                // entered RUNNING
+  absl::Time finished_ ABSL_GUARDED_BY(mu_);               // left RUNNING
   int64_t next_evaluation_step_ ABSL_GUARDED_BY(mu_) = 0;
   // Loss accumulated since the last evaluation began.
   double window_loss_sum_ ABSL_GUARDED_BY(mu_) = 0;

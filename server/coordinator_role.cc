@@ -65,7 +65,8 @@ absl::Status Evaluate(CoordinatorState& s) {
     PsClient::Transfer transfer;
     absl::Status status = s.ps->Pull(evaluation.step(), params, &transfer);
     s.metrics->pull_bytes.Increment(transfer.bytes_received);
-    s.metrics->pull_duration.Observe(absl::ToDoubleSeconds(absl::Now() - pull_start));
+    s.metrics->pull_duration.Observe(
+        absl::ToDoubleSeconds(absl::Now() - pull_start));
     return status;
   };
   RETURN_IF_ERROR(s.evaluator->Evaluate(pull, &evaluation));
@@ -73,7 +74,8 @@ absl::Status Evaluate(CoordinatorState& s) {
   s.metrics->evaluations.Increment();
   s.metrics->test_loss.Set(evaluation.test_loss());
   s.metrics->test_accuracy.Set(evaluation.test_accuracy());
-  s.metrics->evaluation_duration.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  s.metrics->evaluation_duration.Observe(
+      absl::ToDoubleSeconds(absl::Now() - start));
   LOG(INFO) << "evaluation at step " << evaluation.step() << " (epoch "
             << evaluation.epoch() << "): test loss " << evaluation.test_loss()
             << ", test accuracy " << evaluation.test_accuracy();
@@ -145,16 +147,20 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
 absl::Status Setup(const CoordinatorRoleOptions& options,
                    const v1::JobConfig& config, CoordinatorState& s) {
   ASSIGN_OR_RETURN(JobData data, LoadJobData(config));
-  const DataShape shape{data.test.num_features, config.data().idx().num_classes()};
+  const DataShape shape{data.test.num_features,
+                        config.data().idx().num_classes()};
   ASSIGN_OR_RETURN(ParamLayout layout, BuildLayout(config.model(), shape));
   ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                    CreateModel(config.model(), shape, /*max_batch=*/256,
                                config.train().threads()));
-  ASSIGN_OR_RETURN(s.registry, MetricsRegistry::Start(options.metrics_listen,
-                                                      {{"role", "coordinator"}}));
+  ASSIGN_OR_RETURN(s.registry,
+                   MetricsRegistry::Start(options.metrics_listen,
+                                          {{"role", "coordinator"}}));
   s.metrics = std::make_unique<CoordinatorMetrics>(*s.registry);
-  s.evaluator = std::make_unique<Evaluator>(std::move(model), std::move(data.test));
-  ASSIGN_OR_RETURN(s.eval_log, EvalLog::Create(options.output_dir + "/evals.csv"));
+  s.evaluator =
+      std::make_unique<Evaluator>(std::move(model), std::move(data.test));
+  ASSIGN_OR_RETURN(s.eval_log,
+                   EvalLog::Create(options.output_dir + "/evals.csv"));
 
   CoordinatorOptions core;
   core.config = config;
@@ -195,7 +201,8 @@ int RunCoordinator(const CoordinatorRoleOptions& options) {
   LOG(INFO) << "job " << config.job_id() << ": coordinator serving on "
             << rpc->address << ", metrics on " << s.registry->address();
   if (!options.ready_file.empty()) {
-    absl::Status written = WriteFileAtomically(options.ready_file, rpc->address);
+    absl::Status written =
+        WriteFileAtomically(options.ready_file, rpc->address);
     if (!written.ok()) {
       LOG(ERROR) << written.message();
       return kExitJobFailed;

@@ -61,7 +61,8 @@ v1::JobStatus Coordinator::Status() const {
   status.set_total_examples(options_.train_examples *
                             options_.config.train().epochs());
   status.set_train_loss(TrainLossLocked());
-  if (!evaluations_.empty()) *status.mutable_last_evaluation() = evaluations_.back();
+  if (!evaluations_.empty())
+    *status.mutable_last_evaluation() = evaluations_.back();
   const double wall = WallSecondsLocked();
   status.set_wall_seconds(wall);
   status.set_samples_per_second(wall > 0 ? status.examples() / wall : 0);

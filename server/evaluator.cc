@@ -9,7 +9,8 @@ Evaluator::Evaluator(std::unique_ptr<Model> model, Dataset test)
       test_(std::move(test)),
       params_(model_->layout().size()) {}
 
-absl::Status Evaluator::Evaluate(const PullFn& pull, v1::Evaluation* evaluation) {
+absl::Status Evaluator::Evaluate(const PullFn& pull,
+                                 v1::Evaluation* evaluation) {
   absl::Status pulled = pull(params_.data());
   if (!pulled.ok()) return pulled;
   const Batch all{test_.features.data(), test_.labels.data(),
@@ -17,7 +18,8 @@ absl::Status Evaluator::Evaluate(const PullFn& pull, v1::Evaluation* evaluation)
   EvalResult result = model_->Evaluate(params_.data(), all);
   if (result.count == 0) return absl::FailedPreconditionError("empty test set");
   evaluation->set_test_loss(result.loss_sum / result.count);
-  evaluation->set_test_accuracy(static_cast<double>(result.correct) / result.count);
+  evaluation->set_test_accuracy(static_cast<double>(result.correct) /
+                                result.count);
   return absl::OkStatus();
 }
 

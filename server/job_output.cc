@@ -10,14 +10,16 @@
 
 namespace descent {
 
-absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(const std::string& path) {
+absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
+    const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (file == nullptr) {
     return absl::InternalError(
         absl::StrCat(path, ": cannot create: ", std::strerror(errno)));
   }
   std::unique_ptr<EvalLog> log(new EvalLog(path, file));
-  if (std::fprintf(file, "%s\n", kEvalsCsvHeader) < 0 || std::fflush(file) != 0) {
+  if (std::fprintf(file, "%s\n", kEvalsCsvHeader) < 0 ||
+      std::fflush(file) != 0) {
     return absl::InternalError(
         absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
   }
@@ -37,15 +39,18 @@ absl::Status EvalLog::Append(const v1::Evaluation& e) {
   return absl::OkStatus();
 }
 
-absl::Status WriteSummary(const std::string& path, const v1::JobSummary& summary) {
+absl::Status WriteSummary(const std::string& path,
+                          const v1::JobSummary& summary) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.always_print_primitive_fields = true;
   options.preserve_proto_field_names = true;
   std::string json;
-  auto status = google::protobuf::util::MessageToJsonString(summary, &json, options);
+  auto status =
+      google::protobuf::util::MessageToJsonString(summary, &json, options);
   if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("summary to JSON: ", status.ToString()));
+    return absl::InternalError(
+        absl::StrCat("summary to JSON: ", status.ToString()));
   }
   return WriteFileAtomically(path, json);
 }

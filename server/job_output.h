@@ -26,20 +26,23 @@ inline constexpr char kEvalsCsvHeader[] =
 class EvalLog {
  public:
   // Creates (truncates) `path` and writes the header. Errors name the path.
-  static absl::StatusOr<std::unique_ptr<EvalLog>> Create(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<EvalLog>> Create(
+      const std::string& path);
   ~EvalLog();
 
   absl::Status Append(const v1::Evaluation& evaluation);
 
  private:
-  EvalLog(std::string path, std::FILE* file) : path_(std::move(path)), file_(file) {}
+  EvalLog(std::string path, std::FILE* file)
+      : path_(std::move(path)), file_(file) {}
 
   const std::string path_;
   std::FILE* const file_;
 };
 
 // Writes `summary` to `path` as JSON, atomically.
-absl::Status WriteSummary(const std::string& path, const v1::JobSummary& summary);
+absl::Status WriteSummary(const std::string& path,
+                          const v1::JobSummary& summary);
 
 }  // namespace descent
 

@@ -27,10 +27,9 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Create(
     ParameterShardOptions options) {
   const IndexRange& r = options.range;
   if (r.begin < 0 || r.begin > r.end || r.end > options.layout.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("shard range ", RangeText(r.begin, r.end),
-                     " is outside the model's ", options.layout.size(),
-                     " parameters"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shard range ", RangeText(r.begin, r.end), " is outside the model's ",
+        options.layout.size(), " parameters"));
   }
   if (options.num_workers < 1) {
     return absl::InvalidArgumentError("num_workers must be >= 1");
@@ -55,8 +54,8 @@ absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
                                             bool allow_coordinator) const {
   if (header.job_id() != options_.job_id) {
     return absl::FailedPreconditionError(
-        absl::StrCat("job id \"", header.job_id(), "\" is not this shard's job \"",
-                     options_.job_id, "\""));
+        absl::StrCat("job id \"", header.job_id(),
+                     "\" is not this shard's job \"", options_.job_id, "\""));
   }
   const int32_t id = header.worker_id();
   const bool coordinator = allow_coordinator && id == kCoordinatorWorkerId;
@@ -72,8 +71,10 @@ absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
   return absl::OkStatus();
 }
 
-absl::Status ParameterShard::ValidatePush(const v1::PushRequest& request) const {
-  RETURN_IF_ERROR(ValidateHeader(request.header(), /*allow_coordinator=*/false));
+absl::Status ParameterShard::ValidatePush(
+    const v1::PushRequest& request) const {
+  RETURN_IF_ERROR(
+      ValidateHeader(request.header(), /*allow_coordinator=*/false));
   const v1::DenseSlice& slice = request.gradient();
   const int64_t n = FloatCount(slice.values());
   if (n <= 0) {
@@ -93,8 +94,9 @@ absl::Status ParameterShard::ValidatePush(const v1::PushRequest& request) const 
     float value;
     std::memcpy(&value, bytes + i * sizeof(float), sizeof(float));
     if (!std::isfinite(value)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "gradient value at index ", offset + i, " is not finite (", value, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("gradient value at index ", offset + i,
+                       " is not finite (", value, ")"));
     }
   }
   return absl::OkStatus();

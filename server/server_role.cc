@@ -50,21 +50,23 @@ std::string AdvertisedAddress(const std::string& advertise,
 }
 
 absl::Status Serve(const ServerRoleOptions& options) {
-  ASSIGN_OR_RETURN(std::unique_ptr<MetricsRegistry> registry,
-                   MetricsRegistry::Start(
-                       options.metrics_listen,
-                       {{"role", "server"}, {"shard", absl::StrCat(options.shard)}}));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<MetricsRegistry> registry,
+      MetricsRegistry::Start(
+          options.metrics_listen,
+          {{"role", "server"}, {"shard", absl::StrCat(options.shard)}}));
   ServerMetrics metrics(*registry);
   ParameterServerService service(&metrics);
-  ASSIGN_OR_RETURN(RunningServer rpc,
-                   StartRpcServer(options.listen, {&service}, options.insecure));
+  ASSIGN_OR_RETURN(RunningServer rpc, StartRpcServer(options.listen, {&service},
+                                                     options.insecure));
   LOG(INFO) << "shard " << options.shard << " serving on " << rpc.address
             << ", metrics on " << registry->address();
 
   CoordinatorClient coordinator(options.coordinator);
   v1::RegisterServerRequest request;
   request.set_shard(options.shard);
-  request.set_address(AdvertisedAddress(options.advertise_address, rpc.address));
+  request.set_address(
+      AdvertisedAddress(options.advertise_address, rpc.address));
   request.set_metrics_address(registry->address());
   request.set_pid(::getpid());
   ASSIGN_OR_RETURN(v1::RegisterServerResponse registration,

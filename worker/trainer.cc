@@ -27,14 +27,16 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
       metrics_(metrics),
       params_(ps->num_parameters()),
       grad_(ps->num_parameters()),
-      batch_features_(static_cast<size_t>(options.batch_size) * data->num_features),
+      batch_features_(static_cast<size_t>(options.batch_size) *
+                      data->num_features),
       batch_labels_(options.batch_size),
       batch_targets_(options.batch_size),
       order_(data->num_examples) {}
 
 void Trainer::Shuffle(int epoch) {
   std::iota(order_.begin(), order_.end(), 0);
-  std::seed_seq seed{options_.seed, uint64_t(options_.worker_id), uint64_t(epoch)};
+  std::seed_seq seed{options_.seed, uint64_t(options_.worker_id),
+                     uint64_t(epoch)};
   std::mt19937_64 random(seed);
   std::shuffle(order_.begin(), order_.end(), random);
 }
@@ -77,7 +79,8 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n) {
   absl::Time start = absl::Now();
   const float loss = model_->LossAndGradient(
       params_.data(),
-      Batch{batch_features_.data(), batch_labels_.data(), n, batch_targets_.data()},
+      Batch{batch_features_.data(), batch_labels_.data(), n,
+            batch_targets_.data()},
       grad_.data());
   const double compute_seconds = SecondsSince(start);
   if (!std::isfinite(loss)) {
@@ -87,7 +90,8 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n) {
   }
   start = absl::Now();
   PsClient::Transfer transfer;
-  absl::Status pushed = ps_->PushPull(step, grad_.data(), params_.data(), &transfer);
+  absl::Status pushed =
+      ps_->PushPull(step, grad_.data(), params_.data(), &transfer);
   if (!pushed.ok()) return pushed;
   if (metrics_ != nullptr) {
     metrics_->compute_duration.Observe(compute_seconds);

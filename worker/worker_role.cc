@@ -38,12 +38,13 @@ absl::StatusOr<Dataset> LoadShard(const v1::RegisterWorkerResponse& r) {
   ASSIGN_OR_RETURN(int64_t examples, ReadIdxCount(idx.train_images()));
   const IndexRange range =
       SplitEvenly(examples, r.num_data_shards())[r.data_shard()];
-  ASSIGN_OR_RETURN(Dataset shard, ReadIdx(idx.train_images(), idx.train_labels(),
-                                          idx.num_classes(), range));
+  ASSIGN_OR_RETURN(Dataset shard,
+                   ReadIdx(idx.train_images(), idx.train_labels(),
+                           idx.num_classes(), range));
   if (shard.num_features != r.num_features()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        idx.train_images(), ": examples have ", shard.num_features,
-        " features but the test set has ", r.num_features()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(idx.train_images(), ": examples have ", shard.num_features,
+                     " features but the test set has ", r.num_features()));
   }
   if (shard.num_examples == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -69,9 +70,9 @@ absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
 }
 
 absl::Status Work(const WorkerRoleOptions& options) {
-  ASSIGN_OR_RETURN(std::unique_ptr<MetricsRegistry> registry,
-                   MetricsRegistry::Start(options.metrics_listen,
-                                          {{"role", "worker"}}));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<MetricsRegistry> registry,
+      MetricsRegistry::Start(options.metrics_listen, {{"role", "worker"}}));
   CoordinatorClient coordinator(options.coordinator);
   ASSIGN_OR_RETURN(v1::RegisterWorkerResponse registration,
                    Register(coordinator, *registry));
@@ -79,8 +80,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
   const int32_t id = registration.worker_id();
   registry->AddLabel("worker", absl::StrCat(id));
   WorkerMetrics metrics(*registry);
-  LOG(INFO) << "job " << config.job_id() << ": worker " << id
-            << ", metrics on " << registry->address();
+  LOG(INFO) << "job " << config.job_id() << ": worker " << id << ", metrics on "
+            << registry->address();
 
   // Declared before the heartbeat loop, so they outlive its thread.
   Dataset data;
@@ -95,7 +96,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
   heartbeat.job_id = config.job_id();
   heartbeat.role = v1::WORKER;
   heartbeat.id = id;
-  heartbeat.lost_after = absl::Seconds(config.cluster().heartbeat_timeout_seconds());
+  heartbeat.lost_after =
+      absl::Seconds(config.cluster().heartbeat_timeout_seconds());
   heartbeat.progress = [&training] {
     const Trainer* trainer = training.load();
     return trainer == nullptr ? v1::WorkerProgress() : trainer->Progress();
@@ -104,9 +106,9 @@ absl::Status Work(const WorkerRoleOptions& options) {
 
   ASSIGN_OR_RETURN(data, LoadShard(registration));
   const DataShape shape{data.num_features, config.data().idx().num_classes()};
-  ASSIGN_OR_RETURN(model, CreateModel(config.model(), shape,
-                                      config.train().batch_size(),
-                                      config.train().threads()));
+  ASSIGN_OR_RETURN(
+      model, CreateModel(config.model(), shape, config.train().batch_size(),
+                         config.train().threads()));
   ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration));
   LOG(INFO) << "worker " << id << " trains on " << data.num_examples
             << " examples";

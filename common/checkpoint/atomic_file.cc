@@ -27,7 +27,8 @@ absl::Status WriteAll(int fd, const std::string& contents,
                       const std::string& path) {
   size_t written = 0;
   while (written < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+    ssize_t n =
+        ::write(fd, contents.data() + written, contents.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Errno(path, "write");
     written += n;

@@ -57,7 +57,8 @@ TEST(PrintResultTest, ExitCodeFollowsTheSummary) {
   const std::string dir = ::testing::TempDir() + "/progress_test";
   std::filesystem::create_directories(dir);
   EXPECT_EQ(PrintResult(dir + "/missing"), 5);
-  std::ofstream(dir + "/summary.json") << R"({"state": "SUCCEEDED", "test_accuracy": 0.84})";
+  std::ofstream(dir + "/summary.json")
+      << R"({"state": "SUCCEEDED", "test_accuracy": 0.84})";
   EXPECT_EQ(PrintResult(dir), 0);
   std::ofstream(dir + "/summary.json") << R"({"state": "FAILED"})";
   EXPECT_EQ(PrintResult(dir), 5);

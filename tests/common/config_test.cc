@@ -12,6 +12,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Columns in the expectations below count from this exact layout.
+// clang-format off
 constexpr char kValid[] = R"pb(cluster { num_servers: 2 num_workers: 2 }
 model { softmax_regression {} }
 data {
@@ -25,6 +27,7 @@ data {
 train { epochs: 3 batch_size: 64 }
 optimizer { sgd { learning_rate: 0.05 } }
 )pb";
+// clang-format on
 
 absl::StatusOr<v1::JobConfig> Parse(const std::string& text,
                                     std::vector<std::string> overrides = {}) {
@@ -53,8 +56,9 @@ TEST(ConfigTest, UnknownFieldNamesFileLineAndColumn) {
   text.replace(text.find("64"), 2, "64 epoch: 3");
   absl::StatusOr<v1::JobConfig> config = Parse(text);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(config.status().message()),
-              HasSubstr("job.textproto:11:39"));  // protobuf points past the name
+  EXPECT_THAT(
+      std::string(config.status().message()),
+      HasSubstr("job.textproto:11:39"));  // protobuf points past the name
   EXPECT_THAT(std::string(config.status().message()),
               HasSubstr("no field named \"epoch\""));
 }
@@ -66,7 +70,8 @@ TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
 }
 
 TEST(ConfigTest, TypeErrorNamesLineAndColumn) {
-  absl::StatusOr<v1::JobConfig> config = Parse("train {\n  epochs: \"three\"\n}\n");
+  absl::StatusOr<v1::JobConfig> config =
+      Parse("train {\n  epochs: \"three\"\n}\n");
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(config.status().message(), HasSubstr("job.textproto:2:"));
 }
@@ -135,7 +140,8 @@ TEST(ConfigTest, OverrideErrorsNameTheFlag) {
   };
   for (const auto& [flag, expected] : cases) {
     absl::StatusOr<v1::JobConfig> config = Parse(kValid, {flag});
-    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << flag;
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << flag;
     EXPECT_THAT(config.status().message(), HasSubstr("--set " + flag)) << flag;
     EXPECT_THAT(config.status().message(), HasSubstr(expected)) << flag;
   }
@@ -159,7 +165,8 @@ TEST(ConfigTest, MissingFileIsNotFoundAndNamed) {
   absl::StatusOr<v1::JobConfig> config =
       LoadJobConfig("/nonexistent/job.textproto", {});
   ASSERT_EQ(config.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(config.status().message(), HasSubstr("/nonexistent/job.textproto"));
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("/nonexistent/job.textproto"));
 }
 
 TEST(ConfigTest, TextRoundTrips) {

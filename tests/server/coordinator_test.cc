@@ -42,7 +42,8 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   absl::StatusOr<v1::HeartbeatResponse> Beat(v1::Role role, int id,
-                                             int64_t steps = 0, bool done = false) {
+                                             int64_t steps = 0,
+                                             bool done = false) {
     v1::HeartbeatRequest request;
     request.set_job_id("job-1");
     request.set_role(role);
@@ -101,7 +102,8 @@ TEST_F(CoordinatorTest, WorkersGetDistinctIdsAndRetriesKeepThem) {
   EXPECT_EQ(b->data_shard(), 1);
   EXPECT_EQ(a->num_data_shards(), 2);
   EXPECT_EQ(AddWorker(11)->worker_id(), 0);  // retried registration
-  EXPECT_EQ(AddWorker(13).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(AddWorker(13).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(CoordinatorTest, RunsOnceEveryoneHasRegistered) {
@@ -173,7 +175,8 @@ TEST_F(CoordinatorTest, ProgressSumsWorkersAndDrivesEvaluation) {
   evaluation.set_test_accuracy(0.75);
   coordinator_->RecordEvaluation(evaluation);
   EXPECT_FALSE(coordinator_->EvaluationDue());  // next one at step 200
-  EXPECT_DOUBLE_EQ(coordinator_->Status().last_evaluation().test_accuracy(), 0.75);
+  EXPECT_DOUBLE_EQ(coordinator_->Status().last_evaluation().test_accuracy(),
+                   0.75);
 }
 
 TEST_F(CoordinatorTest, StaleProgressIsIgnored) {
@@ -194,7 +197,8 @@ TEST_F(CoordinatorTest, SucceedsWhenAllWorkersAreDoneAndTellsEveryone) {
   coordinator_->Fail("too late");  // no effect once ended
   EXPECT_EQ(coordinator_->state(), v1::SUCCEEDED);
   EXPECT_FALSE(coordinator_->AllNotified());
-  for (int s = 0; s < 2; ++s) EXPECT_EQ(Beat(v1::SERVER, s)->state(), v1::SUCCEEDED);
+  for (int s = 0; s < 2; ++s)
+    EXPECT_EQ(Beat(v1::SERVER, s)->state(), v1::SUCCEEDED);
   for (int w = 0; w < 2; ++w) ASSERT_TRUE(Beat(v1::WORKER, w, 50, true).ok());
   EXPECT_TRUE(coordinator_->AllNotified());
 

@@ -102,7 +102,8 @@ TEST(ParameterShardTest, PushOfSubRangeTouchesOnlyThatRange) {
   ASSERT_TRUE(result.ok()) << result;
   const std::vector<float> after = shard->Snapshot();
   for (int i = 0; i < kEnd - kBegin; ++i) {
-    const float expected = (i == 2 || i == 3) ? before[i] - kLearningRate : before[i];
+    const float expected =
+        (i == 2 || i == 3) ? before[i] - kLearningRate : before[i];
     EXPECT_FLOAT_EQ(after[i], expected) << i;
   }
   EXPECT_EQ(response.version(), 1);
@@ -131,8 +132,8 @@ TEST(ParameterShardTest, InvalidPushesChangeNothing) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<Case> cases;
-  cases.push_back({"wrong job", Push(kBegin, {1}), absl::StatusCode::kFailedPrecondition,
-                   "job id \"other\""});
+  cases.push_back({"wrong job", Push(kBegin, {1}),
+                   absl::StatusCode::kFailedPrecondition, "job id \"other\""});
   cases.back().request.mutable_header()->set_job_id("other");
   cases.push_back({"unknown worker", Push(kBegin, {1}),
                    absl::StatusCode::kFailedPrecondition, "unknown worker 2"});
@@ -146,18 +147,22 @@ TEST(ParameterShardTest, InvalidPushesChangeNothing) {
   cases.push_back({"ragged bytes", Push(kBegin, {1}),
                    absl::StatusCode::kInvalidArgument, "multiple of 4"});
   cases.back().request.mutable_gradient()->mutable_values()->push_back('x');
-  cases.push_back({"empty", Push(kBegin, {}), absl::StatusCode::kInvalidArgument,
-                   "non-empty"});
+  cases.push_back({"empty", Push(kBegin, {}),
+                   absl::StatusCode::kInvalidArgument, "non-empty"});
   cases.push_back({"offset below range", Push(kBegin - 1, {1}),
-                   absl::StatusCode::kInvalidArgument, "outside this shard's range"});
+                   absl::StatusCode::kInvalidArgument,
+                   "outside this shard's range"});
   cases.push_back({"runs past range", Push(kEnd - 1, {1, 1}),
-                   absl::StatusCode::kInvalidArgument, "outside this shard's range"});
-  cases.push_back({"offset overflow", Push(std::numeric_limits<uint64_t>::max(), {1}),
-                   absl::StatusCode::kInvalidArgument, "outside this shard's range"});
-  cases.push_back({"NaN", Push(kBegin, {0, nan}), absl::StatusCode::kInvalidArgument,
+                   absl::StatusCode::kInvalidArgument,
+                   "outside this shard's range"});
+  cases.push_back(
+      {"offset overflow", Push(std::numeric_limits<uint64_t>::max(), {1}),
+       absl::StatusCode::kInvalidArgument, "outside this shard's range"});
+  cases.push_back({"NaN", Push(kBegin, {0, nan}),
+                   absl::StatusCode::kInvalidArgument,
                    "index 11 is not finite"});
-  cases.push_back({"infinity", Push(kBegin, {-inf}), absl::StatusCode::kInvalidArgument,
-                   "not finite"});
+  cases.push_back({"infinity", Push(kBegin, {-inf}),
+                   absl::StatusCode::kInvalidArgument, "not finite"});
 
   for (const Case& c : cases) {
     auto shard = MakeShard();
@@ -190,7 +195,8 @@ TEST(ParameterShardTest, PullReturnsRequestedRange) {
   EXPECT_EQ(Decode(response.params()),
             std::vector<float>(all.begin() + 3, all.begin() + 7));
   // Length 0 means "to the end of the shard"; the coordinator may pull.
-  ASSERT_TRUE(shard->Pull(Pull(kBegin, 0, kCoordinatorWorkerId), &response).ok());
+  ASSERT_TRUE(
+      shard->Pull(Pull(kBegin, 0, kCoordinatorWorkerId), &response).ok());
   EXPECT_EQ(Decode(response.params()), all);
 }
 
@@ -203,9 +209,10 @@ TEST(ParameterShardTest, InvalidPullsAreRefused) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(shard->Pull(Pull(kEnd + 1, 0), &response).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(shard->Pull(Pull(kBegin, std::numeric_limits<uint64_t>::max()), &response)
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      shard->Pull(Pull(kBegin, std::numeric_limits<uint64_t>::max()), &response)
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(shard->Pull(Pull(kBegin, 1, 5), &response).code(),
             absl::StatusCode::kFailedPrecondition);
   v1::PullRequest wrong_job = Pull(kBegin, 1);

@@ -74,8 +74,9 @@ TEST(ReadCsv, ReadsRegressionTargetsAndGivenClassCount) {
 }
 
 TEST(ReadCsv, HandlesCrlfBlankLinesSpacesAndMissingFinalNewline) {
-  const std::string path =
-      WriteFile("a.csv", "\xEF\xBB\xBF" "a; b ;y\r\n\r\n 1 ; 2;1\r\n\n3;4 ;0");
+  const std::string path = WriteFile("a.csv",
+                                     "\xEF\xBB\xBF"
+                                     "a; b ;y\r\n\r\n 1 ; 2;1\r\n\n3;4 ;0");
   CsvOptions options;
   options.delimiter = ';';
   options.label_column = "y";

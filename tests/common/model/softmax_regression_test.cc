@@ -223,7 +223,8 @@ TEST(SoftmaxRegression, EvaluateMatchesNaiveArgmaxAndLoss) {
 TEST(SoftmaxRegression, EvaluateOfNothingIsEmpty) {
   SoftmaxRegression model(3, 2, 4, 2);
   std::vector<float> params(model.layout().size());
-  const EvalResult result = model.Evaluate(params.data(), Batch{nullptr, nullptr, 0});
+  const EvalResult result =
+      model.Evaluate(params.data(), Batch{nullptr, nullptr, 0});
   EXPECT_EQ(result.count, 0);
   EXPECT_EQ(result.correct, 0);
   EXPECT_EQ(result.loss_sum, 0);

@@ -7,11 +7,11 @@
 #include "common/rpc.h"
 #include "common/wire.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "gtest/gtest.h"
 #include "server/parameter_shard.h"
 #include "server/rpc/parameter_server_service.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace descent {
 namespace {
@@ -36,8 +36,10 @@ class ParameterServerRpcTest : public ::testing::Test {
       options.layout.Add({"w", {kParams}, InitRule::kZeros, 1, 1});
       options.optimizer.mutable_sgd()->set_learning_rate(1.0);
       shards_.push_back(*ParameterShard::Create(std::move(options)));
-      services_.push_back(std::make_unique<ParameterServerService>(metrics_.get()));
-      auto running = StartRpcServer("127.0.0.1:0", {services_.back().get()}, false);
+      services_.push_back(
+          std::make_unique<ParameterServerService>(metrics_.get()));
+      auto running =
+          StartRpcServer("127.0.0.1:0", {services_.back().get()}, false);
       ASSERT_TRUE(running.ok()) << running.status();
       servers_.push_back(*std::move(running));
       v1::ShardInfo& info = shard_map_.emplace_back();
@@ -49,7 +51,8 @@ class ParameterServerRpcTest : public ::testing::Test {
   }
 
   void AttachAll() {
-    for (size_t s = 0; s < shards_.size(); ++s) services_[s]->Attach(shards_[s].get());
+    for (size_t s = 0; s < shards_.size(); ++s)
+      services_[s]->Attach(shards_[s].get());
   }
 
   std::unique_ptr<PsClient> Client(int32_t worker_id = 0, int attempts = 3) {
@@ -92,7 +95,8 @@ TEST_F(ParameterServerRpcTest, RejectionArrivesAsGrpcCodeAndNamesShard) {
   auto client = Client(/*worker_id=*/3);  // the job has only worker 0
   std::vector<float> grad(kParams), params(kParams);
   PsClient::Transfer transfer;
-  absl::Status status = client->PushPull(0, grad.data(), params.data(), &transfer);
+  absl::Status status =
+      client->PushPull(0, grad.data(), params.data(), &transfer);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("unknown worker 3"));
   EXPECT_THAT(status.message(), HasSubstr(shard_map_[0].address()));
@@ -106,7 +110,8 @@ TEST_F(ParameterServerRpcTest, NonFiniteGradientIsInvalidArgument) {
   std::vector<float> grad(kParams, 0), params(kParams);
   grad[7] = std::nanf("");
   PsClient::Transfer transfer;
-  absl::Status status = client->PushPull(0, grad.data(), params.data(), &transfer);
+  absl::Status status =
+      client->PushPull(0, grad.data(), params.data(), &transfer);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("index 7 is not finite"));
   EXPECT_EQ(shards_[1]->version(), 0);
@@ -139,7 +144,8 @@ TEST_F(ParameterServerRpcTest, ServesHealthChecks) {
 }
 
 TEST(RpcServerTest, RefusesNonLoopbackWithoutInsecure) {
-  auto running = StartRpcServer("0.0.0.0:0", {}, /*allow_insecure_remote=*/false);
+  auto running =
+      StartRpcServer("0.0.0.0:0", {}, /*allow_insecure_remote=*/false);
   EXPECT_EQ(running.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:5"));
   EXPECT_TRUE(IsLoopbackAddress("[::1]:5"));
