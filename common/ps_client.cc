@@ -54,13 +54,11 @@ PsClient::PsClient(Options options)
   }
 }
 
-v1::RequestHeader PsClient::Header(int64_t step) {
-  v1::RequestHeader header;
-  header.set_job_id(options_.job_id);
-  header.set_worker_id(options_.worker_id);
-  header.set_step(step);
-  header.set_request_id(next_request_id_++);
-  return header;
+void PsClient::FillHeader(int64_t step, v1::RequestHeader* header) {
+  header->set_job_id(options_.job_id);  // reuses the string's capacity
+  header->set_worker_id(options_.worker_id);
+  header->set_step(step);
+  header->set_request_id(next_request_id_++);
 }
 
 void PsClient::RunRound(const std::vector<int>& shards, const StartCall& start,
@@ -124,7 +122,7 @@ absl::Status PsClient::Unpack(int shard, const v1::DenseSlice& slice,
 absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer) {
   for (size_t s = 0; s < stubs_.size(); ++s) {
     v1::PullRequest& request = pull_requests_[s];
-    *request.mutable_header() = Header(step);
+    FillHeader(step, request.mutable_header());
     request.set_offset(options_.shards[s].begin());
     request.set_length(options_.shards[s].end() - options_.shards[s].begin());
   }
@@ -148,7 +146,7 @@ absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
   for (size_t s = 0; s < stubs_.size(); ++s) {
     const v1::ShardInfo& info = options_.shards[s];
     v1::PushRequest& request = push_requests_[s];
-    *request.mutable_header() = Header(step);
+    FillHeader(step, request.mutable_header());
     request.mutable_gradient()->set_offset(info.begin());
     EncodeFloats(grad + info.begin(), info.end() - info.begin(),
                  request.mutable_gradient()->mutable_values());
