@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "common/exit_codes.h"
@@ -29,8 +30,15 @@ std::string ProgressDisplay::Format(const v1::JobStatus& status) const {
     absl::StrAppendFormat(&line, " | loss %.4f", status.train_loss());
   }
   if (status.has_last_evaluation()) {
-    absl::StrAppendFormat(&line, " | test acc %.4f",
-                          status.last_evaluation().test_accuracy());
+    const v1::Evaluation& e = status.last_evaluation();
+    if (e.test_rmse() > 0) {
+      absl::StrAppendFormat(&line, " | test rmse %.4f", e.test_rmse());
+    } else {
+      absl::StrAppendFormat(&line, " | test acc %.4f", e.test_accuracy());
+    }
+    if (e.test_auc() > 0) {
+      absl::StrAppendFormat(&line, " | test auc %.4f", e.test_auc());
+    }
   }
   absl::StrAppendFormat(&line, " | %.0f samples/s",
                         status.samples_per_second());
@@ -77,6 +85,16 @@ int PrintResult(const std::string& output_dir) {
       summary.state().c_str(), summary.test_accuracy(), summary.test_loss(),
       summary.steps(), summary.epochs(), summary.wall_seconds(),
       summary.samples_per_second(), output_dir.c_str());
+  // Figures only some models and data have.
+  const std::pair<const char*, double> extras[] = {
+      {"test_rmse", summary.test_rmse()},
+      {"test_auc", summary.test_auc()},
+      {"planted_test_rmse", summary.planted_test_rmse()},
+      {"planted_test_auc", summary.planted_test_auc()},
+      {"planted_relative_error", summary.planted_relative_error()}};
+  for (const auto& [name, value] : extras) {
+    if (value != 0) std::printf("%s: %.6f\n", name, value);
+  }
   return summary.state() == "SUCCEEDED" ? kExitOk : kExitJobFailed;
 }
 

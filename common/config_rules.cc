@@ -1,6 +1,7 @@
 // Defaults and validation rules of JobConfig. The defaults here are the ones
 // documented in proto/descent/v1/job.proto and in the README.
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -57,29 +58,184 @@ std::optional<ConfigIssue> CheckCluster(const v1::JobConfig& c) {
   return std::nullopt;
 }
 
-std::optional<ConfigIssue> CheckModel(const v1::JobConfig& c) {
-  return Required("model",
-                  c.model().model_case() != v1::ModelConfig::MODEL_NOT_SET,
-                  "choose a model, e.g. model { softmax_regression {} }");
-}
-
-std::optional<ConfigIssue> CheckData(const v1::JobConfig& c) {
-  if (!c.data().has_idx()) {
-    return Required("data", false,
-                    "choose a source, e.g. data { idx { ... } }");
-  }
-  const v1::IdxDataConfig& idx = c.data().idx();
-  for (auto issue :
-       {Required("data.idx.train_images", !idx.train_images().empty(),
-                 "a path"),
-        Required("data.idx.train_labels", !idx.train_labels().empty(),
-                 "a path"),
-        Required("data.idx.test_images", !idx.test_images().empty(), "a path"),
-        Required("data.idx.test_labels", !idx.test_labels().empty(), "a path"),
-        OutOfRange("data.idx.num_classes", idx.num_classes(), 2, 65536)}) {
+// The first issue of `issues`, if any.
+std::optional<ConfigIssue> First(
+    std::initializer_list<std::optional<ConfigIssue>> issues) {
+  for (const auto& issue : issues) {
     if (issue) return issue;
   }
   return std::nullopt;
+}
+
+std::optional<ConfigIssue> CheckLayer(const v1::LayerConfig& layer, int i) {
+  const std::string path = absl::StrCat("model.cnn.layers[", i, "]");
+  switch (layer.layer_case()) {
+    case v1::LayerConfig::kConv:
+      return First(
+          {OutOfRange(path + ".conv.out_channels", layer.conv().out_channels(),
+                      1, 65536),
+           OutOfRange(path + ".conv.kernel", layer.conv().kernel(), 1, 1024),
+           OutOfRange(path + ".conv.stride", layer.conv().stride(), 1, 1024),
+           OutOfRange(path + ".conv.padding", layer.conv().padding(), 0,
+                      1024)});
+    case v1::LayerConfig::kMaxPool:
+      return First({OutOfRange(path + ".max_pool.size", layer.max_pool().size(),
+                               1, 1024),
+                    OutOfRange(path + ".max_pool.stride",
+                               layer.max_pool().stride(), 1, 1024)});
+    case v1::LayerConfig::kDense:
+      return OutOfRange(path + ".dense.units", layer.dense().units(), 1,
+                        1 << 20);
+    default:
+      return ConfigIssue{path, "choose conv, max_pool or dense"};
+  }
+}
+
+std::optional<ConfigIssue> CheckModel(const v1::JobConfig& c) {
+  const v1::ModelConfig& m = c.model();
+  if (m.model_case() == v1::ModelConfig::MODEL_NOT_SET) {
+    return Required("model", false,
+                    "choose a model, e.g. model { softmax_regression {} }");
+  }
+  if (auto issue = First({OutOfRange("model.l2", m.l2(), 0, 1e6),
+                          OutOfRange("model.l1", m.l1(), 0, 1e6)})) {
+    return issue;
+  }
+  if (m.l1() != 0 && !m.has_linear_regression() &&
+      !m.has_logistic_regression() && !m.has_linear_svm()) {
+    return ConfigIssue{"model.l1",
+                       "is supported by linear_regression, "
+                       "logistic_regression and linear_svm only"};
+  }
+  for (int i = 0; i < m.mlp().hidden_size(); ++i) {
+    if (auto issue = OutOfRange(absl::StrCat("model.mlp.hidden[", i, "]"),
+                                m.mlp().hidden(i), 1, 1 << 20)) {
+      return issue;
+    }
+  }
+  if (m.has_cnn()) {
+    const v1::CnnConfig& cnn = m.cnn();
+    if ((cnn.preset() == v1::CnnConfig::PRESET_UNSPECIFIED) ==
+        (cnn.layers_size() == 0)) {
+      return ConfigIssue{"model.cnn",
+                         "give either a preset or layers, not both"};
+    }
+    for (int i = 0; i < cnn.layers_size(); ++i) {
+      if (auto issue = CheckLayer(cnn.layers(i), i)) return issue;
+    }
+    if (!c.data().has_idx()) {
+      return ConfigIssue{"model.cnn", "needs image data: data { idx { ... } }"};
+    }
+  }
+  if (m.has_matrix_factorization() && !c.data().has_ratings() &&
+      c.data().synthetic().kind() != v1::SyntheticDataConfig::RATINGS) {
+    return ConfigIssue{"model.matrix_factorization",
+                       "needs ratings: data { ratings { ... } } or synthetic "
+                       "data of kind RATINGS"};
+  }
+  if (c.data().has_ratings() && !m.has_matrix_factorization()) {
+    return ConfigIssue{"data.ratings",
+                       "can only train model { matrix_factorization {} }"};
+  }
+  if (c.data().synthetic().kind() == v1::SyntheticDataConfig::RATINGS &&
+      !m.has_matrix_factorization()) {
+    return ConfigIssue{"data.synthetic.kind",
+                       "RATINGS can only train model { matrix_factorization "
+                       "{} }"};
+  }
+  if (m.has_factorization_machine()) {
+    return First({OutOfRange("model.factorization_machine.factor_dim",
+                             m.factorization_machine().factor_dim(), 1, 4096),
+                  OutOfRange("model.factorization_machine.init_stddev",
+                             m.factorization_machine().init_stddev(), 0, 10)});
+  }
+  if (m.has_matrix_factorization()) {
+    return First({OutOfRange("model.matrix_factorization.rank",
+                             m.matrix_factorization().rank(), 1, 4096),
+                  OutOfRange("model.matrix_factorization.init_stddev",
+                             m.matrix_factorization().init_stddev(), 0, 10)});
+  }
+  return std::nullopt;
+}
+
+// The issue with a pair of train/test paths and their hold-out rule.
+std::optional<ConfigIssue> CheckSplit(const std::string& path,
+                                      const std::string& train,
+                                      int32_t test_every) {
+  return First({Required(path + ".train", !train.empty(), "a path"),
+                OutOfRange(path + ".test_every", test_every, 2, 1000000)});
+}
+
+std::optional<ConfigIssue> CheckSynthetic(const v1::SyntheticDataConfig& s) {
+  const std::string p = "data.synthetic.";
+  if (s.kind() == v1::SyntheticDataConfig::KIND_UNSPECIFIED) {
+    return Required(p + "kind", false,
+                    "LINEAR_REGRESSION, LOGISTIC, CTR or RATINGS");
+  }
+  if (auto issue =
+          First({OutOfRange(p + "train_examples", s.train_examples(), 1, 1e9),
+                 OutOfRange(p + "test_examples", s.test_examples(), 1, 1e9),
+                 OutOfRange(p + "features", s.features(), 1, 1e9),
+                 OutOfRange(p + "noise_stddev", s.noise_stddev(), 0, 1e3),
+                 OutOfRange(p + "factor_dim", s.factor_dim(), 1, 1024),
+                 OutOfRange(p + "users", s.users(), 1, 1e9),
+                 OutOfRange(p + "items", s.items(), 1, 1e9),
+                 OutOfRange(p + "rank", s.rank(), 1, 1024)})) {
+    return issue;
+  }
+  if (s.kind() == v1::SyntheticDataConfig::CTR) {
+    // Distinct ids are drawn by rejection: keep rows well below the width.
+    return OutOfRange(p + "nnz_per_row", s.nnz_per_row(), 1, s.features() / 2);
+  }
+  if (s.kind() == v1::SyntheticDataConfig::RATINGS) {
+    const double pairs = static_cast<double>(s.users()) * s.items();
+    return OutOfRange(
+        p + "train_examples + test_examples",
+        static_cast<double>(s.train_examples() + s.test_examples()), 2,
+        pairs / 2);
+  }
+  return std::nullopt;
+}
+
+std::optional<ConfigIssue> CheckData(const v1::JobConfig& c) {
+  const v1::DataConfig& d = c.data();
+  switch (d.source_case()) {
+    case v1::DataConfig::kIdx: {
+      const v1::IdxDataConfig& idx = d.idx();
+      return First(
+          {Required("data.idx.train_images", !idx.train_images().empty(),
+                    "a path"),
+           Required("data.idx.train_labels", !idx.train_labels().empty(),
+                    "a path"),
+           Required("data.idx.test_images", !idx.test_images().empty(),
+                    "a path"),
+           Required("data.idx.test_labels", !idx.test_labels().empty(),
+                    "a path"),
+           OutOfRange("data.idx.num_classes", idx.num_classes(), 2, 65536),
+           OutOfRange("data.idx.max_train_examples", idx.max_train_examples(),
+                      0, 1e12),
+           OutOfRange("data.idx.max_test_examples", idx.max_test_examples(), 0,
+                      1e12)});
+    }
+    case v1::DataConfig::kCsv:
+      return First(
+          {CheckSplit("data.csv", d.csv().train(), d.csv().test_every()),
+           OutOfRange("data.csv.num_classes", d.csv().num_classes(), 0, 65536),
+           OutOfRange("data.csv.skip_lines", d.csv().skip_lines(), 0, 1e9)});
+    case v1::DataConfig::kLibsvm:
+      return First({CheckSplit("data.libsvm", d.libsvm().train(),
+                               d.libsvm().test_every()),
+                    OutOfRange("data.libsvm.num_classes",
+                               d.libsvm().num_classes(), 0, 65536)});
+    case v1::DataConfig::kRatings:
+      return CheckSplit("data.ratings", d.ratings().train(),
+                        d.ratings().test_every());
+    case v1::DataConfig::kSynthetic:
+      return CheckSynthetic(d.synthetic());
+    default:
+      return Required("data", false,
+                      "choose a source, e.g. data { idx { ... } }");
+  }
 }
 
 std::optional<ConfigIssue> CheckTrain(const v1::JobConfig& c) {
@@ -106,6 +262,80 @@ std::optional<ConfigIssue> CheckOptimizer(const v1::JobConfig& c) {
                   c.optimizer().sgd().learning_rate());
 }
 
+void ApplyDataDefaults(v1::DataConfig* data) {
+  if (data->has_idx() && !data->idx().has_num_classes()) {
+    data->mutable_idx()->set_num_classes(10);
+  }
+  if (data->has_csv()) {
+    v1::CsvDataConfig* csv = data->mutable_csv();
+    if (!csv->has_test_every()) csv->set_test_every(5);
+    if (!csv->has_header()) csv->set_header(true);
+    if (!csv->has_label_index()) csv->set_label_index(-1);
+  }
+  if (data->has_libsvm() && !data->libsvm().has_test_every()) {
+    data->mutable_libsvm()->set_test_every(5);
+  }
+  if (data->has_ratings() && !data->ratings().has_test_every()) {
+    data->mutable_ratings()->set_test_every(5);
+  }
+  if (data->has_synthetic()) {
+    v1::SyntheticDataConfig* s = data->mutable_synthetic();
+    if (!s->has_train_examples()) s->set_train_examples(10000);
+    if (!s->has_test_examples()) s->set_test_examples(2000);
+    if (!s->has_features()) s->set_features(20);
+    if (!s->has_noise_stddev()) s->set_noise_stddev(0.1);
+    if (!s->has_seed()) s->set_seed(1);
+    if (!s->has_nnz_per_row()) s->set_nnz_per_row(10);
+    if (!s->has_factor_dim()) s->set_factor_dim(4);
+    if (!s->has_users()) s->set_users(1000);
+    if (!s->has_items()) s->set_items(1000);
+    if (!s->has_rank()) s->set_rank(5);
+  }
+}
+
+v1::Activation DefaultActivation(v1::Activation activation) {
+  return activation == v1::ACTIVATION_UNSPECIFIED ? v1::RELU : activation;
+}
+
+void ApplyModelDefaults(v1::ModelConfig* model) {
+  if (model->has_softmax_regression() &&
+      model->softmax_regression().weight_init() == v1::INIT_RULE_UNSPECIFIED) {
+    model->mutable_softmax_regression()->set_weight_init(v1::XAVIER_UNIFORM);
+  }
+  if (model->has_mlp()) {
+    v1::MlpConfig* mlp = model->mutable_mlp();
+    mlp->set_activation(DefaultActivation(mlp->activation()));
+    if (mlp->init() == v1::INIT_RULE_UNSPECIFIED) mlp->set_init(v1::HE_NORMAL);
+  }
+  if (model->has_cnn()) {
+    v1::CnnConfig* cnn = model->mutable_cnn();
+    if (cnn->init() == v1::INIT_RULE_UNSPECIFIED) cnn->set_init(v1::HE_NORMAL);
+    for (v1::LayerConfig& layer : *cnn->mutable_layers()) {
+      if (layer.has_conv()) {
+        v1::ConvConfig* conv = layer.mutable_conv();
+        if (!conv->has_stride()) conv->set_stride(1);
+        conv->set_activation(DefaultActivation(conv->activation()));
+      } else if (layer.has_max_pool() && !layer.max_pool().has_stride()) {
+        layer.mutable_max_pool()->set_stride(layer.max_pool().size());
+      } else if (layer.has_dense()) {
+        layer.mutable_dense()->set_activation(
+            DefaultActivation(layer.dense().activation()));
+      }
+    }
+  }
+  if (model->has_factorization_machine()) {
+    v1::FactorizationMachineConfig* fm = model->mutable_factorization_machine();
+    if (!fm->has_factor_dim()) fm->set_factor_dim(8);
+    if (!fm->has_init_stddev()) fm->set_init_stddev(0.01);
+  }
+  if (model->has_matrix_factorization()) {
+    v1::MatrixFactorizationConfig* mf = model->mutable_matrix_factorization();
+    if (!mf->has_rank()) mf->set_rank(8);
+    if (!mf->has_biases()) mf->set_biases(true);
+    if (!mf->has_init_stddev()) mf->set_init_stddev(0.1);
+  }
+}
+
 }  // namespace
 
 void ApplyDefaults(v1::JobConfig* config) {
@@ -120,9 +350,8 @@ void ApplyDefaults(v1::JobConfig* config) {
   }
   if (!cluster->has_rpc_deadline_seconds())
     cluster->set_rpc_deadline_seconds(10);
-  if (config->data().has_idx() && !config->data().idx().has_num_classes()) {
-    config->mutable_data()->mutable_idx()->set_num_classes(10);
-  }
+  ApplyDataDefaults(config->mutable_data());
+  ApplyModelDefaults(config->mutable_model());
   v1::TrainConfig* train = config->mutable_train();
   if (!train->has_epochs()) train->set_epochs(1);
   if (!train->has_batch_size()) train->set_batch_size(32);
@@ -131,12 +360,6 @@ void ApplyDefaults(v1::JobConfig* config) {
   if (!train->has_eval_every_steps()) train->set_eval_every_steps(1000);
   if (train->consistency() == v1::CONSISTENCY_UNSPECIFIED) {
     train->set_consistency(v1::ASP);
-  }
-  if (config->model().has_softmax_regression() &&
-      config->model().softmax_regression().weight_init() ==
-          v1::INIT_RULE_UNSPECIFIED) {
-    config->mutable_model()->mutable_softmax_regression()->set_weight_init(
-        v1::XAVIER_UNIFORM);
   }
   if (config->optimizer().has_sgd() &&
       !config->optimizer().sgd().has_learning_rate()) {

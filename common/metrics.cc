@@ -101,6 +101,8 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
                                         "Time to copy out one pulled slice.")),
       parameters(r.Gauge("descent_server_parameters",
                          "Dense parameters held by this shard.")),
+      sparse_rows(r.Gauge("descent_server_sparse_rows",
+                          "Sparse-table rows held by this shard.")),
       version(r.Gauge("descent_server_version",
                       "Updates applied to this shard.")) {}
 

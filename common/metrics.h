@@ -82,6 +82,7 @@ struct ServerMetrics {
   prometheus::Histogram& push_duration;  // validate + apply
   prometheus::Histogram& pull_duration;  // copy out
   prometheus::Gauge& parameters;         // elements held
+  prometheus::Gauge& sparse_rows;        // sparse-table rows created
   prometheus::Gauge& version;            // updates applied
 };
 

@@ -2,9 +2,15 @@
 
 #include <algorithm>
 
+#include "common/hashed_random.h"
 #include "glog/logging.h"
 
 namespace descent {
+
+int ShardOfKey(uint64_t key, int num_shards) {
+  CHECK_GE(num_shards, 1) << "no shards to place key " << key;
+  return static_cast<int>(SplitMix64(key) % static_cast<uint64_t>(num_shards));
+}
 
 IndexRange EvenPart(int64_t n, int parts, int part) {
   CHECK_GE(parts, 1) << "cannot split into fewer than one part";

@@ -3,7 +3,8 @@
 // Used to place P dense parameters on S server shards (shard s owns
 // [b_s, e_s)) and N examples on W workers. Every process that calls
 // SplitEvenly with the same (n, parts) gets the same ranges, so the split
-// never has to travel on the wire. Pure functions; thread-safe.
+// never has to travel on the wire. Sparse-table keys are placed by hash
+// (ShardOfKey). Pure functions; thread-safe.
 #ifndef DESCENT_COMMON_PARTITION_H_
 #define DESCENT_COMMON_PARTITION_H_
 
@@ -34,6 +35,11 @@ IndexRange EvenPart(int64_t n, int parts, int part);
 // does. `ranges` must be sorted and non-overlapping, as SplitEvenly returns
 // them; empty ranges never hold an index. O(log ranges.size()).
 int FindPart(const std::vector<IndexRange>& ranges, int64_t index);
+
+// The shard that holds sparse-table key `key` among `num_shards`: the key's
+// splitmix64 hash modulo num_shards, so consecutive ids spread evenly.
+// CHECK-fails unless num_shards >= 1.
+int ShardOfKey(uint64_t key, int num_shards);
 
 }  // namespace descent
 

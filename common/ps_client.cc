@@ -1,12 +1,15 @@
 #include "common/ps_client.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/partition.h"
 #include "common/rpc.h"
+#include "common/status_macros.h"
 #include "common/wire.h"
 
 namespace descent {
@@ -47,7 +50,9 @@ PsClient::PsClient(Options options)
       push_requests_(options_.shards.size()),
       push_responses_(options_.shards.size()),
       pull_requests_(options_.shards.size()),
-      pull_responses_(options_.shards.size()) {
+      pull_responses_(options_.shards.size()),
+      push_positions_(options_.shards.size()),
+      pull_positions_(options_.shards.size()) {
   for (const v1::ShardInfo& shard : options_.shards) {
     stubs_.push_back(
         v1::ParameterServer::NewStub(MakeChannel(shard.address())));
@@ -119,12 +124,48 @@ absl::Status PsClient::Unpack(int shard, const v1::DenseSlice& slice,
   return absl::OkStatus();
 }
 
-absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer) {
+void PsClient::SplitKeys(const std::vector<uint64_t>& keys,
+                         std::vector<std::vector<int64_t>>* positions) const {
+  for (std::vector<int64_t>& shard : *positions) shard.clear();
+  const int shards = static_cast<int>(stubs_.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    (*positions)[ShardOfKey(keys[i], shards)].push_back(
+        static_cast<int64_t>(i));
+  }
+}
+
+absl::Status PsClient::UnpackRows(int shard, const v1::SparseRows& answer,
+                                  const Rows& rows) {
+  const std::vector<int64_t>& positions = pull_positions_[shard];
+  const int64_t width = rows.width;
+  if (answer.keys_size() != static_cast<int>(positions.size()) ||
+      FloatCount(answer.values()) !=
+          static_cast<int64_t>(positions.size()) * width) {
+    return absl::InternalError(
+        absl::StrCat("shard ", shard, " answered ", answer.keys_size(),
+                     " rows in ", answer.values().size(), " bytes, expected ",
+                     positions.size(), " rows of width ", width));
+  }
+  const auto* values = reinterpret_cast<const float*>(answer.values().data());
+  for (size_t j = 0; j < positions.size(); ++j) {
+    std::copy(values + j * width, values + (j + 1) * width,
+              rows.pulled + positions[j] * width);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
+                            const Rows* rows) {
+  if (rows != nullptr) SplitKeys(*rows->pull_keys, &pull_positions_);
   for (size_t s = 0; s < stubs_.size(); ++s) {
     v1::PullRequest& request = pull_requests_[s];
     FillHeader(step, request.mutable_header());
     request.set_offset(options_.shards[s].begin());
     request.set_length(options_.shards[s].end() - options_.shards[s].begin());
+    request.clear_keys();
+    if (rows == nullptr) continue;
+    for (int64_t i : pull_positions_[s])
+      request.add_keys((*rows->pull_keys)[i]);
   }
   absl::Status status =
       CallAllShards([&](int s, grpc::ClientContext* context,
@@ -134,15 +175,22 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer) {
       });
   if (!status.ok()) return status;
   for (size_t s = 0; s < stubs_.size(); ++s) {
-    absl::Status unpacked = Unpack(s, pull_responses_[s].params(), params);
-    if (!unpacked.ok()) return unpacked;
-    transfer->bytes_received += pull_responses_[s].params().values().size();
+    RETURN_IF_ERROR(Unpack(s, pull_responses_[s].params(), params));
+    if (rows != nullptr) {
+      RETURN_IF_ERROR(UnpackRows(s, pull_responses_[s].rows(), *rows));
+    }
+    transfer->bytes_received += pull_responses_[s].params().values().size() +
+                                pull_responses_[s].rows().values().size();
   }
   return absl::OkStatus();
 }
 
 absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
-                                Transfer* transfer) {
+                                Transfer* transfer, const Rows* rows) {
+  if (rows != nullptr) {
+    SplitKeys(*rows->push_keys, &push_positions_);
+    SplitKeys(*rows->pull_keys, &pull_positions_);
+  }
   for (size_t s = 0; s < stubs_.size(); ++s) {
     const v1::ShardInfo& info = options_.shards[s];
     v1::PushRequest& request = push_requests_[s];
@@ -151,6 +199,24 @@ absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
     EncodeFloats(grad + info.begin(), info.end() - info.begin(),
                  request.mutable_gradient()->mutable_values());
     transfer->bytes_sent += request.gradient().values().size();
+    v1::SparseRows* row_grads = request.mutable_row_gradients();
+    row_grads->clear_keys();
+    row_grads->clear_values();
+    request.clear_pull_keys();
+    if (rows == nullptr) continue;
+    row_grads->set_width(rows->width);
+    std::string* values = row_grads->mutable_values();
+    values->resize(push_positions_[s].size() * rows->width * sizeof(float));
+    auto* out = reinterpret_cast<float*>(values->data());
+    for (int64_t i : push_positions_[s]) {
+      row_grads->add_keys((*rows->push_keys)[i]);
+      out = std::copy(rows->push_grads + i * rows->width,
+                      rows->push_grads + (i + 1) * rows->width, out);
+    }
+    for (int64_t i : pull_positions_[s]) {
+      request.add_pull_keys((*rows->pull_keys)[i]);
+    }
+    transfer->bytes_sent += values->size();
   }
   absl::Status status =
       CallAllShards([&](int s, grpc::ClientContext* context,
@@ -160,9 +226,12 @@ absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
       });
   if (!status.ok()) return status;
   for (size_t s = 0; s < stubs_.size(); ++s) {
-    absl::Status unpacked = Unpack(s, push_responses_[s].params(), params);
-    if (!unpacked.ok()) return unpacked;
-    transfer->bytes_received += push_responses_[s].params().values().size();
+    RETURN_IF_ERROR(Unpack(s, push_responses_[s].params(), params));
+    if (rows != nullptr) {
+      RETURN_IF_ERROR(UnpackRows(s, push_responses_[s].rows(), *rows));
+    }
+    transfer->bytes_received += push_responses_[s].params().values().size() +
+                                push_responses_[s].rows().values().size();
   }
   return absl::OkStatus();
 }

@@ -41,18 +41,35 @@ class PsClient {
     int64_t bytes_received = 0;
   };
 
+  // Sparse-table rows moved in the same call as the dense parameters.
+  // Keys are sorted and unique; the client sends each to the shard
+  // ShardOfKey places it on and puts the answers back in key order.
+  struct Rows {
+    int width = 0;
+    // PushPull: row gradients, push_keys[i]'s at push_grads[i * width].
+    const std::vector<uint64_t>* push_keys = nullptr;
+    const float* push_grads = nullptr;
+    // Rows to fetch (after the push, for PushPull): pull_keys[i]'s row lands
+    // at pulled[i * width].
+    const std::vector<uint64_t>* pull_keys = nullptr;
+    float* pulled = nullptr;
+  };
+
   // INVALID_ARGUMENT if the shard map does not tile [0, P).
   static absl::StatusOr<std::unique_ptr<PsClient>> Create(Options options);
 
   int64_t num_parameters() const { return num_parameters_; }
 
-  // Fills params[0, P) with every shard's slice.
-  absl::Status Pull(int64_t step, float* params, Transfer* transfer);
+  // Fills params[0, P) with every shard's slice, and, if `rows` is not
+  // null, rows->pulled with the rows of rows->pull_keys.
+  absl::Status Pull(int64_t step, float* params, Transfer* transfer,
+                    const Rows* rows = nullptr);
 
-  // Sends grad[0, P) to the shards, split by range, and fills params[0, P)
-  // with their slices as they stand after the push.
+  // Sends grad[0, P) to the shards, split by range (and, if `rows` is not
+  // null, the row gradients), and fills params[0, P) (and rows->pulled)
+  // as they stand after the push.
   absl::Status PushPull(int64_t step, const float* grad, float* params,
-                        Transfer* transfer);
+                        Transfer* transfer, const Rows* rows = nullptr);
 
  private:
   // Starts the call to `shard` and arranges for `done` to run when it ends.
@@ -70,6 +87,12 @@ class PsClient {
   absl::Status CallAllShards(const StartCall& start);
   // Copies a shard's answer into params after checking it matches the map.
   absl::Status Unpack(int shard, const v1::DenseSlice& slice, float* params);
+  // Sets positions[s] to the indices of the keys ShardOfKey places on s.
+  void SplitKeys(const std::vector<uint64_t>& keys,
+                 std::vector<std::vector<int64_t>>* positions) const;
+  // Copies shard `shard`'s answer rows into rows.pulled.
+  absl::Status UnpackRows(int shard, const v1::SparseRows& answer,
+                          const Rows& rows);
 
   const Options options_;
   const int64_t num_parameters_;
@@ -80,6 +103,9 @@ class PsClient {
   std::vector<v1::PushPullResponse> push_responses_;
   std::vector<v1::PullRequest> pull_requests_;
   std::vector<v1::PullResponse> pull_responses_;
+  // Per shard: positions of its keys in the caller's push and pull keys.
+  std::vector<std::vector<int64_t>> push_positions_;
+  std::vector<std::vector<int64_t>> pull_positions_;
 };
 
 }  // namespace descent

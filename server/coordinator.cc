@@ -72,6 +72,7 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
   response.set_begin(shard_ranges_[shard].begin());
   response.set_end(shard_ranges_[shard].end());
   response.set_num_features(options_.num_features);
+  response.set_num_classes(options_.num_classes);
   return response;
 }
 
@@ -108,6 +109,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   response.set_data_shard(id);
   response.set_num_data_shards(static_cast<int32_t>(workers_.size()));
   response.set_num_features(options_.num_features);
+  response.set_num_classes(options_.num_classes);
   return response;
 }
 

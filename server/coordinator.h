@@ -35,6 +35,7 @@ struct CoordinatorOptions {
   // Model size P and the data's shape, which fix the shard map.
   int64_t num_parameters = 0;
   int64_t num_features = 0;
+  int32_t num_classes = 0;  // 0 for regression data
   // Examples in the whole training set (all workers' shards).
   int64_t train_examples = 0;
   // The coordinator's own entry in the member list.

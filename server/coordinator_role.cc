@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 
@@ -9,7 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/checkpoint/atomic_file.h"
 #include "common/config.h"
-#include "common/data/idx_reader.h"
+#include "common/data/data_source.h"
 #include "common/exit_codes.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
@@ -26,27 +27,6 @@
 namespace descent {
 namespace {
 
-// What the coordinator needs from the data before it can serve.
-struct JobData {
-  Dataset test;
-  int64_t train_examples = 0;
-};
-
-absl::StatusOr<JobData> LoadJobData(const v1::JobConfig& config) {
-  const v1::IdxDataConfig& idx = config.data().idx();
-  JobData data;
-  ASSIGN_OR_RETURN(data.test, ReadIdx(idx.test_images(), idx.test_labels(),
-                                      idx.num_classes()));
-  ASSIGN_OR_RETURN(data.train_examples, ReadIdxCount(idx.train_images()));
-  ASSIGN_OR_RETURN(int64_t train_labels, ReadIdxCount(idx.train_labels()));
-  if (train_labels != data.train_examples) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        idx.train_images(), " holds ", data.train_examples, " images but ",
-        idx.train_labels(), " holds ", train_labels, " labels"));
-  }
-  return data;
-}
-
 // Everything the main loop works with, built once.
 struct CoordinatorState {
   std::unique_ptr<MetricsRegistry> registry;
@@ -55,15 +35,17 @@ struct CoordinatorState {
   std::unique_ptr<Evaluator> evaluator;
   std::unique_ptr<EvalLog> eval_log;
   std::unique_ptr<PsClient> ps;  // once the shard map is complete
+  std::unique_ptr<DataSource> data;
 };
 
 absl::Status Evaluate(CoordinatorState& s) {
   const absl::Time start = absl::Now();
   v1::Evaluation evaluation = s.coordinator->BeginEvaluation();
-  auto pull = [&](float* params) {
+  auto pull = [&](float* params, const PsClient::Rows* rows) {
     const absl::Time pull_start = absl::Now();
     PsClient::Transfer transfer;
-    absl::Status status = s.ps->Pull(evaluation.step(), params, &transfer);
+    absl::Status status =
+        s.ps->Pull(evaluation.step(), params, &transfer, rows);
     s.metrics->pull_bytes.Increment(transfer.bytes_received);
     s.metrics->pull_duration.Observe(
         absl::ToDoubleSeconds(absl::Now() - pull_start));
@@ -78,7 +60,9 @@ absl::Status Evaluate(CoordinatorState& s) {
       absl::ToDoubleSeconds(absl::Now() - start));
   LOG(INFO) << "evaluation at step " << evaluation.step() << " (epoch "
             << evaluation.epoch() << "): test loss " << evaluation.test_loss()
-            << ", test accuracy " << evaluation.test_accuracy();
+            << ", test accuracy " << evaluation.test_accuracy()
+            << ", test RMSE " << evaluation.test_rmse() << ", test AUC "
+            << evaluation.test_auc();
   return s.eval_log->Append(evaluation);
 }
 
@@ -144,34 +128,69 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
   }
 }
 
-absl::Status Setup(const CoordinatorRoleOptions& options,
-                   const v1::JobConfig& config, CoordinatorState& s) {
-  ASSIGN_OR_RETURN(JobData data, LoadJobData(config));
-  const DataShape shape{data.test.num_features,
-                        config.data().idx().num_classes()};
-  ASSIGN_OR_RETURN(ParamLayout layout, BuildLayout(config.model(), shape));
+// The evaluator for the job's model, on the test split.
+absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
+    const v1::JobConfig& config, const DataShape& shape, Examples test) {
+  if (test.is_sparse) {
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<SparseModel> model,
+        CreateSparseModel(config.model(), shape, config.train().batch_size()));
+    return std::make_unique<Evaluator>(std::move(model),
+                                       std::move(test.sparse));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                    CreateModel(config.model(), shape, /*max_batch=*/256,
                                config.train().threads()));
+  return std::make_unique<Evaluator>(std::move(model), std::move(test.dense));
+}
+
+absl::Status Setup(const CoordinatorRoleOptions& options,
+                   const v1::JobConfig& config, CoordinatorState& s) {
+  s.data = std::make_unique<DataSource>(config);
+  ASSIGN_OR_RETURN(DataDescription data, s.data->Describe());
+  ASSIGN_OR_RETURN(Examples test, s.data->LoadTest());
+  const DataShape shape{data.num_features, data.num_classes};
+  ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
+  ASSIGN_OR_RETURN(s.evaluator,
+                   CreateEvaluator(config, shape, std::move(test)));
   ASSIGN_OR_RETURN(s.registry,
                    MetricsRegistry::Start(options.metrics_listen,
                                           {{"role", "coordinator"}}));
   s.metrics = std::make_unique<CoordinatorMetrics>(*s.registry);
-  s.evaluator =
-      std::make_unique<Evaluator>(std::move(model), std::move(data.test));
   ASSIGN_OR_RETURN(s.eval_log,
                    EvalLog::Create(options.output_dir + "/evals.csv"));
 
   CoordinatorOptions core;
   core.config = config;
-  core.num_parameters = layout.size();
+  core.num_parameters = layout.dense.size();
   core.num_features = shape.num_features;
+  core.num_classes = shape.num_classes;
   core.train_examples = data.train_examples;
   core.self.set_role(v1::COORDINATOR);
   core.self.set_pid(::getpid());
   core.self.set_metrics_address(s.registry->address());
   s.coordinator = std::make_unique<Coordinator>(std::move(core));
   return absl::OkStatus();
+}
+
+// How the trained model compares with the planted one, for synthetic data.
+void AddPlanted(const CoordinatorState& s, v1::JobSummary* summary) {
+  const PlantedModel planted = s.data->Planted();
+  summary->set_planted_test_auc(planted.test_auc);
+  summary->set_planted_test_rmse(planted.test_rmse);
+  const std::vector<float>& params = s.evaluator->params();
+  // Linear models: the weights, then the bias.
+  if (planted.weights.empty() || params.size() != planted.weights.size() + 1) {
+    return;
+  }
+  double distance = 0, norm = 0;
+  for (size_t i = 0; i <= planted.weights.size(); ++i) {
+    const double truth =
+        i < planted.weights.size() ? planted.weights[i] : planted.bias;
+    distance += (params[i] - truth) * (params[i] - truth);
+    norm += truth * truth;
+  }
+  summary->set_planted_relative_error(std::sqrt(distance / norm));
 }
 
 }  // namespace
@@ -212,6 +231,7 @@ int RunCoordinator(const CoordinatorRoleOptions& options) {
 
   v1::JobSummary summary = s.coordinator->Summary();
   summary.set_exit_status(code);
+  if (code == kExitOk) AddPlanted(s, &summary);
   absl::Status written =
       WriteSummary(options.output_dir + "/summary.json", summary);
   if (!written.ok()) {

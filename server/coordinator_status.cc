@@ -81,6 +81,8 @@ v1::JobSummary Coordinator::Summary() const {
     summary.set_test_accuracy(evaluations_.back().test_accuracy());
     summary.set_test_loss(evaluations_.back().test_loss());
     summary.set_train_loss(evaluations_.back().train_loss());
+    summary.set_test_rmse(evaluations_.back().test_rmse());
+    summary.set_test_auc(evaluations_.back().test_auc());
   }
   summary.set_steps(static_cast<int32_t>(status.global_step()));
   summary.set_epochs(status.epoch());

@@ -30,8 +30,9 @@ EvalLog::~EvalLog() { std::fclose(file_); }
 
 absl::Status EvalLog::Append(const v1::Evaluation& e) {
   const std::string row = absl::StrFormat(
-      "%d,%.6f,%.3f,%.6f,%.6f,%.6f\n", e.step(), e.epoch(), e.wall_seconds(),
-      e.train_loss(), e.test_loss(), e.test_accuracy());
+      "%d,%.6f,%.3f,%.6f,%.6f,%.6f,%.6f,%.6f\n", e.step(), e.epoch(),
+      e.wall_seconds(), e.train_loss(), e.test_loss(), e.test_accuracy(),
+      e.test_rmse(), e.test_auc());
   if (std::fputs(row.c_str(), file_) < 0 || std::fflush(file_) != 0) {
     return absl::InternalError(
         absl::StrCat(path_, ": cannot write: ", std::strerror(errno)));

@@ -19,7 +19,8 @@
 namespace descent {
 
 inline constexpr char kEvalsCsvHeader[] =
-    "step,epoch,wall_seconds,train_loss,test_loss,test_accuracy";
+    "step,epoch,wall_seconds,train_loss,test_loss,test_accuracy,test_rmse,"
+    "test_auc";
 
 // Appends evaluations to evals.csv, one flushed row each, so the file is
 // readable while the job runs. Not thread-safe.

@@ -1,5 +1,6 @@
 #include "server/parameter_shard.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -21,6 +22,16 @@ bool Contains(const IndexRange& range, uint64_t offset, uint64_t n) {
   return offset >= begin && offset <= end && n <= end - offset;
 }
 
+// The first non-finite float of `bytes` (n floats), or -1.
+int64_t FirstNonFinite(const std::string& bytes, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float value;
+    std::memcpy(&value, bytes.data() + i * sizeof(float), sizeof(float));
+    if (!std::isfinite(value)) return i;
+  }
+  return -1;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Create(
@@ -34,18 +45,34 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Create(
   if (options.num_workers < 1) {
     return absl::InvalidArgumentError("num_workers must be >= 1");
   }
+  if (options.shard < 0 || options.shard >= options.num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shard ", options.shard, " is not in [0, ", options.num_shards, ")"));
+  }
+  const SparseTableSpec& table = options.table;
+  if (table.row_width < 0 ||
+      table.column_stddev.size() != static_cast<size_t>(table.row_width)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sparse table rows of width ", table.row_width, " with ",
+                     table.column_stddev.size(), " column specs"));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> optimizer,
                    CreateOptimizer(options.optimizer, r.size()));
-  return std::unique_ptr<ParameterShard>(
-      new ParameterShard(std::move(options), std::move(optimizer)));
+  ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> row_optimizer,
+                   CreateOptimizer(options.optimizer, 0));
+  return std::unique_ptr<ParameterShard>(new ParameterShard(
+      std::move(options), std::move(optimizer), std::move(row_optimizer)));
 }
 
 ParameterShard::ParameterShard(ParameterShardOptions options,
-                               std::unique_ptr<Optimizer> optimizer)
+                               std::unique_ptr<Optimizer> optimizer,
+                               std::unique_ptr<Optimizer> row_optimizer)
     : options_(std::move(options)),
       params_(options_.range.size()),
-      gradient_(options_.range.size()),
-      optimizer_(std::move(optimizer)) {
+      gradient_(
+          std::max<int64_t>(options_.range.size(), options_.table.row_width)),
+      optimizer_(std::move(optimizer)),
+      row_optimizer_(std::move(row_optimizer)) {
   options_.layout.Initialize(options_.seed, options_.range.begin,
                              options_.range.end, params_.data());
 }
@@ -71,17 +98,66 @@ absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
   return absl::OkStatus();
 }
 
+absl::Status ParameterShard::ValidateKeys(
+    const google::protobuf::RepeatedField<uint64_t>& keys,
+    const char* what) const {
+  if (keys.empty()) return absl::OkStatus();
+  if (options_.table.row_width == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": this job's model has no sparse table"));
+  }
+  for (int i = 0; i < keys.size(); ++i) {
+    if (i > 0 && keys[i] <= keys[i - 1]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": keys must be strictly increasing, but key ", i,
+                       " (", keys[i], ") follows ", keys[i - 1]));
+    }
+    const int shard = ShardOfKey(keys[i], options_.num_shards);
+    if (shard != options_.shard) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": key ", keys[i], " belongs on shard ", shard,
+                       ", not on shard ", options_.shard));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParameterShard::ValidateRows(const v1::SparseRows& rows) const {
+  RETURN_IF_ERROR(ValidateKeys(rows.keys(), "row gradients"));
+  if (rows.keys().empty()) return absl::OkStatus();
+  const int64_t width = options_.table.row_width;
+  const int64_t n = FloatCount(rows.values());
+  if (rows.width() != width || n != rows.keys().size() * width) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("row gradients: ", rows.keys().size(), " rows of width ",
+                     rows.width(), " in ", rows.values().size(),
+                     " bytes; this table's rows are ", width, " floats wide"));
+  }
+  const int64_t bad = FirstNonFinite(rows.values(), n);
+  if (bad >= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("row gradient of key ", rows.keys(bad / width),
+                     " is not finite at column ", bad % width));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParameterShard::ValidatePush(
     const v1::PushRequest& request) const {
   RETURN_IF_ERROR(
       ValidateHeader(request.header(), /*allow_coordinator=*/false));
+  RETURN_IF_ERROR(ValidateRows(request.row_gradients()));
+  RETURN_IF_ERROR(ValidateKeys(request.pull_keys(), "pull keys"));
   const v1::DenseSlice& slice = request.gradient();
   const int64_t n = FloatCount(slice.values());
-  if (n <= 0) {
+  const bool may_be_empty =
+      options_.range.size() == 0 || !request.row_gradients().keys().empty();
+  if (n < 0 || (n == 0 && !may_be_empty)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "gradient values must be a non-empty multiple of 4 bytes, got ",
         slice.values().size()));
   }
+  if (n == 0) return absl::OkStatus();
   const IndexRange& r = options_.range;
   const uint64_t offset = slice.offset();
   if (!Contains(r, offset, n)) {
@@ -89,26 +165,61 @@ absl::Status ParameterShard::ValidatePush(
         "gradient slice of ", n, " values at offset ", offset,
         " is outside this shard's range ", RangeText(r.begin, r.end)));
   }
-  const char* bytes = slice.values().data();
-  for (int64_t i = 0; i < n; ++i) {
-    float value;
-    std::memcpy(&value, bytes + i * sizeof(float), sizeof(float));
-    if (!std::isfinite(value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("gradient value at index ", offset + i,
-                       " is not finite (", value, ")"));
-    }
+  const int64_t bad = FirstNonFinite(slice.values(), n);
+  if (bad >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gradient value at index ", offset + bad, " is not finite"));
   }
   return absl::OkStatus();
 }
 
-void ParameterShard::ApplyLocked(const v1::DenseSlice& gradient) {
+void ParameterShard::ApplyLocked(const v1::PushRequest& request) {
+  const v1::DenseSlice& gradient = request.gradient();
   const int64_t n = FloatCount(gradient.values());
-  const int64_t position = gradient.offset() - options_.range.begin;
-  DecodeFloats(gradient.values(), gradient_.data());
-  optimizer_->Apply(position, gradient_.data(), n, version_,
-                    params_.data() + position);
+  if (n > 0) {
+    const int64_t position = gradient.offset() - options_.range.begin;
+    DecodeFloats(gradient.values(), gradient_.data());
+    optimizer_->Apply(position, gradient_.data(), n, version_,
+                      params_.data() + position);
+  }
+  const v1::SparseRows& rows = request.row_gradients();
+  const int width = options_.table.row_width;
+  for (int i = 0; i < rows.keys().size(); ++i) {
+    const uint64_t key = rows.keys(i);
+    auto [it, created] =
+        row_of_.try_emplace(key, static_cast<int64_t>(row_of_.size()));
+    if (created) {
+      table_.resize(table_.size() + width);
+      options_.table.InitializeRow(options_.seed, key,
+                                   table_.data() + it->second * width);
+    }
+    std::memcpy(gradient_.data(),
+                rows.values().data() + i * width * sizeof(float),
+                width * sizeof(float));
+    row_optimizer_->Apply(it->second * width, gradient_.data(), width, version_,
+                          table_.data() + it->second * width);
+  }
   ++version_;
+}
+
+void ParameterShard::ReadRowsLocked(
+    const google::protobuf::RepeatedField<uint64_t>& keys,
+    v1::SparseRows* rows) {
+  const int width = options_.table.row_width;
+  *rows->mutable_keys() = keys;
+  rows->set_width(width);
+  std::string* values = rows->mutable_values();
+  values->resize(keys.size() * width * sizeof(float));
+  auto* out = reinterpret_cast<float*>(values->data());
+  for (int i = 0; i < keys.size(); ++i) {
+    auto it = row_of_.find(keys[i]);
+    if (it == row_of_.end()) {
+      options_.table.InitializeRow(options_.seed, keys[i], out + i * width);
+    } else {
+      std::memcpy(out + i * width, table_.data() + it->second * width,
+                  width * sizeof(float));
+    }
+  }
 }
 
 void ParameterShard::ApplyAndAnswer(const v1::PushRequest& request,
@@ -118,7 +229,7 @@ void ParameterShard::ApplyAndAnswer(const v1::PushRequest& request,
   absl::MutexLock lock(&mu_);
   if (recent_.Insert(request.header().worker_id(),
                      request.header().request_id())) {
-    ApplyLocked(request.gradient());
+    ApplyLocked(request);
   }
   answer();
 }
@@ -142,6 +253,9 @@ void ParameterShard::PushPull(const v1::PushRequest& request,
     response->mutable_params()->set_offset(options_.range.begin);
     EncodeFloats(params_.data(), params_.size(),
                  response->mutable_params()->mutable_values());
+    if (!request.pull_keys().empty()) {
+      ReadRowsLocked(request.pull_keys(), response->mutable_rows());
+    }
   });
   done(absl::OkStatus());
 }
@@ -149,6 +263,7 @@ void ParameterShard::PushPull(const v1::PushRequest& request,
 absl::Status ParameterShard::Pull(const v1::PullRequest& request,
                                   v1::PullResponse* response) {
   RETURN_IF_ERROR(ValidateHeader(request.header(), /*allow_coordinator=*/true));
+  RETURN_IF_ERROR(ValidateKeys(request.keys(), "pull keys"));
   const IndexRange& r = options_.range;
   const uint64_t begin = request.offset();
   const uint64_t length = request.length() == 0 && begin <= uint64_t(r.end)
@@ -164,12 +279,20 @@ absl::Status ParameterShard::Pull(const v1::PullRequest& request,
   response->mutable_params()->set_offset(begin);
   EncodeFloats(params_.data() + (begin - r.begin), length,
                response->mutable_params()->mutable_values());
+  if (!request.keys().empty()) {
+    ReadRowsLocked(request.keys(), response->mutable_rows());
+  }
   return absl::OkStatus();
 }
 
 int64_t ParameterShard::version() const {
   absl::MutexLock lock(&mu_);
   return version_;
+}
+
+int64_t ParameterShard::sparse_rows() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(row_of_.size());
 }
 
 std::vector<float> ParameterShard::Snapshot() const {

@@ -1,6 +1,10 @@
 // ParameterShard: one contiguous slice [begin, end) of a job's flat dense
 // parameter vector, the optimizer state of that slice, and the consistency
-// gate that decides when a pushed gradient is applied.
+// gate that decides when a pushed gradient is applied. For sparse models it
+// also holds its part of the sparse table: the rows of the keys that
+// ShardOfKey places here, each created on its first push from the table's
+// deterministic initial value (a pull of a row never pushed reads that
+// value and stores nothing).
 //
 // Transport-neutral: it speaks protobuf messages and absl::Status, and the
 // gRPC adapter (server/rpc/parameter_server_service.h) converts at the edge.
@@ -23,9 +27,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/model/param_layout.h"
+#include "common/model/sparse_model.h"
 #include "common/optim/optimizer.h"
 #include "common/partition.h"
 #include "descent/v1/ps.pb.h"
@@ -43,6 +49,12 @@ struct ParameterShardOptions {
   ParamLayout layout;
   uint64_t seed = 1;
   v1::OptimizerConfig optimizer;
+  // This shard's index among num_shards (for key placement), and the
+  // sparse table's rows (row_width 0: the model has no table, and requests
+  // that name keys are refused).
+  int shard = 0;
+  int num_shards = 1;
+  SparseTableSpec table;
 };
 
 // Id the coordinator uses in request headers; it may pull, never push.
@@ -80,21 +92,32 @@ class ParameterShard {
 
   // A copy of the whole slice, for tests and checkpoints.
   std::vector<float> Snapshot() const;
+  // Rows of the sparse table created so far (by pushes).
+  int64_t sparse_rows() const;
 
  private:
   ParameterShard(ParameterShardOptions options,
-                 std::unique_ptr<Optimizer> optimizer);
+                 std::unique_ptr<Optimizer> optimizer,
+                 std::unique_ptr<Optimizer> row_optimizer);
 
   absl::Status ValidateHeader(const v1::RequestHeader& header,
                               bool allow_coordinator) const;
   absl::Status ValidatePush(const v1::PushRequest& request) const;
+  // OK if `keys` are strictly increasing and all placed on this shard.
+  absl::Status ValidateKeys(
+      const google::protobuf::RepeatedField<uint64_t>& keys,
+      const char* what) const;
+  absl::Status ValidateRows(const v1::SparseRows& rows) const;
 
   // Applies a validated push unless it is a duplicate; then, with the lock
   // still held, lets `answer` read the state the push produced.
   void ApplyAndAnswer(const v1::PushRequest& request,
                       const std::function<void()>& answer);
-  void ApplyLocked(const v1::DenseSlice& gradient)
+  void ApplyLocked(const v1::PushRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the rows of `keys` (validated) into *rows.
+  void ReadRowsLocked(const google::protobuf::RepeatedField<uint64_t>& keys,
+                      v1::SparseRows* rows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const ParameterShardOptions options_;
@@ -106,6 +129,12 @@ class ParameterShard {
   std::unique_ptr<Optimizer> optimizer_ ABSL_GUARDED_BY(mu_);
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
   RecentRequestIds recent_ ABSL_GUARDED_BY(mu_);
+  // The sparse table: key -> index of its row in table_, which holds
+  // row_width floats per row in creation order. The row optimizer's slice
+  // is table_ (position = row index * row_width).
+  absl::flat_hash_map<uint64_t, int64_t> row_of_ ABSL_GUARDED_BY(mu_);
+  std::vector<float> table_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Optimizer> row_optimizer_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace descent

@@ -21,16 +21,20 @@ namespace descent {
 namespace {
 
 absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
-    const v1::RegisterServerResponse& registration) {
+    int shard, const v1::RegisterServerResponse& registration) {
   const v1::JobConfig& config = registration.config();
   const DataShape shape{registration.num_features(),
-                        config.data().idx().num_classes()};
+                        registration.num_classes()};
   ParameterShardOptions options;
   options.job_id = config.job_id();
   options.num_workers = config.cluster().num_workers();
   options.range = {static_cast<int64_t>(registration.begin()),
                    static_cast<int64_t>(registration.end())};
-  ASSIGN_OR_RETURN(options.layout, BuildLayout(config.model(), shape));
+  ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
+  options.layout = std::move(layout.dense);
+  options.table = std::move(layout.table);
+  options.shard = shard;
+  options.num_shards = config.cluster().num_servers();
   options.seed = config.train().seed();
   options.optimizer = config.optimizer();
   return ParameterShard::Create(std::move(options));
@@ -72,7 +76,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   ASSIGN_OR_RETURN(v1::RegisterServerResponse registration,
                    coordinator.RegisterServer(request, absl::Seconds(60)));
   ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
-                   CreateShard(registration));
+                   CreateShard(options.shard, registration));
   metrics.parameters.Set(shard->range().size());
   service.Attach(shard.get());
   LOG(INFO) << "job " << registration.config().job_id() << ": shard "

@@ -22,8 +22,8 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
                  const Dataset* data, WorkerMetrics* metrics)
     : options_(options),
       model_(model),
-      ps_(ps),
       data_(data),
+      ps_(ps),
       metrics_(metrics),
       params_(ps->num_parameters()),
       grad_(ps->num_parameters()),
@@ -33,6 +33,21 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
       batch_targets_(options.batch_size),
       order_(data->num_examples) {}
 
+Trainer::Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,
+                 const SparseDataset* data, WorkerMetrics* metrics)
+    : options_(options),
+      sparse_model_(model),
+      sparse_data_(data),
+      ps_(ps),
+      metrics_(metrics),
+      params_(ps->num_parameters()),
+      grad_(ps->num_parameters()),
+      order_(data->num_examples) {}
+
+int64_t Trainer::num_examples() const {
+  return data_ != nullptr ? data_->num_examples : sparse_data_->num_examples;
+}
+
 void Trainer::Shuffle(int epoch) {
   std::iota(order_.begin(), order_.end(), 0);
   std::seed_seq seed{options_.seed, uint64_t(options_.worker_id),
@@ -41,24 +56,100 @@ void Trainer::Shuffle(int epoch) {
   std::shuffle(order_.begin(), order_.end(), random);
 }
 
-absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
+void Trainer::GatherSparse(int64_t first, int n, SparseBuffers* batch) const {
+  const SparseDataset& data = *sparse_data_;
+  batch->entry_keys.clear();
+  batch->values.clear();
+  batch->labels.clear();
+  batch->targets.clear();
+  batch->row_offsets.assign(1, 0);
+  for (int i = 0; i < n; ++i) {
+    const int64_t example = order_[first + i];
+    for (int64_t k = data.row_offsets[example];
+         k < data.row_offsets[example + 1]; ++k) {
+      batch->entry_keys.push_back(static_cast<uint64_t>(data.indices[k]));
+      batch->values.push_back(data.values[k]);
+    }
+    batch->row_offsets.push_back(
+        static_cast<int64_t>(batch->entry_keys.size()));
+    if (!data.labels.empty()) batch->labels.push_back(data.labels[example]);
+    if (!data.targets.empty()) batch->targets.push_back(data.targets[example]);
+  }
+  batch->keys = batch->entry_keys;
+  std::sort(batch->keys.begin(), batch->keys.end());
+  batch->keys.erase(std::unique(batch->keys.begin(), batch->keys.end()),
+                    batch->keys.end());
+  batch->slots.resize(batch->entry_keys.size());
+  for (size_t k = 0; k < batch->entry_keys.size(); ++k) {
+    batch->slots[k] = static_cast<int32_t>(
+        std::lower_bound(batch->keys.begin(), batch->keys.end(),
+                         batch->entry_keys[k]) -
+        batch->keys.begin());
+  }
+  const size_t floats = batch->keys.size() * sparse_model_->table().row_width;
+  batch->rows.resize(floats);
+  batch->row_grads.resize(floats);
+}
+
+absl::Status Trainer::PullFirst() {
   const absl::Time start = absl::Now();
   PsClient::Transfer transfer;
-  absl::Status pulled = ps_->Pull(0, params_.data(), &transfer);
+  PsClient::Rows rows;
+  if (sparse_model_ != nullptr) {
+    GatherSparse(0,
+                 static_cast<int>(
+                     std::min<int64_t>(options_.batch_size, num_examples())),
+                 &sparse_[0]);
+    rows.width = sparse_model_->table().row_width;
+    rows.pull_keys = &sparse_[0].keys;
+    rows.pulled = sparse_[0].rows.data();
+  }
+  absl::Status pulled = ps_->Pull(0, params_.data(), &transfer,
+                                  sparse_model_ != nullptr ? &rows : nullptr);
   if (!pulled.ok()) return pulled;
   if (metrics_ != nullptr) {
     metrics_->pull_duration.Observe(SecondsSince(start));
     metrics_->pull_bytes.Increment(transfer.bytes_received);
   }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
+  const int64_t n_examples = num_examples();
+  const int batch_size = options_.batch_size;
+  Shuffle(0);
+  absl::Status pulled = PullFirst();
+  if (!pulled.ok()) return pulled;
   int64_t step = 0;
+  int current = 0;
   for (int epoch = 0; epoch < options_.epochs; ++epoch) {
-    Shuffle(epoch);
-    for (int64_t first = 0; first < data_->num_examples;
-         first += options_.batch_size) {
+    // Sparse models shuffle one batch ahead, when they gather the next.
+    if (epoch > 0 && sparse_model_ == nullptr) Shuffle(epoch);
+    for (int64_t first = 0; first < n_examples; first += batch_size) {
       if (should_stop()) return absl::CancelledError("training stopped");
-      const int n = static_cast<int>(
-          std::min<int64_t>(options_.batch_size, data_->num_examples - first));
-      absl::Status status = Step(step++, first, n);
+      const int n =
+          static_cast<int>(std::min<int64_t>(batch_size, n_examples - first));
+      SparseBuffers* this_batch = nullptr;
+      SparseBuffers* next_batch = nullptr;
+      if (sparse_model_ != nullptr) {
+        this_batch = &sparse_[current];
+        next_batch = &sparse_[1 - current];
+        current = 1 - current;
+        int64_t next_first = first + batch_size;
+        if (next_first >= n_examples) {
+          next_first = epoch + 1 < options_.epochs ? 0 : -1;
+          if (next_first == 0) Shuffle(epoch + 1);
+        }
+        if (next_first >= 0) {
+          GatherSparse(next_first,
+                       static_cast<int>(std::min<int64_t>(
+                           batch_size, n_examples - next_first)),
+                       next_batch);
+        } else {
+          next_batch->keys.clear();
+        }
+      }
+      absl::Status status = Step(step++, first, n, this_batch, next_batch);
       if (!status.ok()) return status;
     }
   }
@@ -67,7 +158,7 @@ absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
   return absl::OkStatus();
 }
 
-absl::Status Trainer::Step(int64_t step, int64_t first, int n) {
+float Trainer::ComputeDense(int64_t first, int n) {
   const int64_t features = data_->num_features;
   for (int i = 0; i < n; ++i) {
     const int64_t example = order_[first + i];
@@ -76,12 +167,39 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n) {
     if (!data_->labels.empty()) batch_labels_[i] = data_->labels[example];
     if (!data_->targets.empty()) batch_targets_[i] = data_->targets[example];
   }
-  absl::Time start = absl::Now();
-  const float loss = model_->LossAndGradient(
+  return model_->LossAndGradient(
       params_.data(),
       Batch{batch_features_.data(), batch_labels_.data(), n,
             batch_targets_.data()},
       grad_.data());
+}
+
+absl::Status Trainer::Step(int64_t step, int64_t first, int n,
+                           SparseBuffers* current, SparseBuffers* next) {
+  absl::Time start = absl::Now();
+  float loss;
+  PsClient::Rows rows;
+  if (current == nullptr) {
+    loss = ComputeDense(first, n);
+  } else {
+    SparseBatch batch;
+    batch.size = n;
+    batch.row_offsets = current->row_offsets.data();
+    batch.slots = current->slots.data();
+    batch.values = current->values.data();
+    batch.labels = current->labels.empty() ? nullptr : current->labels.data();
+    batch.targets =
+        current->targets.empty() ? nullptr : current->targets.data();
+    loss = sparse_model_->LossAndGradient(
+        params_.data(), current->rows.data(),
+        static_cast<int64_t>(current->keys.size()), batch, grad_.data(),
+        current->row_grads.data());
+    rows.width = sparse_model_->table().row_width;
+    rows.push_keys = &current->keys;
+    rows.push_grads = current->row_grads.data();
+    rows.pull_keys = &next->keys;
+    rows.pulled = next->rows.data();
+  }
   const double compute_seconds = SecondsSince(start);
   if (!std::isfinite(loss)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -91,7 +209,8 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n) {
   start = absl::Now();
   PsClient::Transfer transfer;
   absl::Status pushed =
-      ps_->PushPull(step, grad_.data(), params_.data(), &transfer);
+      ps_->PushPull(step, grad_.data(), params_.data(), &transfer,
+                    current != nullptr ? &rows : nullptr);
   if (!pushed.ok()) return pushed;
   if (metrics_ != nullptr) {
     metrics_->compute_duration.Observe(compute_seconds);

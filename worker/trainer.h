@@ -4,6 +4,11 @@
 // model), and sends the gradient to every shard in one PushPull, whose
 // answer is the parameters for the next step.
 //
+// Sparse models: a step works on the sorted unique keys of its batch. The
+// PushPull that sends this batch's row gradients also fetches the rows of
+// the next batch's keys (pushed first, so they include this step's update),
+// so a step still costs one round trip.
+//
 // Buffers are sized once; a step allocates nothing but what gRPC does.
 // Run() is called from one thread; Progress() may be called from any.
 #ifndef DESCENT_WORKER_TRAINER_H_
@@ -17,8 +22,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/data/dataset.h"
+#include "common/data/sparse_dataset.h"
 #include "common/metrics.h"
 #include "common/model/model.h"
+#include "common/model/sparse_model.h"
 #include "common/ps_client.h"
 #include "descent/v1/coordinator.pb.h"
 
@@ -38,6 +45,9 @@ class Trainer {
   // may be null.
   Trainer(TrainerOptions options, Model* model, PsClient* ps,
           const Dataset* data, WorkerMetrics* metrics);
+  // A sparse model on sparse data.
+  Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,
+          const SparseDataset* data, WorkerMetrics* metrics);
 
   // Pulls the parameters, then trains for the configured epochs. Returns
   // CANCELLED as soon as `should_stop` returns true (checked every step),
@@ -49,14 +59,43 @@ class Trainer {
   v1::WorkerProgress Progress() const;
 
  private:
-  // One step on the examples order_[first, first + n).
-  absl::Status Step(int64_t step, int64_t first, int n);
+  // A sparse mini-batch: its keys, its entries mapped to slots, and room
+  // for their rows and row gradients.
+  struct SparseBuffers {
+    std::vector<uint64_t> keys;        // sorted, unique
+    std::vector<uint64_t> entry_keys;  // per entry, before mapping to slots
+    std::vector<int64_t> row_offsets;
+    std::vector<int32_t> slots;
+    std::vector<float> values;
+    std::vector<int32_t> labels;
+    std::vector<float> targets;
+    std::vector<float> rows;       // keys.size() x row width
+    std::vector<float> row_grads;  // the same
+  };
+
+  // Examples in the worker's shard.
+  int64_t num_examples() const;
+  // Copies the examples order_[first, first + n) into the batch buffers and
+  // returns their loss, leaving the gradient in grad_.
+  float ComputeDense(int64_t first, int n);
+  // Fills *batch with the examples order_[first, first + n).
+  void GatherSparse(int64_t first, int n, SparseBuffers* batch) const;
+  // Pulls the parameters (and the first sparse batch's rows).
+  absl::Status PullFirst();
+  // One step on the examples order_[first, first + n). Sparse models:
+  // `current` holds those examples, gathered, and `next` the following
+  // batch (no keys after the last); both null for dense models.
+  absl::Status Step(int64_t step, int64_t first, int n, SparseBuffers* current,
+                    SparseBuffers* next);
   void Shuffle(int epoch);
 
   const TrainerOptions options_;
-  Model* const model_;
+  // Exactly one model and its data are set.
+  Model* const model_ = nullptr;
+  const Dataset* const data_ = nullptr;
+  SparseModel* const sparse_model_ = nullptr;
+  const SparseDataset* const sparse_data_ = nullptr;
   PsClient* const ps_;
-  const Dataset* const data_;
   WorkerMetrics* const metrics_;
 
   std::vector<float> params_;
@@ -65,6 +104,7 @@ class Trainer {
   std::vector<int32_t> batch_labels_;
   std::vector<float> batch_targets_;
   std::vector<int64_t> order_;
+  SparseBuffers sparse_[2];  // this step's batch and the next
 
   mutable absl::Mutex mu_;
   v1::WorkerProgress progress_ ABSL_GUARDED_BY(mu_);

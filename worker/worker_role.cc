@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/coordinator_client.h"
-#include "common/data/idx_reader.h"
+#include "common/data/data_source.h"
 #include "common/exit_codes.h"
 #include "common/heartbeat.h"
 #include "common/metrics.h"
@@ -33,23 +33,19 @@ absl::StatusOr<v1::RegisterWorkerResponse> Register(
 }
 
 // Reads only this worker's contiguous share of the training set.
-absl::StatusOr<Dataset> LoadShard(const v1::RegisterWorkerResponse& r) {
-  const v1::IdxDataConfig& idx = r.config().data().idx();
-  ASSIGN_OR_RETURN(int64_t examples, ReadIdxCount(idx.train_images()));
-  const IndexRange range =
-      SplitEvenly(examples, r.num_data_shards())[r.data_shard()];
-  ASSIGN_OR_RETURN(Dataset shard,
-                   ReadIdx(idx.train_images(), idx.train_labels(),
-                           idx.num_classes(), range));
-  if (shard.num_features != r.num_features()) {
+absl::StatusOr<Examples> LoadShard(const v1::RegisterWorkerResponse& r) {
+  ASSIGN_OR_RETURN(Examples shard,
+                   DataSource(r.config())
+                       .LoadTrainShard(r.data_shard(), r.num_data_shards()));
+  if (!shard.is_sparse && shard.num_features() != r.num_features()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(idx.train_images(), ": examples have ", shard.num_features,
+        absl::StrCat("data: training examples have ", shard.num_features(),
                      " features but the test set has ", r.num_features()));
   }
-  if (shard.num_examples == 0) {
+  if (shard.size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "worker ", r.worker_id(), " got an empty data shard: ", examples,
-        " examples for ", r.num_data_shards(), " workers"));
+        "worker ", r.worker_id(), " got an empty data shard: ",
+        "fewer examples than the ", r.num_data_shards(), " workers"));
   }
   return shard;
 }
@@ -84,8 +80,9 @@ absl::Status Work(const WorkerRoleOptions& options) {
             << registry->address();
 
   // Declared before the heartbeat loop, so they outlive its thread.
-  Dataset data;
+  Examples data;
   std::unique_ptr<Model> model;
+  std::unique_ptr<SparseModel> sparse_model;
   std::unique_ptr<PsClient> ps;
   std::unique_ptr<Trainer> trainer;
   std::atomic<const Trainer*> training{nullptr};
@@ -105,17 +102,26 @@ absl::Status Work(const WorkerRoleOptions& options) {
   HeartbeatLoop loop(std::move(heartbeat));
 
   ASSIGN_OR_RETURN(data, LoadShard(registration));
-  const DataShape shape{data.num_features, config.data().idx().num_classes()};
-  ASSIGN_OR_RETURN(
-      model, CreateModel(config.model(), shape, config.train().batch_size(),
-                         config.train().threads()));
+  const DataShape shape{registration.num_features(),
+                        registration.num_classes()};
+  const TrainerOptions trainer_options{config.train().epochs(),
+                                       config.train().batch_size(),
+                                       config.train().seed(), id};
   ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration));
-  LOG(INFO) << "worker " << id << " trains on " << data.num_examples
-            << " examples";
-  trainer = std::make_unique<Trainer>(
-      TrainerOptions{config.train().epochs(), config.train().batch_size(),
-                     config.train().seed(), id},
-      model.get(), ps.get(), &data, &metrics);
+  LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples";
+  if (data.is_sparse) {
+    ASSIGN_OR_RETURN(
+        sparse_model,
+        CreateSparseModel(config.model(), shape, config.train().batch_size()));
+    trainer = std::make_unique<Trainer>(trainer_options, sparse_model.get(),
+                                        ps.get(), &data.sparse, &metrics);
+  } else {
+    ASSIGN_OR_RETURN(
+        model, CreateModel(config.model(), shape, config.train().batch_size(),
+                           config.train().threads()));
+    trainer = std::make_unique<Trainer>(trainer_options, model.get(), ps.get(),
+                                        &data.dense, &metrics);
+  }
   training.store(trainer.get());
   absl::Status trained = trainer->Run([&loop] { return loop.ended(); });
   if (!trained.ok() && !loop.ended()) return trained;

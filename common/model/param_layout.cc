@@ -4,32 +4,22 @@
 #include <cmath>
 #include <utility>
 
+#include "common/hashed_random.h"
 #include "glog/logging.h"
 
 namespace descent {
 namespace {
 
-constexpr double kTwoPi = 6.283185307179586476925286766559;
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
 // A uniform double in the open interval (0, 1), a pure function of
 // (seed, index, stream). Two streams per index feed Box-Muller.
 double HashedUniform(uint64_t seed, int64_t index, uint64_t stream) {
   const uint64_t counter = (static_cast<uint64_t>(index) << 1) | stream;
-  const uint64_t bits = SplitMix64(SplitMix64(seed) ^ counter);
-  return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
+  return UnitInterval(SplitMix64(SplitMix64(seed) ^ counter));
 }
 
 double HashedStandardNormal(uint64_t seed, int64_t index) {
-  const double u1 = HashedUniform(seed, index, 0);
-  const double u2 = HashedUniform(seed, index, 1);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+  return BoxMuller(HashedUniform(seed, index, 0),
+                   HashedUniform(seed, index, 1));
 }
 
 float ValueOf(const TensorSpec& spec, uint64_t seed, int64_t index) {

@@ -62,17 +62,19 @@ ParamLayout SoftmaxLayout(int64_t features, int classes, InitRule init) {
 
 SoftmaxRegression::SoftmaxRegression(int64_t num_features, int num_classes,
                                      int max_batch, int threads,
-                                     InitRule weight_init)
+                                     InitRule weight_init, float l2)
     : num_features_(num_features),
       num_classes_(num_classes),
       max_batch_(max_batch),
       threads_(std::min(threads > 0 ? threads : omp_get_num_procs(),
                         std::max(max_batch, 1))),
+      l2_(l2),
       layout_(SoftmaxLayout(num_features, num_classes, weight_init)),
       chunks_(threads_) {
   CHECK_GE(num_features, 1);
   CHECK_GE(num_classes, 1);
   CHECK_GE(max_batch, 1);
+  CHECK_GE(l2, 0);
   const int64_t chunk_rows = (max_batch_ + threads_ - 1) / threads_;
   for (Chunk& chunk : chunks_) {
     chunk.logits.resize(chunk_rows * num_classes_);
@@ -92,7 +94,15 @@ float SoftmaxRegression::LossAndGradient(const float* params,
   SumGradients(grad);
   double loss_sum = 0;
   for (const Chunk& chunk : chunks_) loss_sum += chunk.loss_sum;
-  return static_cast<float>(loss_sum / batch.size);
+  double penalty = 0;
+  if (l2_ > 0) {
+    const int64_t weights = num_features_ * num_classes_;
+    for (int64_t i = 0; i < weights; ++i) {
+      penalty += static_cast<double>(params[i]) * params[i];
+      grad[i] += l2_ * params[i];
+    }
+  }
+  return static_cast<float>(loss_sum / batch.size + 0.5 * l2_ * penalty);
 }
 
 EvalResult SoftmaxRegression::Evaluate(const float* params,

@@ -29,10 +29,12 @@ class SoftmaxRegression : public Model {
  public:
   // Batches of up to `max_batch` examples on `threads` threads (<= 0: one
   // per processor; never more than max_batch). CHECK-fails unless
-  // num_features >= 1, num_classes >= 1 and max_batch >= 1.
+  // num_features >= 1, num_classes >= 1, max_batch >= 1 and l2 >= 0. The
+  // training loss adds (l2 / 2) * ||W||^2 (never b); Evaluate leaves it out.
   SoftmaxRegression(int64_t num_features, int num_classes, int max_batch,
                     int threads,
-                    InitRule weight_init = InitRule::kXavierUniform);
+                    InitRule weight_init = InitRule::kXavierUniform,
+                    float l2 = 0);
 
   const ParamLayout& layout() const override { return layout_; }
   float LossAndGradient(const float* params, const Batch& batch,
@@ -70,6 +72,7 @@ class SoftmaxRegression : public Model {
   const int num_classes_;
   const int max_batch_;
   const int threads_;
+  const float l2_;
   const ParamLayout layout_;
 
   std::vector<Chunk> chunks_;  // threads_ of them

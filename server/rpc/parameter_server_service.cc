@@ -25,7 +25,8 @@ grpc::ServerUnaryReactor* ParameterServerService::Pull(
   absl::Status status = shard->Pull(*request, response);
   if (status.ok()) {
     metrics_->pulls.Increment();
-    metrics_->pull_bytes.Increment(response->params().values().size());
+    metrics_->pull_bytes.Increment(response->params().values().size() +
+                                   response->rows().values().size());
     metrics_->pull_duration.Observe(absl::ToDoubleSeconds(absl::Now() - start));
   } else {
     metrics_->rejected.Increment();
@@ -42,7 +43,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
   ParameterShard* shard = ShardOrRefuse(reactor);
   if (shard == nullptr) return reactor;
   shard->Push(*request, response, [=](absl::Status status) {
-    FinishPush(reactor, status, *request, 0, response->version(), start);
+    FinishPush(shard, reactor, status, *request, 0, response->version(), start);
   });
   return reactor;
 }
@@ -55,20 +56,27 @@ grpc::ServerUnaryReactor* ParameterServerService::PushPull(
   ParameterShard* shard = ShardOrRefuse(reactor);
   if (shard == nullptr) return reactor;
   shard->PushPull(*request, response, [=](absl::Status status) {
-    FinishPush(reactor, status, *request, response->params().values().size(),
-               response->version(), start);
+    FinishPush(
+        shard, reactor, status, *request,
+        response->params().values().size() + response->rows().values().size(),
+        response->version(), start);
   });
   return reactor;
 }
 
-void ParameterServerService::FinishPush(grpc::ServerUnaryReactor* reactor,
+void ParameterServerService::FinishPush(const ParameterShard* shard,
+                                        grpc::ServerUnaryReactor* reactor,
                                         const absl::Status& status,
                                         const v1::PushRequest& request,
                                         int64_t pulled_bytes, int64_t version,
                                         absl::Time start) {
   if (status.ok()) {
     metrics_->pushes.Increment();
-    metrics_->push_bytes.Increment(request.gradient().values().size());
+    metrics_->push_bytes.Increment(request.gradient().values().size() +
+                                   request.row_gradients().values().size());
+    if (!request.row_gradients().keys().empty()) {
+      metrics_->sparse_rows.Set(shard->sparse_rows());
+    }
     metrics_->push_duration.Observe(absl::ToDoubleSeconds(absl::Now() - start));
     metrics_->version.Set(version);
     if (pulled_bytes > 0) {

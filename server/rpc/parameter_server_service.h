@@ -41,7 +41,8 @@ class ParameterServerService final
   // The attached shard, or null after finishing the call UNAVAILABLE.
   ParameterShard* ShardOrRefuse(grpc::ServerUnaryReactor* reactor);
   // Records a finished push in the metrics and finishes the call.
-  void FinishPush(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
+  void FinishPush(const ParameterShard* shard,
+                  grpc::ServerUnaryReactor* reactor, const absl::Status& status,
                   const v1::PushRequest& request, int64_t pulled_bytes,
                   int64_t version, absl::Time start);
 

@@ -177,6 +177,104 @@ TEST(ConfigTest, TextRoundTrips) {
   EXPECT_EQ(again->SerializeAsString(), config->SerializeAsString());
 }
 
+// Replaces the model and data sections of kValid.
+std::string WithModelAndData(const std::string& model,
+                             const std::string& data) {
+  return "cluster { num_servers: 2 num_workers: 2 }\nmodel { " + model +
+         " }\ndata { " + data +
+         " }\ntrain { epochs: 1 }\noptimizer { sgd {} }\n";
+}
+
+constexpr char kIdx[] =
+    "idx { train_images: \"a\" train_labels: \"b\" test_images: \"c\" "
+    "test_labels: \"d\" }";
+
+TEST(ConfigTest, ModelDefaults) {
+  absl::StatusOr<v1::JobConfig> mlp =
+      Parse(WithModelAndData("mlp { hidden: [256, 128] }", kIdx));
+  ASSERT_TRUE(mlp.ok()) << mlp.status();
+  EXPECT_EQ(mlp->model().mlp().activation(), v1::RELU);
+  EXPECT_EQ(mlp->model().mlp().init(), v1::HE_NORMAL);
+
+  absl::StatusOr<v1::JobConfig> cnn = Parse(
+      WithModelAndData("cnn { layers { conv { out_channels: 4 kernel: 3 } } "
+                       "layers { max_pool { size: 2 } } }",
+                       kIdx));
+  ASSERT_TRUE(cnn.ok()) << cnn.status();
+  EXPECT_EQ(cnn->model().cnn().layers(0).conv().stride(), 1);
+  EXPECT_EQ(cnn->model().cnn().layers(0).conv().activation(), v1::RELU);
+  EXPECT_EQ(cnn->model().cnn().layers(1).max_pool().stride(), 2);
+
+  absl::StatusOr<v1::JobConfig> fm = Parse(WithModelAndData(
+      "factorization_machine {}", "synthetic { kind: CTR features: 100 }"));
+  ASSERT_TRUE(fm.ok()) << fm.status();
+  EXPECT_EQ(fm->model().factorization_machine().factor_dim(), 8);
+  EXPECT_EQ(fm->data().synthetic().nnz_per_row(), 10);
+  EXPECT_EQ(fm->data().synthetic().train_examples(), 10000);
+
+  absl::StatusOr<v1::JobConfig> mf = Parse(
+      WithModelAndData("matrix_factorization {}", "ratings { train: \"r\" }"));
+  ASSERT_TRUE(mf.ok()) << mf.status();
+  EXPECT_EQ(mf->model().matrix_factorization().rank(), 8);
+  EXPECT_TRUE(mf->model().matrix_factorization().biases());
+  EXPECT_EQ(mf->data().ratings().test_every(), 5);
+
+  absl::StatusOr<v1::JobConfig> csv =
+      Parse(WithModelAndData("logistic_regression {}", "csv { train: \"t\" }"));
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  EXPECT_TRUE(csv->data().csv().header());
+  EXPECT_EQ(csv->data().csv().label_index(), -1);
+  EXPECT_EQ(csv->data().csv().test_every(), 5);
+}
+
+TEST(ConfigTest, ModelAndDataRulesNameTheField) {
+  struct Case {
+    std::string model, data, path;
+  };
+  const std::vector<Case> cases = {
+      {"mlp { hidden: [0] }", kIdx, "model.mlp.hidden[0]"},
+      {"cnn {}", kIdx, "model.cnn"},
+      {"cnn { preset: LENET5 layers { dense { units: 3 } } }", kIdx,
+       "model.cnn"},
+      {"cnn { layers { conv { out_channels: 4 } } }", kIdx,
+       "model.cnn.layers[0].conv.kernel"},
+      {"cnn { layers {} }", kIdx, "model.cnn.layers[0]"},
+      {"cnn { preset: LENET5 }", "csv { train: \"t\" }", "model.cnn"},
+      {"softmax_regression {} l1: 0.1", kIdx, "model.l1"},
+      {"softmax_regression {} l2: -1", kIdx, "model.l2"},
+      {"factorization_machine { factor_dim: 0 }",
+       "synthetic { kind: CTR features: 100 }",
+       "model.factorization_machine.factor_dim"},
+      {"matrix_factorization {}", kIdx, "model.matrix_factorization"},
+      {"linear_regression {}", "ratings { train: \"r\" }", "data.ratings"},
+      {"linear_regression {}", "synthetic { kind: RATINGS }",
+       "data.synthetic.kind"},
+      {"linear_regression {}", "synthetic {}", "data.synthetic.kind"},
+      {"factorization_machine {}", "synthetic { kind: CTR features: 10 }",
+       "data.synthetic.nnz_per_row"},
+      {"matrix_factorization {}",
+       "synthetic { kind: RATINGS users: 10 items: 10 }",
+       "data.synthetic.train_examples + test_examples"},
+      {"linear_regression {}", "csv {}", "data.csv.train"},
+      {"linear_regression {}", "csv { train: \"t\" test_every: 1 }",
+       "data.csv.test_every"},
+      {"logistic_regression {}", "libsvm { train: \"t\" num_classes: -1 }",
+       "data.libsvm.num_classes"},
+      {"softmax_regression {}",
+       "idx { train_images: \"a\" train_labels: \"b\" test_images: \"c\" "
+       "test_labels: \"d\" max_train_examples: -5 }",
+       "data.idx.max_train_examples"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<v1::JobConfig> config =
+        Parse(WithModelAndData(c.model, c.data));
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.model << " / " << c.data;
+    EXPECT_THAT(config.status().message(), HasSubstr(c.path))
+        << c.model << " / " << c.data;
+  }
+}
+
 TEST(ConfigTest, JobIdRules) {
   EXPECT_TRUE(Parse(kValid, {"job_id=a.b-c_9"}).ok());
   EXPECT_FALSE(Parse(kValid, {"job_id=a/b"}).ok());

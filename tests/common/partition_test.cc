@@ -95,5 +95,48 @@ TEST(FindPart, HandlesGapsAndEmptyRanges) {
   EXPECT_EQ(FindPart(ranges, 8), -1);
 }
 
+TEST(ShardOfKey, StaysInRangeAndIsDeterministic) {
+  for (int shards : {1, 2, 3, 7}) {
+    for (uint64_t key : {uint64_t{0}, uint64_t{1}, uint64_t{41},
+                         uint64_t{1} << 40, ~uint64_t{0}}) {
+      const int shard = ShardOfKey(key, shards);
+      EXPECT_GE(shard, 0);
+      EXPECT_LT(shard, shards);
+      EXPECT_EQ(ShardOfKey(key, shards), shard);
+    }
+    for (uint64_t key = 0; key < 1000; ++key) {
+      const int shard = ShardOfKey(key * 7919, shards);
+      ASSERT_GE(shard, 0);
+      ASSERT_LT(shard, shards);
+    }
+  }
+}
+
+TEST(ShardOfKey, OneShardHoldsEveryKey) {
+  for (uint64_t key :
+       {uint64_t{0}, uint64_t{5}, uint64_t{123456789}, ~uint64_t{0}}) {
+    EXPECT_EQ(ShardOfKey(key, 1), 0);
+  }
+}
+
+TEST(ShardOfKey, SpreadsConsecutiveKeysEvenly) {
+  int counts[4] = {0, 0, 0, 0};
+  for (uint64_t key = 0; key < 10000; ++key) ++counts[ShardOfKey(key, 4)];
+  for (int s = 0; s < 4; ++s) {
+    EXPECT_GE(counts[s], 2250) << "shard " << s;
+    EXPECT_LE(counts[s], 2750) << "shard " << s;
+  }
+  // Not round-robin: neighbours do not simply take turns.
+  int same_as_round_robin = 0;
+  for (uint64_t key = 0; key < 10000; ++key) {
+    same_as_round_robin += ShardOfKey(key, 4) == static_cast<int>(key % 4);
+  }
+  EXPECT_LT(same_as_round_robin, 5000);
+}
+
+TEST(ShardOfKeyDeathTest, RejectsZeroShards) {
+  EXPECT_DEATH(ShardOfKey(7, 0), "no shards");
+}
+
 }  // namespace
 }  // namespace descent

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/metrics.h"
+#include "common/partition.h"
 #include "common/ps_client.h"
 #include "common/rpc.h"
 #include "common/wire.h"
@@ -88,6 +89,59 @@ TEST_F(ParameterServerRpcTest, PushPullUpdatesEveryShardAndReturnsParams) {
   EXPECT_EQ(pulled, params);
   EXPECT_EQ(metrics_->pushes.Value(), 2);
   EXPECT_EQ(metrics_->push_bytes.Value(), kParams * 4);
+}
+
+TEST_F(ParameterServerRpcTest, SparseRowsTravelToTheirShardsInKeyOrder) {
+  for (int s = 0; s < 2; ++s) {
+    ParameterShardOptions options;
+    options.job_id = "job-1";
+    options.range = {s * 5, s * 5 + 5};
+    options.layout.Add({"w", {kParams}, InitRule::kZeros, 1, 1});
+    options.optimizer.mutable_sgd()->set_learning_rate(1.0);
+    options.shard = s;
+    options.num_shards = 2;
+    options.table = SparseTableSpec{2, {0.0f, 0.0f}};  // rows start at 0
+    shards_[s] = *ParameterShard::Create(std::move(options));
+  }
+  AttachAll();
+  auto client = Client();
+  std::vector<uint64_t> keys;
+  std::vector<float> row_grads;
+  for (uint64_t key = 10; key < 30; ++key) {
+    keys.push_back(key);
+    row_grads.insert(row_grads.end(), {float(key), -float(key)});
+  }
+  std::vector<float> grad(kParams, 0), params(kParams);
+  std::vector<float> rows_after(keys.size() * 2, -99);
+  PsClient::Rows rows;
+  rows.width = 2;
+  rows.push_keys = &keys;
+  rows.push_grads = row_grads.data();
+  rows.pull_keys = &keys;
+  rows.pulled = rows_after.data();
+  PsClient::Transfer transfer;
+  absl::Status pushed =
+      client->PushPull(0, grad.data(), params.data(), &transfer, &rows);
+  ASSERT_TRUE(pushed.ok()) << pushed;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    EXPECT_EQ(rows_after[2 * k], -float(keys[k])) << keys[k];
+    EXPECT_EQ(rows_after[2 * k + 1], float(keys[k])) << keys[k];
+  }
+  EXPECT_EQ(transfer.bytes_sent, (kParams + 2 * 20) * 4);
+  // Every key went to the shard ShardOfKey names, and both got some.
+  int64_t on_shard_0 = 0;
+  for (uint64_t key : keys) on_shard_0 += ShardOfKey(key, 2) == 0;
+  EXPECT_EQ(shards_[0]->sparse_rows(), on_shard_0);
+  EXPECT_EQ(shards_[1]->sparse_rows(), 20 - on_shard_0);
+  EXPECT_GT(on_shard_0, 0);
+  EXPECT_LT(on_shard_0, 20);
+  // A pull of some of them and one never pushed (its initial value, 0).
+  const std::vector<uint64_t> some = {13, 17, 1000};
+  std::vector<float> pulled(some.size() * 2, -99);
+  rows.pull_keys = &some;
+  rows.pulled = pulled.data();
+  ASSERT_TRUE(client->Pull(1, params.data(), &transfer, &rows).ok());
+  EXPECT_EQ(pulled, (std::vector<float>{-13, 13, -17, 17, 0, 0}));
 }
 
 TEST_F(ParameterServerRpcTest, RejectionArrivesAsGrpcCodeAndNamesShard) {

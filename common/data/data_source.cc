@@ -1,0 +1,474 @@
+#include "common/data/data_source.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/data/csv_reader.h"
+#include "common/data/idx_reader.h"
+#include "common/data/libsvm_reader.h"
+#include "common/data/scaling.h"
+#include "common/data/synthetic.h"
+#include "common/data/triples_reader.h"
+#include "common/model/roc.h"
+#include "common/partition.h"
+#include "common/status_macros.h"
+
+namespace descent {
+namespace {
+
+// Keys of ratings rows: users even, items odd, so they share one table.
+constexpr uint64_t kMaxRatingId = (uint64_t{1} << 62) - 1;
+
+// Rows i with i % test_every == test_every - 1 go to the test split.
+struct HoldOut {
+  std::vector<int64_t> train;
+  std::vector<int64_t> test;
+};
+
+HoldOut SplitHoldOut(int64_t n, int32_t test_every) {
+  HoldOut split;
+  for (int64_t i = 0; i < n; ++i) {
+    (i % test_every == test_every - 1 ? split.test : split.train).push_back(i);
+  }
+  return split;
+}
+
+std::vector<int64_t> Iota(IndexRange range) {
+  std::vector<int64_t> rows(range.size());
+  std::iota(rows.begin(), rows.end(), range.begin);
+  return rows;
+}
+
+Dataset SelectRows(const Dataset& data, const std::vector<int64_t>& rows) {
+  Dataset out;
+  out.num_examples = static_cast<int64_t>(rows.size());
+  out.num_features = data.num_features;
+  out.num_classes = data.num_classes;
+  out.features.reserve(rows.size() * data.num_features);
+  for (int64_t row : rows) {
+    const float* x = data.example(row);
+    out.features.insert(out.features.end(), x, x + data.num_features);
+    if (!data.labels.empty()) out.labels.push_back(data.labels[row]);
+    if (!data.targets.empty()) out.targets.push_back(data.targets[row]);
+  }
+  return out;
+}
+
+SparseDataset SelectRows(const SparseDataset& data,
+                         const std::vector<int64_t>& rows) {
+  SparseDataset out;
+  out.num_examples = static_cast<int64_t>(rows.size());
+  out.num_features = data.num_features;
+  out.num_classes = data.num_classes;
+  for (int64_t row : rows) {
+    const int64_t begin = data.row_offsets[row];
+    const int64_t end = data.row_offsets[row + 1];
+    out.indices.insert(out.indices.end(), data.indices.begin() + begin,
+                       data.indices.begin() + end);
+    out.values.insert(out.values.end(), data.values.begin() + begin,
+                      data.values.begin() + end);
+    out.row_offsets.push_back(static_cast<int64_t>(out.indices.size()));
+    if (!data.labels.empty()) out.labels.push_back(data.labels[row]);
+    if (!data.targets.empty()) out.targets.push_back(data.targets[row]);
+  }
+  return out;
+}
+
+// Splits `all` by the hold-out rule.
+template <typename Data>
+std::pair<Data, Data> HoldOutSplit(const Data& all, int32_t test_every) {
+  const HoldOut split = SplitHoldOut(all.num_examples, test_every);
+  return {SelectRows(all, split.train), SelectRows(all, split.test)};
+}
+
+// Ratings as two-entry rows, users and items in one key space.
+absl::StatusOr<SparseDataset> RatingRows(const RatingTriples& triples,
+                                         const std::string& source) {
+  SparseDataset rows;
+  rows.num_examples = triples.size();
+  uint64_t widest = 0;
+  for (int64_t k = 0; k < triples.size(); ++k) {
+    const uint64_t user = triples.users[k];
+    const uint64_t item = triples.items[k];
+    if (user > kMaxRatingId || item > kMaxRatingId) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": rating ", k + 1, ": ids above ", kMaxRatingId,
+                       " are not supported"));
+    }
+    rows.indices.push_back(static_cast<int64_t>(2 * user));
+    rows.indices.push_back(static_cast<int64_t>(2 * item + 1));
+    rows.values.insert(rows.values.end(), {1.0f, 1.0f});
+    rows.row_offsets.push_back(static_cast<int64_t>(rows.indices.size()));
+    rows.targets.push_back(triples.ratings[k]);
+    widest = std::max({widest, 2 * user + 1, 2 * item + 2});
+  }
+  rows.num_features = static_cast<int64_t>(widest);
+  return rows;
+}
+
+int32_t MaxLabel(const std::vector<int32_t>& labels) {
+  return labels.empty() ? -1 : *std::max_element(labels.begin(), labels.end());
+}
+
+// Gives both splits of a classification set one class count: the largest
+// either declares or needs.
+template <typename Data>
+void MergeClasses(std::pair<Data, Data>* splits) {
+  Data& a = splits->first;
+  Data& b = splits->second;
+  if (a.num_classes == 0 && b.num_classes == 0) return;
+  a.num_classes = b.num_classes =
+      std::max({a.num_classes, b.num_classes, MaxLabel(a.labels) + 1,
+                MaxLabel(b.labels) + 1});
+}
+
+// Reads `train` with `read`, then `test`, or without one, holds out every
+// test_every-th example of train.
+template <typename Data, typename Read>
+absl::StatusOr<std::pair<Data, Data>> ReadSplits(const std::string& train,
+                                                 const std::string& test,
+                                                 int32_t test_every,
+                                                 const Read& read) {
+  absl::StatusOr<Data> all = read(train);
+  if (!all.ok()) return all.status();
+  if (test.empty()) return HoldOutSplit(*all, test_every);
+  absl::StatusOr<Data> held = read(test);
+  if (!held.ok()) return held.status();
+  return std::make_pair(*std::move(all), *std::move(held));
+}
+
+Examples Dense(Dataset data) {
+  Examples examples;
+  examples.dense = std::move(data);
+  return examples;
+}
+
+Examples Sparse(SparseDataset data) {
+  Examples examples;
+  examples.is_sparse = true;
+  examples.sparse = std::move(data);
+  return examples;
+}
+
+absl::Status CheckShapesAgree(const Examples& train, const Examples& test) {
+  if (train.is_sparse || train.num_features() == test.num_features()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("data: training examples have ", train.num_features(),
+                   " features but test examples have ", test.num_features()));
+}
+
+PlantedLinear GenerateLinear(const v1::SyntheticDataConfig& s) {
+  const int64_t n = s.train_examples() + s.test_examples();
+  if (s.kind() == v1::SyntheticDataConfig::LOGISTIC) {
+    return MakeLogistic(n, s.features(), s.seed());
+  }
+  return MakeLinearRegression(n, s.features(),
+                              static_cast<float>(s.noise_stddev()), s.seed());
+}
+
+SyntheticCtr GenerateCtr(const v1::SyntheticDataConfig& s) {
+  return MakeCtr(s.train_examples() + s.test_examples(), s.features(),
+                 s.nnz_per_row(), s.factor_dim(), s.seed());
+}
+
+SyntheticRatings GenerateRatings(const v1::SyntheticDataConfig& s) {
+  return MakeLowRankRatings(s.users(), s.items(), s.rank(),
+                            s.train_examples() + s.test_examples(),
+                            static_cast<float>(s.noise_stddev()), s.seed());
+}
+
+IndexRange TrainRange(const v1::SyntheticDataConfig& s) {
+  return {0, s.train_examples()};
+}
+IndexRange TestRange(const v1::SyntheticDataConfig& s) {
+  return {s.train_examples(), s.train_examples() + s.test_examples()};
+}
+
+// The examples of an IDX pair to read: the first `max` (0: all).
+absl::StatusOr<IndexRange> IdxRange(const std::string& images, int64_t max) {
+  ASSIGN_OR_RETURN(int64_t count, ReadIdxCount(images));
+  return IndexRange{0, max > 0 ? std::min(count, max) : count};
+}
+
+absl::StatusOr<Dataset> ReadIdxTrain(const v1::IdxDataConfig& idx,
+                                     std::optional<IndexRange> part) {
+  ASSIGN_OR_RETURN(IndexRange all,
+                   IdxRange(idx.train_images(), idx.max_train_examples()));
+  return ReadIdx(idx.train_images(), idx.train_labels(), idx.num_classes(),
+                 part.value_or(all));
+}
+
+absl::StatusOr<Dataset> ReadIdxTest(const v1::IdxDataConfig& idx) {
+  ASSIGN_OR_RETURN(IndexRange all,
+                   IdxRange(idx.test_images(), idx.max_test_examples()));
+  return ReadIdx(idx.test_images(), idx.test_labels(), idx.num_classes(), all);
+}
+
+CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
+  CsvOptions options;
+  options.header = csv.header();
+  options.skip_lines = csv.skip_lines();
+  options.label_column = csv.label_column();
+  options.label_index = csv.label_index();
+  options.regression = csv.regression();
+  options.num_classes = csv.num_classes();
+  return options;
+}
+
+LibsvmOptions LibsvmOptionsOf(const v1::LibsvmDataConfig& libsvm) {
+  LibsvmOptions options;
+  options.zero_based = libsvm.zero_based();
+  options.regression = libsvm.regression();
+  options.num_classes = libsvm.num_classes();
+  return options;
+}
+
+}  // namespace
+
+bool IsSparseModel(const v1::ModelConfig& model) {
+  return model.has_sparse_logistic_regression() ||
+         model.has_factorization_machine() || model.has_matrix_factorization();
+}
+
+Dataset SliceRows(const Dataset& data, IndexRange range) {
+  return SelectRows(data, Iota(range));
+}
+
+SparseDataset SliceRows(const SparseDataset& data, IndexRange range) {
+  return SelectRows(data, Iota(range));
+}
+
+SparseDataset ToSparse(const Dataset& dense) {
+  SparseDataset sparse;
+  sparse.num_examples = dense.num_examples;
+  sparse.num_features = dense.num_features;
+  sparse.num_classes = dense.num_classes;
+  for (int64_t i = 0; i < dense.num_examples; ++i) {
+    const float* x = dense.example(i);
+    for (int64_t f = 0; f < dense.num_features; ++f) {
+      if (x[f] == 0) continue;
+      sparse.indices.push_back(f);
+      sparse.values.push_back(x[f]);
+    }
+    sparse.row_offsets.push_back(static_cast<int64_t>(sparse.indices.size()));
+  }
+  sparse.labels = dense.labels;
+  sparse.targets = dense.targets;
+  return sparse;
+}
+
+DataSource::DataSource(const v1::JobConfig& config)
+    : data_(config.data()), sparse_(IsSparseModel(config.model())) {}
+
+bool DataSource::ReadsIdxDirectly() const {
+  return data_.has_idx() && !sparse_ && data_.scaling() == v1::NO_SCALING;
+}
+
+absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
+  std::pair<Dataset, Dataset> splits;
+  if (data_.has_idx()) {
+    ASSIGN_OR_RETURN(splits.first, ReadIdxTrain(data_.idx(), std::nullopt));
+    ASSIGN_OR_RETURN(splits.second, ReadIdxTest(data_.idx()));
+  } else if (data_.has_csv()) {
+    const v1::CsvDataConfig& csv = data_.csv();
+    const CsvOptions options = CsvOptionsOf(csv);
+    ASSIGN_OR_RETURN(
+        splits, (ReadSplits<Dataset>(csv.train(), csv.test(), csv.test_every(),
+                                     [&](const std::string& path) {
+                                       return ReadCsv(path, options);
+                                     })));
+  } else if (data_.has_libsvm()) {
+    ASSIGN_OR_RETURN(Splits sparse, ReadSparse());
+    const int64_t floats = (sparse.train.size() + sparse.test.size()) *
+                           sparse.train.num_features();
+    if (floats > kMaxDenseLibsvmFloats) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          data_.libsvm().train(), ": ", floats,
+          " floats in dense form is too many; use a sparse model"));
+    }
+    splits = {ToDense(sparse.train.sparse), ToDense(sparse.test.sparse)};
+  } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::CTR) {
+    const v1::SyntheticDataConfig& s = data_.synthetic();
+    const Dataset all = ToDense(GenerateCtr(s).data);
+    splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+  } else if (data_.has_synthetic()) {
+    const v1::SyntheticDataConfig& s = data_.synthetic();
+    const Dataset all = GenerateLinear(s).data;
+    splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+  } else {
+    return absl::InvalidArgumentError(
+        "data: this source needs a sparse model (matrix_factorization)");
+  }
+  MergeClasses(&splits);
+  if (data_.scaling() != v1::NO_SCALING) {
+    const FeatureScaler scaler =
+        FeatureScaler::Fit(splits.first, data_.scaling() == v1::STANDARDIZE
+                                             ? ScalingMode::kStandardize
+                                             : ScalingMode::kMinMax);
+    scaler.Apply(&splits.first);
+    scaler.Apply(&splits.second);
+  }
+  return Splits{Dense(std::move(splits.first)),
+                Dense(std::move(splits.second))};
+}
+
+absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
+  std::pair<SparseDataset, SparseDataset> splits;
+  if (data_.has_libsvm()) {
+    const v1::LibsvmDataConfig& libsvm = data_.libsvm();
+    const LibsvmOptions options = LibsvmOptionsOf(libsvm);
+    ASSIGN_OR_RETURN(
+        splits, (ReadSplits<SparseDataset>(libsvm.train(), libsvm.test(),
+                                           libsvm.test_every(),
+                                           [&](const std::string& path) {
+                                             return ReadLibsvm(path, options);
+                                           })));
+  } else if (data_.has_ratings()) {
+    const v1::RatingsDataConfig& ratings = data_.ratings();
+    ASSIGN_OR_RETURN(
+        splits,
+        (ReadSplits<SparseDataset>(
+            ratings.train(), ratings.test(), ratings.test_every(),
+            [](const std::string& path) -> absl::StatusOr<SparseDataset> {
+              ASSIGN_OR_RETURN(RatingTriples triples, ReadTriples(path));
+              return RatingRows(triples, path);
+            })));
+  } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::CTR) {
+    const v1::SyntheticDataConfig& s = data_.synthetic();
+    const SparseDataset all = GenerateCtr(s).data;
+    splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+  } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::RATINGS) {
+    const v1::SyntheticDataConfig& s = data_.synthetic();
+    ASSIGN_OR_RETURN(const SparseDataset all,
+                     RatingRows(GenerateRatings(s).triples, "synthetic"));
+    splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+  } else {
+    ASSIGN_OR_RETURN(Splits dense, ReadDense());
+    return Splits{Sparse(ToSparse(dense.train.dense)),
+                  Sparse(ToSparse(dense.test.dense))};
+  }
+  // One key space for both splits.
+  const int64_t width =
+      std::max(splits.first.num_features, splits.second.num_features);
+  splits.first.num_features = splits.second.num_features = width;
+  MergeClasses(&splits);
+  return Splits{Sparse(std::move(splits.first)),
+                Sparse(std::move(splits.second))};
+}
+
+absl::StatusOr<DataSource::Splits> DataSource::LoadAll() const {
+  absl::StatusOr<Splits> splits = sparse_ ? ReadSparse() : ReadDense();
+  if (!splits.ok()) return splits.status();
+  RETURN_IF_ERROR(CheckShapesAgree(splits->train, splits->test));
+  if (splits->train.size() == 0 || splits->test.size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data: the training split holds ", splits->train.size(),
+                     " examples and the test split ", splits->test.size(),
+                     "; both need at least one"));
+  }
+  return splits;
+}
+
+absl::StatusOr<DataDescription> DataSource::Describe() const {
+  DataDescription description;
+  if (ReadsIdxDirectly()) {
+    // Headers only: the coordinator need not hold the training set.
+    const v1::IdxDataConfig& idx = data_.idx();
+    ASSIGN_OR_RETURN(int64_t images, ReadIdxCount(idx.train_images()));
+    ASSIGN_OR_RETURN(int64_t labels, ReadIdxCount(idx.train_labels()));
+    if (labels != images) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(idx.train_images(), " holds ", images, " images but ",
+                       idx.train_labels(), " holds ", labels, " labels"));
+    }
+    ASSIGN_OR_RETURN(IndexRange train,
+                     IdxRange(idx.train_images(), idx.max_train_examples()));
+    description.train_examples = train.size();
+    ASSIGN_OR_RETURN(Examples test, LoadTest());
+    description.num_features = test.num_features();
+    description.num_classes = idx.num_classes();
+    return description;
+  }
+  ASSIGN_OR_RETURN(Splits splits, LoadAll());
+  description.train_examples = splits.train.size();
+  description.num_features = splits.train.num_features();
+  description.num_classes = splits.train.num_classes();
+  return description;
+}
+
+absl::StatusOr<Examples> DataSource::LoadTest() const {
+  if (ReadsIdxDirectly()) {
+    ASSIGN_OR_RETURN(Dataset test, ReadIdxTest(data_.idx()));
+    return Dense(std::move(test));
+  }
+  ASSIGN_OR_RETURN(Splits splits, LoadAll());
+  return std::move(splits.test);
+}
+
+absl::StatusOr<Examples> DataSource::LoadTrainShard(int shard,
+                                                    int num_shards) const {
+  if (ReadsIdxDirectly()) {
+    const v1::IdxDataConfig& idx = data_.idx();
+    ASSIGN_OR_RETURN(IndexRange all,
+                     IdxRange(idx.train_images(), idx.max_train_examples()));
+    ASSIGN_OR_RETURN(
+        Dataset train,
+        ReadIdxTrain(idx, SplitEvenly(all.size(), num_shards)[shard]));
+    return Dense(std::move(train));
+  }
+  ASSIGN_OR_RETURN(Splits splits, LoadAll());
+  const IndexRange range = SplitEvenly(splits.train.size(), num_shards)[shard];
+  if (splits.train.is_sparse) {
+    return Sparse(SliceRows(splits.train.sparse, range));
+  }
+  return Dense(SliceRows(splits.train.dense, range));
+}
+
+PlantedModel DataSource::Planted() const {
+  PlantedModel planted;
+  if (!data_.has_synthetic()) return planted;
+  const v1::SyntheticDataConfig& s = data_.synthetic();
+  const IndexRange test = TestRange(s);
+  switch (s.kind()) {
+    case v1::SyntheticDataConfig::LINEAR_REGRESSION:
+    case v1::SyntheticDataConfig::LOGISTIC: {
+      PlantedLinear linear = GenerateLinear(s);
+      planted.weights = std::move(linear.weights);
+      planted.bias = linear.bias;
+      break;
+    }
+    case v1::SyntheticDataConfig::CTR: {
+      const SyntheticCtr ctr = GenerateCtr(s);
+      std::vector<float> scores;
+      for (int64_t i = test.begin; i < test.end; ++i) {
+        scores.push_back(CtrScore(ctr, i));
+      }
+      planted.test_auc = AreaUnderRoc(
+          scores.data(), ctr.data.labels.data() + test.begin, test.size());
+      break;
+    }
+    case v1::SyntheticDataConfig::RATINGS: {
+      const SyntheticRatings ratings = GenerateRatings(s);
+      double squared = 0;
+      for (int64_t k = test.begin; k < test.end; ++k) {
+        const double error = ratings.triples.ratings[k] -
+                             PlantedRating(ratings, ratings.triples.users[k],
+                                           ratings.triples.items[k]);
+        squared += error * error;
+      }
+      planted.test_rmse = std::sqrt(squared / test.size());
+      break;
+    }
+    default:
+      break;
+  }
+  return planted;
+}
+
+}  // namespace descent

@@ -1,0 +1,111 @@
+// DataSource: a job's data as its config describes it (which files or which
+// generator, how train and test are split, how features are scaled, dense or
+// sparse) so that the coordinator and every worker see exactly the same
+// examples.
+//
+// The coordinator calls Describe() and LoadTest(); worker k of W calls
+// LoadTrainShard(k, W) and keeps only its contiguous share of the training
+// split. Without a test file, every test_every-th data line of the training
+// file is held out (lines test_every - 1, 2 test_every - 1, ..., counting
+// data lines from 0): any other tool can rebuild the same split. Scaling
+// statistics come from the training split only and are applied to both.
+//
+// Representation follows the model: sparse models (sparse logistic
+// regression, factorization machine, matrix factorization) get a
+// SparseDataset, every other model a dense Dataset; dense sources are
+// converted for sparse models (zeros dropped) and LIBSVM files for dense
+// ones. Ratings become two-entry rows: entry 0 is the user's key 2 * user,
+// entry 1 the item's key 2 * item + 1 (the one place where a row's keys are
+// not sorted), values 1 and the rating as the target.
+//
+// Errors are the readers' (they name the file, the line or record, and the
+// problem) plus shape mismatches between the splits. Thread-compatible.
+#ifndef DESCENT_COMMON_DATA_DATA_SOURCE_H_
+#define DESCENT_COMMON_DATA_DATA_SOURCE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/data/dataset.h"
+#include "common/data/sparse_dataset.h"
+#include "descent/v1/job.pb.h"
+
+namespace descent {
+
+// Examples in the form the job's model reads: `sparse` for sparse models,
+// `dense` otherwise (the other is empty).
+struct Examples {
+  bool is_sparse = false;
+  Dataset dense;
+  SparseDataset sparse;
+
+  int64_t size() const {
+    return is_sparse ? sparse.num_examples : dense.num_examples;
+  }
+  int64_t num_features() const {
+    return is_sparse ? sparse.num_features : dense.num_features;
+  }
+  int32_t num_classes() const {
+    return is_sparse ? sparse.num_classes : dense.num_classes;
+  }
+};
+
+// What the coordinator learns of the data before it serves.
+struct DataDescription {
+  int64_t train_examples = 0;
+  int64_t num_features = 0;  // sparse data: the width of the key space
+  int32_t num_classes = 0;   // 0 for regression data
+};
+
+// For synthetic data, the planted model and how it does on the test split.
+struct PlantedModel {
+  // LINEAR_REGRESSION and LOGISTIC: the weights and bias.
+  std::vector<float> weights;
+  float bias = 0;
+  // CTR: the planted scores' area under the ROC curve on the test split.
+  double test_auc = 0;
+  // RATINGS: the RMSE of the noise-free ratings on the test split.
+  double test_rmse = 0;
+};
+
+// True if `model` trains on sparse rows from a sparse table.
+bool IsSparseModel(const v1::ModelConfig& model);
+
+class DataSource {
+ public:
+  // `config` must be valid (FindConfigIssue) with defaults applied.
+  explicit DataSource(const v1::JobConfig& config);
+
+  absl::StatusOr<DataDescription> Describe() const;
+  absl::StatusOr<Examples> LoadTest() const;
+  // Training examples SplitEvenly(N, num_shards)[shard].
+  absl::StatusOr<Examples> LoadTrainShard(int shard, int num_shards) const;
+  // For synthetic data, the planted model; an empty PlantedModel otherwise.
+  PlantedModel Planted() const;
+
+ private:
+  struct Splits {
+    Examples train;
+    Examples test;
+  };
+  absl::StatusOr<Splits> LoadAll() const;
+  absl::StatusOr<Splits> ReadDense() const;
+  absl::StatusOr<Splits> ReadSparse() const;
+  // Whole IDX files can be read by ranges without loading everything.
+  bool ReadsIdxDirectly() const;
+
+  const v1::DataConfig data_;
+  const bool sparse_;
+};
+
+// Rows [range.begin, range.end) of `data`.
+Dataset SliceRows(const Dataset& data, IndexRange range);
+SparseDataset SliceRows(const SparseDataset& data, IndexRange range);
+
+// The same examples with only their non-zero features stored.
+SparseDataset ToSparse(const Dataset& dense);
+
+}  // namespace descent
+
+#endif  // DESCENT_COMMON_DATA_DATA_SOURCE_H_

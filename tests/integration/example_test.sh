@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# One example config end to end, with short settings: `descent local` on
+# examples/$3.textproto (2 servers, 2 workers, as the file says), then the
+# figure that example is about, from stdout. The full settings and their
+# figures are documented in each example file.
+source "$(dirname "$0")/lib.sh"
+NAME="$3"
+EXAMPLE="$SOURCE_DIR/examples/$NAME.textproto"
+
+# The value of `key: value` on descent local's stdout.
+result() {
+  sed -n "s/^$1: //p" "$WORK/stdout"
+}
+
+run_example() {
+  start_local "$@"
+  wait "$LOCAL_PID" || fail "descent local exited with $?: $(tail -20 "$WORK/stderr")"
+  grep -q "^state: SUCCEEDED$" "$WORK/stdout" || fail "stdout: $(cat "$WORK/stdout")"
+  cat "$WORK/stdout"
+}
+
+case "$NAME" in
+  fashion_mnist_mlp)
+    run_example --set train.epochs=1 --set data.idx.max_train_examples=20000 \
+      --set data.idx.max_test_examples=2000
+    at_least "$(result test_accuracy)" 0.75 || fail "test accuracy below 0.75"
+    ;;
+  fashion_mnist_cnn)
+    run_example --set train.epochs=2 --set data.idx.max_train_examples=2048 \
+      --set data.idx.max_test_examples=500 --set train.eval_every_steps=0
+    at_least "$(result test_accuracy)" 0.55 || fail "test accuracy below 0.55"
+    ;;
+  synthetic_linear_regression)
+    run_example
+    error="$(result planted_relative_error)"
+    at_least 0.02 "$error" || fail "weights $error away from the planted ones"
+    ;;
+  breast_cancer_logistic)
+    csv="$(sed -n 's/^ *train: "\(.*\)"$/\1/p' "$EXAMPLE")"
+    [[ -r "$csv" ]] || { echo "SKIP: $csv missing (python3-sklearn)"; exit 77; }
+    run_example
+    ours="$(result test_accuracy)"
+    at_least "$ours" 0.95 || fail "test accuracy $ours below 0.95"
+    if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
+      theirs="$(/usr/bin/python3 "$SOURCE_DIR/examples/sklearn_baseline.py" "$csv" 5 |
+        sed -n 's/^sklearn_test_accuracy: //p')"
+      echo "descent $ours, scikit-learn $theirs on the same split"
+      at_least "$ours" "$(awk -v t="$theirs" 'BEGIN { print t - 0.03 }')" ||
+        fail "descent's $ours trails scikit-learn's $theirs by more than 0.03"
+    fi
+    ;;
+  synthetic_ctr_fm)
+    run_example --set data.synthetic.train_examples=300000 --set train.epochs=2
+    gap="$(awk -v a="$(result test_auc)" -v p="$(result planted_test_auc)" \
+      'BEGIN { print p - a }')"
+    at_least 0.03 "$gap" || fail "test AUC $gap below the planted model's"
+    ;;
+  synthetic_ratings_mf)
+    run_example --set data.synthetic.users=300 --set data.synthetic.items=300 \
+      --set data.synthetic.train_examples=40000 \
+      --set data.synthetic.test_examples=4000
+    ratio="$(awk -v r="$(result test_rmse)" -v p="$(result planted_test_rmse)" \
+      'BEGIN { print r / p }')"
+    at_least 1.3 "$ratio" || fail "test RMSE is $ratio x the noise level"
+    ;;
+  *)
+    fail "no checks for example $NAME"
+    ;;
+esac
