@@ -14,8 +14,9 @@ namespace descent {
 
 // Replaces `*bytes` with the n floats at `values`.
 inline void EncodeFloats(const float* values, int64_t n, std::string* bytes) {
-  bytes->resize(static_cast<size_t>(n) * sizeof(float));
-  if (n > 0) std::memcpy(bytes->data(), values, bytes->size());
+  // assign copies once; resize + memcpy would zero the bytes first.
+  bytes->assign(reinterpret_cast<const char*>(values),
+                static_cast<size_t>(n) * sizeof(float));
 }
 
 // Number of floats `bytes` holds, or -1 if its size is not a multiple of 4.

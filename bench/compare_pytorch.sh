@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# descent's in-process training step (descent_train_bench) against PyTorch
+# (bench/pytorch_compare.py, Debian's python3-torch) on the same models,
+# data, batch sizes and thread counts; prints a markdown table with the
+# goals: descent/PyTorch >= 1.2 at MLP batch 64, >= 1.0 at batch 256 and
+# for the CNN. Then, if examples/fashion_mnist_mlp.textproto exists, time to
+# 0.88 test accuracy: `descent local` (1 server, 1 worker) vs PyTorch's own
+# loop with the same batch, learning rate and threads.
+#
+#   bench/compare_pytorch.sh [BUILD_DIR] [--repeats N] [--no-tta | --tta-only]
+#
+# BUILD_DIR (default build/) must hold bench/descent_train_bench and, for
+# the time-to-accuracy part, descent. Run from anywhere; paths are relative
+# to the repository root. PyTorch gets a real BLAS: Debian's
+# libopenblas0-openmp, fetched with `apt-get download` and unpacked into a
+# temporary directory (nothing is installed), put first on LD_LIBRARY_PATH
+# for the PyTorch runs only. Every run pins OMP_NUM_THREADS to its thread
+# count and OMP_WAIT_POLICY=passive. With --repeats N each side runs N
+# times per config, alternating, and the median counts.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${root}"
+build_dir="build"
+repeats=1
+tta=1
+throughput=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --repeats) repeats="$2"; shift 2 ;;
+    --no-tta) tta=0; shift ;;
+    --tta-only) throughput=0; shift ;;
+    *) build_dir="$1"; shift ;;
+  esac
+done
+train_bench="${build_dir}/bench/descent_train_bench"
+if [[ ! -x "${train_bench}" ]]; then
+  echo "no ${train_bench}: build target descent_train_bench first" >&2
+  exit 1
+fi
+python=/usr/bin/python3
+# The peer: Debian's PyTorch (CPU), installed on first use.
+if ! "${python}" -c 'import torch' 2>/dev/null; then
+  echo "installing python3-torch (apt-get)" >&2
+  apt-get install -y -q python3-torch >/dev/null
+fi
+
+# --- A real BLAS for PyTorch. ---
+tmp="$(mktemp -d)"
+trap 'rm -rf "${tmp}"' EXIT
+(
+  cd "${tmp}"
+  apt-get download libopenblas0-openmp >/dev/null 2>&1
+  dpkg -x libopenblas0-openmp_*.deb .
+)
+openblas_dir="${tmp}/usr/lib/x86_64-linux-gnu/openblas-openmp"
+if [[ ! -e "${openblas_dir}/libblas.so.3" ]]; then
+  echo "libopenblas0-openmp did not unpack a libblas.so.3" >&2
+  exit 1
+fi
+
+# Prints the BLAS torch maps and a 512^3 SGEMM rate on one thread.
+blas_probe() {
+  OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive "${python}" - <<'PY'
+import time, torch
+torch.set_num_threads(1)
+a, b = torch.randn(512, 512), torch.randn(512, 512)
+for _ in range(3):
+    a @ b
+n, start = 0, time.perf_counter()
+while time.perf_counter() - start < 0.5:
+    a @ b
+    n += 1
+gflops = 2 * 512 ** 3 * n / (time.perf_counter() - start) / 1e9
+maps = {l.split()[-1] for l in open("/proc/self/maps") if "blas" in l}
+print(f"{' '.join(sorted(maps)) or 'none'} ({gflops:.1f} GFLOP/s 512^3 sgemm, 1 thread)")
+PY
+}
+echo "PyTorch BLAS without the override: $(blas_probe)"
+probe="$(LD_LIBRARY_PATH="${openblas_dir}" blas_probe)"
+if [[ "${probe}" != *openblas* ]]; then
+  echo "torch did not load OpenBLAS: ${probe}" >&2
+  exit 1
+fi
+echo "PyTorch BLAS used below: ${probe}"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# samples_per_second=... out of one result line.
+rate() { sed -n 's/.*samples_per_second=\([0-9.]*\).*/\1/p' | tail -1; }
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+configs=("mlp 64 1" "mlp 64 2" "mlp 256 1" "mlp 256 2" "cnn 64 1" "cnn 64 2")
+((throughput)) || configs=()
+rows=()
+for config in "${configs[@]}"; do
+  read -r model batch threads <<<"${config}"
+  ours="" theirs=""
+  for ((r = 0; r < repeats; ++r)); do
+    ours+=" $(OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
+      "${train_bench}" --model="${model}" --batch="${batch}" \
+      --threads="${threads}" | rate)"
+    theirs+=" $(OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
+      LD_LIBRARY_PATH="${openblas_dir}" "${python}" bench/pytorch_compare.py \
+      --model "${model}" --batch "${batch}" --threads "${threads}" | rate)"
+  done
+  ours="$(median <<<"${ours}")"
+  theirs="$(median <<<"${theirs}")"
+  ours="${ours:-0}" theirs="${theirs:-0}"  # 0: the run printed no rate
+  echo "${model} b${batch} t${threads}: descent ${ours}, PyTorch ${theirs}" >&2
+  rows+=("${model} ${batch} ${threads} ${ours} ${theirs}")
+done
+
+((throughput)) && printf '\n| config | descent samples/s | PyTorch samples/s | ratio | goal |\n'
+((throughput)) && echo "|---|---|---|---|---|"
+for row in "${rows[@]}"; do
+  read -r model batch threads ours theirs <<<"${row}"
+  awk -v m="${model}" -v b="${batch}" -v t="${threads}" -v o="${ours}" \
+      -v p="${theirs}" 'BEGIN {
+    goal = (m == "mlp" && b == 64) ? 1.2 : 1.0
+    if (o + 0 == 0 || p + 0 == 0) {  # a run that printed no rate
+      printf "| %s b%d t%d | %s | %s | n/a | >= %.1fx |\n", m, b, t, o, p, goal
+      exit
+    }
+    ratio = o / p
+    printf "| %s b%d t%d | %.0f | %.0f | %.2fx | >= %.1fx %s |\n",
+           m, b, t, o, p, ratio, goal, (ratio >= goal) ? "met" : "MISSED"
+  }'
+done
+
+# --- Time to accuracy. ---
+example="examples/fashion_mnist_mlp.textproto"
+if [[ "${tta}" == 0 || ! -f "${example}" ]]; then
+  exit 0
+fi
+target=0.88
+lr="$(sed -n 's/.*learning_rate: *\([0-9.eE+-]*\).*/\1/p' "${example}" | head -1)"
+batch="$(sed -n 's/.*batch_size: *\([0-9]*\).*/\1/p' "${example}" | head -1)"
+threads="$(sed -n 's/.*threads: *\([0-9]*\).*/\1/p' "${example}" | head -1)"
+echo
+echo "## Time to ${target} test accuracy (MLP, batch ${batch}, SGD lr ${lr}, ${threads} thread(s))"
+out="${tmp}/descent_run"
+start="$(date +%s.%N)"
+OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
+  "${build_dir}/descent" local --config "${example}" --output_dir "${out}" \
+  --set cluster.num_servers=1 --set cluster.num_workers=1 \
+  --set train.eval_every_steps=938 >"${tmp}/descent_local.out" 2>"${tmp}/descent_local.err" || {
+  echo "descent local failed:" >&2
+  tail -5 "${tmp}/descent_local.err" >&2
+  exit 1
+}
+wall="$(awk -v s="${start}" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')"
+accuracy="$("${python}" -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(s.get("testAccuracy", s.get("test_accuracy", "nan")))' "${out}/summary.json")"
+# The first evaluation at or above the target, from the job's evals.csv
+# (seconds since the job started, as the coordinator counts them). The run
+# evaluates every 938 steps (one epoch of 60000 / 64) to match PyTorch's
+# per-epoch evaluation; the rest of the config is the example's.
+reached="n/a"
+if [[ -f "${out}/evals.csv" ]]; then
+  reached="$(awk -F, -v t="${target}" 'NR == 1 {for (i = 1; i <= NF; ++i) c[$i] = i; next}
+    $c["test_accuracy"] >= t {printf "%.1f s (epoch %.2f)", $c["wall_seconds"], $c["epoch"]; exit}' \
+    "${out}/evals.csv")"
+  reached="${reached:-not reached}"
+fi
+torch_line="$(OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
+  LD_LIBRARY_PATH="${openblas_dir}" "${python}" bench/pytorch_compare.py \
+  --time-to-accuracy "${target}" --lr "${lr}" --batch "${batch}" \
+  --threads "${threads}" 2>/dev/null || true)"
+torch_seconds="$(sed -n 's/.* seconds=\([0-9.na]*\).*/\1/p' <<<"${torch_line}")"
+torch_epochs="$(sed -n 's/.* epochs=\([0-9]*\).*/\1/p' <<<"${torch_line}")"
+echo "| | wall seconds | test accuracy |"
+echo "|---|---|---|"
+echo "| descent local, whole run (1 server, 1 worker) | ${wall} | ${accuracy} |"
+echo "| descent, first evaluation >= ${target} | ${reached} | |"
+echo "| PyTorch, first epoch >= ${target} (incl. data loading) | ${torch_seconds} (epoch ${torch_epochs}) | |"
