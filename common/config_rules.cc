@@ -358,6 +358,9 @@ void ApplyDefaults(v1::JobConfig* config) {
   if (!train->has_seed()) train->set_seed(1);
   if (!train->has_threads()) train->set_threads(0);
   if (!train->has_eval_every_steps()) train->set_eval_every_steps(1000);
+  if (!train->has_overlap_communication()) {
+    train->set_overlap_communication(true);
+  }
   if (train->consistency() == v1::CONSISTENCY_UNSPECIFIED) {
     train->set_consistency(v1::ASP);
   }

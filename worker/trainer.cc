@@ -5,6 +5,8 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -31,7 +33,12 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
                       data->num_features),
       batch_labels_(options.batch_size),
       batch_targets_(options.batch_size),
-      order_(data->num_examples) {}
+      order_(data->num_examples) {
+  if (options_.overlap) {
+    incoming_.resize(params_.size());
+    sending_.resize(grad_.size());
+  }
+}
 
 Trainer::Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,
                  const SparseDataset* data, WorkerMetrics* metrics)
@@ -115,11 +122,31 @@ absl::Status Trainer::PullFirst() {
 }
 
 absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
-  const int64_t n_examples = num_examples();
-  const int batch_size = options_.batch_size;
   Shuffle(0);
   absl::Status pulled = PullFirst();
   if (!pulled.ok()) return pulled;
+  const bool overlap = options_.overlap && sparse_model_ == nullptr;
+  std::thread push_thread;
+  if (overlap) push_thread = std::thread([this] { PushLoop(); });
+  absl::Status trained = Train(should_stop);
+  if (overlap) {
+    absl::Status last = WaitForPush();
+    if (trained.ok()) trained = last;
+    {
+      absl::MutexLock lock(&mu_);
+      push_thread_exit_ = true;
+    }
+    push_thread.join();
+  }
+  if (!trained.ok()) return trained;
+  absl::MutexLock lock(&mu_);
+  progress_.set_done(true);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Train(const std::function<bool()>& should_stop) {
+  const int64_t n_examples = num_examples();
+  const int batch_size = options_.batch_size;
   int64_t step = 0;
   int current = 0;
   for (int epoch = 0; epoch < options_.epochs; ++epoch) {
@@ -153,9 +180,35 @@ absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
       if (!status.ok()) return status;
     }
   }
-  absl::MutexLock lock(&mu_);
-  progress_.set_done(true);
   return absl::OkStatus();
+}
+
+void Trainer::PushLoop() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    mu_.Await(absl::Condition(
+        +[](Trainer* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->mu_) {
+          return t->push_task_ != nullptr || t->push_thread_exit_;
+        },
+        this));
+    if (push_task_ == nullptr) return;  // asked to exit, nothing pending
+    std::function<absl::Status()> task = std::move(push_task_);
+    push_task_ = nullptr;
+    mu_.Unlock();
+    absl::Status status = task();
+    mu_.Lock();
+    push_status_ = status;
+    push_busy_ = false;
+  }
+}
+
+absl::Status Trainer::WaitForPush() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](Trainer* t)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->mu_) { return !t->push_busy_; },
+      this));
+  return push_status_;
 }
 
 float Trainer::ComputeDense(int64_t first, int n) {
@@ -176,7 +229,7 @@ float Trainer::ComputeDense(int64_t first, int n) {
 
 absl::Status Trainer::Step(int64_t step, int64_t first, int n,
                            SparseBuffers* current, SparseBuffers* next) {
-  absl::Time start = absl::Now();
+  const absl::Time start = absl::Now();
   float loss;
   PsClient::Rows rows;
   if (current == nullptr) {
@@ -206,11 +259,31 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n,
         "training diverged: worker ", options_.worker_id, " got loss ", loss,
         " at step ", step, "; lower optimizer.sgd.learning_rate"));
   }
-  start = absl::Now();
+  if (incoming_.empty()) {
+    return Push(step, n, loss, compute_seconds, grad_.data(), params_.data(),
+                current != nullptr ? &rows : nullptr);
+  }
+  // Overlap: the previous push's parameters become the ones the next
+  // gradient reads, and this step's gradient goes out while it is computed.
+  absl::Status previous = WaitForPush();
+  if (!previous.ok()) return previous;
+  if (step > 0) params_.swap(incoming_);
+  sending_.swap(grad_);
+  absl::MutexLock lock(&mu_);
+  push_busy_ = true;
+  push_task_ = [this, step, n, loss, compute_seconds] {
+    return Push(step, n, loss, compute_seconds, sending_.data(),
+                incoming_.data(), nullptr);
+  };
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Push(int64_t step, int n, float loss,
+                           double compute_seconds, const float* grad,
+                           float* params, const PsClient::Rows* rows) {
+  const absl::Time start = absl::Now();
   PsClient::Transfer transfer;
-  absl::Status pushed =
-      ps_->PushPull(step, grad_.data(), params_.data(), &transfer,
-                    current != nullptr ? &rows : nullptr);
+  absl::Status pushed = ps_->PushPull(step, grad, params, &transfer, rows);
   if (!pushed.ok()) return pushed;
   if (metrics_ != nullptr) {
     metrics_->compute_duration.Observe(compute_seconds);

@@ -9,6 +9,14 @@
 // the next batch's keys (pushed first, so they include this step's update),
 // so a step still costs one round trip.
 //
+// Overlap (dense models, options.overlap): the PushPull of step t runs on a
+// second thread while the worker computes step t + 1's gradient on the
+// parameters it has, which lack its own step-t update (a staleness of one
+// step, on top of whatever ASP adds). A step then costs about max(compute,
+// round trip) rather than their sum. Two parameter and two gradient buffers
+// keep the threads apart: the push writes the next parameters into one
+// while the gradient step reads the other.
+//
 // Buffers are sized once; a step allocates nothing but what gRPC does.
 // Run() is called from one thread; Progress() may be called from any.
 #ifndef DESCENT_WORKER_TRAINER_H_
@@ -37,6 +45,8 @@ struct TrainerOptions {
   // With worker_id, fixes each epoch's shuffle of the shard.
   uint64_t seed = 1;
   int32_t worker_id = 0;
+  // Overlap each push with the next gradient (dense models only).
+  bool overlap = false;
 };
 
 class Trainer {
@@ -82,11 +92,22 @@ class Trainer {
   void GatherSparse(int64_t first, int n, SparseBuffers* batch) const;
   // Pulls the parameters (and the first sparse batch's rows).
   absl::Status PullFirst();
+  // Every epoch's steps, after PullFirst.
+  absl::Status Train(const std::function<bool()>& should_stop);
   // One step on the examples order_[first, first + n). Sparse models:
   // `current` holds those examples, gathered, and `next` the following
   // batch (no keys after the last); both null for dense models.
   absl::Status Step(int64_t step, int64_t first, int n, SparseBuffers* current,
                     SparseBuffers* next);
+  // The push half of a step: sends grad (and rows), receives the parameters
+  // into `params`, records metrics and progress.
+  absl::Status Push(int64_t step, int n, float loss, double compute_seconds,
+                    const float* grad, float* params,
+                    const PsClient::Rows* rows);
+  // Overlap: waits for the push in flight, if any, and returns its status.
+  absl::Status WaitForPush();
+  // Overlap: the push thread's loop.
+  void PushLoop();
   void Shuffle(int epoch);
 
   const TrainerOptions options_;
@@ -100,6 +121,9 @@ class Trainer {
 
   std::vector<float> params_;
   std::vector<float> grad_;
+  // Overlap: the push in flight fills incoming_ from sending_.
+  std::vector<float> incoming_;
+  std::vector<float> sending_;
   std::vector<float> batch_features_;
   std::vector<int32_t> batch_labels_;
   std::vector<float> batch_targets_;
@@ -108,6 +132,11 @@ class Trainer {
 
   mutable absl::Mutex mu_;
   v1::WorkerProgress progress_ ABSL_GUARDED_BY(mu_);
+  // Overlap: the one push the push thread runs next, or is running.
+  std::function<absl::Status()> push_task_ ABSL_GUARDED_BY(mu_);
+  bool push_busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool push_thread_exit_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status push_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace descent

@@ -104,9 +104,9 @@ absl::Status Work(const WorkerRoleOptions& options) {
   ASSIGN_OR_RETURN(data, LoadShard(registration));
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
-  const TrainerOptions trainer_options{config.train().epochs(),
-                                       config.train().batch_size(),
-                                       config.train().seed(), id};
+  const TrainerOptions trainer_options{
+      config.train().epochs(), config.train().batch_size(),
+      config.train().seed(), id, config.train().overlap_communication()};
   ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration));
   LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples";
   if (data.is_sparse) {

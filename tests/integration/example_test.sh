@@ -21,7 +21,7 @@ run_example() {
 
 case "$NAME" in
   fashion_mnist_mlp)
-    run_example --set train.epochs=1 --set data.idx.max_train_examples=20000 \
+    run_example --set train.epochs=1 \
       --set data.idx.max_test_examples=2000
     at_least "$(result test_accuracy)" 0.75 || fail "test accuracy below 0.75"
     ;;
