@@ -107,6 +107,15 @@ std::optional<ConfigIssue> CheckModel(const v1::JobConfig& c) {
                        "is supported by linear_regression, "
                        "logistic_regression and linear_svm only"};
   }
+  if (m.mlp().hidden_size() > 0 && m.mlp().layers_size() > 0) {
+    return ConfigIssue{"model.mlp", "give either hidden or layers, not both"};
+  }
+  for (int i = 0; i < m.mlp().layers_size(); ++i) {
+    if (auto issue = OutOfRange(absl::StrCat("model.mlp.layers[", i, "].units"),
+                                m.mlp().layers(i).units(), 1, 1 << 20)) {
+      return issue;
+    }
+  }
   for (int i = 0; i < m.mlp().hidden_size(); ++i) {
     if (auto issue = OutOfRange(absl::StrCat("model.mlp.hidden[", i, "]"),
                                 m.mlp().hidden(i), 1, 1 << 20)) {
@@ -306,6 +315,11 @@ void ApplyModelDefaults(v1::ModelConfig* model) {
     v1::MlpConfig* mlp = model->mutable_mlp();
     mlp->set_activation(DefaultActivation(mlp->activation()));
     if (mlp->init() == v1::INIT_RULE_UNSPECIFIED) mlp->set_init(v1::HE_NORMAL);
+    for (v1::DenseConfig& layer : *mlp->mutable_layers()) {
+      if (layer.activation() == v1::ACTIVATION_UNSPECIFIED) {
+        layer.set_activation(mlp->activation());
+      }
+    }
   }
   if (model->has_cnn()) {
     v1::CnnConfig* cnn = model->mutable_cnn();

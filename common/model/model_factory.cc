@@ -96,8 +96,21 @@ absl::Status CheckShape(const v1::ModelConfig& config, const DataShape& shape) {
   return absl::OkStatus();
 }
 
+// A layer's own init, or the network's.
+InitRule InitOf(v1::InitRule own, v1::InitRule network) {
+  return FromProto(own != v1::INIT_RULE_UNSPECIFIED ? own : network);
+}
+
 std::vector<LayerSpec> MlpLayers(const v1::MlpConfig& mlp) {
   std::vector<LayerSpec> layers;
+  for (const v1::DenseConfig& dense : mlp.layers()) {
+    LayerSpec layer;
+    layer.kind = LayerSpec::kDense;
+    layer.units = dense.units();
+    layer.activation = FromProto(dense.activation());
+    layer.init = InitOf(dense.init(), mlp.init());
+    layers.push_back(layer);
+  }
   for (int32_t units : mlp.hidden()) {
     LayerSpec layer;
     layer.kind = LayerSpec::kDense;
@@ -156,9 +169,9 @@ std::vector<LayerSpec> CnnLayers(const v1::CnnConfig& cnn) {
   std::vector<LayerSpec> layers;
   for (const v1::LayerConfig& config : cnn.layers()) {
     if (config.has_conv()) {
-      LayerSpec layer =
-          Conv(config.conv().out_channels(), config.conv().kernel(),
-               config.conv().padding(), init);
+      LayerSpec layer = Conv(config.conv().out_channels(),
+                             config.conv().kernel(), config.conv().padding(),
+                             InitOf(config.conv().init(), cnn.init()));
       layer.stride = config.conv().stride();
       layer.activation = FromProto(config.conv().activation());
       layers.push_back(layer);
@@ -167,7 +180,8 @@ std::vector<LayerSpec> CnnLayers(const v1::CnnConfig& cnn) {
           Pool(config.max_pool().size(), config.max_pool().stride()));
     } else {
       layers.push_back(Dense(config.dense().units(),
-                             FromProto(config.dense().activation()), init));
+                             FromProto(config.dense().activation()),
+                             InitOf(config.dense().init(), cnn.init())));
     }
   }
   return layers;

@@ -195,6 +195,13 @@ TEST(ConfigTest, ModelDefaults) {
   ASSERT_TRUE(mlp.ok()) << mlp.status();
   EXPECT_EQ(mlp->model().mlp().activation(), v1::RELU);
   EXPECT_EQ(mlp->model().mlp().init(), v1::HE_NORMAL);
+  absl::StatusOr<v1::JobConfig> layered = Parse(WithModelAndData(
+      "mlp { activation: TANH layers { units: 4 } layers { units: 2 "
+      "activation: SIGMOID } }",
+      kIdx));
+  ASSERT_TRUE(layered.ok()) << layered.status();
+  EXPECT_EQ(layered->model().mlp().layers(0).activation(), v1::TANH);
+  EXPECT_EQ(layered->model().mlp().layers(1).activation(), v1::SIGMOID);
 
   absl::StatusOr<v1::JobConfig> cnn = Parse(
       WithModelAndData("cnn { layers { conv { out_channels: 4 kernel: 3 } } "
@@ -233,6 +240,8 @@ TEST(ConfigTest, ModelAndDataRulesNameTheField) {
   };
   const std::vector<Case> cases = {
       {"mlp { hidden: [0] }", kIdx, "model.mlp.hidden[0]"},
+      {"mlp { layers { units: 0 } }", kIdx, "model.mlp.layers[0].units"},
+      {"mlp { hidden: [3] layers { units: 3 } }", kIdx, "model.mlp"},
       {"cnn {}", kIdx, "model.cnn"},
       {"cnn { preset: LENET5 layers { dense { units: 3 } } }", kIdx,
        "model.cnn"},

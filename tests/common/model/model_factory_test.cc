@@ -157,6 +157,27 @@ TEST(BuildLayout, NamesTheModelInShapeErrors) {
               AllOf(HasSubstr("cnn"), HasSubstr("780")));
 }
 
+TEST(BuildLayout, LayersTakeTheirOwnInitOrTheNetworks) {
+  const DataShape shape{16, 3};
+  absl::StatusOr<ModelLayout> mlp = BuildLayout(
+      ModelOf("mlp { init: XAVIER_UNIFORM layers { units: 4 init: ZEROS } "
+              "layers { units: 5 activation: TANH } }"),
+      shape);
+  ASSERT_TRUE(mlp.ok()) << mlp.status();
+  // layer0/weights, layer0/bias, layer1/weights, ...: 16*4+4 + 4*5+5 + 5*3+3.
+  ASSERT_EQ(mlp->dense.size(), 68 + 25 + 18);
+  EXPECT_EQ(mlp->dense.tensors()[0].init, InitRule::kZeros);
+  EXPECT_EQ(mlp->dense.tensors()[2].init, InitRule::kXavierUniform);
+
+  absl::StatusOr<ModelLayout> cnn = BuildLayout(
+      ModelOf("cnn { layers { conv { out_channels: 2 kernel: 3 init: ZEROS } "
+              "} layers { dense { units: 4 } } }"),
+      shape);
+  ASSERT_TRUE(cnn.ok()) << cnn.status();
+  EXPECT_EQ(cnn->dense.tensors()[0].init, InitRule::kZeros);
+  EXPECT_EQ(cnn->dense.tensors()[2].init, InitRule::kHeNormal);
+}
+
 TEST(CreateModel, RejectsSparseModels) {
   for (const char* text :
        {"sparse_logistic_regression {}", "factorization_machine {}"}) {

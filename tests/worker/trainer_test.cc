@@ -1,0 +1,144 @@
+// The Trainer against a real parameter shard over gRPC on 127.0.0.1: its
+// updates are exactly mini-batch SGD in its shuffled order, and with
+// overlap exactly SGD with each gradient one step late.
+#include "worker/trainer.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "common/data/synthetic.h"
+#include "common/metrics.h"
+#include "common/model/linear_regression.h"
+#include "common/ps_client.h"
+#include "common/rpc.h"
+#include "gtest/gtest.h"
+#include "server/parameter_shard.h"
+#include "server/rpc/parameter_server_service.h"
+
+namespace descent {
+namespace {
+
+constexpr int kFeatures = 5;
+constexpr int kBatch = 4;
+constexpr int kEpochs = 2;
+constexpr float kLearningRate = 0.05f;
+constexpr uint64_t kSeed = 3;
+
+// One shard holding the whole model, behind its own gRPC server.
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = MakeLinearRegression(22, kFeatures, 0.1f, 9).data;
+    model_ = std::make_unique<LinearRegression>(kFeatures, kBatch, 1);
+    ParameterShardOptions options;
+    options.job_id = "job-1";
+    options.range = {0, model_->layout().size()};
+    options.layout = model_->layout();
+    options.seed = kSeed;
+    options.optimizer.mutable_sgd()->set_learning_rate(kLearningRate);
+    shard_ = *ParameterShard::Create(std::move(options));
+    auto registry = MetricsRegistry::Start("127.0.0.1:0", {{"role", "server"}});
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = *std::move(registry);
+    metrics_ = std::make_unique<ServerMetrics>(*registry_);
+    service_ = std::make_unique<ParameterServerService>(metrics_.get());
+    service_->Attach(shard_.get());
+    auto running = StartRpcServer("127.0.0.1:0", {service_.get()}, false);
+    ASSERT_TRUE(running.ok()) << running.status();
+    server_ = *std::move(running);
+  }
+
+  // Trains the model through the shard; returns its final parameters.
+  std::vector<float> Train(bool overlap) {
+    PsClient::Options options;
+    options.job_id = "job-1";
+    v1::ShardInfo& info = options.shards.emplace_back();
+    info.set_address(server_.address);
+    info.set_end(model_->layout().size());
+    auto ps = PsClient::Create(std::move(options));
+    EXPECT_TRUE(ps.ok()) << ps.status();
+    Trainer trainer(TrainerOptions{kEpochs, kBatch, kSeed, 0, overlap},
+                    model_.get(), ps->get(), &data_, nullptr);
+    absl::Status trained = trainer.Run([] { return false; });
+    EXPECT_TRUE(trained.ok()) << trained;
+    const v1::WorkerProgress progress = trainer.Progress();
+    EXPECT_TRUE(progress.done());
+    EXPECT_EQ(progress.examples(), kEpochs * data_.num_examples);
+    return shard_->Snapshot();
+  }
+
+  // SGD in the trainer's order, each gradient computed `delay` updates
+  // late (0: plain SGD).
+  std::vector<float> Reference(int delay) {
+    const int64_t p = model_->layout().size();
+    std::vector<std::vector<float>> history(1, std::vector<float>(p));
+    model_->layout().Initialize(kSeed, 0, p, history[0].data());
+    std::vector<int64_t> order(data_.num_examples);
+    std::vector<float> features(kBatch * kFeatures), targets(kBatch);
+    std::vector<float> grad(p);
+    for (int epoch = 0; epoch < kEpochs; ++epoch) {
+      // The trainer's shuffle: seed, worker id, epoch.
+      std::iota(order.begin(), order.end(), 0);
+      std::seed_seq seed{kSeed, uint64_t{0}, uint64_t(epoch)};
+      std::mt19937_64 random(seed);
+      std::shuffle(order.begin(), order.end(), random);
+      for (int64_t first = 0; first < data_.num_examples; first += kBatch) {
+        const int n = static_cast<int>(
+            std::min<int64_t>(kBatch, data_.num_examples - first));
+        for (int i = 0; i < n; ++i) {
+          std::copy_n(data_.example(order[first + i]), kFeatures,
+                      &features[i * kFeatures]);
+          targets[i] = data_.targets[order[first + i]];
+        }
+        const size_t seen = std::max<int64_t>(
+            0, static_cast<int64_t>(history.size()) - 1 - delay);
+        model_->LossAndGradient(
+            history[seen].data(),
+            Batch{features.data(), nullptr, n, targets.data()}, grad.data());
+        std::vector<float> next = history.back();
+        for (int64_t i = 0; i < p; ++i) next[i] -= kLearningRate * grad[i];
+        history.push_back(std::move(next));
+      }
+    }
+    return history.back();
+  }
+
+  Dataset data_;
+  std::unique_ptr<LinearRegression> model_;
+  std::unique_ptr<ParameterShard> shard_;
+  std::unique_ptr<MetricsRegistry> registry_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<ParameterServerService> service_;
+  RunningServer server_;
+};
+
+void ExpectNear(const std::vector<float>& actual,
+                const std::vector<float>& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_NEAR(actual[i], expected[i], 1e-5f * (1 + std::abs(expected[i])))
+        << "parameter " << i;
+  }
+}
+
+TEST_F(TrainerTest, WithoutOverlapIsMiniBatchSgdInShuffledOrder) {
+  ExpectNear(Train(/*overlap=*/false), Reference(/*delay=*/0));
+  EXPECT_EQ(shard_->version(), kEpochs * 6);  // 22 examples, batches of 4
+}
+
+TEST_F(TrainerTest, WithOverlapEachGradientIsOneStepLate) {
+  const std::vector<float> trained = Train(/*overlap=*/true);
+  ExpectNear(trained, Reference(/*delay=*/1));
+  // And that differs from plain SGD, so the test tells the two apart.
+  const std::vector<float> plain = Reference(/*delay=*/0);
+  float largest = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    largest = std::max(largest, std::abs(plain[i] - trained[i]));
+  }
+  EXPECT_GT(largest, 1e-3f);
+}
+
+}  // namespace
+}  // namespace descent
