@@ -31,6 +31,8 @@ struct SparseTableSpec {
   int row_width = 0;
   std::vector<float> column_stddev;  // row_width entries
 
+  // Both CHECK-fail unless column_stddev holds row_width entries;
+  // InitialValue also unless 0 <= column < row_width.
   float InitialValue(uint64_t seed, uint64_t key, int column) const;
   // Writes the row_width initial values of `key`'s row into out.
   void InitializeRow(uint64_t seed, uint64_t key, float* out) const;
