@@ -29,7 +29,7 @@ sed 's/batch_size: 64/batch_sise: 32/' "$EXAMPLE" >"$BAD"
 line=$(grep -n batch_sise "$BAD" | cut -d: -f1)
 expect 2 "$BAD:$line:[0-9]*: .*no field named \"batch_sise\"" \
   "$DESCENT" local --config "$BAD" --output_dir "$WORK/o1"
-sed 's/epochs: 15/epochs: -15/' "$EXAMPLE" >"$BAD"
+sed 's/^  epochs: [0-9]*$/  epochs: -15/' "$EXAMPLE" >"$BAD"
 line=$(grep -n "epochs: -15" "$BAD" | cut -d: -f1)
 expect 2 "$BAD:$line:3: train.epochs: must be in \[1, 100000\], got -15" \
   "$DESCENT" local --config "$BAD" --output_dir "$WORK/o2"
