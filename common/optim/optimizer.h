@@ -1,16 +1,25 @@
 // The server-side update rule applied by a parameter shard.
 //
 // An Optimizer owns the per-parameter state it needs (none for plain SGD;
-// moments for later rules) for one contiguous slice of the parameter vector,
-// so each shard holds exactly the state of the parameters it owns.
-// Not thread-safe: the shard calls it under its own lock.
+// moments and accumulators for the others) for one contiguous slice of the
+// parameter vector, so each shard holds exactly the state of the parameters
+// it owns. State is sized at construction and by Grow(); Apply() never
+// allocates. Not thread-safe: the shard calls it under its own lock.
+//
+// The adaptive rules match torch.optim (1.13) element for element, including
+// where eps goes; the learning rate of each update comes from a
+// LearningRateSchedule evaluated at `version`. Build them with their
+// Create() functions, which validate the options (INVALID_ARGUMENT naming
+// the bad field).
 #ifndef DESCENT_COMMON_OPTIM_OPTIMIZER_H_
 #define DESCENT_COMMON_OPTIM_OPTIMIZER_H_
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/optim/schedule.h"
 #include "descent/v1/job.pb.h"
 
 namespace descent {
@@ -21,9 +30,16 @@ class Optimizer {
 
   // Updates params[i] for i in [0, n) from grad[i]. `position` is the
   // index of params[0] within the optimizer's slice (for per-parameter
-  // state); `version` counts updates already applied to the slice.
+  // state); `version` counts updates already applied to the slice (the
+  // global step). Requires position + n <= the current size.
   virtual void Apply(int64_t position, const float* grad, int64_t n,
                      int64_t version, float* params) = 0;
+
+  // Extends per-parameter state to `size` parameters, the new state as at
+  // construction (zero; Adagrad's initial_accumulator_value), i.e. as if
+  // never updated; existing state is kept. Never shrinks. For sparse
+  // tables whose rows are appended. No-op for stateless rules.
+  virtual void Grow(int64_t /*size*/) {}
 };
 
 // Plain stochastic gradient descent: params -= learning_rate * grad.
@@ -35,6 +51,140 @@ class SgdOptimizer : public Optimizer {
 
  private:
   const float learning_rate_;
+};
+
+// torch.optim.SGD with momentum, dampening 0: v = mu * v + g, then
+// p -= lr * v, or with nesterov p -= lr * (g + mu * v).
+struct MomentumOptions {
+  double momentum = 0.9;  // mu in [0, 1); torch's default 0 would be plain SGD
+  bool nesterov = false;
+};
+class MomentumOptimizer : public Optimizer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Optimizer>> Create(
+      int64_t size, LearningRateSchedule lr, MomentumOptions options = {});
+  void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
+             float* params) override;
+  void Grow(int64_t size) override;
+
+ private:
+  MomentumOptimizer(int64_t size, LearningRateSchedule lr,
+                    MomentumOptions options);
+  const LearningRateSchedule lr_;
+  const MomentumOptions options_;
+  std::vector<float> velocity_;
+};
+
+// torch.optim.Adagrad (lr_decay 0; decay the rate with the schedule):
+// sum += g^2; p -= lr * g / (sqrt(sum) + eps).
+struct AdagradOptions {
+  double eps = 1e-10;                    // > 0
+  double initial_accumulator_value = 0;  // >= 0; also the value Grow() gives
+};
+class AdagradOptimizer : public Optimizer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Optimizer>> Create(
+      int64_t size, LearningRateSchedule lr, AdagradOptions options = {});
+  void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
+             float* params) override;
+  void Grow(int64_t size) override;
+
+ private:
+  AdagradOptimizer(int64_t size, LearningRateSchedule lr,
+                   AdagradOptions options);
+  const LearningRateSchedule lr_;
+  const AdagradOptions options_;
+  std::vector<float> sum_;
+};
+
+// torch.optim.RMSprop, no momentum, not centered:
+// sq = alpha * sq + (1 - alpha) * g^2; p -= lr * g / (sqrt(sq) + eps).
+struct RmspropOptions {
+  double alpha = 0.99;  // in [0, 1)
+  double eps = 1e-8;    // > 0
+};
+class RmspropOptimizer : public Optimizer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Optimizer>> Create(
+      int64_t size, LearningRateSchedule lr, RmspropOptions options = {});
+  void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
+             float* params) override;
+  void Grow(int64_t size) override;
+
+ private:
+  RmspropOptimizer(int64_t size, LearningRateSchedule lr,
+                   RmspropOptions options);
+  const LearningRateSchedule lr_;
+  const RmspropOptions options_;
+  std::vector<float> square_avg_;
+};
+
+// torch.optim.Adam / AdamW (amsgrad off). With step t counted per
+// parameter (the number of times that parameter was updated, including
+// this one), as torch does:
+//   [AdamW only] p *= 1 - lr * weight_decay
+//   m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g^2
+//   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// A per-parameter t keeps bias correction right for sparse rows updated
+// lazily; for a dense slice it equals version + 1.
+struct AdamOptions {
+  double beta1 = 0.9;    // in [0, 1)
+  double beta2 = 0.999;  // in [0, 1)
+  double eps = 1e-8;     // > 0
+  // Decoupled weight decay (AdamW); 0 is plain Adam. torch.optim.AdamW's
+  // default is 0.01: see AdamOptions::AdamW().
+  double weight_decay = 0;  // >= 0
+  static AdamOptions AdamW() {
+    AdamOptions options;
+    options.weight_decay = 0.01;
+    return options;
+  }
+};
+class AdamOptimizer : public Optimizer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Optimizer>> Create(
+      int64_t size, LearningRateSchedule lr, AdamOptions options = {});
+  void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
+             float* params) override;
+  void Grow(int64_t size) override;
+
+ private:
+  AdamOptimizer(int64_t size, LearningRateSchedule lr, AdamOptions options);
+  const LearningRateSchedule lr_;
+  const AdamOptions options_;
+  std::vector<float> m_;
+  std::vector<float> v_;
+  std::vector<int32_t> steps_;
+};
+
+// FTRL-Proximal (McMahan et al., "Ad Click Prediction", KDD 2013,
+// Algorithm 1), per coordinate, for sparse models. alpha is the schedule's
+// rate at `version`; with p = -learning_rate_power (0.5 in the paper):
+//   sigma = (n_new^p - n^p) / alpha;  z += g - sigma * w;  n = n_new
+//   w = 0                                          if |z| <= l1
+//   w = -(z - sign(z) l1) / ((beta + n^p) / alpha + l2)   otherwise
+// where n_new = n + g^2 and w is the parameter's current value.
+struct FtrlOptions {
+  double beta = 1.0;                  // >= 0
+  double l1 = 0.0;                    // >= 0
+  double l2 = 0.0;                    // >= 0
+  double learning_rate_power = -0.5;  // <= 0
+};
+class FtrlOptimizer : public Optimizer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Optimizer>> Create(
+      int64_t size, LearningRateSchedule lr, FtrlOptions options = {});
+  void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
+             float* params) override;
+  void Grow(int64_t size) override;
+
+ private:
+  FtrlOptimizer(int64_t size, LearningRateSchedule lr, FtrlOptions options);
+  double Power(double n) const;
+  const LearningRateSchedule lr_;
+  const FtrlOptions options_;
+  std::vector<float> z_;
+  std::vector<float> n_;
 };
 
 // The optimizer `config` describes, for a slice of `size` parameters.

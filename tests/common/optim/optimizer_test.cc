@@ -1,0 +1,354 @@
+#include "common/optim/optimizer.h"
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace descent {
+namespace {
+
+#include "tests/common/optim/torch_golden.inc"
+
+using Trajectory = std::vector<std::vector<double>>;  // params after each step
+
+std::vector<std::vector<float>> Grads() {
+  std::vector<std::vector<float>> grads;
+  for (const auto& row : kGoldenGrads)
+    grads.emplace_back(row, row + kGoldenSize);
+  return grads;
+}
+
+// Runs `optimizer` densely over Grads() from kGoldenInitial.
+Trajectory RunDense(Optimizer& optimizer) {
+  std::vector<float> params(kGoldenInitial, kGoldenInitial + kGoldenSize);
+  Trajectory out;
+  int64_t version = 0;
+  for (const auto& g : Grads()) {
+    optimizer.Apply(0, g.data(), kGoldenSize, version++, params.data());
+    out.emplace_back(params.begin(), params.end());
+  }
+  return out;
+}
+
+// A reference rule: updates p[i] (double) from g, given step t (1-based)
+// and per-coordinate state, written straight from the papers / torch docs.
+using Rule = std::function<void(int t, const std::vector<float>& g,
+                                std::vector<double>& p)>;
+
+Trajectory Reference(const Rule& rule) {
+  std::vector<double> p(kGoldenInitial, kGoldenInitial + kGoldenSize);
+  Trajectory out;
+  int t = 0;
+  for (const auto& g : Grads()) {
+    rule(++t, g, p);
+    out.push_back(p);
+  }
+  return out;
+}
+
+void ExpectClose(const Trajectory& actual, const Trajectory& expected,
+                 double rel) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t s = 0; s < actual.size(); ++s) {
+    for (size_t i = 0; i < actual[s].size(); ++i) {
+      EXPECT_NEAR(actual[s][i], expected[s][i],
+                  rel * std::max(std::abs(expected[s][i]), 1e-3))
+          << "step " << s + 1 << " param " << i;
+    }
+  }
+}
+
+Trajectory Golden(const float (&golden)[kGoldenSteps][kGoldenSize]) {
+  Trajectory out;
+  for (const auto& row : golden) out.emplace_back(row, row + kGoldenSize);
+  return out;
+}
+
+LearningRateSchedule Lr(double lr) {
+  return LearningRateSchedule::Constant(lr);
+}
+
+std::unique_ptr<Optimizer> Momentum(double lr, bool nesterov) {
+  MomentumOptions options;
+  options.nesterov = nesterov;
+  return MomentumOptimizer::Create(kGoldenSize, Lr(lr), options).value();
+}
+
+// --- (a) against reference formulas in double -----------------------------
+
+TEST(MomentumOptimizer, MatchesHeavyBallAndNesterovFormulas) {
+  for (bool nesterov : {false, true}) {
+    std::vector<double> v(kGoldenSize, 0);
+    const double lr = 0.1, mu = 0.9;
+    Trajectory expected = Reference([&](int, const auto& g, auto& p) {
+      for (int i = 0; i < kGoldenSize; ++i) {
+        v[i] = mu * v[i] + g[i];
+        p[i] -= lr * (nesterov ? g[i] + mu * v[i] : v[i]);
+      }
+    });
+    ExpectClose(RunDense(*Momentum(lr, nesterov)), expected, 1e-5);
+  }
+}
+
+TEST(AdagradOptimizer, MatchesFormula) {
+  std::vector<double> sum(kGoldenSize, 0);
+  const double lr = 0.1, eps = 1e-10;
+  Trajectory expected = Reference([&](int, const auto& g, auto& p) {
+    for (int i = 0; i < kGoldenSize; ++i) {
+      sum[i] += g[i] * g[i];
+      p[i] -= lr * g[i] / (std::sqrt(sum[i]) + eps);
+    }
+  });
+  ExpectClose(RunDense(*AdagradOptimizer::Create(kGoldenSize, Lr(lr)).value()),
+              expected, 1e-5);
+}
+
+TEST(RmspropOptimizer, MatchesFormula) {
+  std::vector<double> sq(kGoldenSize, 0);
+  const double lr = 0.01, alpha = 0.99, eps = 1e-8;
+  Trajectory expected = Reference([&](int, const auto& g, auto& p) {
+    for (int i = 0; i < kGoldenSize; ++i) {
+      sq[i] = alpha * sq[i] + (1 - alpha) * g[i] * g[i];
+      p[i] -= lr * g[i] / (std::sqrt(sq[i]) + eps);
+    }
+  });
+  ExpectClose(RunDense(*RmspropOptimizer::Create(kGoldenSize, Lr(lr)).value()),
+              expected, 1e-5);
+}
+
+Rule AdamRule(double lr, double wd, std::vector<double>& m,
+              std::vector<double>& v) {
+  return [lr, wd, &m, &v](int t, const auto& g, auto& p) {
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    for (int i = 0; i < kGoldenSize; ++i) {
+      p[i] *= 1 - lr * wd;
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      const double denom =
+          std::sqrt(v[i]) / std::sqrt(1 - std::pow(b2, t)) + eps;
+      p[i] -= lr / (1 - std::pow(b1, t)) * m[i] / denom;
+    }
+  };
+}
+
+TEST(AdamOptimizer, MatchesFormula) {
+  std::vector<double> m(kGoldenSize, 0), v(kGoldenSize, 0);
+  Trajectory expected = Reference(AdamRule(0.1, 0, m, v));
+  ExpectClose(RunDense(*AdamOptimizer::Create(kGoldenSize, Lr(0.1)).value()),
+              expected, 1e-5);
+}
+
+TEST(AdamOptimizer, AdamWMatchesFormula) {
+  std::vector<double> m(kGoldenSize, 0), v(kGoldenSize, 0);
+  Trajectory expected = Reference(AdamRule(0.1, 0.01, m, v));
+  auto adamw =
+      AdamOptimizer::Create(kGoldenSize, Lr(0.1), AdamOptions::AdamW()).value();
+  ExpectClose(RunDense(*adamw), expected, 1e-5);
+}
+
+// --- (e) FTRL-Proximal -----------------------------------------------------
+
+TEST(FtrlOptimizer, MatchesMcMahanAlgorithm1) {
+  const double alpha = 0.5;
+  FtrlOptions options;
+  options.beta = 1.0;
+  options.l1 = 0.3;  // large enough to zero some coordinates on the way
+  options.l2 = 0.1;
+  std::vector<double> z(kGoldenSize, 0), n(kGoldenSize, 0);
+  Trajectory expected = Reference([&](int, const auto& g, auto& w) {
+    for (int i = 0; i < kGoldenSize; ++i) {
+      const double sigma =
+          (std::sqrt(n[i] + g[i] * g[i]) - std::sqrt(n[i])) / alpha;
+      z[i] += g[i] - sigma * w[i];
+      n[i] += g[i] * g[i];
+      w[i] = std::abs(z[i]) <= options.l1
+                 ? 0.0
+                 : -(z[i] - std::copysign(options.l1, z[i])) /
+                       ((options.beta + std::sqrt(n[i])) / alpha + options.l2);
+    }
+  });
+  Trajectory actual =
+      RunDense(*FtrlOptimizer::Create(kGoldenSize, Lr(alpha), options).value());
+  ExpectClose(actual, expected, 1e-5);
+  int zeros = 0;
+  for (const auto& step : expected) {
+    for (double w : step) zeros += w == 0;
+  }
+  EXPECT_GT(zeros, 0) << "l1 should zero some coordinates in this sequence";
+}
+
+// --- (b) against torch.optim golden values ---------------------------------
+
+TEST(TorchGolden, AllOptimizersMatchWithin1e6Relative) {
+  struct Case {
+    std::string name;
+    std::unique_ptr<Optimizer> optimizer;
+    const float (&golden)[kGoldenSteps][kGoldenSize];
+  };
+  Case cases[] = {
+      {"SGD momentum", Momentum(kGoldenSgdMomentumLr, false),
+       kGoldenSgdMomentum},
+      {"SGD nesterov", Momentum(kGoldenSgdNesterovLr, true),
+       kGoldenSgdNesterov},
+      {"Adagrad",
+       AdagradOptimizer::Create(kGoldenSize, Lr(kGoldenAdagradLr)).value(),
+       kGoldenAdagrad},
+      {"RMSprop",
+       RmspropOptimizer::Create(kGoldenSize, Lr(kGoldenRmspropLr)).value(),
+       kGoldenRmsprop},
+      {"Adam", AdamOptimizer::Create(kGoldenSize, Lr(kGoldenAdamLr)).value(),
+       kGoldenAdam},
+      {"AdamW",
+       AdamOptimizer::Create(kGoldenSize, Lr(kGoldenAdamWLr),
+                             AdamOptions::AdamW())
+           .value(),
+       kGoldenAdamW},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    ExpectClose(RunDense(*c.optimizer), Golden(c.golden), 1e-6);
+  }
+}
+
+// --- (c) sparse laziness and Grow -------------------------------------------
+
+TEST(AdamOptimizer, LazyRowGetsItsOwnBiasCorrection) {
+  auto adam = AdamOptimizer::Create(2, Lr(0.1)).value();
+  float params[2] = {1.0f, 1.0f};
+  const float g = 0.5f;
+  for (int64_t version = 0; version < 3; ++version) {
+    adam->Apply(0, &g, 1, version, &params[0]);
+  }
+  adam->Apply(1, &g, 1, /*version=*/3, &params[1]);
+  // Adam's first step moves by lr * sign(g) (up to eps), whatever the
+  // global step: m_hat = g, v_hat = g^2.
+  auto fresh = AdamOptimizer::Create(1, Lr(0.1)).value();
+  float expected = 1.0f;
+  fresh->Apply(0, &g, 1, 0, &expected);
+  EXPECT_FLOAT_EQ(params[1], expected);
+  EXPECT_NEAR(params[1], 1.0 - 0.1, 1e-6);
+}
+
+TEST(AdamOptimizer, GrowKeepsOldStateAndZeroesNew) {
+  auto grown = AdamOptimizer::Create(1, Lr(0.1)).value();
+  auto steady = AdamOptimizer::Create(1, Lr(0.1)).value();
+  float a = 1.0f, b = 1.0f;
+  const float g1 = 0.5f, g2 = -0.25f;
+  grown->Apply(0, &g1, 1, 0, &a);
+  steady->Apply(0, &g1, 1, 0, &b);
+  grown->Grow(3);
+  float row[2] = {2.0f, 2.0f};
+  const float g_row[2] = {g2, g2};
+  grown->Apply(1, g_row, 2, 1, row);
+  grown->Apply(0, &g2, 1, 1, &a);
+  steady->Apply(0, &g2, 1, 1, &b);
+  EXPECT_FLOAT_EQ(a, b);  // old state survived Grow
+  auto fresh = AdamOptimizer::Create(1, Lr(0.1)).value();
+  float expected = 2.0f;
+  fresh->Apply(0, &g2, 1, 0, &expected);
+  EXPECT_FLOAT_EQ(row[0], expected);  // new state starts at zero, step 1
+  EXPECT_FLOAT_EQ(row[1], expected);
+  grown->Grow(2);  // never shrinks
+  grown->Apply(2, &g2, 1, 2, &row[1]);
+}
+
+TEST(Optimizers, GrowZeroInitsEveryStatefulRule) {
+  std::vector<std::unique_ptr<Optimizer>> optimizers;
+  optimizers.push_back(Momentum(0.1, false));
+  optimizers.push_back(AdagradOptimizer::Create(1, Lr(0.1)).value());
+  optimizers.push_back(RmspropOptimizer::Create(1, Lr(0.1)).value());
+  optimizers.push_back(FtrlOptimizer::Create(1, Lr(0.1)).value());
+  std::vector<std::unique_ptr<Optimizer>> fresh;
+  fresh.push_back(Momentum(0.1, false));
+  fresh.push_back(AdagradOptimizer::Create(1, Lr(0.1)).value());
+  fresh.push_back(RmspropOptimizer::Create(1, Lr(0.1)).value());
+  fresh.push_back(FtrlOptimizer::Create(1, Lr(0.1)).value());
+  const float g = 0.7f;
+  for (size_t k = 0; k < optimizers.size(); ++k) {
+    float p = 0.0f;
+    optimizers[k]->Apply(0, &g, 1, 0, &p);
+    optimizers[k]->Grow(kGoldenSize + 1);
+    float grown = 0.0f, expected = 0.0f;
+    optimizers[k]->Apply(kGoldenSize, &g, 1, 1, &grown);
+    fresh[k]->Apply(0, &g, 1, 1, &expected);
+    EXPECT_FLOAT_EQ(grown, expected) << "optimizer " << k;
+  }
+}
+
+TEST(AdagradOptimizer, GrowUsesInitialAccumulator) {
+  AdagradOptions options;
+  options.initial_accumulator_value = 16.0;
+  auto adagrad = AdagradOptimizer::Create(0, Lr(1.0), options).value();
+  adagrad->Grow(1);
+  float p = 0.0f;
+  const float g = 3.0f;
+  adagrad->Apply(0, &g, 1, 0, &p);
+  EXPECT_NEAR(p, -3.0 / 5.0, 1e-6);  // sqrt(16 + 3^2) = 5
+}
+
+// --- schedules drive the rate at `version` --------------------------------
+
+TEST(MomentumOptimizer, TakesLearningRateFromScheduleAtVersion) {
+  ScheduleSpec spec;
+  spec.kind = ScheduleSpec::Kind::kStepDecay;
+  spec.learning_rate = 1.0;
+  spec.step_size = 10;
+  spec.gamma = 0.5;
+  MomentumOptions options;
+  options.momentum = 0;
+  auto sgd = MomentumOptimizer::Create(1, CreateSchedule(spec).value(), options)
+                 .value();
+  float p = 0.0f;
+  const float g = 1.0f;
+  sgd->Apply(0, &g, 1, /*version=*/25, &p);
+  EXPECT_FLOAT_EQ(p, -0.25f);
+}
+
+// --- validation and the existing API ----------------------------------------
+
+TEST(Optimizers, CreateRejectsBadOptionsNamingTheField) {
+  MomentumOptions momentum;
+  momentum.momentum = 1.0;
+  AdagradOptions adagrad;
+  adagrad.eps = 0;
+  RmspropOptions rmsprop;
+  rmsprop.alpha = -0.1;
+  AdamOptions adam;
+  adam.beta2 = 1.0;
+  FtrlOptions ftrl;
+  ftrl.l1 = -1;
+  struct Case {
+    absl::Status status;
+    std::string field;
+  } cases[] = {
+      {MomentumOptimizer::Create(1, Lr(0.1), momentum).status(), "momentum"},
+      {AdagradOptimizer::Create(1, Lr(0.1), adagrad).status(), "eps"},
+      {RmspropOptimizer::Create(1, Lr(0.1), rmsprop).status(), "alpha"},
+      {AdamOptimizer::Create(1, Lr(0.1), adam).status(), "beta2"},
+      {FtrlOptimizer::Create(1, Lr(0.1), ftrl).status(), "l1"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(c.status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(c.status.message()), testing::HasSubstr(c.field));
+  }
+}
+
+TEST(CreateOptimizer, StillBuildsSgdFromConfig) {
+  v1::OptimizerConfig config;
+  config.mutable_sgd()->set_learning_rate(0.5);
+  auto sgd = CreateOptimizer(config, 1).value();
+  float p = 1.0f;
+  const float g = 2.0f;
+  sgd->Apply(0, &g, 1, 0, &p);
+  EXPECT_FLOAT_EQ(p, 0.0f);
+  EXPECT_EQ(CreateOptimizer(v1::OptimizerConfig(), 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace descent
