@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/optim/optimizer.h"
 
 namespace descent {
 namespace {
@@ -263,12 +264,18 @@ std::optional<ConfigIssue> CheckTrain(const v1::JobConfig& c) {
 }
 
 std::optional<ConfigIssue> CheckOptimizer(const v1::JobConfig& c) {
-  if (!c.optimizer().has_sgd()) {
+  if (c.optimizer().optimizer_case() ==
+      v1::OptimizerConfig::OPTIMIZER_NOT_SET) {
     return Required("optimizer", false,
                     "e.g. optimizer { sgd { learning_rate: 0.1 } }");
   }
-  return Positive("optimizer.sgd.learning_rate",
-                  c.optimizer().sgd().learning_rate());
+  // The rules live with the optimizers: build one to check them.
+  absl::StatusOr<std::unique_ptr<Optimizer>> built =
+      CreateOptimizer(c.optimizer(), 0);
+  if (built.ok()) return std::nullopt;
+  const std::string message(built.status().message());
+  const size_t colon = message.find(": ");
+  return ConfigIssue{message.substr(0, colon), message.substr(colon + 2)};
 }
 
 void ApplyDataDefaults(v1::DataConfig* data) {

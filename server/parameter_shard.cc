@@ -190,6 +190,7 @@ void ParameterShard::ApplyLocked(const v1::PushRequest& request) {
         row_of_.try_emplace(key, static_cast<int64_t>(row_of_.size()));
     if (created) {
       table_.resize(table_.size() + width);
+      row_optimizer_->Grow(static_cast<int64_t>(table_.size()));
       options_.table.InitializeRow(options_.seed, key,
                                    table_.data() + it->second * width);
     }

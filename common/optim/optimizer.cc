@@ -7,6 +7,7 @@
 #include "Eigen/Core"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "glog/logging.h"
 
 // Element loops keep torch's float32 order of operations: each tensor op in
@@ -250,13 +251,158 @@ void FtrlOptimizer::Apply(int64_t position, const float* grad, int64_t n,
   }
 }
 
-absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(
-    const v1::OptimizerConfig& config, int64_t /*size*/) {
-  if (config.has_sgd()) {
-    return std::make_unique<SgdOptimizer>(
-        static_cast<float>(config.sgd().learning_rate()));
+namespace {
+
+// `value` if the config sets it, else `fallback`.
+#define DESCENT_OR(message, field, fallback) \
+  ((message).has_##field() ? (message).field() : (fallback))
+
+absl::StatusOr<LearningRateSchedule> ScheduleOf(
+    const v1::ScheduleConfig& config, double learning_rate) {
+  ScheduleSpec spec;
+  switch (config.kind()) {
+    case v1::ScheduleConfig::STEP_DECAY:
+      spec.kind = ScheduleSpec::Kind::kStepDecay;
+      break;
+    case v1::ScheduleConfig::EXPONENTIAL:
+      spec.kind = ScheduleSpec::Kind::kExponential;
+      break;
+    case v1::ScheduleConfig::COSINE:
+      spec.kind = ScheduleSpec::Kind::kCosine;
+      break;
+    case v1::ScheduleConfig::INVERSE_SQRT:
+      spec.kind = ScheduleSpec::Kind::kInverseSqrt;
+      break;
+    default:
+      spec.kind = ScheduleSpec::Kind::kConstant;
   }
-  return absl::InvalidArgumentError("optimizer: none chosen");
+  spec.learning_rate = learning_rate;
+  spec.warmup_steps = config.warmup_steps();
+  spec.gamma = DESCENT_OR(config, gamma, spec.gamma);
+  spec.step_size = DESCENT_OR(config, step_size, spec.step_size);
+  spec.min_learning_rate = config.min_learning_rate();
+  spec.period = DESCENT_OR(config, period, spec.period);
+  spec.restarts = config.restarts();
+  spec.period_multiplier =
+      DESCENT_OR(config, period_multiplier, spec.period_multiplier);
+  spec.inverse_sqrt_steps =
+      DESCENT_OR(config, inverse_sqrt_steps, spec.inverse_sqrt_steps);
+  absl::StatusOr<LearningRateSchedule> schedule = CreateSchedule(spec);
+  if (!schedule.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("optimizer.schedule: ", schedule.status().message()));
+  }
+  return schedule;
 }
+
+absl::StatusOr<std::unique_ptr<Optimizer>> Named(
+    const char* name, absl::StatusOr<std::unique_ptr<Optimizer>> created) {
+  if (created.ok()) return created;
+  return absl::InvalidArgumentError(
+      absl::StrCat("optimizer.", name, ": ", created.status().message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(
+    const v1::OptimizerConfig& config, int64_t size) {
+  double learning_rate = 0;
+  switch (config.optimizer_case()) {
+    case v1::OptimizerConfig::kSgd:
+      learning_rate = DESCENT_OR(config.sgd(), learning_rate, 0.1);
+      break;
+    case v1::OptimizerConfig::kMomentum:
+      learning_rate = DESCENT_OR(config.momentum(), learning_rate, 0.1);
+      break;
+    case v1::OptimizerConfig::kAdagrad:
+    case v1::OptimizerConfig::kRmsprop:
+      learning_rate = config.has_adagrad()
+                          ? DESCENT_OR(config.adagrad(), learning_rate, 0.01)
+                          : DESCENT_OR(config.rmsprop(), learning_rate, 0.01);
+      break;
+    case v1::OptimizerConfig::kAdam:
+      learning_rate = DESCENT_OR(config.adam(), learning_rate, 0.001);
+      break;
+    case v1::OptimizerConfig::kAdamw:
+      learning_rate = DESCENT_OR(config.adamw(), learning_rate, 0.001);
+      break;
+    case v1::OptimizerConfig::kFtrl:
+      learning_rate = DESCENT_OR(config.ftrl(), learning_rate, 0.1);
+      break;
+    default:
+      return absl::InvalidArgumentError("optimizer: none chosen");
+  }
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
+    const std::string name(v1::OptimizerConfig::descriptor()
+                               ->FindFieldByNumber(config.optimizer_case())
+                               ->name());
+    return absl::InvalidArgumentError(
+        absl::StrCat("optimizer.", name,
+                     ".learning_rate: must be a finite "
+                     "number > 0, got ",
+                     learning_rate));
+  }
+  ASSIGN_OR_RETURN(LearningRateSchedule schedule,
+                   ScheduleOf(config.schedule(), learning_rate));
+  switch (config.optimizer_case()) {
+    case v1::OptimizerConfig::kSgd:
+      if (config.schedule().kind() == v1::ScheduleConfig::CONSTANT &&
+          config.schedule().warmup_steps() == 0) {
+        return std::make_unique<SgdOptimizer>(
+            static_cast<float>(learning_rate));
+      }
+      // SGD on a schedule: momentum 0 is plain SGD.
+      return Named("sgd", MomentumOptimizer::Create(
+                              size, schedule, MomentumOptions{0.0, false}));
+    case v1::OptimizerConfig::kMomentum: {
+      const v1::MomentumConfig& c = config.momentum();
+      MomentumOptions options;
+      options.momentum = DESCENT_OR(c, momentum, options.momentum);
+      options.nesterov = c.nesterov();
+      return Named("momentum",
+                   MomentumOptimizer::Create(size, schedule, options));
+    }
+    case v1::OptimizerConfig::kAdagrad: {
+      const v1::AdagradConfig& c = config.adagrad();
+      AdagradOptions options;
+      options.eps = DESCENT_OR(c, eps, options.eps);
+      options.initial_accumulator_value = c.initial_accumulator_value();
+      return Named("adagrad",
+                   AdagradOptimizer::Create(size, schedule, options));
+    }
+    case v1::OptimizerConfig::kRmsprop: {
+      const v1::RmspropConfig& c = config.rmsprop();
+      RmspropOptions options;
+      options.alpha = DESCENT_OR(c, alpha, options.alpha);
+      options.eps = DESCENT_OR(c, eps, options.eps);
+      return Named("rmsprop",
+                   RmspropOptimizer::Create(size, schedule, options));
+    }
+    case v1::OptimizerConfig::kAdam:
+    case v1::OptimizerConfig::kAdamw: {
+      const bool decoupled = config.has_adamw();
+      const v1::AdamConfig& c = decoupled ? config.adamw() : config.adam();
+      AdamOptions options = decoupled ? AdamOptions::AdamW() : AdamOptions();
+      options.beta1 = DESCENT_OR(c, beta1, options.beta1);
+      options.beta2 = DESCENT_OR(c, beta2, options.beta2);
+      options.eps = DESCENT_OR(c, eps, options.eps);
+      options.weight_decay = DESCENT_OR(c, weight_decay, options.weight_decay);
+      return Named(decoupled ? "adamw" : "adam",
+                   AdamOptimizer::Create(size, schedule, options));
+    }
+    default: {
+      const v1::FtrlConfig& c = config.ftrl();
+      FtrlOptions options;
+      options.beta = DESCENT_OR(c, beta, options.beta);
+      options.l1 = c.l1();
+      options.l2 = c.l2();
+      options.learning_rate_power =
+          DESCENT_OR(c, learning_rate_power, options.learning_rate_power);
+      return Named("ftrl", FtrlOptimizer::Create(size, schedule, options));
+    }
+  }
+}
+
+#undef DESCENT_OR
 
 }  // namespace descent

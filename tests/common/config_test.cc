@@ -284,6 +284,36 @@ TEST(ConfigTest, ModelAndDataRulesNameTheField) {
   }
 }
 
+TEST(ConfigTest, OptimizersAndSchedulesAreValidated) {
+  auto with_optimizer = [](const std::string& optimizer) {
+    std::string text = WithModelAndData("softmax_regression {}", kIdx);
+    const std::string sgd = "optimizer { sgd {} }";
+    return text.replace(text.find(sgd), sgd.size(),
+                        "optimizer { " + optimizer + " }");
+  };
+  for (const char* valid :
+       {"adam { learning_rate: 0.01 }", "adamw {}",
+        "momentum { nesterov: true }", "adagrad {}", "rmsprop {}",
+        "ftrl { l1: 0.1 }",
+        "sgd {} schedule { kind: COSINE period: 100 warmup_steps: 10 }"}) {
+    absl::StatusOr<v1::JobConfig> config = Parse(with_optimizer(valid));
+    EXPECT_TRUE(config.ok()) << valid << ": " << config.status();
+  }
+  const std::vector<std::pair<std::string, std::string>> invalid = {
+      {"adam { beta1: 1.5 }", "optimizer.adam"},
+      {"adam { learning_rate: -1 }", "optimizer.adam.learning_rate"},
+      {"momentum { momentum: -0.5 }", "optimizer.momentum"},
+      {"sgd {} schedule { kind: STEP_DECAY step_size: 0 }",
+       "optimizer.schedule"},
+  };
+  for (const auto& [optimizer, path] : invalid) {
+    absl::StatusOr<v1::JobConfig> config = Parse(with_optimizer(optimizer));
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << optimizer;
+    EXPECT_THAT(config.status().message(), HasSubstr(path)) << optimizer;
+  }
+}
+
 TEST(ConfigTest, JobIdRules) {
   EXPECT_TRUE(Parse(kValid, {"job_id=a.b-c_9"}).ok());
   EXPECT_FALSE(Parse(kValid, {"job_id=a/b"}).ok());

@@ -135,6 +135,35 @@ TEST(ParameterShardSparseTest, PushCreatesRowsAndAppliesSgd) {
   EXPECT_EQ(shard->version(), 1);
 }
 
+TEST(ParameterShardSparseTest, NewRowsGetOptimizerStateOfTheirOwn) {
+  ParameterShardOptions options;
+  options.job_id = "job-1";
+  options.layout.Add({"bias", {1}, InitRule::kZeros});
+  options.range = {0, 1};
+  options.seed = kSeed;
+  options.optimizer.mutable_adam()->set_learning_rate(0.1);
+  options.num_shards = kShards;
+  options.table = Table();
+  auto shard = *ParameterShard::Create(std::move(options));
+  // Adam's first step on any parameter moves it by lr * g / (|g| + eps),
+  // about lr * sign(g), whichever rows came before it.
+  const std::vector<uint64_t> keys = KeysOn(0, 3);
+  for (int i = 0; i < 3; ++i) {
+    v1::PushPullResponse response;
+    ASSERT_TRUE(DoPushPull(*shard,
+                           RowPush({keys[i]}, {2, -3, 0.5}, {keys[i]},
+                                   /*request_id=*/i + 1),
+                           &response)
+                    .ok());
+    const std::vector<float> row = Floats(response.rows().values());
+    const std::vector<float> initial = InitialRow(keys[i]);
+    EXPECT_NEAR(row[0], initial[0] - 0.1f, 1e-5f) << i;
+    EXPECT_NEAR(row[1], initial[1] + 0.1f, 1e-5f) << i;
+    EXPECT_NEAR(row[2], initial[2] - 0.1f, 1e-5f) << i;
+  }
+  EXPECT_EQ(shard->sparse_rows(), 3);
+}
+
 TEST(ParameterShardSparseTest, RowsOnlyPushToShardWithoutDenseRangeIsValid) {
   auto shard = MakeShard(1);  // dense range [1, 1): empty
   v1::PushPullResponse response;
