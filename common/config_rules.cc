@@ -269,6 +269,12 @@ std::optional<ConfigIssue> CheckOptimizer(const v1::JobConfig& c) {
     return Required("optimizer", false,
                     "e.g. optimizer { sgd { learning_rate: 0.1 } }");
   }
+  for (auto issue :
+       {OutOfRange("optimizer.clip_value", c.optimizer().clip_value(), 0, 1e30),
+        OutOfRange("optimizer.clip_norm", c.optimizer().clip_norm(), 0,
+                   1e30)}) {
+    if (issue) return issue;
+  }
   // The rules live with the optimizers: build one to check them.
   absl::StatusOr<std::unique_ptr<Optimizer>> built =
       CreateOptimizer(c.optimizer(), 0);

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/optim/clipping.h"
 
 namespace descent {
 namespace {
@@ -257,8 +258,16 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n,
   if (!std::isfinite(loss)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "training diverged: worker ", options_.worker_id, " got loss ", loss,
-        " at step ", step, "; lower optimizer.sgd.learning_rate"));
+        " at step ", step, "; lower the learning rate"));
   }
+  const GradientSpan dense{grad_.data(), static_cast<int64_t>(grad_.size())};
+  const GradientSpan sparse{
+      current == nullptr ? nullptr : current->row_grads.data(),
+      current == nullptr ? 0 : static_cast<int64_t>(current->row_grads.size())};
+  if (options_.clip_value > 0)
+    ClipByValue({dense, sparse}, options_.clip_value);
+  if (options_.clip_norm > 0)
+    ClipByGlobalNorm({dense, sparse}, options_.clip_norm);
   if (incoming_.empty()) {
     return Push(step, n, loss, compute_seconds, grad_.data(), params_.data(),
                 current != nullptr ? &rows : nullptr);

@@ -47,6 +47,11 @@ struct TrainerOptions {
   int32_t worker_id = 0;
   // Overlap each push with the next gradient (dense models only).
   bool overlap = false;
+  // Gradient clipping before each push (0: off): every element to
+  // [-clip_value, clip_value], then the whole gradient (dense and rows) to
+  // an L2 norm of at most clip_norm.
+  float clip_value = 0;
+  float clip_norm = 0;
 };
 
 class Trainer {

@@ -105,8 +105,13 @@ absl::Status Work(const WorkerRoleOptions& options) {
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
   const TrainerOptions trainer_options{
-      config.train().epochs(), config.train().batch_size(),
-      config.train().seed(), id, config.train().overlap_communication()};
+      config.train().epochs(),
+      config.train().batch_size(),
+      config.train().seed(),
+      id,
+      config.train().overlap_communication(),
+      static_cast<float>(config.optimizer().clip_value()),
+      static_cast<float>(config.optimizer().clip_norm())};
   ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration));
   LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples";
   if (data.is_sparse) {

@@ -4,6 +4,7 @@
 #include "worker/trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -51,7 +52,7 @@ class TrainerTest : public ::testing::Test {
   }
 
   // Trains the model through the shard; returns its final parameters.
-  std::vector<float> Train(bool overlap) {
+  std::vector<float> Train(bool overlap, float clip_norm = 0) {
     PsClient::Options options;
     options.job_id = "job-1";
     v1::ShardInfo& info = options.shards.emplace_back();
@@ -59,8 +60,9 @@ class TrainerTest : public ::testing::Test {
     info.set_end(model_->layout().size());
     auto ps = PsClient::Create(std::move(options));
     EXPECT_TRUE(ps.ok()) << ps.status();
-    Trainer trainer(TrainerOptions{kEpochs, kBatch, kSeed, 0, overlap},
-                    model_.get(), ps->get(), &data_, nullptr);
+    Trainer trainer(
+        TrainerOptions{kEpochs, kBatch, kSeed, 0, overlap, 0, clip_norm},
+        model_.get(), ps->get(), &data_, nullptr);
     absl::Status trained = trainer.Run([] { return false; });
     EXPECT_TRUE(trained.ok()) << trained;
     const v1::WorkerProgress progress = trainer.Progress();
@@ -70,8 +72,8 @@ class TrainerTest : public ::testing::Test {
   }
 
   // SGD in the trainer's order, each gradient computed `delay` updates
-  // late (0: plain SGD).
-  std::vector<float> Reference(int delay) {
+  // late (0: plain SGD) and, if clip_norm > 0, scaled to at most that norm.
+  std::vector<float> Reference(int delay, double clip_norm = 0) {
     const int64_t p = model_->layout().size();
     std::vector<std::vector<float>> history(1, std::vector<float>(p));
     model_->layout().Initialize(kSeed, 0, p, history[0].data());
@@ -97,8 +99,15 @@ class TrainerTest : public ::testing::Test {
         model_->LossAndGradient(
             history[seen].data(),
             Batch{features.data(), nullptr, n, targets.data()}, grad.data());
+        double norm = 0;
+        for (float g : grad) norm += static_cast<double>(g) * g;
+        norm = std::sqrt(norm);
+        const double scale =
+            clip_norm > 0 && norm > clip_norm ? clip_norm / norm : 1;
         std::vector<float> next = history.back();
-        for (int64_t i = 0; i < p; ++i) next[i] -= kLearningRate * grad[i];
+        for (int64_t i = 0; i < p; ++i) {
+          next[i] -= kLearningRate * static_cast<float>(grad[i] * scale);
+        }
         history.push_back(std::move(next));
       }
     }
@@ -126,6 +135,18 @@ void ExpectNear(const std::vector<float>& actual,
 TEST_F(TrainerTest, WithoutOverlapIsMiniBatchSgdInShuffledOrder) {
   ExpectNear(Train(/*overlap=*/false), Reference(/*delay=*/0));
   EXPECT_EQ(shard_->version(), kEpochs * 6);  // 22 examples, batches of 4
+}
+
+TEST_F(TrainerTest, ClipsTheWholeGradientToItsNorm) {
+  const std::vector<float> clipped = Train(/*overlap=*/false, 0.05f);
+  ExpectNear(clipped, Reference(/*delay=*/0, 0.05));
+  // Clipping bit: the clipped run is not the plain one.
+  const std::vector<float> plain = Reference(/*delay=*/0);
+  float largest = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    largest = std::max(largest, std::abs(plain[i] - clipped[i]));
+  }
+  EXPECT_GT(largest, 1e-3f);
 }
 
 TEST_F(TrainerTest, WithOverlapEachGradientIsOneStepLate) {
