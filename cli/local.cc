@@ -172,15 +172,33 @@ int Interrupted(Job& job, ProgressDisplay& display) {
   return kExitInterrupted;
 }
 
+// True if the coordinator says the job has ended.
+bool JobEnded(CoordinatorClient& client) {
+  absl::StatusOr<v1::JobStatus> status = client.GetJobStatus();
+  return status.ok() &&
+         (status->state() == v1::SUCCEEDED || status->state() == v1::FAILED);
+}
+
 // Watches the children until the coordinator has exited; returns the exit
 // code for the launcher.
+//
+// A server or worker that fails after the coordinator ended the job (it
+// learned the end, and the job's exit code, from a heartbeat; a diverged
+// worker exits so) leaves the coordinator a few seconds to write the
+// summary and exit with the same code, rather than having it stopped.
 int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
   bool listed = false;
   absl::Time next_status = absl::Now();
+  absl::Time coordinator_grace_ends = absl::InfiniteFuture();
   while (!job.children.front()->Poll()) {
     if (g_interrupt.load() != 0) return Interrupted(job, display);
     if (const ChildProcess* failed = FirstFailure(job)) {
-      return Failed(job, *failed, display);
+      if (coordinator_grace_ends == absl::InfiniteFuture()) {
+        if (!JobEnded(client)) return Failed(job, *failed, display);
+        coordinator_grace_ends = absl::Now() + absl::Seconds(5);
+      } else if (absl::Now() >= coordinator_grace_ends) {
+        return Failed(job, *failed, display);
+      }
     }
     if (absl::Now() >= next_status) {
       next_status = absl::Now() + absl::Seconds(1);
@@ -195,6 +213,12 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   if (const ChildProcess* failed = FirstFailure(job)) {
+    // The coordinator has told the others that the job failed: give them a
+    // moment to exit (and log why) on their own.
+    const absl::Time give_up = absl::Now() + absl::Seconds(1);
+    while (!AllExited(job) && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
     return Failed(job, *failed, display);
   }
   // The job ended well; servers and workers exit as they learn it.

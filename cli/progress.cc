@@ -95,6 +95,11 @@ int PrintResult(const std::string& output_dir) {
   for (const auto& [name, value] : extras) {
     if (value != 0) std::printf("%s: %.6f\n", name, value);
   }
+  // Early stopping: the figures above are the best evaluation's.
+  if (summary.config().train().early_stopping().patience() > 0) {
+    std::printf("best_step: %d\nstopped_early: %s\n", summary.best_step(),
+                summary.stopped_early() ? "true" : "false");
+  }
   return summary.state() == "SUCCEEDED" ? kExitOk : kExitJobFailed;
 }
 

@@ -251,14 +251,59 @@ std::optional<ConfigIssue> CheckData(const v1::JobConfig& c) {
 std::optional<ConfigIssue> CheckTrain(const v1::JobConfig& c) {
   const v1::TrainConfig& t = c.train();
   for (auto issue : {OutOfRange("train.epochs", t.epochs(), 1, 100000),
-                     OutOfRange("train.batch_size", t.batch_size(), 1, 1 << 20),
+                     OutOfRange("train.batch_size", t.batch_size(), 0, 1 << 20),
                      OutOfRange("train.threads", t.threads(), 0, 1024),
                      OutOfRange("train.eval_every_steps", t.eval_every_steps(),
                                 0, std::numeric_limits<int32_t>::max())}) {
     if (issue) return issue;
   }
-  if (t.consistency() != v1::ASP) {
-    return ConfigIssue{"train.consistency", "only ASP is supported so far"};
+  if (t.overlap_communication() && t.consistency() != v1::ASP) {
+    return ConfigIssue{"train.overlap_communication",
+                       "only ASP overlaps pushes; BSP and SSP wait for each "
+                       "answer (leave it unset or false)"};
+  }
+  for (auto issue : {OutOfRange("train.staleness", t.staleness(), 0, 1000000),
+                     OutOfRange("train.backup_workers", t.backup_workers(), 0,
+                                c.cluster().num_workers() - 1)}) {
+    if (issue) return issue;
+  }
+  return std::nullopt;
+}
+
+// Early stopping, the divergence guard and the gradient-norm band.
+std::optional<ConfigIssue> CheckTrainingGuards(const v1::JobConfig& c) {
+  const v1::TrainConfig& t = c.train();
+  const v1::EarlyStoppingConfig& stop = t.early_stopping();
+  const v1::GradientNormBand& band = t.gradient_norm_band();
+  if (auto issue = First(
+          {OutOfRange("train.early_stopping.patience", stop.patience(), 0,
+                      1000000),
+           OutOfRange("train.early_stopping.min_delta", stop.min_delta(), 0,
+                      1e30),
+           OutOfRange("train.gradient_norm_band.min", band.min(), 0, 1e30),
+           OutOfRange("train.gradient_norm_band.max", band.max(), 0, 1e30)})) {
+    return issue;
+  }
+  if (stop.patience() == 0 && stop.min_delta() != 0) {
+    return ConfigIssue{"train.early_stopping.min_delta",
+                       "has no effect without train.early_stopping.patience "
+                       ">= 1"};
+  }
+  if (stop.patience() > 0 && t.eval_every_steps() == 0) {
+    return ConfigIssue{"train.early_stopping",
+                       "needs periodic evaluations: set "
+                       "train.eval_every_steps >= 1"};
+  }
+  if (band.max() > 0 && band.min() >= band.max()) {
+    return ConfigIssue{"train.gradient_norm_band",
+                       absl::StrCat("min must be below max, got min ",
+                                    band.min(), " and max ", band.max())};
+  }
+  if (t.max_loss_factor() != 0 &&
+      OutOfRange("train.max_loss_factor", t.max_loss_factor(), 1, 1e30)) {
+    return ConfigIssue{"train.max_loss_factor",
+                       absl::StrCat("must be 0 (off) or in [1, 1e+30], got ",
+                                    t.max_loss_factor())};
   }
   return std::nullopt;
 }
@@ -385,12 +430,15 @@ void ApplyDefaults(v1::JobConfig* config) {
   if (!train->has_seed()) train->set_seed(1);
   if (!train->has_threads()) train->set_threads(0);
   if (!train->has_eval_every_steps()) train->set_eval_every_steps(1000);
-  if (!train->has_overlap_communication()) {
-    train->set_overlap_communication(true);
-  }
   if (train->consistency() == v1::CONSISTENCY_UNSPECIFIED) {
     train->set_consistency(v1::ASP);
   }
+  if (!train->has_overlap_communication()) {
+    train->set_overlap_communication(train->consistency() == v1::ASP);
+  }
+  if (!train->has_staleness()) train->set_staleness(2);
+  if (!train->has_backup_workers()) train->set_backup_workers(0);
+  if (!train->has_max_loss_factor()) train->set_max_loss_factor(100);
   if (config->optimizer().has_sgd() &&
       !config->optimizer().sgd().has_learning_rate()) {
     config->mutable_optimizer()->mutable_sgd()->set_learning_rate(0.1);
@@ -399,7 +447,7 @@ void ApplyDefaults(v1::JobConfig* config) {
 
 std::optional<ConfigIssue> FindConfigIssue(const v1::JobConfig& config) {
   for (auto check : {CheckJobId, CheckCluster, CheckModel, CheckData,
-                     CheckTrain, CheckOptimizer}) {
+                     CheckTrain, CheckTrainingGuards, CheckOptimizer}) {
     if (auto issue = check(config)) return issue;
   }
   return std::nullopt;

@@ -3,7 +3,13 @@
 #ifndef DESCENT_COMMON_EXIT_CODES_H_
 #define DESCENT_COMMON_EXIT_CODES_H_
 
+#include <optional>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/string_view.h"
 
 namespace descent {
 
@@ -14,16 +20,47 @@ enum ExitCode : int {
   kExitDataError = 3,      // a data file is missing, truncated or malformed
   kExitPeerLost = 4,       // a peer was unreachable or stopped answering
   kExitJobFailed = 5,      // training failed for another reason
+  kExitDiverged = 6,       // training diverged (non-finite or exploding loss)
   kExitInterrupted = 130,  // stopped by SIGINT or SIGTERM
 };
 
-// The exit code for a role that ended with `status`:
+// A status can name its exit code explicitly, as a payload under this type
+// URL (the code in decimal). It travels with the status through any layer
+// that returns it unchanged; ExitCodeFor prefers it to the canonical code.
+inline constexpr char kExitCodePayload[] = "type.descent/exit_code";
+
+// `status` (not OK) carrying `code` as its exit code.
+inline absl::Status WithExitCode(absl::Status status, int code) {
+  status.SetPayload(kExitCodePayload, absl::Cord(std::to_string(code)));
+  return status;
+}
+
+// Training diverged: FAILED_PRECONDITION with exit code kExitDiverged.
+// `message` names where (worker, step) and the offending value.
+inline absl::Status DivergedError(absl::string_view message) {
+  return WithExitCode(absl::FailedPreconditionError(message), kExitDiverged);
+}
+
+// The exit code `status` carries as a payload, if any.
+inline std::optional<int> ExplicitExitCode(const absl::Status& status) {
+  const auto payload = status.GetPayload(kExitCodePayload);
+  int code = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &code)) {
+    return std::nullopt;
+  }
+  return code;
+}
+
+// The exit code for a role that ended with `status`: the code it carries
+// (WithExitCode) if any; otherwise
 //   OK -> 0; INVALID_ARGUMENT, NOT_FOUND, DATA_LOSS, OUT_OF_RANGE (bad input
 //   data) -> 3; UNAVAILABLE,
 //   DEADLINE_EXCEEDED -> 4; CANCELLED -> 130; anything else -> 5.
 // Config errors are mapped to kExitBadConfig by the caller that loads the
 // config, since they too are INVALID_ARGUMENT.
 inline int ExitCodeFor(const absl::Status& status) {
+  if (status.ok()) return kExitOk;
+  if (std::optional<int> code = ExplicitExitCode(status)) return *code;
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kExitOk;

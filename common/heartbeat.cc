@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/exit_codes.h"
 
 namespace descent {
 
@@ -32,6 +33,11 @@ absl::Status HeartbeatLoop::WaitForEnd() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(&ended_));
   return outcome_;
+}
+
+bool HeartbeatLoop::AwaitEnd(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout);
 }
 
 void HeartbeatLoop::Run() {
@@ -74,7 +80,14 @@ void HeartbeatLoop::Beat() {
     outcome_ = absl::OkStatus();
   } else if (response->state() == v1::FAILED) {
     ended_ = true;
-    outcome_ = absl::AbortedError("the coordinator reports the job FAILED");
+    outcome_ = absl::AbortedError(absl::StrCat(
+        "the coordinator reports the job FAILED: ",
+        response->error().empty() ? "no reason given" : response->error()));
+    // This process exits with the job's code, so that whichever process of
+    // the job exits first, `descent local` reports the same code.
+    if (response->exit_code() != 0) {
+      outcome_ = WithExitCode(outcome_, response->exit_code());
+    }
   }
 }
 

@@ -47,8 +47,12 @@ class HeartbeatLoop {
   bool ended() const;
 
   // Blocks until ended(). Returns OK if the job SUCCEEDED, ABORTED if it
-  // FAILED, UNAVAILABLE if the coordinator was lost.
+  // FAILED (with the coordinator's exit code attached: WithExitCode in
+  // common/exit_codes.h), UNAVAILABLE if the coordinator was lost.
   absl::Status WaitForEnd();
+
+  // Blocks until ended() or `timeout` has passed; returns ended().
+  bool AwaitEnd(absl::Duration timeout);
 
  private:
   void Run();

@@ -50,16 +50,40 @@ prometheus::Gauge& MetricsRegistry::Gauge(const std::string& name,
       .Add({});
 }
 
+prometheus::Family<prometheus::Gauge>& MetricsRegistry::GaugeFamily(
+    const std::string& name, const std::string& help) {
+  return prometheus::BuildGauge()
+      .Name(name)
+      .Help(help)
+      .Labels(labels_)
+      .Register(*registry_);
+}
+
 prometheus::Histogram& MetricsRegistry::DurationHistogram(
     const std::string& name, const std::string& help) {
   prometheus::Histogram::BucketBoundaries buckets;
   for (double bound = 1e-5; bound < 60; bound *= 2) buckets.push_back(bound);
+  return Histogram(name, help, buckets);
+}
+
+prometheus::Histogram& MetricsRegistry::Histogram(
+    const std::string& name, const std::string& help,
+    const prometheus::Histogram::BucketBoundaries& buckets) {
   return prometheus::BuildHistogram()
       .Name(name)
       .Help(help)
       .Labels(labels_)
       .Register(*registry_)
       .Add({}, buckets);
+}
+
+prometheus::Family<prometheus::Counter>& MetricsRegistry::CounterFamily(
+    const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter()
+      .Name(name)
+      .Help(help)
+      .Labels(labels_)
+      .Register(*registry_);
 }
 
 WorkerMetrics::WorkerMetrics(MetricsRegistry& r)
@@ -80,8 +104,13 @@ WorkerMetrics::WorkerMetrics(MetricsRegistry& r)
       compute_duration(r.DurationHistogram(
           "descent_worker_compute_duration_seconds",
           "Wall time of forward and backward on one mini-batch.")),
-      train_loss(r.Gauge("descent_worker_train_loss",
-                         "Loss of the last mini-batch.")) {}
+      train_loss(
+          r.Gauge("descent_worker_train_loss", "Loss of the last mini-batch.")),
+      gradient_norm(r.GaugeFamily(
+          "descent_worker_gradient_norm",
+          "L2 norm of the last step's gradient before clipping, per layer "
+          "(parameter tensor) and in total (layer=\"total\").")),
+      gradient_norm_total(gradient_norm.Add({{"layer", "total"}})) {}
 
 ServerMetrics::ServerMetrics(MetricsRegistry& r)
     : pushes(r.Counter("descent_server_pushes_total",
@@ -92,8 +121,17 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
                            "Gradient payload bytes received.")),
       pull_bytes(r.Counter("descent_server_pull_bytes_total",
                            "Parameter payload bytes sent.")),
-      rejected(r.Counter("descent_server_rejected_requests_total",
-                         "Requests refused as invalid; state unchanged.")),
+      rejected(r.CounterFamily(
+          "descent_server_rejected_requests_total",
+          "Requests refused, by reason; the shard's state is unchanged.")),
+      staleness(r.Histogram(
+          "descent_server_staleness_updates",
+          "Shard version at apply time minus the version the pushed "
+          "gradient was computed on.",
+          {0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1024})),
+      dropped(r.Counter("descent_server_dropped_gradients_total",
+                        "BSP: gradients that arrived after their step was "
+                        "applied (backup workers), not applied.")),
       push_duration(
           r.DurationHistogram("descent_server_push_duration_seconds",
                               "Time to validate and apply one push.")),

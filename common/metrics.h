@@ -43,9 +43,20 @@ class MetricsRegistry {
   prometheus::Counter& Counter(const std::string& name,
                                const std::string& help);
   prometheus::Gauge& Gauge(const std::string& name, const std::string& help);
+  // A gauge per value of a further label (bounded: e.g. a model's layers);
+  // Add({{"layer", name}}) on the family makes each one.
+  prometheus::Family<prometheus::Gauge>& GaugeFamily(const std::string& name,
+                                                     const std::string& help);
   // Buckets from 10 µs to ~42 s, doubling.
   prometheus::Histogram& DurationHistogram(const std::string& name,
                                            const std::string& help);
+  prometheus::Histogram& Histogram(
+      const std::string& name, const std::string& help,
+      const prometheus::Histogram::BucketBoundaries& buckets);
+  // A counter per value of one more label (whose values must be bounded):
+  // family.Add({{"reason", "non_finite"}}).Increment().
+  prometheus::Family<prometheus::Counter>& CounterFamily(
+      const std::string& name, const std::string& help);
 
  private:
   MetricsRegistry() = default;
@@ -68,17 +79,27 @@ struct WorkerMetrics {
   prometheus::Histogram& pull_duration;     // one Pull from all shards
   prometheus::Histogram& compute_duration;  // forward + backward of a batch
   prometheus::Gauge& train_loss;            // last mini-batch loss
+  // Last step's gradient L2 norm before clipping, by label layer: each
+  // tensor of the model's layout, "sparse_rows", and "total" (the one
+  // there from the start).
+  prometheus::Family<prometheus::Gauge>& gradient_norm;
+  prometheus::Gauge& gradient_norm_total;
 };
 
 // A parameter-server shard.
 struct ServerMetrics {
   explicit ServerMetrics(MetricsRegistry& registry);
 
-  prometheus::Counter& pushes;           // applied, PushPull included
-  prometheus::Counter& pulls;            // served, PushPull included
-  prometheus::Counter& push_bytes;       // gradient bytes received
-  prometheus::Counter& pull_bytes;       // parameter bytes sent
-  prometheus::Counter& rejected;         // invalid requests
+  prometheus::Counter& pushes;      // applied, PushPull included
+  prometheus::Counter& pulls;       // served, PushPull included
+  prometheus::Counter& push_bytes;  // gradient bytes received
+  prometheus::Counter& pull_bytes;  // parameter bytes sent
+  // Requests refused, by `reason` (see RejectReason in parameter_shard.h).
+  prometheus::Family<prometheus::Counter>& rejected;
+  // Shard version at apply time minus the version the gradient was
+  // computed on, per push (in updates; BSP: 0, or the lag of a dropped one).
+  prometheus::Histogram& staleness;
+  prometheus::Counter& dropped;          // BSP: late gradients not applied
   prometheus::Histogram& push_duration;  // validate + apply
   prometheus::Histogram& pull_duration;  // copy out
   prometheus::Gauge& parameters;         // elements held

@@ -47,6 +47,7 @@ PsClient::PsClient(Options options)
     : options_(std::move(options)),
       num_parameters_(options_.shards.back().end()),
       next_request_id_(std::random_device{}() * uint64_t{0x9E3779B97F4A7C15}),
+      versions_(options_.shards.size(), 0),
       push_requests_(options_.shards.size()),
       push_responses_(options_.shards.size()),
       pull_requests_(options_.shards.size()),
@@ -176,6 +177,7 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
   if (!status.ok()) return status;
   for (size_t s = 0; s < stubs_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, pull_responses_[s].params(), params));
+    versions_[s] = pull_responses_[s].version();
     if (rows != nullptr) {
       RETURN_IF_ERROR(UnpackRows(s, pull_responses_[s].rows(), *rows));
     }
@@ -185,8 +187,9 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
   return absl::OkStatus();
 }
 
-absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
-                                Transfer* transfer, const Rows* rows) {
+absl::Status PsClient::PushPull(const Step& step, const float* grad,
+                                float* params, Transfer* transfer,
+                                const Rows* rows) {
   if (rows != nullptr) {
     SplitKeys(*rows->push_keys, &push_positions_);
     SplitKeys(*rows->pull_keys, &pull_positions_);
@@ -194,7 +197,10 @@ absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
   for (size_t s = 0; s < stubs_.size(); ++s) {
     const v1::ShardInfo& info = options_.shards[s];
     v1::PushRequest& request = push_requests_[s];
-    FillHeader(step, request.mutable_header());
+    FillHeader(step.step, request.mutable_header());
+    request.set_base_version(versions_[s]);
+    request.set_examples(step.examples);
+    request.set_last(step.last);
     request.mutable_gradient()->set_offset(info.begin());
     EncodeFloats(grad + info.begin(), info.end() - info.begin(),
                  request.mutable_gradient()->mutable_values());
@@ -227,6 +233,7 @@ absl::Status PsClient::PushPull(int64_t step, const float* grad, float* params,
   if (!status.ok()) return status;
   for (size_t s = 0; s < stubs_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, push_responses_[s].params(), params));
+    versions_[s] = push_responses_[s].version();
     if (rows != nullptr) {
       RETURN_IF_ERROR(UnpackRows(s, push_responses_[s].rows(), *rows));
     }

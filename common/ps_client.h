@@ -55,6 +55,13 @@ class PsClient {
     float* pulled = nullptr;
   };
 
+  // What a push says about the step it comes from.
+  struct Step {
+    int64_t step = 0;   // the worker's clock
+    int examples = 0;   // batch size, BSP's weight
+    bool last = false;  // the worker's final push
+  };
+
   // INVALID_ARGUMENT if the shard map does not tile [0, P).
   static absl::StatusOr<std::unique_ptr<PsClient>> Create(Options options);
 
@@ -67,8 +74,10 @@ class PsClient {
 
   // Sends grad[0, P) to the shards, split by range (and, if `rows` is not
   // null, the row gradients), and fills params[0, P) (and rows->pulled)
-  // as they stand after the push.
-  absl::Status PushPull(int64_t step, const float* grad, float* params,
+  // as they stand when each shard's consistency gate answers. Each shard's
+  // request carries, as its base version, the version of that shard's
+  // parameters the client received last.
+  absl::Status PushPull(const Step& step, const float* grad, float* params,
                         Transfer* transfer, const Rows* rows = nullptr);
 
  private:
@@ -98,6 +107,8 @@ class PsClient {
   const int64_t num_parameters_;
   std::vector<std::unique_ptr<v1::ParameterServer::Stub>> stubs_;
   uint64_t next_request_id_;
+  // Per shard: the version of the parameters received last.
+  std::vector<int64_t> versions_;
   // Per-shard request and response buffers, reused across steps.
   std::vector<v1::PushRequest> push_requests_;
   std::vector<v1::PushPullResponse> push_responses_;

@@ -1,6 +1,7 @@
 #include "server/coordinator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -38,7 +39,8 @@ Coordinator::Coordinator(CoordinatorOptions options)
                                 options_.config.cluster().num_servers())),
       created_(options_.clock()),
       servers_(options_.config.cluster().num_servers()),
-      workers_(options_.config.cluster().num_workers()) {}
+      workers_(options_.config.cluster().num_workers()),
+      test_loss_guard_(options_.config.train().max_loss_factor(), 1) {}
 
 absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
     const v1::RegisterServerRequest& request) {
@@ -134,14 +136,24 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
   if (Ended(state_)) member->notified = true;
   v1::HeartbeatResponse response;
   response.set_state(state_);
+  if (state_ == v1::FAILED) {
+    response.set_exit_code(exit_code_);
+    response.set_error(error_);
+  }
   return response;
 }
 
 void Coordinator::UpdateProgressLocked(MemberState* worker,
                                        const v1::WorkerProgress& p) {
+  if (!p.divergence().empty() && state_ == v1::RUNNING) {
+    EndLocked(v1::FAILED, p.divergence(), kExitDiverged);
+  }
   const v1::WorkerProgress& old = worker->progress;
   // Progress is cumulative; a stale or retried heartbeat must not go back.
-  if (p.steps() < old.steps() || p.loss_count() < old.loss_count()) return;
+  if (p.steps() < old.steps() || p.loss_count() < old.loss_count() ||
+      p.gradient_norm_count() < old.gradient_norm_count()) {
+    return;
+  }
   const int64_t new_count = p.loss_count() - old.loss_count();
   const double new_sum = p.loss_sum() - old.loss_sum();
   if (new_count > 0) {
@@ -149,7 +161,34 @@ void Coordinator::UpdateProgressLocked(MemberState* worker,
     window_loss_sum_ += new_sum;
     window_loss_count_ += new_count;
   }
+  AddGradientNormsLocked(old, p);
   worker->progress = p;
+}
+
+void Coordinator::AddGradientNormsLocked(const v1::WorkerProgress& old,
+                                         const v1::WorkerProgress& p) {
+  const int64_t new_count = p.gradient_norm_count() - old.gradient_norm_count();
+  const int layers = p.gradient_norm_layers_size();
+  if (new_count <= 0 || p.gradient_norm_sums_size() != layers) return;
+  if (window_norm_layers_.empty()) {
+    window_norm_layers_.assign(p.gradient_norm_layers().begin(),
+                               p.gradient_norm_layers().end());
+    window_norm_sums_.assign(layers, 0);
+  }
+  // Every worker trains the same model; a report of other layers is ignored.
+  if (!std::equal(window_norm_layers_.begin(), window_norm_layers_.end(),
+                  p.gradient_norm_layers().begin(),
+                  p.gradient_norm_layers().end())) {
+    return;
+  }
+  const bool had_sums = old.gradient_norm_sums_size() == layers;
+  for (int i = 0; i < layers; ++i) {
+    window_norm_sums_[i] +=
+        p.gradient_norm_sums(i) - (had_sums ? old.gradient_norm_sums(i) : 0);
+  }
+  window_norm_total_sum_ +=
+      p.gradient_norm_total_sum() - old.gradient_norm_total_sum();
+  window_norm_count_ += new_count;
 }
 
 Coordinator::MemberState* Coordinator::FindLocked(v1::Role role, int32_t id) {
@@ -190,7 +229,8 @@ void Coordinator::Tick() {
                            cluster.registration_timeout_seconds(),
                            "s: ", count(servers_), " of ", servers_.size(),
                            " servers and ", count(workers_), " of ",
-                           workers_.size(), " workers registered"));
+                           workers_.size(), " workers registered"),
+              kExitPeerLost);
     return;
   }
   if (state_ != v1::RUNNING) return;
@@ -203,7 +243,8 @@ void Coordinator::Tick() {
           v1::FAILED,
           absl::StrCat(RoleName(m.member.role()), " ", m.member.id(), " (pid ",
                        m.member.pid(), ") sent no heartbeat for ",
-                       absl::FormatDuration(now - m.last_seen)));
+                       absl::FormatDuration(now - m.last_seen)),
+          kExitPeerLost);
       return;
     }
   }
@@ -217,8 +258,11 @@ bool Coordinator::EvaluationDue() const {
 
 bool Coordinator::AllWorkersDone() const {
   absl::MutexLock lock(&mu_);
-  return state_ == v1::RUNNING &&
-         std::all_of(workers_.begin(), workers_.end(),
+  return state_ == v1::RUNNING && AllWorkersDoneLocked();
+}
+
+bool Coordinator::AllWorkersDoneLocked() const {
+  return std::all_of(workers_.begin(), workers_.end(),
                      [](const MemberState& w) { return w.progress.done(); });
 }
 
@@ -232,6 +276,7 @@ v1::Evaluation Coordinator::BeginEvaluation() {
       window_loss_count_ > 0 ? window_loss_sum_ / window_loss_count_ : 0);
   window_loss_sum_ = 0;
   window_loss_count_ = 0;
+  TakeGradientNormsLocked(&evaluation);
   const int64_t every = options_.config.train().eval_every_steps();
   if (every > 0) {
     while (next_evaluation_step_ <= evaluation.step())
@@ -240,26 +285,78 @@ v1::Evaluation Coordinator::BeginEvaluation() {
   return evaluation;
 }
 
-void Coordinator::RecordEvaluation(const v1::Evaluation& evaluation) {
+void Coordinator::TakeGradientNormsLocked(v1::Evaluation* evaluation) {
+  if (window_norm_count_ > 0) {
+    for (size_t i = 0; i < window_norm_layers_.size(); ++i) {
+      v1::GradientNorm* norm = evaluation->add_gradient_norms();
+      norm->set_layer(window_norm_layers_[i]);
+      norm->set_norm(window_norm_sums_[i] / window_norm_count_);
+    }
+    evaluation->set_gradient_norm(window_norm_total_sum_ / window_norm_count_);
+  }
+  std::fill(window_norm_sums_.begin(), window_norm_sums_.end(), 0);
+  window_norm_total_sum_ = 0;
+  window_norm_count_ = 0;
+}
+
+bool Coordinator::RecordEvaluation(const v1::Evaluation& evaluation) {
   absl::MutexLock lock(&mu_);
   evaluations_.push_back(evaluation);
+  if (CheckDivergenceLocked(evaluation)) return false;
+  const v1::EarlyStoppingConfig& stop =
+      options_.config.train().early_stopping();
+  if (best_ < 0 || evaluation.test_loss() <
+                       evaluations_[best_].test_loss() - stop.min_delta()) {
+    best_ = static_cast<int>(evaluations_.size()) - 1;
+    evaluations_since_best_ = 0;
+    return true;
+  }
+  ++evaluations_since_best_;
+  if (stop.patience() > 0 && evaluations_since_best_ >= stop.patience() &&
+      state_ == v1::RUNNING && !AllWorkersDoneLocked()) {
+    stopped_early_ = true;
+    EndLocked(v1::SUCCEEDED, "", kExitOk);
+  }
+  return false;
+}
+
+bool Coordinator::CheckDivergenceLocked(const v1::Evaluation& evaluation) {
+  const double loss = evaluation.test_loss();
+  if (!test_loss_guard_.Diverges(loss)) return false;
+  std::string error = absl::StrCat("training diverged: the test loss at step ",
+                                   evaluation.step(), " is ", loss);
+  if (std::isfinite(loss)) {
+    absl::StrAppend(&error, ", more than ", test_loss_guard_.max_factor(),
+                    " times the first evaluation's (",
+                    test_loss_guard_.reference(), ")");
+  }
+  EndLocked(v1::FAILED, error + "; lower the learning rate", kExitDiverged);
+  return true;
 }
 
 void Coordinator::Succeed() {
   absl::MutexLock lock(&mu_);
-  EndLocked(v1::SUCCEEDED, "");
+  EndLocked(v1::SUCCEEDED, "", kExitOk);
 }
 
-void Coordinator::Fail(const std::string& error) {
+void Coordinator::Fail(const std::string& error, int exit_code) {
   absl::MutexLock lock(&mu_);
-  EndLocked(v1::FAILED, error);
+  EndLocked(v1::FAILED, error, exit_code);
 }
 
-void Coordinator::EndLocked(v1::JobState state, const std::string& error) {
+void Coordinator::EndLocked(v1::JobState state, const std::string& error,
+                            int exit_code) {
   if (Ended(state_)) return;
   if (state_ == v1::RUNNING) finished_ = options_.clock();
   state_ = state;
   error_ = error;
+  exit_code_ =
+      state == v1::FAILED && exit_code == kExitOk ? kExitJobFailed : exit_code;
+}
+
+int Coordinator::exit_code() const {
+  absl::MutexLock lock(&mu_);
+  return exit_code_;
 }
 
 bool Coordinator::AllNotified() const {

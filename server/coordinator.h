@@ -3,9 +3,19 @@
 // follows heartbeats and progress, and decides the job's state:
 //
 //   REGISTERING --all S+W registered--> RUNNING --all workers done--> SUCCEEDED
-//        |                                 |
-//        +--registration timeout--+--------+--missed heartbeat, Fail()-->
-//        FAILED
+//        |                                 |   \--early stopping------^
+//        +--registration timeout--+--------+--missed heartbeat, Fail(),
+//        FAILED <---------------------------- divergence
+//
+// Early stopping (train.early_stopping): each recorded evaluation whose
+// test loss beats the best by more than min_delta becomes the best; after
+// `patience` evaluations in a row without one the job SUCCEEDS early, and
+// the summary's result is the best evaluation's.
+//
+// Divergence (train.max_loss_factor): a worker that reports a divergence in
+// its progress, or an evaluation whose test loss is not finite or exceeds
+// max_loss_factor times the first evaluation's, FAILS the job with exit
+// code kExitDiverged.
 //
 // Transport-neutral: the gRPC adapter (server/rpc/coordinator_service.h)
 // calls the Register*/Heartbeat/Status methods; the coordinator role's main
@@ -25,6 +35,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/exit_codes.h"
+#include "common/optim/divergence_guard.h"
 #include "descent/v1/coordinator.pb.h"
 
 namespace descent {
@@ -59,8 +71,9 @@ class Coordinator {
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(
       const v1::RegisterWorkerRequest& request);
 
-  // Records that a registered member is alive (and a worker's progress);
-  // answers with the job state.
+  // Records that a registered member is alive (and a worker's progress; a
+  // progress reporting a divergence fails the job); answers with the job
+  // state and, once FAILED, the exit code and the error.
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(
       const v1::HeartbeatRequest& request);
 
@@ -76,15 +89,23 @@ class Coordinator {
   // True while RUNNING and every worker has reported done.
   bool AllWorkersDone() const;
 
-  // Starts an evaluation: the step, epoch, wall time and the mean training
-  // loss since the previous evaluation. The caller fills in the test
-  // figures and hands it to RecordEvaluation.
+  // Starts an evaluation: the step, epoch, wall time, and the mean training
+  // loss and gradient norms since the previous evaluation. The caller fills
+  // in the test figures and hands it to RecordEvaluation.
   v1::Evaluation BeginEvaluation();
-  void RecordEvaluation(const v1::Evaluation& evaluation);
+  // Records a finished evaluation. Returns true if it is the best so far
+  // (the caller keeps its parameters). May end the job: FAILED if its test
+  // loss diverged, SUCCEEDED if early stopping's patience ran out.
+  bool RecordEvaluation(const v1::Evaluation& evaluation);
 
   // Ends the job. No effect once it has ended.
   void Succeed();
-  void Fail(const std::string& error);
+  void Fail(const std::string& error, int exit_code = kExitJobFailed);
+
+  // The process exit code for the job as it stands (common/exit_codes.h): 0
+  // unless it FAILED; kExitPeerLost for timeouts, kExitDiverged for
+  // divergence, Fail()'s code otherwise.
+  int exit_code() const;
 
   // True once every server and worker has been told the job ended (by a
   // heartbeat answer), so the coordinator may exit.
@@ -107,10 +128,21 @@ class Coordinator {
   MemberState* FindLocked(v1::Role role, int32_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartIfCompleteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EndLocked(v1::JobState state, const std::string& error)
+  void EndLocked(v1::JobState state, const std::string& error, int exit_code)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateProgressLocked(MemberState* worker, const v1::WorkerProgress& p)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the gradient norms of `p` since `old` to the evaluation window.
+  void AddGradientNormsLocked(const v1::WorkerProgress& old,
+                              const v1::WorkerProgress& p)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the window's mean gradient norms into `evaluation`; resets it.
+  void TakeGradientNormsLocked(v1::Evaluation* evaluation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fails the job if `evaluation`'s test loss diverged; returns whether.
+  bool CheckDivergenceLocked(const v1::Evaluation& evaluation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AllWorkersDoneLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double WallSecondsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double TrainLossLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t GlobalStepLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -126,6 +158,7 @@ class Coordinator {
   // Protected by mu_:
   v1::JobState state_ ABSL_GUARDED_BY(mu_) = v1::REGISTERING;
   std::string error_ ABSL_GUARDED_BY(mu_);
+  int exit_code_ ABSL_GUARDED_BY(mu_) = kExitOk;
   std::vector<MemberState> servers_ ABSL_GUARDED_BY(mu_);  // by shard
   std::vector<MemberState> workers_ ABSL_GUARDED_BY(mu_);  // by worker id
   absl::Time started_ ABSL_GUARDED_BY(mu_);                // entered RUNNING
@@ -134,7 +167,19 @@ class Coordinator {
   // Loss accumulated since the last evaluation began.
   double window_loss_sum_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t window_loss_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // Gradient norms accumulated since the last evaluation began, by layer.
+  std::vector<std::string> window_norm_layers_ ABSL_GUARDED_BY(mu_);
+  std::vector<double> window_norm_sums_ ABSL_GUARDED_BY(mu_);
+  double window_norm_total_sum_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t window_norm_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<v1::Evaluation> evaluations_ ABSL_GUARDED_BY(mu_);
+  // Early stopping: the best evaluation (index into evaluations_, -1
+  // before any), evaluations since, and whether it stopped the job.
+  int best_ ABSL_GUARDED_BY(mu_) = -1;
+  int evaluations_since_best_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopped_early_ ABSL_GUARDED_BY(mu_) = false;
+  // Test losses, against the first evaluation's.
+  DivergenceGuard test_loss_guard_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace descent

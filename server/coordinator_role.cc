@@ -14,6 +14,7 @@
 #include "common/exit_codes.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
+#include "common/optim/gradient_norms.h"
 #include "common/ps_client.h"
 #include "common/rpc.h"
 #include "common/status_macros.h"
@@ -36,9 +37,48 @@ struct CoordinatorState {
   std::unique_ptr<EvalLog> eval_log;
   std::unique_ptr<PsClient> ps;  // once the shard map is complete
   std::unique_ptr<DataSource> data;
+  // With early stopping: the best evaluation's parameters (step -1: none).
+  SavedParameters best{-1};
 };
 
-absl::Status Evaluate(CoordinatorState& s) {
+bool EarlyStopping(const v1::JobConfig& config) {
+  return config.train().early_stopping().patience() > 0;
+}
+
+// "total 1.2 | weights 0.9 | bias 0.01" for the log.
+std::string FormatGradientNorms(const v1::Evaluation& evaluation) {
+  std::string text = absl::StrCat("total ", evaluation.gradient_norm());
+  for (const v1::GradientNorm& layer : evaluation.gradient_norms()) {
+    absl::StrAppend(&text, " | ", layer.layer(), " ", layer.norm());
+  }
+  return text;
+}
+
+// Logs the evaluation's gradient norms, with a warning for each layer
+// outside the configured band.
+void LogGradientNorms(const v1::Evaluation& evaluation,
+                      const v1::JobConfig& config) {
+  if (evaluation.gradient_norms().empty()) return;
+  LOG(INFO) << "gradient L2 norms, mean over the steps since the last "
+               "evaluation: "
+            << FormatGradientNorms(evaluation);
+  const v1::GradientNormBand& band = config.train().gradient_norm_band();
+  if (band.min() == 0 && band.max() == 0) return;
+  for (const std::string& warning : GradientNormWarnings(evaluation, band)) {
+    LOG(WARNING) << warning;
+  }
+}
+
+// Keeps a copy of the parameters the evaluator just used.
+void KeepBest(const Evaluator& evaluator, int64_t step, SavedParameters* best) {
+  best->step = step;
+  best->dense = evaluator.params();
+  best->keys = evaluator.keys();
+  best->row_width = evaluator.row_width();
+  best->rows = evaluator.rows();
+}
+
+absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config) {
   const absl::Time start = absl::Now();
   v1::Evaluation evaluation = s.coordinator->BeginEvaluation();
   auto pull = [&](float* params, const PsClient::Rows* rows) {
@@ -52,7 +92,10 @@ absl::Status Evaluate(CoordinatorState& s) {
     return status;
   };
   RETURN_IF_ERROR(s.evaluator->Evaluate(pull, &evaluation));
-  s.coordinator->RecordEvaluation(evaluation);
+  const bool best = s.coordinator->RecordEvaluation(evaluation);
+  if (best && EarlyStopping(config)) {
+    KeepBest(*s.evaluator, evaluation.step(), &s.best);
+  }
   s.metrics->evaluations.Increment();
   s.metrics->test_loss.Set(evaluation.test_loss());
   s.metrics->test_accuracy.Set(evaluation.test_accuracy());
@@ -62,7 +105,8 @@ absl::Status Evaluate(CoordinatorState& s) {
             << evaluation.epoch() << "): test loss " << evaluation.test_loss()
             << ", test accuracy " << evaluation.test_accuracy()
             << ", test RMSE " << evaluation.test_rmse() << ", test AUC "
-            << evaluation.test_auc();
+            << evaluation.test_auc() << (best ? " (best so far)" : "");
+  LogGradientNorms(evaluation, config);
   return s.eval_log->Append(evaluation);
 }
 
@@ -96,17 +140,16 @@ absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
               << config.cluster().num_workers() << " workers registered";
   }
   if (s.coordinator->AllWorkersDone()) {
-    RETURN_IF_ERROR(Evaluate(s));
+    RETURN_IF_ERROR(Evaluate(s, config));
     s.coordinator->Succeed();
   } else if (s.coordinator->EvaluationDue()) {
-    RETURN_IF_ERROR(Evaluate(s));
+    RETURN_IF_ERROR(Evaluate(s, config));
   }
   return absl::OkStatus();
 }
 
 // Runs until the job ends; returns the exit code.
 int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
-  int failure_code = kExitPeerLost;  // Tick() fails jobs for lost peers
   int64_t examples_counted = 0;
   while (true) {
     s.coordinator->Tick();
@@ -115,13 +158,13 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
     if (status.state() == v1::SUCCEEDED) return kExitOk;
     if (status.state() == v1::FAILED) {
       LOG(ERROR) << "job failed: " << status.error();
-      return failure_code;
+      return s.coordinator->exit_code();
     }
     if (status.state() == v1::RUNNING) {
       absl::Status advanced = Advance(s, status, config);
       if (!advanced.ok()) {
-        failure_code = ExitCodeFor(advanced);
-        s.coordinator->Fail(std::string(advanced.message()));
+        s.coordinator->Fail(std::string(advanced.message()),
+                            ExitCodeFor(advanced));
       }
     }
     absl::SleepFor(absl::Milliseconds(10));
@@ -178,7 +221,9 @@ void AddPlanted(const CoordinatorState& s, v1::JobSummary* summary) {
   const PlantedModel planted = s.data->Planted();
   summary->set_planted_test_auc(planted.test_auc);
   summary->set_planted_test_rmse(planted.test_rmse);
-  const std::vector<float>& params = s.evaluator->params();
+  // The parameters the result was measured on.
+  const std::vector<float>& params =
+      s.best.step >= 0 ? s.best.dense : s.evaluator->params();
   // Linear models: the weights, then the bias.
   if (planted.weights.empty() || params.size() != planted.weights.size() + 1) {
     return;
@@ -191,6 +236,36 @@ void AddPlanted(const CoordinatorState& s, v1::JobSummary* summary) {
     norm += truth * truth;
   }
   summary->set_planted_relative_error(std::sqrt(distance / norm));
+}
+
+// Writes best_params.bin (if early stopping kept parameters) and
+// summary.json; returns the exit code: `code`, or kExitJobFailed instead of
+// 0 if a file could not be written.
+int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
+                 const CoordinatorState& s, int code) {
+  absl::Status saved = absl::OkStatus();
+  if (s.best.step >= 0) {
+    saved = WriteParameters(output_dir + "/best_params.bin", s.best);
+  }
+  if (!saved.ok()) {
+    LOG(ERROR) << saved.message();
+    if (code == kExitOk) code = kExitJobFailed;
+  }
+  v1::JobSummary summary = s.coordinator->Summary();
+  summary.set_exit_status(code);
+  if (code == kExitOk) AddPlanted(s, &summary);
+  if (summary.stopped_early()) {
+    LOG(INFO) << "stopped early at step " << summary.steps()
+              << ": the test loss has not improved for "
+              << config.train().early_stopping().patience()
+              << " evaluations; the best was at step " << summary.best_step();
+  }
+  absl::Status written = WriteSummary(output_dir + "/summary.json", summary);
+  if (!written.ok()) {
+    LOG(ERROR) << written.message();
+    if (code == kExitOk) code = kExitJobFailed;
+  }
+  return code;
 }
 
 }  // namespace
@@ -229,15 +304,7 @@ int RunCoordinator(const CoordinatorRoleOptions& options) {
   }
   int code = MainLoop(s, config);
 
-  v1::JobSummary summary = s.coordinator->Summary();
-  summary.set_exit_status(code);
-  if (code == kExitOk) AddPlanted(s, &summary);
-  absl::Status written =
-      WriteSummary(options.output_dir + "/summary.json", summary);
-  if (!written.ok()) {
-    LOG(ERROR) << written.message();
-    if (code == kExitOk) code = kExitJobFailed;
-  }
+  code = WriteResults(options.output_dir, config, s, code);
   // Give servers and workers a few heartbeats to learn that the job ended.
   const absl::Time give_up = absl::Now() + absl::Seconds(3);
   while (!s.coordinator->AllNotified() && absl::Now() < give_up) {

@@ -78,12 +78,22 @@ v1::JobSummary Coordinator::Summary() const {
   summary.set_state(v1::JobState_Name(state_));
   summary.set_error(error_);
   if (!evaluations_.empty()) {
-    summary.set_test_accuracy(evaluations_.back().test_accuracy());
-    summary.set_test_loss(evaluations_.back().test_loss());
-    summary.set_train_loss(evaluations_.back().train_loss());
-    summary.set_test_rmse(evaluations_.back().test_rmse());
-    summary.set_test_auc(evaluations_.back().test_auc());
+    // With early stopping the result is the best evaluation, whose
+    // parameters the job keeps; otherwise the last.
+    const bool early_stopping =
+        options_.config.train().early_stopping().patience() > 0;
+    const v1::Evaluation& result = early_stopping && best_ >= 0
+                                       ? evaluations_[best_]
+                                       : evaluations_.back();
+    summary.set_test_accuracy(result.test_accuracy());
+    summary.set_test_loss(result.test_loss());
+    summary.set_train_loss(result.train_loss());
+    summary.set_test_rmse(result.test_rmse());
+    summary.set_test_auc(result.test_auc());
+    if (early_stopping)
+      summary.set_best_step(static_cast<int32_t>(result.step()));
   }
+  summary.set_stopped_early(stopped_early_);
   summary.set_steps(static_cast<int32_t>(status.global_step()));
   summary.set_epochs(status.epoch());
   summary.set_wall_seconds(status.wall_seconds());

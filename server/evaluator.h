@@ -42,6 +42,14 @@ class Evaluator {
 
   // The dense parameters as of the last successful Evaluate.
   const std::vector<float>& params() const { return params_; }
+  // Sparse models: the test set's keys (sorted, unique) and their rows as
+  // of the last successful Evaluate, row_width() floats each. Dense models:
+  // empty, and row_width() is 0.
+  const std::vector<uint64_t>& keys() const { return keys_; }
+  const std::vector<float>& rows() const { return rows_; }
+  int row_width() const {
+    return sparse_model_ != nullptr ? sparse_model_->table().row_width : 0;
+  }
 
  private:
   // Exactly one of the models is set.

@@ -3,14 +3,32 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/wire.h"
 
 namespace descent {
 namespace {
+
+constexpr char kReasonUrl[] = "type.googleapis.com/descent.RejectReason";
+
+// `status` tagged with the rule it reports, for RejectReason.
+absl::Status Refuse(absl::Status status, const char* reason) {
+  status.SetPayload(kReasonUrl, absl::Cord(reason));
+  return status;
+}
+
+absl::Status Malformed(std::string message) {
+  return Refuse(absl::InvalidArgumentError(message), "malformed");
+}
+
+absl::Status NonFinite(std::string message) {
+  return Refuse(absl::InvalidArgumentError(message), "non_finite");
+}
 
 std::string RangeText(int64_t begin, int64_t end) {
   return absl::StrCat("[", begin, ", ", end, ")");
@@ -34,6 +52,11 @@ int64_t FirstNonFinite(const std::string& bytes, int64_t n) {
 
 }  // namespace
 
+std::string RejectReason(const absl::Status& status) {
+  auto reason = status.GetPayload(kReasonUrl);
+  return reason.has_value() ? std::string(*reason) : "other";
+}
+
 absl::StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Create(
     ParameterShardOptions options) {
   const IndexRange& r = options.range;
@@ -44,6 +67,13 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Create(
   }
   if (options.num_workers < 1) {
     return absl::InvalidArgumentError("num_workers must be >= 1");
+  }
+  if (options.staleness < 0 || options.backup_workers < 0 ||
+      options.backup_workers >= options.num_workers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "staleness ", options.staleness, " and backup workers ",
+        options.backup_workers, " must be >= 0, and backup workers < ",
+        options.num_workers, " workers"));
   }
   if (options.shard < 0 || options.shard >= options.num_shards) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -72,28 +102,36 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
       gradient_(
           std::max<int64_t>(options_.range.size(), options_.table.row_width)),
       optimizer_(std::move(optimizer)),
-      row_optimizer_(std::move(row_optimizer)) {
+      row_optimizer_(std::move(row_optimizer)),
+      gate_(ConsistencyGateOptions{options_.consistency, options_.num_workers,
+                                   options_.staleness,
+                                   options_.backup_workers}) {
   options_.layout.Initialize(options_.seed, options_.range.begin,
                              options_.range.end, params_.data());
+  if (options_.consistency == v1::BSP) {
+    sum_ = std::make_unique<GradientSum>(
+        options_.range.begin, options_.range.size(), options_.table.row_width);
+  }
 }
 
 absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
                                             bool allow_coordinator) const {
   if (header.job_id() != options_.job_id) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job id \"", header.job_id(),
-                     "\" is not this shard's job \"", options_.job_id, "\""));
+    return Refuse(absl::FailedPreconditionError(absl::StrCat(
+                      "job id \"", header.job_id(),
+                      "\" is not this shard's job \"", options_.job_id, "\"")),
+                  "wrong_job");
   }
   const int32_t id = header.worker_id();
   const bool coordinator = allow_coordinator && id == kCoordinatorWorkerId;
   if (!coordinator && (id < 0 || id >= options_.num_workers)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("unknown worker ", id, ": the job has workers 0..",
-                     options_.num_workers - 1));
+    return Refuse(absl::FailedPreconditionError(absl::StrCat(
+                      "unknown worker ", id, ": the job has workers 0..",
+                      options_.num_workers - 1)),
+                  "unknown_worker");
   }
   if (header.step() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("step must be >= 0, got ", header.step()));
+    return Malformed(absl::StrCat("step must be >= 0, got ", header.step()));
   }
   return absl::OkStatus();
 }
@@ -103,20 +141,20 @@ absl::Status ParameterShard::ValidateKeys(
     const char* what) const {
   if (keys.empty()) return absl::OkStatus();
   if (options_.table.row_width == 0) {
-    return absl::InvalidArgumentError(
+    return Malformed(
         absl::StrCat(what, ": this job's model has no sparse table"));
   }
   for (int i = 0; i < keys.size(); ++i) {
     if (i > 0 && keys[i] <= keys[i - 1]) {
-      return absl::InvalidArgumentError(
+      return Malformed(
           absl::StrCat(what, ": keys must be strictly increasing, but key ", i,
                        " (", keys[i], ") follows ", keys[i - 1]));
     }
     const int shard = ShardOfKey(keys[i], options_.num_shards);
     if (shard != options_.shard) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": key ", keys[i], " belongs on shard ", shard,
-                       ", not on shard ", options_.shard));
+      return Malformed(absl::StrCat(what, ": key ", keys[i],
+                                    " belongs on shard ", shard,
+                                    ", not on shard ", options_.shard));
     }
   }
   return absl::OkStatus();
@@ -128,16 +166,16 @@ absl::Status ParameterShard::ValidateRows(const v1::SparseRows& rows) const {
   const int64_t width = options_.table.row_width;
   const int64_t n = FloatCount(rows.values());
   if (rows.width() != width || n != rows.keys().size() * width) {
-    return absl::InvalidArgumentError(
+    return Malformed(
         absl::StrCat("row gradients: ", rows.keys().size(), " rows of width ",
                      rows.width(), " in ", rows.values().size(),
                      " bytes; this table's rows are ", width, " floats wide"));
   }
   const int64_t bad = FirstNonFinite(rows.values(), n);
   if (bad >= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("row gradient of key ", rows.keys(bad / width),
-                     " is not finite at column ", bad % width));
+    return NonFinite(absl::StrCat("row gradient of key ",
+                                  rows.keys(bad / width),
+                                  " is not finite at column ", bad % width));
   }
   return absl::OkStatus();
 }
@@ -153,7 +191,7 @@ absl::Status ParameterShard::ValidatePush(
   const bool may_be_empty =
       options_.range.size() == 0 || !request.row_gradients().keys().empty();
   if (n < 0 || (n == 0 && !may_be_empty)) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return Malformed(absl::StrCat(
         "gradient values must be a non-empty multiple of 4 bytes, got ",
         slice.values().size()));
   }
@@ -161,14 +199,14 @@ absl::Status ParameterShard::ValidatePush(
   const IndexRange& r = options_.range;
   const uint64_t offset = slice.offset();
   if (!Contains(r, offset, n)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "gradient slice of ", n, " values at offset ", offset,
-        " is outside this shard's range ", RangeText(r.begin, r.end)));
+    return Malformed(absl::StrCat("gradient slice of ", n, " values at offset ",
+                                  offset, " is outside this shard's range ",
+                                  RangeText(r.begin, r.end)));
   }
   const int64_t bad = FirstNonFinite(slice.values(), n);
   if (bad >= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "gradient value at index ", offset + bad, " is not finite"));
+    return NonFinite(absl::StrCat("gradient value at index ", offset + bad,
+                                  " is not finite"));
   }
   return absl::OkStatus();
 }
@@ -185,22 +223,43 @@ void ParameterShard::ApplyLocked(const v1::PushRequest& request) {
   const v1::SparseRows& rows = request.row_gradients();
   const int width = options_.table.row_width;
   for (int i = 0; i < rows.keys().size(); ++i) {
-    const uint64_t key = rows.keys(i);
-    auto [it, created] =
-        row_of_.try_emplace(key, static_cast<int64_t>(row_of_.size()));
-    if (created) {
-      table_.resize(table_.size() + width);
-      row_optimizer_->Grow(static_cast<int64_t>(table_.size()));
-      options_.table.InitializeRow(options_.seed, key,
-                                   table_.data() + it->second * width);
-    }
     std::memcpy(gradient_.data(),
                 rows.values().data() + i * width * sizeof(float),
                 width * sizeof(float));
-    row_optimizer_->Apply(it->second * width, gradient_.data(), width, version_,
-                          table_.data() + it->second * width);
+    ApplyRowLocked(rows.keys(i), gradient_.data());
   }
   ++version_;
+}
+
+void ParameterShard::ApplySumLocked() {
+  sum_->TakeMean();
+  if (sum_->dense_size() > 0) {
+    std::memcpy(gradient_.data(), sum_->dense(),
+                sum_->dense_size() * sizeof(float));
+    optimizer_->Apply(0, gradient_.data(), sum_->dense_size(), version_,
+                      params_.data());
+  }
+  const int width = options_.table.row_width;
+  for (size_t i = 0; i < sum_->keys().size(); ++i) {
+    std::memcpy(gradient_.data(), sum_->row(i), width * sizeof(float));
+    ApplyRowLocked(sum_->keys()[i], gradient_.data());
+  }
+  sum_->Clear();
+  ++version_;
+}
+
+void ParameterShard::ApplyRowLocked(uint64_t key, const float* grad) {
+  const int width = options_.table.row_width;
+  auto [it, created] =
+      row_of_.try_emplace(key, static_cast<int64_t>(row_of_.size()));
+  if (created) {
+    table_.resize(table_.size() + width);
+    row_optimizer_->Grow(static_cast<int64_t>(table_.size()));
+    options_.table.InitializeRow(options_.seed, key,
+                                 table_.data() + it->second * width);
+  }
+  row_optimizer_->Apply(it->second * width, grad, width, version_,
+                        table_.data() + it->second * width);
 }
 
 void ParameterShard::ReadRowsLocked(
@@ -223,42 +282,116 @@ void ParameterShard::ReadRowsLocked(
   }
 }
 
-void ParameterShard::ApplyAndAnswer(const v1::PushRequest& request,
-                                    const std::function<void()>& answer) {
-  // The consistency gate: ASP admits every push on arrival. BSP and SSP
-  // will hold the answer here until their condition holds.
-  absl::MutexLock lock(&mu_);
-  if (recent_.Insert(request.header().worker_id(),
-                     request.header().request_id())) {
+void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
+  const v1::RequestHeader& header = request.header();
+  PushRecord record;
+  record.worker = header.worker_id();
+  record.step = header.step();
+  record.staleness = version_ - request.base_version();
+  const bool summed =
+      gate_.consistency() == v1::BSP && request.base_version() == version_;
+  if (gate_.consistency() != v1::BSP) {
     ApplyLocked(request);
+  } else if (summed) {
+    sum_->Add(request, std::max(1, request.examples()));
+  } else {
+    record.dropped = true;
   }
-  answer();
+  gate_.Arrived(header.worker_id(), header.step());
+  record.clock_lag = gate_.ClockLag(header.step());
+  if (request.last()) {
+    // A worker whose last gradient is in the current step's sum still
+    // counts toward that step; it leaves once the step is applied.
+    if (summed) {
+      leaving_.push_back(header.worker_id());
+    } else {
+      gate_.Leave(header.worker_id());
+    }
+  }
+  // A push, or a worker leaving, may complete the step.
+  if (sum_ != nullptr && sum_->contributors() > 0 &&
+      sum_->contributors() >= gate_.RoundSize()) {
+    ApplySumLocked();
+    for (int32_t worker : leaving_) gate_.Leave(worker);
+    leaving_.clear();
+  }
+  if (options_.observer) options_.observer(record);
+}
+
+void ParameterShard::Submit(const v1::PushRequest& request,
+                            std::function<void()> answer, Done done) {
+  absl::Status status = ValidatePush(request);
+  std::vector<ConsistencyGate::Held> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok() && closed_) {
+      status = Refuse(absl::UnavailableError("the shard is shutting down"),
+                      "closed");
+    }
+    if (status.ok() && request.base_version() > version_) {
+      status = Refuse(absl::InvalidArgumentError(absl::StrCat(
+                          "base version ", request.base_version(),
+                          " is ahead of this shard's version ", version_)),
+                      "future_version");
+    }
+    if (status.ok()) {
+      const v1::RequestHeader& header = request.header();
+      if (recent_.Insert(header.worker_id(), header.request_id())) {
+        AdmitLocked(request);
+      } else if (options_.observer) {
+        PushRecord record;
+        record.worker = header.worker_id();
+        record.step = header.step();
+        record.duplicate = true;
+        options_.observer(record);
+      }
+      gate_.Hold({header.worker_id(), header.step(), request.base_version(),
+                  std::move(answer), std::move(done)});
+      ready = gate_.TakeReady(version_);
+      for (ConsistencyGate::Held& held : ready) held.answer();
+    }
+  }
+  if (!status.ok()) return done(status);
+  for (ConsistencyGate::Held& held : ready) held.done(absl::OkStatus());
 }
 
 void ParameterShard::Push(const v1::PushRequest& request,
                           v1::PushResponse* response, Done done) {
-  absl::Status status = ValidatePush(request);
-  if (!status.ok()) return done(status);
-  ApplyAndAnswer(request, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    if (response != nullptr) response->set_version(version_);
-  });
-  done(absl::OkStatus());
+  Submit(
+      request,
+      [this, response]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        if (response != nullptr) response->set_version(version_);
+      },
+      std::move(done));
 }
 
 void ParameterShard::PushPull(const v1::PushRequest& request,
                               v1::PushPullResponse* response, Done done) {
-  absl::Status status = ValidatePush(request);
-  if (!status.ok()) return done(status);
-  ApplyAndAnswer(request, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    response->set_version(version_);
-    response->mutable_params()->set_offset(options_.range.begin);
-    EncodeFloats(params_.data(), params_.size(),
-                 response->mutable_params()->mutable_values());
-    if (!request.pull_keys().empty()) {
-      ReadRowsLocked(request.pull_keys(), response->mutable_rows());
-    }
-  });
-  done(absl::OkStatus());
+  Submit(
+      request,
+      [this, &request, response]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        response->set_version(version_);
+        response->mutable_params()->set_offset(options_.range.begin);
+        EncodeFloats(params_.data(), params_.size(),
+                     response->mutable_params()->mutable_values());
+        if (!request.pull_keys().empty()) {
+          ReadRowsLocked(request.pull_keys(), response->mutable_rows());
+        }
+      },
+      std::move(done));
+}
+
+void ParameterShard::Close() {
+  std::vector<ConsistencyGate::Held> held;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    held = gate_.TakeAll();
+  }
+  for (ConsistencyGate::Held& h : held) {
+    h.done(
+        Refuse(absl::UnavailableError("the shard is shutting down"), "closed"));
+  }
 }
 
 absl::Status ParameterShard::Pull(const v1::PullRequest& request,
@@ -271,7 +404,7 @@ absl::Status ParameterShard::Pull(const v1::PullRequest& request,
                               ? r.end - begin
                               : request.length();
   if (!Contains(r, begin, length)) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return Malformed(absl::StrCat(
         "pull of ", request.length(), " values at offset ", begin,
         " is outside this shard's range ", RangeText(r.begin, r.end)));
   }

@@ -11,10 +11,19 @@
 //
 // Every request is validated before it touches state; an invalid one gets
 // INVALID_ARGUMENT (malformed: bad slice, out of range, non-finite values,
-// negative step) or FAILED_PRECONDITION (wrong job id, unknown worker) and
-// leaves parameters, optimizer state and version unchanged. A push whose
+// negative step, a base version ahead of the shard's) or FAILED_PRECONDITION
+// (wrong job id, unknown worker) and leaves parameters, optimizer state and
+// version unchanged; RejectReason() names the rule it broke. A push whose
 // (worker id, request id) was seen recently is not applied again; it is
-// answered as if it had been (with the current parameters).
+// answered as if it had been, once its gate opens.
+//
+// The consistency gate (consistency_gate.h) decides when a push's answer
+// goes out. ASP and SSP apply each push on arrival; BSP adds each push for
+// the current step to a GradientSum and applies their weighted mean once
+// the step's last expected gradient arrives (bumping the version by one),
+// and drops a gradient computed on an older version (answering at once
+// with the current parameters). Held answers are callbacks: no thread
+// waits.
 //
 // Thread-safe.
 #ifndef DESCENT_SERVER_PARAMETER_SHARD_H_
@@ -35,9 +44,24 @@
 #include "common/optim/optimizer.h"
 #include "common/partition.h"
 #include "descent/v1/ps.pb.h"
+#include "server/consistency_gate.h"
+#include "server/gradient_sum.h"
 #include "server/recent_request_ids.h"
 
 namespace descent {
+
+// What became of one valid push, for metrics and tests.
+struct PushRecord {
+  int32_t worker = 0;
+  int64_t step = 0;
+  // The shard's version when the gradient was applied (BSP: added to its
+  // step's sum) or dropped, minus the version it was computed on.
+  int64_t staleness = 0;
+  // ConsistencyGate::ClockLag of the push's step.
+  int64_t clock_lag = 0;
+  bool dropped = false;    // BSP: arrived after its step was applied
+  bool duplicate = false;  // a retry of a push already counted
+};
 
 struct ParameterShardOptions {
   std::string job_id;
@@ -55,7 +79,20 @@ struct ParameterShardOptions {
   int shard = 0;
   int num_shards = 1;
   SparseTableSpec table;
+  // The consistency model and its parameters (TrainConfig).
+  v1::Consistency consistency = v1::ASP;
+  int staleness = 0;
+  int backup_workers = 0;
+  // If set, called for every valid push, under the shard's lock: keep it
+  // short, and don't call the shard from it.
+  std::function<void(const PushRecord&)> observer;
 };
+
+// The rule a request refused by a ParameterShard broke, one of a fixed set
+// (bounded, for a metric label): "wrong_job", "unknown_worker",
+// "malformed", "non_finite", "future_version", "closed"; "other" for a
+// status the shard did not make.
+std::string RejectReason(const absl::Status& status);
 
 // Id the coordinator uses in request headers; it may pull, never push.
 inline constexpr int32_t kCoordinatorWorkerId = -1;
@@ -71,17 +108,25 @@ class ParameterShard {
   static absl::StatusOr<std::unique_ptr<ParameterShard>> Create(
       ParameterShardOptions options);
 
-  // Applies the gradient in `request` once the gate admits it, fills
-  // `response` (if not null) with the shard's version and then calls `done`.
-  // The gate is asynchronous (ASP): a valid push is applied before
-  // Push returns.
+  // Validates the push and hands its gradient to the gate; once the gate
+  // releases it, fills `response` (if not null) with the shard's version
+  // and calls `done` with OK (or at once with the error, leaving `response`
+  // unchanged). `request` and `response` must stay valid until `done` runs.
+  // Under ASP, and for an invalid push, `done` runs before Push returns;
+  // under BSP and SSP it may run later, on the thread of another push.
   void Push(const v1::PushRequest& request, v1::PushResponse* response,
             Done done);
 
-  // As Push, and `response` also receives the shard's whole slice as it is
-  // right after this push was applied.
+  // As Push, and `response` also receives the shard's whole slice (and the
+  // rows of pull_keys) as they are when the answer is released: right
+  // after this push was applied (ASP, SSP), or after its step was (BSP).
   void PushPull(const v1::PushRequest& request, v1::PushPullResponse* response,
                 Done done);
+
+  // Releases every held answer with UNAVAILABLE and refuses later pushes
+  // (reason "closed"), so that a server can shut down without waiting for
+  // workers that will never push again.
+  void Close();
 
   // Copies the requested part of the slice into `response`. On error
   // leaves `response` unchanged.
@@ -109,11 +154,20 @@ class ParameterShard {
       const char* what) const;
   absl::Status ValidateRows(const v1::SparseRows& rows) const;
 
-  // Applies a validated push unless it is a duplicate; then, with the lock
-  // still held, lets `answer` read the state the push produced.
-  void ApplyAndAnswer(const v1::PushRequest& request,
-                      const std::function<void()>& answer);
+  // Validates the push, admits it unless it is a duplicate, holds `answer`
+  // and `done` in the gate, and releases whatever the gate lets go.
+  void Submit(const v1::PushRequest& request, std::function<void()> answer,
+              Done done);
+  // Applies, sums (BSP) or drops a validated push, as the gate's model says.
+  void AdmitLocked(const v1::PushRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the gradient in `request` as one update.
   void ApplyLocked(const v1::PushRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BSP: applies the mean of sum_ as one update and empties it.
+  void ApplySumLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies one row's gradient, creating the row on first touch.
+  void ApplyRowLocked(uint64_t key, const float* grad)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes the rows of `keys` (validated) into *rows.
   void ReadRowsLocked(const google::protobuf::RepeatedField<uint64_t>& keys,
@@ -135,6 +189,12 @@ class ParameterShard {
   absl::flat_hash_map<uint64_t, int64_t> row_of_ ABSL_GUARDED_BY(mu_);
   std::vector<float> table_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Optimizer> row_optimizer_ ABSL_GUARDED_BY(mu_);
+  ConsistencyGate gate_ ABSL_GUARDED_BY(mu_);
+  // BSP only: the current step's gradients.
+  std::unique_ptr<GradientSum> sum_ ABSL_GUARDED_BY(mu_);
+  // BSP: workers whose last push is in sum_; they leave once it is applied.
+  std::vector<int32_t> leaving_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace descent

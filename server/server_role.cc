@@ -21,7 +21,8 @@ namespace descent {
 namespace {
 
 absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
-    int shard, const v1::RegisterServerResponse& registration) {
+    int shard, const v1::RegisterServerResponse& registration,
+    ServerMetrics* metrics) {
   const v1::JobConfig& config = registration.config();
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
@@ -37,6 +38,10 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   options.num_shards = config.cluster().num_servers();
   options.seed = config.train().seed();
   options.optimizer = config.optimizer();
+  options.consistency = config.train().consistency();
+  options.staleness = config.train().staleness();
+  options.backup_workers = config.train().backup_workers();
+  options.observer = ParameterServerService::Observer(metrics);
   return ParameterShard::Create(std::move(options));
 }
 
@@ -76,7 +81,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   ASSIGN_OR_RETURN(v1::RegisterServerResponse registration,
                    coordinator.RegisterServer(request, absl::Seconds(60)));
   ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
-                   CreateShard(options.shard, registration));
+                   CreateShard(options.shard, registration, &metrics));
   metrics.parameters.Set(shard->range().size());
   service.Attach(shard.get());
   LOG(INFO) << "job " << registration.config().job_id() << ": shard "
@@ -92,6 +97,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   heartbeat.lost_after = absl::Seconds(cluster.heartbeat_timeout_seconds());
   HeartbeatLoop loop(std::move(heartbeat));
   absl::Status outcome = loop.WaitForEnd();
+  shard->Close();  // answers held at the gate would block Shutdown
   rpc.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   return outcome;
 }

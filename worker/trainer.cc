@@ -10,7 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/exit_codes.h"
 #include "common/optim/clipping.h"
+#include "common/optim/gradient_norms.h"
 
 namespace descent {
 namespace {
@@ -19,21 +21,36 @@ double SecondsSince(absl::Time start) {
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
+// `options` with batch size 0 (the whole shard) made the shard's size.
+TrainerOptions WholeShardBatch(TrainerOptions options, int64_t examples) {
+  if (options.batch_size == 0) {
+    options.batch_size = static_cast<int>(std::max<int64_t>(1, examples));
+  }
+  return options;
+}
+
+// Steps in `epochs` passes over `examples` in batches of `batch_size`.
+int64_t TotalSteps(const TrainerOptions& options, int64_t examples) {
+  return options.epochs *
+         ((examples + options.batch_size - 1) / options.batch_size);
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
                  const Dataset* data, WorkerMetrics* metrics)
-    : options_(options),
+    : options_(WholeShardBatch(options, data->num_examples)),
+      total_steps_(TotalSteps(options_, data->num_examples)),
       model_(model),
       data_(data),
       ps_(ps),
       metrics_(metrics),
       params_(ps->num_parameters()),
       grad_(ps->num_parameters()),
-      batch_features_(static_cast<size_t>(options.batch_size) *
+      batch_features_(static_cast<size_t>(options_.batch_size) *
                       data->num_features),
-      batch_labels_(options.batch_size),
-      batch_targets_(options.batch_size),
+      batch_labels_(options_.batch_size),
+      batch_targets_(options_.batch_size),
       order_(data->num_examples) {
   if (options_.overlap) {
     incoming_.resize(params_.size());
@@ -43,7 +60,8 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
 
 Trainer::Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,
                  const SparseDataset* data, WorkerMetrics* metrics)
-    : options_(options),
+    : options_(WholeShardBatch(options, data->num_examples)),
+      total_steps_(TotalSteps(options_, data->num_examples)),
       sparse_model_(model),
       sparse_data_(data),
       ps_(ps),
@@ -124,6 +142,7 @@ absl::Status Trainer::PullFirst() {
 
 absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
   Shuffle(0);
+  SetUpGradientNorms();
   absl::Status pulled = PullFirst();
   if (!pulled.ok()) return pulled;
   const bool overlap = options_.overlap && sparse_model_ == nullptr;
@@ -255,11 +274,8 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n,
     rows.pulled = next->rows.data();
   }
   const double compute_seconds = SecondsSince(start);
-  if (!std::isfinite(loss)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "training diverged: worker ", options_.worker_id, " got loss ", loss,
-        " at step ", step, "; lower the learning rate"));
-  }
+  absl::Status checked = CheckStep(step, loss, current);
+  if (!checked.ok()) return checked;
   const GradientSpan dense{grad_.data(), static_cast<int64_t>(grad_.size())};
   const GradientSpan sparse{
       current == nullptr ? nullptr : current->row_grads.data(),
@@ -292,7 +308,8 @@ absl::Status Trainer::Push(int64_t step, int n, float loss,
                            float* params, const PsClient::Rows* rows) {
   const absl::Time start = absl::Now();
   PsClient::Transfer transfer;
-  absl::Status pushed = ps_->PushPull(step, grad, params, &transfer, rows);
+  absl::Status pushed = ps_->PushPull({step, n, step + 1 == total_steps_}, grad,
+                                      params, &transfer, rows);
   if (!pushed.ok()) return pushed;
   if (metrics_ != nullptr) {
     metrics_->compute_duration.Observe(compute_seconds);
@@ -309,6 +326,81 @@ absl::Status Trainer::Push(int64_t step, int n, float loss,
   progress_.set_loss_sum(progress_.loss_sum() + loss);
   progress_.set_loss_count(progress_.loss_count() + 1);
   return absl::OkStatus();
+}
+
+void Trainer::SetUpGradientNorms() {
+  const ParamLayout& layout =
+      model_ != nullptr ? model_->layout() : sparse_model_->dense_layout();
+  norm_layers_.clear();
+  for (const TensorSpec& tensor : layout.tensors()) {
+    norm_layers_.push_back(tensor.name);
+  }
+  if (sparse_model_ != nullptr) norm_layers_.push_back("sparse_rows");
+  norms_.assign(norm_layers_.size(), 0);
+  if (metrics_ != nullptr) {
+    norm_gauges_.clear();
+    for (const std::string& layer : norm_layers_) {
+      norm_gauges_.push_back(&metrics_->gradient_norm.Add({{"layer", layer}}));
+    }
+    norm_gauges_.push_back(&metrics_->gradient_norm_total);
+  }
+  absl::MutexLock lock(&mu_);
+  progress_.clear_gradient_norm_layers();
+  progress_.clear_gradient_norm_sums();
+  for (const std::string& layer : norm_layers_) {
+    progress_.add_gradient_norm_layers(layer);
+    progress_.add_gradient_norm_sums(0);
+  }
+}
+
+absl::Status Trainer::CheckStep(int64_t step, float loss,
+                                const SparseBuffers* current) {
+  if (loss_guard_.Diverges(loss)) {
+    std::string message =
+        absl::StrCat("training diverged: worker ", options_.worker_id,
+                     " got loss ", loss, " at its step ", step);
+    if (std::isfinite(loss)) {
+      absl::StrAppend(&message, ", more than ", loss_guard_.max_factor(),
+                      " times the mean loss of its first steps (",
+                      loss_guard_.reference(), ")");
+    }
+    return Diverged(message + "; lower the learning rate");
+  }
+  TensorNorms(
+      model_ != nullptr ? model_->layout() : sparse_model_->dense_layout(),
+      grad_.data(), norms_.data());
+  if (current != nullptr) {
+    norms_.back() = L2Norm(current->row_grads.data(),
+                           static_cast<int64_t>(current->row_grads.size()));
+  }
+  const double total = CombinedNorm(norms_);
+  if (!std::isfinite(total)) {
+    size_t layer = 0;
+    while (layer + 1 < norms_.size() && std::isfinite(norms_[layer])) ++layer;
+    return Diverged(
+        absl::StrCat("training diverged: worker ", options_.worker_id,
+                     " got a gradient of L2 norm ", norms_[layer], " in layer ",
+                     norm_layers_[layer], " at its step ", step, " (loss ",
+                     loss, "); lower the learning rate"));
+  }
+  for (size_t i = 0; i < norm_gauges_.size(); ++i) {
+    norm_gauges_[i]->Set(i < norms_.size() ? norms_[i] : total);
+  }
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < norms_.size(); ++i) {
+    progress_.set_gradient_norm_sums(
+        static_cast<int>(i), progress_.gradient_norm_sums(i) + norms_[i]);
+  }
+  progress_.set_gradient_norm_total_sum(progress_.gradient_norm_total_sum() +
+                                        total);
+  progress_.set_gradient_norm_count(progress_.gradient_norm_count() + 1);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Diverged(const std::string& message) {
+  absl::MutexLock lock(&mu_);
+  progress_.set_divergence(message);
+  return DivergedError(message);
 }
 
 v1::WorkerProgress Trainer::Progress() const {

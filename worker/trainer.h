@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -34,6 +35,7 @@
 #include "common/metrics.h"
 #include "common/model/model.h"
 #include "common/model/sparse_model.h"
+#include "common/optim/divergence_guard.h"
 #include "common/ps_client.h"
 #include "descent/v1/coordinator.pb.h"
 
@@ -41,6 +43,7 @@ namespace descent {
 
 struct TrainerOptions {
   int epochs = 1;
+  // Examples per step; 0: the whole shard (batch gradient descent).
   int batch_size = 32;
   // With worker_id, fixes each epoch's shuffle of the shard.
   uint64_t seed = 1;
@@ -52,6 +55,11 @@ struct TrainerOptions {
   // an L2 norm of at most clip_norm.
   float clip_value = 0;
   float clip_norm = 0;
+  // Divergence guard (train.max_loss_factor): a step whose loss exceeds
+  // this times the mean loss of the worker's first 10 steps ends the run
+  // with DivergedError, as does a non-finite loss or gradient. 0: only the
+  // non-finite checks.
+  double max_loss_factor = 0;
 };
 
 class Trainer {
@@ -66,8 +74,9 @@ class Trainer {
 
   // Pulls the parameters, then trains for the configured epochs. Returns
   // CANCELLED as soon as `should_stop` returns true (checked every step),
-  // FAILED_PRECONDITION if the loss stops being finite, or the PsClient's
-  // error if a push fails.
+  // DivergedError (common/exit_codes.h; the message names the worker, its
+  // step and the value, and Progress().divergence() repeats it) if a loss
+  // or gradient diverges, or the PsClient's error if a push fails.
   absl::Status Run(const std::function<bool()>& should_stop);
 
   // Cumulative progress, with done set once Run() has finished all epochs.
@@ -109,13 +118,26 @@ class Trainer {
   absl::Status Push(int64_t step, int n, float loss, double compute_seconds,
                     const float* grad, float* params,
                     const PsClient::Rows* rows);
+  // Sets up the per-layer gradient norms: names, gauges, progress sums.
+  void SetUpGradientNorms();
+  // Checks this step's loss and gradient (grad_ and, for sparse models,
+  // current->row_grads) before clipping, and records the gradient's norms
+  // in the gauges and the progress. Returns DivergedError if either
+  // diverged.
+  absl::Status CheckStep(int64_t step, float loss,
+                         const SparseBuffers* current);
+  // Records `message` as the progress's divergence and returns it as a
+  // DivergedError.
+  absl::Status Diverged(const std::string& message);
   // Overlap: waits for the push in flight, if any, and returns its status.
   absl::Status WaitForPush();
   // Overlap: the push thread's loop.
   void PushLoop();
   void Shuffle(int epoch);
 
-  const TrainerOptions options_;
+  const TrainerOptions options_;  // batch_size 0 resolved to the shard's
+  // Steps over all epochs; the last push says it is the last.
+  const int64_t total_steps_;
   // Exactly one model and its data are set.
   Model* const model_ = nullptr;
   const Dataset* const data_ = nullptr;
@@ -134,6 +156,13 @@ class Trainer {
   std::vector<float> batch_targets_;
   std::vector<int64_t> order_;
   SparseBuffers sparse_[2];  // this step's batch and the next
+  // Per layer (the layout's tensors, then "sparse_rows" for sparse models):
+  // names and this step's gradient norms; gauges by layer, then the total
+  // (empty without metrics).
+  std::vector<std::string> norm_layers_;
+  std::vector<double> norms_;
+  std::vector<prometheus::Gauge*> norm_gauges_;
+  DivergenceGuard loss_guard_{options_.max_loss_factor, 10};
 
   mutable absl::Mutex mu_;
   v1::WorkerProgress progress_ ABSL_GUARDED_BY(mu_);

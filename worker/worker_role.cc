@@ -104,14 +104,16 @@ absl::Status Work(const WorkerRoleOptions& options) {
   ASSIGN_OR_RETURN(data, LoadShard(registration));
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
-  const TrainerOptions trainer_options{
+  TrainerOptions trainer_options{
       config.train().epochs(),
       config.train().batch_size(),
       config.train().seed(),
       id,
-      config.train().overlap_communication(),
+      config.train().overlap_communication() &&
+          config.train().consistency() == v1::ASP,
       static_cast<float>(config.optimizer().clip_value()),
       static_cast<float>(config.optimizer().clip_norm())};
+  trainer_options.max_loss_factor = config.train().max_loss_factor();
   ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration));
   LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples";
   if (data.is_sparse) {
@@ -129,7 +131,20 @@ absl::Status Work(const WorkerRoleOptions& options) {
   }
   training.store(trainer.get());
   absl::Status trained = trainer->Run([&loop] { return loop.ended(); });
-  if (!trained.ok() && !loop.ended()) return trained;
+  if (ExplicitExitCode(trained) == kExitDiverged) {
+    // The progress carries the divergence: let the coordinator hear it and
+    // end the job (and write its summary) before this worker exits.
+    loop.BeatNow();
+    loop.WaitForEnd().IgnoreError();
+    return trained;
+  }
+  if (!trained.ok()) {
+    // A push can fail because the servers are closing after the job ended
+    // (early stopping stops workers mid-epoch): ask the coordinator before
+    // calling it a failure.
+    loop.BeatNow();
+    if (!loop.AwaitEnd(absl::Seconds(1))) return trained;
+  }
   loop.BeatNow();
   return loop.WaitForEnd();
 }

@@ -5,10 +5,20 @@
 
 namespace descent {
 
+std::function<void(const PushRecord&)> ParameterServerService::Observer(
+    ServerMetrics* metrics) {
+  return [metrics](const PushRecord& record) {
+    if (record.duplicate) return;
+    metrics->staleness.Observe(static_cast<double>(record.staleness));
+    if (record.dropped) metrics->dropped.Increment();
+  };
+}
+
 ParameterShard* ParameterServerService::ShardOrRefuse(
     grpc::ServerUnaryReactor* reactor) {
   ParameterShard* shard = shard_.load();
   if (shard == nullptr) {
+    metrics_->rejected.Add({{"reason", "not_registered"}}).Increment();
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                  "shard not registered with its job yet"));
   }
@@ -29,7 +39,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Pull(
                                    response->rows().values().size());
     metrics_->pull_duration.Observe(absl::ToDoubleSeconds(absl::Now() - start));
   } else {
-    metrics_->rejected.Increment();
+    metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -84,7 +94,7 @@ void ParameterServerService::FinishPush(const ParameterShard* shard,
       metrics_->pull_bytes.Increment(pulled_bytes);
     }
   } else {
-    metrics_->rejected.Increment();
+    metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
   }
   reactor->Finish(ToGrpcStatus(status));
 }

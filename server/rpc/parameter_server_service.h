@@ -7,11 +7,13 @@
 // The service starts serving before its shard exists (the shard's range is
 // known only once the server has registered, with the address it serves
 // on); until Attach() every call is answered UNAVAILABLE, which clients
-// retry. Thread-safe; the shard and metrics must outlive it.
+// retry (rejection reason "not_registered"). Thread-safe; the shard and metrics
+// must outlive it.
 #ifndef DESCENT_SERVER_RPC_PARAMETER_SERVER_SERVICE_H_
 #define DESCENT_SERVER_RPC_PARAMETER_SERVER_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 
 #include "common/metrics.h"
 #include "descent/v1/ps.grpc.pb.h"
@@ -26,6 +28,11 @@ class ParameterServerService final
 
   // Starts answering calls from `shard`. Call at most once.
   void Attach(ParameterShard* shard) { shard_.store(shard); }
+
+  // A ParameterShardOptions::observer that records each push's staleness
+  // and BSP's dropped gradients in `metrics`.
+  static std::function<void(const PushRecord&)> Observer(
+      ServerMetrics* metrics);
 
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const v1::PullRequest* request,

@@ -1,9 +1,11 @@
 #include "common/config.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -311,6 +313,84 @@ TEST(ConfigTest, OptimizersAndSchedulesAreValidated) {
     ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
         << optimizer;
     EXPECT_THAT(config.status().message(), HasSubstr(path)) << optimizer;
+  }
+}
+
+TEST(ConfigTest, TrainingGuardsHaveDefaultsAndRules) {
+  absl::StatusOr<v1::JobConfig> defaults = Parse(kValid);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->train().max_loss_factor(), 100);
+  EXPECT_EQ(defaults->train().early_stopping().patience(), 0);  // off
+  EXPECT_EQ(defaults->train().gradient_norm_band().max(), 0);   // off
+  for (std::vector<std::string> valid : std::vector<std::vector<std::string>>{
+           {"train.early_stopping.patience=3",
+            "train.early_stopping.min_delta=0.01"},
+           {"train.max_loss_factor=0"},
+           {"train.max_loss_factor=1e6"},
+           {"train.gradient_norm_band.min=1e-6",
+            "train.gradient_norm_band.max=100"},
+           {"train.gradient_norm_band.min=1e-6"}}) {
+    absl::StatusOr<v1::JobConfig> config = Parse(kValid, valid);
+    EXPECT_TRUE(config.ok()) << valid[0] << ": " << config.status();
+  }
+  const std::vector<std::pair<std::vector<std::string>, std::string>> invalid =
+      {{{"train.early_stopping.patience=-1"},
+        "train.early_stopping.patience: must be in [0, "},
+       {{"train.early_stopping.patience=2",
+         "train.early_stopping.min_delta=-0.1"},
+        "train.early_stopping.min_delta: must be in [0, "},
+       {{"train.early_stopping.min_delta=0.1"},
+        "train.early_stopping.min_delta: has no effect without "
+        "train.early_stopping.patience"},
+       {{"train.early_stopping.patience=2", "train.eval_every_steps=0"},
+        "train.early_stopping: needs periodic evaluations"},
+       {{"train.max_loss_factor=0.5"},
+        "train.max_loss_factor: must be 0 (off) or in [1, 1e+30], got 0.5"},
+       {{"train.max_loss_factor=nan"}, "train.max_loss_factor: must be 0"},
+       {{"train.gradient_norm_band.min=-1"},
+        "train.gradient_norm_band.min: must be in [0, "},
+       {{"train.gradient_norm_band.min=2", "train.gradient_norm_band.max=1"},
+        "train.gradient_norm_band: min must be below max, got min 2 and max "
+        "1"}};
+  for (const auto& [overrides, message] : invalid) {
+    absl::StatusOr<v1::JobConfig> config = Parse(kValid, overrides);
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << overrides.back();
+    EXPECT_THAT(config.status().message(), HasSubstr(message))
+        << overrides.back();
+  }
+}
+
+TEST(ConfigTest, ConsistencyModelsHaveDefaultsAndRules) {
+  absl::StatusOr<v1::JobConfig> asp = Parse(kValid);
+  ASSERT_TRUE(asp.ok()) << asp.status();
+  EXPECT_TRUE(asp->train().overlap_communication());
+  EXPECT_EQ(asp->train().staleness(), 2);
+  EXPECT_EQ(asp->train().backup_workers(), 0);
+  // BSP and SSP wait for each answer: overlap defaults to off.
+  for (const char* model : {"BSP", "SSP"}) {
+    absl::StatusOr<v1::JobConfig> config =
+        Parse(kValid, {absl::StrCat("train.consistency=", model)});
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_FALSE(config->train().overlap_communication()) << model;
+  }
+  absl::StatusOr<v1::JobConfig> whole_shard =
+      Parse(kValid, {"train.batch_size=0"});
+  EXPECT_TRUE(whole_shard.ok()) << whole_shard.status();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"train.consistency=BSP", "train.overlap_communication=true"},
+       "train.overlap_communication"},
+      {{"train.consistency=BSP", "train.backup_workers=2"},
+       "train.backup_workers"},  // the job has 2 workers
+      {{"train.backup_workers=-1"}, "train.backup_workers"},
+      {{"train.consistency=SSP", "train.staleness=-1"}, "train.staleness"},
+      {{"train.batch_size=-1"}, "train.batch_size"},
+  };
+  for (const auto& [overrides, path] : bad) {
+    absl::StatusOr<v1::JobConfig> config = Parse(kValid, overrides);
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << path;
+    EXPECT_THAT(config.status().message(), HasSubstr(path));
   }
 }
 

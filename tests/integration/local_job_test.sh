@@ -13,7 +13,7 @@ wait_until_running
 declare -A EXPECTED=(
   [coordinator]="descent_job_global_step descent_job_examples_total descent_coordinator_pull_bytes_total descent_coordinator_pull_duration_seconds_bucket"
   [server]="descent_server_pushes_total descent_server_push_bytes_total descent_server_pull_bytes_total descent_server_push_duration_seconds_bucket descent_server_pull_duration_seconds_bucket"
-  [worker]="descent_worker_steps_total descent_worker_examples_total descent_worker_push_bytes_total descent_worker_pull_bytes_total descent_worker_push_duration_seconds_bucket descent_worker_pull_duration_seconds_bucket"
+  [worker]="descent_worker_steps_total descent_worker_examples_total descent_worker_push_bytes_total descent_worker_pull_bytes_total descent_worker_push_duration_seconds_bucket descent_worker_pull_duration_seconds_bucket descent_worker_gradient_norm"
 )
 while read -r name pid address; do
   [[ "$name" == \#* ]] && continue

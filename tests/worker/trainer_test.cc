@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "common/data/synthetic.h"
+#include "common/exit_codes.h"
 #include "common/metrics.h"
 #include "common/model/linear_regression.h"
 #include "common/ps_client.h"
 #include "common/rpc.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/parameter_shard.h"
 #include "server/rpc/parameter_server_service.h"
@@ -73,7 +75,10 @@ class TrainerTest : public ::testing::Test {
 
   // SGD in the trainer's order, each gradient computed `delay` updates
   // late (0: plain SGD) and, if clip_norm > 0, scaled to at most that norm.
-  std::vector<float> Reference(int delay, double clip_norm = 0) {
+  // If `norms` is set, appends each step's gradient norms: weights, bias.
+  std::vector<float> Reference(
+      int delay, double clip_norm = 0,
+      std::vector<std::pair<double, double>>* norms = nullptr) {
     const int64_t p = model_->layout().size();
     std::vector<std::vector<float>> history(1, std::vector<float>(p));
     model_->layout().Initialize(kSeed, 0, p, history[0].data());
@@ -102,6 +107,10 @@ class TrainerTest : public ::testing::Test {
         double norm = 0;
         for (float g : grad) norm += static_cast<double>(g) * g;
         norm = std::sqrt(norm);
+        if (norms != nullptr) {
+          const double bias = std::abs(grad[kFeatures]);
+          norms->emplace_back(std::sqrt(norm * norm - bias * bias), bias);
+        }
         const double scale =
             clip_norm > 0 && norm > clip_norm ? clip_norm / norm : 1;
         std::vector<float> next = history.back();
@@ -159,6 +168,102 @@ TEST_F(TrainerTest, WithOverlapEachGradientIsOneStepLate) {
     largest = std::max(largest, std::abs(plain[i] - trained[i]));
   }
   EXPECT_GT(largest, 1e-3f);
+}
+
+// The divergence guard and the per-layer gradient norms.
+class TrainerGuardTest : public TrainerTest {
+ protected:
+  struct Outcome {
+    absl::Status status;
+    v1::WorkerProgress progress;
+  };
+
+  Outcome Run(TrainerOptions options, WorkerMetrics* metrics = nullptr) {
+    PsClient::Options client;
+    client.job_id = "job-1";
+    v1::ShardInfo& info = client.shards.emplace_back();
+    info.set_address(server_.address);
+    info.set_end(model_->layout().size());
+    auto ps = PsClient::Create(std::move(client));
+    EXPECT_TRUE(ps.ok()) << ps.status();
+    Trainer trainer(options, model_.get(), ps->get(), &data_, metrics);
+    absl::Status status = trainer.Run([] { return false; });
+    return {status, trainer.Progress()};
+  }
+
+  static TrainerOptions Options() {
+    TrainerOptions options;
+    options.epochs = kEpochs;
+    options.batch_size = kBatch;
+    options.seed = kSeed;
+    options.max_loss_factor = 100;
+    return options;
+  }
+};
+
+TEST_F(TrainerGuardTest, NonFiniteLossStopsWithExitCode6) {
+  for (int64_t i = 0; i < data_.num_examples; ++i) {
+    data_.features[i * kFeatures] = std::nanf("");
+  }
+  const Outcome outcome = Run(Options());
+  EXPECT_EQ(outcome.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ExitCodeFor(outcome.status), kExitDiverged);
+  EXPECT_EQ(outcome.status.message(),
+            "training diverged: worker 0 got loss nan at its step 0; lower "
+            "the learning rate");
+  // The heartbeat tells the coordinator; nothing was pushed.
+  EXPECT_EQ(outcome.progress.divergence(), outcome.status.message());
+  EXPECT_FALSE(outcome.progress.done());
+  EXPECT_EQ(shard_->version(), 0);
+}
+
+TEST_F(TrainerGuardTest, NonFiniteGradientStopsNamingTheLayer) {
+  // At the zero initial weights the loss is finite, but the gradient of
+  // the first weight is about 1e20 times a residual: its square overflows.
+  for (int64_t i = 0; i < data_.num_examples; ++i) {
+    data_.features[i * kFeatures] = 1e20f;
+  }
+  const Outcome outcome = Run(Options());
+  EXPECT_EQ(ExitCodeFor(outcome.status), kExitDiverged);
+  EXPECT_THAT(std::string(outcome.status.message()),
+              ::testing::MatchesRegex(
+                  "training diverged: worker 0 got a gradient of L2 norm inf "
+                  "in layer weights at its step 0 \\(loss [0-9.]+\\); lower "
+                  "the learning rate"));
+  EXPECT_EQ(shard_->version(), 0);
+}
+
+TEST_F(TrainerGuardTest, ReportsEachLayersGradientNorm) {
+  auto registry = MetricsRegistry::Start("127.0.0.1:0", {{"role", "worker"}});
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  WorkerMetrics metrics(**registry);
+  const Outcome outcome = Run(Options(), &metrics);
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status;
+  std::vector<std::pair<double, double>> norms;
+  Reference(/*delay=*/0, 0, &norms);
+
+  const v1::WorkerProgress& p = outcome.progress;
+  ASSERT_EQ(p.gradient_norm_count(), static_cast<int64_t>(norms.size()));
+  ASSERT_THAT(p.gradient_norm_layers(),
+              ::testing::ElementsAre("weights", "bias"));
+  double weights = 0, bias = 0, total = 0;
+  for (const auto& [w, b] : norms) {
+    weights += w;
+    bias += b;
+    total += std::sqrt(w * w + b * b);
+  }
+  EXPECT_NEAR(p.gradient_norm_sums(0), weights, 1e-5 * weights);
+  EXPECT_NEAR(p.gradient_norm_sums(1), bias, 1e-5 * bias);
+  EXPECT_NEAR(p.gradient_norm_total_sum(), total, 1e-5 * total);
+  // The gauges hold the last step's norms.
+  const auto& [last_weights, last_bias] = norms.back();
+  EXPECT_NEAR(metrics.gradient_norm.Add({{"layer", "weights"}}).Value(),
+              last_weights, 1e-5 * last_weights);
+  EXPECT_NEAR(metrics.gradient_norm.Add({{"layer", "bias"}}).Value(), last_bias,
+              1e-5 * last_bias);
+  EXPECT_NEAR(metrics.gradient_norm.Add({{"layer", "total"}}).Value(),
+              std::hypot(last_weights, last_bias),
+              1e-5 * std::hypot(last_weights, last_bias));
 }
 
 }  // namespace

@@ -95,17 +95,33 @@ TEST(MomentumOptimizer, MatchesHeavyBallAndNesterovFormulas) {
   }
 }
 
-TEST(AdagradOptimizer, MatchesFormula) {
-  std::vector<double> sum(kGoldenSize, 0);
-  const double lr = 0.1, eps = 1e-10;
+TEST(SgdOptimizer, MatchesFormula) {
+  const double lr = 0.1;
   Trajectory expected = Reference([&](int, const auto& g, auto& p) {
-    for (int i = 0; i < kGoldenSize; ++i) {
-      sum[i] += g[i] * g[i];
-      p[i] -= lr * g[i] / (std::sqrt(sum[i]) + eps);
-    }
+    for (int i = 0; i < kGoldenSize; ++i) p[i] -= lr * g[i];
   });
-  ExpectClose(RunDense(*AdagradOptimizer::Create(kGoldenSize, Lr(lr)).value()),
-              expected, 1e-5);
+  SgdOptimizer sgd(static_cast<float>(lr));
+  ExpectClose(RunDense(sgd), expected, 1e-6);
+}
+
+TEST(AdagradOptimizer, MatchesFormula) {
+  for (double initial : {0.0, 0.5}) {
+    SCOPED_TRACE(initial);
+    std::vector<double> sum(kGoldenSize, initial);
+    const double lr = 0.1, eps = 1e-10;
+    Trajectory expected = Reference([&](int, const auto& g, auto& p) {
+      for (int i = 0; i < kGoldenSize; ++i) {
+        sum[i] += g[i] * g[i];
+        p[i] -= lr * g[i] / (std::sqrt(sum[i]) + eps);
+      }
+    });
+    AdagradOptions options;
+    options.initial_accumulator_value = initial;
+    ExpectClose(
+        RunDense(
+            *AdagradOptimizer::Create(kGoldenSize, Lr(lr), options).value()),
+        expected, 1e-5);
+  }
 }
 
 TEST(RmspropOptimizer, MatchesFormula) {
@@ -180,6 +196,41 @@ TEST(FtrlOptimizer, MatchesMcMahanAlgorithm1) {
     for (double w : step) zeros += w == 0;
   }
   EXPECT_GT(zeros, 0) << "l1 should zero some coordinates in this sequence";
+}
+
+// learning_rate_power generalizes the paper's sqrt(n) to n^-power (as in
+// TensorFlow's FTRL); -0.5 is Algorithm 1.
+TEST(FtrlOptimizer, MatchesAlgorithm1WithOtherLearningRatePower) {
+  const double alpha = 0.5;
+  FtrlOptions options;  // the values, for the reference below
+  options.beta = 0.5;
+  options.l1 = 0.05;
+  options.l2 = 0.2;
+  options.learning_rate_power = -0.3;
+  const double c = -options.learning_rate_power;
+  std::vector<double> z(kGoldenSize, 0), n(kGoldenSize, 0);
+  Trajectory expected = Reference([&](int, const auto& g, auto& w) {
+    for (int i = 0; i < kGoldenSize; ++i) {
+      const double n_new = n[i] + g[i] * g[i];
+      z[i] += g[i] - (std::pow(n_new, c) - std::pow(n[i], c)) / alpha * w[i];
+      n[i] = n_new;
+      w[i] =
+          std::abs(z[i]) <= options.l1
+              ? 0.0
+              : -(z[i] - std::copysign(options.l1, z[i])) /
+                    ((options.beta + std::pow(n[i], c)) / alpha + options.l2);
+    }
+  });
+  // Built from its config, as a shard builds it.
+  v1::OptimizerConfig config;
+  v1::FtrlConfig& ftrl = *config.mutable_ftrl();
+  ftrl.set_learning_rate(alpha);
+  ftrl.set_beta(options.beta);
+  ftrl.set_l1(options.l1);
+  ftrl.set_l2(options.l2);
+  ftrl.set_learning_rate_power(options.learning_rate_power);
+  ExpectClose(RunDense(*CreateOptimizer(config, kGoldenSize).value()), expected,
+              1e-5);
 }
 
 // --- (b) against torch.optim golden values ---------------------------------

@@ -80,7 +80,8 @@ TEST_F(ParameterServerRpcTest, PushPullUpdatesEveryShardAndReturnsParams) {
   std::vector<float> grad(kParams), params(kParams, -1);
   for (int i = 0; i < kParams; ++i) grad[i] = i;
   PsClient::Transfer transfer;
-  ASSERT_TRUE(client->PushPull(0, grad.data(), params.data(), &transfer).ok());
+  ASSERT_TRUE(
+      client->PushPull({0}, grad.data(), params.data(), &transfer).ok());
   for (int i = 0; i < kParams; ++i) EXPECT_FLOAT_EQ(params[i], -i) << i;
   EXPECT_EQ(transfer.bytes_sent, kParams * 4);
   EXPECT_EQ(transfer.bytes_received, kParams * 4);
@@ -121,7 +122,7 @@ TEST_F(ParameterServerRpcTest, SparseRowsTravelToTheirShardsInKeyOrder) {
   rows.pulled = rows_after.data();
   PsClient::Transfer transfer;
   absl::Status pushed =
-      client->PushPull(0, grad.data(), params.data(), &transfer, &rows);
+      client->PushPull({0}, grad.data(), params.data(), &transfer, &rows);
   ASSERT_TRUE(pushed.ok()) << pushed;
   for (size_t k = 0; k < keys.size(); ++k) {
     EXPECT_EQ(rows_after[2 * k], -float(keys[k])) << keys[k];
@@ -150,12 +151,12 @@ TEST_F(ParameterServerRpcTest, RejectionArrivesAsGrpcCodeAndNamesShard) {
   std::vector<float> grad(kParams), params(kParams);
   PsClient::Transfer transfer;
   absl::Status status =
-      client->PushPull(0, grad.data(), params.data(), &transfer);
+      client->PushPull({0}, grad.data(), params.data(), &transfer);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("unknown worker 3"));
   EXPECT_THAT(status.message(), HasSubstr(shard_map_[0].address()));
   EXPECT_EQ(shards_[0]->version(), 0);
-  EXPECT_EQ(metrics_->rejected.Value(), 2);
+  EXPECT_EQ(metrics_->rejected.Add({{"reason", "unknown_worker"}}).Value(), 2);
 }
 
 TEST_F(ParameterServerRpcTest, NonFiniteGradientIsInvalidArgument) {
@@ -165,10 +166,12 @@ TEST_F(ParameterServerRpcTest, NonFiniteGradientIsInvalidArgument) {
   grad[7] = std::nanf("");
   PsClient::Transfer transfer;
   absl::Status status =
-      client->PushPull(0, grad.data(), params.data(), &transfer);
+      client->PushPull({0}, grad.data(), params.data(), &transfer);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("index 7 is not finite"));
   EXPECT_EQ(shards_[1]->version(), 0);
+  // Counted by reason (the gradient's index 7 is on one of the shards).
+  EXPECT_EQ(metrics_->rejected.Add({{"reason", "non_finite"}}).Value(), 1);
 }
 
 TEST_F(ParameterServerRpcTest, UnattachedShardIsUnavailableThenRetried) {
