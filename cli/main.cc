@@ -56,7 +56,7 @@ Servers refuse a non-loopback --listen address unless --insecure is given.
 
 --set PATH=VALUE overrides one field of the config (e.g. train.epochs=1)
 and may be repeated. Exit codes: 0 ok, 1 usage, 2 bad config, 3 data
-error, 4 peer lost, 5 job failed, 130 interrupted.)";
+error, 4 peer lost, 5 job failed, 6 training diverged, 130 interrupted.)";
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "descent: %s\n\n%s\n", message.c_str(), kUsage);

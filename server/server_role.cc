@@ -2,9 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/coordinator_client.h"
 #include "common/exit_codes.h"
@@ -20,9 +25,52 @@
 namespace descent {
 namespace {
 
+// Exact counts of every push's staleness (capped), for the percentiles a
+// shard logs when its job ends.
+class StalenessTally {
+ public:
+  void Add(int64_t staleness) {
+    absl::MutexLock lock(&mu_);
+    ++counts_[std::clamp<int64_t>(staleness, 0, kCap)];
+    ++total_;
+  }
+
+  // "staleness over N pushes: p50 A, p90 B, p99 C, max D".
+  std::string Summary() const {
+    absl::MutexLock lock(&mu_);
+    std::string text = absl::StrCat("staleness over ", total_, " pushes:");
+    if (total_ == 0) return text + " none";
+    for (double q : {0.5, 0.9, 0.99}) {
+      absl::StrAppend(&text, " p", static_cast<int>(q * 100), " ", Quantile(q),
+                      ",");
+    }
+    absl::StrAppend(&text, " max ", Quantile(1.0));
+    return text;
+  }
+
+ private:
+  static constexpr int64_t kCap = 4096;
+
+  // The smallest value with at least q * total_ pushes at or below it.
+  int64_t Quantile(double q) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const auto rank = static_cast<int64_t>(std::ceil(q * total_));
+    int64_t seen = 0;
+    for (int64_t value = 0; value <= kCap; ++value) {
+      seen += counts_[value];
+      if (seen >= std::max<int64_t>(rank, 1)) return value;
+    }
+    return kCap;
+  }
+
+  mutable absl::Mutex mu_;
+  std::vector<int64_t> counts_ ABSL_GUARDED_BY(mu_) =
+      std::vector<int64_t>(kCap + 1, 0);
+  int64_t total_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
     int shard, const v1::RegisterServerResponse& registration,
-    ServerMetrics* metrics) {
+    ServerMetrics* metrics, StalenessTally* tally) {
   const v1::JobConfig& config = registration.config();
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
@@ -41,7 +89,11 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   options.consistency = config.train().consistency();
   options.staleness = config.train().staleness();
   options.backup_workers = config.train().backup_workers();
-  options.observer = ParameterServerService::Observer(metrics);
+  options.observer = [record = ParameterServerService::Observer(metrics),
+                      tally](const PushRecord& push) {
+    record(push);
+    if (!push.duplicate) tally->Add(push.staleness);
+  };
   return ParameterShard::Create(std::move(options));
 }
 
@@ -65,6 +117,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
           options.metrics_listen,
           {{"role", "server"}, {"shard", absl::StrCat(options.shard)}}));
   ServerMetrics metrics(*registry);
+  StalenessTally tally;
   ParameterServerService service(&metrics);
   ASSIGN_OR_RETURN(RunningServer rpc, StartRpcServer(options.listen, {&service},
                                                      options.insecure));
@@ -81,7 +134,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   ASSIGN_OR_RETURN(v1::RegisterServerResponse registration,
                    coordinator.RegisterServer(request, absl::Seconds(60)));
   ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
-                   CreateShard(options.shard, registration, &metrics));
+                   CreateShard(options.shard, registration, &metrics, &tally));
   metrics.parameters.Set(shard->range().size());
   service.Attach(shard.get());
   LOG(INFO) << "job " << registration.config().job_id() << ": shard "
@@ -97,6 +150,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   heartbeat.lost_after = absl::Seconds(cluster.heartbeat_timeout_seconds());
   HeartbeatLoop loop(std::move(heartbeat));
   absl::Status outcome = loop.WaitForEnd();
+  LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();
   shard->Close();  // answers held at the gate would block Shutdown
   rpc.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   return outcome;

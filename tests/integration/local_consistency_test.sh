@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # BSP (with a backup worker) and SSP through `descent local`: real
 # processes, 2 shards, 3 workers. Each job must succeed and learn, and each
-# shard must export its staleness histogram and rejection counters.
+# shard must have measured the staleness of every push.
 source "$(dirname "$0")/lib.sh"
 
 run_job() {  # consistency, then extra --set flags
@@ -10,17 +10,6 @@ run_job() {  # consistency, then extra --set flags
   start_local --set cluster.num_workers=3 --set train.epochs=1 \
     --set train.consistency="$consistency" \
     --set data.idx.max_train_examples=24000 "$@"
-  wait_until_running
-  # One shard's /metrics while the job runs.
-  local address
-  address="$(awk '$1 == "server/0" { print $3 }' "$OUT/processes.txt")"
-  local body
-  body="$(curl -fsS --max-time 5 "http://$address/metrics")" ||
-    fail "$consistency: cannot scrape server/0"
-  grep -q '^descent_server_staleness_updates_bucket{' <<<"$body" ||
-    fail "$consistency: no staleness histogram on server/0"
-  grep -q '^descent_server_dropped_gradients_total{' <<<"$body" ||
-    fail "$consistency: no dropped-gradient counter on server/0"
   wait "$LOCAL_PID" ||
     fail "$consistency: descent local exited with $?: $(tail -20 "$WORK/stderr")"
   grep -q "^state: SUCCEEDED$" "$WORK/stdout" ||
@@ -31,6 +20,12 @@ run_job() {  # consistency, then extra --set flags
     fail "$consistency: test accuracy $accuracy < 0.70"
   grep -q "consistency: $consistency" "$OUT/config.textproto" ||
     fail "$consistency: config.textproto does not say so"
+  # Every shard measured every push's staleness: 3 workers x 125 steps.
+  for shard in 0 1; do
+    grep -q "shard $shard: staleness over 375 pushes: p50 [0-9]*, p90" \
+      "$OUT/logs/server-$shard.log" ||
+      fail "$consistency: server-$shard.log: $(grep staleness "$OUT/logs/server-$shard.log")"
+  done
   expect_no_children
   rm -rf "$OUT"
 }

@@ -125,14 +125,15 @@ class ConsistencyTest : public ::testing::Test {
 
   // Runs one Trainer per data shard, each on its own thread; worker w's
   // model sleeps delays[w] per step.
-  void Train(int epochs, int batch, const std::vector<absl::Duration>& delays) {
+  void Train(int epochs, int batch, const std::vector<absl::Duration>& delays,
+             float clip_norm = 0) {
     std::vector<std::thread> threads;
     for (size_t w = 0; w < data_.size(); ++w) {
       models_.push_back(std::make_unique<RecordingModel>(
           std::max<int64_t>(batch, data_[w].num_examples), delays[w]));
     }
     for (size_t w = 0; w < data_.size(); ++w) {
-      threads.emplace_back([this, w, epochs, batch] {
+      threads.emplace_back([this, w, epochs, batch, clip_norm] {
         PsClient::Options options;
         options.job_id = "job";
         options.worker_id = static_cast<int32_t>(w);
@@ -144,6 +145,7 @@ class ConsistencyTest : public ::testing::Test {
         trainer_options.batch_size = batch;
         trainer_options.seed = kSeed;
         trainer_options.worker_id = static_cast<int32_t>(w);
+        trainer_options.clip_norm = clip_norm;
         Trainer trainer(trainer_options, models_[w].get(), ps->get(), &data_[w],
                         nullptr);
         absl::Status trained = trainer.Run([] { return false; });
@@ -155,8 +157,10 @@ class ConsistencyTest : public ::testing::Test {
 
   // Parameters after each step of single-process mini-batch SGD whose step
   // t takes the union of every worker's batch t (each worker's shuffle:
-  // seed, worker id, epoch, as the Trainer does).
-  std::vector<std::vector<float>> UnionReference(int epochs, int batch) {
+  // seed, worker id, epoch, as the Trainer does), its gradient scaled to
+  // an L2 norm of at most clip_norm if that is > 0.
+  std::vector<std::vector<float>> UnionReference(int epochs, int batch,
+                                                 double clip_norm = 0) {
     const ParamLayout layout = LinearRegression(kFeatures, 1, 1).layout();
     const int64_t p = layout.size();
     int64_t total = 0;
@@ -194,8 +198,15 @@ class ConsistencyTest : public ::testing::Test {
             Batch{features.data(), nullptr, static_cast<int>(targets.size()),
                   targets.data()},
             grad.data());
+        double norm = 0;
+        for (float g : grad) norm += static_cast<double>(g) * g;
+        norm = std::sqrt(norm);
+        const auto scale = static_cast<float>(
+            clip_norm > 0 && norm > clip_norm ? clip_norm / norm : 1);
         std::vector<float> next = history.back();
-        for (int64_t i = 0; i < p; ++i) next[i] -= kLearningRate * grad[i];
+        for (int64_t i = 0; i < p; ++i) {
+          next[i] -= kLearningRate * (grad[i] * scale);
+        }
         history.push_back(std::move(next));
       }
     }
@@ -266,6 +277,22 @@ TEST_F(ConsistencyTest, BspWithWholeShardBatchesIsFullBatchGradientDescent) {
   const auto reference = UnionReference(5, 0);
   ASSERT_EQ(reference.size(), 6u);  // one step per epoch
   ExpectStepByStep(reference);
+}
+
+TEST_F(ConsistencyTest, ClippingByGlobalNormAcrossShardsClipsTheWholeGradient) {
+  // One worker, two shards. The reference scales the whole gradient by one
+  // factor; clipping each shard's slice by its own norm would not.
+  Start(v1::BSP, 0, {16});
+  Train(/*epochs=*/2, kBatch, {absl::ZeroDuration()}, /*clip_norm=*/0.3f);
+  const auto clipped = UnionReference(2, kBatch, 0.3);
+  ExpectStepByStep(clipped);
+  // The bound was active: unclipped training ends elsewhere.
+  const auto plain = UnionReference(2, kBatch);
+  float largest = 0;
+  for (size_t i = 0; i < plain.back().size(); ++i) {
+    largest = std::max(largest, std::abs(plain.back()[i] - clipped.back()[i]));
+  }
+  EXPECT_GT(largest, 1e-3f);
 }
 
 TEST_F(ConsistencyTest, SspKeepsEveryPushWithinStalenessOfTheFastest) {
