@@ -181,11 +181,18 @@ void AdamOptimizer::Apply(int64_t position, const float* grad, int64_t n,
   float* m = m_.data() + position;
   float* v = v_.data() + position;
   int32_t* steps = steps_.data() + position;
+  // Per-parameter bias correction, in double as torch computes it. A slice
+  // mostly shares one step count, so the powers are recomputed only when
+  // it changes (they cost more than the rest of the update).
+  int32_t last_t = -1;
+  float step_size = 0, bc2_sqrt = 1;
   for (int64_t i = 0; i < n; ++i) {
-    // Per-parameter bias correction, in double as torch computes it.
-    const double t = ++steps[i];
-    const float step_size = static_cast<float>(lr / (1 - std::pow(b1, t)));
-    const float bc2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(b2, t)));
+    const int32_t t = ++steps[i];
+    if (t != last_t) {
+      step_size = static_cast<float>(lr / (1 - std::pow(b1, t)));
+      bc2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(b2, t)));
+      last_t = t;
+    }
     if (options_.weight_decay != 0) params[i] *= decay;
     m[i] = m[i] * b1f + one_minus_b1 * grad[i];
     v[i] = v[i] * b2f + one_minus_b2 * grad[i] * grad[i];
