@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "cli/child_process.h"
 #include "cli/progress.h"
+#include "cli/prometheus_targets.h"
 #include "common/checkpoint/atomic_file.h"
 #include "common/config.h"
 #include "common/coordinator_client.h"
@@ -41,6 +42,7 @@ void InstallInterruptHandlers() {
 struct Job {
   std::string output_dir;
   std::string binary;
+  std::string prometheus_sd_file;  // empty: none
   std::vector<std::unique_ptr<ChildProcess>> children;
 };
 
@@ -157,6 +159,19 @@ void ListEndpoints(const v1::JobStatus& status) {
   std::fprintf(stderr, "%s\n", text.c_str());
 }
 
+// Points a Prometheus following --prometheus_sd_file at the members of
+// `status` (at none for an empty status). A failure costs monitoring, not
+// the job: it is reported and the job goes on.
+void PublishTargets(const Job& job, const v1::JobStatus& status) {
+  if (job.prometheus_sd_file.empty()) return;
+  absl::Status written =
+      WriteFileAtomically(job.prometheus_sd_file, PrometheusTargets(status));
+  if (!written.ok()) {
+    std::fprintf(stderr, "descent local: --prometheus_sd_file: %s\n",
+                 std::string(written.message()).c_str());
+  }
+}
+
 bool AllExited(Job& job) {
   bool all = true;
   for (const auto& child : job.children) all = child->Poll() && all;
@@ -208,6 +223,7 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
         listed = WriteProcesses(job, &*status).ok();
         display.Clear();
         ListEndpoints(*status);
+        PublishTargets(job, *status);
       }
     }
     absl::SleepFor(absl::Milliseconds(20));
@@ -298,6 +314,7 @@ int RunLocal(const LocalOptions& options) {
   if (config->job_id().empty()) config->set_job_id(NewJobId());
   Job job;
   job.binary = options.binary;
+  job.prometheus_sd_file = options.prometheus_sd_file;
   job.output_dir = options.output_dir.empty()
                        ? absl::StrCat("runs/", config->job_id())
                        : options.output_dir;
@@ -307,9 +324,20 @@ int RunLocal(const LocalOptions& options) {
                  std::string(prepared.message()).c_str());
     return kExitJobFailed;
   }
+  if (!job.prometheus_sd_file.empty()) {
+    // Clears what a previous job may have left, and checks early that the
+    // file can be written.
+    absl::Status cleared = WriteFileAtomically(job.prometheus_sd_file, "[]\n");
+    if (!cleared.ok()) {
+      std::fprintf(stderr, "descent local: --prometheus_sd_file: %s\n",
+                   std::string(cleared.message()).c_str());
+      return kExitUsage;
+    }
+  }
   InstallInterruptHandlers();
   ProgressDisplay display(*config);
   const int code = Launch(job, *config, display);
+  PublishTargets(job, v1::JobStatus());  // the job's processes are gone
   if (code == kExitOk) return PrintResult(job.output_dir);
   return code;
 }

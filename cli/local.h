@@ -6,7 +6,9 @@
 // The output directory receives the coordinator's evals.csv and
 // summary.json, plus config.textproto (the job exactly as it ran),
 // processes.txt (role, pid and metrics address of each child) and logs/
-// (one log per child).
+// (one log per child). With a Prometheus service-discovery file, it also
+// keeps that file listing the children's metrics endpoints while the job
+// runs (cli/prometheus_targets.h).
 #ifndef DESCENT_CLI_LOCAL_H_
 #define DESCENT_CLI_LOCAL_H_
 
@@ -22,11 +24,16 @@ struct LocalOptions {
   std::string output_dir;
   // The descent binary to start children from (normally /proc/self/exe).
   std::string binary;
+  // Empty: none. Else a file to keep as Prometheus file_sd JSON: [] at the
+  // start and end of the job, every child's metrics endpoint while it runs.
+  // Its directory must exist.
+  std::string prometheus_sd_file;
 };
 
 // Runs the job; returns the exit code (README, "Exit codes"): 0 if the job
 // succeeded, the first failing child's code if one failed, 130 if
-// interrupted.
+// interrupted, 1 if the service-discovery file cannot be written at the
+// start.
 int RunLocal(const LocalOptions& options);
 
 }  // namespace descent

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ ABSL_FLAG(std::string, coordinator, "", "The coordinator's host:port.");
 ABSL_FLAG(int, shard, -1, "This server's shard index, 0..S-1.");
 ABSL_FLAG(std::string, ready_file, "",
           "Coordinator: write the gRPC address here once serving.");
+ABSL_FLAG(std::string, prometheus_sd_file, "",
+          "Local: keep this file listing the job's metrics endpoints as "
+          "Prometheus file_sd JSON (its directory must exist).");
 ABSL_FLAG(bool, insecure, false,
           "Allow serving gRPC without TLS on a non-loopback address.");
 
@@ -45,6 +49,7 @@ constexpr char kUsage[] = R"(descent: distributed parameter-server training
 
 usage:
   descent local --config FILE [--set PATH=VALUE]... [--output_dir DIR]
+        [--prometheus_sd_file FILE]
   descent coordinator --config FILE [--set PATH=VALUE]... [--output_dir DIR]
         [--listen HOST:PORT] [--metrics_listen HOST:PORT] [--ready_file FILE]
   descent server --coordinator HOST:PORT --shard I [--listen HOST:PORT]
@@ -53,6 +58,8 @@ usage:
   descent version
 
 Servers refuse a non-loopback --listen address unless --insecure is given.
+--prometheus_sd_file keeps FILE listing the local job's /metrics endpoints
+for a Prometheus with file_sd_configs (deploy/prometheus/).
 
 --set PATH=VALUE overrides one field of the config (e.g. train.epochs=1)
 and may be repeated. Exit codes: 0 ok, 1 usage, 2 bad config, 3 data
@@ -89,6 +96,22 @@ std::string SelfPath() {
   return n > 0 ? std::string(buffer.data(), n) : "descent";
 }
 
+// An empty string if `path` may name the service-discovery file: its
+// directory exists and the path is not itself a directory.
+std::string CheckSdFile(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::StrCat("--prometheus_sd_file=", path, " is a directory");
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  if (!std::filesystem::is_directory(dir, error)) {
+    return absl::StrCat("--prometheus_sd_file=", path, ": directory ", dir,
+                        " does not exist");
+  }
+  return "";
+}
+
 int Local(const std::vector<std::string>& overrides) {
   if (absl::GetFlag(FLAGS_config).empty())
     return UsageError("local needs --config");
@@ -97,6 +120,11 @@ int Local(const std::vector<std::string>& overrides) {
   options.overrides = overrides;
   options.output_dir = absl::GetFlag(FLAGS_output_dir);
   options.binary = SelfPath();
+  options.prometheus_sd_file = absl::GetFlag(FLAGS_prometheus_sd_file);
+  if (!options.prometheus_sd_file.empty()) {
+    const std::string problem = CheckSdFile(options.prometheus_sd_file);
+    if (!problem.empty()) return UsageError(problem);
+  }
   return RunLocal(options);
 }
 
@@ -153,6 +181,9 @@ int Worker() {
 int Dispatch(const std::string& command, const std::vector<std::string>& sets) {
   if (!sets.empty() && command != "local" && command != "coordinator") {
     return UsageError("--set applies to local and coordinator only");
+  }
+  if (!absl::GetFlag(FLAGS_prometheus_sd_file).empty() && command != "local") {
+    return UsageError("--prometheus_sd_file applies to local only");
   }
   if (command == "local") return Local(sets);
   if (command == "coordinator") return Coordinator(sets);

@@ -212,4 +212,15 @@ std::string JobConfigToText(const v1::JobConfig& config) {
   return text;
 }
 
+std::string ConfigHash(const v1::JobConfig& config) {
+  v1::JobConfig job = config;
+  job.clear_job_id();
+  // 64-bit FNV-1a: stable across builds and machines, unlike std::hash.
+  uint64_t hash = 0xcbf29ce484222325u;
+  for (unsigned char c : JobConfigToText(job)) {
+    hash = (hash ^ c) * 0x100000001b3u;
+  }
+  return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
+}
+
 }  // namespace descent

@@ -65,6 +65,11 @@ std::string NewJobId();
 // The config as text format, as LoadJobConfig reads it back.
 std::string JobConfigToText(const v1::JobConfig& config);
 
+// 16 lowercase hex digits identifying `config` (a hash of its text format
+// with job_id cleared, so reruns of one config share it): the
+// descent_job_config_info metric's label and summary.json's config_hash.
+std::string ConfigHash(const v1::JobConfig& config);
+
 }  // namespace descent
 
 #endif  // DESCENT_COMMON_CONFIG_H_

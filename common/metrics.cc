@@ -1,6 +1,7 @@
 #include "common/metrics.h"
 
 #include <exception>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -18,6 +19,8 @@ absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Start(
         absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
   }
   metrics->exposer_->RegisterCollectable(metrics->registry_);
+  metrics->process_ = std::make_shared<ProcessCollector>(metrics->labels_);
+  metrics->exposer_->RegisterCollectable(metrics->process_);
   std::vector<int> ports = metrics->exposer_->GetListeningPorts();
   if (ports.empty()) {
     return absl::UnavailableError(
@@ -26,6 +29,20 @@ absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Start(
   const std::string host = listen.substr(0, listen.rfind(':'));
   metrics->address_ = absl::StrCat(host, ":", ports.front());
   return metrics;
+}
+
+void MetricsRegistry::AddLabel(const std::string& name,
+                               const std::string& value) {
+  labels_[name] = value;
+  process_->AddLabel(name, value);
+}
+
+std::vector<prometheus::MetricFamily> MetricsRegistry::Collect() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& family : process_->Collect()) {
+    families.push_back(std::move(family));
+  }
+  return families;
 }
 
 // The names below are constants of this file; prometheus-cpp throws only on
@@ -104,8 +121,18 @@ WorkerMetrics::WorkerMetrics(MetricsRegistry& r)
       compute_duration(r.DurationHistogram(
           "descent_worker_compute_duration_seconds",
           "Wall time of forward and backward on one mini-batch.")),
+      wait_duration(r.DurationHistogram(
+          "descent_worker_wait_duration_seconds",
+          "Per push: the longest any shard's consistency gate held the "
+          "answer (part of the push duration).")),
       train_loss(
           r.Gauge("descent_worker_train_loss", "Loss of the last mini-batch.")),
+      steps_per_second(
+          r.Gauge("descent_worker_steps_per_second",
+                  "Training steps per second over the last 20 steps.")),
+      examples_per_second(
+          r.Gauge("descent_worker_examples_per_second",
+                  "Training examples per second over the last 20 steps.")),
       gradient_norm(r.GaugeFamily(
           "descent_worker_gradient_norm",
           "L2 norm of the last step's gradient before clipping, per layer "
@@ -137,12 +164,38 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
                               "Time to validate and apply one push.")),
       pull_duration(r.DurationHistogram("descent_server_pull_duration_seconds",
                                         "Time to copy out one pulled slice.")),
+      apply_duration(r.DurationHistogram(
+          "descent_server_apply_duration_seconds",
+          "Time in the optimizer applying one update, under the shard's "
+          "lock.")),
       parameters(r.Gauge("descent_server_parameters",
                          "Dense parameters held by this shard.")),
       sparse_rows(r.Gauge("descent_server_sparse_rows",
                           "Sparse-table rows held by this shard.")),
-      version(r.Gauge("descent_server_version",
-                      "Updates applied to this shard.")) {}
+      version(
+          r.Gauge("descent_server_version", "Updates applied to this shard.")),
+      parameter_norm(r.Gauge("descent_server_parameter_norm",
+                             "L2 norm of the shard's dense parameters, "
+                             "measured every 10th update (at least every "
+                             "second).")),
+      update_norm(r.Gauge("descent_server_update_norm",
+                          "L2 norm of the change the last measured update "
+                          "made to the shard's dense parameters.")),
+      memory(r.Gauge("descent_server_memory_bytes",
+                     "Bytes the shard holds: parameters, optimizer state, "
+                     "sparse table, buffers.")),
+      memory_limit(r.Gauge("descent_server_memory_limit_bytes",
+                           "Memory this process may use: its cgroup's "
+                           "memory.max, or the machine's MemTotal.")) {
+  // Every reason RejectReason (server/parameter_shard.h) and the service
+  // give starts at 0, so dashboards and rates see the series before the
+  // first rejection.
+  for (const char* reason :
+       {"wrong_job", "unknown_worker", "malformed", "non_finite",
+        "future_version", "closed", "not_registered", "other"}) {
+    rejected.Add({{"reason", reason}});
+  }
+}
 
 CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
     : global_step(r.Gauge("descent_job_global_step",
@@ -162,8 +215,19 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
                             "Workers registered and heard from recently.")),
       job_state(r.Gauge("descent_job_state",
                         "1 registering, 2 running, 3 succeeded, 4 failed.")),
+      learning_rate(
+          r.Gauge("descent_job_learning_rate",
+                  "The optimizer schedule's learning rate at the updates "
+                  "applied so far.")),
+      config_info(r.GaugeFamily("descent_job_config_info",
+                                "Always 1; config_hash identifies the job's "
+                                "config (job_id excluded).")),
       registrations(r.Counter("descent_coordinator_registrations_total",
                               "Server and worker registrations accepted.")),
+      heartbeats_missed(
+          r.Counter("descent_coordinator_heartbeats_missed_total",
+                    "Times a member went half its heartbeat timeout without a "
+                    "heartbeat (the job fails at the full timeout).")),
       evaluations(r.Counter("descent_coordinator_evaluations_total",
                             "Test-set evaluations run.")),
       evaluation_duration(
@@ -173,6 +237,11 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
                            "Parameter bytes pulled for evaluation.")),
       pull_duration(r.DurationHistogram(
           "descent_coordinator_pull_duration_seconds",
-          "Wall time of one Pull from all shards, in parallel.")) {}
+          "Wall time of one Pull from all shards, in parallel.")),
+      checkpoints(r.Counter("descent_coordinator_checkpoints_total",
+                            "Parameter files written (best_params.bin).")),
+      checkpoint_duration(r.DurationHistogram(
+          "descent_coordinator_checkpoint_duration_seconds",
+          "Time to write one parameter file, fsyncs included.")) {}
 
 }  // namespace descent

@@ -5,16 +5,22 @@
 // ServerMetrics, CoordinatorMetrics) and updates the members directly;
 // prometheus-cpp metrics are thread-safe. Naming follows Prometheus
 // practice: the `descent_` prefix, base units (`_seconds`, `_bytes`),
-// `_total` on counters, histograms rather than summaries, and only the
-// bounded constant labels role, shard and worker.
+// `_total` on counters, histograms rather than summaries, and only bounded
+// labels: the constant role, shard and worker, and per family layer,
+// reason, version, revision or config_hash (never a key or a step).
+// Every registry also serves descent_build_info and the standard process_
+// metrics (common/process_metrics.h). tests/common/metrics_lint_test.cc
+// checks every family against these rules.
 #ifndef DESCENT_COMMON_METRICS_H_
 #define DESCENT_COMMON_METRICS_H_
 
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/process_metrics.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
@@ -31,11 +37,10 @@ class MetricsRegistry {
   static absl::StatusOr<std::unique_ptr<MetricsRegistry>> Start(
       const std::string& listen, std::map<std::string, std::string> labels);
 
-  // Adds a constant label to every metric created after this call (for
-  // labels known only later, such as a worker's id).
-  void AddLabel(const std::string& name, const std::string& value) {
-    labels_[name] = value;
-  }
+  // Adds a constant label to every metric created after this call, and to
+  // the build and process metrics (for labels known only later, such as a
+  // worker's id).
+  void AddLabel(const std::string& name, const std::string& value);
 
   // host:port actually serving /metrics.
   const std::string& address() const { return address_; }
@@ -58,10 +63,14 @@ class MetricsRegistry {
   prometheus::Family<prometheus::Counter>& CounterFamily(
       const std::string& name, const std::string& help);
 
+  // Every family as a scrape of /metrics would see it now.
+  std::vector<prometheus::MetricFamily> Collect() const;
+
  private:
   MetricsRegistry() = default;
 
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<ProcessCollector> process_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::map<std::string, std::string> labels_;
   std::string address_;
@@ -78,7 +87,13 @@ struct WorkerMetrics {
   prometheus::Histogram& push_duration;     // one PushPull to all shards
   prometheus::Histogram& pull_duration;     // one Pull from all shards
   prometheus::Histogram& compute_duration;  // forward + backward of a batch
-  prometheus::Gauge& train_loss;            // last mini-batch loss
+  // Per push: how long the slowest shard's consistency gate held the
+  // answer (PushPullResponse.held_seconds); part of push_duration.
+  prometheus::Histogram& wait_duration;
+  prometheus::Gauge& train_loss;  // last mini-batch loss
+  // Over the worker's last 20 steps (StepRate in worker/step_rate.h).
+  prometheus::Gauge& steps_per_second;
+  prometheus::Gauge& examples_per_second;
   // Last step's gradient L2 norm before clipping, by label layer: each
   // tensor of the model's layout, "sparse_rows", and "total" (the one
   // there from the start).
@@ -102,9 +117,19 @@ struct ServerMetrics {
   prometheus::Counter& dropped;          // BSP: late gradients not applied
   prometheus::Histogram& push_duration;  // validate + apply
   prometheus::Histogram& pull_duration;  // copy out
-  prometheus::Gauge& parameters;         // elements held
-  prometheus::Gauge& sparse_rows;        // sparse-table rows created
-  prometheus::Gauge& version;            // updates applied
+  // One update in the optimizer, under the shard's lock (PushRecord).
+  prometheus::Histogram& apply_duration;
+  prometheus::Gauge& parameters;   // elements held
+  prometheus::Gauge& sparse_rows;  // sparse-table rows created
+  prometheus::Gauge& version;      // updates applied
+  // L2 norms of the dense slice and of the last measured update's change
+  // to it (PushRecord).
+  prometheus::Gauge& parameter_norm;
+  prometheus::Gauge& update_norm;
+  // ParameterShard::memory_bytes(), and what the process may use
+  // (MemoryLimitBytes in common/process_metrics.h).
+  prometheus::Gauge& memory;
+  prometheus::Gauge& memory_limit;
 };
 
 // The coordinator: the job as a whole.
@@ -119,11 +144,21 @@ struct CoordinatorMetrics {
   prometheus::Gauge& test_accuracy;
   prometheus::Gauge& workers_alive;
   prometheus::Gauge& job_state;  // JobState enum value
+  // The schedule's rate at the updates applied so far
+  // (Coordinator::learning_rate()).
+  prometheus::Gauge& learning_rate;
+  // 1, with label config_hash (ConfigHash in common/config.h).
+  prometheus::Family<prometheus::Gauge>& config_info;
   prometheus::Counter& registrations;
+  // Coordinator::heartbeats_missed().
+  prometheus::Counter& heartbeats_missed;
   prometheus::Counter& evaluations;
   prometheus::Histogram& evaluation_duration;
   prometheus::Counter& pull_bytes;  // parameters pulled for evaluation
   prometheus::Histogram& pull_duration;
+  // Parameter files written (best_params.bin), and the time of each.
+  prometheus::Counter& checkpoints;
+  prometheus::Histogram& checkpoint_duration;
 };
 
 }  // namespace descent

@@ -234,6 +234,8 @@ absl::Status PsClient::PushPull(const Step& step, const float* grad,
   for (size_t s = 0; s < stubs_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, push_responses_[s].params(), params));
     versions_[s] = push_responses_[s].version();
+    transfer->held_seconds =
+        std::max(transfer->held_seconds, push_responses_[s].held_seconds());
     if (rows != nullptr) {
       RETURN_IF_ERROR(UnpackRows(s, push_responses_[s].rows(), *rows));
     }

@@ -35,10 +35,13 @@ class PsClient {
     int max_attempts = 3;
   };
 
-  // Payload bytes moved by one call, for metrics.
+  // Payload bytes moved by one call, and how long it waited, for metrics.
   struct Transfer {
     int64_t bytes_sent = 0;
     int64_t bytes_received = 0;
+    // PushPull: the longest any shard's consistency gate held its answer
+    // (the responses' held_seconds); 0 for Pull.
+    double held_seconds = 0;
   };
 
   // Sparse-table rows moved in the same call as the dense parameters.

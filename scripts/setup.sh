@@ -13,6 +13,8 @@ PACKAGES=(
   zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl
+  # monitoring tests: a real Prometheus server and promtool (deploy/)
+  prometheus
   # data: Fashion-MNIST as gzip'd IDX files; scikit-learn's CSV data sets
   # (breast cancer, iris) and the baseline examples/sklearn_baseline.py
   dataset-fashion-mnist python3-sklearn

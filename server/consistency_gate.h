@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "descent/v1/job.pb.h"
 
 namespace descent {
@@ -46,8 +47,11 @@ class ConsistencyGate {
     int32_t worker = 0;
     int64_t step = 0;          // the worker's clock
     int64_t base_version = 0;  // the version its gradient was computed on
-    // Fills the response; run under the shard's lock when released.
-    std::function<void()> answer;
+    // When the push reached the gate (the shard's clock).
+    absl::Time arrived;
+    // Fills the response, given how long it was held (release time minus
+    // `arrived`); run under the shard's lock when released.
+    std::function<void(absl::Duration held)> answer;
     // Finishes the call; run after the shard's lock is dropped.
     std::function<void(absl::Status)> done;
   };

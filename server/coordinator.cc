@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/optim/optimizer.h"
 #include "common/partition.h"
 
 namespace descent {
@@ -31,6 +32,12 @@ bool Ended(v1::JobState state) {
   return state == v1::SUCCEEDED || state == v1::FAILED;
 }
 
+LearningRateSchedule ScheduleOrZero(const v1::OptimizerConfig& config) {
+  absl::StatusOr<LearningRateSchedule> schedule =
+      LearningRateScheduleOf(config);
+  return schedule.ok() ? *schedule : LearningRateSchedule::Constant(0);
+}
+
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options)
@@ -38,6 +45,7 @@ Coordinator::Coordinator(CoordinatorOptions options)
       shard_ranges_(ShardRanges(options_.num_parameters,
                                 options_.config.cluster().num_servers())),
       created_(options_.clock()),
+      schedule_(ScheduleOrZero(options_.config.optimizer())),
       servers_(options_.config.cluster().num_servers()),
       workers_(options_.config.cluster().num_workers()),
       test_loss_guard_(options_.config.train().max_loss_factor(), 1) {}
@@ -130,6 +138,7 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
                      ": register first"));
   }
   member->last_seen = options_.clock();
+  member->overdue = false;
   if (request.role() == v1::WORKER && request.has_progress()) {
     UpdateProgressLocked(member, request.progress());
   }
@@ -236,8 +245,12 @@ void Coordinator::Tick() {
   if (state_ != v1::RUNNING) return;
   const absl::Duration timeout =
       absl::Seconds(cluster.heartbeat_timeout_seconds());
-  for (const std::vector<MemberState>* members : {&servers_, &workers_}) {
-    for (const MemberState& m : *members) {
+  for (std::vector<MemberState>* members : {&servers_, &workers_}) {
+    for (MemberState& m : *members) {
+      if (now - m.last_seen > timeout / 2 && !m.overdue) {
+        m.overdue = true;
+        ++heartbeats_missed_;
+      }
       if (now - m.last_seen <= timeout) continue;
       EndLocked(
           v1::FAILED,

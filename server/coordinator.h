@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "common/exit_codes.h"
 #include "common/optim/divergence_guard.h"
+#include "common/optim/schedule.h"
 #include "descent/v1/coordinator.pb.h"
 
 namespace descent {
@@ -83,6 +84,18 @@ class Coordinator {
   // Fails the job if registration or a member's heartbeat is overdue.
   void Tick();
 
+  // While RUNNING, the times a member went half the heartbeat timeout
+  // without a heartbeat: one per silent spell, counted by the Tick() that
+  // notices it (a member silent for the whole timeout, which fails the job,
+  // counts once too).
+  int64_t heartbeats_missed() const;
+
+  // The optimizer schedule's learning rate for the next update: at the
+  // global step under ASP and SSP (every push is an update), at the global
+  // step divided by the workers under BSP (one update per step of all of
+  // them). 0 if the config names no valid optimizer.
+  double learning_rate() const;
+
   // True while RUNNING and the global step has reached the next periodic
   // evaluation.
   bool EvaluationDue() const;
@@ -120,6 +133,7 @@ class Coordinator {
     v1::Member member;
     absl::Time last_seen;
     bool notified = false;  // told of the job's end
+    bool overdue = false;   // silent for half the timeout; counted
     uint64_t instance_id = 0;
     v1::WorkerProgress progress;
     double recent_loss = 0;  // mean batch loss between its last heartbeats
@@ -153,12 +167,14 @@ class Coordinator {
   const CoordinatorOptions options_;
   const std::vector<v1::ShardInfo> shard_ranges_;  // addresses empty
   const absl::Time created_;
+  const LearningRateSchedule schedule_;
 
   mutable absl::Mutex mu_;
   // Protected by mu_:
   v1::JobState state_ ABSL_GUARDED_BY(mu_) = v1::REGISTERING;
   std::string error_ ABSL_GUARDED_BY(mu_);
   int exit_code_ ABSL_GUARDED_BY(mu_) = kExitOk;
+  int64_t heartbeats_missed_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<MemberState> servers_ ABSL_GUARDED_BY(mu_);  // by shard
   std::vector<MemberState> workers_ ABSL_GUARDED_BY(mu_);  // by worker id
   absl::Time started_ ABSL_GUARDED_BY(mu_);                // entered RUNNING

@@ -38,7 +38,7 @@ struct CoordinatorState {
   std::unique_ptr<PsClient> ps;  // once the shard map is complete
   std::unique_ptr<DataSource> data;
   // With early stopping: the best evaluation's parameters (step -1: none).
-  SavedParameters best{-1};
+  SavedParameters best{-1, {}, {}, 0, {}};
 };
 
 bool EarlyStopping(const v1::JobConfig& config) {
@@ -110,12 +110,22 @@ absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config) {
   return s.eval_log->Append(evaluation);
 }
 
-void UpdateMetrics(const v1::JobStatus& status, CoordinatorMetrics& m,
-                   int64_t* examples_counted) {
+// What the counters have been given so far.
+struct Counted {
+  int64_t examples = 0;
+  int64_t heartbeats_missed = 0;
+};
+
+void UpdateMetrics(const v1::JobStatus& status, const Coordinator& coordinator,
+                   CoordinatorMetrics& m, Counted* counted) {
   m.global_step.Set(status.global_step());
   m.epoch.Set(status.epoch());
-  m.examples.Increment(status.examples() - *examples_counted);
-  *examples_counted = status.examples();
+  m.examples.Increment(status.examples() - counted->examples);
+  counted->examples = status.examples();
+  const int64_t missed = coordinator.heartbeats_missed();
+  m.heartbeats_missed.Increment(missed - counted->heartbeats_missed);
+  counted->heartbeats_missed = missed;
+  m.learning_rate.Set(coordinator.learning_rate());
   m.train_loss.Set(status.train_loss());
   m.job_state.Set(status.state());
   int workers = 0;
@@ -150,11 +160,11 @@ absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
 
 // Runs until the job ends; returns the exit code.
 int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
-  int64_t examples_counted = 0;
+  Counted counted;
   while (true) {
     s.coordinator->Tick();
     const v1::JobStatus status = s.coordinator->Status();
-    UpdateMetrics(status, *s.metrics, &examples_counted);
+    UpdateMetrics(status, *s.coordinator, *s.metrics, &counted);
     if (status.state() == v1::SUCCEEDED) return kExitOk;
     if (status.state() == v1::FAILED) {
       LOG(ERROR) << "job failed: " << status.error();
@@ -200,6 +210,7 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
                    MetricsRegistry::Start(options.metrics_listen,
                                           {{"role", "coordinator"}}));
   s.metrics = std::make_unique<CoordinatorMetrics>(*s.registry);
+  s.metrics->config_info.Add({{"config_hash", ConfigHash(config)}}).Set(1);
   ASSIGN_OR_RETURN(s.eval_log,
                    EvalLog::Create(options.output_dir + "/evals.csv"));
 
@@ -245,7 +256,8 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
                  const CoordinatorState& s, int code) {
   absl::Status saved = absl::OkStatus();
   if (s.best.step >= 0) {
-    saved = WriteParameters(output_dir + "/best_params.bin", s.best);
+    saved =
+        WriteCheckpoint(output_dir + "/best_params.bin", s.best, *s.metrics);
   }
   if (!saved.ok()) {
     LOG(ERROR) << saved.message();
@@ -253,6 +265,7 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
   }
   v1::JobSummary summary = s.coordinator->Summary();
   summary.set_exit_status(code);
+  summary.set_config_hash(ConfigHash(config));
   if (code == kExitOk) AddPlanted(s, &summary);
   if (summary.stopped_early()) {
     LOG(INFO) << "stopped early at step " << summary.steps()
@@ -269,6 +282,17 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
 }
 
 }  // namespace
+
+absl::Status WriteCheckpoint(const std::string& path,
+                             const SavedParameters& params,
+                             CoordinatorMetrics& metrics) {
+  const absl::Time start = absl::Now();
+  RETURN_IF_ERROR(WriteParameters(path, params));
+  metrics.checkpoints.Increment();
+  metrics.checkpoint_duration.Observe(
+      absl::ToDoubleSeconds(absl::Now() - start));
+  return absl::OkStatus();
+}
 
 int RunCoordinator(const CoordinatorRoleOptions& options) {
   v1::JobConfig config = options.config;

@@ -6,7 +6,10 @@
 
 #include <string>
 
+#include "absl/status/status.h"
+#include "common/metrics.h"
 #include "descent/v1/job.pb.h"
+#include "server/job_output.h"
 
 namespace descent {
 
@@ -27,6 +30,13 @@ struct CoordinatorRoleOptions {
 // Runs the coordinator until the job ends; returns the process exit code
 // (common/exit_codes.h): 0 if the job succeeded.
 int RunCoordinator(const CoordinatorRoleOptions& options);
+
+// Writes `params` to `path` as WriteParameters does (best_params.bin) and,
+// if that succeeds, counts one checkpoint and its duration in `metrics`.
+// Returns WriteParameters' error, counting nothing.
+absl::Status WriteCheckpoint(const std::string& path,
+                             const SavedParameters& params,
+                             CoordinatorMetrics& metrics);
 
 }  // namespace descent
 

@@ -39,6 +39,20 @@ double Coordinator::TrainLossLocked() const {
   return reporting > 0 ? sum / reporting : 0;
 }
 
+int64_t Coordinator::heartbeats_missed() const {
+  absl::MutexLock lock(&mu_);
+  return heartbeats_missed_;
+}
+
+double Coordinator::learning_rate() const {
+  absl::MutexLock lock(&mu_);
+  int64_t updates = GlobalStepLocked();
+  if (options_.config.train().consistency() == v1::BSP && !workers_.empty()) {
+    updates /= static_cast<int64_t>(workers_.size());
+  }
+  return schedule_.At(updates);
+}
+
 v1::JobStatus Coordinator::Status() const {
   absl::MutexLock lock(&mu_);
   v1::JobStatus status;

@@ -63,4 +63,13 @@ void GradientSum::Clear() {
   weight_ = 0;
 }
 
+int64_t GradientSum::memory_bytes() const {
+  // A flat_hash_map slot holds its pair, plus one control byte.
+  const size_t map_bytes =
+      slot_of_.capacity() * (sizeof(decltype(slot_of_)::value_type) + 1);
+  return static_cast<int64_t>((dense_.capacity() + rows_.capacity()) *
+                                  sizeof(float) +
+                              keys_.capacity() * sizeof(uint64_t) + map_bytes);
+}
+
 }  // namespace descent

@@ -40,6 +40,9 @@ class GradientSum {
   // Empties the sum for the next step.
   void Clear();
 
+  // Bytes of the buffers it holds (their capacity), for memory metrics.
+  int64_t memory_bytes() const;
+
  private:
   const int64_t begin_;
   const int row_width_;

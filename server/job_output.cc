@@ -2,12 +2,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/checkpoint/atomic_file.h"
+#include "common/status_macros.h"
 #include "common/wire.h"  // little-endian host
 #include "google/protobuf/util/json_util.h"
 
@@ -31,6 +33,11 @@ uint64_t ReadU64(const std::string& bytes, size_t offset) {
   return value;
 }
 
+EvalRow ToRow(const v1::Evaluation& e) {
+  return {e.step(),      e.epoch(),         e.wall_seconds(), e.train_loss(),
+          e.test_loss(), e.test_accuracy(), e.test_rmse(),    e.test_auc()};
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
@@ -40,12 +47,16 @@ absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
     return absl::InternalError(
         absl::StrCat(path, ": cannot create: ", std::strerror(errno)));
   }
-  std::unique_ptr<EvalLog> log(new EvalLog(path, file));
+  std::string chart_path =
+      std::filesystem::path(path).replace_extension(".svg").string();
+  std::unique_ptr<EvalLog> log(new EvalLog(path, std::move(chart_path), file));
   if (std::fprintf(file, "%s\n", kEvalsCsvHeader) < 0 ||
       std::fflush(file) != 0) {
     return absl::InternalError(
         absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
   }
+  RETURN_IF_ERROR(
+      WriteFileAtomically(log->chart_path_, RenderEvalChart(log->rows_)));
   return log;
 }
 
@@ -60,7 +71,8 @@ absl::Status EvalLog::Append(const v1::Evaluation& e) {
     return absl::InternalError(
         absl::StrCat(path_, ": cannot write: ", std::strerror(errno)));
   }
-  return absl::OkStatus();
+  rows_.push_back(ToRow(e));
+  return WriteFileAtomically(chart_path_, RenderEvalChart(rows_));
 }
 
 absl::Status WriteSummary(const std::string& path,

@@ -3,6 +3,8 @@
 // stable:
 //
 //   evals.csv        one row per evaluation (kEvalsCsvHeader's columns)
+//   evals.svg        the same rows as a chart (server/eval_chart.h),
+//                    redrawn after each row.
 //   summary.json     the JobSummary message as proto3 JSON (field names as
 //                    in proto/descent/v1/coordinator.proto), written once at
 //                    the end.
@@ -34,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "descent/v1/coordinator.pb.h"
+#include "server/eval_chart.h"
 
 namespace descent {
 
@@ -42,22 +45,31 @@ inline constexpr char kEvalsCsvHeader[] =
     "test_auc";
 
 // Appends evaluations to evals.csv, one flushed row each, so the file is
-// readable while the job runs. Not thread-safe.
+// readable while the job runs, and after each one atomically rewrites the
+// chart beside it: `path` with the extension .svg (evals.svg). Not
+// thread-safe.
 class EvalLog {
  public:
-  // Creates (truncates) `path` and writes the header. Errors name the path.
+  // Creates (truncates) `path`, writes the header, and writes the chart of
+  // no rows. Errors name the file.
   static absl::StatusOr<std::unique_ptr<EvalLog>> Create(
       const std::string& path);
   ~EvalLog();
 
+  // Errors name the file; the row may be in evals.csv without the chart
+  // showing it.
   absl::Status Append(const v1::Evaluation& evaluation);
 
  private:
-  EvalLog(std::string path, std::FILE* file)
-      : path_(std::move(path)), file_(file) {}
+  EvalLog(std::string path, std::string chart_path, std::FILE* file)
+      : path_(std::move(path)),
+        chart_path_(std::move(chart_path)),
+        file_(file) {}
 
   const std::string path_;
+  const std::string chart_path_;
   std::FILE* const file_;
+  std::vector<EvalRow> rows_;  // every row appended, for the chart
 };
 
 // Writes `summary` to `path` as JSON, atomically.

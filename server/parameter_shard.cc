@@ -75,6 +75,10 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Create(
         options.backup_workers, " must be >= 0, and backup workers < ",
         options.num_workers, " workers"));
   }
+  if (options.norm_every < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("norm_every must be >= 0, got ", options.norm_every));
+  }
   if (options.shard < 0 || options.shard >= options.num_shards) {
     return absl::InvalidArgumentError(absl::StrCat(
         "shard ", options.shard, " is not in [0, ", options.num_shards, ")"));
@@ -101,6 +105,7 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
       params_(options_.range.size()),
       gradient_(
           std::max<int64_t>(options_.range.size(), options_.table.row_width)),
+      before_(options_.norm_every > 0 ? options_.range.size() : 0),
       optimizer_(std::move(optimizer)),
       row_optimizer_(std::move(row_optimizer)),
       gate_(ConsistencyGateOptions{options_.consistency, options_.num_workers,
@@ -211,11 +216,16 @@ absl::Status ParameterShard::ValidatePush(
   return absl::OkStatus();
 }
 
-void ParameterShard::ApplyLocked(const v1::PushRequest& request) {
+void ParameterShard::ApplyLocked(const v1::PushRequest& request,
+                                 PushRecord* record) {
   const v1::DenseSlice& gradient = request.gradient();
   const int64_t n = FloatCount(gradient.values());
+  const int64_t position =
+      n > 0 ? static_cast<int64_t>(gradient.offset()) - options_.range.begin
+            : 0;
+  bool measure;
+  const absl::Time start = BeginUpdateLocked(position, n, &measure);
   if (n > 0) {
-    const int64_t position = gradient.offset() - options_.range.begin;
     DecodeFloats(gradient.values(), gradient_.data());
     optimizer_->Apply(position, gradient_.data(), n, version_,
                       params_.data() + position);
@@ -228,10 +238,13 @@ void ParameterShard::ApplyLocked(const v1::PushRequest& request) {
                 width * sizeof(float));
     ApplyRowLocked(rows.keys(i), gradient_.data());
   }
+  EndUpdateLocked(start, position, n, measure, record);
   ++version_;
 }
 
-void ParameterShard::ApplySumLocked() {
+void ParameterShard::ApplySumLocked(PushRecord* record) {
+  bool measure;
+  const absl::Time start = BeginUpdateLocked(0, sum_->dense_size(), &measure);
   sum_->TakeMean();
   if (sum_->dense_size() > 0) {
     std::memcpy(gradient_.data(), sum_->dense(),
@@ -245,6 +258,7 @@ void ParameterShard::ApplySumLocked() {
     ApplyRowLocked(sum_->keys()[i], gradient_.data());
   }
   sum_->Clear();
+  EndUpdateLocked(start, 0, sum_->dense_size(), measure, record);
   ++version_;
 }
 
@@ -291,7 +305,7 @@ void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
   const bool summed =
       gate_.consistency() == v1::BSP && request.base_version() == version_;
   if (gate_.consistency() != v1::BSP) {
-    ApplyLocked(request);
+    ApplyLocked(request, &record);
   } else if (summed) {
     sum_->Add(request, std::max(1, request.examples()));
   } else {
@@ -311,15 +325,19 @@ void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
   // A push, or a worker leaving, may complete the step.
   if (sum_ != nullptr && sum_->contributors() > 0 &&
       sum_->contributors() >= gate_.RoundSize()) {
-    ApplySumLocked();
+    ApplySumLocked(&record);
     for (int32_t worker : leaving_) gate_.Leave(worker);
     leaving_.clear();
   }
-  if (options_.observer) options_.observer(record);
+  if (options_.observer) {
+    record.memory_bytes = MemoryBytesLocked();
+    options_.observer(record);
+  }
 }
 
 void ParameterShard::Submit(const v1::PushRequest& request,
-                            std::function<void()> answer, Done done) {
+                            std::function<void(absl::Duration held)> answer,
+                            Done done) {
   absl::Status status = ValidatePush(request);
   std::vector<ConsistencyGate::Held> ready;
   {
@@ -345,10 +363,12 @@ void ParameterShard::Submit(const v1::PushRequest& request,
         record.duplicate = true;
         options_.observer(record);
       }
+      // Held from here (validated and, ASP and SSP, applied) to release.
+      const absl::Time now = options_.clock();
       gate_.Hold({header.worker_id(), header.step(), request.base_version(),
-                  std::move(answer), std::move(done)});
+                  now, std::move(answer), std::move(done)});
       ready = gate_.TakeReady(version_);
-      for (ConsistencyGate::Held& held : ready) held.answer();
+      for (ConsistencyGate::Held& held : ready) held.answer(now - held.arrived);
     }
   }
   if (!status.ok()) return done(status);
@@ -359,8 +379,10 @@ void ParameterShard::Push(const v1::PushRequest& request,
                           v1::PushResponse* response, Done done) {
   Submit(
       request,
-      [this, response]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        if (response != nullptr) response->set_version(version_);
+      [this, response](absl::Duration held) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        if (response == nullptr) return;
+        response->set_version(version_);
+        response->set_held_seconds(absl::ToDoubleSeconds(held));
       },
       std::move(done));
 }
@@ -369,15 +391,17 @@ void ParameterShard::PushPull(const v1::PushRequest& request,
                               v1::PushPullResponse* response, Done done) {
   Submit(
       request,
-      [this, &request, response]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        response->set_version(version_);
-        response->mutable_params()->set_offset(options_.range.begin);
-        EncodeFloats(params_.data(), params_.size(),
-                     response->mutable_params()->mutable_values());
-        if (!request.pull_keys().empty()) {
-          ReadRowsLocked(request.pull_keys(), response->mutable_rows());
-        }
-      },
+      [this, &request, response](absl::Duration held)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            response->set_version(version_);
+            response->set_held_seconds(absl::ToDoubleSeconds(held));
+            response->mutable_params()->set_offset(options_.range.begin);
+            EncodeFloats(params_.data(), params_.size(),
+                         response->mutable_params()->mutable_values());
+            if (!request.pull_keys().empty()) {
+              ReadRowsLocked(request.pull_keys(), response->mutable_rows());
+            }
+          },
       std::move(done));
 }
 

@@ -39,6 +39,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/model/param_layout.h"
 #include "common/model/sparse_model.h"
 #include "common/optim/optimizer.h"
@@ -61,6 +63,22 @@ struct PushRecord {
   int64_t clock_lag = 0;
   bool dropped = false;    // BSP: arrived after its step was applied
   bool duplicate = false;  // a retry of a push already counted
+
+  // Set if this push caused an update of the slice: its own gradient (ASP,
+  // SSP), or its step's mean when it completed the step (BSP).
+  bool applied = false;
+  // That update's time in the optimizer (dense slice and rows), under the
+  // shard's lock, by the shard's clock.
+  double apply_seconds = 0;
+  // Whether that update measured the norms below: every norm_every-th
+  // update, and any update a second or more after the last measured one.
+  bool norms_measured = false;
+  // L2 norms of the dense slice after the update, and of the change the
+  // update made to it (new slice minus old; sparse rows not included).
+  double parameter_norm = 0;
+  double update_norm = 0;
+  // ParameterShard::memory_bytes() after the push.
+  int64_t memory_bytes = 0;
 };
 
 struct ParameterShardOptions {
@@ -86,6 +104,13 @@ struct ParameterShardOptions {
   // If set, called for every valid push, under the shard's lock: keep it
   // short, and don't call the shard from it.
   std::function<void(const PushRecord&)> observer;
+  // Updates that measure the parameter and update norms (PushRecord): one
+  // in norm_every, plus any a second after the last measurement; each
+  // costs a copy of the changed part of the slice and two passes over it.
+  // 0: never.
+  int norm_every = 10;
+  // Times held answers and updates; tests inject a fake.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
 // The rule a request refused by a ParameterShard broke, one of a fixed set
@@ -110,10 +135,12 @@ class ParameterShard {
 
   // Validates the push and hands its gradient to the gate; once the gate
   // releases it, fills `response` (if not null) with the shard's version
-  // and calls `done` with OK (or at once with the error, leaving `response`
-  // unchanged). `request` and `response` must stay valid until `done` runs.
-  // Under ASP, and for an invalid push, `done` runs before Push returns;
-  // under BSP and SSP it may run later, on the thread of another push.
+  // and held_seconds (by options.clock, from when the gate took the push,
+  // validated and under ASP and SSP applied, to its release: 0 if answered
+  // at once) and calls `done` with OK (or at once with the error, leaving
+  // `response` unchanged). `request` and `response` must stay valid until
+  // `done` runs. Under ASP, and for an invalid push, `done` runs before Push
+  // returns; under BSP and SSP it may run later, on the thread of another push.
   void Push(const v1::PushRequest& request, v1::PushResponse* response,
             Done done);
 
@@ -139,6 +166,12 @@ class ParameterShard {
   std::vector<float> Snapshot() const;
   // Rows of the sparse table created so far (by pushes).
   int64_t sparse_rows() const;
+  // L2 norm of the dense slice now.
+  double parameter_norm() const;
+  // Bytes the shard holds: parameters, optimizer state, sparse table and
+  // its index, BSP's gradient sum and the decode and norm buffers (their
+  // capacity; hash maps estimated from their slot count).
+  int64_t memory_bytes() const;
 
  private:
   ParameterShard(ParameterShardOptions options,
@@ -156,16 +189,27 @@ class ParameterShard {
 
   // Validates the push, admits it unless it is a duplicate, holds `answer`
   // and `done` in the gate, and releases whatever the gate lets go.
-  void Submit(const v1::PushRequest& request, std::function<void()> answer,
-              Done done);
+  void Submit(const v1::PushRequest& request,
+              std::function<void(absl::Duration held)> answer, Done done);
   // Applies, sums (BSP) or drops a validated push, as the gate's model says.
   void AdmitLocked(const v1::PushRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies the gradient in `request` as one update.
-  void ApplyLocked(const v1::PushRequest& request)
+  // Applies the gradient in `request` as one update, measured in *record.
+  void ApplyLocked(const v1::PushRequest& request, PushRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // BSP: applies the mean of sum_ as one update and empties it.
-  void ApplySumLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BSP: applies the mean of sum_ as one update, measured in *record, and
+  // empties it.
+  void ApplySumLocked(PushRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Brackets an update that changes at most params_[position, position +
+  // n): Begin returns its start time and, if norms are due, copies that
+  // part to before_; End fills the update's fields of *record.
+  absl::Time BeginUpdateLocked(int64_t position, int64_t n, bool* measure)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndUpdateLocked(absl::Time start, int64_t position, int64_t n,
+                       bool measure, PushRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double ParameterNormLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t MemoryBytesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies one row's gradient, creating the row on first touch.
   void ApplyRowLocked(uint64_t key, const float* grad)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -180,6 +224,9 @@ class ParameterShard {
   // Protected by mu_:
   std::vector<float> params_ ABSL_GUARDED_BY(mu_);
   std::vector<float> gradient_ ABSL_GUARDED_BY(mu_);  // decode buffer
+  // The part of params_ an update changes, as it was before (for its norm).
+  std::vector<float> before_ ABSL_GUARDED_BY(mu_);
+  absl::Time norms_measured_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::unique_ptr<Optimizer> optimizer_ ABSL_GUARDED_BY(mu_);
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
   RecentRequestIds recent_ ABSL_GUARDED_BY(mu_);

@@ -16,6 +16,7 @@
 #include "common/heartbeat.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
+#include "common/process_metrics.h"
 #include "common/rpc.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
@@ -117,6 +118,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
           options.metrics_listen,
           {{"role", "server"}, {"shard", absl::StrCat(options.shard)}}));
   ServerMetrics metrics(*registry);
+  metrics.memory_limit.Set(static_cast<double>(MemoryLimitBytes()));
   StalenessTally tally;
   ParameterServerService service(&metrics);
   ASSIGN_OR_RETURN(RunningServer rpc, StartRpcServer(options.listen, {&service},
@@ -136,6 +138,8 @@ absl::Status Serve(const ServerRoleOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
                    CreateShard(options.shard, registration, &metrics, &tally));
   metrics.parameters.Set(shard->range().size());
+  metrics.parameter_norm.Set(shard->parameter_norm());
+  metrics.memory.Set(static_cast<double>(shard->memory_bytes()));
   service.Attach(shard.get());
   LOG(INFO) << "job " << registration.config().job_id() << ": shard "
             << options.shard << " holds parameters [" << registration.begin()

@@ -311,14 +311,19 @@ absl::Status Trainer::Push(int64_t step, int n, float loss,
   absl::Status pushed = ps_->PushPull({step, n, step + 1 == total_steps_}, grad,
                                       params, &transfer, rows);
   if (!pushed.ok()) return pushed;
+  const absl::Time end = absl::Now();
+  rate_.Add(end, n);
   if (metrics_ != nullptr) {
     metrics_->compute_duration.Observe(compute_seconds);
-    metrics_->push_duration.Observe(SecondsSince(start));
+    metrics_->push_duration.Observe(absl::ToDoubleSeconds(end - start));
+    metrics_->wait_duration.Observe(transfer.held_seconds);
     metrics_->push_bytes.Increment(transfer.bytes_sent);
     metrics_->pull_bytes.Increment(transfer.bytes_received);
     metrics_->steps.Increment();
     metrics_->examples.Increment(n);
     metrics_->train_loss.Set(loss);
+    metrics_->steps_per_second.Set(rate_.steps_per_second());
+    metrics_->examples_per_second.Set(rate_.examples_per_second());
   }
   absl::MutexLock lock(&mu_);
   progress_.set_steps(progress_.steps() + 1);

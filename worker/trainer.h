@@ -38,6 +38,7 @@
 #include "common/optim/divergence_guard.h"
 #include "common/ps_client.h"
 #include "descent/v1/coordinator.pb.h"
+#include "worker/step_rate.h"
 
 namespace descent {
 
@@ -163,6 +164,9 @@ class Trainer {
   std::vector<double> norms_;
   std::vector<prometheus::Gauge*> norm_gauges_;
   DivergenceGuard loss_guard_{options_.max_loss_factor, 10};
+  // Steps and examples per second for the gauges; Push records into it,
+  // from one thread at a time (the push thread under overlap).
+  StepRate rate_;
 
   mutable absl::Mutex mu_;
   v1::WorkerProgress progress_ ABSL_GUARDED_BY(mu_);

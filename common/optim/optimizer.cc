@@ -31,6 +31,11 @@ void GrowTo(std::vector<T>& state, int64_t size, T value = T()) {
   }
 }
 
+template <typename T>
+int64_t Bytes(const std::vector<T>& state) {
+  return static_cast<int64_t>(state.capacity() * sizeof(T));
+}
+
 void CheckRange(int64_t position, int64_t n, size_t size) {
   DCHECK_GE(position, 0);
   DCHECK_LE(position + n, static_cast<int64_t>(size));
@@ -62,6 +67,8 @@ MomentumOptimizer::MomentumOptimizer(int64_t size, LearningRateSchedule lr,
 }
 
 void MomentumOptimizer::Grow(int64_t size) { GrowTo(velocity_, size); }
+
+int64_t MomentumOptimizer::state_bytes() const { return Bytes(velocity_); }
 
 void MomentumOptimizer::Apply(int64_t position, const float* grad, int64_t n,
                               int64_t version, float* params) {
@@ -98,6 +105,8 @@ void AdagradOptimizer::Grow(int64_t size) {
   GrowTo(sum_, size, static_cast<float>(options_.initial_accumulator_value));
 }
 
+int64_t AdagradOptimizer::state_bytes() const { return Bytes(sum_); }
+
 void AdagradOptimizer::Apply(int64_t position, const float* grad, int64_t n,
                              int64_t version, float* params) {
   CheckRange(position, n, sum_.size());
@@ -127,6 +136,8 @@ RmspropOptimizer::RmspropOptimizer(int64_t size, LearningRateSchedule lr,
 }
 
 void RmspropOptimizer::Grow(int64_t size) { GrowTo(square_avg_, size); }
+
+int64_t RmspropOptimizer::state_bytes() const { return Bytes(square_avg_); }
 
 void RmspropOptimizer::Apply(int64_t position, const float* grad, int64_t n,
                              int64_t version, float* params) {
@@ -166,6 +177,10 @@ void AdamOptimizer::Grow(int64_t size) {
   GrowTo(m_, size);
   GrowTo(v_, size);
   GrowTo(steps_, size);
+}
+
+int64_t AdamOptimizer::state_bytes() const {
+  return Bytes(m_) + Bytes(v_) + Bytes(steps_);
 }
 
 void AdamOptimizer::Apply(int64_t position, const float* grad, int64_t n,
@@ -226,6 +241,8 @@ void FtrlOptimizer::Grow(int64_t size) {
   GrowTo(z_, size);
   GrowTo(n_, size);
 }
+
+int64_t FtrlOptimizer::state_bytes() const { return Bytes(z_) + Bytes(n_); }
 
 double FtrlOptimizer::Power(double n) const {
   return options_.learning_rate_power == -0.5
@@ -311,8 +328,8 @@ absl::StatusOr<std::unique_ptr<Optimizer>> Named(
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(
-    const v1::OptimizerConfig& config, int64_t size) {
+absl::StatusOr<LearningRateSchedule> LearningRateScheduleOf(
+    const v1::OptimizerConfig& config) {
   double learning_rate = 0;
   switch (config.optimizer_case()) {
     case v1::OptimizerConfig::kSgd:
@@ -349,14 +366,20 @@ absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(
                      "number > 0, got ",
                      learning_rate));
   }
+  return ScheduleOf(config.schedule(), learning_rate);
+}
+
+absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(
+    const v1::OptimizerConfig& config, int64_t size) {
   ASSIGN_OR_RETURN(LearningRateSchedule schedule,
-                   ScheduleOf(config.schedule(), learning_rate));
+                   LearningRateScheduleOf(config));
   switch (config.optimizer_case()) {
     case v1::OptimizerConfig::kSgd:
       if (config.schedule().kind() == v1::ScheduleConfig::CONSTANT &&
           config.schedule().warmup_steps() == 0) {
+        // A constant schedule is its learning rate at every step.
         return std::make_unique<SgdOptimizer>(
-            static_cast<float>(learning_rate));
+            static_cast<float>(schedule.At(0)));
       }
       // SGD on a schedule: momentum 0 is plain SGD.
       return Named("sgd", MomentumOptimizer::Create(

@@ -40,6 +40,10 @@ class Optimizer {
   // never updated; existing state is kept. Never shrinks. For sparse
   // tables whose rows are appended. No-op for stateless rules.
   virtual void Grow(int64_t /*size*/) {}
+
+  // Bytes of per-parameter state held (capacity of its buffers), for the
+  // shard's memory metric. 0 for stateless rules.
+  virtual int64_t state_bytes() const { return 0; }
 };
 
 // Plain stochastic gradient descent: params -= learning_rate * grad.
@@ -66,6 +70,7 @@ class MomentumOptimizer : public Optimizer {
   void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
              float* params) override;
   void Grow(int64_t size) override;
+  int64_t state_bytes() const override;
 
  private:
   MomentumOptimizer(int64_t size, LearningRateSchedule lr,
@@ -88,6 +93,7 @@ class AdagradOptimizer : public Optimizer {
   void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
              float* params) override;
   void Grow(int64_t size) override;
+  int64_t state_bytes() const override;
 
  private:
   AdagradOptimizer(int64_t size, LearningRateSchedule lr,
@@ -110,6 +116,7 @@ class RmspropOptimizer : public Optimizer {
   void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
              float* params) override;
   void Grow(int64_t size) override;
+  int64_t state_bytes() const override;
 
  private:
   RmspropOptimizer(int64_t size, LearningRateSchedule lr,
@@ -147,6 +154,7 @@ class AdamOptimizer : public Optimizer {
   void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
              float* params) override;
   void Grow(int64_t size) override;
+  int64_t state_bytes() const override;
 
  private:
   AdamOptimizer(int64_t size, LearningRateSchedule lr, AdamOptions options);
@@ -177,6 +185,7 @@ class FtrlOptimizer : public Optimizer {
   void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
              float* params) override;
   void Grow(int64_t size) override;
+  int64_t state_bytes() const override;
 
  private:
   FtrlOptimizer(int64_t size, LearningRateSchedule lr, FtrlOptions options);
@@ -186,6 +195,13 @@ class FtrlOptimizer : public Optimizer {
   std::vector<float> z_;
   std::vector<float> n_;
 };
+
+// The learning-rate schedule of `config`: its kind, peaking at the chosen
+// optimizer's learning_rate (the documented default if unset). The same
+// schedule CreateOptimizer uses; INVALID_ARGUMENT if no optimizer is
+// chosen, or the rate or the schedule is out of range.
+absl::StatusOr<LearningRateSchedule> LearningRateScheduleOf(
+    const v1::OptimizerConfig& config);
 
 // The optimizer `config` describes, for a slice of `size` parameters.
 // INVALID_ARGUMENT if none is chosen.

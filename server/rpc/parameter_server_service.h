@@ -29,8 +29,9 @@ class ParameterServerService final
   // Starts answering calls from `shard`. Call at most once.
   void Attach(ParameterShard* shard) { shard_.store(shard); }
 
-  // A ParameterShardOptions::observer that records each push's staleness
-  // and BSP's dropped gradients in `metrics`.
+  // A ParameterShardOptions::observer that records in `metrics` each push's
+  // staleness, BSP's dropped gradients, each update's apply time and
+  // measured norms, and the shard's memory.
   static std::function<void(const PushRecord&)> Observer(
       ServerMetrics* metrics);
 

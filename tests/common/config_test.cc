@@ -179,6 +179,21 @@ TEST(ConfigTest, TextRoundTrips) {
   EXPECT_EQ(again->SerializeAsString(), config->SerializeAsString());
 }
 
+TEST(ConfigTest, ConfigHashIgnoresTheJobIdAndNothingElse) {
+  absl::StatusOr<v1::JobConfig> a = Parse(kValid, {"job_id=a"});
+  absl::StatusOr<v1::JobConfig> b = Parse(kValid, {"job_id=b"});
+  absl::StatusOr<v1::JobConfig> c = Parse(kValid, {"train.epochs=4"});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const std::string hash = ConfigHash(*a);
+  EXPECT_THAT(hash, ::testing::MatchesRegex("[0-9a-f]{16}"));
+  EXPECT_EQ(ConfigHash(*b), hash);
+  EXPECT_NE(ConfigHash(*c), hash);
+  // FNV-1a of the text, as written down: a change of function would change
+  // every dashboard's hashes.
+  v1::JobConfig empty;
+  EXPECT_EQ(ConfigHash(empty), "cbf29ce484222325");  // FNV-1a of ""
+}
+
 // Replaces the model and data sections of kValid.
 std::string WithModelAndData(const std::string& model,
                              const std::string& data) {

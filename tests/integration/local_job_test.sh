@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end: `descent local` on the example with 2 servers and
-# 2 workers. Checks its stdout, summary.json and evals.csv, the exit code,
-# and each process's /metrics while the job runs.
+# 2 workers. Checks its stdout, summary.json, evals.csv and evals.svg, the
+# exit code, and each process's /metrics while the job runs.
 source "$(dirname "$0")/lib.sh"
 
 # Children bind port 0 and report the ports they got, so nothing here picks
@@ -55,6 +55,17 @@ rows=$(( $(wc -l <"$EVALS") - 1 ))
 (( rows >= 5 )) || fail "evals.csv has only $rows rows"
 awk -F, 'NR > 2 && $1 < prev { exit 1 } { prev = $1 }' "$EVALS" ||
   fail "evals.csv steps decrease"
+
+# evals.svg beside it: well-formed, one test_accuracy point per row.
+CHART="$OUT/evals.svg"
+[[ -s "$CHART" ]] || fail "no evals.svg"
+line="$(grep -o '<polyline id="test_accuracy"[^>]*>' "$CHART")" ||
+  fail "evals.svg has no test_accuracy polyline"
+points=$(sed 's/.* points="\([^"]*\)".*/\1/' <<<"$line" | wc -w)
+(( points == rows )) || fail "evals.svg: $points test_accuracy points, $rows rows"
+if command -v xmllint >/dev/null; then
+  xmllint --noout "$CHART" || fail "evals.svg is not well-formed XML"
+fi
 
 expect_no_children
 

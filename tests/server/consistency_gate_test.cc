@@ -40,6 +40,7 @@ class GateTest : public ::testing::Test {
     options.staleness = staleness;
     options.backup_workers = backup;
     options.observer = [this](const PushRecord& r) { records_.push_back(r); };
+    options.clock = [this] { return now_; };
     auto shard = ParameterShard::Create(std::move(options));
     ASSERT_TRUE(shard.ok()) << shard.status();
     shard_ = *std::move(shard);
@@ -74,6 +75,7 @@ class GateTest : public ::testing::Test {
     return v[0];
   }
 
+  absl::Time now_ = absl::FromUnixSeconds(1000);  // the shard's clock
   std::unique_ptr<ParameterShard> shard_;
   std::vector<PushRecord> records_;
   std::vector<std::unique_ptr<Answer>> answers_;
@@ -96,6 +98,42 @@ TEST_F(GateTest, BspAppliesTheWeightedMeanOnceAllWorkersPushed) {
   }
   EXPECT_EQ(shard_->version(), 1);
   for (const PushRecord& r : records_) EXPECT_EQ(r.staleness, 0);
+}
+
+TEST_F(GateTest, BspAnswersSayHowLongTheGateHeldThem) {
+  Make(v1::BSP, 3);
+  Answer* a = Send(0, 0, 0, 1.0f);
+  now_ += absl::Seconds(2);
+  Answer* b = Send(1, 0, 0, 1.0f);
+  now_ += absl::Milliseconds(500);
+  Answer* c = Send(2, 0, 0, 1.0f);  // completes the step
+  for (Answer* x : {a, b, c}) ASSERT_EQ(x->calls, 1);
+  EXPECT_DOUBLE_EQ(a->response.held_seconds(), 2.5);
+  EXPECT_DOUBLE_EQ(b->response.held_seconds(), 0.5);
+  EXPECT_EQ(c->response.held_seconds(), 0.0);
+  // The step's one update is recorded on the push that completed it.
+  ASSERT_EQ(records_.size(), 3u);
+  EXPECT_FALSE(records_[0].applied);
+  EXPECT_FALSE(records_[1].applied);
+  EXPECT_TRUE(records_[2].applied);
+}
+
+TEST_F(GateTest, PushAnswersSayHowLongTheyWereHeldToo) {
+  Make(v1::BSP, 2);
+  v1::PushRequest request;
+  request.mutable_header()->set_job_id("job");
+  request.mutable_header()->set_request_id(1);
+  const std::vector<float> values(kSize, 1.0f);
+  EncodeFloats(values.data(), kSize,
+               request.mutable_gradient()->mutable_values());
+  v1::PushResponse response;
+  int calls = 0;
+  shard_->Push(request, &response, [&](absl::Status) { ++calls; });
+  now_ += absl::Seconds(3);
+  Send(1, 0, 0, 1.0f);
+  ASSERT_EQ(calls, 1);
+  EXPECT_DOUBLE_EQ(response.held_seconds(), 3.0);
+  EXPECT_EQ(response.version(), 1);
 }
 
 TEST_F(GateTest, BspBackupWorkersDropLateGradients) {
@@ -176,9 +214,12 @@ TEST_F(GateTest, SspHoldsAWorkerMoreThanStalenessStepsAhead) {
   Answer* s1 = Send(0, 1, 1, 1.0f);
   EXPECT_EQ(s1->calls, 0);          // step 2 would be 2 ahead of worker 1
   EXPECT_EQ(shard_->version(), 2);  // applied on arrival all the same
+  now_ += absl::Seconds(1);
   Answer* w1 = Send(1, 0, 0, 1.0f);
   ASSERT_EQ(w1->calls, 1);
   ASSERT_EQ(s1->calls, 1);
+  EXPECT_DOUBLE_EQ(s1->response.held_seconds(), 1.0);
+  EXPECT_EQ(s0->response.held_seconds(), 0.0);
   EXPECT_EQ(Param(*s1), Param(*w1));  // released after worker 1's update
   EXPECT_EQ(shard_->version(), 3);
   EXPECT_EQ(records_[2].clock_lag, 1);  // worker 1's step 0 vs step 1
@@ -204,7 +245,11 @@ TEST_F(GateTest, AspAnswersAtOnceAndMeasuresStaleness) {
   EXPECT_EQ(records_[0].staleness, 0);
   EXPECT_EQ(records_[1].staleness, 1);
   EXPECT_EQ(records_[2].staleness, 1);
-  for (const auto& a : answers_) EXPECT_EQ(a->calls, 1);
+  for (const auto& a : answers_) {
+    EXPECT_EQ(a->calls, 1);
+    EXPECT_EQ(a->response.held_seconds(), 0.0);
+  }
+  for (const PushRecord& r : records_) EXPECT_TRUE(r.applied);
 }
 
 TEST_F(GateTest, CloseReleasesHeldAnswersAndRefusesLaterPushes) {

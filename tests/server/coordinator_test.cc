@@ -1,5 +1,6 @@
 #include "server/coordinator.h"
 
+#include <functional>
 #include <set>
 
 #include "gmock/gmock.h"
@@ -12,7 +13,10 @@ using ::testing::HasSubstr;
 
 class CoordinatorTest : public ::testing::Test {
  protected:
-  CoordinatorTest() {
+  CoordinatorTest() { Build(); }
+
+  // A fresh coordinator, its config as below and then as `tweak` makes it.
+  void Build(const std::function<void(v1::JobConfig*)>& tweak = nullptr) {
     CoordinatorOptions options;
     options.config.set_job_id("job-1");
     options.config.mutable_cluster()->set_num_servers(2);
@@ -25,6 +29,7 @@ class CoordinatorTest : public ::testing::Test {
     options.num_features = 3;
     options.train_examples = 1000;
     options.clock = [this] { return now_; };
+    if (tweak) tweak(&options.config);
     coordinator_ = std::make_unique<Coordinator>(std::move(options));
   }
 
@@ -142,6 +147,62 @@ TEST_F(CoordinatorTest, MissedHeartbeatFailsTheJob) {
   coordinator_->Tick();
   EXPECT_EQ(coordinator_->state(), v1::FAILED);
   EXPECT_THAT(coordinator_->Status().error(), HasSubstr("worker 1"));
+}
+
+TEST_F(CoordinatorTest, CountsEachSilenceOfHalfTheTimeoutOnce) {
+  RegisterAll();
+  auto beat_all = [&] {
+    ASSERT_TRUE(Beat(v1::SERVER, 0).ok());
+    ASSERT_TRUE(Beat(v1::SERVER, 1).ok());
+    ASSERT_TRUE(Beat(v1::WORKER, 0).ok());
+  };
+  now_ += absl::Seconds(5);  // exactly half of 10 s: not late yet
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->heartbeats_missed(), 0);
+  beat_all();
+  now_ += absl::Seconds(1);  // worker 1 silent for 6 s
+  coordinator_->Tick();
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->heartbeats_missed(), 1);
+  ASSERT_TRUE(Beat(v1::WORKER, 1).ok());
+  now_ += absl::Seconds(6);  // everyone silent again
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->heartbeats_missed(), 5);
+  EXPECT_EQ(coordinator_->state(), v1::RUNNING);
+}
+
+TEST_F(CoordinatorTest, AMemberLostAtOnceCountsAsMissed) {
+  RegisterAll();
+  now_ += absl::Seconds(11);
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->state(), v1::FAILED);
+  EXPECT_GE(coordinator_->heartbeats_missed(), 1);
+}
+
+TEST_F(CoordinatorTest, LearningRateFollowsTheScheduleAtTheUpdatesApplied) {
+  for (v1::Consistency consistency : {v1::ASP, v1::BSP}) {
+    Build([consistency](v1::JobConfig* config) {
+      config->mutable_optimizer()->mutable_sgd()->set_learning_rate(0.8);
+      v1::ScheduleConfig* schedule =
+          config->mutable_optimizer()->mutable_schedule();
+      schedule->set_kind(v1::ScheduleConfig::STEP_DECAY);
+      schedule->set_step_size(30);
+      schedule->set_gamma(0.5);
+      config->mutable_train()->set_consistency(consistency);
+    });
+    RegisterAll();
+    EXPECT_DOUBLE_EQ(coordinator_->learning_rate(), 0.8);
+    ASSERT_TRUE(Beat(v1::WORKER, 0, 20).ok());
+    ASSERT_TRUE(Beat(v1::WORKER, 1, 20).ok());
+    // 40 steps: 40 updates under ASP, 20 under BSP (two workers a step).
+    EXPECT_DOUBLE_EQ(coordinator_->learning_rate(),
+                     consistency == v1::ASP ? 0.4 : 0.8)
+        << v1::Consistency_Name(consistency);
+  }
+}
+
+TEST_F(CoordinatorTest, LearningRateIsZeroWithoutAnOptimizer) {
+  EXPECT_EQ(coordinator_->learning_rate(), 0);
 }
 
 TEST_F(CoordinatorTest, HeartbeatRules) {

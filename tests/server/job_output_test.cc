@@ -1,7 +1,9 @@
 // best_params.bin: what WriteParameters writes, ReadParameters reads back,
 // byte for byte in the documented layout; corrupt files are DATA_LOSS.
+// evals.svg: EvalLog redraws it beside evals.csv after each row.
 #include "server/job_output.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -106,6 +108,37 @@ TEST_F(ParametersFileTest, CorruptFilesAreDataLossNamingThePath) {
   }
   EXPECT_EQ(ReadParameters(Path("missing.bin")).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// The points of the polyline `id` in the SVG `chart` (-1: no such line).
+int PolylinePoints(const std::string& chart, const std::string& id) {
+  const size_t line = chart.find("<polyline id=\"" + id + "\"");
+  if (line == std::string::npos) return -1;
+  const size_t start = chart.find("points=\"", line) + 8;
+  const std::string points =
+      chart.substr(start, chart.find('"', start) - start);
+  return std::count(points.begin(), points.end(), ',');
+}
+
+TEST(EvalLogTest, RedrawsTheChartBesideTheCsvAfterEachRow) {
+  const std::string dir = ::testing::TempDir() + "/job_output_test_evals";
+  std::filesystem::create_directories(dir);
+  absl::StatusOr<std::unique_ptr<EvalLog>> log =
+      EvalLog::Create(dir + "/evals.csv");
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_THAT(Slurp(dir + "/evals.svg"), HasSubstr("no evaluations yet"));
+  v1::Evaluation evaluation;
+  for (int step : {100, 200}) {
+    evaluation.set_step(step);
+    evaluation.set_test_loss(1.0 / step);
+    evaluation.set_test_accuracy(0.5 + step / 1000.0);
+    ASSERT_TRUE((*log)->Append(evaluation).ok());
+  }
+  const std::string chart = Slurp(dir + "/evals.svg");
+  EXPECT_EQ(PolylinePoints(chart, "test_accuracy"), 2);
+  EXPECT_EQ(PolylinePoints(chart, "test_loss"), 2);
+  EXPECT_EQ(PolylinePoints(chart, "test_rmse"), -1);  // a classifier's job
+  EXPECT_THAT(chart, HasSubstr("2 evaluations, last at step 200"));
 }
 
 }  // namespace

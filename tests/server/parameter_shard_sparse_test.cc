@@ -135,6 +135,18 @@ TEST(ParameterShardSparseTest, PushCreatesRowsAndAppliesSgd) {
   EXPECT_EQ(shard->version(), 1);
 }
 
+TEST(ParameterShardSparseTest, MemoryGrowsWithTheRowsCreated) {
+  auto shard = MakeShard(1);
+  const int64_t before = shard->memory_bytes();
+  const std::vector<uint64_t> keys = KeysOn(1, 50);
+  const std::vector<float> grads(keys.size() * kWidth, 0.5f);
+  v1::PushPullResponse response;
+  ASSERT_TRUE(DoPushPull(*shard, RowPush(keys, grads), &response).ok());
+  // The rows themselves, and an index entry (key and row) for each.
+  EXPECT_GE(shard->memory_bytes() - before,
+            static_cast<int64_t>(keys.size() * (kWidth * 4 + 16)));
+}
+
 TEST(ParameterShardSparseTest, NewRowsGetOptimizerStateOfTheirOwn) {
   ParameterShardOptions options;
   options.job_id = "job-1";

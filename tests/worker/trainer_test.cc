@@ -266,5 +266,23 @@ TEST_F(TrainerGuardTest, ReportsEachLayersGradientNorm) {
               1e-5 * std::hypot(last_weights, last_bias));
 }
 
+TEST_F(TrainerGuardTest, RecordsEachPushsWaitAndTheStepRates) {
+  auto registry = MetricsRegistry::Start("127.0.0.1:0", {{"role", "worker"}});
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  WorkerMetrics metrics(**registry);
+  const Outcome outcome = Run(Options(), &metrics);
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status;
+  const prometheus::ClientMetric wait = metrics.wait_duration.Collect();
+  EXPECT_EQ(wait.histogram.sample_count,
+            static_cast<uint64_t>(outcome.progress.steps()));
+  EXPECT_EQ(wait.histogram.sample_sum, 0);  // ASP: the gate holds nothing
+  EXPECT_GT(metrics.steps_per_second.Value(), 0);
+  // Batches of kBatch, but for an epoch's last one.
+  EXPECT_GT(metrics.examples_per_second.Value(),
+            metrics.steps_per_second.Value());
+  EXPECT_LE(metrics.examples_per_second.Value(),
+            kBatch * metrics.steps_per_second.Value() * (1 + 1e-9));
+}
+
 }  // namespace
 }  // namespace descent
