@@ -30,6 +30,17 @@ inline void DecodeFloats(const std::string& bytes, float* out) {
   if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
 }
 
+// The floats in `bytes`: read in place when the buffer is float-aligned
+// (heap strings are), else copied to `scratch` (room for FloatCount(bytes)
+// floats). Saves a copy of every gradient on the shard's hot path.
+inline const float* FloatsOf(const std::string& bytes, float* scratch) {
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0) {
+    return reinterpret_cast<const float*>(bytes.data());
+  }
+  DecodeFloats(bytes, scratch);
+  return scratch;
+}
+
 }  // namespace descent
 
 #endif  // DESCENT_COMMON_WIRE_H_

@@ -119,6 +119,9 @@ struct ParameterShardOptions {
 // status the shard did not make.
 std::string RejectReason(const absl::Status& status);
 
+// `status` tagged with `reason` (one of those above), for RejectReason.
+absl::Status Refuse(absl::Status status, const char* reason);
+
 // Id the coordinator uses in request headers; it may pull, never push.
 inline constexpr int32_t kCoordinatorWorkerId = -1;
 
@@ -186,6 +189,9 @@ class ParameterShard {
       const google::protobuf::RepeatedField<uint64_t>& keys,
       const char* what) const;
   absl::Status ValidateRows(const v1::SparseRows& rows) const;
+  // Validates a pull and resolves its range to [*begin, *begin + *length).
+  absl::Status ValidatePull(const v1::PullRequest& request, uint64_t* begin,
+                            uint64_t* length) const;
 
   // Validates the push, admits it unless it is a duplicate, holds `answer`
   // and `done` in the gate, and releases whatever the gate lets go.

@@ -35,12 +35,14 @@ AxisRange InsideRange(int size, int outputs, int offset, int stride) {
   return AxisRange{std::min(begin, end), end};
 }
 
-// Calls visit(pixel, entry) for every im2col entry that reads a pixel of
-// `image` and pad(entry) for every entry in the padding, where entry points
-// into `columns`. Shared by Im2Col and its adjoint Col2Im.
-template <typename Image, typename Columns, typename Visit, typename Pad>
-void ForEachPatchEntry(const Window2D& w, Image* image, Columns* columns,
-                       const Visit& visit, const Pad& pad) {
+// Walks every im2col entry of `image` run by run: calls row(pixel, entry,
+// count) for each run of `count` consecutive entries that read pixels
+// pixel[0], pixel[stride], ... and pad(entry, count) for each run of
+// entries in the padding, where entry points into `columns`. Shared by
+// Im2Col and its adjoint Col2Im, so both see exactly the same layout.
+template <typename Image, typename Columns, typename Row, typename Pad>
+void ForEachPatchRun(const Window2D& w, Image* image, Columns* columns,
+                     const Row& row, const Pad& pad) {
   const int oh = w.out_height();
   const int ow = w.out_width();
   for (int c = 0; c < w.channels; ++c) {
@@ -51,18 +53,17 @@ void ForEachPatchEntry(const Window2D& w, Image* image, Columns* columns,
         const AxisRange xs = InsideRange(w.width, ow, kx - w.padding, w.stride);
         for (int oy = 0; oy < oh; ++oy, columns += ow) {
           if (oy < ys.begin || oy >= ys.end) {
-            for (int ox = 0; ox < ow; ++ox) pad(columns + ox);
+            pad(columns, ow);
             continue;
           }
           // Pixel of output column ox: first + ox * stride, for ox in xs.
           const int64_t first =
               int64_t{oy * w.stride + ky - w.padding} * w.width +
               (kx - w.padding);
-          for (int ox = 0; ox < xs.begin; ++ox) pad(columns + ox);
-          for (int ox = xs.begin; ox < xs.end; ++ox) {
-            visit(plane + (first + ox * w.stride), columns + ox);
-          }
-          for (int ox = xs.end; ox < ow; ++ox) pad(columns + ox);
+          pad(columns, xs.begin);
+          row(plane + (first + int64_t{xs.begin} * w.stride),
+              columns + xs.begin, xs.end - xs.begin);
+          pad(columns + xs.end, ow - xs.end);
         }
       }
     }
@@ -89,19 +90,35 @@ void MaxPoolPlane(const Window2D& w, const float* plane, int32_t base,
 
 }  // namespace
 
+// Runs of stride 1 (the common case) are plain copies and sums, which the
+// compiler vectorizes; other strides gather.
 void Im2Col(const Window2D& window, const float* image, float* columns) {
-  ForEachPatchEntry(
+  const int stride = window.stride;
+  ForEachPatchRun(
       window, image, columns,
-      [](const float* pixel, float* entry) { *entry = *pixel; },
-      [](float* entry) { *entry = 0.0f; });
+      [stride](const float* pixel, float* entry, int count) {
+        if (stride == 1) {
+          std::copy_n(pixel, count, entry);
+          return;
+        }
+        for (int k = 0; k < count; ++k) entry[k] = pixel[int64_t{k} * stride];
+      },
+      [](float* entry, int count) { std::fill_n(entry, count, 0.0f); });
 }
 
 void Col2Im(const Window2D& window, const float* columns, float* image) {
   std::fill(image, image + window.in_size(), 0.0f);
-  ForEachPatchEntry(
+  const int stride = window.stride;
+  ForEachPatchRun(
       window, image, columns,
-      [](float* pixel, const float* entry) { *pixel += *entry; },
-      [](const float*) {});
+      [stride](float* pixel, const float* entry, int count) {
+        if (stride == 1) {
+          for (int k = 0; k < count; ++k) pixel[k] += entry[k];
+          return;
+        }
+        for (int k = 0; k < count; ++k) pixel[int64_t{k} * stride] += entry[k];
+      },
+      [](const float*, int) {});
 }
 
 void DenseForward(int64_t in, int64_t out, const float* weights,
