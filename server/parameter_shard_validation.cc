@@ -48,9 +48,12 @@ int64_t FirstNonFinite(const std::string& bytes, int64_t n) {
     std::memcpy(&bits, bytes.data() + i * sizeof(uint32_t), sizeof(uint32_t));
     return bits;
   };
-  bool any = false;
-  for (int64_t i = 0; i < n; ++i) any |= NonFiniteBits(bits_at(i));
-  if (!any) return -1;
+  // Adding one to an all-ones exponent carries into the sign bit; no
+  // other exponent does.
+  uint32_t carry = 0;
+  for (int64_t i = 0; i < n; ++i)
+    carry |= (bits_at(i) & 0x7f800000u) + 0x00800000u;
+  if ((carry & 0x80000000u) == 0) return -1;
   for (int64_t i = 0; i < n; ++i) {
     if (NonFiniteBits(bits_at(i))) return i;
   }
