@@ -36,7 +36,7 @@ case "$NAME" in
     at_least "$(result test_accuracy)" 0.55 || fail "test accuracy below 0.55"
     ;;
   fashion_mnist_lenet5)
-    run_example --set train.epochs=1 --set data.idx.max_train_examples=16384 \
+    run_example --set train.epochs=2 --set data.idx.max_train_examples=16384 \
       --set data.idx.max_test_examples=1000 --set train.eval_every_steps=0
     at_least "$(result test_accuracy)" 0.65 || fail "test accuracy below 0.65"
     ;;
