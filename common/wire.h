@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "descent's wire format assumes a little-endian host");
@@ -39,6 +40,16 @@ inline const float* FloatsOf(const std::string& bytes, float* scratch) {
   }
   DecodeFloats(bytes, scratch);
   return scratch;
+}
+
+// As above, growing `scratch` only if a copy is needed.
+inline const float* FloatsOf(const std::string& bytes,
+                             std::vector<float>* scratch) {
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0) {
+    return reinterpret_cast<const float*>(bytes.data());
+  }
+  scratch->resize(bytes.size() / sizeof(float));
+  return FloatsOf(bytes, scratch->data());
 }
 
 }  // namespace descent

@@ -1,7 +1,6 @@
 #include "server/gradient_sum.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "common/wire.h"
 
@@ -14,28 +13,18 @@ void GradientSum::Add(const v1::PushRequest& request, double weight) {
   const auto w = static_cast<float>(weight);
   const v1::DenseSlice& slice = request.gradient();
   const int64_t n = FloatCount(slice.values());
+  const float* in = FloatsOf(slice.values(), &scratch_);
   float* out = dense_.data() + (static_cast<int64_t>(slice.offset()) - begin_);
-  for (int64_t i = 0; i < n; ++i) {
-    float value;
-    std::memcpy(&value, slice.values().data() + i * sizeof(float),
-                sizeof(float));
-    out[i] += w * value;
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] += w * in[i];
   const v1::SparseRows& rows = request.row_gradients();
+  const float* row_in = FloatsOf(rows.values(), &scratch_);
   for (int k = 0; k < rows.keys_size(); ++k) {
     auto [it, created] = slot_of_.try_emplace(
         rows.keys(k), static_cast<int64_t>(slot_of_.size()));
     if (created) rows_.resize(rows_.size() + row_width_, 0.0f);
     float* row = rows_.data() + it->second * row_width_;
-    for (int c = 0; c < row_width_; ++c) {
-      float value;
-      std::memcpy(
-          &value,
-          rows.values().data() +
-              (static_cast<int64_t>(k) * row_width_ + c) * sizeof(float),
-          sizeof(float));
-      row[c] += w * value;
-    }
+    const float* g = row_in + static_cast<int64_t>(k) * row_width_;
+    for (int c = 0; c < row_width_; ++c) row[c] += w * g[c];
   }
   ++contributors_;
   weight_ += weight;

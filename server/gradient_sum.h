@@ -53,6 +53,8 @@ class GradientSum {
   absl::flat_hash_map<uint64_t, int64_t> slot_of_;
   std::vector<float> rows_;
   std::vector<uint64_t> keys_;
+  // Copies of pushed values whose buffer is not float-aligned (FloatsOf).
+  std::vector<float> scratch_;
 };
 
 }  // namespace descent

@@ -17,8 +17,6 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
                                std::unique_ptr<Optimizer> row_optimizer)
     : options_(std::move(options)),
       params_(options_.range.size()),
-      gradient_(
-          std::max<int64_t>(options_.range.size(), options_.table.row_width)),
       before_(options_.norm_every > 0 ? options_.range.size() : 0),
       optimizer_(std::move(optimizer)),
       row_optimizer_(std::move(row_optimizer)),
@@ -43,21 +41,15 @@ void ParameterShard::ApplyLocked(const v1::PushRequest& request,
   bool measure;
   const absl::Time start = BeginUpdateLocked(position, n, &measure);
   if (n > 0) {
-    optimizer_->Apply(position, FloatsOf(gradient.values(), gradient_.data()),
-                      n, version_, params_.data() + position);
+    optimizer_->Apply(position, FloatsOf(gradient.values(), &scratch_), n,
+                      version_, params_.data() + position);
   }
   const v1::SparseRows& rows = request.row_gradients();
   const int width = options_.table.row_width;
   if (!rows.keys().empty()) {
-    // gradient_ has room for one row only, so copy a misaligned buffer row
-    // by row.
-    const bool aligned =
-        reinterpret_cast<uintptr_t>(rows.values().data()) % alignof(float) == 0;
+    const float* grads = FloatsOf(rows.values(), &scratch_);
     for (int i = 0; i < rows.keys().size(); ++i) {
-      const char* row = rows.values().data() + i * width * sizeof(float);
-      if (!aligned) std::memcpy(gradient_.data(), row, width * sizeof(float));
-      ApplyRowLocked(rows.keys(i), aligned ? reinterpret_cast<const float*>(row)
-                                           : gradient_.data());
+      ApplyRowLocked(rows.keys(i), grads + int64_t{i} * width);
     }
   }
   EndUpdateLocked(start, position, n, measure, record);
@@ -69,15 +61,11 @@ void ParameterShard::ApplySumLocked(PushRecord* record) {
   const absl::Time start = BeginUpdateLocked(0, sum_->dense_size(), &measure);
   sum_->TakeMean();
   if (sum_->dense_size() > 0) {
-    std::memcpy(gradient_.data(), sum_->dense(),
-                sum_->dense_size() * sizeof(float));
-    optimizer_->Apply(0, gradient_.data(), sum_->dense_size(), version_,
+    optimizer_->Apply(0, sum_->dense(), sum_->dense_size(), version_,
                       params_.data());
   }
-  const int width = options_.table.row_width;
   for (size_t i = 0; i < sum_->keys().size(); ++i) {
-    std::memcpy(gradient_.data(), sum_->row(i), width * sizeof(float));
-    ApplyRowLocked(sum_->keys()[i], gradient_.data());
+    ApplyRowLocked(sum_->keys()[i], sum_->row(i));
   }
   sum_->Clear();
   EndUpdateLocked(start, 0, sum_->dense_size(), measure, record);

@@ -229,7 +229,9 @@ class ParameterShard {
   mutable absl::Mutex mu_;
   // Protected by mu_:
   std::vector<float> params_ ABSL_GUARDED_BY(mu_);
-  std::vector<float> gradient_ ABSL_GUARDED_BY(mu_);  // decode buffer
+  // Copies of pushed values whose buffer is not float-aligned (FloatsOf);
+  // empty while every push arrives aligned.
+  std::vector<float> scratch_ ABSL_GUARDED_BY(mu_);
   // The part of params_ an update changes, as it was before (for its norm).
   std::vector<float> before_ ABSL_GUARDED_BY(mu_);
   absl::Time norms_measured_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

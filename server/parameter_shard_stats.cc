@@ -48,7 +48,7 @@ double ParameterShard::parameter_norm() const {
 }
 
 int64_t ParameterShard::MemoryBytesLocked() const {
-  const size_t floats = params_.capacity() + gradient_.capacity() +
+  const size_t floats = params_.capacity() + scratch_.capacity() +
                         before_.capacity() + table_.capacity();
   // A flat_hash_map slot holds its pair, plus one control byte.
   const size_t index =

@@ -274,16 +274,20 @@ absl::Status Trainer::Step(int64_t step, int64_t first, int n,
     rows.pulled = next->rows.data();
   }
   const double compute_seconds = SecondsSince(start);
-  absl::Status checked = CheckStep(step, loss, current);
+  double norm;
+  absl::Status checked = CheckStep(step, loss, current, &norm);
   if (!checked.ok()) return checked;
   const GradientSpan dense{grad_.data(), static_cast<int64_t>(grad_.size())};
   const GradientSpan sparse{
       current == nullptr ? nullptr : current->row_grads.data(),
       current == nullptr ? 0 : static_cast<int64_t>(current->row_grads.size())};
-  if (options_.clip_value > 0)
+  if (options_.clip_value > 0) {
     ClipByValue({dense, sparse}, options_.clip_value);
+    if (options_.clip_norm > 0) norm = GlobalNorm({dense, sparse});
+  }
+  // Without clipping by value, CheckStep's norm is the gradient's.
   if (options_.clip_norm > 0)
-    ClipByGlobalNorm({dense, sparse}, options_.clip_norm);
+    ScaleToNorm({dense, sparse}, norm, options_.clip_norm);
   if (incoming_.empty()) {
     return Push(step, n, loss, compute_seconds, grad_.data(), params_.data(),
                 current != nullptr ? &rows : nullptr);
@@ -359,7 +363,7 @@ void Trainer::SetUpGradientNorms() {
 }
 
 absl::Status Trainer::CheckStep(int64_t step, float loss,
-                                const SparseBuffers* current) {
+                                const SparseBuffers* current, double* norm) {
   if (loss_guard_.Diverges(loss)) {
     std::string message =
         absl::StrCat("training diverged: worker ", options_.worker_id,
@@ -379,6 +383,7 @@ absl::Status Trainer::CheckStep(int64_t step, float loss,
                            static_cast<int64_t>(current->row_grads.size()));
   }
   const double total = CombinedNorm(norms_);
+  *norm = total;
   if (!std::isfinite(total)) {
     size_t layer = 0;
     while (layer + 1 < norms_.size() && std::isfinite(norms_[layer])) ++layer;

@@ -123,10 +123,10 @@ class Trainer {
   void SetUpGradientNorms();
   // Checks this step's loss and gradient (grad_ and, for sparse models,
   // current->row_grads) before clipping, and records the gradient's norms
-  // in the gauges and the progress. Returns DivergedError if either
-  // diverged.
-  absl::Status CheckStep(int64_t step, float loss,
-                         const SparseBuffers* current);
+  // in the gauges and the progress; sets *norm to the whole gradient's
+  // norm. Returns DivergedError if either diverged.
+  absl::Status CheckStep(int64_t step, float loss, const SparseBuffers* current,
+                         double* norm);
   // Records `message` as the progress's divergence and returns it as a
   // DivergedError.
   absl::Status Diverged(const std::string& message);

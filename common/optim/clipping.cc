@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "common/optim/gradient_norms.h"
 
 namespace descent {
 
@@ -14,23 +17,26 @@ void ClipByValue(std::initializer_list<GradientSpan> spans, float limit) {
 }
 
 double GlobalNorm(std::initializer_list<GradientSpan> spans) {
-  double sum = 0;
+  std::vector<double> norms;
   for (const GradientSpan& span : spans) {
-    for (int64_t i = 0; i < span.size; ++i) {
-      sum += static_cast<double>(span.values[i]) * span.values[i];
-    }
+    norms.push_back(L2Norm(span.values, span.size));
   }
-  return std::sqrt(sum);
+  return CombinedNorm(norms);
+}
+
+void ScaleToNorm(std::initializer_list<GradientSpan> spans, double norm,
+                 float max_norm) {
+  if (norm <= max_norm) return;
+  const auto scale = static_cast<float>(max_norm / norm);
+  for (const GradientSpan& span : spans) {
+    for (int64_t i = 0; i < span.size; ++i) span.values[i] *= scale;
+  }
 }
 
 double ClipByGlobalNorm(std::initializer_list<GradientSpan> spans,
                         float max_norm) {
   const double norm = GlobalNorm(spans);
-  if (norm <= max_norm) return norm;
-  const auto scale = static_cast<float>(max_norm / norm);
-  for (const GradientSpan& span : spans) {
-    for (int64_t i = 0; i < span.size; ++i) span.values[i] *= scale;
-  }
+  ScaleToNorm(spans, norm, max_norm);
   return norm;
 }
 

@@ -22,6 +22,12 @@ void ClipByValue(std::initializer_list<GradientSpan> spans, float limit);
 // The L2 norm of all spans together (accumulated in double).
 double GlobalNorm(std::initializer_list<GradientSpan> spans);
 
+// If `norm` (the spans' global norm, computed by the caller) exceeds
+// max_norm (> 0), scales every value by max_norm / norm; otherwise leaves
+// them.
+void ScaleToNorm(std::initializer_list<GradientSpan> spans, double norm,
+                 float max_norm);
+
 // If the spans' global norm exceeds max_norm (> 0), scales every value by
 // max_norm / norm, so the whole gradient has norm max_norm; otherwise
 // leaves them. Returns the norm before clipping.

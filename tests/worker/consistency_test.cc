@@ -279,6 +279,15 @@ TEST_F(ConsistencyTest, BspWithWholeShardBatchesIsFullBatchGradientDescent) {
   ExpectStepByStep(reference);
 }
 
+TEST_F(ConsistencyTest, BatchOfOneIsStochasticGradientDescent) {
+  Start(v1::BSP, 0, {7, 7});
+  Train(/*epochs=*/2, /*batch=*/1,
+        {absl::ZeroDuration(), absl::ZeroDuration()});
+  const auto reference = UnionReference(2, 1);
+  ASSERT_EQ(reference.size(), 15u);  // each step: one example per worker
+  ExpectStepByStep(reference);
+}
+
 TEST_F(ConsistencyTest, ClippingByGlobalNormAcrossShardsClipsTheWholeGradient) {
   // One worker, two shards. The reference scales the whole gradient by one
   // factor; clipping each shard's slice by its own norm would not.

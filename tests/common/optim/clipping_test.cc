@@ -35,7 +35,9 @@ TEST(ClipByGlobalNorm, SlicesClipExactlyAsTheWholeGradient) {
                                                  {sliced.data() + 17, 50},
                                                  {sliced.data() + 67, 33}},
                                                 2.0f);
-    EXPECT_NEAR(norm, sliced_norm, 1e-9 * norm);
+    // Equal up to float rounding (L2Norm sums squares in float blocks); a
+    // per-slice clip would differ by far more.
+    EXPECT_NEAR(norm, sliced_norm, 1e-6 * norm);
     ASSERT_GT(norm, 2.0);
     for (int i = 0; i < 100; ++i) EXPECT_FLOAT_EQ(sliced[i], whole[i]) << i;
     EXPECT_NEAR(GlobalNorm({{whole.data(), 100}}), 2.0, 1e-5);
