@@ -17,11 +17,11 @@
 #include "cli/child_process.h"
 #include "cli/progress.h"
 #include "cli/prometheus_targets.h"
-#include "common/checkpoint/atomic_file.h"
 #include "common/config.h"
-#include "common/coordinator_client.h"
 #include "common/exit_codes.h"
 #include "common/status_macros.h"
+#include "common/storage/atomic_file.h"
+#include "rpc/grpc_coordinator_client.h"
 
 namespace descent {
 namespace {
@@ -285,7 +285,7 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
     TerminateAll(job.children, absl::Seconds(3));
     return kExitJobFailed;
   }
-  CoordinatorClient client(*address, absl::Seconds(1));
+  GrpcCoordinatorClient client(*address, absl::Seconds(1));
   return Supervise(job, client, display);
 }
 

@@ -19,9 +19,9 @@
 #include "common/config.h"
 #include "common/exit_codes.h"
 #include "glog/logging.h"
-#include "server/coordinator_role.h"
-#include "server/server_role.h"
-#include "worker/worker_role.h"
+#include "roles/coordinator_role.h"
+#include "roles/server_role.h"
+#include "roles/worker_role.h"
 
 ABSL_FLAG(std::string, config, "", "Job config file (protobuf text format).");
 ABSL_FLAG(std::string, output_dir, "",

@@ -1,10 +1,11 @@
 // Every Prometheus metric descent exports, declared in one place.
 //
-// Each process owns one MetricsRegistry, which serves /metrics over HTTP.
-// A role creates its metric set from it once at start-up (WorkerMetrics,
-// ServerMetrics, CoordinatorMetrics) and updates the members directly;
-// prometheus-cpp metrics are thread-safe. Naming follows Prometheus
-// practice: the `descent_` prefix, base units (`_seconds`, `_bytes`),
+// Each process owns one MetricsRegistry; its role serves it on /metrics
+// over HTTP (roles/metrics_server.h: the core starts no server). A role creates
+// its metric set from it once at start-up (WorkerMetrics, ServerMetrics,
+// CoordinatorMetrics) and updates the members directly; prometheus-cpp metrics
+// are thread-safe. Naming follows Prometheus practice: the `descent_` prefix,
+// base units (`_seconds`, `_bytes`),
 // `_total` on counters, histograms rather than summaries, and only bounded
 // labels: the constant role, shard and worker, and per family layer,
 // reason, version, revision or config_hash (never a key or a step).
@@ -22,7 +23,6 @@
 #include "absl/status/statusor.h"
 #include "common/process_metrics.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
@@ -31,24 +31,20 @@ namespace descent {
 
 class MetricsRegistry {
  public:
-  // Serves /metrics on `listen` ("host:port"; port 0 picks a free one).
-  // `labels` (e.g. {{"role","worker"},{"worker","3"}}) go on every metric.
-  // Returns UNAVAILABLE if the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<MetricsRegistry>> Start(
-      const std::string& listen, std::map<std::string, std::string> labels);
+  // An empty registry (plus the build and process metrics). `labels`
+  // (e.g. {{"role","worker"},{"worker","3"}}) go on every metric.
+  static std::unique_ptr<MetricsRegistry> Create(
+      std::map<std::string, std::string> labels);
 
   // Adds a constant label to every metric created after this call, and to
   // the build and process metrics (for labels known only later, such as a
   // worker's id).
   void AddLabel(const std::string& name, const std::string& value);
 
-  // Stops serving /metrics. civetweb's listener notices a stop only between
-  // polls of 2 s, so the destructor connects to it until it has stopped:
-  // processes and tests end at once instead of up to 2 s later.
-  ~MetricsRegistry();
-
-  // host:port actually serving /metrics.
-  const std::string& address() const { return address_; }
+  // What a scrape collects: the metrics, then the process metrics.
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables() const {
+    return {registry_, process_};
+  }
 
   prometheus::Counter& Counter(const std::string& name,
                                const std::string& help);
@@ -76,9 +72,7 @@ class MetricsRegistry {
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<ProcessCollector> process_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
   std::map<std::string, std::string> labels_;
-  std::string address_;
 };
 
 // A worker's training loop.

@@ -1,6 +1,7 @@
 #include "common/ps_client.h"
 
 #include <algorithm>
+#include <numeric>
 #include <random>
 #include <utility>
 
@@ -8,16 +9,15 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/partition.h"
-#include "common/rpc.h"
 #include "common/status_macros.h"
 #include "common/wire.h"
+#include "glog/logging.h"
 
 namespace descent {
 namespace {
 
-bool Retryable(const grpc::Status& status) {
-  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+bool Retryable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
 }
 
 absl::Status CheckTiling(const std::vector<v1::ShardInfo>& shards) {
@@ -38,14 +38,25 @@ absl::Status CheckTiling(const std::vector<v1::ShardInfo>& shards) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Create(Options options) {
-  absl::Status tiling = CheckTiling(options.shards);
-  if (!tiling.ok()) return tiling;
-  return std::unique_ptr<PsClient>(new PsClient(std::move(options)));
+  RETURN_IF_ERROR(CheckTiling(options.shards));
+  if (options.connect == nullptr) {
+    return absl::InvalidArgumentError("PsClient: no transport factory");
+  }
+  std::vector<std::unique_ptr<ShardTransport>> transports;
+  for (const v1::ShardInfo& shard : options.shards) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ShardTransport> transport,
+                     options.connect(shard));
+    transports.push_back(std::move(transport));
+  }
+  return std::unique_ptr<PsClient>(
+      new PsClient(std::move(options), std::move(transports)));
 }
 
-PsClient::PsClient(Options options)
+PsClient::PsClient(Options options,
+                   std::vector<std::unique_ptr<ShardTransport>> transports)
     : options_(std::move(options)),
       num_parameters_(options_.shards.back().end()),
+      transports_(std::move(transports)),
       next_request_id_(std::random_device{}() * uint64_t{0x9E3779B97F4A7C15}),
       versions_(options_.shards.size(), 0),
       push_requests_(options_.shards.size()),
@@ -53,12 +64,8 @@ PsClient::PsClient(Options options)
       pull_requests_(options_.shards.size()),
       pull_responses_(options_.shards.size()),
       push_positions_(options_.shards.size()),
-      pull_positions_(options_.shards.size()) {
-  for (const v1::ShardInfo& shard : options_.shards) {
-    stubs_.push_back(
-        v1::ParameterServer::NewStub(MakeChannel(shard.address())));
-  }
-}
+      pull_positions_(options_.shards.size()),
+      results_(options_.shards.size()) {}
 
 void PsClient::FillHeader(int64_t step, v1::RequestHeader* header) {
   header->set_job_id(options_.job_id);  // reuses the string's capacity
@@ -67,47 +74,50 @@ void PsClient::FillHeader(int64_t step, v1::RequestHeader* header) {
   header->set_request_id(next_request_id_++);
 }
 
-void PsClient::RunRound(const std::vector<int>& shards, const StartCall& start,
-                        std::vector<grpc::Status>* results) {
-  absl::Mutex mu;
-  size_t outstanding = shards.size();
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+void PsClient::StartRound(const std::vector<int>& shards,
+                          const StartCall& start) {
+  {
+    absl::MutexLock lock(&round_mu_);
+    round_shards_ = shards;
+    outstanding_ = shards.size();
+  }
   for (int shard : shards) {
-    contexts.push_back(std::make_unique<grpc::ClientContext>());
-    SetDeadline(contexts.back().get(), options_.deadline);
-    start(shard, contexts.back().get(), [&, shard](grpc::Status status) {
-      absl::MutexLock lock(&mu);
-      (*results)[shard] = std::move(status);
-      --outstanding;
+    start(shard, [this, shard](absl::Status status) {
+      absl::MutexLock lock(&round_mu_);
+      results_[shard] = std::move(status);
+      --outstanding_;
     });
   }
-  absl::MutexLock lock(&mu);
-  mu.Await(absl::Condition(
-      +[](size_t* n) { return *n == 0; }, &outstanding));
 }
 
-absl::Status PsClient::CallAllShards(const StartCall& start) {
-  std::vector<int> pending;
-  for (size_t i = 0; i < stubs_.size(); ++i) pending.push_back(i);
-  std::vector<grpc::Status> results(stubs_.size());
-  for (int attempt = 1; !pending.empty(); ++attempt) {
-    if (attempt > 1) absl::SleepFor(absl::Milliseconds(50) * (attempt - 1));
-    RunRound(pending, start, &results);
+void PsClient::AwaitRound() {
+  absl::MutexLock lock(&round_mu_);
+  round_mu_.Await(absl::Condition(
+      +[](size_t* n) { return *n == 0; }, &outstanding_));
+}
+
+absl::Status PsClient::FinishCalls(const StartCall& start) {
+  for (int attempt = 1;; ++attempt) {
+    AwaitRound();
     std::vector<int> retry;
-    for (int shard : pending) {
-      if (results[shard].ok()) continue;
-      if (!Retryable(results[shard]) || attempt >= options_.max_attempts) {
-        absl::Status error = FromGrpcStatus(results[shard]);
-        return absl::Status(error.code(),
-                            absl::StrCat("shard ", shard, " at ",
-                                         options_.shards[shard].address(), ": ",
-                                         error.message()));
+    {
+      absl::MutexLock lock(&round_mu_);
+      for (int shard : round_shards_) {
+        const absl::Status& result = results_[shard];
+        if (result.ok()) continue;
+        if (!Retryable(result) || attempt >= options_.max_attempts) {
+          return absl::Status(result.code(),
+                              absl::StrCat("shard ", shard, " at ",
+                                           options_.shards[shard].address(),
+                                           ": ", result.message()));
+        }
+        retry.push_back(shard);
       }
-      retry.push_back(shard);
     }
-    pending = std::move(retry);
+    if (retry.empty()) return absl::OkStatus();
+    absl::SleepFor(options_.retry_backoff * attempt);
+    StartRound(retry, start);
   }
-  return absl::OkStatus();
 }
 
 absl::Status PsClient::Unpack(int shard, const v1::DenseSlice& slice,
@@ -128,7 +138,7 @@ absl::Status PsClient::Unpack(int shard, const v1::DenseSlice& slice,
 void PsClient::SplitKeys(const std::vector<uint64_t>& keys,
                          std::vector<std::vector<int64_t>>* positions) const {
   for (std::vector<int64_t>& shard : *positions) shard.clear();
-  const int shards = static_cast<int>(stubs_.size());
+  const int shards = static_cast<int>(transports_.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     (*positions)[ShardOfKey(keys[i], shards)].push_back(
         static_cast<int64_t>(i));
@@ -158,7 +168,7 @@ absl::Status PsClient::UnpackRows(int shard, const v1::SparseRows& answer,
 absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
                             const Rows* rows) {
   if (rows != nullptr) SplitKeys(*rows->pull_keys, &pull_positions_);
-  for (size_t s = 0; s < stubs_.size(); ++s) {
+  for (size_t s = 0; s < transports_.size(); ++s) {
     v1::PullRequest& request = pull_requests_[s];
     FillHeader(step, request.mutable_header());
     request.set_offset(options_.shards[s].begin());
@@ -168,14 +178,15 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
     for (int64_t i : pull_positions_[s])
       request.add_keys((*rows->pull_keys)[i]);
   }
-  absl::Status status =
-      CallAllShards([&](int s, grpc::ClientContext* context,
-                        std::function<void(grpc::Status)> done) {
-        stubs_[s]->async()->Pull(context, &pull_requests_[s],
-                                 &pull_responses_[s], std::move(done));
-      });
-  if (!status.ok()) return status;
-  for (size_t s = 0; s < stubs_.size(); ++s) {
+  const StartCall start = [this](int s, ShardTransport::Done done) {
+    transports_[s]->Pull(pull_requests_[s], &pull_responses_[s],
+                         options_.deadline, std::move(done));
+  };
+  std::vector<int> all(transports_.size());
+  std::iota(all.begin(), all.end(), 0);
+  StartRound(all, start);
+  RETURN_IF_ERROR(FinishCalls(start));
+  for (size_t s = 0; s < transports_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, pull_responses_[s].params(), params));
     versions_[s] = pull_responses_[s].version();
     if (rows != nullptr) {
@@ -190,11 +201,18 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
 absl::Status PsClient::PushPull(const Step& step, const float* grad,
                                 float* params, Transfer* transfer,
                                 const Rows* rows) {
+  StartPushPull(step, grad, params, rows);
+  return AwaitPushPull(transfer);
+}
+
+void PsClient::FillPushRequests(const Step& step, const float* grad,
+                                const Rows* rows) {
+  push_bytes_sent_ = 0;
   if (rows != nullptr) {
     SplitKeys(*rows->push_keys, &push_positions_);
     SplitKeys(*rows->pull_keys, &pull_positions_);
   }
-  for (size_t s = 0; s < stubs_.size(); ++s) {
+  for (size_t s = 0; s < transports_.size(); ++s) {
     const v1::ShardInfo& info = options_.shards[s];
     v1::PushRequest& request = push_requests_[s];
     FillHeader(step.step, request.mutable_header());
@@ -204,7 +222,7 @@ absl::Status PsClient::PushPull(const Step& step, const float* grad,
     request.mutable_gradient()->set_offset(info.begin());
     EncodeFloats(grad + info.begin(), info.end() - info.begin(),
                  request.mutable_gradient()->mutable_values());
-    transfer->bytes_sent += request.gradient().values().size();
+    push_bytes_sent_ += request.gradient().values().size();
     v1::SparseRows* row_grads = request.mutable_row_gradients();
     row_grads->clear_keys();
     row_grads->clear_values();
@@ -222,16 +240,39 @@ absl::Status PsClient::PushPull(const Step& step, const float* grad,
     for (int64_t i : pull_positions_[s]) {
       request.add_pull_keys((*rows->pull_keys)[i]);
     }
-    transfer->bytes_sent += values->size();
+    push_bytes_sent_ += values->size();
   }
-  absl::Status status =
-      CallAllShards([&](int s, grpc::ClientContext* context,
-                        std::function<void(grpc::Status)> done) {
-        stubs_[s]->async()->PushPull(context, &push_requests_[s],
-                                     &push_responses_[s], std::move(done));
-      });
-  if (!status.ok()) return status;
-  for (size_t s = 0; s < stubs_.size(); ++s) {
+}
+
+void PsClient::StartPush(int s, ShardTransport::Done done) {
+  transports_[s]->PushPull(push_requests_[s], &push_responses_[s],
+                           options_.deadline, std::move(done));
+}
+
+void PsClient::StartPushPull(const Step& step, const float* grad, float* params,
+                             const Rows* rows) {
+  CHECK(push_params_ == nullptr) << "StartPushPull twice without an Await";
+  FillPushRequests(step, grad, rows);
+  push_params_ = params;
+  push_rows_ = rows;
+  std::vector<int> all(transports_.size());
+  std::iota(all.begin(), all.end(), 0);
+  StartRound(all, [this](int s, ShardTransport::Done done) {
+    StartPush(s, std::move(done));
+  });
+}
+
+absl::Status PsClient::AwaitPushPull(Transfer* transfer) {
+  CHECK(push_params_ != nullptr) << "AwaitPushPull without a StartPushPull";
+  float* const params = push_params_;
+  const Rows* const rows = push_rows_;
+  push_params_ = nullptr;
+  push_rows_ = nullptr;
+  transfer->bytes_sent += push_bytes_sent_;
+  RETURN_IF_ERROR(FinishCalls([this](int s, ShardTransport::Done done) {
+    StartPush(s, std::move(done));
+  }));
+  for (size_t s = 0; s < transports_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, push_responses_[s].params(), params));
     versions_[s] = push_responses_[s].version();
     transfer->held_seconds =

@@ -1,12 +1,17 @@
 // PsClient: one process's connection to every shard of a job's parameter
 // servers. It splits the flat parameter vector by the shard map, talks to
-// all shards in parallel and reassembles their answers.
+// all shards in parallel through their ShardTransports (common/transport.h:
+// gRPC in a cluster, direct calls in tests) and reassembles their answers.
 //
 // Every call has a deadline. Calls that fail with UNAVAILABLE or
 // DEADLINE_EXCEEDED are retried (same request id, so a shard applies a
 // retried push at most once) up to max_attempts; other errors are returned
 // as they are. On error, `params` may hold a mix of old and new slices.
-// Not thread-safe: one training loop uses one client.
+//
+// PushPull also comes in two halves: StartPushPull sends and returns at
+// once, AwaitPushPull waits for the answers (retrying as above) and fills
+// the parameters. A worker computes its next gradient in between.
+// Not thread-safe: one training loop uses one client, one call at a time.
 #ifndef DESCENT_COMMON_PS_CLIENT_H_
 #define DESCENT_COMMON_PS_CLIENT_H_
 
@@ -16,10 +21,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/transport.h"
 #include "descent/v1/coordinator.pb.h"
-#include "descent/v1/ps.grpc.pb.h"
+#include "descent/v1/ps.pb.h"
 
 namespace descent {
 
@@ -31,8 +39,13 @@ class PsClient {
     int32_t worker_id = 0;
     // In shard order; must tile [0, P) without gaps.
     std::vector<v1::ShardInfo> shards;
+    // Makes each shard's transport (GrpcShardTransport::Factory() in a
+    // cluster); required.
+    ShardTransportFactory connect;
     absl::Duration deadline = absl::Seconds(10);
     int max_attempts = 3;
+    // Wait before the k-th retry: k times this.
+    absl::Duration retry_backoff = absl::Milliseconds(50);
   };
 
   // Payload bytes moved by one call, and how long it waited, for metrics.
@@ -65,7 +78,8 @@ class PsClient {
     bool last = false;  // the worker's final push
   };
 
-  // INVALID_ARGUMENT if the shard map does not tile [0, P).
+  // INVALID_ARGUMENT if the shard map does not tile [0, P) or there is no
+  // `connect`; the factory's error if a transport cannot be made.
   static absl::StatusOr<std::unique_ptr<PsClient>> Create(Options options);
 
   int64_t num_parameters() const { return num_parameters_; }
@@ -83,20 +97,38 @@ class PsClient {
   absl::Status PushPull(const Step& step, const float* grad, float* params,
                         Transfer* transfer, const Rows* rows = nullptr);
 
- private:
-  // Starts the call to `shard` and arranges for `done` to run when it ends.
-  using StartCall = std::function<void(int shard, grpc::ClientContext* context,
-                                       std::function<void(grpc::Status)> done)>;
+  // PushPull in two halves. StartPushPull encodes grad (and the row
+  // gradients) into the requests and sends them; `grad` and rows->push_grads
+  // may be reused as soon as it returns, while `params`, `rows` and
+  // rows->pulled must stay alive until AwaitPushPull, which waits for every
+  // shard, retries, fills them, and returns PushPull's status. Every
+  // StartPushPull must be followed by one AwaitPushPull before any other
+  // call.
+  void StartPushPull(const Step& step, const float* grad, float* params,
+                     const Rows* rows = nullptr);
+  absl::Status AwaitPushPull(Transfer* transfer);
+  // True between StartPushPull and AwaitPushPull.
+  bool push_in_flight() const { return push_params_ != nullptr; }
 
-  explicit PsClient(Options options);
+ private:
+  // Starts the call to `shard`; `done` must run when it ends.
+  using StartCall = std::function<void(int shard, ShardTransport::Done done)>;
+
+  PsClient(Options options,
+           std::vector<std::unique_ptr<ShardTransport>> transports);
 
   // Writes the next request header in place (no allocation once warm).
   void FillHeader(int64_t step, v1::RequestHeader* header);
-  // Starts the calls to `shards` at once and waits for all of them.
-  void RunRound(const std::vector<int>& shards, const StartCall& start,
-                std::vector<grpc::Status>* results);
-  // Runs `start` against every shard in parallel, retrying as documented.
-  absl::Status CallAllShards(const StartCall& start);
+  // Starts the calls to `shards` at once; AwaitRound waits for them.
+  void StartRound(const std::vector<int>& shards, const StartCall& start);
+  void AwaitRound();
+  // Waits for the round started last and retries as documented until
+  // every shard has answered or one has failed for good.
+  absl::Status FinishCalls(const StartCall& start);
+  // Encodes the PushPull requests.
+  void FillPushRequests(const Step& step, const float* grad, const Rows* rows);
+  // The PushPull call to shard s.
+  void StartPush(int shard, ShardTransport::Done done);
   // Copies a shard's answer into params after checking it matches the map.
   absl::Status Unpack(int shard, const v1::DenseSlice& slice, float* params);
   // Sets positions[s] to the indices of the keys ShardOfKey places on s.
@@ -108,7 +140,7 @@ class PsClient {
 
   const Options options_;
   const int64_t num_parameters_;
-  std::vector<std::unique_ptr<v1::ParameterServer::Stub>> stubs_;
+  const std::vector<std::unique_ptr<ShardTransport>> transports_;
   uint64_t next_request_id_;
   // Per shard: the version of the parameters received last.
   std::vector<int64_t> versions_;
@@ -120,6 +152,17 @@ class PsClient {
   // Per shard: positions of its keys in the caller's push and pull keys.
   std::vector<std::vector<int64_t>> push_positions_;
   std::vector<std::vector<int64_t>> pull_positions_;
+  // The PushPull in flight: where its answers go (null when none).
+  float* push_params_ = nullptr;
+  const Rows* push_rows_ = nullptr;
+  int64_t push_bytes_sent_ = 0;
+
+  // The round of calls in flight: shards still to answer, and per shard
+  // the outcome of its last call.
+  absl::Mutex round_mu_;
+  std::vector<int> round_shards_ ABSL_GUARDED_BY(round_mu_);
+  size_t outstanding_ ABSL_GUARDED_BY(round_mu_) = 0;
+  std::vector<absl::Status> results_ ABSL_GUARDED_BY(round_mu_);
 };
 
 }  // namespace descent

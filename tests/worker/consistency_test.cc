@@ -1,5 +1,5 @@
-// Consistency models end to end in one process: W Trainers (threads) push
-// to S shards, each behind its own gRPC server on 127.0.0.1.
+// Consistency models end to end in one process, no sockets: W Trainers
+// (threads) push to S shards through the in-process transport.
 //   BSP  every step equals one step of single-process mini-batch SGD on the
 //        union of the W workers' batches (and batch 0 equals full-batch
 //        gradient descent), checked on the parameters each worker computes
@@ -21,10 +21,10 @@
 #include "common/metrics.h"
 #include "common/model/linear_regression.h"
 #include "common/ps_client.h"
-#include "common/rpc.h"
 #include "gtest/gtest.h"
-#include "server/parameter_shard.h"
-#include "server/rpc/parameter_server_service.h"
+#include "server/shard/in_process_transport.h"
+#include "server/shard/metrics_observer.h"
+#include "server/shard/parameter_shard.h"
 #include "worker/trainer.h"
 
 namespace descent {
@@ -93,34 +93,33 @@ class ConsistencyTest : public ::testing::Test {
       options.optimizer.mutable_sgd()->set_learning_rate(kLearningRate);
       options.consistency = consistency;
       options.staleness = staleness;
-      registries_.push_back(*MetricsRegistry::Start(
-          "127.0.0.1:0", {{"role", "server"}, {"shard", std::to_string(s)}}));
+      registries_.push_back(MetricsRegistry::Create(
+          {{"role", "server"}, {"shard", std::to_string(s)}}));
       metrics_.push_back(std::make_unique<ServerMetrics>(*registries_.back()));
       options.observer = [this,
-                          record = ParameterServerService::Observer(
-                              metrics_.back().get())](const PushRecord& r) {
+                          record = MetricsObserver(metrics_.back().get())](
+                             const PushRecord& r) {
         record(r);
         absl::MutexLock lock(&mu_);
         records_.push_back(r);
       };
       shards_.push_back(*ParameterShard::Create(std::move(options)));
-      services_.push_back(
-          std::make_unique<ParameterServerService>(metrics_.back().get()));
-      services_.back()->Attach(shards_.back().get());
-      auto running =
-          StartRpcServer("127.0.0.1:0", {services_.back().get()}, false);
-      ASSERT_TRUE(running.ok()) << running.status();
       v1::ShardInfo& info = shard_map_.emplace_back();
-      info.set_address(running->address);
+      info.set_shard(s);
+      info.set_address("in-process");
       info.set_begin(p * s / kShards);
       info.set_end(p * (s + 1) / kShards);
-      servers_.push_back(*std::move(running));
     }
   }
 
   void TearDown() override {
     for (auto& shard : shards_) shard->Close();
-    for (RunningServer& server : servers_) server.server->Shutdown();
+  }
+
+  ShardTransportFactory Connect() const {
+    std::vector<ParameterShard*> shards;
+    for (const auto& shard : shards_) shards.push_back(shard.get());
+    return InProcessShardTransport::Factory(std::move(shards));
   }
 
   // Runs one Trainer per data shard, each on its own thread; worker w's
@@ -138,6 +137,7 @@ class ConsistencyTest : public ::testing::Test {
         options.job_id = "job";
         options.worker_id = static_cast<int32_t>(w);
         options.shards = shard_map_;
+        options.connect = Connect();
         auto ps = PsClient::Create(std::move(options));
         ASSERT_TRUE(ps.ok()) << ps.status();
         TrainerOptions trainer_options;
@@ -251,8 +251,6 @@ class ConsistencyTest : public ::testing::Test {
   std::vector<std::unique_ptr<MetricsRegistry>> registries_;
   std::vector<std::unique_ptr<ParameterShard>> shards_;
   std::vector<std::unique_ptr<ServerMetrics>> metrics_;
-  std::vector<std::unique_ptr<ParameterServerService>> services_;
-  std::vector<RunningServer> servers_;
   std::vector<v1::ShardInfo> shard_map_;
   absl::Mutex mu_;
   std::vector<PushRecord> records_ ABSL_GUARDED_BY(mu_);

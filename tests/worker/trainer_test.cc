@@ -1,6 +1,6 @@
-// The Trainer against a real parameter shard over gRPC on 127.0.0.1: its
-// updates are exactly mini-batch SGD in its shuffled order, and with
-// overlap exactly SGD with each gradient one step late.
+// The Trainer against a real parameter shard, in process: its updates are
+// exactly mini-batch SGD in its shuffled order, and with overlap exactly SGD
+// with each gradient one step late.
 #include "worker/trainer.h"
 
 #include <algorithm>
@@ -14,11 +14,10 @@
 #include "common/metrics.h"
 #include "common/model/linear_regression.h"
 #include "common/ps_client.h"
-#include "common/rpc.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/parameter_shard.h"
-#include "server/rpc/parameter_server_service.h"
+#include "server/shard/in_process_transport.h"
+#include "server/shard/parameter_shard.h"
 
 namespace descent {
 namespace {
@@ -29,7 +28,7 @@ constexpr int kEpochs = 2;
 constexpr float kLearningRate = 0.05f;
 constexpr uint64_t kSeed = 3;
 
-// One shard holding the whole model, behind its own gRPC server.
+// One shard holding the whole model.
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,29 +41,27 @@ class TrainerTest : public ::testing::Test {
     options.seed = kSeed;
     options.optimizer.mutable_sgd()->set_learning_rate(kLearningRate);
     shard_ = *ParameterShard::Create(std::move(options));
-    auto registry = MetricsRegistry::Start("127.0.0.1:0", {{"role", "server"}});
-    ASSERT_TRUE(registry.ok()) << registry.status();
-    registry_ = *std::move(registry);
-    metrics_ = std::make_unique<ServerMetrics>(*registry_);
-    service_ = std::make_unique<ParameterServerService>(metrics_.get());
-    service_->Attach(shard_.get());
-    auto running = StartRpcServer("127.0.0.1:0", {service_.get()}, false);
-    ASSERT_TRUE(running.ok()) << running.status();
-    server_ = *std::move(running);
+  }
+
+  // A client of the one shard.
+  std::unique_ptr<PsClient> Client() {
+    PsClient::Options options;
+    options.job_id = "job-1";
+    v1::ShardInfo& info = options.shards.emplace_back();
+    info.set_address("in-process");
+    info.set_end(model_->layout().size());
+    options.connect = InProcessShardTransport::Factory({shard_.get()});
+    auto ps = PsClient::Create(std::move(options));
+    EXPECT_TRUE(ps.ok()) << ps.status();
+    return *std::move(ps);
   }
 
   // Trains the model through the shard; returns its final parameters.
   std::vector<float> Train(bool overlap, float clip_norm = 0) {
-    PsClient::Options options;
-    options.job_id = "job-1";
-    v1::ShardInfo& info = options.shards.emplace_back();
-    info.set_address(server_.address);
-    info.set_end(model_->layout().size());
-    auto ps = PsClient::Create(std::move(options));
-    EXPECT_TRUE(ps.ok()) << ps.status();
+    std::unique_ptr<PsClient> ps = Client();
     Trainer trainer(
         TrainerOptions{kEpochs, kBatch, kSeed, 0, overlap, 0, clip_norm},
-        model_.get(), ps->get(), &data_, nullptr);
+        model_.get(), ps.get(), &data_, nullptr);
     absl::Status trained = trainer.Run([] { return false; });
     EXPECT_TRUE(trained.ok()) << trained;
     const v1::WorkerProgress progress = trainer.Progress();
@@ -126,10 +123,6 @@ class TrainerTest : public ::testing::Test {
   Dataset data_;
   std::unique_ptr<LinearRegression> model_;
   std::unique_ptr<ParameterShard> shard_;
-  std::unique_ptr<MetricsRegistry> registry_;
-  std::unique_ptr<ServerMetrics> metrics_;
-  std::unique_ptr<ParameterServerService> service_;
-  RunningServer server_;
 };
 
 void ExpectNear(const std::vector<float>& actual,
@@ -179,14 +172,8 @@ class TrainerGuardTest : public TrainerTest {
   };
 
   Outcome Run(TrainerOptions options, WorkerMetrics* metrics = nullptr) {
-    PsClient::Options client;
-    client.job_id = "job-1";
-    v1::ShardInfo& info = client.shards.emplace_back();
-    info.set_address(server_.address);
-    info.set_end(model_->layout().size());
-    auto ps = PsClient::Create(std::move(client));
-    EXPECT_TRUE(ps.ok()) << ps.status();
-    Trainer trainer(options, model_.get(), ps->get(), &data_, metrics);
+    std::unique_ptr<PsClient> ps = Client();
+    Trainer trainer(options, model_.get(), ps.get(), &data_, metrics);
     absl::Status status = trainer.Run([] { return false; });
     return {status, trainer.Progress()};
   }
@@ -234,9 +221,8 @@ TEST_F(TrainerGuardTest, NonFiniteGradientStopsNamingTheLayer) {
 }
 
 TEST_F(TrainerGuardTest, ReportsEachLayersGradientNorm) {
-  auto registry = MetricsRegistry::Start("127.0.0.1:0", {{"role", "worker"}});
-  ASSERT_TRUE(registry.ok()) << registry.status();
-  WorkerMetrics metrics(**registry);
+  auto registry = MetricsRegistry::Create({{"role", "worker"}});
+  WorkerMetrics metrics(*registry);
   const Outcome outcome = Run(Options(), &metrics);
   ASSERT_TRUE(outcome.status.ok()) << outcome.status;
   std::vector<std::pair<double, double>> norms;
@@ -267,9 +253,8 @@ TEST_F(TrainerGuardTest, ReportsEachLayersGradientNorm) {
 }
 
 TEST_F(TrainerGuardTest, RecordsEachPushsWaitAndTheStepRates) {
-  auto registry = MetricsRegistry::Start("127.0.0.1:0", {{"role", "worker"}});
-  ASSERT_TRUE(registry.ok()) << registry.status();
-  WorkerMetrics metrics(**registry);
+  auto registry = MetricsRegistry::Create({{"role", "worker"}});
+  WorkerMetrics metrics(*registry);
   const Outcome outcome = Run(Options(), &metrics);
   ASSERT_TRUE(outcome.status.ok()) << outcome.status;
   const prometheus::ClientMetric wait = metrics.wait_duration.Collect();

@@ -1,0 +1,345 @@
+#include "roles/coordinator_role.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/config.h"
+#include "common/data/data_source.h"
+#include "common/exit_codes.h"
+#include "common/metrics.h"
+#include "common/model/model_factory.h"
+#include "common/optim/gradient_norms.h"
+#include "common/ps_client.h"
+#include "common/status_macros.h"
+#include "common/storage/atomic_file.h"
+#include "glog/logging.h"
+#include "roles/metrics_server.h"
+#include "rpc/coordinator_service.h"
+#include "rpc/grpc_shard_transport.h"
+#include "rpc/rpc.h"
+#include "server/coordinator/coordinator.h"
+#include "server/coordinator/evaluator.h"
+#include "server/coordinator/job_output.h"
+#include "server/shard/parameter_shard.h"  // kCoordinatorWorkerId
+
+namespace descent {
+namespace {
+
+// Everything the main loop works with, built once.
+struct CoordinatorState {
+  std::unique_ptr<MetricsRegistry> registry;
+  std::unique_ptr<MetricsServer> metrics_server;
+  std::unique_ptr<CoordinatorMetrics> metrics;
+  std::unique_ptr<Coordinator> coordinator;
+  std::unique_ptr<Evaluator> evaluator;
+  std::unique_ptr<EvalLog> eval_log;
+  std::unique_ptr<PsClient> ps;  // once the shard map is complete
+  std::unique_ptr<DataSource> data;
+  // With early stopping: the best evaluation's parameters (step -1: none).
+  SavedParameters best{-1, {}, {}, 0, {}};
+};
+
+bool EarlyStopping(const v1::JobConfig& config) {
+  return config.train().early_stopping().patience() > 0;
+}
+
+// "total 1.2 | weights 0.9 | bias 0.01" for the log.
+std::string FormatGradientNorms(const v1::Evaluation& evaluation) {
+  std::string text = absl::StrCat("total ", evaluation.gradient_norm());
+  for (const v1::GradientNorm& layer : evaluation.gradient_norms()) {
+    absl::StrAppend(&text, " | ", layer.layer(), " ", layer.norm());
+  }
+  return text;
+}
+
+// Logs the evaluation's gradient norms, with a warning for each layer
+// outside the configured band.
+void LogGradientNorms(const v1::Evaluation& evaluation,
+                      const v1::JobConfig& config) {
+  if (evaluation.gradient_norms().empty()) return;
+  LOG(INFO) << "gradient L2 norms, mean over the steps since the last "
+               "evaluation: "
+            << FormatGradientNorms(evaluation);
+  const v1::GradientNormBand& band = config.train().gradient_norm_band();
+  if (band.min() == 0 && band.max() == 0) return;
+  for (const std::string& warning : GradientNormWarnings(evaluation, band)) {
+    LOG(WARNING) << warning;
+  }
+}
+
+// Keeps a copy of the parameters the evaluator just used.
+void KeepBest(const Evaluator& evaluator, int64_t step, SavedParameters* best) {
+  best->step = step;
+  best->dense = evaluator.params();
+  best->keys = evaluator.keys();
+  best->row_width = evaluator.row_width();
+  best->rows = evaluator.rows();
+}
+
+absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config) {
+  const absl::Time start = absl::Now();
+  v1::Evaluation evaluation = s.coordinator->BeginEvaluation();
+  auto pull = [&](float* params, const PsClient::Rows* rows) {
+    const absl::Time pull_start = absl::Now();
+    PsClient::Transfer transfer;
+    absl::Status status =
+        s.ps->Pull(evaluation.step(), params, &transfer, rows);
+    s.metrics->pull_bytes.Increment(transfer.bytes_received);
+    s.metrics->pull_duration.Observe(
+        absl::ToDoubleSeconds(absl::Now() - pull_start));
+    return status;
+  };
+  RETURN_IF_ERROR(s.evaluator->Evaluate(pull, &evaluation));
+  const bool best = s.coordinator->RecordEvaluation(evaluation);
+  if (best && EarlyStopping(config)) {
+    KeepBest(*s.evaluator, evaluation.step(), &s.best);
+  }
+  s.metrics->evaluations.Increment();
+  s.metrics->test_loss.Set(evaluation.test_loss());
+  s.metrics->test_accuracy.Set(evaluation.test_accuracy());
+  s.metrics->evaluation_duration.Observe(
+      absl::ToDoubleSeconds(absl::Now() - start));
+  LOG(INFO) << "evaluation at step " << evaluation.step() << " (epoch "
+            << evaluation.epoch() << "): test loss " << evaluation.test_loss()
+            << ", test accuracy " << evaluation.test_accuracy()
+            << ", test RMSE " << evaluation.test_rmse() << ", test AUC "
+            << evaluation.test_auc() << (best ? " (best so far)" : "");
+  LogGradientNorms(evaluation, config);
+  return s.eval_log->Append(evaluation);
+}
+
+// What the counters have been given so far.
+struct Counted {
+  int64_t examples = 0;
+  int64_t heartbeats_missed = 0;
+};
+
+void UpdateMetrics(const v1::JobStatus& status, const Coordinator& coordinator,
+                   CoordinatorMetrics& m, Counted* counted) {
+  m.global_step.Set(status.global_step());
+  m.epoch.Set(status.epoch());
+  m.examples.Increment(status.examples() - counted->examples);
+  counted->examples = status.examples();
+  const int64_t missed = coordinator.heartbeats_missed();
+  m.heartbeats_missed.Increment(missed - counted->heartbeats_missed);
+  counted->heartbeats_missed = missed;
+  m.learning_rate.Set(coordinator.learning_rate());
+  m.train_loss.Set(status.train_loss());
+  m.job_state.Set(status.state());
+  int workers = 0;
+  for (const v1::Member& member : status.members()) {
+    workers += member.role() == v1::WORKER;
+  }
+  m.workers_alive.Set(status.state() == v1::RUNNING ? workers : 0);
+}
+
+// One pass of the main loop while RUNNING: evaluate when due, finish when
+// every worker is done.
+absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
+                     const v1::JobConfig& config) {
+  if (s.ps == nullptr) {
+    PsClient::Options options;
+    options.job_id = config.job_id();
+    options.worker_id = kCoordinatorWorkerId;
+    options.shards.assign(status.shards().begin(), status.shards().end());
+    options.deadline = absl::Seconds(config.cluster().rpc_deadline_seconds());
+    options.connect = GrpcShardTransport::Factory();
+    ASSIGN_OR_RETURN(s.ps, PsClient::Create(std::move(options)));
+    LOG(INFO) << "all " << config.cluster().num_servers() << " servers and "
+              << config.cluster().num_workers() << " workers registered";
+  }
+  if (s.coordinator->AllWorkersDone()) {
+    RETURN_IF_ERROR(Evaluate(s, config));
+    s.coordinator->Succeed();
+  } else if (s.coordinator->EvaluationDue()) {
+    RETURN_IF_ERROR(Evaluate(s, config));
+  }
+  return absl::OkStatus();
+}
+
+// Runs until the job ends; returns the exit code.
+int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
+  Counted counted;
+  while (true) {
+    s.coordinator->Tick();
+    const v1::JobStatus status = s.coordinator->Status();
+    UpdateMetrics(status, *s.coordinator, *s.metrics, &counted);
+    if (status.state() == v1::SUCCEEDED) return kExitOk;
+    if (status.state() == v1::FAILED) {
+      LOG(ERROR) << "job failed: " << status.error();
+      return s.coordinator->exit_code();
+    }
+    if (status.state() == v1::RUNNING) {
+      absl::Status advanced = Advance(s, status, config);
+      if (!advanced.ok()) {
+        s.coordinator->Fail(std::string(advanced.message()),
+                            ExitCodeFor(advanced));
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+// The evaluator for the job's model, on the test split.
+absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
+    const v1::JobConfig& config, const DataShape& shape, Examples test) {
+  if (test.is_sparse) {
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<SparseModel> model,
+        CreateSparseModel(config.model(), shape, config.train().batch_size()));
+    return std::make_unique<Evaluator>(std::move(model),
+                                       std::move(test.sparse));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                   CreateModel(config.model(), shape, /*max_batch=*/256,
+                               config.train().threads()));
+  return std::make_unique<Evaluator>(std::move(model), std::move(test.dense));
+}
+
+absl::Status Setup(const CoordinatorRoleOptions& options,
+                   const v1::JobConfig& config, CoordinatorState& s) {
+  s.data = std::make_unique<DataSource>(config);
+  ASSIGN_OR_RETURN(DataDescription data, s.data->Describe());
+  ASSIGN_OR_RETURN(Examples test, s.data->LoadTest());
+  const DataShape shape{data.num_features, data.num_classes};
+  ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
+  ASSIGN_OR_RETURN(s.evaluator,
+                   CreateEvaluator(config, shape, std::move(test)));
+  s.registry = MetricsRegistry::Create({{"role", "coordinator"}});
+  ASSIGN_OR_RETURN(s.metrics_server,
+                   MetricsServer::Start(*s.registry, options.metrics_listen));
+  s.metrics = std::make_unique<CoordinatorMetrics>(*s.registry);
+  s.metrics->config_info.Add({{"config_hash", ConfigHash(config)}}).Set(1);
+  ASSIGN_OR_RETURN(s.eval_log,
+                   EvalLog::Create(options.output_dir + "/evals.csv"));
+
+  CoordinatorOptions core;
+  core.config = config;
+  core.num_parameters = layout.dense.size();
+  core.num_features = shape.num_features;
+  core.num_classes = shape.num_classes;
+  core.train_examples = data.train_examples;
+  core.self.set_role(v1::COORDINATOR);
+  core.self.set_pid(::getpid());
+  core.self.set_metrics_address(s.metrics_server->address());
+  s.coordinator = std::make_unique<Coordinator>(std::move(core));
+  return absl::OkStatus();
+}
+
+// How the trained model compares with the planted one, for synthetic data.
+void AddPlanted(const CoordinatorState& s, v1::JobSummary* summary) {
+  const PlantedModel planted = s.data->Planted();
+  summary->set_planted_test_auc(planted.test_auc);
+  summary->set_planted_test_rmse(planted.test_rmse);
+  // The parameters the result was measured on.
+  const std::vector<float>& params =
+      s.best.step >= 0 ? s.best.dense : s.evaluator->params();
+  // Linear models: the weights, then the bias.
+  if (planted.weights.empty() || params.size() != planted.weights.size() + 1) {
+    return;
+  }
+  double distance = 0, norm = 0;
+  for (size_t i = 0; i <= planted.weights.size(); ++i) {
+    const double truth =
+        i < planted.weights.size() ? planted.weights[i] : planted.bias;
+    distance += (params[i] - truth) * (params[i] - truth);
+    norm += truth * truth;
+  }
+  summary->set_planted_relative_error(std::sqrt(distance / norm));
+}
+
+// Writes best_params.bin (if early stopping kept parameters) and
+// summary.json; returns the exit code: `code`, or kExitJobFailed instead of
+// 0 if a file could not be written.
+int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
+                 const CoordinatorState& s, int code) {
+  absl::Status saved = absl::OkStatus();
+  if (s.best.step >= 0) {
+    saved =
+        WriteCheckpoint(output_dir + "/best_params.bin", s.best, *s.metrics);
+  }
+  if (!saved.ok()) {
+    LOG(ERROR) << saved.message();
+    if (code == kExitOk) code = kExitJobFailed;
+  }
+  v1::JobSummary summary = s.coordinator->Summary();
+  summary.set_exit_status(code);
+  summary.set_config_hash(ConfigHash(config));
+  if (code == kExitOk) AddPlanted(s, &summary);
+  if (summary.stopped_early()) {
+    LOG(INFO) << "stopped early at step " << summary.steps()
+              << ": the test loss has not improved for "
+              << config.train().early_stopping().patience()
+              << " evaluations; the best was at step " << summary.best_step();
+  }
+  absl::Status written = WriteSummary(output_dir + "/summary.json", summary);
+  if (!written.ok()) {
+    LOG(ERROR) << written.message();
+    if (code == kExitOk) code = kExitJobFailed;
+  }
+  return code;
+}
+
+}  // namespace
+
+absl::Status WriteCheckpoint(const std::string& path,
+                             const SavedParameters& params,
+                             CoordinatorMetrics& metrics) {
+  const absl::Time start = absl::Now();
+  RETURN_IF_ERROR(WriteParameters(path, params));
+  metrics.checkpoints.Increment();
+  metrics.checkpoint_duration.Observe(
+      absl::ToDoubleSeconds(absl::Now() - start));
+  return absl::OkStatus();
+}
+
+int RunCoordinator(const CoordinatorRoleOptions& options) {
+  v1::JobConfig config = options.config;
+  if (config.job_id().empty()) config.set_job_id(NewJobId());
+  std::error_code error;
+  std::filesystem::create_directories(options.output_dir, error);
+  if (error) {
+    LOG(ERROR) << options.output_dir << ": cannot create: " << error.message();
+    return kExitJobFailed;
+  }
+  CoordinatorState s;
+  absl::Status ready = Setup(options, config, s);
+  if (!ready.ok()) {
+    LOG(ERROR) << ready.message();
+    return ExitCodeFor(ready);
+  }
+  CoordinatorService service(s.coordinator.get(), s.metrics.get());
+  absl::StatusOr<RunningServer> rpc =
+      StartRpcServer(options.listen, {&service}, options.insecure);
+  if (!rpc.ok()) {
+    LOG(ERROR) << rpc.status().message();
+    return ExitCodeFor(rpc.status());
+  }
+  LOG(INFO) << "job " << config.job_id() << ": coordinator serving on "
+            << rpc->address << ", metrics on " << s.metrics_server->address();
+  if (!options.ready_file.empty()) {
+    absl::Status written =
+        WriteFileAtomically(options.ready_file, rpc->address);
+    if (!written.ok()) {
+      LOG(ERROR) << written.message();
+      return kExitJobFailed;
+    }
+  }
+  int code = MainLoop(s, config);
+
+  code = WriteResults(options.output_dir, config, s, code);
+  // Give servers and workers a few heartbeats to learn that the job ended.
+  const absl::Time give_up = absl::Now() + absl::Seconds(3);
+  while (!s.coordinator->AllNotified() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  rpc->server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  return code;
+}
+
+}  // namespace descent

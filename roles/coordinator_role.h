@@ -1,0 +1,43 @@
+// `descent coordinator`: serves the Coordinator service for one job until
+// the job ends, evaluating on the test set as it goes and writing the
+// job's output files (server/job_output.h).
+#ifndef DESCENT_ROLES_COORDINATOR_ROLE_H_
+#define DESCENT_ROLES_COORDINATOR_ROLE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/metrics.h"
+#include "descent/v1/job.pb.h"
+#include "server/coordinator/job_output.h"
+
+namespace descent {
+
+struct CoordinatorRoleOptions {
+  // Loaded and validated; a job id is generated if empty.
+  v1::JobConfig config;
+  // gRPC and /metrics addresses; port 0 picks a free port.
+  std::string listen = "127.0.0.1:0";
+  std::string metrics_listen = "127.0.0.1:0";
+  // Created if missing; receives evals.csv and summary.json.
+  std::string output_dir;
+  // If set, the gRPC address (host:port) is written here once serving.
+  std::string ready_file;
+  // Allow a non-loopback listen address without TLS.
+  bool insecure = false;
+};
+
+// Runs the coordinator until the job ends; returns the process exit code
+// (common/exit_codes.h): 0 if the job succeeded.
+int RunCoordinator(const CoordinatorRoleOptions& options);
+
+// Writes `params` to `path` as WriteParameters does (best_params.bin) and,
+// if that succeeds, counts one checkpoint and its duration in `metrics`.
+// Returns WriteParameters' error, counting nothing.
+absl::Status WriteCheckpoint(const std::string& path,
+                             const SavedParameters& params,
+                             CoordinatorMetrics& metrics);
+
+}  // namespace descent
+
+#endif  // DESCENT_ROLES_COORDINATOR_ROLE_H_

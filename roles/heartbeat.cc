@@ -1,0 +1,94 @@
+#include "roles/heartbeat.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/exit_codes.h"
+
+namespace descent {
+
+HeartbeatLoop::HeartbeatLoop(Options options)
+    : options_(std::move(options)),
+      last_success_(absl::Now()),
+      thread_([this] { Run(); }) {}
+
+HeartbeatLoop::~HeartbeatLoop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+void HeartbeatLoop::BeatNow() {
+  absl::MutexLock lock(&mu_);
+  wake_ = true;
+}
+
+bool HeartbeatLoop::ended() const {
+  absl::MutexLock lock(&mu_);
+  return ended_;
+}
+
+absl::Status HeartbeatLoop::WaitForEnd() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&ended_));
+  return outcome_;
+}
+
+bool HeartbeatLoop::AwaitEnd(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout);
+}
+
+void HeartbeatLoop::Run() {
+  while (true) {
+    Beat();
+    absl::MutexLock lock(&mu_);
+    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stop_ || wake_ || ended_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), options_.interval);
+    wake_ = false;
+    if (stop_ || ended_) return;
+  }
+}
+
+void HeartbeatLoop::Beat() {
+  v1::HeartbeatRequest request;
+  request.set_job_id(options_.job_id);
+  request.set_role(options_.role);
+  request.set_id(options_.id);
+  if (options_.progress) *request.mutable_progress() = options_.progress();
+  absl::StatusOr<v1::HeartbeatResponse> response =
+      options_.client->Heartbeat(request);
+
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  if (!response.ok()) {
+    if (now - last_success_ > options_.lost_after) {
+      ended_ = true;
+      outcome_ = absl::UnavailableError(
+          absl::StrCat("lost the coordinator: no heartbeat answered for ",
+                       absl::FormatDuration(now - last_success_),
+                       "; last error: ", response.status().message()));
+    }
+    return;
+  }
+  last_success_ = now;
+  if (response->state() == v1::SUCCEEDED) {
+    ended_ = true;
+    outcome_ = absl::OkStatus();
+  } else if (response->state() == v1::FAILED) {
+    ended_ = true;
+    outcome_ = absl::AbortedError(absl::StrCat(
+        "the coordinator reports the job FAILED: ",
+        response->error().empty() ? "no reason given" : response->error()));
+    // This process exits with the job's code, so that whichever process of
+    // the job exits first, `descent local` reports the same code.
+    if (response->exit_code() != 0) {
+      outcome_ = WithExitCode(outcome_, response->exit_code());
+    }
+  }
+}
+
+}  // namespace descent

@@ -1,0 +1,173 @@
+#include "roles/server_role.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/exit_codes.h"
+#include "common/metrics.h"
+#include "common/model/model_factory.h"
+#include "common/process_metrics.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+#include "roles/heartbeat.h"
+#include "roles/metrics_server.h"
+#include "rpc/grpc_coordinator_client.h"
+#include "rpc/parameter_server_service.h"
+#include "rpc/rpc.h"
+#include "server/shard/metrics_observer.h"
+#include "server/shard/parameter_shard.h"
+
+namespace descent {
+namespace {
+
+// Exact counts of every push's staleness (capped), for the percentiles a
+// shard logs when its job ends.
+class StalenessTally {
+ public:
+  void Add(int64_t staleness) {
+    absl::MutexLock lock(&mu_);
+    ++counts_[std::clamp<int64_t>(staleness, 0, kCap)];
+    ++total_;
+  }
+
+  // "staleness over N pushes: p50 A, p90 B, p99 C, max D".
+  std::string Summary() const {
+    absl::MutexLock lock(&mu_);
+    std::string text = absl::StrCat("staleness over ", total_, " pushes:");
+    if (total_ == 0) return text + " none";
+    for (double q : {0.5, 0.9, 0.99}) {
+      absl::StrAppend(&text, " p", static_cast<int>(q * 100), " ", Quantile(q),
+                      ",");
+    }
+    absl::StrAppend(&text, " max ", Quantile(1.0));
+    return text;
+  }
+
+ private:
+  static constexpr int64_t kCap = 4096;
+
+  // The smallest value with at least q * total_ pushes at or below it.
+  int64_t Quantile(double q) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const auto rank = static_cast<int64_t>(std::ceil(q * total_));
+    int64_t seen = 0;
+    for (int64_t value = 0; value <= kCap; ++value) {
+      seen += counts_[value];
+      if (seen >= std::max<int64_t>(rank, 1)) return value;
+    }
+    return kCap;
+  }
+
+  mutable absl::Mutex mu_;
+  std::vector<int64_t> counts_ ABSL_GUARDED_BY(mu_) =
+      std::vector<int64_t>(kCap + 1, 0);
+  int64_t total_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
+    int shard, const v1::RegisterServerResponse& registration,
+    ServerMetrics* metrics, StalenessTally* tally) {
+  const v1::JobConfig& config = registration.config();
+  const DataShape shape{registration.num_features(),
+                        registration.num_classes()};
+  ParameterShardOptions options;
+  options.job_id = config.job_id();
+  options.num_workers = config.cluster().num_workers();
+  options.range = {static_cast<int64_t>(registration.begin()),
+                   static_cast<int64_t>(registration.end())};
+  ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
+  options.layout = std::move(layout.dense);
+  options.table = std::move(layout.table);
+  options.shard = shard;
+  options.num_shards = config.cluster().num_servers();
+  options.seed = config.train().seed();
+  options.optimizer = config.optimizer();
+  options.consistency = config.train().consistency();
+  options.staleness = config.train().staleness();
+  options.backup_workers = config.train().backup_workers();
+  options.observer = [record = MetricsObserver(metrics),
+                      tally](const PushRecord& push) {
+    record(push);
+    if (!push.duplicate) tally->Add(push.staleness);
+  };
+  return ParameterShard::Create(std::move(options));
+}
+
+// `advertise` with its port taken from `bound` if it has none or port 0.
+std::string AdvertisedAddress(const std::string& advertise,
+                              const std::string& bound) {
+  if (advertise.empty()) return bound;
+  const std::string port = bound.substr(bound.rfind(':') + 1);
+  const size_t colon = advertise.rfind(':');
+  if (colon == std::string::npos) return absl::StrCat(advertise, ":", port);
+  if (advertise.substr(colon + 1) == "0") {
+    return absl::StrCat(advertise.substr(0, colon), ":", port);
+  }
+  return advertise;
+}
+
+absl::Status Serve(const ServerRoleOptions& options) {
+  std::unique_ptr<MetricsRegistry> registry = MetricsRegistry::Create(
+      {{"role", "server"}, {"shard", absl::StrCat(options.shard)}});
+  ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> metrics_server,
+                   MetricsServer::Start(*registry, options.metrics_listen));
+  ServerMetrics metrics(*registry);
+  metrics.memory_limit.Set(static_cast<double>(MemoryLimitBytes()));
+  StalenessTally tally;
+  ParameterServerService service(&metrics);
+  ASSIGN_OR_RETURN(RunningServer rpc, StartRpcServer(options.listen, {&service},
+                                                     options.insecure));
+  LOG(INFO) << "shard " << options.shard << " serving on " << rpc.address
+            << ", metrics on " << metrics_server->address();
+
+  GrpcCoordinatorClient coordinator(options.coordinator);
+  v1::RegisterServerRequest request;
+  request.set_shard(options.shard);
+  request.set_address(
+      AdvertisedAddress(options.advertise_address, rpc.address));
+  request.set_metrics_address(metrics_server->address());
+  request.set_pid(::getpid());
+  ASSIGN_OR_RETURN(v1::RegisterServerResponse registration,
+                   coordinator.RegisterServer(request, absl::Seconds(60)));
+  ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
+                   CreateShard(options.shard, registration, &metrics, &tally));
+  metrics.parameters.Set(shard->range().size());
+  metrics.parameter_norm.Set(shard->parameter_norm());
+  metrics.memory.Set(static_cast<double>(shard->memory_bytes()));
+  service.Attach(shard.get());
+  LOG(INFO) << "job " << registration.config().job_id() << ": shard "
+            << options.shard << " holds parameters [" << registration.begin()
+            << ", " << registration.end() << ")";
+
+  const v1::ClusterConfig& cluster = registration.config().cluster();
+  HeartbeatLoop::Options heartbeat;
+  heartbeat.client = &coordinator;
+  heartbeat.job_id = registration.config().job_id();
+  heartbeat.role = v1::SERVER;
+  heartbeat.id = options.shard;
+  heartbeat.lost_after = absl::Seconds(cluster.heartbeat_timeout_seconds());
+  HeartbeatLoop loop(std::move(heartbeat));
+  absl::Status outcome = loop.WaitForEnd();
+  LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();
+  shard->Close();  // answers held at the gate would block Shutdown
+  rpc.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  return outcome;
+}
+
+}  // namespace
+
+int RunServer(const ServerRoleOptions& options) {
+  absl::Status status = Serve(options);
+  if (status.ok()) return kExitOk;
+  LOG(ERROR) << "shard " << options.shard << ": " << status.message();
+  return ExitCodeFor(status);
+}
+
+}  // namespace descent

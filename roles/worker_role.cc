@@ -1,0 +1,165 @@
+#include "roles/worker_role.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/data/data_source.h"
+#include "common/exit_codes.h"
+#include "common/metrics.h"
+#include "common/model/model_factory.h"
+#include "common/partition.h"
+#include "common/ps_client.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+#include "roles/heartbeat.h"
+#include "roles/metrics_server.h"
+#include "rpc/grpc_coordinator_client.h"
+#include "rpc/grpc_shard_transport.h"
+#include "worker/trainer.h"
+
+namespace descent {
+namespace {
+
+absl::StatusOr<v1::RegisterWorkerResponse> Register(
+    CoordinatorClient& coordinator, const MetricsServer& metrics_server) {
+  v1::RegisterWorkerRequest request;
+  std::random_device random;
+  request.set_instance_id((uint64_t{random()} << 32) | random());
+  request.set_metrics_address(metrics_server.address());
+  request.set_pid(::getpid());
+  return coordinator.RegisterWorker(request, absl::Seconds(60));
+}
+
+// Reads only this worker's contiguous share of the training set.
+absl::StatusOr<Examples> LoadShard(const v1::RegisterWorkerResponse& r) {
+  ASSIGN_OR_RETURN(Examples shard,
+                   DataSource(r.config())
+                       .LoadTrainShard(r.data_shard(), r.num_data_shards()));
+  if (!shard.is_sparse && shard.num_features() != r.num_features()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data: training examples have ", shard.num_features(),
+                     " features but the test set has ", r.num_features()));
+  }
+  if (shard.size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker ", r.worker_id(), " got an empty data shard: ",
+        "fewer examples than the ", r.num_data_shards(), " workers"));
+  }
+  return shard;
+}
+
+absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
+    CoordinatorClient& coordinator, const v1::RegisterWorkerResponse& r) {
+  const v1::ClusterConfig& cluster = r.config().cluster();
+  ASSIGN_OR_RETURN(v1::JobStatus status,
+                   coordinator.WaitUntilRunning(
+                       absl::Seconds(cluster.registration_timeout_seconds())));
+  PsClient::Options options;
+  options.job_id = r.config().job_id();
+  options.worker_id = r.worker_id();
+  options.shards.assign(status.shards().begin(), status.shards().end());
+  options.deadline = absl::Seconds(cluster.rpc_deadline_seconds());
+  options.max_attempts = 5;
+  options.connect = GrpcShardTransport::Factory();
+  return PsClient::Create(std::move(options));
+}
+
+absl::Status Work(const WorkerRoleOptions& options) {
+  std::unique_ptr<MetricsRegistry> registry =
+      MetricsRegistry::Create({{"role", "worker"}});
+  ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> metrics_server,
+                   MetricsServer::Start(*registry, options.metrics_listen));
+  GrpcCoordinatorClient coordinator(options.coordinator);
+  ASSIGN_OR_RETURN(v1::RegisterWorkerResponse registration,
+                   Register(coordinator, *metrics_server));
+  const v1::JobConfig& config = registration.config();
+  const int32_t id = registration.worker_id();
+  registry->AddLabel("worker", absl::StrCat(id));
+  WorkerMetrics metrics(*registry);
+  LOG(INFO) << "job " << config.job_id() << ": worker " << id << ", metrics on "
+            << metrics_server->address();
+
+  // Declared before the heartbeat loop, so they outlive its thread.
+  Examples data;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<SparseModel> sparse_model;
+  std::unique_ptr<PsClient> ps;
+  std::unique_ptr<Trainer> trainer;
+  std::atomic<const Trainer*> training{nullptr};
+  // Heartbeats start at once: loading data and waiting for the other
+  // members must not look like silence to the coordinator.
+  HeartbeatLoop::Options heartbeat;
+  heartbeat.client = &coordinator;
+  heartbeat.job_id = config.job_id();
+  heartbeat.role = v1::WORKER;
+  heartbeat.id = id;
+  heartbeat.lost_after =
+      absl::Seconds(config.cluster().heartbeat_timeout_seconds());
+  heartbeat.progress = [&training] {
+    const Trainer* trainer = training.load();
+    return trainer == nullptr ? v1::WorkerProgress() : trainer->Progress();
+  };
+  HeartbeatLoop loop(std::move(heartbeat));
+
+  ASSIGN_OR_RETURN(data, LoadShard(registration));
+  const DataShape shape{registration.num_features(),
+                        registration.num_classes()};
+  TrainerOptions trainer_options{
+      config.train().epochs(),
+      config.train().batch_size(),
+      config.train().seed(),
+      id,
+      config.train().overlap_communication() &&
+          config.train().consistency() == v1::ASP,
+      static_cast<float>(config.optimizer().clip_value()),
+      static_cast<float>(config.optimizer().clip_norm())};
+  trainer_options.max_loss_factor = config.train().max_loss_factor();
+  ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration));
+  LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples";
+  if (data.is_sparse) {
+    ASSIGN_OR_RETURN(
+        sparse_model,
+        CreateSparseModel(config.model(), shape, config.train().batch_size()));
+    trainer = std::make_unique<Trainer>(trainer_options, sparse_model.get(),
+                                        ps.get(), &data.sparse, &metrics);
+  } else {
+    ASSIGN_OR_RETURN(
+        model, CreateModel(config.model(), shape, config.train().batch_size(),
+                           config.train().threads()));
+    trainer = std::make_unique<Trainer>(trainer_options, model.get(), ps.get(),
+                                        &data.dense, &metrics);
+  }
+  training.store(trainer.get());
+  absl::Status trained = trainer->Run([&loop] { return loop.ended(); });
+  if (ExplicitExitCode(trained) == kExitDiverged) {
+    // The progress carries the divergence: let the coordinator hear it and
+    // end the job (and write its summary) before this worker exits.
+    loop.BeatNow();
+    loop.WaitForEnd().IgnoreError();
+    return trained;
+  }
+  if (!trained.ok()) {
+    // A push can fail because the servers are closing after the job ended
+    // (early stopping stops workers mid-epoch): ask the coordinator before
+    // calling it a failure.
+    loop.BeatNow();
+    if (!loop.AwaitEnd(absl::Seconds(1))) return trained;
+  }
+  loop.BeatNow();
+  return loop.WaitForEnd();
+}
+
+}  // namespace
+
+int RunWorker(const WorkerRoleOptions& options) {
+  absl::Status status = Work(options);
+  if (status.ok()) return kExitOk;
+  LOG(ERROR) << "worker: " << status.message();
+  return ExitCodeFor(status);
+}
+
+}  // namespace descent

@@ -1,0 +1,22 @@
+// `descent worker`: registers with the coordinator, which assigns its
+// worker id, its data shard and the job's config; loads only that shard of
+// the training data; waits for the job to start; trains; and stays until
+// the coordinator reports that the job has ended.
+#ifndef DESCENT_ROLES_WORKER_ROLE_H_
+#define DESCENT_ROLES_WORKER_ROLE_H_
+
+#include <string>
+
+namespace descent {
+
+struct WorkerRoleOptions {
+  std::string coordinator;  // host:port of the job's coordinator
+  std::string metrics_listen = "127.0.0.1:0";
+};
+
+// Returns the process exit code (common/exit_codes.h).
+int RunWorker(const WorkerRoleOptions& options);
+
+}  // namespace descent
+
+#endif  // DESCENT_ROLES_WORKER_ROLE_H_

@@ -1,0 +1,54 @@
+#include "rpc/coordinator_service.h"
+
+#include <utility>
+
+#include "rpc/rpc.h"
+
+namespace descent {
+namespace {
+
+// Moves a StatusOr's value into `response` and finishes the call.
+template <typename Response>
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
+                                 absl::StatusOr<Response> result,
+                                 Response* response) {
+  if (result.ok()) *response = *std::move(result);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* CoordinatorService::RegisterServer(
+    grpc::CallbackServerContext* context,
+    const v1::RegisterServerRequest* request,
+    v1::RegisterServerResponse* response) {
+  auto result = coordinator_->RegisterServer(*request);
+  if (result.ok()) metrics_->registrations.Increment();
+  return Answer(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
+    grpc::CallbackServerContext* context,
+    const v1::RegisterWorkerRequest* request,
+    v1::RegisterWorkerResponse* response) {
+  auto result = coordinator_->RegisterWorker(*request);
+  if (result.ok()) metrics_->registrations.Increment();
+  return Answer(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(
+    grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
+    v1::HeartbeatResponse* response) {
+  return Answer(context, coordinator_->Heartbeat(*request), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::GetJobStatus(
+    grpc::CallbackServerContext* context,
+    const v1::GetJobStatusRequest* /*request*/, v1::JobStatus* response) {
+  return Answer(context, absl::StatusOr<v1::JobStatus>(coordinator_->Status()),
+                response);
+}
+
+}  // namespace descent

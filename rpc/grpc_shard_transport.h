@@ -1,0 +1,34 @@
+// GrpcShardTransport: the ShardTransport (common/transport.h) to one shard
+// over gRPC's callback API, on a channel with descent's message limits and
+// keepalive (rpc/rpc.h). Each call gets its own ClientContext with the
+// given deadline; `done` runs on a gRPC thread. Thread-safe.
+#ifndef DESCENT_RPC_GRPC_SHARD_TRANSPORT_H_
+#define DESCENT_RPC_GRPC_SHARD_TRANSPORT_H_
+
+#include <memory>
+#include <string>
+
+#include "common/transport.h"
+#include "descent/v1/ps.grpc.pb.h"
+
+namespace descent {
+
+class GrpcShardTransport final : public ShardTransport {
+ public:
+  explicit GrpcShardTransport(const std::string& address);
+
+  // A ShardTransportFactory that dials each shard at its address.
+  static ShardTransportFactory Factory();
+
+  void Pull(const v1::PullRequest& request, v1::PullResponse* response,
+            absl::Duration deadline, Done done) override;
+  void PushPull(const v1::PushRequest& request, v1::PushPullResponse* response,
+                absl::Duration deadline, Done done) override;
+
+ private:
+  std::unique_ptr<v1::ParameterServer::Stub> stub_;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_RPC_GRPC_SHARD_TRANSPORT_H_

@@ -1,0 +1,54 @@
+// gRPC plumbing shared by every role: status conversion at the edge,
+// channels and servers with deliberate limits, and the loopback-only policy.
+//
+// The core (ParameterShard, Coordinator, Trainer) speaks absl::Status; only
+// the adapters call ToGrpcStatus / FromGrpcStatus. All functions here are
+// thread-safe.
+#ifndef DESCENT_RPC_RPC_H_
+#define DESCENT_RPC_RPC_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace descent {
+
+// Largest message either side accepts: dense slices travel whole for now,
+// so this bounds a shard's slice at 64M floats.
+inline constexpr int kMaxMessageBytes = 256 << 20;
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// True for 127.0.0.0/8, localhost and [::1] addresses ("host:port").
+bool IsLoopbackAddress(const std::string& address);
+
+// An insecure channel to `address` with descent's message limits and
+// keepalive (a dead peer is noticed within seconds, not at TCP timeout).
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// Sets `context`'s deadline `timeout` from now.
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout);
+
+// A started gRPC server and the address it actually listens on.
+struct RunningServer {
+  std::unique_ptr<grpc::Server> server;
+  std::string address;  // host:port with the port resolved
+};
+
+// Starts a gRPC server on `listen` ("host:port"; port 0 picks a free one)
+// serving `services` plus grpc.health.v1 and reflection. A non-loopback
+// address is refused (FAILED_PRECONDITION) unless `allow_insecure_remote`.
+// Returns UNAVAILABLE if the address cannot be bound.
+absl::StatusOr<RunningServer> StartRpcServer(
+    const std::string& listen, const std::vector<grpc::Service*>& services,
+    bool allow_insecure_remote);
+
+}  // namespace descent
+
+#endif  // DESCENT_RPC_RPC_H_

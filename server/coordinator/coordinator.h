@@ -1,0 +1,203 @@
+// Coordinator: the job's chief. It admits the job's S servers and W
+// workers, assigns worker ids, data shards and the parameter shard map,
+// follows heartbeats and progress, and decides the job's state:
+//
+//   REGISTERING --all S+W registered--> RUNNING --all workers done--> SUCCEEDED
+//        |                                 |   \--early stopping------^
+//        +--registration timeout--+--------+--missed heartbeat, Fail(),
+//        FAILED <---------------------------- divergence
+//
+// Early stopping (train.early_stopping): each recorded evaluation whose
+// test loss beats the best by more than min_delta becomes the best; after
+// `patience` evaluations in a row without one the job SUCCEEDS early, and
+// the summary's result is the best evaluation's.
+//
+// Divergence (train.max_loss_factor): a worker that reports a divergence in
+// its progress, or an evaluation whose test loss is not finite or exceeds
+// max_loss_factor times the first evaluation's, FAILS the job with exit
+// code kExitDiverged.
+//
+// Transport-neutral: the gRPC adapter (rpc/coordinator_service.h)
+// calls the Register*/Heartbeat/Status methods; the coordinator role's main
+// loop calls Tick() and runs evaluations (server/coordinator_role.h).
+// Requests that break a rule get INVALID_ARGUMENT or FAILED_PRECONDITION
+// and change nothing. Time comes from the injected clock, so tests advance
+// it without sleeping. Thread-safe.
+#ifndef DESCENT_SERVER_COORDINATOR_COORDINATOR_H_
+#define DESCENT_SERVER_COORDINATOR_COORDINATOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/exit_codes.h"
+#include "common/optim/divergence_guard.h"
+#include "common/optim/schedule.h"
+#include "descent/v1/coordinator.pb.h"
+
+namespace descent {
+
+struct CoordinatorOptions {
+  // Validated, defaults applied, job_id set.
+  v1::JobConfig config;
+  // Model size P and the data's shape, which fix the shard map.
+  int64_t num_parameters = 0;
+  int64_t num_features = 0;
+  int32_t num_classes = 0;  // 0 for regression data
+  // Examples in the whole training set (all workers' shards).
+  int64_t train_examples = 0;
+  // The coordinator's own entry in the member list.
+  v1::Member self;
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+class Coordinator {
+ public:
+  explicit Coordinator(CoordinatorOptions options);
+
+  // Admits server `request.shard()`. Registering the same shard again from
+  // the same address returns the same answer; from another address, or a
+  // shard outside [0, S), is refused.
+  absl::StatusOr<v1::RegisterServerResponse> RegisterServer(
+      const v1::RegisterServerRequest& request);
+
+  // Admits a worker and assigns it the next worker id and the data shard of
+  // the same number. A retry with the same instance id gets the same id.
+  // FAILED_PRECONDITION once W workers are registered.
+  absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(
+      const v1::RegisterWorkerRequest& request);
+
+  // Records that a registered member is alive (and a worker's progress; a
+  // progress reporting a divergence fails the job); answers with the job
+  // state and, once FAILED, the exit code and the error.
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(
+      const v1::HeartbeatRequest& request);
+
+  v1::JobStatus Status() const;
+  v1::JobState state() const;
+
+  // Fails the job if registration or a member's heartbeat is overdue.
+  void Tick();
+
+  // While RUNNING, the times a member went half the heartbeat timeout
+  // without a heartbeat: one per silent spell, counted by the Tick() that
+  // notices it (a member silent for the whole timeout, which fails the job,
+  // counts once too).
+  int64_t heartbeats_missed() const;
+
+  // The optimizer schedule's learning rate for the next update: at the
+  // global step under ASP and SSP (every push is an update), at the global
+  // step divided by the workers under BSP (one update per step of all of
+  // them). 0 if the config names no valid optimizer.
+  double learning_rate() const;
+
+  // True while RUNNING and the global step has reached the next periodic
+  // evaluation.
+  bool EvaluationDue() const;
+  // True while RUNNING and every worker has reported done.
+  bool AllWorkersDone() const;
+
+  // Starts an evaluation: the step, epoch, wall time, and the mean training
+  // loss and gradient norms since the previous evaluation. The caller fills
+  // in the test figures and hands it to RecordEvaluation.
+  v1::Evaluation BeginEvaluation();
+  // Records a finished evaluation. Returns true if it is the best so far
+  // (the caller keeps its parameters). May end the job: FAILED if its test
+  // loss diverged, SUCCEEDED if early stopping's patience ran out.
+  bool RecordEvaluation(const v1::Evaluation& evaluation);
+
+  // Ends the job. No effect once it has ended.
+  void Succeed();
+  void Fail(const std::string& error, int exit_code = kExitJobFailed);
+
+  // The process exit code for the job as it stands (common/exit_codes.h): 0
+  // unless it FAILED; kExitPeerLost for timeouts, kExitDiverged for
+  // divergence, Fail()'s code otherwise.
+  int exit_code() const;
+
+  // True once every server and worker has been told the job ended (by a
+  // heartbeat answer), so the coordinator may exit.
+  bool AllNotified() const;
+
+  // The job as summary.json records it (exit_status is left for the caller).
+  v1::JobSummary Summary() const;
+
+ private:
+  struct MemberState {
+    bool registered = false;
+    v1::Member member;
+    absl::Time last_seen;
+    bool notified = false;  // told of the job's end
+    bool overdue = false;   // silent for half the timeout; counted
+    uint64_t instance_id = 0;
+    v1::WorkerProgress progress;
+    double recent_loss = 0;  // mean batch loss between its last heartbeats
+  };
+
+  MemberState* FindLocked(v1::Role role, int32_t id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartIfCompleteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndLocked(v1::JobState state, const std::string& error, int exit_code)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateProgressLocked(MemberState* worker, const v1::WorkerProgress& p)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the gradient norms of `p` since `old` to the evaluation window.
+  void AddGradientNormsLocked(const v1::WorkerProgress& old,
+                              const v1::WorkerProgress& p)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the window's mean gradient norms into `evaluation`; resets it.
+  void TakeGradientNormsLocked(v1::Evaluation* evaluation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fails the job if `evaluation`'s test loss diverged; returns whether.
+  bool CheckDivergenceLocked(const v1::Evaluation& evaluation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AllWorkersDoneLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double WallSecondsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double TrainLossLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t GlobalStepLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t ExamplesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double EpochLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Constant after construction.
+  const CoordinatorOptions options_;
+  const std::vector<v1::ShardInfo> shard_ranges_;  // addresses empty
+  const absl::Time created_;
+  const LearningRateSchedule schedule_;
+
+  mutable absl::Mutex mu_;
+  // Protected by mu_:
+  v1::JobState state_ ABSL_GUARDED_BY(mu_) = v1::REGISTERING;
+  std::string error_ ABSL_GUARDED_BY(mu_);
+  int exit_code_ ABSL_GUARDED_BY(mu_) = kExitOk;
+  int64_t heartbeats_missed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<MemberState> servers_ ABSL_GUARDED_BY(mu_);  // by shard
+  std::vector<MemberState> workers_ ABSL_GUARDED_BY(mu_);  // by worker id
+  absl::Time started_ ABSL_GUARDED_BY(mu_);                // entered RUNNING
+  absl::Time finished_ ABSL_GUARDED_BY(mu_);               // left RUNNING
+  int64_t next_evaluation_step_ ABSL_GUARDED_BY(mu_) = 0;
+  // Loss accumulated since the last evaluation began.
+  double window_loss_sum_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t window_loss_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // Gradient norms accumulated since the last evaluation began, by layer.
+  std::vector<std::string> window_norm_layers_ ABSL_GUARDED_BY(mu_);
+  std::vector<double> window_norm_sums_ ABSL_GUARDED_BY(mu_);
+  double window_norm_total_sum_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t window_norm_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<v1::Evaluation> evaluations_ ABSL_GUARDED_BY(mu_);
+  // Early stopping: the best evaluation (index into evaluations_, -1
+  // before any), evaluations since, and whether it stopped the job.
+  int best_ ABSL_GUARDED_BY(mu_) = -1;
+  int evaluations_since_best_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopped_early_ ABSL_GUARDED_BY(mu_) = false;
+  // Test losses, against the first evaluation's.
+  DivergenceGuard test_loss_guard_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_SERVER_COORDINATOR_COORDINATOR_H_

@@ -1,0 +1,154 @@
+#include "server/coordinator/job_output.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "common/storage/atomic_file.h"
+#include "common/wire.h"  // little-endian host
+#include "google/protobuf/util/json_util.h"
+
+namespace descent {
+namespace {
+
+constexpr char kParametersMagic[] = "DSCTPRM1";  // 8 bytes, no terminator
+constexpr size_t kParametersHeader = 40;
+
+void AppendRaw(const void* data, size_t bytes, std::string* out) {
+  if (bytes > 0) out->append(static_cast<const char*>(data), bytes);
+}
+
+void AppendU64(uint64_t value, std::string* out) {
+  AppendRaw(&value, sizeof(value), out);
+}
+
+uint64_t ReadU64(const std::string& bytes, size_t offset) {
+  uint64_t value;
+  std::memcpy(&value, bytes.data() + offset, sizeof(value));
+  return value;
+}
+
+EvalRow ToRow(const v1::Evaluation& e) {
+  return {e.step(),      e.epoch(),         e.wall_seconds(), e.train_loss(),
+          e.test_loss(), e.test_accuracy(), e.test_rmse(),    e.test_auc()};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
+    const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) {
+    return absl::InternalError(
+        absl::StrCat(path, ": cannot create: ", std::strerror(errno)));
+  }
+  std::string chart_path =
+      std::filesystem::path(path).replace_extension(".svg").string();
+  std::unique_ptr<EvalLog> log(new EvalLog(path, std::move(chart_path), file));
+  if (std::fprintf(file, "%s\n", kEvalsCsvHeader) < 0 ||
+      std::fflush(file) != 0) {
+    return absl::InternalError(
+        absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
+  }
+  RETURN_IF_ERROR(
+      WriteFileAtomically(log->chart_path_, RenderEvalChart(log->rows_)));
+  return log;
+}
+
+EvalLog::~EvalLog() { std::fclose(file_); }
+
+absl::Status EvalLog::Append(const v1::Evaluation& e) {
+  const std::string row = absl::StrFormat(
+      "%d,%.6f,%.3f,%.6f,%.6f,%.6f,%.6f,%.6f\n", e.step(), e.epoch(),
+      e.wall_seconds(), e.train_loss(), e.test_loss(), e.test_accuracy(),
+      e.test_rmse(), e.test_auc());
+  if (std::fputs(row.c_str(), file_) < 0 || std::fflush(file_) != 0) {
+    return absl::InternalError(
+        absl::StrCat(path_, ": cannot write: ", std::strerror(errno)));
+  }
+  rows_.push_back(ToRow(e));
+  return WriteFileAtomically(chart_path_, RenderEvalChart(rows_));
+}
+
+absl::Status WriteSummary(const std::string& path,
+                          const v1::JobSummary& summary) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  auto status =
+      google::protobuf::util::MessageToJsonString(summary, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("summary to JSON: ", status.ToString()));
+  }
+  return WriteFileAtomically(path, json);
+}
+
+absl::Status WriteParameters(const std::string& path,
+                             const SavedParameters& params) {
+  if (params.rows.size() != params.keys.size() * params.row_width) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", params.keys.size(), " rows of ", params.row_width,
+        " floats need ", params.keys.size() * params.row_width, ", got ",
+        params.rows.size()));
+  }
+  std::string bytes(kParametersMagic, 8);
+  AppendU64(params.step, &bytes);
+  AppendU64(params.dense.size(), &bytes);
+  AppendU64(params.keys.size(), &bytes);
+  AppendU64(params.row_width, &bytes);
+  AppendRaw(params.dense.data(), params.dense.size() * sizeof(float), &bytes);
+  AppendRaw(params.keys.data(), params.keys.size() * sizeof(uint64_t), &bytes);
+  AppendRaw(params.rows.data(), params.rows.size() * sizeof(float), &bytes);
+  return WriteFileAtomically(path, bytes);
+}
+
+absl::StatusOr<SavedParameters> ReadParameters(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+  auto corrupt = [&path](const std::string& why) {
+    return absl::DataLossError(absl::StrCat(path, ": ", why));
+  };
+  if (bytes.size() < kParametersHeader ||
+      bytes.compare(0, 8, kParametersMagic, 8) != 0) {
+    return corrupt("not a descent parameters file (bad header)");
+  }
+  SavedParameters params;
+  params.step = static_cast<int64_t>(ReadU64(bytes, 8));
+  const uint64_t dense = ReadU64(bytes, 16);
+  const uint64_t rows = ReadU64(bytes, 24);
+  const uint64_t width = ReadU64(bytes, 32);
+  // Sizes are checked in long double so that huge counts cannot wrap.
+  const long double expected =
+      kParametersHeader + 4.0L * dense + 8.0L * rows + 4.0L * rows * width;
+  if (expected != static_cast<long double>(bytes.size())) {
+    return corrupt(absl::StrCat(
+        "holds ", bytes.size(), " bytes; its header (", dense, " parameters, ",
+        rows, " rows of ", width, ") needs ", static_cast<double>(expected)));
+  }
+  params.row_width = static_cast<int64_t>(width);
+  params.dense.resize(dense);
+  params.keys.resize(rows);
+  params.rows.resize(rows * width);
+  size_t offset = kParametersHeader;
+  auto take = [&](void* out, size_t size) {
+    if (size > 0) std::memcpy(out, bytes.data() + offset, size);
+    offset += size;
+  };
+  take(params.dense.data(), 4 * dense);
+  take(params.keys.data(), 8 * rows);
+  take(params.rows.data(), 4 * rows * width);
+  return params;
+}
+
+}  // namespace descent

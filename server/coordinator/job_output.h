@@ -1,0 +1,99 @@
+// The files a job leaves in its output directory, which other tools (plots,
+// comparisons, dashboards) read, so their names, columns and layout are
+// stable:
+//
+//   evals.csv        one row per evaluation (kEvalsCsvHeader's columns)
+//   evals.svg        the same rows as a chart (server/eval_chart.h),
+//                    redrawn after each row.
+//   summary.json     the JobSummary message as proto3 JSON (field names as
+//                    in proto/descent/v1/coordinator.proto), written once at
+//                    the end.
+//   best_params.bin  with early stopping: the parameters of the best
+//                    evaluation, written once at the end, in this layout
+//                    (every integer uint64, everything little-endian):
+//
+//     offset        size   what
+//     0             8      magic "DSCTPRM1"
+//     8             8      step: the global step of the evaluation
+//     16            8      P: dense parameters
+//     24            8      K: sparse rows (0 for dense models)
+//     32            8      W: floats per sparse row (0 for dense models)
+//     40            4P     the dense parameters, float32, in the model's
+//                          ParamLayout order (common/model/param_layout.h)
+//     40+4P         8K     the rows' keys, increasing
+//     40+4P+8K      4KW    the rows, float32, row after row
+//
+//   Sparse models hold the rows the evaluation used: those of the test
+//   set's keys.
+#ifndef DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
+#define DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "descent/v1/coordinator.pb.h"
+#include "server/coordinator/eval_chart.h"
+
+namespace descent {
+
+inline constexpr char kEvalsCsvHeader[] =
+    "step,epoch,wall_seconds,train_loss,test_loss,test_accuracy,test_rmse,"
+    "test_auc";
+
+// Appends evaluations to evals.csv, one flushed row each, so the file is
+// readable while the job runs, and after each one atomically rewrites the
+// chart beside it: `path` with the extension .svg (evals.svg). Not
+// thread-safe.
+class EvalLog {
+ public:
+  // Creates (truncates) `path`, writes the header, and writes the chart of
+  // no rows. Errors name the file.
+  static absl::StatusOr<std::unique_ptr<EvalLog>> Create(
+      const std::string& path);
+  ~EvalLog();
+
+  // Errors name the file; the row may be in evals.csv without the chart
+  // showing it.
+  absl::Status Append(const v1::Evaluation& evaluation);
+
+ private:
+  EvalLog(std::string path, std::string chart_path, std::FILE* file)
+      : path_(std::move(path)),
+        chart_path_(std::move(chart_path)),
+        file_(file) {}
+
+  const std::string path_;
+  const std::string chart_path_;
+  std::FILE* const file_;
+  std::vector<EvalRow> rows_;  // every row appended, for the chart
+};
+
+// Writes `summary` to `path` as JSON, atomically.
+absl::Status WriteSummary(const std::string& path,
+                          const v1::JobSummary& summary);
+
+// The contents of best_params.bin.
+struct SavedParameters {
+  int64_t step = 0;
+  std::vector<float> dense;
+  std::vector<uint64_t> keys;  // sparse rows' keys, increasing
+  int64_t row_width = 0;       // 0 without rows
+  std::vector<float> rows;     // keys.size() x row_width
+};
+
+// Writes `params` to `path` in best_params.bin's layout, atomically.
+// INVALID_ARGUMENT if rows.size() != keys.size() * row_width.
+absl::Status WriteParameters(const std::string& path,
+                             const SavedParameters& params);
+
+// Reads a file WriteParameters wrote. NOT_FOUND if it cannot be opened;
+// DATA_LOSS, naming the path, if it is not in that layout.
+absl::StatusOr<SavedParameters> ReadParameters(const std::string& path);
+
+}  // namespace descent
+
+#endif  // DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_

@@ -1,0 +1,62 @@
+// GradientSum: the example-weighted sum of the gradients pushed for one BSP
+// step, dense slice and sparse rows alike, so that the step is applied once
+// from their mean: sum_w n_w g_w / sum_w n_w, which is the gradient of the
+// mean loss over the union of the workers' batches. A row a worker's batch
+// did not touch counts as a zero gradient from that worker.
+//
+// Buffers for the dense slice are sized once; rows grow as keys arrive and
+// keep their capacity across steps. Not thread-safe (the shard's mutex
+// guards it).
+#ifndef DESCENT_SERVER_SHARD_GRADIENT_SUM_H_
+#define DESCENT_SERVER_SHARD_GRADIENT_SUM_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "descent/v1/ps.pb.h"
+
+namespace descent {
+
+class GradientSum {
+ public:
+  // A sum over a dense slice of `dense_size` values starting at global index
+  // `begin`, and rows of `row_width` values.
+  GradientSum(int64_t begin, int64_t dense_size, int row_width);
+
+  // Adds `weight` times the push's gradient (validated by the shard).
+  void Add(const v1::PushRequest& request, double weight);
+
+  int contributors() const { return contributors_; }
+
+  // Divides everything by the total weight. Then dense() holds the mean
+  // slice and row(i) the mean row of keys()[i], keys ascending.
+  void TakeMean();
+  const float* dense() const { return dense_.data(); }
+  int64_t dense_size() const { return static_cast<int64_t>(dense_.size()); }
+  const std::vector<uint64_t>& keys() const { return keys_; }
+  const float* row(size_t i) const;
+
+  // Empties the sum for the next step.
+  void Clear();
+
+  // Bytes of the buffers it holds (their capacity), for memory metrics.
+  int64_t memory_bytes() const;
+
+ private:
+  const int64_t begin_;
+  const int row_width_;
+  int contributors_ = 0;
+  double weight_ = 0;
+  std::vector<float> dense_;
+  // Rows in first-touch order; keys_ is sorted by TakeMean.
+  absl::flat_hash_map<uint64_t, int64_t> slot_of_;
+  std::vector<float> rows_;
+  std::vector<uint64_t> keys_;
+  // Copies of pushed values whose buffer is not float-aligned (FloatsOf).
+  std::vector<float> scratch_;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_SERVER_SHARD_GRADIENT_SUM_H_

@@ -1,0 +1,262 @@
+#include "server/shard/parameter_shard.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/wire.h"
+
+namespace descent {
+
+ParameterShard::ParameterShard(ParameterShardOptions options,
+                               std::unique_ptr<Optimizer> optimizer,
+                               std::unique_ptr<Optimizer> row_optimizer)
+    : options_(std::move(options)),
+      params_(options_.range.size()),
+      before_(options_.norm_every > 0 ? options_.range.size() : 0),
+      optimizer_(std::move(optimizer)),
+      row_optimizer_(std::move(row_optimizer)),
+      gate_(ConsistencyGateOptions{options_.consistency, options_.num_workers,
+                                   options_.staleness,
+                                   options_.backup_workers}) {
+  options_.layout.Initialize(options_.seed, options_.range.begin,
+                             options_.range.end, params_.data());
+  if (options_.consistency == v1::BSP) {
+    sum_ = std::make_unique<GradientSum>(
+        options_.range.begin, options_.range.size(), options_.table.row_width);
+  }
+}
+
+void ParameterShard::ApplyLocked(const v1::PushRequest& request,
+                                 PushRecord* record) {
+  const v1::DenseSlice& gradient = request.gradient();
+  const int64_t n = FloatCount(gradient.values());
+  const int64_t position =
+      n > 0 ? static_cast<int64_t>(gradient.offset()) - options_.range.begin
+            : 0;
+  bool measure;
+  const absl::Time start = BeginUpdateLocked(position, n, &measure);
+  if (n > 0) {
+    optimizer_->Apply(position, FloatsOf(gradient.values(), &scratch_), n,
+                      version_, params_.data() + position);
+  }
+  const v1::SparseRows& rows = request.row_gradients();
+  const int width = options_.table.row_width;
+  if (!rows.keys().empty()) {
+    const float* grads = FloatsOf(rows.values(), &scratch_);
+    for (int i = 0; i < rows.keys().size(); ++i) {
+      ApplyRowLocked(rows.keys(i), grads + int64_t{i} * width);
+    }
+  }
+  EndUpdateLocked(start, position, n, measure, record);
+  ++version_;
+}
+
+void ParameterShard::ApplySumLocked(PushRecord* record) {
+  bool measure;
+  const absl::Time start = BeginUpdateLocked(0, sum_->dense_size(), &measure);
+  sum_->TakeMean();
+  if (sum_->dense_size() > 0) {
+    optimizer_->Apply(0, sum_->dense(), sum_->dense_size(), version_,
+                      params_.data());
+  }
+  for (size_t i = 0; i < sum_->keys().size(); ++i) {
+    ApplyRowLocked(sum_->keys()[i], sum_->row(i));
+  }
+  sum_->Clear();
+  EndUpdateLocked(start, 0, sum_->dense_size(), measure, record);
+  ++version_;
+}
+
+void ParameterShard::ApplyRowLocked(uint64_t key, const float* grad) {
+  const int width = options_.table.row_width;
+  auto [it, created] =
+      row_of_.try_emplace(key, static_cast<int64_t>(row_of_.size()));
+  if (created) {
+    table_.resize(table_.size() + width);
+    row_optimizer_->Grow(static_cast<int64_t>(table_.size()));
+    options_.table.InitializeRow(options_.seed, key,
+                                 table_.data() + it->second * width);
+  }
+  row_optimizer_->Apply(it->second * width, grad, width, version_,
+                        table_.data() + it->second * width);
+}
+
+void ParameterShard::ReadRowsLocked(
+    const google::protobuf::RepeatedField<uint64_t>& keys,
+    v1::SparseRows* rows) {
+  const int width = options_.table.row_width;
+  *rows->mutable_keys() = keys;
+  rows->set_width(width);
+  std::string* values = rows->mutable_values();
+  values->resize(keys.size() * width * sizeof(float));
+  auto* out = reinterpret_cast<float*>(values->data());
+  for (int i = 0; i < keys.size(); ++i) {
+    auto it = row_of_.find(keys[i]);
+    if (it == row_of_.end()) {
+      options_.table.InitializeRow(options_.seed, keys[i], out + i * width);
+    } else {
+      std::memcpy(out + i * width, table_.data() + it->second * width,
+                  width * sizeof(float));
+    }
+  }
+}
+
+void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
+  const v1::RequestHeader& header = request.header();
+  PushRecord record;
+  record.worker = header.worker_id();
+  record.step = header.step();
+  record.staleness = version_ - request.base_version();
+  const bool summed =
+      gate_.consistency() == v1::BSP && request.base_version() == version_;
+  if (gate_.consistency() != v1::BSP) {
+    ApplyLocked(request, &record);
+  } else if (summed) {
+    sum_->Add(request, std::max(1, request.examples()));
+  } else {
+    record.dropped = true;
+  }
+  gate_.Arrived(header.worker_id(), header.step());
+  record.clock_lag = gate_.ClockLag(header.step());
+  if (request.last()) {
+    // A worker whose last gradient is in the current step's sum still
+    // counts toward that step; it leaves once the step is applied.
+    if (summed) {
+      leaving_.push_back(header.worker_id());
+    } else {
+      gate_.Leave(header.worker_id());
+    }
+  }
+  // A push, or a worker leaving, may complete the step.
+  if (sum_ != nullptr && sum_->contributors() > 0 &&
+      sum_->contributors() >= gate_.RoundSize()) {
+    ApplySumLocked(&record);
+    for (int32_t worker : leaving_) gate_.Leave(worker);
+    leaving_.clear();
+  }
+  if (options_.observer) {
+    record.memory_bytes = MemoryBytesLocked();
+    options_.observer(record);
+  }
+}
+
+void ParameterShard::Submit(const v1::PushRequest& request,
+                            std::function<void(absl::Duration held)> answer,
+                            Done done) {
+  absl::Status status = ValidatePush(request);
+  std::vector<ConsistencyGate::Held> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok() && closed_) {
+      status = Refuse(absl::UnavailableError("the shard is shutting down"),
+                      "closed");
+    }
+    if (status.ok() && request.base_version() > version_) {
+      status = Refuse(absl::InvalidArgumentError(absl::StrCat(
+                          "base version ", request.base_version(),
+                          " is ahead of this shard's version ", version_)),
+                      "future_version");
+    }
+    if (status.ok()) {
+      const v1::RequestHeader& header = request.header();
+      if (recent_.Insert(header.worker_id(), header.request_id())) {
+        AdmitLocked(request);
+      } else if (options_.observer) {
+        PushRecord record;
+        record.worker = header.worker_id();
+        record.step = header.step();
+        record.duplicate = true;
+        options_.observer(record);
+      }
+      // Held from here (validated and, ASP and SSP, applied) to release.
+      const absl::Time now = options_.clock();
+      gate_.Hold({header.worker_id(), header.step(), request.base_version(),
+                  now, std::move(answer), std::move(done)});
+      ready = gate_.TakeReady(version_);
+      for (ConsistencyGate::Held& held : ready) held.answer(now - held.arrived);
+    }
+  }
+  if (!status.ok()) return done(status);
+  for (ConsistencyGate::Held& held : ready) held.done(absl::OkStatus());
+}
+
+void ParameterShard::Push(const v1::PushRequest& request,
+                          v1::PushResponse* response, Done done) {
+  Submit(
+      request,
+      [this, response](absl::Duration held) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        if (response == nullptr) return;
+        response->set_version(version_);
+        response->set_held_seconds(absl::ToDoubleSeconds(held));
+      },
+      std::move(done));
+}
+
+void ParameterShard::PushPull(const v1::PushRequest& request,
+                              v1::PushPullResponse* response, Done done) {
+  Submit(
+      request,
+      [this, &request, response](absl::Duration held)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            response->set_version(version_);
+            response->set_held_seconds(absl::ToDoubleSeconds(held));
+            response->mutable_params()->set_offset(options_.range.begin);
+            EncodeFloats(params_.data(), params_.size(),
+                         response->mutable_params()->mutable_values());
+            if (!request.pull_keys().empty()) {
+              ReadRowsLocked(request.pull_keys(), response->mutable_rows());
+            }
+          },
+      std::move(done));
+}
+
+void ParameterShard::Close() {
+  std::vector<ConsistencyGate::Held> held;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    held = gate_.TakeAll();
+  }
+  for (ConsistencyGate::Held& h : held) {
+    h.done(
+        Refuse(absl::UnavailableError("the shard is shutting down"), "closed"));
+  }
+}
+
+absl::Status ParameterShard::Pull(const v1::PullRequest& request,
+                                  v1::PullResponse* response) {
+  uint64_t begin, length;
+  RETURN_IF_ERROR(ValidatePull(request, &begin, &length));
+  const IndexRange& r = options_.range;
+  absl::MutexLock lock(&mu_);
+  response->set_version(version_);
+  response->mutable_params()->set_offset(begin);
+  EncodeFloats(params_.data() + (begin - r.begin), length,
+               response->mutable_params()->mutable_values());
+  if (!request.keys().empty()) {
+    ReadRowsLocked(request.keys(), response->mutable_rows());
+  }
+  return absl::OkStatus();
+}
+
+int64_t ParameterShard::version() const {
+  absl::MutexLock lock(&mu_);
+  return version_;
+}
+
+int64_t ParameterShard::sparse_rows() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(row_of_.size());
+}
+
+std::vector<float> ParameterShard::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return params_;
+}
+
+}  // namespace descent

@@ -1,0 +1,257 @@
+// ParameterShard: one contiguous slice [begin, end) of a job's flat dense
+// parameter vector, the optimizer state of that slice, and the consistency
+// gate that decides when a pushed gradient is applied. For sparse models it
+// also holds its part of the sparse table: the rows of the keys that
+// ShardOfKey places here, each created on its first push from the table's
+// deterministic initial value (a pull of a row never pushed reads that
+// value and stores nothing).
+//
+// Transport-neutral: it speaks protobuf messages and absl::Status, and the
+// gRPC adapter (rpc/parameter_server_service.h) converts at the edge.
+//
+// Every request is validated before it touches state; an invalid one gets
+// INVALID_ARGUMENT (malformed: bad slice, out of range, non-finite values,
+// negative step, a base version ahead of the shard's) or FAILED_PRECONDITION
+// (wrong job id, unknown worker) and leaves parameters, optimizer state and
+// version unchanged; RejectReason() names the rule it broke. A push whose
+// (worker id, request id) was seen recently is not applied again; it is
+// answered as if it had been, once its gate opens.
+//
+// The consistency gate (consistency_gate.h) decides when a push's answer
+// goes out. ASP and SSP apply each push on arrival; BSP adds each push for
+// the current step to a GradientSum and applies their weighted mean once
+// the step's last expected gradient arrives (bumping the version by one),
+// and drops a gradient computed on an older version (answering at once
+// with the current parameters). Held answers are callbacks: no thread
+// waits.
+//
+// Thread-safe.
+#ifndef DESCENT_SERVER_SHARD_PARAMETER_SHARD_H_
+#define DESCENT_SERVER_SHARD_PARAMETER_SHARD_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/model/param_layout.h"
+#include "common/model/sparse_model.h"
+#include "common/optim/optimizer.h"
+#include "common/partition.h"
+#include "descent/v1/ps.pb.h"
+#include "server/shard/consistency_gate.h"
+#include "server/shard/gradient_sum.h"
+#include "server/shard/recent_request_ids.h"
+
+namespace descent {
+
+// What became of one valid push, for metrics and tests.
+struct PushRecord {
+  int32_t worker = 0;
+  int64_t step = 0;
+  // The shard's version when the gradient was applied (BSP: added to its
+  // step's sum) or dropped, minus the version it was computed on.
+  int64_t staleness = 0;
+  // ConsistencyGate::ClockLag of the push's step.
+  int64_t clock_lag = 0;
+  bool dropped = false;    // BSP: arrived after its step was applied
+  bool duplicate = false;  // a retry of a push already counted
+
+  // Set if this push caused an update of the slice: its own gradient (ASP,
+  // SSP), or its step's mean when it completed the step (BSP).
+  bool applied = false;
+  // That update's time in the optimizer (dense slice and rows), under the
+  // shard's lock, by the shard's clock.
+  double apply_seconds = 0;
+  // Whether that update measured the norms below: every norm_every-th
+  // update, and any update a second or more after the last measured one.
+  bool norms_measured = false;
+  // L2 norms of the dense slice after the update, and of the change the
+  // update made to it (new slice minus old; sparse rows not included).
+  double parameter_norm = 0;
+  double update_norm = 0;
+  // ParameterShard::memory_bytes() after the push.
+  int64_t memory_bytes = 0;
+};
+
+struct ParameterShardOptions {
+  std::string job_id;
+  // Requests from worker ids outside [0, num_workers) are refused.
+  int32_t num_workers = 1;
+  // The slice of the flat parameter vector this shard owns.
+  IndexRange range;
+  // Initial values come from layout.Initialize(seed, range...).
+  ParamLayout layout;
+  uint64_t seed = 1;
+  v1::OptimizerConfig optimizer;
+  // This shard's index among num_shards (for key placement), and the
+  // sparse table's rows (row_width 0: the model has no table, and requests
+  // that name keys are refused).
+  int shard = 0;
+  int num_shards = 1;
+  SparseTableSpec table;
+  // The consistency model and its parameters (TrainConfig).
+  v1::Consistency consistency = v1::ASP;
+  int staleness = 0;
+  int backup_workers = 0;
+  // If set, called for every valid push, under the shard's lock: keep it
+  // short, and don't call the shard from it.
+  std::function<void(const PushRecord&)> observer;
+  // Updates that measure the parameter and update norms (PushRecord): one
+  // in norm_every, plus any a second after the last measurement; each
+  // costs a copy of the changed part of the slice and two passes over it.
+  // 0: never.
+  int norm_every = 10;
+  // Times held answers and updates; tests inject a fake.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+// The rule a request refused by a ParameterShard broke, one of a fixed set
+// (bounded, for a metric label): "wrong_job", "unknown_worker",
+// "malformed", "non_finite", "future_version", "closed"; "other" for a
+// status the shard did not make.
+std::string RejectReason(const absl::Status& status);
+
+// `status` tagged with `reason` (one of those above), for RejectReason.
+absl::Status Refuse(absl::Status status, const char* reason);
+
+// Id the coordinator uses in request headers; it may pull, never push.
+inline constexpr int32_t kCoordinatorWorkerId = -1;
+
+class ParameterShard {
+ public:
+  // Called exactly once with the outcome of a push; possibly later and on
+  // another thread, when the consistency gate lets the push through.
+  using Done = std::function<void(absl::Status)>;
+
+  // INVALID_ARGUMENT if the options are inconsistent (range outside the
+  // layout, no optimizer).
+  static absl::StatusOr<std::unique_ptr<ParameterShard>> Create(
+      ParameterShardOptions options);
+
+  // Validates the push and hands its gradient to the gate; once the gate
+  // releases it, fills `response` (if not null) with the shard's version
+  // and held_seconds (by options.clock, from when the gate took the push,
+  // validated and under ASP and SSP applied, to its release: 0 if answered
+  // at once) and calls `done` with OK (or at once with the error, leaving
+  // `response` unchanged). `request` and `response` must stay valid until
+  // `done` runs. Under ASP, and for an invalid push, `done` runs before Push
+  // returns; under BSP and SSP it may run later, on the thread of another push.
+  void Push(const v1::PushRequest& request, v1::PushResponse* response,
+            Done done);
+
+  // As Push, and `response` also receives the shard's whole slice (and the
+  // rows of pull_keys) as they are when the answer is released: right
+  // after this push was applied (ASP, SSP), or after its step was (BSP).
+  void PushPull(const v1::PushRequest& request, v1::PushPullResponse* response,
+                Done done);
+
+  // Releases every held answer with UNAVAILABLE and refuses later pushes
+  // (reason "closed"), so that a server can shut down without waiting for
+  // workers that will never push again.
+  void Close();
+
+  // Copies the requested part of the slice into `response`. On error
+  // leaves `response` unchanged.
+  absl::Status Pull(const v1::PullRequest& request, v1::PullResponse* response);
+
+  IndexRange range() const { return options_.range; }
+  int64_t version() const;
+
+  // A copy of the whole slice, for tests and checkpoints.
+  std::vector<float> Snapshot() const;
+  // Rows of the sparse table created so far (by pushes).
+  int64_t sparse_rows() const;
+  // L2 norm of the dense slice now.
+  double parameter_norm() const;
+  // Bytes the shard holds: parameters, optimizer state, sparse table and
+  // its index, BSP's gradient sum and the decode and norm buffers (their
+  // capacity; hash maps estimated from their slot count).
+  int64_t memory_bytes() const;
+
+ private:
+  ParameterShard(ParameterShardOptions options,
+                 std::unique_ptr<Optimizer> optimizer,
+                 std::unique_ptr<Optimizer> row_optimizer);
+
+  absl::Status ValidateHeader(const v1::RequestHeader& header,
+                              bool allow_coordinator) const;
+  absl::Status ValidatePush(const v1::PushRequest& request) const;
+  // OK if `keys` are strictly increasing and all placed on this shard.
+  absl::Status ValidateKeys(
+      const google::protobuf::RepeatedField<uint64_t>& keys,
+      const char* what) const;
+  absl::Status ValidateRows(const v1::SparseRows& rows) const;
+  // Validates a pull and resolves its range to [*begin, *begin + *length).
+  absl::Status ValidatePull(const v1::PullRequest& request, uint64_t* begin,
+                            uint64_t* length) const;
+
+  // Validates the push, admits it unless it is a duplicate, holds `answer`
+  // and `done` in the gate, and releases whatever the gate lets go.
+  void Submit(const v1::PushRequest& request,
+              std::function<void(absl::Duration held)> answer, Done done);
+  // Applies, sums (BSP) or drops a validated push, as the gate's model says.
+  void AdmitLocked(const v1::PushRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the gradient in `request` as one update, measured in *record.
+  void ApplyLocked(const v1::PushRequest& request, PushRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BSP: applies the mean of sum_ as one update, measured in *record, and
+  // empties it.
+  void ApplySumLocked(PushRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Brackets an update that changes at most params_[position, position +
+  // n): Begin returns its start time and, if norms are due, copies that
+  // part to before_; End fills the update's fields of *record.
+  absl::Time BeginUpdateLocked(int64_t position, int64_t n, bool* measure)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndUpdateLocked(absl::Time start, int64_t position, int64_t n,
+                       bool measure, PushRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double ParameterNormLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t MemoryBytesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies one row's gradient, creating the row on first touch.
+  void ApplyRowLocked(uint64_t key, const float* grad)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the rows of `keys` (validated) into *rows.
+  void ReadRowsLocked(const google::protobuf::RepeatedField<uint64_t>& keys,
+                      v1::SparseRows* rows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Constant after construction.
+  const ParameterShardOptions options_;
+
+  mutable absl::Mutex mu_;
+  // Protected by mu_:
+  std::vector<float> params_ ABSL_GUARDED_BY(mu_);
+  // Copies of pushed values whose buffer is not float-aligned (FloatsOf);
+  // empty while every push arrives aligned.
+  std::vector<float> scratch_ ABSL_GUARDED_BY(mu_);
+  // The part of params_ an update changes, as it was before (for its norm).
+  std::vector<float> before_ ABSL_GUARDED_BY(mu_);
+  absl::Time norms_measured_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::unique_ptr<Optimizer> optimizer_ ABSL_GUARDED_BY(mu_);
+  int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  RecentRequestIds recent_ ABSL_GUARDED_BY(mu_);
+  // The sparse table: key -> index of its row in table_, which holds
+  // row_width floats per row in creation order. The row optimizer's slice
+  // is table_ (position = row index * row_width).
+  absl::flat_hash_map<uint64_t, int64_t> row_of_ ABSL_GUARDED_BY(mu_);
+  std::vector<float> table_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Optimizer> row_optimizer_ ABSL_GUARDED_BY(mu_);
+  ConsistencyGate gate_ ABSL_GUARDED_BY(mu_);
+  // BSP only: the current step's gradients.
+  std::unique_ptr<GradientSum> sum_ ABSL_GUARDED_BY(mu_);
+  // BSP: workers whose last push is in sum_; they leave once it is applied.
+  std::vector<int32_t> leaving_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_SERVER_SHARD_PARAMETER_SHARD_H_

@@ -1,0 +1,276 @@
+#include "server/coordinator/coordinator.h"
+
+#include <functional>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace descent {
+namespace {
+
+using ::testing::HasSubstr;
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  CoordinatorTest() { Build(); }
+
+  // A fresh coordinator, its config as below and then as `tweak` makes it.
+  void Build(const std::function<void(v1::JobConfig*)>& tweak = nullptr) {
+    CoordinatorOptions options;
+    options.config.set_job_id("job-1");
+    options.config.mutable_cluster()->set_num_servers(2);
+    options.config.mutable_cluster()->set_num_workers(2);
+    options.config.mutable_cluster()->set_heartbeat_timeout_seconds(10);
+    options.config.mutable_cluster()->set_registration_timeout_seconds(60);
+    options.config.mutable_train()->set_epochs(2);
+    options.config.mutable_train()->set_eval_every_steps(100);
+    options.num_parameters = 7;
+    options.num_features = 3;
+    options.train_examples = 1000;
+    options.clock = [this] { return now_; };
+    if (tweak) tweak(&options.config);
+    coordinator_ = std::make_unique<Coordinator>(std::move(options));
+  }
+
+  absl::StatusOr<v1::RegisterServerResponse> AddServer(int shard) {
+    v1::RegisterServerRequest request;
+    request.set_shard(shard);
+    request.set_address("127.0.0.1:" + std::to_string(5000 + shard));
+    return coordinator_->RegisterServer(request);
+  }
+
+  absl::StatusOr<v1::RegisterWorkerResponse> AddWorker(uint64_t instance) {
+    v1::RegisterWorkerRequest request;
+    request.set_instance_id(instance);
+    return coordinator_->RegisterWorker(request);
+  }
+
+  absl::StatusOr<v1::HeartbeatResponse> Beat(v1::Role role, int id,
+                                             int64_t steps = 0,
+                                             bool done = false) {
+    v1::HeartbeatRequest request;
+    request.set_job_id("job-1");
+    request.set_role(role);
+    request.set_id(id);
+    if (role == v1::WORKER) {
+      request.mutable_progress()->set_steps(steps);
+      request.mutable_progress()->set_examples(steps * 10);
+      request.mutable_progress()->set_loss_sum(steps * 0.5);
+      request.mutable_progress()->set_loss_count(steps);
+      request.mutable_progress()->set_done(done);
+    }
+    return coordinator_->Heartbeat(request);
+  }
+
+  void RegisterAll() {
+    ASSERT_TRUE(AddServer(0).ok());
+    ASSERT_TRUE(AddServer(1).ok());
+    ASSERT_TRUE(AddWorker(11).ok());
+    ASSERT_TRUE(AddWorker(12).ok());
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1000);
+  std::unique_ptr<Coordinator> coordinator_;
+};
+
+TEST_F(CoordinatorTest, ServersGetContiguousRangesAndTheConfig) {
+  auto first = AddServer(0);
+  auto second = AddServer(1);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->begin(), 0u);
+  EXPECT_EQ(first->end(), second->begin());
+  EXPECT_EQ(second->end(), 7u);
+  EXPECT_EQ(first->config().job_id(), "job-1");
+  EXPECT_EQ(first->num_features(), 3);
+}
+
+TEST_F(CoordinatorTest, ServerRegistrationRules) {
+  EXPECT_EQ(AddServer(2).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AddServer(-1).status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(AddServer(0).ok());
+  EXPECT_TRUE(AddServer(0).ok());  // same address again: idempotent
+  v1::RegisterServerRequest other;
+  other.set_shard(0);
+  other.set_address("127.0.0.1:9");
+  EXPECT_EQ(coordinator_->RegisterServer(other).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CoordinatorTest, WorkersGetDistinctIdsAndRetriesKeepThem) {
+  auto a = AddWorker(11);
+  auto b = AddWorker(12);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->worker_id(), 0);
+  EXPECT_EQ(b->worker_id(), 1);
+  EXPECT_EQ(a->data_shard(), 0);
+  EXPECT_EQ(b->data_shard(), 1);
+  EXPECT_EQ(a->num_data_shards(), 2);
+  EXPECT_EQ(AddWorker(11)->worker_id(), 0);  // retried registration
+  EXPECT_EQ(AddWorker(13).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CoordinatorTest, RunsOnceEveryoneHasRegistered) {
+  ASSERT_TRUE(AddServer(0).ok());
+  ASSERT_TRUE(AddWorker(11).ok());
+  ASSERT_TRUE(AddWorker(12).ok());
+  EXPECT_EQ(coordinator_->state(), v1::REGISTERING);
+  ASSERT_TRUE(AddServer(1).ok());
+  EXPECT_EQ(coordinator_->state(), v1::RUNNING);
+  const v1::JobStatus status = coordinator_->Status();
+  ASSERT_EQ(status.shards_size(), 2);
+  EXPECT_EQ(status.shards(1).address(), "127.0.0.1:5001");
+  EXPECT_EQ(status.members_size(), 5);  // itself, 2 servers, 2 workers
+  EXPECT_EQ(status.total_examples(), 2000);
+}
+
+TEST_F(CoordinatorTest, RegistrationTimeoutFailsTheJob) {
+  ASSERT_TRUE(AddServer(0).ok());
+  now_ += absl::Seconds(59);
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->state(), v1::REGISTERING);
+  now_ += absl::Seconds(2);
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->state(), v1::FAILED);
+  EXPECT_THAT(coordinator_->Status().error(),
+              HasSubstr("1 of 2 servers and 0 of 2 workers"));
+}
+
+TEST_F(CoordinatorTest, MissedHeartbeatFailsTheJob) {
+  RegisterAll();
+  now_ += absl::Seconds(8);
+  ASSERT_TRUE(Beat(v1::SERVER, 0).ok());
+  ASSERT_TRUE(Beat(v1::SERVER, 1).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 0).ok());
+  now_ += absl::Seconds(8);  // worker 1 silent for 16 s
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->state(), v1::FAILED);
+  EXPECT_THAT(coordinator_->Status().error(), HasSubstr("worker 1"));
+}
+
+TEST_F(CoordinatorTest, CountsEachSilenceOfHalfTheTimeoutOnce) {
+  RegisterAll();
+  auto beat_all = [&] {
+    ASSERT_TRUE(Beat(v1::SERVER, 0).ok());
+    ASSERT_TRUE(Beat(v1::SERVER, 1).ok());
+    ASSERT_TRUE(Beat(v1::WORKER, 0).ok());
+  };
+  now_ += absl::Seconds(5);  // exactly half of 10 s: not late yet
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->heartbeats_missed(), 0);
+  beat_all();
+  now_ += absl::Seconds(1);  // worker 1 silent for 6 s
+  coordinator_->Tick();
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->heartbeats_missed(), 1);
+  ASSERT_TRUE(Beat(v1::WORKER, 1).ok());
+  now_ += absl::Seconds(6);  // everyone silent again
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->heartbeats_missed(), 5);
+  EXPECT_EQ(coordinator_->state(), v1::RUNNING);
+}
+
+TEST_F(CoordinatorTest, AMemberLostAtOnceCountsAsMissed) {
+  RegisterAll();
+  now_ += absl::Seconds(11);
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->state(), v1::FAILED);
+  EXPECT_GE(coordinator_->heartbeats_missed(), 1);
+}
+
+TEST_F(CoordinatorTest, LearningRateFollowsTheScheduleAtTheUpdatesApplied) {
+  for (v1::Consistency consistency : {v1::ASP, v1::BSP}) {
+    Build([consistency](v1::JobConfig* config) {
+      config->mutable_optimizer()->mutable_sgd()->set_learning_rate(0.8);
+      v1::ScheduleConfig* schedule =
+          config->mutable_optimizer()->mutable_schedule();
+      schedule->set_kind(v1::ScheduleConfig::STEP_DECAY);
+      schedule->set_step_size(30);
+      schedule->set_gamma(0.5);
+      config->mutable_train()->set_consistency(consistency);
+    });
+    RegisterAll();
+    EXPECT_DOUBLE_EQ(coordinator_->learning_rate(), 0.8);
+    ASSERT_TRUE(Beat(v1::WORKER, 0, 20).ok());
+    ASSERT_TRUE(Beat(v1::WORKER, 1, 20).ok());
+    // 40 steps: 40 updates under ASP, 20 under BSP (two workers a step).
+    EXPECT_DOUBLE_EQ(coordinator_->learning_rate(),
+                     consistency == v1::ASP ? 0.4 : 0.8)
+        << v1::Consistency_Name(consistency);
+  }
+}
+
+TEST_F(CoordinatorTest, LearningRateIsZeroWithoutAnOptimizer) {
+  EXPECT_EQ(coordinator_->learning_rate(), 0);
+}
+
+TEST_F(CoordinatorTest, HeartbeatRules) {
+  RegisterAll();
+  v1::HeartbeatRequest wrong_job;
+  wrong_job.set_job_id("other");
+  wrong_job.set_role(v1::WORKER);
+  EXPECT_EQ(coordinator_->Heartbeat(wrong_job).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Beat(v1::WORKER, 7).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Beat(v1::WORKER, 0)->state(), v1::RUNNING);
+}
+
+TEST_F(CoordinatorTest, ProgressSumsWorkersAndDrivesEvaluation) {
+  RegisterAll();
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 40).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 50).ok());
+  EXPECT_FALSE(coordinator_->EvaluationDue());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 60).ok());
+  EXPECT_TRUE(coordinator_->EvaluationDue());
+  const v1::JobStatus status = coordinator_->Status();
+  EXPECT_EQ(status.global_step(), 100);
+  EXPECT_EQ(status.examples(), 1000);
+  EXPECT_DOUBLE_EQ(status.epoch(), 1.0);
+  EXPECT_DOUBLE_EQ(status.train_loss(), 0.5);
+
+  v1::Evaluation evaluation = coordinator_->BeginEvaluation();
+  EXPECT_EQ(evaluation.step(), 100);
+  EXPECT_DOUBLE_EQ(evaluation.train_loss(), 0.5);
+  evaluation.set_test_accuracy(0.75);
+  coordinator_->RecordEvaluation(evaluation);
+  EXPECT_FALSE(coordinator_->EvaluationDue());  // next one at step 200
+  EXPECT_DOUBLE_EQ(coordinator_->Status().last_evaluation().test_accuracy(),
+                   0.75);
+}
+
+TEST_F(CoordinatorTest, StaleProgressIsIgnored) {
+  RegisterAll();
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 40).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 30).ok());  // reordered, older
+  EXPECT_EQ(coordinator_->Status().global_step(), 40);
+}
+
+TEST_F(CoordinatorTest, SucceedsWhenAllWorkersAreDoneAndTellsEveryone) {
+  RegisterAll();
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 50, /*done=*/true).ok());
+  EXPECT_FALSE(coordinator_->AllWorkersDone());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 50, /*done=*/true).ok());
+  EXPECT_TRUE(coordinator_->AllWorkersDone());
+  now_ += absl::Seconds(4);
+  coordinator_->Succeed();
+  coordinator_->Fail("too late");  // no effect once ended
+  EXPECT_EQ(coordinator_->state(), v1::SUCCEEDED);
+  EXPECT_FALSE(coordinator_->AllNotified());
+  for (int s = 0; s < 2; ++s)
+    EXPECT_EQ(Beat(v1::SERVER, s)->state(), v1::SUCCEEDED);
+  for (int w = 0; w < 2; ++w) ASSERT_TRUE(Beat(v1::WORKER, w, 50, true).ok());
+  EXPECT_TRUE(coordinator_->AllNotified());
+
+  const v1::JobSummary summary = coordinator_->Summary();
+  EXPECT_EQ(summary.state(), "SUCCEEDED");
+  EXPECT_EQ(summary.steps(), 100);
+  EXPECT_DOUBLE_EQ(summary.epochs(), 1.0);
+  EXPECT_DOUBLE_EQ(summary.wall_seconds(), 4.0);
+  EXPECT_DOUBLE_EQ(summary.samples_per_second(), 250.0);
+  EXPECT_EQ(summary.config().job_id(), "job-1");
+}
+
+}  // namespace
+}  // namespace descent

@@ -1,0 +1,145 @@
+// best_params.bin: what WriteParameters writes, ReadParameters reads back,
+// byte for byte in the documented layout; corrupt files are DATA_LOSS.
+// evals.svg: EvalLog redraws it beside evals.csv after each row.
+#include "server/coordinator/job_output.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace descent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+class ParametersFileTest : public ::testing::Test {
+ protected:
+  std::string Path(const std::string& name) {
+    const std::string dir = ::testing::TempDir() + "/job_output_test";
+    std::filesystem::create_directories(dir);
+    return dir + "/" + name;
+  }
+};
+
+TEST_F(ParametersFileTest, DenseParametersRoundTripInTheDocumentedLayout) {
+  SavedParameters saved;
+  saved.step = 1200;
+  saved.dense = {1.5f, -2.0f, 0.25f};
+  const std::string path = Path("dense.bin");
+  ASSERT_TRUE(WriteParameters(path, saved).ok());
+
+  const std::string bytes = Slurp(path);
+  ASSERT_EQ(bytes.size(), 40u + 3 * 4);
+  EXPECT_EQ(bytes.substr(0, 8), "DSCTPRM1");
+  uint64_t header[4];
+  std::memcpy(header, bytes.data() + 8, sizeof(header));
+  EXPECT_THAT(header, ElementsAre(1200, 3, 0, 0));  // step, P, K, W
+  float second;
+  std::memcpy(&second, bytes.data() + 44, 4);
+  EXPECT_EQ(second, -2.0f);
+
+  absl::StatusOr<SavedParameters> read = ReadParameters(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->step, 1200);
+  EXPECT_EQ(read->dense, saved.dense);
+  EXPECT_TRUE(read->keys.empty());
+  EXPECT_EQ(read->row_width, 0);
+}
+
+TEST_F(ParametersFileTest, SparseRowsRoundTrip) {
+  SavedParameters saved;
+  saved.step = 7;
+  saved.dense = {0.5f};
+  saved.keys = {3, 90, uint64_t{1} << 60};
+  saved.row_width = 2;
+  saved.rows = {1, 2, 3, 4, 5, 6};
+  const std::string path = Path("sparse.bin");
+  ASSERT_TRUE(WriteParameters(path, saved).ok());
+  EXPECT_EQ(Slurp(path).size(), 40u + 4 + 3 * 8 + 6 * 4);
+  absl::StatusOr<SavedParameters> read = ReadParameters(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->dense, saved.dense);
+  EXPECT_EQ(read->keys, saved.keys);
+  EXPECT_EQ(read->row_width, 2);
+  EXPECT_EQ(read->rows, saved.rows);
+}
+
+TEST_F(ParametersFileTest, MismatchedRowsAreRefused) {
+  SavedParameters saved;
+  saved.keys = {1, 2};
+  saved.row_width = 3;
+  saved.rows = {1, 2, 3};
+  const std::string path = Path("refused.bin");
+  EXPECT_EQ(WriteParameters(path, saved).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST_F(ParametersFileTest, CorruptFilesAreDataLossNamingThePath) {
+  SavedParameters saved;
+  saved.dense = {1, 2, 3, 4};
+  const std::string path = Path("corrupt.bin");
+  ASSERT_TRUE(WriteParameters(path, saved).ok());
+  const std::string bytes = Slurp(path);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {bytes.substr(0, bytes.size() - 1), "needs 56"},  // truncated
+      {bytes + "x", "holds 57 bytes"},                  // trailing data
+      {"XSCTPRM1" + bytes.substr(8), "bad header"},
+      {bytes.substr(0, 20), "bad header"}};
+  for (const auto& [contents, message] : cases) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;
+    absl::StatusOr<SavedParameters> read = ReadParameters(path);
+    ASSERT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << message;
+    EXPECT_THAT(read.status().message(), HasSubstr(path));
+    EXPECT_THAT(read.status().message(), HasSubstr(message));
+  }
+  EXPECT_EQ(ReadParameters(Path("missing.bin")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// The points of the polyline `id` in the SVG `chart` (-1: no such line).
+int PolylinePoints(const std::string& chart, const std::string& id) {
+  const size_t line = chart.find("<polyline id=\"" + id + "\"");
+  if (line == std::string::npos) return -1;
+  const size_t start = chart.find("points=\"", line) + 8;
+  const std::string points =
+      chart.substr(start, chart.find('"', start) - start);
+  return std::count(points.begin(), points.end(), ',');
+}
+
+TEST(EvalLogTest, RedrawsTheChartBesideTheCsvAfterEachRow) {
+  const std::string dir = ::testing::TempDir() + "/job_output_test_evals";
+  std::filesystem::create_directories(dir);
+  absl::StatusOr<std::unique_ptr<EvalLog>> log =
+      EvalLog::Create(dir + "/evals.csv");
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_THAT(Slurp(dir + "/evals.svg"), HasSubstr("no evaluations yet"));
+  v1::Evaluation evaluation;
+  for (int step : {100, 200}) {
+    evaluation.set_step(step);
+    evaluation.set_test_loss(1.0 / step);
+    evaluation.set_test_accuracy(0.5 + step / 1000.0);
+    ASSERT_TRUE((*log)->Append(evaluation).ok());
+  }
+  const std::string chart = Slurp(dir + "/evals.svg");
+  EXPECT_EQ(PolylinePoints(chart, "test_accuracy"), 2);
+  EXPECT_EQ(PolylinePoints(chart, "test_loss"), 2);
+  EXPECT_EQ(PolylinePoints(chart, "test_rmse"), -1);  // a classifier's job
+  EXPECT_THAT(chart, HasSubstr("2 evaluations, last at step 200"));
+}
+
+}  // namespace
+}  // namespace descent

@@ -1,0 +1,297 @@
+// The consistency gate through a ParameterShard, in-process: when each
+// push's answer goes out under BSP (with and without backup workers) and
+// SSP, what is applied, and what is dropped, refused or released on Close.
+#include <memory>
+#include <vector>
+
+#include "common/wire.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/shard/gradient_sum.h"
+#include "server/shard/parameter_shard.h"
+
+namespace descent {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kSize = 4;
+constexpr float kLearningRate = 0.5f;
+
+// A push's outcome, filled when the shard calls done.
+struct Answer {
+  v1::PushRequest request;
+  v1::PushPullResponse response;
+  int calls = 0;
+  absl::Status status = absl::UnknownError("not answered");
+};
+
+class GateTest : public ::testing::Test {
+ protected:
+  void Make(v1::Consistency consistency, int workers, int staleness = 0,
+            int backup = 0) {
+    ParameterShardOptions options;
+    options.job_id = "job";
+    options.num_workers = workers;
+    options.range = {0, kSize};
+    options.layout.Add({"w", {kSize}, InitRule::kZeros, kSize, 1});
+    options.optimizer.mutable_sgd()->set_learning_rate(kLearningRate);
+    options.consistency = consistency;
+    options.staleness = staleness;
+    options.backup_workers = backup;
+    options.observer = [this](const PushRecord& r) { records_.push_back(r); };
+    options.clock = [this] { return now_; };
+    auto shard = ParameterShard::Create(std::move(options));
+    ASSERT_TRUE(shard.ok()) << shard.status();
+    shard_ = *std::move(shard);
+  }
+
+  // Sends a push of `gradient` (every element) from `worker` at `step`,
+  // computed on `base`, and returns its (maybe pending) answer.
+  Answer* Send(int worker, int64_t step, int64_t base, float gradient,
+               int examples = 1, bool last = false, uint64_t id = 0) {
+    answers_.push_back(std::make_unique<Answer>());
+    Answer* a = answers_.back().get();
+    v1::PushRequest& r = a->request;
+    r.mutable_header()->set_job_id("job");
+    r.mutable_header()->set_worker_id(worker);
+    r.mutable_header()->set_step(step);
+    r.mutable_header()->set_request_id(id != 0 ? id : next_id_++);
+    const std::vector<float> values(kSize, gradient);
+    EncodeFloats(values.data(), kSize, r.mutable_gradient()->mutable_values());
+    r.set_base_version(base);
+    r.set_examples(examples);
+    r.set_last(last);
+    shard_->PushPull(r, &a->response, [a](absl::Status s) {
+      a->status = s;
+      ++a->calls;
+    });
+    return a;
+  }
+
+  static float Param(const Answer& a) {
+    std::vector<float> v(kSize);
+    DecodeFloats(a.response.params().values(), v.data());
+    return v[0];
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1000);  // the shard's clock
+  std::unique_ptr<ParameterShard> shard_;
+  std::vector<PushRecord> records_;
+  std::vector<std::unique_ptr<Answer>> answers_;
+  uint64_t next_id_ = 1000;
+};
+
+TEST_F(GateTest, BspAppliesTheWeightedMeanOnceAllWorkersPushed) {
+  Make(v1::BSP, 3);
+  Answer* a = Send(0, 0, 0, 1.0f, /*examples=*/1);
+  Answer* b = Send(1, 0, 0, 2.0f, /*examples=*/1);
+  EXPECT_EQ(a->calls + b->calls, 0);  // held: worker 2 has not pushed
+  EXPECT_EQ(shard_->version(), 0);
+  Answer* c = Send(2, 0, 0, 4.0f, /*examples=*/2);
+  for (Answer* x : {a, b, c}) {
+    ASSERT_EQ(x->calls, 1);
+    EXPECT_TRUE(x->status.ok()) << x->status;
+    EXPECT_EQ(x->response.version(), 1);
+    // (1*1 + 1*2 + 2*4) / 4 = 2.75, one SGD step from 0.
+    EXPECT_FLOAT_EQ(Param(*x), -kLearningRate * 2.75f);
+  }
+  EXPECT_EQ(shard_->version(), 1);
+  for (const PushRecord& r : records_) EXPECT_EQ(r.staleness, 0);
+}
+
+TEST_F(GateTest, BspAnswersSayHowLongTheGateHeldThem) {
+  Make(v1::BSP, 3);
+  Answer* a = Send(0, 0, 0, 1.0f);
+  now_ += absl::Seconds(2);
+  Answer* b = Send(1, 0, 0, 1.0f);
+  now_ += absl::Milliseconds(500);
+  Answer* c = Send(2, 0, 0, 1.0f);  // completes the step
+  for (Answer* x : {a, b, c}) ASSERT_EQ(x->calls, 1);
+  EXPECT_DOUBLE_EQ(a->response.held_seconds(), 2.5);
+  EXPECT_DOUBLE_EQ(b->response.held_seconds(), 0.5);
+  EXPECT_EQ(c->response.held_seconds(), 0.0);
+  // The step's one update is recorded on the push that completed it.
+  ASSERT_EQ(records_.size(), 3u);
+  EXPECT_FALSE(records_[0].applied);
+  EXPECT_FALSE(records_[1].applied);
+  EXPECT_TRUE(records_[2].applied);
+}
+
+TEST_F(GateTest, PushAnswersSayHowLongTheyWereHeldToo) {
+  Make(v1::BSP, 2);
+  v1::PushRequest request;
+  request.mutable_header()->set_job_id("job");
+  request.mutable_header()->set_request_id(1);
+  const std::vector<float> values(kSize, 1.0f);
+  EncodeFloats(values.data(), kSize,
+               request.mutable_gradient()->mutable_values());
+  v1::PushResponse response;
+  int calls = 0;
+  shard_->Push(request, &response, [&](absl::Status) { ++calls; });
+  now_ += absl::Seconds(3);
+  Send(1, 0, 0, 1.0f);
+  ASSERT_EQ(calls, 1);
+  EXPECT_DOUBLE_EQ(response.held_seconds(), 3.0);
+  EXPECT_EQ(response.version(), 1);
+}
+
+TEST_F(GateTest, BspBackupWorkersDropLateGradients) {
+  Make(v1::BSP, 3, 0, /*backup=*/1);
+  Answer* a = Send(0, 0, 0, 1.0f);
+  EXPECT_EQ(a->calls, 0);
+  Answer* b = Send(1, 0, 0, 3.0f);
+  ASSERT_EQ(a->calls, 1);  // two of three complete the step
+  ASSERT_EQ(b->calls, 1);
+  EXPECT_FLOAT_EQ(Param(*a), -kLearningRate * 2.0f);
+  // Worker 2's gradient for step 0 comes late: dropped, answered at once
+  // with the current parameters, which it did not move.
+  Answer* late = Send(2, 0, 0, 100.0f);
+  ASSERT_EQ(late->calls, 1);
+  EXPECT_TRUE(late->status.ok());
+  EXPECT_FLOAT_EQ(Param(*late), -kLearningRate * 2.0f);
+  EXPECT_EQ(shard_->version(), 1);
+  ASSERT_EQ(records_.size(), 3u);
+  EXPECT_TRUE(records_[2].dropped);
+  EXPECT_EQ(records_[2].staleness, 1);
+  // With fresh parameters it counts again.
+  Send(2, 1, 1, 1.0f);
+  Send(0, 1, 1, 1.0f);
+  EXPECT_EQ(shard_->version(), 2);
+}
+
+TEST_F(GateTest, BspStopsWaitingForAWorkerAfterItsLastPush) {
+  Make(v1::BSP, 2);
+  Answer* a = Send(0, 0, 0, 1.0f);
+  Answer* b = Send(1, 0, 0, 1.0f, 1, /*last=*/true);
+  ASSERT_EQ(a->calls + b->calls, 2);
+  Answer* alone = Send(0, 1, 1, 1.0f);  // worker 1 left: nobody to wait for
+  ASSERT_EQ(alone->calls, 1);
+  EXPECT_EQ(shard_->version(), 2);
+}
+
+TEST_F(GateTest, BspLastPushCanCompleteAStepOthersWaitOn) {
+  Make(v1::BSP, 3, 0, /*backup=*/1);
+  Answer* a = Send(0, 0, 0, 1.0f);
+  // Worker 2 leaves with a late-looking push for a step... its leaving
+  // makes one gradient (worker 0's) plus its own enough.
+  Answer* b = Send(2, 0, 0, 1.0f, 1, /*last=*/true);
+  ASSERT_EQ(a->calls, 1);
+  ASSERT_EQ(b->calls, 1);
+  EXPECT_EQ(shard_->version(), 1);
+}
+
+TEST_F(GateTest, BspRetriedPushCountsOnceAndBothCopiesAreAnswered) {
+  Make(v1::BSP, 2);
+  Answer* first = Send(0, 0, 0, 1.0f, 1, false, /*id=*/7);
+  Answer* retry = Send(0, 0, 0, 1.0f, 1, false, /*id=*/7);
+  EXPECT_EQ(first->calls + retry->calls, 0);
+  EXPECT_EQ(shard_->version(), 0);  // the retry did not complete the step
+  Send(1, 0, 0, 3.0f);
+  ASSERT_EQ(first->calls, 1);
+  ASSERT_EQ(retry->calls, 1);
+  EXPECT_FLOAT_EQ(Param(*retry), -kLearningRate * 2.0f);
+  EXPECT_TRUE(records_[1].duplicate);
+}
+
+TEST_F(GateTest, PushFromAFutureVersionIsRefusedAndChangesNothing) {
+  Make(v1::BSP, 2);
+  Answer* a = Send(0, 0, /*base=*/5, 1.0f);
+  ASSERT_EQ(a->calls, 1);
+  EXPECT_EQ(a->status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(a->status.message(), HasSubstr("base version 5 is ahead"));
+  EXPECT_EQ(RejectReason(a->status), "future_version");
+  EXPECT_TRUE(records_.empty());
+  // Worker 0 did not count toward step 0.
+  Send(1, 0, 0, 1.0f);
+  EXPECT_EQ(shard_->version(), 0);
+}
+
+TEST_F(GateTest, SspHoldsAWorkerMoreThanStalenessStepsAhead) {
+  Make(v1::SSP, 2, /*staleness=*/1);
+  Answer* s0 = Send(0, 0, 0, 1.0f);
+  ASSERT_EQ(s0->calls, 1);  // step 1 may follow while worker 1 is at 0
+  Answer* s1 = Send(0, 1, 1, 1.0f);
+  EXPECT_EQ(s1->calls, 0);          // step 2 would be 2 ahead of worker 1
+  EXPECT_EQ(shard_->version(), 2);  // applied on arrival all the same
+  now_ += absl::Seconds(1);
+  Answer* w1 = Send(1, 0, 0, 1.0f);
+  ASSERT_EQ(w1->calls, 1);
+  ASSERT_EQ(s1->calls, 1);
+  EXPECT_DOUBLE_EQ(s1->response.held_seconds(), 1.0);
+  EXPECT_EQ(s0->response.held_seconds(), 0.0);
+  EXPECT_EQ(Param(*s1), Param(*w1));  // released after worker 1's update
+  EXPECT_EQ(shard_->version(), 3);
+  EXPECT_EQ(records_[2].clock_lag, 1);  // worker 1's step 0 vs step 1
+}
+
+TEST_F(GateTest, SspReleasesWaitersWhenTheSlowWorkerLeaves) {
+  Make(v1::SSP, 2, /*staleness=*/0);
+  Answer* a = Send(0, 0, 0, 1.0f);
+  EXPECT_EQ(a->calls, 0);
+  Answer* b = Send(1, 0, 0, 1.0f, 1, /*last=*/true);
+  ASSERT_EQ(a->calls, 1);
+  ASSERT_EQ(b->calls, 1);
+  Answer* c = Send(0, 1, 2, 1.0f);  // alone now
+  EXPECT_EQ(c->calls, 1);
+}
+
+TEST_F(GateTest, AspAnswersAtOnceAndMeasuresStaleness) {
+  Make(v1::ASP, 2);
+  Send(0, 0, 0, 1.0f);
+  Send(1, 0, 0, 1.0f);  // computed on version 0, applied at version 1
+  Send(0, 1, 1, 1.0f);  // computed on 1, applied at 2
+  ASSERT_EQ(records_.size(), 3u);
+  EXPECT_EQ(records_[0].staleness, 0);
+  EXPECT_EQ(records_[1].staleness, 1);
+  EXPECT_EQ(records_[2].staleness, 1);
+  for (const auto& a : answers_) {
+    EXPECT_EQ(a->calls, 1);
+    EXPECT_EQ(a->response.held_seconds(), 0.0);
+  }
+  for (const PushRecord& r : records_) EXPECT_TRUE(r.applied);
+}
+
+TEST_F(GateTest, CloseReleasesHeldAnswersAndRefusesLaterPushes) {
+  Make(v1::BSP, 2);
+  Answer* held = Send(0, 0, 0, 1.0f);
+  EXPECT_EQ(held->calls, 0);
+  shard_->Close();
+  ASSERT_EQ(held->calls, 1);
+  EXPECT_EQ(held->status.code(), absl::StatusCode::kUnavailable);
+  Answer* after = Send(1, 0, 0, 1.0f);
+  ASSERT_EQ(after->calls, 1);
+  EXPECT_EQ(RejectReason(after->status), "closed");
+  EXPECT_EQ(shard_->version(), 0);
+}
+
+TEST(GradientSumTest, WeightedMeanOfDenseSlicesAndRows) {
+  GradientSum sum(/*begin=*/10, /*dense_size=*/2, /*row_width=*/2);
+  auto push = [](std::vector<float> dense, std::vector<uint64_t> keys,
+                 std::vector<float> rows) {
+    v1::PushRequest r;
+    r.mutable_gradient()->set_offset(10);
+    EncodeFloats(dense.data(), dense.size(),
+                 r.mutable_gradient()->mutable_values());
+    for (uint64_t k : keys) r.mutable_row_gradients()->add_keys(k);
+    r.mutable_row_gradients()->set_width(2);
+    EncodeFloats(rows.data(), rows.size(),
+                 r.mutable_row_gradients()->mutable_values());
+    return r;
+  };
+  sum.Add(push({1, 2}, {9, 3}, {1, 1, 2, 2}), 1);
+  sum.Add(push({4, 8}, {3}, {5, 5}), 3);
+  EXPECT_EQ(sum.contributors(), 2);
+  sum.TakeMean();
+  EXPECT_FLOAT_EQ(sum.dense()[0], (1 + 3 * 4) / 4.0f);
+  EXPECT_FLOAT_EQ(sum.dense()[1], (2 + 3 * 8) / 4.0f);
+  ASSERT_EQ(sum.keys(), (std::vector<uint64_t>{3, 9}));
+  EXPECT_FLOAT_EQ(sum.row(0)[0], (2 + 3 * 5) / 4.0f);
+  EXPECT_FLOAT_EQ(sum.row(1)[1], 1 / 4.0f);  // worker 2 did not touch key 9
+  sum.Clear();
+  EXPECT_EQ(sum.contributors(), 0);
+  EXPECT_EQ(sum.dense()[0], 0.0f);
+}
+
+}  // namespace
+}  // namespace descent
