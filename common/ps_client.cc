@@ -85,6 +85,7 @@ void PsClient::StartRound(const std::vector<int>& shards,
     start(shard, [this, shard](absl::Status status) {
       absl::MutexLock lock(&round_mu_);
       results_[shard] = std::move(status);
+      last_answer_ = absl::Now();
       --outstanding_;
     });
   }
@@ -252,6 +253,7 @@ void PsClient::StartPush(int s, ShardTransport::Done done) {
 void PsClient::StartPushPull(const Step& step, const float* grad, float* params,
                              const Rows* rows) {
   CHECK(push_params_ == nullptr) << "StartPushPull twice without an Await";
+  push_start_ = absl::Now();
   FillPushRequests(step, grad, rows);
   push_params_ = params;
   push_rows_ = rows;
@@ -272,6 +274,10 @@ absl::Status PsClient::AwaitPushPull(Transfer* transfer) {
   RETURN_IF_ERROR(FinishCalls([this](int s, ShardTransport::Done done) {
     StartPush(s, std::move(done));
   }));
+  {
+    absl::MutexLock lock(&round_mu_);
+    transfer->seconds = absl::ToDoubleSeconds(last_answer_ - push_start_);
+  }
   for (size_t s = 0; s < transports_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, push_responses_[s].params(), params));
     versions_[s] = push_responses_[s].version();

@@ -55,6 +55,9 @@ class PsClient {
     // PushPull: the longest any shard's consistency gate held its answer
     // (the responses' held_seconds); 0 for Pull.
     double held_seconds = 0;
+    // PushPull: from the start of the call until the last shard answered,
+    // retries included (not the time the caller spent before awaiting).
+    double seconds = 0;
   };
 
   // Sparse-table rows moved in the same call as the dense parameters.
@@ -156,6 +159,7 @@ class PsClient {
   float* push_params_ = nullptr;
   const Rows* push_rows_ = nullptr;
   int64_t push_bytes_sent_ = 0;
+  absl::Time push_start_;
 
   // The round of calls in flight: shards still to answer, and per shard
   // the outcome of its last call.
@@ -163,6 +167,7 @@ class PsClient {
   std::vector<int> round_shards_ ABSL_GUARDED_BY(round_mu_);
   size_t outstanding_ ABSL_GUARDED_BY(round_mu_) = 0;
   std::vector<absl::Status> results_ ABSL_GUARDED_BY(round_mu_);
+  absl::Time last_answer_ ABSL_GUARDED_BY(round_mu_);
 };
 
 }  // namespace descent

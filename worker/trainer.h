@@ -1,30 +1,28 @@
 // Trainer: a worker's training loop. Each step takes the next mini-batch
-// of the worker's shuffled data shard, computes the model's loss and
-// gradient on the current parameters (OpenMP threads over the batch, in the
-// model), and sends the gradient to every shard in one PushPull, whose
-// answer is the parameters for the next step.
+// of the worker's shuffled data shard (BatchOrder), computes the model's
+// loss and gradient on the current parameters (StepKernel: OpenMP threads
+// over the batch, in the model), checks and clips it (StepChecks), and
+// sends it to every shard (PushPipeline), whose answer is the parameters
+// for a following step.
 //
 // Sparse models: a step works on the sorted unique keys of its batch. The
 // PushPull that sends this batch's row gradients also fetches the rows of
 // the next batch's keys (pushed first, so they include this step's update),
-// so a step still costs one round trip.
+// so a step still costs one round trip (step_kernel.h).
 //
-// Overlap (dense models, options.overlap): the PushPull of step t runs on a
-// second thread while the worker computes step t + 1's gradient on the
-// parameters it has, which lack its own step-t update (a staleness of one
-// step, on top of whatever ASP adds). A step then costs about max(compute,
-// round trip) rather than their sum. Two parameter and two gradient buffers
-// keep the threads apart: the push writes the next parameters into one
-// while the gradient step reads the other.
+// Overlap (dense models, options.overlap): the PushPull of step t travels
+// while the worker computes step t + 1's gradient on the parameters it has,
+// which lack its own step-t update (push_pipeline.h).
 //
-// Buffers are sized once; a step allocates nothing but what gRPC does.
-// Run() is called from one thread; Progress() may be called from any.
+// Buffers are sized once; a step allocates nothing but what the transport
+// and a sparse batch's keys do. Run() is called from one thread; Progress()
+// may be called from any.
 #ifndef DESCENT_WORKER_TRAINER_H_
 #define DESCENT_WORKER_TRAINER_H_
 
 #include <cstdint>
 #include <functional>
-#include <string>
+#include <memory>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -35,9 +33,12 @@
 #include "common/metrics.h"
 #include "common/model/model.h"
 #include "common/model/sparse_model.h"
-#include "common/optim/divergence_guard.h"
 #include "common/ps_client.h"
 #include "descent/v1/coordinator.pb.h"
+#include "worker/batch_order.h"
+#include "worker/push_pipeline.h"
+#include "worker/step_checks.h"
+#include "worker/step_kernel.h"
 #include "worker/step_rate.h"
 
 namespace descent {
@@ -66,7 +67,8 @@ struct TrainerOptions {
 class Trainer {
  public:
   // None of the pointers is owned; all must outlive the trainer. `metrics`
-  // may be null.
+  // may be null. A dense model's max batch must be at least the resolved
+  // batch size (the shard's size for batch_size 0).
   Trainer(TrainerOptions options, Model* model, PsClient* ps,
           const Dataset* data, WorkerMetrics* metrics);
   // A sparse model on sparse data.
@@ -77,104 +79,44 @@ class Trainer {
   // CANCELLED as soon as `should_stop` returns true (checked every step),
   // DivergedError (common/exit_codes.h; the message names the worker, its
   // step and the value, and Progress().divergence() repeats it) if a loss
-  // or gradient diverges, or the PsClient's error if a push fails.
+  // or gradient diverges, or the PsClient's error if a push fails. A push
+  // in flight is always awaited before Run returns.
   absl::Status Run(const std::function<bool()>& should_stop);
 
   // Cumulative progress, with done set once Run() has finished all epochs.
   v1::WorkerProgress Progress() const;
 
  private:
-  // A sparse mini-batch: its keys, its entries mapped to slots, and room
-  // for their rows and row gradients.
-  struct SparseBuffers {
-    std::vector<uint64_t> keys;        // sorted, unique
-    std::vector<uint64_t> entry_keys;  // per entry, before mapping to slots
-    std::vector<int64_t> row_offsets;
-    std::vector<int32_t> slots;
-    std::vector<float> values;
-    std::vector<int32_t> labels;
-    std::vector<float> targets;
-    std::vector<float> rows;       // keys.size() x row width
-    std::vector<float> row_grads;  // the same
-  };
+  Trainer(TrainerOptions options, std::unique_ptr<StepKernel> kernel,
+          PsClient* ps, WorkerMetrics* metrics);
 
-  // Examples in the worker's shard.
-  int64_t num_examples() const;
-  // Copies the examples order_[first, first + n) into the batch buffers and
-  // returns their loss, leaving the gradient in grad_.
-  float ComputeDense(int64_t first, int n);
-  // Fills *batch with the examples order_[first, first + n).
-  void GatherSparse(int64_t first, int n, SparseBuffers* batch) const;
   // Pulls the parameters (and the first sparse batch's rows).
   absl::Status PullFirst();
-  // Every epoch's steps, after PullFirst.
+  // Every step, after PullFirst.
   absl::Status Train(const std::function<bool()>& should_stop);
-  // One step on the examples order_[first, first + n). Sparse models:
-  // `current` holds those examples, gathered, and `next` the following
-  // batch (no keys after the last); both null for dense models.
-  absl::Status Step(int64_t step, int64_t first, int n, SparseBuffers* current,
-                    SparseBuffers* next);
-  // The push half of a step: sends grad (and rows), receives the parameters
-  // into `params`, records metrics and progress.
-  absl::Status Push(int64_t step, int n, float loss, double compute_seconds,
-                    const float* grad, float* params,
-                    const PsClient::Rows* rows);
-  // Sets up the per-layer gradient norms: names, gauges, progress sums.
-  void SetUpGradientNorms();
-  // Checks this step's loss and gradient (grad_ and, for sparse models,
-  // current->row_grads) before clipping, and records the gradient's norms
-  // in the gauges and the progress; sets *norm to the whole gradient's
-  // norm. Returns DivergedError if either diverged.
-  absl::Status CheckStep(int64_t step, float loss, const SparseBuffers* current,
-                         double* norm);
-  // Records `message` as the progress's divergence and returns it as a
-  // DivergedError.
-  absl::Status Diverged(const std::string& message);
-  // Overlap: waits for the push in flight, if any, and returns its status.
-  absl::Status WaitForPush();
-  // Overlap: the push thread's loop.
-  void PushLoop();
-  void Shuffle(int epoch);
+  // One step: gradient, checks, clipping, push.
+  absl::Status Step(int64_t step);
+  // Records the last checked step's gradient norms in the progress.
+  void RecordNorms(double total);
+  // A push's answer is in: metrics and progress.
+  void Pushed(const PushPipeline::Step& step,
+              const PsClient::Transfer& transfer);
 
-  const TrainerOptions options_;  // batch_size 0 resolved to the shard's
-  // Steps over all epochs; the last push says it is the last.
-  const int64_t total_steps_;
-  // Exactly one model and its data are set.
-  Model* const model_ = nullptr;
-  const Dataset* const data_ = nullptr;
-  SparseModel* const sparse_model_ = nullptr;
-  const SparseDataset* const sparse_data_ = nullptr;
+  const TrainerOptions options_;
+  const std::unique_ptr<StepKernel> kernel_;
+  BatchOrder order_;
   PsClient* const ps_;
   WorkerMetrics* const metrics_;
+  StepChecks checks_;
+  PushPipeline pipeline_;
 
   std::vector<float> params_;
   std::vector<float> grad_;
-  // Overlap: the push in flight fills incoming_ from sending_.
-  std::vector<float> incoming_;
-  std::vector<float> sending_;
-  std::vector<float> batch_features_;
-  std::vector<int32_t> batch_labels_;
-  std::vector<float> batch_targets_;
-  std::vector<int64_t> order_;
-  SparseBuffers sparse_[2];  // this step's batch and the next
-  // Per layer (the layout's tensors, then "sparse_rows" for sparse models):
-  // names and this step's gradient norms; gauges by layer, then the total
-  // (empty without metrics).
-  std::vector<std::string> norm_layers_;
-  std::vector<double> norms_;
-  std::vector<prometheus::Gauge*> norm_gauges_;
-  DivergenceGuard loss_guard_{options_.max_loss_factor, 10};
-  // Steps and examples per second for the gauges; Push records into it,
-  // from one thread at a time (the push thread under overlap).
+  // Steps and examples per second for the gauges.
   StepRate rate_;
 
   mutable absl::Mutex mu_;
   v1::WorkerProgress progress_ ABSL_GUARDED_BY(mu_);
-  // Overlap: the one push the push thread runs next, or is running.
-  std::function<absl::Status()> push_task_ ABSL_GUARDED_BY(mu_);
-  bool push_busy_ ABSL_GUARDED_BY(mu_) = false;
-  bool push_thread_exit_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status push_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace descent

@@ -59,9 +59,13 @@ class TrainerTest : public ::testing::Test {
   // Trains the model through the shard; returns its final parameters.
   std::vector<float> Train(bool overlap, float clip_norm = 0) {
     std::unique_ptr<PsClient> ps = Client();
-    Trainer trainer(
-        TrainerOptions{kEpochs, kBatch, kSeed, 0, overlap, 0, clip_norm},
-        model_.get(), ps.get(), &data_, nullptr);
+    TrainerOptions options;
+    options.epochs = kEpochs;
+    options.batch_size = kBatch;
+    options.seed = kSeed;
+    options.overlap = overlap;
+    options.clip_norm = clip_norm;
+    Trainer trainer(options, model_.get(), ps.get(), &data_, nullptr);
     absl::Status trained = trainer.Run([] { return false; });
     EXPECT_TRUE(trained.ok()) << trained;
     const v1::WorkerProgress progress = trainer.Progress();

@@ -1,0 +1,72 @@
+// PushPipeline: sends each step's gradient to the shards through a PsClient
+// and puts the parameters its answer brings where the next gradient reads
+// them.
+//
+// Without overlap, Push() returns once the answer is in: the next gradient
+// reads the parameters this push brought (plain SGD on a worker's view).
+// With overlap (dense models only), Push() waits for the previous step's
+// answer, makes its parameters current, starts this step's push and returns
+// at once; the next gradient is computed while the push travels, on
+// parameters that lack this step's own update (a staleness of one step, on
+// top of whatever ASP adds). A step then costs about max(compute, round
+// trip) rather than their sum. No thread of its own: PsClient's
+// StartPushPull / AwaitPushPull do the waiting.
+//
+// Each push, once answered, is reported to `on_pushed` on the caller's
+// thread. Not thread-safe.
+#ifndef DESCENT_WORKER_PUSH_PIPELINE_H_
+#define DESCENT_WORKER_PUSH_PIPELINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/ps_client.h"
+
+namespace descent {
+
+class PushPipeline {
+ public:
+  // What a push carries beside the gradient, and what its report says.
+  struct Step {
+    int64_t step = 0;
+    int examples = 0;
+    float loss = 0;
+    double compute_seconds = 0;
+  };
+  using OnPushed =
+      std::function<void(const Step& step, const PsClient::Transfer& transfer)>;
+
+  // `ps` must outlive the pipeline; its last push (step total_steps - 1)
+  // tells the shards it is the worker's last.
+  PushPipeline(PsClient* ps, bool overlap, int64_t total_steps,
+               OnPushed on_pushed);
+
+  // Sends `grad` (and rows, as PsClient::PushPull). `grad` and the row
+  // gradients may be reused on return; *params (P floats) is where the next
+  // gradient reads the parameters. Returns the PsClient's error, of this
+  // push or (with overlap) of the previous one.
+  absl::Status Push(const Step& step, const float* grad,
+                    std::vector<float>* params, const PsClient::Rows* rows);
+
+  // Waits for the push in flight, if any; returns its status. Call before
+  // the parameters or the PsClient go away, also after an error.
+  absl::Status Finish();
+
+ private:
+  absl::Status Await();
+
+  PsClient* const ps_;
+  const bool overlap_;
+  const int64_t total_steps_;
+  const OnPushed on_pushed_;
+  // Overlap: the parameters the push in flight brings, and its step.
+  std::vector<float> incoming_;
+  std::optional<Step> in_flight_;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_WORKER_PUSH_PIPELINE_H_
