@@ -34,6 +34,7 @@ class Evaluator {
   Evaluator(std::unique_ptr<Model> model, Dataset test);
   // A sparse model on sparse test examples.
   Evaluator(std::unique_ptr<SparseModel> model, SparseDataset test);
+  ~Evaluator();
 
   // Pulls the parameters and sets test_loss (the mean per-example loss;
   // squared error for regression models), test_accuracy or test_rmse, and
@@ -45,25 +46,19 @@ class Evaluator {
   // Sparse models: the test set's keys (sorted, unique) and their rows as
   // of the last successful Evaluate, row_width() floats each. Dense models:
   // empty, and row_width() is 0.
-  const std::vector<uint64_t>& keys() const { return keys_; }
-  const std::vector<float>& rows() const { return rows_; }
-  int row_width() const {
-    return sparse_model_ != nullptr ? sparse_model_->table().row_width : 0;
-  }
+  const std::vector<uint64_t>& keys() const;
+  const std::vector<float>& rows() const;
+  int row_width() const;
+
+  // The model family's part: what to pull and how to score (defined in
+  // evaluator.cc; one for dense models, one for sparse ones).
+  class TestSet;
 
  private:
-  // Exactly one of the models is set.
-  const std::unique_ptr<Model> model_;
-  const std::unique_ptr<SparseModel> sparse_model_;
-  const Dataset test_;
-  const SparseDataset sparse_test_;
+  explicit Evaluator(std::unique_ptr<TestSet> test);
+
+  const std::unique_ptr<TestSet> test_;
   std::vector<float> params_;
-  // Sparse models: the test set's sorted unique keys, its entries as slots
-  // into them, the pulled rows, and the scores.
-  std::vector<uint64_t> keys_;
-  std::vector<int32_t> slots_;
-  std::vector<float> rows_;
-  std::vector<float> scores_;
 };
 
 }  // namespace descent
