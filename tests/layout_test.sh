@@ -5,7 +5,7 @@
 #   - dependencies point one way: cli -> roles -> {rpc, server/shard,
 #     server/coordinator, worker} -> common -> proto; rpc may use the shard
 #     and the coordinator; shard, coordinator and worker never include each
-#     other, rpc/ or roles/.
+#     other, rpc/ or roles/; inside common/, model -> data -> eval.
 # It first checks itself on a made-up tree that breaks each rule, so a
 # check that cannot fail fails here.
 # Usage: layout_test.sh SOURCE_DIR
@@ -23,6 +23,8 @@ check() {
   # folder: the include prefixes it must not use
   local rules=(
     "common:server/ worker/ rpc/ roles/ cli/"
+    "common/data:common/model/ common/optim/"
+    "common/eval:common/data/ common/model/ common/optim/"
     "server/shard:server/coordinator/ worker/ rpc/ roles/ cli/"
     "server/coordinator:server/shard/ worker/ rpc/ roles/ cli/"
     "worker:server/ rpc/ roles/ cli/"
@@ -52,6 +54,7 @@ breaks=(
   'server/shard/b.h:#include "server/coordinator/coordinator.h"'
   'worker/b.h:#include "rpc/rpc.h"'
   'common/b.h:#include "server/shard/parameter_shard.h"'
+  'common/data/a.cc:#include "common/model/model.h"'
 )
 for case in "${breaks[@]}"; do
   rm -rf "${scratch:?}"/*

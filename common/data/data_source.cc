@@ -13,7 +13,7 @@
 #include "common/data/scaling.h"
 #include "common/data/synthetic.h"
 #include "common/data/triples_reader.h"
-#include "common/model/roc.h"
+#include "common/eval/roc.h"
 #include "common/partition.h"
 #include "common/status_macros.h"
 

@@ -4,22 +4,12 @@
 #include <cmath>
 
 #include "Eigen/Core"
+#include "common/model/eigen_maps.h"
 #include "glog/logging.h"
 
 namespace descent {
 namespace kernels {
 namespace {
-
-using RowMatrix =
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixMap = Eigen::Map<RowMatrix>;
-using ConstMatrixMap = Eigen::Map<const RowMatrix>;
-using RowVectorMap = Eigen::Map<Eigen::RowVectorXf>;
-using ConstRowVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
-using ColVectorMap = Eigen::Map<Eigen::VectorXf>;
-using ConstColVectorMap = Eigen::Map<const Eigen::VectorXf>;
-using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
-using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
 
 // The outputs o in [begin, end) of an axis of `outputs` positions whose
 // input coordinate o * stride + offset lies inside [0, size).

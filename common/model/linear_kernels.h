@@ -9,14 +9,13 @@
 // (l2 / 2) ||W||^2 + l1 ||W||_1 covers W only, never b; its subgradient is
 // l2 W + l1 sign(W), with sign(0) = 0.
 //
-// Batches are split into threads() contiguous chunks, one OpenMP thread per
-// chunk, each with its own score and gradient buffers; gradients are summed
-// in chunk order, so results depend on threads() but not on how many OpenMP
-// threads actually run. Eigen runs single-threaded inside each chunk. All
-// buffers are sized at construction: no allocation of its own per call
-// (Eigen's GEMM packs on the stack, or on the heap past
-// EIGEN_STACK_ALLOCATION_LIMIT). Not thread-safe: one caller at a time per
-// instance.
+// Batches are split into threads() chunks, each with its own score and
+// gradient buffers, and the chunks' results are added in chunk order, as
+// batch_chunks.h describes: results depend on threads() but not on how many
+// OpenMP threads actually run. All buffers are sized at construction: no
+// allocation of its own per call (Eigen's GEMM packs on the stack, or on the
+// heap past EIGEN_STACK_ALLOCATION_LIMIT). Not thread-safe: one caller at a
+// time per instance.
 #ifndef DESCENT_COMMON_MODEL_LINEAR_KERNELS_H_
 #define DESCENT_COMMON_MODEL_LINEAR_KERNELS_H_
 
@@ -78,8 +77,6 @@ class LinearKernels {
   // `rows` into chunk->gradient.
   void Backward(const float* features, IndexRange rows, float scale,
                 Chunk* chunk) const;
-  // grad = sum of every chunk's gradient, summed in chunk order.
-  void SumGradients(float* grad);
   // Adds the penalty's gradient to grad; returns the penalty.
   double AddPenalty(const float* params, float* grad) const;
 

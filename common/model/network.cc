@@ -11,30 +11,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/model/batch_chunks.h"
+#include "common/model/eigen_maps.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 
 namespace descent {
 namespace {
-
-using VectorMap = Eigen::Map<Eigen::RowVectorXf>;
-using ConstVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
-
-// Runs fn(chunk, rows) for each of `chunks` even chunks of [0, n), on up to
-// `chunks` OpenMP threads. Chunk c always covers the same rows, whatever
-// the number of threads OpenMP grants.
-template <typename Fn>
-void ForEachChunk(int chunks, int64_t n, const Fn& fn) {
-#pragma omp parallel num_threads(chunks)
-  {
-    // Keeps Eigen single-threaded inside the region; this ICV is per thread
-    // of the region and leaks nowhere.
-    omp_set_num_threads(1);
-    for (int c = omp_get_thread_num(); c < chunks; c += omp_get_num_threads()) {
-      fn(c, EvenPart(n, chunks, c));
-    }
-  }
-}
 
 const char* KindName(LayerSpec::Kind kind) {
   switch (kind) {
@@ -247,28 +230,19 @@ float Network::LossAndGradient(const float* params, const Batch& batch,
     Forward(params, batch.features, batch.labels, rows, &chunks_[c]);
     Backward(params, batch.features, batch.labels, rows, scale, &chunks_[c]);
   });
-  SumGradients(grad);
-  double loss_sum = 0;
-  for (const Chunk& chunk : chunks_) loss_sum += chunk.loss_sum;
-  return static_cast<float>(loss_sum / batch.size + AddPenalty(params, grad));
+  SumChunkGradients(chunks_, layout_.size(), grad);
+  return static_cast<float>(SumChunkLosses(chunks_) / batch.size +
+                            AddPenalty(params, grad));
 }
 
 EvalResult Network::Evaluate(const float* params, const Batch& examples) {
-  const int64_t n = examples.size;
   const int64_t features = layers_[0].in_size;
-  CHECK_GE(n, 0);
-  EvalResult result;
-  result.count = n;
-  for (int64_t start = 0; start < n; start += max_batch_) {
-    const int64_t rows = std::min<int64_t>(max_batch_, n - start);
-    ForwardAll(params, examples.features + start * features,
-               examples.labels + start, rows);
-    for (const Chunk& chunk : chunks_) {
-      result.loss_sum += chunk.loss_sum;
-      result.correct += chunk.correct;
-    }
-  }
-  return result;
+  CHECK_GE(examples.size, 0);
+  return EvaluateBySlices(
+      examples.size, max_batch_, chunks_, [&](int64_t start, int64_t rows) {
+        ForwardAll(params, examples.features + start * features,
+                   examples.labels + start, rows);
+      });
 }
 
 void Network::ForwardAll(const float* params, const float* features,
@@ -338,7 +312,7 @@ void Network::Backward(const float* params, const float* features,
   for (int64_t i = 0; i < m; ++i) {
     d_output[i * num_classes_ + labels[rows.begin + i]] -= 1.0f;
   }
-  VectorMap(d_output, m * num_classes_) *= scale;
+  RowVectorMap(d_output, m * num_classes_) *= scale;
   for (int l = static_cast<int>(layers_.size()) - 1; l >= 0; --l) {
     const float* input = l == 0 ? features + rows.begin * layers_[0].in_size
                                 : chunk->outputs[l - 1].data();
@@ -375,25 +349,14 @@ void Network::LayerBackward(int l, const float* params, const float* input,
   }
 }
 
-void Network::SumGradients(float* grad) {
-  ForEachChunk(threads_, layout_.size(), [&](int, IndexRange span) {
-    VectorMap out(grad + span.begin, span.size());
-    out = ConstVectorMap(chunks_[0].gradient.data() + span.begin, span.size());
-    for (size_t c = 1; c < chunks_.size(); ++c) {
-      out +=
-          ConstVectorMap(chunks_[c].gradient.data() + span.begin, span.size());
-    }
-  });
-}
-
 double Network::AddPenalty(const float* params, float* grad) const {
   if (l2_ == 0) return 0;
   double sum_squares = 0;
   for (const Layer& layer : layers_) {
     if (layer.weights < 0) continue;
     const int64_t n = layer.bias - layer.weights;
-    ConstVectorMap w(params + layer.weights, n);
-    VectorMap(grad + layer.weights, n) += l2_ * w;
+    ConstRowVectorMap w(params + layer.weights, n);
+    RowVectorMap(grad + layer.weights, n) += l2_ * w;
     sum_squares += w.squaredNorm();
   }
   return 0.5 * l2_ * sum_squares;

@@ -19,12 +19,12 @@
 // fan_in = in_channels * k * k, fan_out = out_channels * k * k. Hidden
 // weights use their LayerSpec's init; the output layer's use Xavier uniform.
 //
-// Each batch is split into threads() contiguous chunks, one OpenMP thread
-// per chunk, each with its own activations and gradient; gradients are then
-// summed in chunk order, so results depend on threads() but not on how many
-// OpenMP threads actually run. Eigen runs single-threaded inside each chunk.
-// All buffers are sized at construction for max_batch: no allocation of its
-// own per call. Not thread-safe: one caller at a time per instance.
+// Each batch is split into threads() chunks, each with its own activations
+// and gradient, and the chunks' results are added in chunk order, as
+// batch_chunks.h describes: results depend on threads() but not on how many
+// OpenMP threads actually run. All buffers are sized at construction for
+// max_batch: no allocation of its own per call. Not thread-safe: one caller
+// at a time per instance.
 #ifndef DESCENT_COMMON_MODEL_NETWORK_H_
 #define DESCENT_COMMON_MODEL_NETWORK_H_
 
@@ -141,8 +141,6 @@ class Network : public Model {
   // Runs Forward on `n` rows, chunked over threads.
   void ForwardAll(const float* params, const float* features,
                   const int32_t* labels, int64_t n);
-  // grad = sum of every chunk's gradient, summed in chunk order.
-  void SumGradients(float* grad);
   // Adds the l2 penalty's gradient to grad; returns the penalty.
   double AddPenalty(const float* params, float* grad) const;
 

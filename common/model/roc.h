@@ -1,18 +1,10 @@
-// The area under the ROC curve of binary scores: the probability that a
-// random positive example scores above a random negative one, ties counting
-// one half (the Mann-Whitney U statistic over n_pos * n_neg). Pure function;
-// thread-safe.
+// Moved: AreaUnderRoc is now in common/eval/roc.h, beside the other metrics
+// of a model on data. This forwarding header stays only until its last user,
+// server/evaluator.cc, includes common/eval/roc.h; then delete it. Nothing in
+// common/ may include it.
 #ifndef DESCENT_COMMON_MODEL_ROC_H_
 #define DESCENT_COMMON_MODEL_ROC_H_
 
-#include <cstdint>
-
-namespace descent {
-
-// `labels` are 0 or 1 (anything else counts as 1). Returns 0.5 when either
-// class is absent. O(n log n).
-double AreaUnderRoc(const float* scores, const int32_t* labels, int64_t n);
-
-}  // namespace descent
+#include "common/eval/roc.h"  // IWYU pragma: export
 
 #endif  // DESCENT_COMMON_MODEL_ROC_H_

@@ -3,52 +3,15 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cmath>
 
 #include "Eigen/Core"
+#include "common/model/batch_chunks.h"
+#include "common/model/eigen_maps.h"
+#include "common/model/layers.h"
 #include "glog/logging.h"
 
 namespace descent {
 namespace {
-
-using RowMatrix =
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixMap = Eigen::Map<RowMatrix>;
-using ConstMatrixMap = Eigen::Map<const RowMatrix>;
-using VectorMap = Eigen::Map<Eigen::RowVectorXf>;
-using ConstVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
-
-// Runs fn(chunk, rows) for each of `chunks` even chunks of [0, n), on up to
-// `chunks` OpenMP threads. Chunk c always covers the same rows, whatever
-// the number of threads OpenMP grants.
-template <typename Fn>
-void ForEachChunk(int chunks, int64_t n, const Fn& fn) {
-#pragma omp parallel num_threads(chunks)
-  {
-    // Eigen parallelizes a big product unless it runs inside a team of more
-    // than one thread. This ICV is per thread of this region: it keeps
-    // Eigen single-threaded here even with chunks == 1, and leaks nowhere.
-    omp_set_num_threads(1);
-    for (int c = omp_get_thread_num(); c < chunks; c += omp_get_num_threads()) {
-      fn(c, EvenPart(n, chunks, c));
-    }
-  }
-}
-
-// Turns a row of logits into softmax probabilities in place. Returns the
-// example's cross-entropy, -log softmax(logits)[label], and sets *correct if
-// the label is the argmax (the first on a tie).
-double SoftmaxInPlace(int label, VectorMap row, bool* correct) {
-  Eigen::Index argmax = 0;
-  const float max = row.maxCoeff(&argmax);
-  *correct = argmax == label;
-  row.array() -= max;  // exp() below stays <= 1: no overflow
-  const float label_logit = row[label];
-  row = row.array().exp().matrix();
-  const double sum = row.sum();
-  row /= static_cast<float>(sum);
-  return std::log(sum) - label_logit;
-}
 
 ParamLayout SoftmaxLayout(int64_t features, int classes, InitRule init) {
   ParamLayout layout;
@@ -91,9 +54,8 @@ float SoftmaxRegression::LossAndGradient(const float* params,
     Forward(params, batch.features, batch.labels, rows, &chunks_[c]);
     Backward(batch.features, batch.labels, rows, scale, &chunks_[c]);
   });
-  SumGradients(grad);
-  double loss_sum = 0;
-  for (const Chunk& chunk : chunks_) loss_sum += chunk.loss_sum;
+  SumChunkGradients(chunks_, layout_.size(), grad);
+  const double loss_sum = SumChunkLosses(chunks_);
   double penalty = 0;
   if (l2_ > 0) {
     const int64_t weights = num_features_ * num_classes_;
@@ -107,21 +69,12 @@ float SoftmaxRegression::LossAndGradient(const float* params,
 
 EvalResult SoftmaxRegression::Evaluate(const float* params,
                                        const Batch& examples) {
-  const int64_t n = examples.size;
-  const float* features = examples.features;
-  const int32_t* labels = examples.labels;
-  CHECK_GE(n, 0);
-  EvalResult result;
-  result.count = n;
-  for (int64_t start = 0; start < n; start += max_batch_) {
-    const int64_t rows = std::min<int64_t>(max_batch_, n - start);
-    ForwardAll(params, features + start * num_features_, labels + start, rows);
-    for (const Chunk& chunk : chunks_) {
-      result.loss_sum += chunk.loss_sum;
-      result.correct += chunk.correct;
-    }
-  }
-  return result;
+  CHECK_GE(examples.size, 0);
+  return EvaluateBySlices(
+      examples.size, max_batch_, chunks_, [&](int64_t start, int64_t rows) {
+        ForwardAll(params, examples.features + start * num_features_,
+                   examples.labels + start, rows);
+      });
 }
 
 void SoftmaxRegression::ForwardAll(const float* params, const float* features,
@@ -137,7 +90,7 @@ void SoftmaxRegression::Forward(const float* params, const float* features,
   const int64_t m = rows.size();
   ConstMatrixMap x(features + rows.begin * num_features_, m, num_features_);
   ConstMatrixMap w(params, num_features_, num_classes_);
-  ConstVectorMap b(params + w.size(), num_classes_);
+  ConstRowVectorMap b(params + w.size(), num_classes_);
   MatrixMap z(chunk->logits.data(), m, num_classes_);
   z.noalias() = x * w;
   z.rowwise() += b;
@@ -149,7 +102,7 @@ void SoftmaxRegression::Forward(const float* params, const float* features,
         << "label " << label << " of example " << rows.begin + i;
     bool correct = false;
     chunk->loss_sum +=
-        SoftmaxInPlace(label, VectorMap(&z(i, 0), num_classes_), &correct);
+        kernels::SoftmaxCrossEntropy(num_classes_, label, &z(i, 0), &correct);
     chunk->correct += correct;
   }
 }
@@ -159,7 +112,7 @@ void SoftmaxRegression::Backward(const float* features, const int32_t* labels,
                                  Chunk* chunk) const {
   const int64_t m = rows.size();
   MatrixMap dw(chunk->gradient.data(), num_features_, num_classes_);
-  VectorMap db(chunk->gradient.data() + dw.size(), num_classes_);
+  RowVectorMap db(chunk->gradient.data() + dw.size(), num_classes_);
   if (m == 0) {
     dw.setZero();
     db.setZero();
@@ -172,17 +125,6 @@ void SoftmaxRegression::Backward(const float* features, const int32_t* labels,
   ConstMatrixMap x(features + rows.begin * num_features_, m, num_features_);
   dw.noalias() = x.transpose() * d;
   db = d.colwise().sum();
-}
-
-void SoftmaxRegression::SumGradients(float* grad) {
-  ForEachChunk(threads_, layout_.size(), [&](int, IndexRange span) {
-    VectorMap out(grad + span.begin, span.size());
-    out = ConstVectorMap(chunks_[0].gradient.data() + span.begin, span.size());
-    for (size_t c = 1; c < chunks_.size(); ++c) {
-      out +=
-          ConstVectorMap(chunks_[c].gradient.data() + span.begin, span.size());
-    }
-  });
 }
 
 }  // namespace descent

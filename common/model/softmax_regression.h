@@ -5,14 +5,13 @@
 // (f, c) at f * num_classes + c), init by `weight_init` with fan_in =
 // num_features and fan_out = num_classes; then "bias" {num_classes}, zeros.
 //
-// Kernels split each batch into threads() contiguous chunks, one OpenMP
-// thread per chunk, each with its own gradient buffer; the buffers are then
-// summed in chunk order, so results depend on threads() but not on how many
-// OpenMP threads actually run. Eigen runs single-threaded inside each chunk.
-// All buffers are sized at construction: no allocation of its own per call
-// (Eigen's GEMM packs on the stack, or on the heap past
-// EIGEN_STACK_ALLOCATION_LIMIT). Not thread-safe: one caller at a time per
-// instance.
+// Each batch is split into threads() chunks, each with its own logits and
+// gradient, and the chunks' results are added in chunk order, as
+// batch_chunks.h describes: results depend on threads() but not on how many
+// OpenMP threads actually run. All buffers are sized at construction: no
+// allocation of its own per call (Eigen's GEMM packs on the stack, or on the
+// heap past EIGEN_STACK_ALLOCATION_LIMIT). Not thread-safe: one caller at a
+// time per instance.
 #ifndef DESCENT_COMMON_MODEL_SOFTMAX_REGRESSION_H_
 #define DESCENT_COMMON_MODEL_SOFTMAX_REGRESSION_H_
 
@@ -64,8 +63,6 @@ class SoftmaxRegression : public Model {
   // Runs Forward on `n` rows, chunked over threads.
   void ForwardAll(const float* params, const float* features,
                   const int32_t* labels, int64_t n);
-  // grad = sum of every chunk's gradient, summed in chunk order.
-  void SumGradients(float* grad);
 
   // Constant after construction.
   const int64_t num_features_;

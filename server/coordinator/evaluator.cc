@@ -4,7 +4,7 @@
 #include <cmath>
 #include <utility>
 
-#include "common/model/roc.h"
+#include "common/eval/roc.h"
 
 namespace descent {
 

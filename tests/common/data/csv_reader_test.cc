@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/data/temp_file.h"
 
 namespace descent {
 namespace {
@@ -19,18 +20,9 @@ using ::testing::FloatEq;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
 
-// Writes `text` to a file under the test temp dir, unique to this test.
-std::string WriteFile(const std::string& name, const std::string& text) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string path =
-      absl::StrCat(::testing::TempDir(), "/csv_", info->test_suite_name(), "_",
-                   info->name(), "_", name);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-  return path;
-}
-
 TEST(ReadCsv, ReadsHeaderAndLastColumnLabel) {
-  const std::string path = WriteFile("a.csv", "x,y,label\n1,2.5,0\n-3,4e1,2\n");
+  const std::string path =
+      WriteTempFile("a.csv", "x,y,label\n1,2.5,0\n-3,4e1,2\n");
   auto data = ReadCsv(path, CsvOptions{});
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_examples, 2);
@@ -42,7 +34,7 @@ TEST(ReadCsv, ReadsHeaderAndLastColumnLabel) {
 }
 
 TEST(ReadCsv, FindsLabelByNameOrIndex) {
-  const std::string path = WriteFile("a.csv", "a,cls,b\n1,1,2\n3,0,4\n");
+  const std::string path = WriteTempFile("a.csv", "a,cls,b\n1,1,2\n3,0,4\n");
   CsvOptions by_name;
   by_name.label_column = "cls";
   CsvOptions by_index;
@@ -56,7 +48,7 @@ TEST(ReadCsv, FindsLabelByNameOrIndex) {
 }
 
 TEST(ReadCsv, ReadsRegressionTargetsAndGivenClassCount) {
-  const std::string path = WriteFile("a.csv", "a,t\n1,0.25\n2,3.0\n");
+  const std::string path = WriteTempFile("a.csv", "a,t\n1,0.25\n2,3.0\n");
   CsvOptions regression;
   regression.regression = true;
   auto data = ReadCsv(path, regression);
@@ -67,16 +59,16 @@ TEST(ReadCsv, ReadsRegressionTargetsAndGivenClassCount) {
 
   CsvOptions classes;
   classes.num_classes = 10;
-  data = ReadCsv(WriteFile("b.csv", "a,t\n1,0\n2,3.0\n"), classes);
+  data = ReadCsv(WriteTempFile("b.csv", "a,t\n1,0\n2,3.0\n"), classes);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_classes, 10);
   EXPECT_THAT(data->labels, ElementsAre(0, 3));  // "3.0" is a whole number
 }
 
 TEST(ReadCsv, HandlesCrlfBlankLinesSpacesAndMissingFinalNewline) {
-  const std::string path = WriteFile("a.csv",
-                                     "\xEF\xBB\xBF"
-                                     "a; b ;y\r\n\r\n 1 ; 2;1\r\n\n3;4 ;0");
+  const std::string path = WriteTempFile("a.csv",
+                                         "\xEF\xBB\xBF"
+                                         "a; b ;y\r\n\r\n 1 ; 2;1\r\n\n3;4 ;0");
   CsvOptions options;
   options.delimiter = ';';
   options.label_column = "y";
@@ -88,7 +80,7 @@ TEST(ReadCsv, HandlesCrlfBlankLinesSpacesAndMissingFinalNewline) {
 }
 
 TEST(ReadCsv, SkipsLinesAndReadsWithoutHeader) {
-  const std::string path = WriteFile("a.csv", "2,1,a,b\n0.5,1\n1.5,0\n");
+  const std::string path = WriteTempFile("a.csv", "2,1,a,b\n0.5,1\n1.5,0\n");
   CsvOptions options;
   options.skip_lines = 1;
   options.header = false;
@@ -205,7 +197,7 @@ TEST(ReadCsv, RejectsEachMalformedInput) {
   };
   for (const BadCase& bad : cases) {
     SCOPED_TRACE(bad.name);
-    const std::string path = WriteFile(bad.name, bad.text);
+    const std::string path = WriteTempFile(bad.name, bad.text);
     auto data = ReadCsv(path, bad.options);
     ASSERT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument)
         << data.status();

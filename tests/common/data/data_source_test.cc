@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/partition.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/data/temp_file.h"
 
 namespace descent {
 namespace {
@@ -22,16 +22,6 @@ using ::testing::FloatEq;
 using ::testing::FloatNear;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
-
-// Writes `text` to a file under the test temp dir, unique to this test.
-std::string WriteFile(const std::string& name, const std::string& text) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string path =
-      absl::StrCat(::testing::TempDir(), "/data_source_",
-                   info->test_suite_name(), "_", info->name(), "_", name);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-  return path;
-}
 
 // A CSV "a,b,label" of `n` lines: line i is (i, 100 + i, i % 3), so every
 // row is recognized by its first feature.
@@ -100,7 +90,7 @@ Examples ConcatenatedShards(const DataSource& source, int64_t train_size,
 }
 
 TEST(DataSource, CsvHoldsOutEveryTestEveryThLine) {
-  v1::JobConfig config = CsvJob(WriteFile("a.csv", NumberedCsv(12)));
+  v1::JobConfig config = CsvJob(WriteTempFile("a.csv", NumberedCsv(12)));
   config.mutable_data()->mutable_csv()->set_test_every(5);
   const DataSource source(config);
 
@@ -125,7 +115,7 @@ TEST(DataSource, CsvHoldsOutEveryTestEveryThLine) {
 }
 
 TEST(DataSource, CsvDefaultTestEveryIsFive) {
-  const DataSource source(CsvJob(WriteFile("a.csv", NumberedCsv(11))));
+  const DataSource source(CsvJob(WriteTempFile("a.csv", NumberedCsv(11))));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
   EXPECT_THAT(FirstColumn(test->dense), ElementsAre(4.f, 9.f));
@@ -133,8 +123,8 @@ TEST(DataSource, CsvDefaultTestEveryIsFive) {
 
 TEST(DataSource, CsvWithTestFileUsesBothFilesWhole) {
   const DataSource source(
-      CsvJob(WriteFile("train.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,1\n"),
-             WriteFile("test.csv", "a,b,y\n7,8,1\n")));
+      CsvJob(WriteTempFile("train.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,1\n"),
+             WriteTempFile("test.csv", "a,b,y\n7,8,1\n")));
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
   EXPECT_THAT(train->dense.features, ElementsAre(1.f, 2.f, 3.f, 4.f, 5.f, 6.f));
@@ -147,8 +137,9 @@ TEST(DataSource, CsvWithTestFileUsesBothFilesWhole) {
 }
 
 TEST(DataSource, CsvTestFileWithFewerClassesTakesTrainingCount) {
-  const DataSource source(CsvJob(WriteFile("train.csv", "a,y\n1,0\n2,3\n3,1\n"),
-                                 WriteFile("test.csv", "a,y\n4,0\n5,1\n")));
+  const DataSource source(
+      CsvJob(WriteTempFile("train.csv", "a,y\n1,0\n2,3\n3,1\n"),
+             WriteTempFile("test.csv", "a,y\n4,0\n5,1\n")));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
   EXPECT_EQ(test->num_classes(), 4);
@@ -159,8 +150,9 @@ TEST(DataSource, CsvTestFileWithFewerClassesTakesTrainingCount) {
 
 TEST(DataSource, CsvInfersClassesAcrossBothSplits) {
   // The largest label is in the test file only.
-  const DataSource source(CsvJob(WriteFile("train.csv", "a,y\n1,0\n2,1\n3,1\n"),
-                                 WriteFile("test.csv", "a,y\n4,2\n5,0\n")));
+  const DataSource source(
+      CsvJob(WriteTempFile("train.csv", "a,y\n1,0\n2,1\n3,1\n"),
+             WriteTempFile("test.csv", "a,y\n4,2\n5,0\n")));
   absl::StatusOr<DataDescription> description = source.Describe();
   ASSERT_TRUE(description.ok()) << description.status();
   EXPECT_EQ(description->num_classes, 3);
@@ -184,8 +176,8 @@ TEST(DataSource, LibsvmInfersClassesAcrossBothSplits) {
       config.mutable_model()->mutable_softmax_regression();
     }
     v1::LibsvmDataConfig* libsvm = config.mutable_data()->mutable_libsvm();
-    libsvm->set_train(WriteFile("train.svm", "0 1:1\n1 2:1\n"));
-    libsvm->set_test(WriteFile("test.svm", "2 1:1\n0 2:1\n"));
+    libsvm->set_train(WriteTempFile("train.svm", "0 1:1\n1 2:1\n"));
+    libsvm->set_test(WriteTempFile("test.svm", "2 1:1\n0 2:1\n"));
     const DataSource source(WithDefaults(config));
     absl::StatusOr<Examples> test = source.LoadTest();
     ASSERT_TRUE(test.ok()) << test.status();
@@ -199,10 +191,10 @@ TEST(DataSource, LibsvmInfersClassesAcrossBothSplits) {
 TEST(DataSource, StandardizeFitsOnTrainingSplitOnly) {
   // Hold-out with test_every 2: the training rows are (a, b) = (0, 1),
   // (2, 1), (4, 1), (6, 3); the test rows (10, 5), (20, 7), (30, 2), (40, 0).
-  v1::JobConfig config =
-      CsvJob(WriteFile("a.csv",
-                       "a,b,y\n0,1,0\n10,5,1\n2,1,0\n20,7,1\n4,1,0\n30,2,1\n"
-                       "6,3,1\n40,0,0\n"));
+  v1::JobConfig config = CsvJob(
+      WriteTempFile("a.csv",
+                    "a,b,y\n0,1,0\n10,5,1\n2,1,0\n20,7,1\n4,1,0\n30,2,1\n"
+                    "6,3,1\n40,0,0\n"));
   config.mutable_data()->mutable_csv()->set_test_every(2);
   config.mutable_data()->set_scaling(v1::STANDARDIZE);
   const DataSource source(config);
@@ -237,7 +229,7 @@ TEST(DataSource, StandardizeFitsOnTrainingSplitOnly) {
 }
 
 TEST(DataSource, DenseTrainShardsAreContiguousAndCoverTheSplit) {
-  v1::JobConfig config = CsvJob(WriteFile("a.csv", NumberedCsv(23)));
+  v1::JobConfig config = CsvJob(WriteTempFile("a.csv", NumberedCsv(23)));
   const DataSource source(config);
   absl::StatusOr<Examples> whole = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(whole.ok()) << whole.status();
@@ -265,7 +257,8 @@ TEST(DataSource, SparseTrainShardsAreContiguousAndCoverTheSplit) {
   }
   v1::JobConfig config;
   config.mutable_model()->mutable_sparse_logistic_regression();
-  config.mutable_data()->mutable_libsvm()->set_train(WriteFile("a.svm", text));
+  config.mutable_data()->mutable_libsvm()->set_train(
+      WriteTempFile("a.svm", text));
   const DataSource source(WithDefaults(config));
   absl::StatusOr<Examples> whole = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(whole.ok()) << whole.status();
@@ -287,8 +280,8 @@ TEST(DataSource, SparseModelOnDenseCsvGetsRowsWithoutZeros) {
   v1::JobConfig config;
   config.mutable_model()->mutable_factorization_machine();
   v1::CsvDataConfig* csv = config.mutable_data()->mutable_csv();
-  csv->set_train(WriteFile("train.csv", "a,b,c,y\n0,2,0,1\n3,0,4,0\n"));
-  csv->set_test(WriteFile("test.csv", "a,b,c,y\n0,0,0,1\n5,6,7,0\n"));
+  csv->set_train(WriteTempFile("train.csv", "a,b,c,y\n0,2,0,1\n3,0,4,0\n"));
+  csv->set_test(WriteTempFile("test.csv", "a,b,c,y\n0,0,0,1\n5,6,7,0\n"));
   const DataSource source(WithDefaults(config));
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
@@ -313,8 +306,8 @@ TEST(DataSource, LibsvmForDenseModelGivesDenseRows) {
   v1::JobConfig config;
   config.mutable_model()->mutable_logistic_regression();
   v1::LibsvmDataConfig* libsvm = config.mutable_data()->mutable_libsvm();
-  libsvm->set_train(WriteFile("train.svm", "1 1:0.5 3:2\n0 2:1\n"));
-  libsvm->set_test(WriteFile("test.svm", "0 3:7\n"));
+  libsvm->set_train(WriteTempFile("train.svm", "1 1:0.5 3:2\n0 2:1\n"));
+  libsvm->set_test(WriteTempFile("test.svm", "0 3:7\n"));
   const DataSource source(WithDefaults(config));
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
@@ -334,9 +327,9 @@ TEST(DataSource, LibsvmForSparseModelGivesSparseRows) {
   v1::JobConfig config;
   config.mutable_model()->mutable_sparse_logistic_regression();
   v1::LibsvmDataConfig* libsvm = config.mutable_data()->mutable_libsvm();
-  libsvm->set_train(WriteFile("train.svm", "1 1:0.5 3:2\n0 2:1\n"));
+  libsvm->set_train(WriteTempFile("train.svm", "1 1:0.5 3:2\n0 2:1\n"));
   // The test file reaches a wider key than the training file.
-  libsvm->set_test(WriteFile("test.svm", "0 9:7\n"));
+  libsvm->set_test(WriteTempFile("test.svm", "0 9:7\n"));
   const DataSource source(WithDefaults(config));
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
@@ -359,8 +352,8 @@ TEST(DataSource, RatingsBecomeUserAndItemKeyedRows) {
   config.mutable_model()->mutable_matrix_factorization();
   v1::RatingsDataConfig* ratings = config.mutable_data()->mutable_ratings();
   ratings->set_train(
-      WriteFile("train.tsv", "3 7 4.5\n0 1 1\n10 2 2.5 881250949\n"));
-  ratings->set_test(WriteFile("test.tsv", "2 12 3\n"));
+      WriteTempFile("train.tsv", "3 7 4.5\n0 1 1\n10 2 2.5 881250949\n"));
+  ratings->set_test(WriteTempFile("test.tsv", "2 12 3\n"));
   const DataSource source(WithDefaults(config));
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
@@ -394,7 +387,8 @@ TEST(DataSource, RatingsHoldOutAndUserKeyWidth) {
   std::string text;
   for (int i = 0; i < 10; ++i) absl::StrAppend(&text, i, " 1 ", i, "\n");
   absl::StrAppend(&text, "20 0 5\n");
-  config.mutable_data()->mutable_ratings()->set_train(WriteFile("r.tsv", text));
+  config.mutable_data()->mutable_ratings()->set_train(
+      WriteTempFile("r.tsv", text));
   const DataSource source(WithDefaults(config));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
@@ -508,7 +502,7 @@ TEST(DataSource, SyntheticRatingsPlantedRmseIsTheNoise) {
 }
 
 TEST(DataSource, PlantedIsEmptyForFiles) {
-  const DataSource source(CsvJob(WriteFile("a.csv", NumberedCsv(10))));
+  const DataSource source(CsvJob(WriteTempFile("a.csv", NumberedCsv(10))));
   const PlantedModel planted = source.Planted();
   EXPECT_TRUE(planted.weights.empty());
   EXPECT_EQ(planted.test_auc, 0);
@@ -567,7 +561,7 @@ TEST(DataSourceErrors, MissingFileIsNamed) {
 }
 
 TEST(DataSourceErrors, EmptyTestSplitIsInvalid) {
-  const DataSource source(CsvJob(WriteFile("a.csv", NumberedCsv(3))));
+  const DataSource source(CsvJob(WriteTempFile("a.csv", NumberedCsv(3))));
   for (const absl::Status& status :
        {source.Describe().status(), source.LoadTest().status(),
         source.LoadTrainShard(0, 1).status()}) {
@@ -578,8 +572,8 @@ TEST(DataSourceErrors, EmptyTestSplitIsInvalid) {
 
 TEST(DataSourceErrors, FeatureCountMismatchNamesBothCounts) {
   const DataSource source(
-      CsvJob(WriteFile("train.csv", "a,b,y\n1,2,0\n3,4,1\n"),
-             WriteFile("test.csv", "a,b,c,y\n1,2,3,0\n")));
+      CsvJob(WriteTempFile("train.csv", "a,b,y\n1,2,0\n3,4,1\n"),
+             WriteTempFile("test.csv", "a,b,c,y\n1,2,3,0\n")));
   const absl::Status status = source.Describe().status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("2 features"));

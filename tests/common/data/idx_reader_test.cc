@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/common/data/temp_file.h"
 
 namespace descent {
 namespace {
@@ -53,23 +54,6 @@ std::string LabelFile(int n) {
   return out;
 }
 
-// A path under the test temp dir, unique to the running test, where no file
-// is left from an earlier run (which may have made it unreadable).
-std::string TempPath(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string path =
-      absl::StrCat(::testing::TempDir(), "/idx_", info->test_suite_name(), "_",
-                   info->name(), "_", name);
-  unlink(path.c_str());
-  return path;
-}
-
-std::string WritePlain(const std::string& name, const std::string& bytes) {
-  const std::string path = TempPath(name);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-  return path;
-}
-
 std::string WriteGzip(const std::string& name, const std::string& bytes) {
   const std::string path = TempPath(name);
   gzFile file = gzopen(path.c_str(), "wb");
@@ -82,7 +66,7 @@ std::string WriteGzip(const std::string& name, const std::string& bytes) {
 
 std::string Write(bool gzip, const std::string& name,
                   const std::string& bytes) {
-  return gzip ? WriteGzip(name + ".gz", bytes) : WritePlain(name, bytes);
+  return gzip ? WriteGzip(name + ".gz", bytes) : WriteTempFile(name, bytes);
 }
 
 std::string ReadWhole(const std::string& path) {
@@ -158,7 +142,7 @@ TEST(ReadIdxCount, ReturnsDeclaredCountOfImagesAndLabels) {
   }
   // Only the header is read: missing data is not its concern.
   absl::StatusOr<int64_t> header_only =
-      ReadIdxCount(WritePlain("h", Header(kImageMagic, {60000, 28, 28})));
+      ReadIdxCount(WriteTempFile("h", Header(kImageMagic, {60000, 28, 28})));
   ASSERT_TRUE(header_only.ok()) << header_only.status();
   EXPECT_EQ(*header_only, 60000);
 }
@@ -167,7 +151,7 @@ TEST(ReadIdxCount, ReportsMissingFileAndWrongMagic) {
   const std::string missing = TempPath("absent.gz");
   ExpectError(ReadIdxCount(missing).status(), absl::StatusCode::kNotFound,
               {missing, "cannot open", "No such file or directory"});
-  const std::string text = WritePlain("text", "hello, world\n");
+  const std::string text = WriteTempFile("text", "hello, world\n");
   ExpectError(ReadIdxCount(text).status(), absl::StatusCode::kInvalidArgument,
               {text, "wrong magic", "0x68656c6c"});
 }
@@ -218,7 +202,7 @@ TEST(ReadIdx, WrongMagicOnLabels) {
 }
 
 TEST(ReadIdx, ZeroOrAbsurdDimensions) {
-  const std::string labels = WritePlain("labels", LabelFile(10));
+  const std::string labels = WriteTempFile("labels", LabelFile(10));
   struct Case {
     std::vector<uint32_t> dims;
     std::string expected;
@@ -229,7 +213,7 @@ TEST(ReadIdx, ZeroOrAbsurdDimensions) {
                          {{0xffffffff, 4, 8}, "absurd record count"},
                          {{10, 100000, 100000}, "absurd image dimensions"}}) {
     const std::string images =
-        WritePlain("images", Header(kImageMagic, c.dims));
+        WriteTempFile("images", Header(kImageMagic, c.dims));
     ExpectError(ReadIdx(images, labels, 10).status(),
                 absl::StatusCode::kInvalidArgument, {images, c.expected});
   }
@@ -246,7 +230,7 @@ TEST(ReadIdx, TruncatedHeaderIsDataLoss) {
                   absl::StatusCode::kDataLoss, {images, "truncated header"});
     }
   }
-  const std::string images = WritePlain("images7", full.substr(0, 7));
+  const std::string images = WriteTempFile("images7", full.substr(0, 7));
   ExpectError(ReadIdx(images, labels, 10).status(), absl::StatusCode::kDataLoss,
               {"file ends after 7 of 16 header bytes"});
   ExpectError(ReadIdxCount(images).status(), absl::StatusCode::kDataLoss,
@@ -279,14 +263,14 @@ TEST(ReadIdx, CutGzipStreamIsTruncation) {
   const std::string labels = WriteGzip("labels.gz", LabelFile(10));
   const std::string whole = ReadWhole(WriteGzip("whole.gz", ImageFile(10)));
   const std::string images =
-      WritePlain("cut.gz", whole.substr(0, whole.size() / 2));
+      WriteTempFile("cut.gz", whole.substr(0, whole.size() / 2));
   ExpectError(ReadIdx(images, labels, 10).status(), absl::StatusCode::kDataLoss,
               {images, "truncated at image", "of 10"});
 }
 
 TEST(ReadIdx, TrailingDataIsDataLoss) {
-  const std::string images = WritePlain("images", ImageFile(10) + "x");
-  const std::string labels = WritePlain("labels", LabelFile(10));
+  const std::string images = WriteTempFile("images", ImageFile(10) + "x");
+  const std::string labels = WriteTempFile("labels", LabelFile(10));
   ExpectError(ReadIdx(images, labels, 10).status(), absl::StatusCode::kDataLoss,
               {images, "unexpected data after the last image"});
 }
@@ -339,13 +323,13 @@ TEST(ReadIdx, CorruptGzipIsDataLossWithZlibMessage) {
   // zlib's gzip header is 10 bytes; 0xff opens a block of reserved type 3.
   std::string bad_block = good;
   bad_block[10] = static_cast<char>(0xff);
-  const std::string images = WritePlain("bad_block.gz", bad_block);
+  const std::string images = WriteTempFile("bad_block.gz", bad_block);
   ExpectError(ReadIdx(images, labels, 10).status(), absl::StatusCode::kDataLoss,
               {images, "corrupt gzip stream", "invalid block type"});
   // The trailer's CRC-32 is checked once the data has been read.
   std::string bad_crc = good;
   bad_crc[bad_crc.size() - 8] ^= 0x01;
-  const std::string images_crc = WritePlain("bad_crc.gz", bad_crc);
+  const std::string images_crc = WriteTempFile("bad_crc.gz", bad_crc);
   ExpectError(ReadIdx(images_crc, labels, 10).status(),
               absl::StatusCode::kDataLoss,
               {images_crc, "corrupt gzip stream", "incorrect data check"});

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/data/temp_file.h"
 
 namespace descent {
 namespace {
@@ -15,16 +15,6 @@ using ::testing::ElementsAre;
 using ::testing::FloatEq;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
-
-// Writes `text` to a file under the test temp dir, unique to this test.
-std::string WriteFile(const std::string& name, const std::string& text) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string path =
-      absl::StrCat(::testing::TempDir(), "/libsvm_", info->test_suite_name(),
-                   "_", info->name(), "_", name);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-  return path;
-}
 
 LibsvmOptions Options(bool zero_based, int64_t num_features, bool regression,
                       int32_t num_classes) {
@@ -37,12 +27,12 @@ LibsvmOptions Options(bool zero_based, int64_t num_features, bool regression,
 }
 
 TEST(ReadLibsvm, ReadsBinaryPlusMinusOneFile) {
-  const std::string path = WriteFile("a.svm",
-                                     "# a comment line\n"
-                                     "+1 1:0.5 3:-2 # trailing comment\r\n"
-                                     "-1 qid:7 2:1e-1\n"
-                                     "\n"
-                                     "1\t4:3\n");
+  const std::string path = WriteTempFile("a.svm",
+                                         "# a comment line\n"
+                                         "+1 1:0.5 3:-2 # trailing comment\r\n"
+                                         "-1 qid:7 2:1e-1\n"
+                                         "\n"
+                                         "1\t4:3\n");
   auto data = ReadLibsvm(path, {});
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_examples, 3);
@@ -57,14 +47,14 @@ TEST(ReadLibsvm, ReadsBinaryPlusMinusOneFile) {
 }
 
 TEST(ReadLibsvm, OnlyMinusOneStillMakesTwoClasses) {
-  auto data = ReadLibsvm(WriteFile("a.svm", "-1 1:1\n"), {});
+  auto data = ReadLibsvm(WriteTempFile("a.svm", "-1 1:1\n"), {});
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_classes, 2);
   EXPECT_THAT(data->labels, ElementsAre(0));
 }
 
 TEST(ReadLibsvm, ReadsMulticlassZeroBasedWithGivenShape) {
-  const std::string path = WriteFile("a.svm", "2 0:1 5:2\n0\n1.0 3:4\n");
+  const std::string path = WriteTempFile("a.svm", "2 0:1 5:2\n0\n1.0 3:4\n");
   auto data = ReadLibsvm(path, Options(true, 10, false, 5));
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_features, 10);
@@ -80,7 +70,7 @@ TEST(ReadLibsvm, ReadsMulticlassZeroBasedWithGivenShape) {
 }
 
 TEST(ReadLibsvm, ReadsRegressionTargets) {
-  auto data = ReadLibsvm(WriteFile("a.svm", "-0.5 1:1\n2.25 2:1\n"),
+  auto data = ReadLibsvm(WriteTempFile("a.svm", "-0.5 1:1\n2.25 2:1\n"),
                          Options(false, 0, true, 0));
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_classes, 0);
@@ -89,7 +79,7 @@ TEST(ReadLibsvm, ReadsRegressionTargets) {
 }
 
 TEST(ReadLibsvmDense, FillsZerosWhereNothingIsStored) {
-  auto data = ReadLibsvmDense(WriteFile("a.svm", "1 1:1 3:3\n0 2:2\n"), {});
+  auto data = ReadLibsvmDense(WriteTempFile("a.svm", "1 1:1 3:3\n0 2:2\n"), {});
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_examples, 2);
   EXPECT_EQ(data->num_features, 3);
@@ -101,7 +91,7 @@ TEST(ReadLibsvmDense, FillsZerosWhereNothingIsStored) {
 
 TEST(ReadLibsvmDense, RefusesAHugeDenseCopy) {
   auto data =
-      ReadLibsvmDense(WriteFile("a.svm", "1 1:1\n"),
+      ReadLibsvmDense(WriteTempFile("a.svm", "1 1:1\n"),
                       Options(false, kMaxDenseLibsvmFloats + 1, false, 0));
   EXPECT_EQ(data.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(data.status().message(), HasSubstr("ReadLibsvm"));
@@ -197,7 +187,7 @@ TEST(ReadLibsvm, RejectsEachMalformedInput) {
   };
   for (const BadCase& bad : cases) {
     SCOPED_TRACE(bad.name);
-    const std::string path = WriteFile(bad.name, bad.text);
+    const std::string path = WriteTempFile(bad.name, bad.text);
     auto data = ReadLibsvm(path, bad.options);
     ASSERT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument)
         << data.status();

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/data/temp_file.h"
 
 namespace descent {
 namespace {
@@ -16,23 +16,13 @@ using ::testing::FloatEq;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
 
-// Writes `text` to a file under the test temp dir, unique to this test.
-std::string WriteFile(const std::string& name, const std::string& text) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string path =
-      absl::StrCat(::testing::TempDir(), "/triples_", info->test_suite_name(),
-                   "_", info->name(), "_", name);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-  return path;
-}
-
 TEST(ReadTriples, ReadsRatingsInFileOrder) {
-  const std::string path = WriteFile("a.tsv",
-                                     "# user item rating\n"
-                                     "196\t242\t3\t881250949\r\n"
-                                     "\n"
-                                     "  18446744073709551615 0 -0.5\n"
-                                     "7 9 4.25");
+  const std::string path = WriteTempFile("a.tsv",
+                                         "# user item rating\n"
+                                         "196\t242\t3\t881250949\r\n"
+                                         "\n"
+                                         "  18446744073709551615 0 -0.5\n"
+                                         "7 9 4.25");
   auto triples = ReadTriples(path);
   ASSERT_TRUE(triples.ok()) << triples.status();
   EXPECT_EQ(triples->size(), 3);
@@ -77,7 +67,7 @@ TEST(ReadTriples, RejectsEachMalformedInput) {
   };
   for (const BadCase& bad : cases) {
     SCOPED_TRACE(bad.name);
-    const std::string path = WriteFile(bad.name, bad.text);
+    const std::string path = WriteTempFile(bad.name, bad.text);
     auto triples = ReadTriples(path);
     ASSERT_EQ(triples.status().code(), absl::StatusCode::kInvalidArgument)
         << triples.status();

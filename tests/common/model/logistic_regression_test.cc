@@ -6,207 +6,60 @@
 #include <random>
 #include <vector>
 
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/model/linear_model_reference.h"
+#include "tests/common/model/linear_model_test_suite.h"
 
 namespace descent {
 namespace {
 
-// A batch of random examples with everything the kernel and the reference
-// need, owned here.
-struct Problem {
-  int64_t features;
-  int batch;
-  std::vector<float> x;       // batch x features, row-major
-  std::vector<int32_t> y;     // batch labels, 0 or 1
-  std::vector<float> params;  // weights (features), then bias
-  Batch AsBatch() const { return Batch{x.data(), y.data(), batch}; }
+struct LogisticRegressionCase : LinearModelCase {
+  using Model = LogisticRegression;
+  static int Outputs(int) { return 1; }
+
+  static Model Make(int64_t features, int, int max_batch, int threads,
+                    Penalty penalty) {
+    return Model(features, max_batch, threads, penalty.l2, penalty.l1);
+  }
+  // Labels 0 or 1, whatever `classes`.
+  static Problem RandomProblem(int64_t features, int, int batch,
+                               uint32_t seed) {
+    return DrawProblem(features, 1, batch, seed, ExampleDraw::kBinaryLabels,
+                       ParamDraw::kAwayFromZero);
+  }
+  // -log P(label | z) by the textbook formula, in double; for moderate z
+  // only.
+  static double ReferenceLoss(const Problem& p, int64_t i,
+                              const std::vector<double>& scores) {
+    const double p1 = 1 / (1 + std::exp(-scores[0]));
+    return p.y[i] == 1 ? -std::log(p1) : -std::log(1 - p1);
+  }
+  // The sign of the logit.
+  static bool ReferenceCorrect(const Problem& p, int64_t i,
+                               const std::vector<double>& scores) {
+    return (scores[0] > 0) == (p.y[i] == 1);
+  }
 };
 
-struct Penalty {
-  float l2;
-  float l1;
-};
-
-const Penalty kPenalties[] = {{0, 0}, {0.3f, 0}, {0, 0.2f}, {0.3f, 0.2f}};
-
-// Uniform in +-[0.05, 1]: far enough from 0 that a finite difference never
-// crosses the kink of |w|.
-float AwayFromZero(std::mt19937& rng) {
-  const float magnitude = std::uniform_real_distribution<float>(0.05f, 1)(rng);
-  return rng() % 2 ? magnitude : -magnitude;
-}
-
-Problem RandomProblem(int64_t features, int batch, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  Problem p{features, batch, {}, {}, {}};
-  p.x.resize(batch * features);
-  for (float& v : p.x) v = uniform(rng);
-  p.y.resize(batch);
-  for (int32_t& v : p.y) v = rng() % 2;
-  p.params.resize(features + 1);
-  for (float& v : p.params) v = AwayFromZero(rng);
-  return p;
-}
-
-double ReferenceLogit(const Problem& p, const std::vector<double>& params,
-                      int64_t i) {
-  double z = params[p.features];
-  for (int64_t f = 0; f < p.features; ++f) {
-    z += p.x[i * p.features + f] * params[f];
-  }
-  return z;
-}
-
-// -log P(label | z) by the textbook formula, in double; for moderate z only.
-double ReferenceCrossEntropy(double z, int label) {
-  const double p1 = 1 / (1 + std::exp(-z));
-  return label == 1 ? -std::log(p1) : -std::log(1 - p1);
-}
-
-double ReferenceMeanLoss(const Problem& p, const std::vector<double>& params,
-                         Penalty penalty) {
-  double loss = 0;
-  for (int i = 0; i < p.batch; ++i) {
-    loss += ReferenceCrossEntropy(ReferenceLogit(p, params, i), p.y[i]);
-  }
-  loss /= p.batch;
-  for (int64_t f = 0; f < p.features; ++f) {
-    loss += 0.5 * penalty.l2 * params[f] * params[f] +
-            penalty.l1 * std::abs(params[f]);
-  }
-  return loss;
-}
-
-std::vector<double> ToDouble(const std::vector<float>& v) {
-  return std::vector<double>(v.begin(), v.end());
-}
-
-// Central differences of the reference loss, one parameter at a time.
-std::vector<double> NumericGradient(const Problem& p, Penalty penalty) {
-  const double h = 1e-4;
-  std::vector<double> params = ToDouble(p.params);
-  std::vector<double> grad(params.size());
-  for (size_t j = 0; j < params.size(); ++j) {
-    const double saved = params[j];
-    params[j] = saved + h;
-    const double up = ReferenceMeanLoss(p, params, penalty);
-    params[j] = saved - h;
-    const double down = ReferenceMeanLoss(p, params, penalty);
-    params[j] = saved;
-    grad[j] = (up - down) / (2 * h);
-  }
-  return grad;
-}
-
-float KernelLoss(const Problem& p, int threads, Penalty penalty,
-                 std::vector<float>* grad) {
-  LogisticRegression model(p.features, p.batch, threads, penalty.l2,
-                           penalty.l1);
-  grad->assign(model.layout().size(), -1.0f);  // overwritten, not added to
-  return model.LossAndGradient(p.params.data(), p.AsBatch(), grad->data());
-}
-
-struct Shape {
-  int64_t features;
-  int batch;
-};
-
-const Shape kShapes[] = {{1, 1}, {3, 5}, {7, 9}, {20, 33}, {64, 4}};
-
-TEST(LogisticRegression, LayoutIsZeroWeightsThenZeroBias) {
-  LogisticRegression model(6, 8, 2);
-  const ParamLayout& layout = model.layout();
-  ASSERT_EQ(layout.tensors().size(), 2u);
-  EXPECT_EQ(layout.tensors()[0].name, "weights");
-  EXPECT_EQ(layout.tensors()[0].shape, (std::vector<int64_t>{6}));
-  EXPECT_EQ(layout.tensors()[1].name, "bias");
-  EXPECT_EQ(layout.tensors()[1].shape, (std::vector<int64_t>{1}));
-  EXPECT_EQ(layout.size(), 7);
-  for (int64_t i = 0; i < 7; ++i) EXPECT_EQ(layout.InitialValue(1, i), 0);
-  EXPECT_TRUE(model.is_classifier());
-}
-
-TEST(LogisticRegression, LossAndGradientMatchTheReference) {
-  uint32_t seed = 1;
-  for (const Shape& s : kShapes) {
-    for (const Penalty& penalty : kPenalties) {
-      SCOPED_TRACE(testing::Message()
-                   << s.features << " features, batch " << s.batch << ", l2 "
-                   << penalty.l2 << ", l1 " << penalty.l1);
-      const Problem p = RandomProblem(s.features, s.batch, seed++);
-      std::vector<float> grad;
-      const double expected = ReferenceMeanLoss(p, ToDouble(p.params), penalty);
-      EXPECT_NEAR(KernelLoss(p, 3, penalty, &grad), expected,
-                  1e-5 * (1 + expected));
-      const std::vector<double> numeric = NumericGradient(p, penalty);
-      ASSERT_EQ(grad.size(), numeric.size());
-      for (size_t j = 0; j < grad.size(); ++j) {
-        ASSERT_NEAR(grad[j], numeric[j], 1e-5 + 1e-4 * std::abs(numeric[j]))
-            << "parameter " << j;
-      }
-    }
-  }
-}
-
-TEST(LogisticRegression, L1SubgradientIsZeroAtZeroWeights) {
-  Problem p = RandomProblem(5, 7, 3);
-  p.params[1] = 0;
-  p.params[3] = 0;
-  std::vector<float> plain, with_l1;
-  KernelLoss(p, 2, Penalty{0, 0}, &plain);
-  KernelLoss(p, 2, Penalty{0, 0.5f}, &with_l1);
-  for (int j : {1, 3, 5}) EXPECT_EQ(with_l1[j], plain[j]) << "parameter " << j;
-  for (int j : {0, 2, 4}) {
-    EXPECT_NEAR(with_l1[j] - plain[j], p.params[j] > 0 ? 0.5f : -0.5f, 1e-6);
-  }
-}
-
-TEST(LogisticRegression, ThreadCountDoesNotChangeResults) {
-  // 31 examples split unevenly over 2 and 3 chunks.
-  const Problem p = RandomProblem(17, 31, 7);
-  for (const Penalty& penalty : kPenalties) {
-    std::vector<float> reference;
-    const float loss = KernelLoss(p, 1, penalty, &reference);
-    for (int threads : {2, 3}) {
-      SCOPED_TRACE(testing::Message() << "threads " << threads);
-      std::vector<float> grad;
-      EXPECT_NEAR(KernelLoss(p, threads, penalty, &grad), loss, 1e-5);
-      EXPECT_THAT(grad,
-                  testing::Pointwise(testing::FloatNear(1e-5), reference));
-    }
-  }
-}
-
-TEST(LogisticRegression, EvaluateMatchesNaiveSignAndLoss) {
-  // 250 examples in chunks of 32: the last chunk is partial.
-  const Problem p = RandomProblem(8, 250, 33);
-  LogisticRegression model(8, /*max_batch=*/32, /*threads=*/3, 0.5f, 0.5f);
-  const EvalResult result = model.Evaluate(p.params.data(), p.AsBatch());
-  const std::vector<double> params = ToDouble(p.params);
-  int64_t correct = 0;
-  double loss_sum = 0;
-  for (int i = 0; i < 250; ++i) {
-    const double z = ReferenceLogit(p, params, i);
-    correct += (z > 0) == (p.y[i] == 1);
-    loss_sum += ReferenceCrossEntropy(z, p.y[i]);
-  }
-  EXPECT_EQ(result.count, 250);
-  EXPECT_EQ(result.correct, correct);
-  EXPECT_GT(correct, 0);
-  EXPECT_NEAR(result.loss_sum, loss_sum, 1e-5 * loss_sum);
-}
+INSTANTIATE_TYPED_TEST_SUITE_P(LogisticRegression, LinearModelTest,
+                               LogisticRegressionCase);
+INSTANTIATE_TYPED_TEST_SUITE_P(LogisticRegression, LinearModelL1Test,
+                               LogisticRegressionCase);
+INSTANTIATE_TYPED_TEST_SUITE_P(LogisticRegression, LinearModelDeathTest,
+                               LogisticRegressionCase);
+INSTANTIATE_TYPED_TEST_SUITE_P(LogisticRegression, LinearClassifierDeathTest,
+                               LogisticRegressionCase);
 
 TEST(LogisticRegression, LargeLogitsStayFiniteAndExact) {
   // |z| in the thousands: exp(|z|) overflows, the stable form does not.
-  Problem p = RandomProblem(4, 6, 2);
+  Problem p = LogisticRegressionCase::RandomProblem(4, 1, 6, 2);
   for (float& v : p.params) v *= 2000.0f;
   std::vector<float> grad;
-  const float loss = KernelLoss(p, 2, Penalty{0, 0}, &grad);
+  const float loss =
+      KernelLoss<LogisticRegressionCase>(p, 2, Penalty{0, 0}, &grad);
   double expected = 0;
   for (int i = 0; i < p.batch; ++i) {
-    const double z = ReferenceLogit(p, ToDouble(p.params), i);
+    const double z = ReferenceScores(p, ToDouble(p.params), i)[0];
     expected += std::max(z, 0.0) - z * p.y[i];  // log1p(exp(-|z|)) ~ 0
   }
   EXPECT_NEAR(loss, expected / p.batch, 1e-5 * (1 + expected / p.batch));
@@ -220,45 +73,25 @@ TEST(LogisticRegression, SgdSeparatesPlantedClasses) {
   std::normal_distribution<float> normal(0, 1);
   std::vector<float> planted(features + 1);
   for (float& v : planted) v = normal(rng);
-  Problem data{features, n, std::vector<float>(n * features),
-               std::vector<int32_t>(n), planted};
+  Problem data{features,
+               1,
+               n,
+               std::vector<float>(n * features),
+               std::vector<int32_t>(n),
+               {},
+               planted};
   for (float& v : data.x) v = normal(rng);
   for (int i = 0; i < n; ++i) {
-    const double z = ReferenceLogit(data, ToDouble(planted), i);
+    const double z = ReferenceScores(data, ToDouble(planted), i)[0];
     data.y[i] = z + 0.2 * normal(rng) > 0;  // a little label noise
   }
   LogisticRegression model(features, batch, 2, /*l2=*/1e-4f);
-  std::vector<float> params(model.layout().size(), 0), grad(params.size());
   // Trains on the first 1500 examples, tests on the last 500.
-  for (int epoch = 0; epoch < 5; ++epoch) {
-    for (int start = 0; start < 1500; start += batch) {
-      const Batch b{&data.x[start * features], &data.y[start], batch};
-      model.LossAndGradient(params.data(), b, grad.data());
-      for (size_t j = 0; j < params.size(); ++j) params[j] -= 0.5f * grad[j];
-    }
-  }
-  const EvalResult held_out = model.Evaluate(
-      params.data(), Batch{&data.x[1500 * features], &data.y[1500], 500});
+  const std::vector<float> params =
+      TrainBySgd(model, data, 1500, batch, 0.5f, 5);
+  const EvalResult held_out =
+      model.Evaluate(params.data(), data.Rows(1500, 500));
   EXPECT_GT(held_out.correct, 0.9 * 500);
-}
-
-TEST(LogisticRegressionDeathTest, RejectsBadBatchesAndLabels) {
-  Problem p = RandomProblem(3, 4, 8);
-  LogisticRegression model(3, 4, 1);
-  std::vector<float> grad(model.layout().size());
-  Batch batch = p.AsBatch();
-  batch.size = 5;
-  EXPECT_DEATH(model.LossAndGradient(p.params.data(), batch, grad.data()),
-               "batch of 5");
-  batch.size = 0;
-  EXPECT_DEATH(model.LossAndGradient(p.params.data(), batch, grad.data()),
-               "batch of 0");
-  p.y[2] = 2;
-  EXPECT_DEATH(model.LossAndGradient(p.params.data(), p.AsBatch(), grad.data()),
-               "label 2 of example 2");
-  p.y[2] = -1;
-  EXPECT_DEATH(model.Evaluate(p.params.data(), p.AsBatch()),
-               "label -1 of example 2");
 }
 
 }  // namespace

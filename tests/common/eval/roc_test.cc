@@ -1,4 +1,4 @@
-#include "common/model/roc.h"
+#include "common/eval/roc.h"
 
 #include <cstdint>
 #include <random>
