@@ -1,7 +1,6 @@
 #include "server/coordinator/coordinator.h"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -38,6 +37,15 @@ LearningRateSchedule ScheduleOrZero(const v1::OptimizerConfig& config) {
   return schedule.ok() ? *schedule : LearningRateSchedule::Constant(0);
 }
 
+EvaluationTrackerOptions TrackerOptions(const v1::TrainConfig& train) {
+  EvaluationTrackerOptions options;
+  options.eval_every_steps = train.eval_every_steps();
+  options.patience = train.early_stopping().patience();
+  options.min_delta = train.early_stopping().min_delta();
+  options.max_loss_factor = train.max_loss_factor();
+  return options;
+}
+
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options)
@@ -48,7 +56,7 @@ Coordinator::Coordinator(CoordinatorOptions options)
       schedule_(ScheduleOrZero(options_.config.optimizer())),
       servers_(options_.config.cluster().num_servers()),
       workers_(options_.config.cluster().num_workers()),
-      test_loss_guard_(options_.config.train().max_loss_factor(), 1) {}
+      evaluations_(TrackerOptions(options_.config.train())) {}
 
 absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
     const v1::RegisterServerRequest& request) {
@@ -164,40 +172,11 @@ void Coordinator::UpdateProgressLocked(MemberState* worker,
     return;
   }
   const int64_t new_count = p.loss_count() - old.loss_count();
-  const double new_sum = p.loss_sum() - old.loss_sum();
   if (new_count > 0) {
-    worker->recent_loss = new_sum / new_count;
-    window_loss_sum_ += new_sum;
-    window_loss_count_ += new_count;
+    worker->recent_loss = (p.loss_sum() - old.loss_sum()) / new_count;
   }
-  AddGradientNormsLocked(old, p);
+  evaluations_.AddProgress(old, p);
   worker->progress = p;
-}
-
-void Coordinator::AddGradientNormsLocked(const v1::WorkerProgress& old,
-                                         const v1::WorkerProgress& p) {
-  const int64_t new_count = p.gradient_norm_count() - old.gradient_norm_count();
-  const int layers = p.gradient_norm_layers_size();
-  if (new_count <= 0 || p.gradient_norm_sums_size() != layers) return;
-  if (window_norm_layers_.empty()) {
-    window_norm_layers_.assign(p.gradient_norm_layers().begin(),
-                               p.gradient_norm_layers().end());
-    window_norm_sums_.assign(layers, 0);
-  }
-  // Every worker trains the same model; a report of other layers is ignored.
-  if (!std::equal(window_norm_layers_.begin(), window_norm_layers_.end(),
-                  p.gradient_norm_layers().begin(),
-                  p.gradient_norm_layers().end())) {
-    return;
-  }
-  const bool had_sums = old.gradient_norm_sums_size() == layers;
-  for (int i = 0; i < layers; ++i) {
-    window_norm_sums_[i] +=
-        p.gradient_norm_sums(i) - (had_sums ? old.gradient_norm_sums(i) : 0);
-  }
-  window_norm_total_sum_ +=
-      p.gradient_norm_total_sum() - old.gradient_norm_total_sum();
-  window_norm_count_ += new_count;
 }
 
 Coordinator::MemberState* Coordinator::FindLocked(v1::Role role, int32_t id) {
@@ -219,7 +198,7 @@ void Coordinator::StartIfCompleteLocked(absl::Time now) {
       std::all_of(workers_.begin(), workers_.end(), registered)) {
     state_ = v1::RUNNING;
     started_ = now;
-    next_evaluation_step_ = options_.config.train().eval_every_steps();
+    evaluations_.StartSchedule();
   }
 }
 
@@ -265,8 +244,7 @@ void Coordinator::Tick() {
 
 bool Coordinator::EvaluationDue() const {
   absl::MutexLock lock(&mu_);
-  return state_ == v1::RUNNING && next_evaluation_step_ > 0 &&
-         GlobalStepLocked() >= next_evaluation_step_;
+  return state_ == v1::RUNNING && evaluations_.Due(GlobalStepLocked());
 }
 
 bool Coordinator::AllWorkersDone() const {
@@ -281,70 +259,21 @@ bool Coordinator::AllWorkersDoneLocked() const {
 
 v1::Evaluation Coordinator::BeginEvaluation() {
   absl::MutexLock lock(&mu_);
-  v1::Evaluation evaluation;
-  evaluation.set_step(GlobalStepLocked());
-  evaluation.set_epoch(EpochLocked());
-  evaluation.set_wall_seconds(WallSecondsLocked());
-  evaluation.set_train_loss(
-      window_loss_count_ > 0 ? window_loss_sum_ / window_loss_count_ : 0);
-  window_loss_sum_ = 0;
-  window_loss_count_ = 0;
-  TakeGradientNormsLocked(&evaluation);
-  const int64_t every = options_.config.train().eval_every_steps();
-  if (every > 0) {
-    while (next_evaluation_step_ <= evaluation.step())
-      next_evaluation_step_ += every;
-  }
-  return evaluation;
-}
-
-void Coordinator::TakeGradientNormsLocked(v1::Evaluation* evaluation) {
-  if (window_norm_count_ > 0) {
-    for (size_t i = 0; i < window_norm_layers_.size(); ++i) {
-      v1::GradientNorm* norm = evaluation->add_gradient_norms();
-      norm->set_layer(window_norm_layers_[i]);
-      norm->set_norm(window_norm_sums_[i] / window_norm_count_);
-    }
-    evaluation->set_gradient_norm(window_norm_total_sum_ / window_norm_count_);
-  }
-  std::fill(window_norm_sums_.begin(), window_norm_sums_.end(), 0);
-  window_norm_total_sum_ = 0;
-  window_norm_count_ = 0;
+  return evaluations_.Begin(GlobalStepLocked(), EpochLocked(),
+                            WallSecondsLocked());
 }
 
 bool Coordinator::RecordEvaluation(const v1::Evaluation& evaluation) {
   absl::MutexLock lock(&mu_);
-  evaluations_.push_back(evaluation);
-  if (CheckDivergenceLocked(evaluation)) return false;
-  const v1::EarlyStoppingConfig& stop =
-      options_.config.train().early_stopping();
-  if (best_ < 0 || evaluation.test_loss() <
-                       evaluations_[best_].test_loss() - stop.min_delta()) {
-    best_ = static_cast<int>(evaluations_.size()) - 1;
-    evaluations_since_best_ = 0;
-    return true;
-  }
-  ++evaluations_since_best_;
-  if (stop.patience() > 0 && evaluations_since_best_ >= stop.patience() &&
-      state_ == v1::RUNNING && !AllWorkersDoneLocked()) {
+  const EvaluationTracker::Outcome outcome = evaluations_.Record(evaluation);
+  if (!outcome.divergence.empty()) {
+    EndLocked(v1::FAILED, outcome.divergence, kExitDiverged);
+  } else if (outcome.patience_exhausted && state_ == v1::RUNNING &&
+             !AllWorkersDoneLocked()) {
     stopped_early_ = true;
     EndLocked(v1::SUCCEEDED, "", kExitOk);
   }
-  return false;
-}
-
-bool Coordinator::CheckDivergenceLocked(const v1::Evaluation& evaluation) {
-  const double loss = evaluation.test_loss();
-  if (!test_loss_guard_.Diverges(loss)) return false;
-  std::string error = absl::StrCat("training diverged: the test loss at step ",
-                                   evaluation.step(), " is ", loss);
-  if (std::isfinite(loss)) {
-    absl::StrAppend(&error, ", more than ", test_loss_guard_.max_factor(),
-                    " times the first evaluation's (",
-                    test_loss_guard_.reference(), ")");
-  }
-  EndLocked(v1::FAILED, error + "; lower the learning rate", kExitDiverged);
-  return true;
+  return outcome.best;
 }
 
 void Coordinator::Succeed() {

@@ -7,10 +7,15 @@
 //        +--registration timeout--+--------+--missed heartbeat, Fail(),
 //        FAILED <---------------------------- divergence
 //
-// Early stopping (train.early_stopping): each recorded evaluation whose
-// test loss beats the best by more than min_delta becomes the best; after
-// `patience` evaluations in a row without one the job SUCCEEDS early, and
-// the summary's result is the best evaluation's.
+// Its EvaluationTracker (evaluation_tracker.h) keeps the evaluations: the
+// window of training losses and gradient norms, the schedule, the best
+// evaluation and early stopping's patience, and the divergence of test
+// losses. The Coordinator acts on what each recorded evaluation means:
+//
+// Early stopping (train.early_stopping): once `patience` evaluations in a
+// row did not beat the best test loss by more than min_delta, the job
+// SUCCEEDS early (unless every worker is done: that final evaluation ends
+// it anyway), and the summary's result is the best evaluation's.
 //
 // Divergence (train.max_loss_factor): a worker that reports a divergence in
 // its progress, or an evaluation whose test loss is not finite or exceeds
@@ -36,9 +41,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/exit_codes.h"
-#include "common/optim/divergence_guard.h"
 #include "common/optim/schedule.h"
 #include "descent/v1/coordinator.pb.h"
+#include "server/coordinator/evaluation_tracker.h"
 
 namespace descent {
 
@@ -146,16 +151,6 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateProgressLocked(MemberState* worker, const v1::WorkerProgress& p)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adds the gradient norms of `p` since `old` to the evaluation window.
-  void AddGradientNormsLocked(const v1::WorkerProgress& old,
-                              const v1::WorkerProgress& p)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves the window's mean gradient norms into `evaluation`; resets it.
-  void TakeGradientNormsLocked(v1::Evaluation* evaluation)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Fails the job if `evaluation`'s test loss diverged; returns whether.
-  bool CheckDivergenceLocked(const v1::Evaluation& evaluation)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllWorkersDoneLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double WallSecondsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double TrainLossLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -179,23 +174,9 @@ class Coordinator {
   std::vector<MemberState> workers_ ABSL_GUARDED_BY(mu_);  // by worker id
   absl::Time started_ ABSL_GUARDED_BY(mu_);                // entered RUNNING
   absl::Time finished_ ABSL_GUARDED_BY(mu_);               // left RUNNING
-  int64_t next_evaluation_step_ ABSL_GUARDED_BY(mu_) = 0;
-  // Loss accumulated since the last evaluation began.
-  double window_loss_sum_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t window_loss_count_ ABSL_GUARDED_BY(mu_) = 0;
-  // Gradient norms accumulated since the last evaluation began, by layer.
-  std::vector<std::string> window_norm_layers_ ABSL_GUARDED_BY(mu_);
-  std::vector<double> window_norm_sums_ ABSL_GUARDED_BY(mu_);
-  double window_norm_total_sum_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t window_norm_count_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<v1::Evaluation> evaluations_ ABSL_GUARDED_BY(mu_);
-  // Early stopping: the best evaluation (index into evaluations_, -1
-  // before any), evaluations since, and whether it stopped the job.
-  int best_ ABSL_GUARDED_BY(mu_) = -1;
-  int evaluations_since_best_ ABSL_GUARDED_BY(mu_) = 0;
+  EvaluationTracker evaluations_ ABSL_GUARDED_BY(mu_);
+  // Whether early stopping ended the job.
   bool stopped_early_ ABSL_GUARDED_BY(mu_) = false;
-  // Test losses, against the first evaluation's.
-  DivergenceGuard test_loss_guard_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace descent

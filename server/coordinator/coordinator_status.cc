@@ -75,8 +75,9 @@ v1::JobStatus Coordinator::Status() const {
   status.set_total_examples(options_.train_examples *
                             options_.config.train().epochs());
   status.set_train_loss(TrainLossLocked());
-  if (!evaluations_.empty())
-    *status.mutable_last_evaluation() = evaluations_.back();
+  if (const v1::Evaluation* last = evaluations_.last()) {
+    *status.mutable_last_evaluation() = *last;
+  }
   const double wall = WallSecondsLocked();
   status.set_wall_seconds(wall);
   status.set_samples_per_second(wall > 0 ? status.examples() / wall : 0);
@@ -91,28 +92,22 @@ v1::JobSummary Coordinator::Summary() const {
   *summary.mutable_config() = options_.config;
   summary.set_state(v1::JobState_Name(state_));
   summary.set_error(error_);
-  if (!evaluations_.empty()) {
-    // With early stopping the result is the best evaluation, whose
-    // parameters the job keeps; otherwise the last.
-    const bool early_stopping =
-        options_.config.train().early_stopping().patience() > 0;
-    const v1::Evaluation& result = early_stopping && best_ >= 0
-                                       ? evaluations_[best_]
-                                       : evaluations_.back();
-    summary.set_test_accuracy(result.test_accuracy());
-    summary.set_test_loss(result.test_loss());
-    summary.set_train_loss(result.train_loss());
-    summary.set_test_rmse(result.test_rmse());
-    summary.set_test_auc(result.test_auc());
-    if (early_stopping)
-      summary.set_best_step(static_cast<int32_t>(result.step()));
+  if (const v1::Evaluation* result = evaluations_.result()) {
+    summary.set_test_accuracy(result->test_accuracy());
+    summary.set_test_loss(result->test_loss());
+    summary.set_train_loss(result->train_loss());
+    summary.set_test_rmse(result->test_rmse());
+    summary.set_test_auc(result->test_auc());
+    if (evaluations_.early_stopping()) {
+      summary.set_best_step(static_cast<int32_t>(result->step()));
+    }
   }
   summary.set_stopped_early(stopped_early_);
   summary.set_steps(static_cast<int32_t>(status.global_step()));
   summary.set_epochs(status.epoch());
   summary.set_wall_seconds(status.wall_seconds());
   summary.set_samples_per_second(status.samples_per_second());
-  summary.set_evaluations(static_cast<int32_t>(evaluations_.size()));
+  summary.set_evaluations(evaluations_.count());
   return summary;
 }
 

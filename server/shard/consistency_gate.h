@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "descent/v1/job.pb.h"
+#include "descent/v1/ps.pb.h"
 
 namespace descent {
 
@@ -49,10 +50,16 @@ class ConsistencyGate {
     int64_t base_version = 0;  // the version its gradient was computed on
     // When the push reached the gate (the shard's clock).
     absl::Time arrived;
-    // Fills the response, given how long it was held (release time minus
-    // `arrived`); run under the shard's lock when released.
+    // Fills what the response reads from the shard's state, given how long
+    // it was held (release time minus `arrived`); run under the shard's
+    // lock when released.
     std::function<void(absl::Duration held)> answer;
-    // Finishes the call; run after the shard's lock is dropped.
+    // PushPull: the response whose params take the shard's whole slice,
+    // filled after the shard's lock is dropped from one encoding shared by
+    // every answer released with this one. Null for Push.
+    v1::PushPullResponse* slice_to = nullptr;
+    // Finishes the call; run after the shard's lock is dropped (and
+    // `slice_to` filled).
     std::function<void(absl::Status)> done;
   };
 

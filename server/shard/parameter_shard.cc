@@ -147,9 +147,9 @@ void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
 
 void ParameterShard::Submit(const v1::PushRequest& request,
                             std::function<void(absl::Duration held)> answer,
-                            Done done) {
+                            v1::PushPullResponse* slice_to, Done done) {
   absl::Status status = ValidatePush(request);
-  std::vector<ConsistencyGate::Held> ready;
+  Release release;
   {
     absl::MutexLock lock(&mu_);
     if (status.ok() && closed_) {
@@ -176,13 +176,48 @@ void ParameterShard::Submit(const v1::PushRequest& request,
       // Held from here (validated and, ASP and SSP, applied) to release.
       const absl::Time now = options_.clock();
       gate_.Hold({header.worker_id(), header.step(), request.base_version(),
-                  now, std::move(answer), std::move(done)});
-      ready = gate_.TakeReady(version_);
-      for (ConsistencyGate::Held& held : ready) held.answer(now - held.arrived);
+                  now, std::move(answer), slice_to, std::move(done)});
+      release = ReleaseLocked(now);
     }
   }
   if (!status.ok()) return done(status);
-  for (ConsistencyGate::Held& held : ready) held.done(absl::OkStatus());
+  Finish(std::move(release));
+}
+
+ParameterShard::Release ParameterShard::ReleaseLocked(absl::Time now) {
+  Release release;
+  release.answers = gate_.TakeReady(version_);
+  bool slice_taken = false;
+  for (ConsistencyGate::Held& held : release.answers) {
+    held.answer(now - held.arrived);
+    slice_taken |= held.slice_to != nullptr;
+  }
+  if (slice_taken) {
+    EncodeFloats(params_.data(), params_.size(), &release.slice);
+    ++slice_encodings_;
+  }
+  return release;
+}
+
+void ParameterShard::Finish(Release release) const {
+  auto takes_slice = [](const ConsistencyGate::Held& held) {
+    return held.slice_to != nullptr;
+  };
+  int64_t copies = std::count_if(release.answers.begin(), release.answers.end(),
+                                 takes_slice);
+  for (ConsistencyGate::Held& held : release.answers) {
+    if (!takes_slice(held)) continue;
+    v1::DenseSlice* params = held.slice_to->mutable_params();
+    params->set_offset(options_.range.begin);
+    if (--copies > 0) {
+      params->set_values(release.slice);
+    } else {
+      params->set_values(std::move(release.slice));
+    }
+  }
+  for (ConsistencyGate::Held& held : release.answers) {
+    held.done(absl::OkStatus());
+  }
 }
 
 void ParameterShard::Push(const v1::PushRequest& request,
@@ -194,7 +229,7 @@ void ParameterShard::Push(const v1::PushRequest& request,
         response->set_version(version_);
         response->set_held_seconds(absl::ToDoubleSeconds(held));
       },
-      std::move(done));
+      /*slice_to=*/nullptr, std::move(done));
 }
 
 void ParameterShard::PushPull(const v1::PushRequest& request,
@@ -205,14 +240,11 @@ void ParameterShard::PushPull(const v1::PushRequest& request,
           ABSL_NO_THREAD_SAFETY_ANALYSIS {
             response->set_version(version_);
             response->set_held_seconds(absl::ToDoubleSeconds(held));
-            response->mutable_params()->set_offset(options_.range.begin);
-            EncodeFloats(params_.data(), params_.size(),
-                         response->mutable_params()->mutable_values());
             if (!request.pull_keys().empty()) {
               ReadRowsLocked(request.pull_keys(), response->mutable_rows());
             }
           },
-      std::move(done));
+      response, std::move(done));
 }
 
 void ParameterShard::Close() {
@@ -252,6 +284,11 @@ int64_t ParameterShard::version() const {
 int64_t ParameterShard::sparse_rows() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int64_t>(row_of_.size());
+}
+
+int64_t ParameterShard::slice_encodings() const {
+  absl::MutexLock lock(&mu_);
+  return slice_encodings_;
 }
 
 std::vector<float> ParameterShard::Snapshot() const {

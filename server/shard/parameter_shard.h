@@ -23,7 +23,9 @@
 // the step's last expected gradient arrives (bumping the version by one),
 // and drops a gradient computed on an older version (answering at once
 // with the current parameters). Held answers are callbacks: no thread
-// waits.
+// waits. The answers released together are all at one version; the slice
+// they take (PushPull) is encoded once for all of them under the lock, and
+// copied into each response after the lock is dropped.
 //
 // Thread-safe.
 #ifndef DESCENT_SERVER_SHARD_PARAMETER_SHARD_H_
@@ -171,6 +173,10 @@ class ParameterShard {
   int64_t sparse_rows() const;
   // L2 norm of the dense slice now.
   double parameter_norm() const;
+  // Times the shard encoded its slice for PushPull answers: once per
+  // release, however many answers (all at the release's version) take it.
+  // For tests.
+  int64_t slice_encodings() const;
   // Bytes the shard holds: parameters, optimizer state, sparse table and
   // its index, BSP's gradient sum and the decode and norm buffers (their
   // capacity; hash maps estimated from their slot count).
@@ -193,10 +199,27 @@ class ParameterShard {
   absl::Status ValidatePull(const v1::PullRequest& request, uint64_t* begin,
                             uint64_t* length) const;
 
-  // Validates the push, admits it unless it is a duplicate, holds `answer`
-  // and `done` in the gate, and releases whatever the gate lets go.
+  // Answers the gate let go together, at one version, and the slice those
+  // with `slice_to` take: params_ at that version, encoded once under the
+  // lock (empty if no answer takes it).
+  struct Release {
+    std::vector<ConsistencyGate::Held> answers;
+    std::string slice;
+  };
+
+  // Validates the push, admits it unless it is a duplicate, holds `answer`,
+  // `slice_to` (null for Push) and `done` in the gate, and releases
+  // whatever the gate lets go.
   void Submit(const v1::PushRequest& request,
-              std::function<void(absl::Duration held)> answer, Done done);
+              std::function<void(absl::Duration held)> answer,
+              v1::PushPullResponse* slice_to, Done done);
+  // Takes the answers the gate lets go now, runs each one's `answer` with
+  // the time from its arrival to `now`, and encodes the slice if any of
+  // them takes it.
+  Release ReleaseLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Without the lock: copies the slice into the answers that take it (the
+  // last gets the encoding itself), then runs every `done` with OK.
+  void Finish(Release release) const;
   // Applies, sums (BSP) or drops a validated push, as the gate's model says.
   void AdmitLocked(const v1::PushRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -250,6 +273,7 @@ class ParameterShard {
   // BSP: workers whose last push is in sum_; they leave once it is applied.
   std::vector<int32_t> leaving_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t slice_encodings_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace descent

@@ -303,6 +303,39 @@ void ExpectSeries(const Element& svg, const std::string& id,
   }
 }
 
+// A series a chart should draw: its polyline's id, the column it plots, and
+// the axis (tick labels "tick-left" or "tick-right") it is read against.
+struct Series {
+  const char* id;
+  double EvalRow::*column;
+  const char* axis;
+};
+
+const Series kTrainLoss = {"train_loss", &EvalRow::train_loss, "tick-left"};
+const Series kTestLoss = {"test_loss", &EvalRow::test_loss, "tick-left"};
+const Series kTestRmse = {"test_rmse", &EvalRow::test_rmse, "tick-left"};
+const Series kTestAccuracy = {"test_accuracy", &EvalRow::test_accuracy,
+                              "tick-right"};
+const Series kTestAuc = {"test_auc", &EvalRow::test_auc, "tick-right"};
+// What a classifier's chart draws.
+const std::vector<Series> kClassifierSeries = {kTrainLoss, kTestLoss,
+                                               kTestAccuracy};
+
+// Renders `rows` and checks that each of `series` maps back to them through
+// the x scale and its axis' scale (each read once, from the tick labels).
+// Returns the chart, for further checks.
+Element ExpectChartOf(const std::vector<EvalRow>& rows,
+                      const std::vector<Series>& series) {
+  Element svg = Parse(RenderEvalChart(rows));
+  const Scale x = ReadScale(svg, "tick-x", "x");
+  std::map<std::string, Scale> axes;
+  for (const Series& s : series) {
+    if (!axes.count(s.axis)) axes[s.axis] = ReadScale(svg, s.axis, "y");
+    ExpectSeries(svg, s.id, rows, s.column, x, axes[s.axis]);
+  }
+  return svg;
+}
+
 // step, epoch, wall_seconds, train_loss, test_loss, test_accuracy,
 // test_rmse, test_auc
 std::vector<EvalRow> ClassifierRows() {
@@ -315,13 +348,7 @@ std::vector<EvalRow> ClassifierRows() {
 
 TEST(EvalChart, ClassifierSeriesMapBackToTheRows) {
   const std::vector<EvalRow> rows = ClassifierRows();
-  const Element svg = Parse(RenderEvalChart(rows));
-  const Scale x = ReadScale(svg, "tick-x", "x");
-  const Scale left = ReadScale(svg, "tick-left", "y");
-  const Scale right = ReadScale(svg, "tick-right", "y");
-  ExpectSeries(svg, "train_loss", rows, &EvalRow::train_loss, x, left);
-  ExpectSeries(svg, "test_loss", rows, &EvalRow::test_loss, x, left);
-  ExpectSeries(svg, "test_accuracy", rows, &EvalRow::test_accuracy, x, right);
+  const Element svg = ExpectChartOf(rows, kClassifierSeries);
   EXPECT_EQ(ById(svg, "test_rmse"), nullptr);  // all 0: not this job's
   EXPECT_EQ(ById(svg, "test_auc"), nullptr);
   ASSERT_NE(ById(svg, "test_accuracy_markers"), nullptr);
@@ -335,11 +362,7 @@ TEST(EvalChart, RegressionDrawsRmseOnTheLossAxisAndNoAccuracy) {
   const std::vector<EvalRow> rows = {{100, 0.5, 0.2, 4.0, 3.5, 0, 1.87, 0},
                                      {200, 1.0, 0.4, 1.2, 1.1, 0, 1.05, 0},
                                      {300, 1.5, 0.6, 0.3, 0.35, 0, 0.59, 0}};
-  const Element svg = Parse(RenderEvalChart(rows));
-  const Scale x = ReadScale(svg, "tick-x", "x");
-  const Scale left = ReadScale(svg, "tick-left", "y");
-  ExpectSeries(svg, "test_loss", rows, &EvalRow::test_loss, x, left);
-  ExpectSeries(svg, "test_rmse", rows, &EvalRow::test_rmse, x, left);
+  const Element svg = ExpectChartOf(rows, {kTestLoss, kTestRmse});
   EXPECT_EQ(ById(svg, "test_accuracy"), nullptr);
   EXPECT_TRUE(WithAttribute(svg, "class", "tick-right").empty());
 }
@@ -348,11 +371,7 @@ TEST(EvalChart, SparseClassifierDrawsAucOnTheRightAxis) {
   const std::vector<EvalRow> rows = {{50, 0.1, 1, 0.69, 0.68, 0.60, 0, 0.55},
                                      {100, 0.2, 2, 0.60, 0.61, 0.70, 0, 0.71},
                                      {150, 0.3, 3, 0.52, 0.55, 0.74, 0, 0.78}};
-  const Element svg = Parse(RenderEvalChart(rows));
-  const Scale x = ReadScale(svg, "tick-x", "x");
-  const Scale right = ReadScale(svg, "tick-right", "y");
-  ExpectSeries(svg, "test_accuracy", rows, &EvalRow::test_accuracy, x, right);
-  ExpectSeries(svg, "test_auc", rows, &EvalRow::test_auc, x, right);
+  ExpectChartOf(rows, {kTestAccuracy, kTestAuc});
 }
 
 TEST(EvalChart, NoRowsIsAnEmptyChart) {
@@ -368,13 +387,7 @@ TEST(EvalChart, NoRowsIsAnEmptyChart) {
 
 TEST(EvalChart, OneRowIsAMarkedPoint) {
   const std::vector<EvalRow> rows = {{0, 0, 0.1, 2.3, 2.3, 0.1, 0, 0}};
-  const Element svg = Parse(RenderEvalChart(rows));
-  const Scale x = ReadScale(svg, "tick-x", "x");
-  const Scale left = ReadScale(svg, "tick-left", "y");
-  const Scale right = ReadScale(svg, "tick-right", "y");
-  ExpectSeries(svg, "train_loss", rows, &EvalRow::train_loss, x, left);
-  ExpectSeries(svg, "test_loss", rows, &EvalRow::test_loss, x, left);
-  ExpectSeries(svg, "test_accuracy", rows, &EvalRow::test_accuracy, x, right);
+  const Element svg = ExpectChartOf(rows, kClassifierSeries);
   ASSERT_NE(ById(svg, "test_loss_markers"), nullptr);
   EXPECT_EQ(ById(svg, "test_loss_markers")->children.size(), 1u);
   ExpectFiniteCoordinates(svg);
@@ -385,13 +398,7 @@ TEST(EvalChart, NonFiniteValuesHaveNoPointAndDoNotStretchTheAxis) {
   rows[1].test_loss = kNaN;
   rows[2].train_loss = kInf;
   rows[3].test_accuracy = -kInf;
-  const Element svg = Parse(RenderEvalChart(rows));
-  const Scale x = ReadScale(svg, "tick-x", "x");
-  const Scale left = ReadScale(svg, "tick-left", "y");
-  const Scale right = ReadScale(svg, "tick-right", "y");
-  ExpectSeries(svg, "train_loss", rows, &EvalRow::train_loss, x, left);
-  ExpectSeries(svg, "test_loss", rows, &EvalRow::test_loss, x, left);
-  ExpectSeries(svg, "test_accuracy", rows, &EvalRow::test_accuracy, x, right);
+  const Element svg = ExpectChartOf(rows, kClassifierSeries);
   for (const Element* label : WithAttribute(svg, "class", "tick-left")) {
     EXPECT_LE(std::stod(label->text), 1.0);  // the finite losses are <= 0.92
   }
@@ -403,12 +410,7 @@ TEST(EvalChart, ConstantSeriesStillHaveAScale) {
     SCOPED_TRACE(loss);
     std::vector<EvalRow> rows = ClassifierRows();
     for (EvalRow& row : rows) row.train_loss = row.test_loss = loss;
-    const Element svg = Parse(RenderEvalChart(rows));
-    const Scale x = ReadScale(svg, "tick-x", "x");
-    const Scale left = ReadScale(svg, "tick-left", "y");
-    ExpectSeries(svg, "train_loss", rows, &EvalRow::train_loss, x, left);
-    ExpectSeries(svg, "test_loss", rows, &EvalRow::test_loss, x, left);
-    ExpectFiniteCoordinates(svg);
+    ExpectFiniteCoordinates(ExpectChartOf(rows, {kTrainLoss, kTestLoss}));
   }
 }
 
@@ -436,10 +438,7 @@ TEST(EvalChart, ManyRowsAreLinesWithoutMarkers) {
     rows.push_back({10 * i, 0.01 * i, 0.1 * i, 1.0 / (i + 1), 1.0 / (i + 2),
                     0.5 + 0.004 * i, 0, 0});
   }
-  const Element svg = Parse(RenderEvalChart(rows));
-  const Scale x = ReadScale(svg, "tick-x", "x");
-  const Scale right = ReadScale(svg, "tick-right", "y");
-  ExpectSeries(svg, "test_accuracy", rows, &EvalRow::test_accuracy, x, right);
+  const Element svg = ExpectChartOf(rows, {kTestAccuracy});
   EXPECT_EQ(ById(svg, "test_accuracy_markers"), nullptr);
 }
 

@@ -9,78 +9,14 @@
 #include "gtest/gtest.h"
 #include "server/shard/gradient_sum.h"
 #include "server/shard/parameter_shard.h"
+#include "tests/server/shard/shard_testing.h"
 
 namespace descent {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr int64_t kSize = 4;
-constexpr float kLearningRate = 0.5f;
-
-// A push's outcome, filled when the shard calls done.
-struct Answer {
-  v1::PushRequest request;
-  v1::PushPullResponse response;
-  int calls = 0;
-  absl::Status status = absl::UnknownError("not answered");
-};
-
-class GateTest : public ::testing::Test {
- protected:
-  void Make(v1::Consistency consistency, int workers, int staleness = 0,
-            int backup = 0) {
-    ParameterShardOptions options;
-    options.job_id = "job";
-    options.num_workers = workers;
-    options.range = {0, kSize};
-    options.layout.Add({"w", {kSize}, InitRule::kZeros, kSize, 1});
-    options.optimizer.mutable_sgd()->set_learning_rate(kLearningRate);
-    options.consistency = consistency;
-    options.staleness = staleness;
-    options.backup_workers = backup;
-    options.observer = [this](const PushRecord& r) { records_.push_back(r); };
-    options.clock = [this] { return now_; };
-    auto shard = ParameterShard::Create(std::move(options));
-    ASSERT_TRUE(shard.ok()) << shard.status();
-    shard_ = *std::move(shard);
-  }
-
-  // Sends a push of `gradient` (every element) from `worker` at `step`,
-  // computed on `base`, and returns its (maybe pending) answer.
-  Answer* Send(int worker, int64_t step, int64_t base, float gradient,
-               int examples = 1, bool last = false, uint64_t id = 0) {
-    answers_.push_back(std::make_unique<Answer>());
-    Answer* a = answers_.back().get();
-    v1::PushRequest& r = a->request;
-    r.mutable_header()->set_job_id("job");
-    r.mutable_header()->set_worker_id(worker);
-    r.mutable_header()->set_step(step);
-    r.mutable_header()->set_request_id(id != 0 ? id : next_id_++);
-    const std::vector<float> values(kSize, gradient);
-    EncodeFloats(values.data(), kSize, r.mutable_gradient()->mutable_values());
-    r.set_base_version(base);
-    r.set_examples(examples);
-    r.set_last(last);
-    shard_->PushPull(r, &a->response, [a](absl::Status s) {
-      a->status = s;
-      ++a->calls;
-    });
-    return a;
-  }
-
-  static float Param(const Answer& a) {
-    std::vector<float> v(kSize);
-    DecodeFloats(a.response.params().values(), v.data());
-    return v[0];
-  }
-
-  absl::Time now_ = absl::FromUnixSeconds(1000);  // the shard's clock
-  std::unique_ptr<ParameterShard> shard_;
-  std::vector<PushRecord> records_;
-  std::vector<std::unique_ptr<Answer>> answers_;
-  uint64_t next_id_ = 1000;
-};
+using GateTest = GateFixture;
 
 TEST_F(GateTest, BspAppliesTheWeightedMeanOnceAllWorkersPushed) {
   Make(v1::BSP, 3);
@@ -120,12 +56,7 @@ TEST_F(GateTest, BspAnswersSayHowLongTheGateHeldThem) {
 
 TEST_F(GateTest, PushAnswersSayHowLongTheyWereHeldToo) {
   Make(v1::BSP, 2);
-  v1::PushRequest request;
-  request.mutable_header()->set_job_id("job");
-  request.mutable_header()->set_request_id(1);
-  const std::vector<float> values(kSize, 1.0f);
-  EncodeFloats(values.data(), kSize,
-               request.mutable_gradient()->mutable_values());
+  const v1::PushRequest request = Request(0, 0, 0, 1.0f);
   v1::PushResponse response;
   int calls = 0;
   shard_->Push(request, &response, [&](absl::Status) { ++calls; });

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/shard/parameter_shard.h"
+#include "tests/server/shard/shard_testing.h"
 
 namespace descent {
 namespace {
@@ -54,12 +55,6 @@ std::vector<float> InitialRow(uint64_t key) {
   return row;
 }
 
-std::vector<float> Floats(const std::string& bytes) {
-  std::vector<float> values(FloatCount(bytes));
-  DecodeFloats(bytes, values.data());
-  return values;
-}
-
 v1::PushRequest RowPush(const std::vector<uint64_t>& keys,
                         const std::vector<float>& grads,
                         const std::vector<uint64_t>& pull_keys = {},
@@ -86,13 +81,6 @@ v1::PullRequest RowPull(const std::vector<uint64_t>& keys) {
   return request;
 }
 
-absl::Status DoPushPull(ParameterShard& shard, const v1::PushRequest& request,
-                        v1::PushPullResponse* response) {
-  absl::Status result = absl::UnknownError("done not called");
-  shard.PushPull(request, response, [&](absl::Status s) { result = s; });
-  return result;
-}
-
 TEST(ParameterShardSparseTest, PullOfUntouchedRowsReadsInitialValues) {
   auto shard = MakeShard(1);
   const std::vector<uint64_t> keys = KeysOn(1, 4);
@@ -117,7 +105,7 @@ TEST(ParameterShardSparseTest, PushCreatesRowsAndAppliesSgd) {
   const std::vector<uint64_t> keys = KeysOn(2, 2);
   const std::vector<float> grads = {1, 2, 3, -1, -2, -3};
   v1::PushPullResponse response;
-  ASSERT_TRUE(DoPushPull(*shard, RowPush(keys, grads, keys), &response).ok());
+  ASSERT_TRUE(PushPullNow(*shard, RowPush(keys, grads, keys), &response).ok());
   EXPECT_EQ(shard->sparse_rows(), 2);
   std::vector<float> expected;
   for (int r = 0; r < 2; ++r) {
@@ -128,7 +116,7 @@ TEST(ParameterShardSparseTest, PushCreatesRowsAndAppliesSgd) {
   }
   EXPECT_EQ(Floats(response.rows().values()), expected);
   // A later pull sees the stored rows, and a retried push is applied once.
-  ASSERT_TRUE(DoPushPull(*shard, RowPush(keys, grads, keys), &response).ok());
+  ASSERT_TRUE(PushPullNow(*shard, RowPush(keys, grads, keys), &response).ok());
   v1::PullResponse pulled;
   ASSERT_TRUE(shard->Pull(RowPull(keys), &pulled).ok());
   EXPECT_EQ(Floats(pulled.rows().values()), expected);
@@ -141,7 +129,7 @@ TEST(ParameterShardSparseTest, MemoryGrowsWithTheRowsCreated) {
   const std::vector<uint64_t> keys = KeysOn(1, 50);
   const std::vector<float> grads(keys.size() * kWidth, 0.5f);
   v1::PushPullResponse response;
-  ASSERT_TRUE(DoPushPull(*shard, RowPush(keys, grads), &response).ok());
+  ASSERT_TRUE(PushPullNow(*shard, RowPush(keys, grads), &response).ok());
   // The rows themselves, and an index entry (key and row) for each.
   EXPECT_GE(shard->memory_bytes() - before,
             static_cast<int64_t>(keys.size() * (kWidth * 4 + 16)));
@@ -162,10 +150,10 @@ TEST(ParameterShardSparseTest, NewRowsGetOptimizerStateOfTheirOwn) {
   const std::vector<uint64_t> keys = KeysOn(0, 3);
   for (int i = 0; i < 3; ++i) {
     v1::PushPullResponse response;
-    ASSERT_TRUE(DoPushPull(*shard,
-                           RowPush({keys[i]}, {2, -3, 0.5}, {keys[i]},
-                                   /*request_id=*/i + 1),
-                           &response)
+    ASSERT_TRUE(PushPullNow(*shard,
+                            RowPush({keys[i]}, {2, -3, 0.5}, {keys[i]},
+                                    /*request_id=*/i + 1),
+                            &response)
                     .ok());
     const std::vector<float> row = Floats(response.rows().values());
     const std::vector<float> initial = InitialRow(keys[i]);
@@ -180,7 +168,7 @@ TEST(ParameterShardSparseTest, RowsOnlyPushToShardWithoutDenseRangeIsValid) {
   auto shard = MakeShard(1);  // dense range [1, 1): empty
   v1::PushPullResponse response;
   EXPECT_TRUE(
-      DoPushPull(*shard, RowPush({}, {}, {}, /*request_id=*/5), &response)
+      PushPullNow(*shard, RowPush({}, {}, {}, /*request_id=*/5), &response)
           .ok());
   EXPECT_EQ(shard->version(), 1);
 }
@@ -208,7 +196,7 @@ TEST(ParameterShardSparseTest, InvalidRowRequestsChangeNothing) {
   cases[3].request.mutable_row_gradients()->set_width(2);
   for (Case& c : cases) {
     v1::PushPullResponse response;
-    absl::Status status = DoPushPull(*shard, c.request, &response);
+    absl::Status status = PushPullNow(*shard, c.request, &response);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.message;
     EXPECT_THAT(status.message(), HasSubstr(c.message));
   }
@@ -219,13 +207,18 @@ TEST(ParameterShardSparseTest, InvalidRowRequestsChangeNothing) {
   EXPECT_EQ(shard->version(), 0);
 }
 
-TEST(ParameterShardSparseTest, DenseModelRefusesKeys) {
+// A model of one dense tensor of `size` zeros, all on one shard.
+ParameterShardOptions DenseOptions(int64_t size) {
   ParameterShardOptions options;
   options.job_id = "job-1";
-  options.layout.Add({"w", {4}, InitRule::kZeros});
-  options.range = {0, 4};
+  options.layout.Add({"w", {size}, InitRule::kZeros});
+  options.range = {0, size};
   options.optimizer.mutable_sgd()->set_learning_rate(1);
-  auto shard = ParameterShard::Create(std::move(options));
+  return options;
+}
+
+TEST(ParameterShardSparseTest, DenseModelRefusesKeys) {
+  auto shard = ParameterShard::Create(DenseOptions(4));
   ASSERT_TRUE(shard.ok());
   v1::PullResponse pulled;
   absl::Status status = (*shard)->Pull(RowPull({1}), &pulled);
@@ -233,11 +226,7 @@ TEST(ParameterShardSparseTest, DenseModelRefusesKeys) {
 }
 
 TEST(ParameterShardSparseTest, CreateRejectsInconsistentTableAndShard) {
-  ParameterShardOptions options;
-  options.job_id = "job-1";
-  options.layout.Add({"w", {1}, InitRule::kZeros});
-  options.range = {0, 1};
-  options.optimizer.mutable_sgd()->set_learning_rate(1);
+  ParameterShardOptions options = DenseOptions(1);
   options.table = SparseTableSpec{2, {0.1f}};
   EXPECT_FALSE(ParameterShard::Create(options).ok());
   options.table = Table();

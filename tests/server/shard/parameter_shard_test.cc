@@ -7,6 +7,7 @@
 #include "common/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/shard/shard_testing.h"
 
 namespace descent {
 namespace {
@@ -49,24 +50,6 @@ v1::PushRequest Push(uint64_t offset, const std::vector<float>& gradient,
   return request;
 }
 
-absl::Status DoPushPull(ParameterShard& shard, const v1::PushRequest& request,
-                        v1::PushPullResponse* response) {
-  absl::Status result = absl::UnknownError("done not called");
-  int calls = 0;
-  shard.PushPull(request, response, [&](absl::Status s) {
-    result = s;
-    ++calls;
-  });
-  EXPECT_EQ(calls, 1);
-  return result;
-}
-
-std::vector<float> Decode(const v1::DenseSlice& slice) {
-  std::vector<float> values(FloatCount(slice.values()));
-  DecodeFloats(slice.values(), values.data());
-  return values;
-}
-
 TEST(ParameterShardTest, InitializesFromSeedAndGlobalIndex) {
   auto shard = MakeShard();
   std::vector<float> whole(30);
@@ -82,14 +65,14 @@ TEST(ParameterShardTest, PushPullAppliesSgdAndReturnsSlice) {
   std::vector<float> gradient(kEnd - kBegin);
   for (size_t i = 0; i < gradient.size(); ++i) gradient[i] = 0.1f * i;
   v1::PushPullResponse response;
-  ASSERT_TRUE(DoPushPull(*shard, Push(kBegin, gradient), &response).ok());
+  ASSERT_TRUE(PushPullNow(*shard, Push(kBegin, gradient), &response).ok());
   std::vector<float> after = shard->Snapshot();
   for (size_t i = 0; i < gradient.size(); ++i) {
     EXPECT_FLOAT_EQ(after[i], before[i] - kLearningRate * gradient[i]);
   }
   EXPECT_EQ(response.version(), 1);
   EXPECT_EQ(response.params().offset(), uint64_t(kBegin));
-  EXPECT_EQ(Decode(response.params()), after);
+  EXPECT_EQ(Floats(response.params().values()), after);
 }
 
 TEST(ParameterShardTest, PushOfSubRangeTouchesOnlyThatRange) {
@@ -113,11 +96,11 @@ TEST(ParameterShardTest, RetriedPushIsAppliedOnce) {
   auto shard = MakeShard();
   std::vector<float> gradient(kEnd - kBegin, 1.0f);
   v1::PushPullResponse first, second;
-  ASSERT_TRUE(DoPushPull(*shard, Push(kBegin, gradient, 42), &first).ok());
-  ASSERT_TRUE(DoPushPull(*shard, Push(kBegin, gradient, 42), &second).ok());
+  ASSERT_TRUE(PushPullNow(*shard, Push(kBegin, gradient, 42), &first).ok());
+  ASSERT_TRUE(PushPullNow(*shard, Push(kBegin, gradient, 42), &second).ok());
   EXPECT_EQ(shard->version(), 1);
-  EXPECT_EQ(Decode(second.params()), Decode(first.params()));
-  ASSERT_TRUE(DoPushPull(*shard, Push(kBegin, gradient, 43), &second).ok());
+  EXPECT_EQ(Floats(second.params().values()), Floats(first.params().values()));
+  ASSERT_TRUE(PushPullNow(*shard, Push(kBegin, gradient, 43), &second).ok());
   EXPECT_EQ(shard->version(), 2);
 }
 
@@ -168,7 +151,7 @@ TEST(ParameterShardTest, InvalidPushesChangeNothing) {
     auto shard = MakeShard();
     const std::vector<float> before = shard->Snapshot();
     v1::PushPullResponse response;
-    absl::Status status = DoPushPull(*shard, c.request, &response);
+    absl::Status status = PushPullNow(*shard, c.request, &response);
     EXPECT_EQ(status.code(), c.code) << c.name << ": " << status;
     EXPECT_THAT(status.message(), HasSubstr(c.message)) << c.name;
     EXPECT_EQ(shard->Snapshot(), before) << c.name;
@@ -192,12 +175,12 @@ TEST(ParameterShardTest, PullReturnsRequestedRange) {
   v1::PullResponse response;
   ASSERT_TRUE(shard->Pull(Pull(kBegin + 3, 4), &response).ok());
   EXPECT_EQ(response.params().offset(), uint64_t(kBegin + 3));
-  EXPECT_EQ(Decode(response.params()),
+  EXPECT_EQ(Floats(response.params().values()),
             std::vector<float>(all.begin() + 3, all.begin() + 7));
   // Length 0 means "to the end of the shard"; the coordinator may pull.
   ASSERT_TRUE(
       shard->Pull(Pull(kBegin, 0, kCoordinatorWorkerId), &response).ok());
-  EXPECT_EQ(Decode(response.params()), all);
+  EXPECT_EQ(Floats(response.params().values()), all);
 }
 
 TEST(ParameterShardTest, InvalidPullsAreRefused) {
