@@ -19,6 +19,7 @@
 #include "cli/prometheus_targets.h"
 #include "common/config.h"
 #include "common/exit_codes.h"
+#include "common/job_options.h"
 #include "common/status_macros.h"
 #include "common/storage/atomic_file.h"
 #include "rpc/grpc_coordinator_client.h"
@@ -311,13 +312,11 @@ int RunLocal(const LocalOptions& options) {
                  std::string(config.status().message()).c_str());
     return kExitBadConfig;
   }
-  if (config->job_id().empty()) config->set_job_id(NewJobId());
+  AssignJobId(&*config);
   Job job;
   job.binary = options.binary;
   job.prometheus_sd_file = options.prometheus_sd_file;
-  job.output_dir = options.output_dir.empty()
-                       ? absl::StrCat("runs/", config->job_id())
-                       : options.output_dir;
+  job.output_dir = OutputDirOf(options.output_dir, *config);
   absl::Status prepared = PrepareOutput(*config, job.output_dir);
   if (!prepared.ok()) {
     std::fprintf(stderr, "descent local: %s\n",

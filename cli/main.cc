@@ -140,11 +140,7 @@ int Coordinator(const std::vector<std::string>& overrides) {
   }
   CoordinatorRoleOptions options;
   options.config = *std::move(config);
-  if (options.config.job_id().empty()) options.config.set_job_id(NewJobId());
   options.output_dir = absl::GetFlag(FLAGS_output_dir);
-  if (options.output_dir.empty()) {
-    options.output_dir = "runs/" + options.config.job_id();
-  }
   options.listen = absl::GetFlag(FLAGS_listen);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/exit_codes.h"
+#include "common/job_options.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace descent {
@@ -96,7 +97,7 @@ int PrintResult(const std::string& output_dir) {
     if (value != 0) std::printf("%s: %.6f\n", name, value);
   }
   // Early stopping: the figures above are the best evaluation's.
-  if (summary.config().train().early_stopping().patience() > 0) {
+  if (EarlyStoppingOn(summary.config().train())) {
     std::printf("best_step: %d\nstopped_early: %s\n", summary.best_step(),
                 summary.stopped_early() ? "true" : "false");
   }

@@ -174,23 +174,23 @@ absl::StatusOr<v1::JobConfig> ParseJobConfig(
     overridden.push_back(assignment);
   }
   ApplyDefaults(&config);
-  std::optional<ConfigIssue> issue = FindConfigIssue(config);
+  std::optional<FieldProblem> issue = FindConfigIssue(config);
   if (!issue.has_value()) return config;
   // Blame the last override that touched the field, else the file.
   for (auto it = overridden.rbegin(); it != overridden.rend(); ++it) {
-    if (PathWithin(issue->path, it->substr(0, it->find('=')))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--set ", *it, ": ", issue->path, ": ", issue->message));
+    if (PathWithin(issue->field, it->substr(0, it->find('=')))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--set ", *it, ": ", issue->field, ": ", issue->problem));
     }
   }
   std::string where = source_name;
   auto location =
-      FindLocation(locations, v1::JobConfig::descriptor(), issue->path);
+      FindLocation(locations, v1::JobConfig::descriptor(), issue->field);
   if (location.has_value()) {
     absl::StrAppend(&where, ":", location->line + 1, ":", location->column + 1);
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(where, ": ", issue->path, ": ", issue->message));
+      absl::StrCat(where, ": ", issue->field, ": ", issue->problem));
 }
 
 absl::StatusOr<v1::JobConfig> LoadJobConfig(

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/field_problem.h"
 #include "descent/v1/job.pb.h"
 
 namespace descent {
@@ -45,19 +46,24 @@ absl::StatusOr<v1::JobConfig> ParseJobConfig(
 absl::Status ApplyOverride(const std::string& assignment,
                            v1::JobConfig* config);
 
-// Fills every absent optional field with its documented default.
+// Fills every absent optional field with its documented default (listed in
+// common/config_defaults.h).
 void ApplyDefaults(v1::JobConfig* config);
 
-// A rule a config breaks: the dotted path of the offending field and what
-// is wrong with it.
-struct ConfigIssue {
-  std::string path;
-  std::string message;
-};
+// ApplyDefaults' part for `optimizer`: the chosen optimizer's absent fields
+// and those of the schedule that its kind reads. Nothing if none is chosen.
+void ApplyOptimizerDefaults(v1::OptimizerConfig* optimizer);
 
-// Returns the first rule `config` breaks, or nullopt if it is valid.
-// Expects defaults to have been applied.
-std::optional<ConfigIssue> FindConfigIssue(const v1::JobConfig& config);
+// Whether a worker may overlap a push with its next gradient under
+// `consistency`: ASP only (BSP and SSP wait for each push's answer). It is
+// train.overlap_communication's default, and validation refuses true where
+// it is false.
+bool CanOverlapPushes(v1::Consistency consistency);
+
+// Returns the first rule `config` breaks (its field a dotted path from the
+// JobConfig, e.g. "train.epochs"), or nullopt if it is valid. Expects
+// defaults to have been applied.
+std::optional<FieldProblem> FindConfigIssue(const v1::JobConfig& config);
 
 // A fresh job id: "job-YYYYMMDD-HHMMSS-xxxx" (UTC, 4 random hex digits).
 std::string NewJobId();

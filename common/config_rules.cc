@@ -1,50 +1,46 @@
-// Defaults and validation rules of JobConfig. The defaults here are the ones
-// documented in proto/descent/v1/job.proto and in the README.
+// The validation rules of JobConfig (FindConfigIssue, common/config.h),
+// checked after defaults are applied (common/config_defaults.cc).
 #include <cmath>
-#include <initializer_list>
 #include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/job_options.h"
 #include "common/optim/optimizer.h"
 
 namespace descent {
 namespace {
 
-std::optional<ConfigIssue> OutOfRange(const std::string& path, double value,
-                                      double low, double high) {
-  if (std::isfinite(value) && value >= low && value <= high) {
-    return std::nullopt;
-  }
-  return ConfigIssue{
-      path, absl::StrCat("must be in [", low, ", ", high, "], got ", value)};
+std::optional<FieldProblem> OutOfRange(const std::string& path, double value,
+                                       double low, double high) {
+  return Require(std::isfinite(value) && value >= low && value <= high, path,
+                 absl::StrCat("in [", low, ", ", high, "]"), value);
 }
 
-std::optional<ConfigIssue> Positive(const std::string& path, double value) {
-  if (std::isfinite(value) && value > 0) return std::nullopt;
-  return ConfigIssue{path,
-                     absl::StrCat("must be a finite number > 0, got ", value)};
+std::optional<FieldProblem> Positive(const std::string& path, double value) {
+  return Require(std::isfinite(value) && value > 0, path, "a finite number > 0",
+                 value);
 }
 
-std::optional<ConfigIssue> Required(const std::string& path, bool present,
-                                    const std::string& what) {
+std::optional<FieldProblem> Required(const std::string& path, bool present,
+                                     const std::string& what) {
   if (present) return std::nullopt;
-  return ConfigIssue{path, absl::StrCat("is required: ", what)};
+  return FieldProblem{path, absl::StrCat("is required: ", what)};
 }
 
-std::optional<ConfigIssue> CheckJobId(const v1::JobConfig& c) {
+std::optional<FieldProblem> CheckJobId(const v1::JobConfig& c) {
   const std::string& id = c.job_id();
   bool ok = id.size() <= 64;
   for (char ch : id) {
     ok = ok && (absl::ascii_isalnum(ch) || ch == '-' || ch == '_' || ch == '.');
   }
   if (ok) return std::nullopt;
-  return ConfigIssue{"job_id",
-                     "must be at most 64 characters of [A-Za-z0-9._-]"};
+  return FieldProblem{"job_id",
+                      "must be at most 64 characters of [A-Za-z0-9._-]"};
 }
 
-std::optional<ConfigIssue> CheckCluster(const v1::JobConfig& c) {
+std::optional<FieldProblem> CheckCluster(const v1::JobConfig& c) {
   const v1::ClusterConfig& k = c.cluster();
   for (auto issue :
        {OutOfRange("cluster.num_servers", k.num_servers(), 1, 1024),
@@ -59,16 +55,7 @@ std::optional<ConfigIssue> CheckCluster(const v1::JobConfig& c) {
   return std::nullopt;
 }
 
-// The first issue of `issues`, if any.
-std::optional<ConfigIssue> First(
-    std::initializer_list<std::optional<ConfigIssue>> issues) {
-  for (const auto& issue : issues) {
-    if (issue) return issue;
-  }
-  return std::nullopt;
-}
-
-std::optional<ConfigIssue> CheckLayer(const v1::LayerConfig& layer, int i) {
+std::optional<FieldProblem> CheckLayer(const v1::LayerConfig& layer, int i) {
   const std::string path = absl::StrCat("model.cnn.layers[", i, "]");
   switch (layer.layer_case()) {
     case v1::LayerConfig::kConv:
@@ -88,11 +75,11 @@ std::optional<ConfigIssue> CheckLayer(const v1::LayerConfig& layer, int i) {
       return OutOfRange(path + ".dense.units", layer.dense().units(), 1,
                         1 << 20);
     default:
-      return ConfigIssue{path, "choose conv, max_pool or dense"};
+      return FieldProblem{path, "choose conv, max_pool or dense"};
   }
 }
 
-std::optional<ConfigIssue> CheckModel(const v1::JobConfig& c) {
+std::optional<FieldProblem> CheckModel(const v1::JobConfig& c) {
   const v1::ModelConfig& m = c.model();
   if (m.model_case() == v1::ModelConfig::MODEL_NOT_SET) {
     return Required("model", false,
@@ -104,12 +91,12 @@ std::optional<ConfigIssue> CheckModel(const v1::JobConfig& c) {
   }
   if (m.l1() != 0 && !m.has_linear_regression() &&
       !m.has_logistic_regression() && !m.has_linear_svm()) {
-    return ConfigIssue{"model.l1",
-                       "is supported by linear_regression, "
-                       "logistic_regression and linear_svm only"};
+    return FieldProblem{"model.l1",
+                        "is supported by linear_regression, "
+                        "logistic_regression and linear_svm only"};
   }
   if (m.mlp().hidden_size() > 0 && m.mlp().layers_size() > 0) {
-    return ConfigIssue{"model.mlp", "give either hidden or layers, not both"};
+    return FieldProblem{"model.mlp", "give either hidden or layers, not both"};
   }
   for (int i = 0; i < m.mlp().layers_size(); ++i) {
     if (auto issue = OutOfRange(absl::StrCat("model.mlp.layers[", i, "].units"),
@@ -127,31 +114,32 @@ std::optional<ConfigIssue> CheckModel(const v1::JobConfig& c) {
     const v1::CnnConfig& cnn = m.cnn();
     if ((cnn.preset() == v1::CnnConfig::PRESET_UNSPECIFIED) ==
         (cnn.layers_size() == 0)) {
-      return ConfigIssue{"model.cnn",
-                         "give either a preset or layers, not both"};
+      return FieldProblem{"model.cnn",
+                          "give either a preset or layers, not both"};
     }
     for (int i = 0; i < cnn.layers_size(); ++i) {
       if (auto issue = CheckLayer(cnn.layers(i), i)) return issue;
     }
     if (!c.data().has_idx()) {
-      return ConfigIssue{"model.cnn", "needs image data: data { idx { ... } }"};
+      return FieldProblem{"model.cnn",
+                          "needs image data: data { idx { ... } }"};
     }
   }
   if (m.has_matrix_factorization() && !c.data().has_ratings() &&
       c.data().synthetic().kind() != v1::SyntheticDataConfig::RATINGS) {
-    return ConfigIssue{"model.matrix_factorization",
-                       "needs ratings: data { ratings { ... } } or synthetic "
-                       "data of kind RATINGS"};
+    return FieldProblem{"model.matrix_factorization",
+                        "needs ratings: data { ratings { ... } } or synthetic "
+                        "data of kind RATINGS"};
   }
   if (c.data().has_ratings() && !m.has_matrix_factorization()) {
-    return ConfigIssue{"data.ratings",
-                       "can only train model { matrix_factorization {} }"};
+    return FieldProblem{"data.ratings",
+                        "can only train model { matrix_factorization {} }"};
   }
   if (c.data().synthetic().kind() == v1::SyntheticDataConfig::RATINGS &&
       !m.has_matrix_factorization()) {
-    return ConfigIssue{"data.synthetic.kind",
-                       "RATINGS can only train model { matrix_factorization "
-                       "{} }"};
+    return FieldProblem{"data.synthetic.kind",
+                        "RATINGS can only train model { matrix_factorization "
+                        "{} }"};
   }
   if (m.has_factorization_machine()) {
     return First({OutOfRange("model.factorization_machine.factor_dim",
@@ -169,14 +157,14 @@ std::optional<ConfigIssue> CheckModel(const v1::JobConfig& c) {
 }
 
 // The issue with a pair of train/test paths and their hold-out rule.
-std::optional<ConfigIssue> CheckSplit(const std::string& path,
-                                      const std::string& train,
-                                      int32_t test_every) {
+std::optional<FieldProblem> CheckSplit(const std::string& path,
+                                       const std::string& train,
+                                       int32_t test_every) {
   return First({Required(path + ".train", !train.empty(), "a path"),
                 OutOfRange(path + ".test_every", test_every, 2, 1000000)});
 }
 
-std::optional<ConfigIssue> CheckSynthetic(const v1::SyntheticDataConfig& s) {
+std::optional<FieldProblem> CheckSynthetic(const v1::SyntheticDataConfig& s) {
   const std::string p = "data.synthetic.";
   if (s.kind() == v1::SyntheticDataConfig::KIND_UNSPECIFIED) {
     return Required(p + "kind", false,
@@ -207,7 +195,7 @@ std::optional<ConfigIssue> CheckSynthetic(const v1::SyntheticDataConfig& s) {
   return std::nullopt;
 }
 
-std::optional<ConfigIssue> CheckData(const v1::JobConfig& c) {
+std::optional<FieldProblem> CheckData(const v1::JobConfig& c) {
   const v1::DataConfig& d = c.data();
   switch (d.source_case()) {
     case v1::DataConfig::kIdx: {
@@ -248,7 +236,7 @@ std::optional<ConfigIssue> CheckData(const v1::JobConfig& c) {
   }
 }
 
-std::optional<ConfigIssue> CheckTrain(const v1::JobConfig& c) {
+std::optional<FieldProblem> CheckTrain(const v1::JobConfig& c) {
   const v1::TrainConfig& t = c.train();
   for (auto issue : {OutOfRange("train.epochs", t.epochs(), 1, 100000),
                      OutOfRange("train.batch_size", t.batch_size(), 0, 1 << 20),
@@ -257,10 +245,10 @@ std::optional<ConfigIssue> CheckTrain(const v1::JobConfig& c) {
                                 0, std::numeric_limits<int32_t>::max())}) {
     if (issue) return issue;
   }
-  if (t.overlap_communication() && t.consistency() != v1::ASP) {
-    return ConfigIssue{"train.overlap_communication",
-                       "only ASP overlaps pushes; BSP and SSP wait for each "
-                       "answer (leave it unset or false)"};
+  if (t.overlap_communication() && !CanOverlapPushes(t.consistency())) {
+    return FieldProblem{"train.overlap_communication",
+                        "only ASP overlaps pushes; BSP and SSP wait for each "
+                        "answer (leave it unset or false)"};
   }
   for (auto issue : {OutOfRange("train.staleness", t.staleness(), 0, 1000000),
                      OutOfRange("train.backup_workers", t.backup_workers(), 0,
@@ -271,7 +259,7 @@ std::optional<ConfigIssue> CheckTrain(const v1::JobConfig& c) {
 }
 
 // Early stopping, the divergence guard and the gradient-norm band.
-std::optional<ConfigIssue> CheckTrainingGuards(const v1::JobConfig& c) {
+std::optional<FieldProblem> CheckTrainingGuards(const v1::JobConfig& c) {
   const v1::TrainConfig& t = c.train();
   const v1::EarlyStoppingConfig& stop = t.early_stopping();
   const v1::GradientNormBand& band = t.gradient_norm_band();
@@ -284,31 +272,31 @@ std::optional<ConfigIssue> CheckTrainingGuards(const v1::JobConfig& c) {
            OutOfRange("train.gradient_norm_band.max", band.max(), 0, 1e30)})) {
     return issue;
   }
-  if (stop.patience() == 0 && stop.min_delta() != 0) {
-    return ConfigIssue{"train.early_stopping.min_delta",
-                       "has no effect without train.early_stopping.patience "
-                       ">= 1"};
+  if (!EarlyStoppingOn(t) && stop.min_delta() != 0) {
+    return FieldProblem{"train.early_stopping.min_delta",
+                        "has no effect without train.early_stopping.patience "
+                        ">= 1"};
   }
-  if (stop.patience() > 0 && t.eval_every_steps() == 0) {
-    return ConfigIssue{"train.early_stopping",
-                       "needs periodic evaluations: set "
-                       "train.eval_every_steps >= 1"};
+  if (EarlyStoppingOn(t) && t.eval_every_steps() == 0) {
+    return FieldProblem{"train.early_stopping",
+                        "needs periodic evaluations: set "
+                        "train.eval_every_steps >= 1"};
   }
   if (band.max() > 0 && band.min() >= band.max()) {
-    return ConfigIssue{"train.gradient_norm_band",
-                       absl::StrCat("min must be below max, got min ",
-                                    band.min(), " and max ", band.max())};
+    return FieldProblem{"train.gradient_norm_band",
+                        absl::StrCat("min must be below max, got min ",
+                                     band.min(), " and max ", band.max())};
   }
   if (t.max_loss_factor() != 0 &&
       OutOfRange("train.max_loss_factor", t.max_loss_factor(), 1, 1e30)) {
-    return ConfigIssue{"train.max_loss_factor",
-                       absl::StrCat("must be 0 (off) or in [1, 1e+30], got ",
-                                    t.max_loss_factor())};
+    return FieldProblem{"train.max_loss_factor",
+                        absl::StrCat("must be 0 (off) or in [1, 1e+30], got ",
+                                     t.max_loss_factor())};
   }
   return std::nullopt;
 }
 
-std::optional<ConfigIssue> CheckOptimizer(const v1::JobConfig& c) {
+std::optional<FieldProblem> CheckOptimizer(const v1::JobConfig& c) {
   if (c.optimizer().optimizer_case() ==
       v1::OptimizerConfig::OPTIMIZER_NOT_SET) {
     return Required("optimizer", false,
@@ -320,132 +308,17 @@ std::optional<ConfigIssue> CheckOptimizer(const v1::JobConfig& c) {
                    1e30)}) {
     if (issue) return issue;
   }
-  // The rules live with the optimizers: build one to check them.
-  absl::StatusOr<std::unique_ptr<Optimizer>> built =
-      CreateOptimizer(c.optimizer(), 0);
-  if (built.ok()) return std::nullopt;
-  const std::string message(built.status().message());
-  const size_t colon = message.find(": ");
-  return ConfigIssue{message.substr(0, colon), message.substr(colon + 2)};
-}
-
-void ApplyDataDefaults(v1::DataConfig* data) {
-  if (data->has_idx() && !data->idx().has_num_classes()) {
-    data->mutable_idx()->set_num_classes(10);
-  }
-  if (data->has_csv()) {
-    v1::CsvDataConfig* csv = data->mutable_csv();
-    if (!csv->has_test_every()) csv->set_test_every(5);
-    if (!csv->has_header()) csv->set_header(true);
-    if (!csv->has_label_index()) csv->set_label_index(-1);
-  }
-  if (data->has_libsvm() && !data->libsvm().has_test_every()) {
-    data->mutable_libsvm()->set_test_every(5);
-  }
-  if (data->has_ratings() && !data->ratings().has_test_every()) {
-    data->mutable_ratings()->set_test_every(5);
-  }
-  if (data->has_synthetic()) {
-    v1::SyntheticDataConfig* s = data->mutable_synthetic();
-    if (!s->has_train_examples()) s->set_train_examples(10000);
-    if (!s->has_test_examples()) s->set_test_examples(2000);
-    if (!s->has_features()) s->set_features(20);
-    if (!s->has_noise_stddev()) s->set_noise_stddev(0.1);
-    if (!s->has_seed()) s->set_seed(1);
-    if (!s->has_nnz_per_row()) s->set_nnz_per_row(10);
-    if (!s->has_factor_dim()) s->set_factor_dim(4);
-    if (!s->has_users()) s->set_users(1000);
-    if (!s->has_items()) s->set_items(1000);
-    if (!s->has_rank()) s->set_rank(5);
-  }
-}
-
-v1::Activation DefaultActivation(v1::Activation activation) {
-  return activation == v1::ACTIVATION_UNSPECIFIED ? v1::RELU : activation;
-}
-
-void ApplyModelDefaults(v1::ModelConfig* model) {
-  if (model->has_softmax_regression() &&
-      model->softmax_regression().weight_init() == v1::INIT_RULE_UNSPECIFIED) {
-    model->mutable_softmax_regression()->set_weight_init(v1::XAVIER_UNIFORM);
-  }
-  if (model->has_mlp()) {
-    v1::MlpConfig* mlp = model->mutable_mlp();
-    mlp->set_activation(DefaultActivation(mlp->activation()));
-    if (mlp->init() == v1::INIT_RULE_UNSPECIFIED) mlp->set_init(v1::HE_NORMAL);
-    for (v1::DenseConfig& layer : *mlp->mutable_layers()) {
-      if (layer.activation() == v1::ACTIVATION_UNSPECIFIED) {
-        layer.set_activation(mlp->activation());
-      }
-    }
-  }
-  if (model->has_cnn()) {
-    v1::CnnConfig* cnn = model->mutable_cnn();
-    if (cnn->init() == v1::INIT_RULE_UNSPECIFIED) cnn->set_init(v1::HE_NORMAL);
-    for (v1::LayerConfig& layer : *cnn->mutable_layers()) {
-      if (layer.has_conv()) {
-        v1::ConvConfig* conv = layer.mutable_conv();
-        if (!conv->has_stride()) conv->set_stride(1);
-        conv->set_activation(DefaultActivation(conv->activation()));
-      } else if (layer.has_max_pool() && !layer.max_pool().has_stride()) {
-        layer.mutable_max_pool()->set_stride(layer.max_pool().size());
-      } else if (layer.has_dense()) {
-        layer.mutable_dense()->set_activation(
-            DefaultActivation(layer.dense().activation()));
-      }
-    }
-  }
-  if (model->has_factorization_machine()) {
-    v1::FactorizationMachineConfig* fm = model->mutable_factorization_machine();
-    if (!fm->has_factor_dim()) fm->set_factor_dim(8);
-    if (!fm->has_init_stddev()) fm->set_init_stddev(0.01);
-  }
-  if (model->has_matrix_factorization()) {
-    v1::MatrixFactorizationConfig* mf = model->mutable_matrix_factorization();
-    if (!mf->has_rank()) mf->set_rank(8);
-    if (!mf->has_biases()) mf->set_biases(true);
-    if (!mf->has_init_stddev()) mf->set_init_stddev(0.1);
-  }
+  // The rules live with the optimizers.
+  return FindOptimizerProblem(c.optimizer());
 }
 
 }  // namespace
 
-void ApplyDefaults(v1::JobConfig* config) {
-  v1::ClusterConfig* cluster = config->mutable_cluster();
-  if (!cluster->has_num_servers()) cluster->set_num_servers(1);
-  if (!cluster->has_num_workers()) cluster->set_num_workers(1);
-  if (!cluster->has_heartbeat_timeout_seconds()) {
-    cluster->set_heartbeat_timeout_seconds(10);
-  }
-  if (!cluster->has_registration_timeout_seconds()) {
-    cluster->set_registration_timeout_seconds(60);
-  }
-  if (!cluster->has_rpc_deadline_seconds())
-    cluster->set_rpc_deadline_seconds(10);
-  ApplyDataDefaults(config->mutable_data());
-  ApplyModelDefaults(config->mutable_model());
-  v1::TrainConfig* train = config->mutable_train();
-  if (!train->has_epochs()) train->set_epochs(1);
-  if (!train->has_batch_size()) train->set_batch_size(32);
-  if (!train->has_seed()) train->set_seed(1);
-  if (!train->has_threads()) train->set_threads(0);
-  if (!train->has_eval_every_steps()) train->set_eval_every_steps(1000);
-  if (train->consistency() == v1::CONSISTENCY_UNSPECIFIED) {
-    train->set_consistency(v1::ASP);
-  }
-  if (!train->has_overlap_communication()) {
-    train->set_overlap_communication(train->consistency() == v1::ASP);
-  }
-  if (!train->has_staleness()) train->set_staleness(2);
-  if (!train->has_backup_workers()) train->set_backup_workers(0);
-  if (!train->has_max_loss_factor()) train->set_max_loss_factor(100);
-  if (config->optimizer().has_sgd() &&
-      !config->optimizer().sgd().has_learning_rate()) {
-    config->mutable_optimizer()->mutable_sgd()->set_learning_rate(0.1);
-  }
+bool CanOverlapPushes(v1::Consistency consistency) {
+  return consistency == v1::ASP;
 }
 
-std::optional<ConfigIssue> FindConfigIssue(const v1::JobConfig& config) {
+std::optional<FieldProblem> FindConfigIssue(const v1::JobConfig& config) {
   for (auto check : {CheckJobId, CheckCluster, CheckModel, CheckData,
                      CheckTrain, CheckTrainingGuards, CheckOptimizer}) {
     if (auto issue = check(config)) return issue;

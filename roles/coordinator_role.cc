@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/data/data_source.h"
 #include "common/exit_codes.h"
+#include "common/job_options.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
 #include "common/optim/gradient_norms.h"
@@ -43,10 +44,6 @@ struct CoordinatorState {
   // With early stopping: the best evaluation's parameters (step -1: none).
   SavedParameters best{-1, {}, {}, 0, {}};
 };
-
-bool EarlyStopping(const v1::JobConfig& config) {
-  return config.train().early_stopping().patience() > 0;
-}
 
 // "total 1.2 | weights 0.9 | bias 0.01" for the log.
 std::string FormatGradientNorms(const v1::Evaluation& evaluation) {
@@ -96,7 +93,7 @@ absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config) {
   };
   RETURN_IF_ERROR(s.evaluator->Evaluate(pull, &evaluation));
   const bool best = s.coordinator->RecordEvaluation(evaluation);
-  if (best && EarlyStopping(config)) {
+  if (best && EarlyStoppingOn(config.train())) {
     KeepBest(*s.evaluator, evaluation.step(), &s.best);
   }
   s.metrics->evaluations.Increment();
@@ -143,11 +140,12 @@ void UpdateMetrics(const v1::JobStatus& status, const Coordinator& coordinator,
 absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
                      const v1::JobConfig& config) {
   if (s.ps == nullptr) {
+    const ResolvedPeer peer = ResolvePeer(config);
     PsClient::Options options;
-    options.job_id = config.job_id();
+    options.job_id = peer.job_id;
     options.worker_id = kCoordinatorWorkerId;
     options.shards.assign(status.shards().begin(), status.shards().end());
-    options.deadline = absl::Seconds(config.cluster().rpc_deadline_seconds());
+    options.deadline = peer.rpc_deadline;
     options.connect = GrpcShardTransport::Factory();
     ASSIGN_OR_RETURN(s.ps, PsClient::Create(std::move(options)));
     LOG(INFO) << "all " << config.cluster().num_servers() << " servers and "
@@ -188,16 +186,16 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
 // The evaluator for the job's model, on the test split.
 absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
     const v1::JobConfig& config, const DataShape& shape, Examples test) {
+  const ResolvedEval eval = ResolveEval(config);
   if (test.is_sparse) {
-    ASSIGN_OR_RETURN(
-        std::unique_ptr<SparseModel> model,
-        CreateSparseModel(config.model(), shape, config.train().batch_size()));
+    ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model,
+                     CreateSparseModel(config.model(), shape, eval.max_batch));
     return std::make_unique<Evaluator>(std::move(model),
                                        std::move(test.sparse));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                   CreateModel(config.model(), shape, /*max_batch=*/256,
-                               config.train().threads()));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Model> model,
+      CreateModel(config.model(), shape, eval.max_batch, eval.threads));
   return std::make_unique<Evaluator>(std::move(model), std::move(test.dense));
 }
 
@@ -298,9 +296,11 @@ absl::Status WriteCheckpoint(const std::string& path,
   return absl::OkStatus();
 }
 
-int RunCoordinator(const CoordinatorRoleOptions& options) {
-  v1::JobConfig config = options.config;
-  if (config.job_id().empty()) config.set_job_id(NewJobId());
+int RunCoordinator(const CoordinatorRoleOptions& requested) {
+  CoordinatorRoleOptions options = requested;
+  AssignJobId(&options.config);
+  options.output_dir = OutputDirOf(requested.output_dir, options.config);
+  const v1::JobConfig& config = options.config;
   std::error_code error;
   std::filesystem::create_directories(options.output_dir, error);
   if (error) {

@@ -19,7 +19,8 @@ struct CoordinatorRoleOptions {
   // gRPC and /metrics addresses; port 0 picks a free port.
   std::string listen = "127.0.0.1:0";
   std::string metrics_listen = "127.0.0.1:0";
-  // Created if missing; receives evals.csv and summary.json.
+  // Created if missing; receives evals.csv and summary.json. Empty:
+  // runs/<job id>.
   std::string output_dir;
   // If set, the gRPC address (host:port) is written here once serving.
   std::string ready_file;

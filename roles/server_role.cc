@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/config_defaults.h"
 #include "common/exit_codes.h"
+#include "common/job_options.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
 #include "common/process_metrics.h"
@@ -77,21 +79,22 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   const v1::JobConfig& config = registration.config();
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
+  ResolvedShard resolved = ResolveShard(config);
   ParameterShardOptions options;
-  options.job_id = config.job_id();
-  options.num_workers = config.cluster().num_workers();
+  options.job_id = std::move(resolved.job_id);
+  options.num_workers = resolved.num_workers;
   options.range = {static_cast<int64_t>(registration.begin()),
                    static_cast<int64_t>(registration.end())};
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
   options.layout = std::move(layout.dense);
   options.table = std::move(layout.table);
   options.shard = shard;
-  options.num_shards = config.cluster().num_servers();
-  options.seed = config.train().seed();
-  options.optimizer = config.optimizer();
-  options.consistency = config.train().consistency();
-  options.staleness = config.train().staleness();
-  options.backup_workers = config.train().backup_workers();
+  options.num_shards = resolved.num_shards;
+  options.seed = resolved.seed;
+  options.optimizer = std::move(resolved.optimizer);
+  options.consistency = resolved.consistency;
+  options.staleness = resolved.staleness;
+  options.backup_workers = resolved.backup_workers;
   options.observer = [record = MetricsObserver(metrics),
                       tally](const PushRecord& push) {
     record(push);
@@ -134,8 +137,11 @@ absl::Status Serve(const ServerRoleOptions& options) {
       AdvertisedAddress(options.advertise_address, rpc.address));
   request.set_metrics_address(metrics_server->address());
   request.set_pid(::getpid());
-  ASSIGN_OR_RETURN(v1::RegisterServerResponse registration,
-                   coordinator.RegisterServer(request, absl::Seconds(60)));
+  // The job's registration timeout is in the config this answer brings.
+  ASSIGN_OR_RETURN(
+      v1::RegisterServerResponse registration,
+      coordinator.RegisterServer(
+          request, absl::Seconds(defaults::kRegistrationTimeoutSeconds)));
   ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
                    CreateShard(options.shard, registration, &metrics, &tally));
   metrics.parameters.Set(shard->range().size());
@@ -146,13 +152,13 @@ absl::Status Serve(const ServerRoleOptions& options) {
             << options.shard << " holds parameters [" << registration.begin()
             << ", " << registration.end() << ")";
 
-  const v1::ClusterConfig& cluster = registration.config().cluster();
+  const ResolvedPeer peer = ResolvePeer(registration.config());
   HeartbeatLoop::Options heartbeat;
   heartbeat.client = &coordinator;
-  heartbeat.job_id = registration.config().job_id();
+  heartbeat.job_id = peer.job_id;
   heartbeat.role = v1::SERVER;
   heartbeat.id = options.shard;
-  heartbeat.lost_after = absl::Seconds(cluster.heartbeat_timeout_seconds());
+  heartbeat.lost_after = peer.heartbeat_timeout;
   HeartbeatLoop loop(std::move(heartbeat));
   absl::Status outcome = loop.WaitForEnd();
   LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();

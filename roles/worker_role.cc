@@ -7,8 +7,10 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/config_defaults.h"
 #include "common/data/data_source.h"
 #include "common/exit_codes.h"
+#include "common/job_options.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
 #include "common/partition.h"
@@ -31,7 +33,9 @@ absl::StatusOr<v1::RegisterWorkerResponse> Register(
   request.set_instance_id((uint64_t{random()} << 32) | random());
   request.set_metrics_address(metrics_server.address());
   request.set_pid(::getpid());
-  return coordinator.RegisterWorker(request, absl::Seconds(60));
+  // The job's registration timeout is in the config this answer brings.
+  return coordinator.RegisterWorker(
+      request, absl::Seconds(defaults::kRegistrationTimeoutSeconds));
 }
 
 // Reads only this worker's contiguous share of the training set.
@@ -53,19 +57,31 @@ absl::StatusOr<Examples> LoadShard(const v1::RegisterWorkerResponse& r) {
 }
 
 absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
-    CoordinatorClient& coordinator, const v1::RegisterWorkerResponse& r) {
-  const v1::ClusterConfig& cluster = r.config().cluster();
+    CoordinatorClient& coordinator, const v1::RegisterWorkerResponse& r,
+    const ResolvedPeer& peer) {
   ASSIGN_OR_RETURN(v1::JobStatus status,
-                   coordinator.WaitUntilRunning(
-                       absl::Seconds(cluster.registration_timeout_seconds())));
+                   coordinator.WaitUntilRunning(peer.registration_timeout));
   PsClient::Options options;
-  options.job_id = r.config().job_id();
+  options.job_id = peer.job_id;
   options.worker_id = r.worker_id();
   options.shards.assign(status.shards().begin(), status.shards().end());
-  options.deadline = absl::Seconds(cluster.rpc_deadline_seconds());
+  options.deadline = peer.rpc_deadline;
   options.max_attempts = 5;
   options.connect = GrpcShardTransport::Factory();
   return PsClient::Create(std::move(options));
+}
+
+TrainerOptions TrainerOptionsOf(const ResolvedTrain& train, int32_t worker_id) {
+  TrainerOptions options;
+  options.epochs = train.epochs;
+  options.batch_size = train.batch_size;
+  options.seed = train.seed;
+  options.worker_id = worker_id;
+  options.overlap = train.overlap;
+  options.clip_value = train.clip_value;
+  options.clip_norm = train.clip_norm;
+  options.max_loss_factor = train.max_loss_factor;
+  return options;
 }
 
 absl::Status Work(const WorkerRoleOptions& options) {
@@ -78,6 +94,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
                    Register(coordinator, *metrics_server));
   const v1::JobConfig& config = registration.config();
   const int32_t id = registration.worker_id();
+  const ResolvedPeer peer = ResolvePeer(config);
   registry->AddLabel("worker", absl::StrCat(id));
   WorkerMetrics metrics(*registry);
   LOG(INFO) << "job " << config.job_id() << ": worker " << id << ", metrics on "
@@ -94,11 +111,10 @@ absl::Status Work(const WorkerRoleOptions& options) {
   // members must not look like silence to the coordinator.
   HeartbeatLoop::Options heartbeat;
   heartbeat.client = &coordinator;
-  heartbeat.job_id = config.job_id();
+  heartbeat.job_id = peer.job_id;
   heartbeat.role = v1::WORKER;
   heartbeat.id = id;
-  heartbeat.lost_after =
-      absl::Seconds(config.cluster().heartbeat_timeout_seconds());
+  heartbeat.lost_after = peer.heartbeat_timeout;
   heartbeat.progress = [&training] {
     const Trainer* trainer = training.load();
     return trainer == nullptr ? v1::WorkerProgress() : trainer->Progress();
@@ -108,28 +124,19 @@ absl::Status Work(const WorkerRoleOptions& options) {
   ASSIGN_OR_RETURN(data, LoadShard(registration));
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
-  TrainerOptions trainer_options{
-      config.train().epochs(),
-      config.train().batch_size(),
-      config.train().seed(),
-      id,
-      config.train().overlap_communication() &&
-          config.train().consistency() == v1::ASP,
-      static_cast<float>(config.optimizer().clip_value()),
-      static_cast<float>(config.optimizer().clip_norm())};
-  trainer_options.max_loss_factor = config.train().max_loss_factor();
-  ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration));
-  LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples";
+  const ResolvedTrain train = ResolveTrain(config, data.size());
+  const TrainerOptions trainer_options = TrainerOptionsOf(train, id);
+  ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration, peer));
+  LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples, "
+            << train.batch_size << " a step";
   if (data.is_sparse) {
-    ASSIGN_OR_RETURN(
-        sparse_model,
-        CreateSparseModel(config.model(), shape, config.train().batch_size()));
+    ASSIGN_OR_RETURN(sparse_model, CreateSparseModel(config.model(), shape,
+                                                     train.batch_size));
     trainer = std::make_unique<Trainer>(trainer_options, sparse_model.get(),
                                         ps.get(), &data.sparse, &metrics);
   } else {
-    ASSIGN_OR_RETURN(
-        model, CreateModel(config.model(), shape, config.train().batch_size(),
-                           config.train().threads()));
+    ASSIGN_OR_RETURN(model, CreateModel(config.model(), shape, train.batch_size,
+                                        train.threads));
     trainer = std::make_unique<Trainer>(trainer_options, model.get(), ps.get(),
                                         &data.dense, &metrics);
   }

@@ -6,8 +6,6 @@
 
 #include "Eigen/Core"
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
 #include "glog/logging.h"
 
 // Element loops keep torch's float32 order of operations: each tensor op in
@@ -15,10 +13,9 @@
 namespace descent {
 namespace {
 
-absl::Status Bad(const char* optimizer, const char* field, const char* rule) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(optimizer, ": ", field, " must be ", rule));
-}
+constexpr char kInUnit[] = "in [0, 1)";
+constexpr char kPositive[] = "a finite number > 0";
+constexpr char kNonNegative[] = "a finite number >= 0";
 
 bool InUnit(double x) { return x >= 0 && x < 1; }  // [0, 1), NaN false
 bool NonNegative(double x) { return std::isfinite(x) && x >= 0; }
@@ -54,8 +51,7 @@ void SgdOptimizer::Apply(int64_t /*position*/, const float* grad, int64_t n,
 
 absl::StatusOr<std::unique_ptr<Optimizer>> MomentumOptimizer::Create(
     int64_t size, LearningRateSchedule lr, MomentumOptions options) {
-  if (!InUnit(options.momentum))
-    return Bad("momentum", "momentum", "in [0, 1)");
+  if (auto problem = FindProblem(options)) return InvalidArgument(*problem);
   return std::unique_ptr<Optimizer>(
       new MomentumOptimizer(size, std::move(lr), options));
 }
@@ -87,10 +83,7 @@ void MomentumOptimizer::Apply(int64_t position, const float* grad, int64_t n,
 
 absl::StatusOr<std::unique_ptr<Optimizer>> AdagradOptimizer::Create(
     int64_t size, LearningRateSchedule lr, AdagradOptions options) {
-  if (!Positive(options.eps)) return Bad("adagrad", "eps", "finite and > 0");
-  if (!NonNegative(options.initial_accumulator_value)) {
-    return Bad("adagrad", "initial_accumulator_value", "finite and >= 0");
-  }
+  if (auto problem = FindProblem(options)) return InvalidArgument(*problem);
   return std::unique_ptr<Optimizer>(
       new AdagradOptimizer(size, std::move(lr), options));
 }
@@ -123,8 +116,7 @@ void AdagradOptimizer::Apply(int64_t position, const float* grad, int64_t n,
 
 absl::StatusOr<std::unique_ptr<Optimizer>> RmspropOptimizer::Create(
     int64_t size, LearningRateSchedule lr, RmspropOptions options) {
-  if (!InUnit(options.alpha)) return Bad("rmsprop", "alpha", "in [0, 1)");
-  if (!Positive(options.eps)) return Bad("rmsprop", "eps", "finite and > 0");
+  if (auto problem = FindProblem(options)) return InvalidArgument(*problem);
   return std::unique_ptr<Optimizer>(
       new RmspropOptimizer(size, std::move(lr), options));
 }
@@ -157,12 +149,7 @@ void RmspropOptimizer::Apply(int64_t position, const float* grad, int64_t n,
 
 absl::StatusOr<std::unique_ptr<Optimizer>> AdamOptimizer::Create(
     int64_t size, LearningRateSchedule lr, AdamOptions options) {
-  if (!InUnit(options.beta1)) return Bad("adam", "beta1", "in [0, 1)");
-  if (!InUnit(options.beta2)) return Bad("adam", "beta2", "in [0, 1)");
-  if (!Positive(options.eps)) return Bad("adam", "eps", "finite and > 0");
-  if (!NonNegative(options.weight_decay)) {
-    return Bad("adam", "weight_decay", "finite and >= 0");
-  }
+  if (auto problem = FindProblem(options)) return InvalidArgument(*problem);
   return std::unique_ptr<Optimizer>(
       new AdamOptimizer(size, std::move(lr), options));
 }
@@ -220,13 +207,7 @@ void AdamOptimizer::Apply(int64_t position, const float* grad, int64_t n,
 
 absl::StatusOr<std::unique_ptr<Optimizer>> FtrlOptimizer::Create(
     int64_t size, LearningRateSchedule lr, FtrlOptions options) {
-  if (!NonNegative(options.beta)) return Bad("ftrl", "beta", "finite and >= 0");
-  if (!NonNegative(options.l1)) return Bad("ftrl", "l1", "finite and >= 0");
-  if (!NonNegative(options.l2)) return Bad("ftrl", "l2", "finite and >= 0");
-  if (!(std::isfinite(options.learning_rate_power) &&
-        options.learning_rate_power <= 0)) {
-    return Bad("ftrl", "learning_rate_power", "finite and <= 0");
-  }
+  if (auto problem = FindProblem(options)) return InvalidArgument(*problem);
   return std::unique_ptr<Optimizer>(
       new FtrlOptimizer(size, std::move(lr), options));
 }
@@ -275,164 +256,40 @@ void FtrlOptimizer::Apply(int64_t position, const float* grad, int64_t n,
   }
 }
 
-namespace {
+// --- Validation --------------------------------------------------------------
 
-// `value` if the config sets it, else `fallback`.
-#define DESCENT_OR(message, field, fallback) \
-  ((message).has_##field() ? (message).field() : (fallback))
-
-absl::StatusOr<LearningRateSchedule> ScheduleOf(
-    const v1::ScheduleConfig& config, double learning_rate) {
-  ScheduleSpec spec;
-  switch (config.kind()) {
-    case v1::ScheduleConfig::STEP_DECAY:
-      spec.kind = ScheduleSpec::Kind::kStepDecay;
-      break;
-    case v1::ScheduleConfig::EXPONENTIAL:
-      spec.kind = ScheduleSpec::Kind::kExponential;
-      break;
-    case v1::ScheduleConfig::COSINE:
-      spec.kind = ScheduleSpec::Kind::kCosine;
-      break;
-    case v1::ScheduleConfig::INVERSE_SQRT:
-      spec.kind = ScheduleSpec::Kind::kInverseSqrt;
-      break;
-    default:
-      spec.kind = ScheduleSpec::Kind::kConstant;
-  }
-  spec.learning_rate = learning_rate;
-  spec.warmup_steps = config.warmup_steps();
-  spec.gamma = DESCENT_OR(config, gamma, spec.gamma);
-  spec.step_size = DESCENT_OR(config, step_size, spec.step_size);
-  spec.min_learning_rate = config.min_learning_rate();
-  spec.period = DESCENT_OR(config, period, spec.period);
-  spec.restarts = config.restarts();
-  spec.period_multiplier =
-      DESCENT_OR(config, period_multiplier, spec.period_multiplier);
-  spec.inverse_sqrt_steps =
-      DESCENT_OR(config, inverse_sqrt_steps, spec.inverse_sqrt_steps);
-  absl::StatusOr<LearningRateSchedule> schedule = CreateSchedule(spec);
-  if (!schedule.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("optimizer.schedule: ", schedule.status().message()));
-  }
-  return schedule;
+std::optional<FieldProblem> FindProblem(const MomentumOptions& o) {
+  return Require(InUnit(o.momentum), "momentum", kInUnit, o.momentum);
 }
 
-absl::StatusOr<std::unique_ptr<Optimizer>> Named(
-    const char* name, absl::StatusOr<std::unique_ptr<Optimizer>> created) {
-  if (created.ok()) return created;
-  return absl::InvalidArgumentError(
-      absl::StrCat("optimizer.", name, ": ", created.status().message()));
+std::optional<FieldProblem> FindProblem(const AdagradOptions& o) {
+  return First({Require(Positive(o.eps), "eps", kPositive, o.eps),
+                Require(NonNegative(o.initial_accumulator_value),
+                        "initial_accumulator_value", kNonNegative,
+                        o.initial_accumulator_value)});
 }
 
-}  // namespace
-
-absl::StatusOr<LearningRateSchedule> LearningRateScheduleOf(
-    const v1::OptimizerConfig& config) {
-  double learning_rate = 0;
-  switch (config.optimizer_case()) {
-    case v1::OptimizerConfig::kSgd:
-      learning_rate = DESCENT_OR(config.sgd(), learning_rate, 0.1);
-      break;
-    case v1::OptimizerConfig::kMomentum:
-      learning_rate = DESCENT_OR(config.momentum(), learning_rate, 0.1);
-      break;
-    case v1::OptimizerConfig::kAdagrad:
-    case v1::OptimizerConfig::kRmsprop:
-      learning_rate = config.has_adagrad()
-                          ? DESCENT_OR(config.adagrad(), learning_rate, 0.01)
-                          : DESCENT_OR(config.rmsprop(), learning_rate, 0.01);
-      break;
-    case v1::OptimizerConfig::kAdam:
-      learning_rate = DESCENT_OR(config.adam(), learning_rate, 0.001);
-      break;
-    case v1::OptimizerConfig::kAdamw:
-      learning_rate = DESCENT_OR(config.adamw(), learning_rate, 0.001);
-      break;
-    case v1::OptimizerConfig::kFtrl:
-      learning_rate = DESCENT_OR(config.ftrl(), learning_rate, 0.1);
-      break;
-    default:
-      return absl::InvalidArgumentError("optimizer: none chosen");
-  }
-  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
-    const std::string name(v1::OptimizerConfig::descriptor()
-                               ->FindFieldByNumber(config.optimizer_case())
-                               ->name());
-    return absl::InvalidArgumentError(
-        absl::StrCat("optimizer.", name,
-                     ".learning_rate: must be a finite "
-                     "number > 0, got ",
-                     learning_rate));
-  }
-  return ScheduleOf(config.schedule(), learning_rate);
+std::optional<FieldProblem> FindProblem(const RmspropOptions& o) {
+  return First({Require(InUnit(o.alpha), "alpha", kInUnit, o.alpha),
+                Require(Positive(o.eps), "eps", kPositive, o.eps)});
 }
 
-absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(
-    const v1::OptimizerConfig& config, int64_t size) {
-  ASSIGN_OR_RETURN(LearningRateSchedule schedule,
-                   LearningRateScheduleOf(config));
-  switch (config.optimizer_case()) {
-    case v1::OptimizerConfig::kSgd:
-      if (config.schedule().kind() == v1::ScheduleConfig::CONSTANT &&
-          config.schedule().warmup_steps() == 0) {
-        // A constant schedule is its learning rate at every step.
-        return std::make_unique<SgdOptimizer>(
-            static_cast<float>(schedule.At(0)));
-      }
-      // SGD on a schedule: momentum 0 is plain SGD.
-      return Named("sgd", MomentumOptimizer::Create(
-                              size, schedule, MomentumOptions{0.0, false}));
-    case v1::OptimizerConfig::kMomentum: {
-      const v1::MomentumConfig& c = config.momentum();
-      MomentumOptions options;
-      options.momentum = DESCENT_OR(c, momentum, options.momentum);
-      options.nesterov = c.nesterov();
-      return Named("momentum",
-                   MomentumOptimizer::Create(size, schedule, options));
-    }
-    case v1::OptimizerConfig::kAdagrad: {
-      const v1::AdagradConfig& c = config.adagrad();
-      AdagradOptions options;
-      options.eps = DESCENT_OR(c, eps, options.eps);
-      options.initial_accumulator_value = c.initial_accumulator_value();
-      return Named("adagrad",
-                   AdagradOptimizer::Create(size, schedule, options));
-    }
-    case v1::OptimizerConfig::kRmsprop: {
-      const v1::RmspropConfig& c = config.rmsprop();
-      RmspropOptions options;
-      options.alpha = DESCENT_OR(c, alpha, options.alpha);
-      options.eps = DESCENT_OR(c, eps, options.eps);
-      return Named("rmsprop",
-                   RmspropOptimizer::Create(size, schedule, options));
-    }
-    case v1::OptimizerConfig::kAdam:
-    case v1::OptimizerConfig::kAdamw: {
-      const bool decoupled = config.has_adamw();
-      const v1::AdamConfig& c = decoupled ? config.adamw() : config.adam();
-      AdamOptions options = decoupled ? AdamOptions::AdamW() : AdamOptions();
-      options.beta1 = DESCENT_OR(c, beta1, options.beta1);
-      options.beta2 = DESCENT_OR(c, beta2, options.beta2);
-      options.eps = DESCENT_OR(c, eps, options.eps);
-      options.weight_decay = DESCENT_OR(c, weight_decay, options.weight_decay);
-      return Named(decoupled ? "adamw" : "adam",
-                   AdamOptimizer::Create(size, schedule, options));
-    }
-    default: {
-      const v1::FtrlConfig& c = config.ftrl();
-      FtrlOptions options;
-      options.beta = DESCENT_OR(c, beta, options.beta);
-      options.l1 = c.l1();
-      options.l2 = c.l2();
-      options.learning_rate_power =
-          DESCENT_OR(c, learning_rate_power, options.learning_rate_power);
-      return Named("ftrl", FtrlOptimizer::Create(size, schedule, options));
-    }
-  }
+std::optional<FieldProblem> FindProblem(const AdamOptions& o) {
+  return First({Require(InUnit(o.beta1), "beta1", kInUnit, o.beta1),
+                Require(InUnit(o.beta2), "beta2", kInUnit, o.beta2),
+                Require(Positive(o.eps), "eps", kPositive, o.eps),
+                Require(NonNegative(o.weight_decay), "weight_decay",
+                        kNonNegative, o.weight_decay)});
 }
 
-#undef DESCENT_OR
+std::optional<FieldProblem> FindProblem(const FtrlOptions& o) {
+  return First({Require(NonNegative(o.beta), "beta", kNonNegative, o.beta),
+                Require(NonNegative(o.l1), "l1", kNonNegative, o.l1),
+                Require(NonNegative(o.l2), "l2", kNonNegative, o.l2),
+                Require(std::isfinite(o.learning_rate_power) &&
+                            o.learning_rate_power <= 0,
+                        "learning_rate_power", "a finite number <= 0",
+                        o.learning_rate_power)});
+}
 
 }  // namespace descent

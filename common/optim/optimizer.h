@@ -9,16 +9,21 @@
 // The adaptive rules match torch.optim (1.13) element for element, including
 // where eps goes; the learning rate of each update comes from a
 // LearningRateSchedule evaluated at `version`. Build them with their
-// Create() functions, which validate the options (INVALID_ARGUMENT naming
-// the bad field).
+// Create() functions, which validate the options: FindProblem(options)
+// names the field and what is wrong with it, and Create() returns that as
+// INVALID_ARGUMENT "field: problem". The options' defaults are job.proto's
+// (common/config_defaults.h).
 #ifndef DESCENT_COMMON_OPTIM_OPTIMIZER_H_
 #define DESCENT_COMMON_OPTIM_OPTIMIZER_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/config_defaults.h"
+#include "common/field_problem.h"
 #include "common/optim/schedule.h"
 #include "descent/v1/job.pb.h"
 
@@ -60,7 +65,7 @@ class SgdOptimizer : public Optimizer {
 // torch.optim.SGD with momentum, dampening 0: v = mu * v + g, then
 // p -= lr * v, or with nesterov p -= lr * (g + mu * v).
 struct MomentumOptions {
-  double momentum = 0.9;  // mu in [0, 1); torch's default 0 would be plain SGD
+  double momentum = defaults::kMomentum;  // mu in [0, 1)
   bool nesterov = false;
 };
 class MomentumOptimizer : public Optimizer {
@@ -83,7 +88,7 @@ class MomentumOptimizer : public Optimizer {
 // torch.optim.Adagrad (lr_decay 0; decay the rate with the schedule):
 // sum += g^2; p -= lr * g / (sqrt(sum) + eps).
 struct AdagradOptions {
-  double eps = 1e-10;                    // > 0
+  double eps = defaults::kAdagradEps;    // > 0
   double initial_accumulator_value = 0;  // >= 0; also the value Grow() gives
 };
 class AdagradOptimizer : public Optimizer {
@@ -106,8 +111,8 @@ class AdagradOptimizer : public Optimizer {
 // torch.optim.RMSprop, no momentum, not centered:
 // sq = alpha * sq + (1 - alpha) * g^2; p -= lr * g / (sqrt(sq) + eps).
 struct RmspropOptions {
-  double alpha = 0.99;  // in [0, 1)
-  double eps = 1e-8;    // > 0
+  double alpha = defaults::kRmspropAlpha;  // in [0, 1)
+  double eps = defaults::kRmspropEps;      // > 0
 };
 class RmspropOptimizer : public Optimizer {
  public:
@@ -135,15 +140,15 @@ class RmspropOptimizer : public Optimizer {
 // A per-parameter t keeps bias correction right for sparse rows updated
 // lazily; for a dense slice it equals version + 1.
 struct AdamOptions {
-  double beta1 = 0.9;    // in [0, 1)
-  double beta2 = 0.999;  // in [0, 1)
-  double eps = 1e-8;     // > 0
+  double beta1 = defaults::kAdamBeta1;  // in [0, 1)
+  double beta2 = defaults::kAdamBeta2;  // in [0, 1)
+  double eps = defaults::kAdamEps;      // > 0
   // Decoupled weight decay (AdamW); 0 is plain Adam. torch.optim.AdamW's
   // default is 0.01: see AdamOptions::AdamW().
-  double weight_decay = 0;  // >= 0
+  double weight_decay = defaults::kAdamWeightDecay;  // >= 0
   static AdamOptions AdamW() {
     AdamOptions options;
-    options.weight_decay = 0.01;
+    options.weight_decay = defaults::kAdamwWeightDecay;
     return options;
   }
 };
@@ -173,10 +178,10 @@ class AdamOptimizer : public Optimizer {
 //   w = -(z - sign(z) l1) / ((beta + n^p) / alpha + l2)   otherwise
 // where n_new = n + g^2 and w is the parameter's current value.
 struct FtrlOptions {
-  double beta = 1.0;                  // >= 0
-  double l1 = 0.0;                    // >= 0
-  double l2 = 0.0;                    // >= 0
-  double learning_rate_power = -0.5;  // <= 0
+  double beta = defaults::kFtrlBeta;                              // >= 0
+  double l1 = 0.0;                                                // >= 0
+  double l2 = 0.0;                                                // >= 0
+  double learning_rate_power = defaults::kFtrlLearningRatePower;  // <= 0
 };
 class FtrlOptimizer : public Optimizer {
  public:
@@ -196,15 +201,32 @@ class FtrlOptimizer : public Optimizer {
   std::vector<float> n_;
 };
 
+// The first rule each options struct breaks, its field named as in the
+// struct ("beta2"), or nullopt if Create() accepts it.
+std::optional<FieldProblem> FindProblem(const MomentumOptions& options);
+std::optional<FieldProblem> FindProblem(const AdagradOptions& options);
+std::optional<FieldProblem> FindProblem(const RmspropOptions& options);
+std::optional<FieldProblem> FindProblem(const AdamOptions& options);
+std::optional<FieldProblem> FindProblem(const FtrlOptions& options);
+
+// The functions below take a JobConfig's `optimizer`; absent fields take
+// their documented defaults (ApplyOptimizerDefaults, common/config.h).
+
+// The first rule `config` breaks, its field a path from the JobConfig:
+// "optimizer" when none is chosen, "optimizer.adam.learning_rate",
+// "optimizer.momentum.momentum", "optimizer.schedule.period". nullopt if
+// CreateOptimizer and LearningRateScheduleOf succeed.
+std::optional<FieldProblem> FindOptimizerProblem(
+    const v1::OptimizerConfig& config);
+
 // The learning-rate schedule of `config`: its kind, peaking at the chosen
-// optimizer's learning_rate (the documented default if unset). The same
-// schedule CreateOptimizer uses; INVALID_ARGUMENT if no optimizer is
-// chosen, or the rate or the schedule is out of range.
+// optimizer's learning_rate. The same schedule CreateOptimizer uses;
+// INVALID_ARGUMENT "field: problem" for FindOptimizerProblem's problem.
 absl::StatusOr<LearningRateSchedule> LearningRateScheduleOf(
     const v1::OptimizerConfig& config);
 
 // The optimizer `config` describes, for a slice of `size` parameters.
-// INVALID_ARGUMENT if none is chosen.
+// INVALID_ARGUMENT "field: problem" for FindOptimizerProblem's problem.
 absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(
     const v1::OptimizerConfig& config, int64_t size);
 

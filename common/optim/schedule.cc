@@ -11,12 +11,25 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-absl::Status Bad(const char* field, const char* rule) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("learning-rate schedule: ", field, " must be ", rule));
-}
+constexpr char kPositive[] = "a finite number > 0";
 
 bool Positive(double x) { return std::isfinite(x) && x > 0; }
+
+std::optional<FieldProblem> FindCosineProblem(const ScheduleSpec& spec) {
+  return First(
+      {Require(spec.min_learning_rate >= 0 &&
+                   spec.min_learning_rate <= spec.learning_rate,
+               "min_learning_rate",
+               absl::StrCat("in [0, ", spec.learning_rate,
+                            "] (at most the learning rate)"),
+               spec.min_learning_rate),
+       Require(spec.period > 0, "period", "> 0",
+               static_cast<double>(spec.period)),
+       Require(!spec.restarts || (std::isfinite(spec.period_multiplier) &&
+                                  spec.period_multiplier >= 1),
+               "period_multiplier", "a finite number >= 1",
+               spec.period_multiplier)});
+}
 
 }  // namespace
 
@@ -74,38 +87,37 @@ double LearningRateSchedule::Cosine(int64_t t) const {
          (spec_.learning_rate - min_lr) * (1 + std::cos(kPi * t_cur / t_i)) / 2;
 }
 
-absl::StatusOr<LearningRateSchedule> CreateSchedule(const ScheduleSpec& spec) {
+std::optional<FieldProblem> FindProblem(const ScheduleSpec& spec) {
   using Kind = ScheduleSpec::Kind;
-  if (!Positive(spec.learning_rate)) {
-    return Bad("learning_rate", "finite and > 0");
+  if (auto problem =
+          First({Require(Positive(spec.learning_rate), "learning_rate",
+                         kPositive, spec.learning_rate),
+                 Require(spec.warmup_steps >= 0, "warmup_steps", ">= 0",
+                         static_cast<double>(spec.warmup_steps))})) {
+    return problem;
   }
-  if (spec.warmup_steps < 0) return Bad("warmup_steps", ">= 0");
   switch (spec.kind) {
     case Kind::kConstant:
-      break;
+      return std::nullopt;
     case Kind::kStepDecay:
-      if (spec.step_size <= 0) return Bad("step_size", "> 0");
+      if (spec.step_size <= 0) {
+        return MustBe("step_size", "> 0", static_cast<double>(spec.step_size));
+      }
       [[fallthrough]];
     case Kind::kExponential:
-      if (!Positive(spec.gamma)) return Bad("gamma", "finite and > 0");
-      break;
+      return Require(Positive(spec.gamma), "gamma", kPositive, spec.gamma);
     case Kind::kCosine:
-      if (!(spec.min_learning_rate >= 0 &&
-            spec.min_learning_rate <= spec.learning_rate)) {
-        return Bad("min_learning_rate", "in [0, learning_rate]");
-      }
-      if (spec.period <= 0) return Bad("period", "> 0");
-      if (spec.restarts && !(std::isfinite(spec.period_multiplier) &&
-                             spec.period_multiplier >= 1)) {
-        return Bad("period_multiplier", "finite and >= 1");
-      }
-      break;
+      return FindCosineProblem(spec);
     case Kind::kInverseSqrt:
-      if (spec.inverse_sqrt_steps < 1) return Bad("inverse_sqrt_steps", ">= 1");
-      break;
-    default:
-      return Bad("kind", "one of the ScheduleSpec::Kind values");
+      return Require(spec.inverse_sqrt_steps >= 1, "inverse_sqrt_steps", ">= 1",
+                     static_cast<double>(spec.inverse_sqrt_steps));
   }
+  return MustBe("kind", "one of the ScheduleSpec::Kind values",
+                static_cast<int>(spec.kind));
+}
+
+absl::StatusOr<LearningRateSchedule> CreateSchedule(const ScheduleSpec& spec) {
+  if (auto problem = FindProblem(spec)) return InvalidArgument(*problem);
   return LearningRateSchedule(spec);
 }
 

@@ -32,6 +32,8 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "common/config_defaults.h"
+#include "common/field_problem.h"
 
 namespace descent {
 
@@ -47,26 +49,26 @@ struct ScheduleSpec {
   Kind kind = Kind::kConstant;
 
   // The peak learning rate; finite and > 0.
-  double learning_rate = 0.1;
+  double learning_rate = defaults::kSgdLearningRate;
 
   // Linear warmup in front of any kind; >= 0 (0: none).
   int64_t warmup_steps = 0;
 
   // kStepDecay: multiply by gamma every step_size steps; kExponential:
   // multiply by gamma every step. gamma finite and > 0, step_size > 0.
-  double gamma = 0.1;
-  int64_t step_size = 1000;
+  double gamma = defaults::kScheduleGamma;
+  int64_t step_size = defaults::kScheduleStepSize;
 
   // kCosine: anneal to min_learning_rate (in [0, learning_rate]) over
   // `period` (> 0) steps; with `restarts`, each period is
   // period_multiplier (finite, >= 1) times the previous one.
   double min_learning_rate = 0.0;
-  int64_t period = 1000;
+  int64_t period = defaults::kSchedulePeriod;
   bool restarts = false;
-  double period_multiplier = 1.0;
+  double period_multiplier = defaults::kSchedulePeriodMultiplier;
 
   // kInverseSqrt: steps (>= 1) before the 1/sqrt decay starts.
-  int64_t inverse_sqrt_steps = 1;
+  int64_t inverse_sqrt_steps = defaults::kScheduleInverseSqrtSteps;
 };
 
 class LearningRateSchedule {
@@ -88,8 +90,12 @@ class LearningRateSchedule {
   ScheduleSpec spec_;
 };
 
-// The schedule `spec` describes; INVALID_ARGUMENT naming the first field
-// that is out of range.
+// The first rule `spec` breaks, its field named as in ScheduleSpec
+// ("period"), or nullopt. Only the fields of spec.kind are checked.
+std::optional<FieldProblem> FindProblem(const ScheduleSpec& spec);
+
+// The schedule `spec` describes; INVALID_ARGUMENT "field: problem" for the
+// first rule it breaks (FindProblem).
 absl::StatusOr<LearningRateSchedule> CreateSchedule(const ScheduleSpec& spec);
 
 }  // namespace descent

@@ -316,18 +316,74 @@ TEST(ConfigTest, OptimizersAndSchedulesAreValidated) {
     absl::StatusOr<v1::JobConfig> config = Parse(with_optimizer(valid));
     EXPECT_TRUE(config.ok()) << valid << ": " << config.status();
   }
+  // Each problem is reported once, at the field's full path.
   const std::vector<std::pair<std::string, std::string>> invalid = {
-      {"adam { beta1: 1.5 }", "optimizer.adam"},
-      {"adam { learning_rate: -1 }", "optimizer.adam.learning_rate"},
-      {"momentum { momentum: -0.5 }", "optimizer.momentum"},
+      {"adam { beta1: 1.5 }",
+       "optimizer.adam.beta1: must be in [0, 1), got 1.5"},
+      {"adam { learning_rate: -1 }",
+       "optimizer.adam.learning_rate: must be a finite number > 0, got -1"},
+      {"momentum { momentum: -0.5 }",
+       "optimizer.momentum.momentum: must be in [0, 1), got -0.5"},
+      {"adamw { weight_decay: -1 }",
+       "optimizer.adamw.weight_decay: must be a finite number >= 0, got -1"},
+      {"adagrad { eps: 0 }",
+       "optimizer.adagrad.eps: must be a finite number > 0, got 0"},
+      {"rmsprop { alpha: 1 }",
+       "optimizer.rmsprop.alpha: must be in [0, 1), got 1"},
+      {"ftrl { learning_rate_power: 0.5 }",
+       "optimizer.ftrl.learning_rate_power: must be a finite number <= 0, "
+       "got 0.5"},
       {"sgd {} schedule { kind: STEP_DECAY step_size: 0 }",
-       "optimizer.schedule"},
+       "optimizer.schedule.step_size: must be > 0, got 0"},
+      {"sgd {} schedule { kind: COSINE min_learning_rate: 0.5 }",
+       "optimizer.schedule.min_learning_rate: must be in [0, 0.1] (at most "
+       "the learning rate), got 0.5"},
   };
-  for (const auto& [optimizer, path] : invalid) {
+  for (const auto& [optimizer, message] : invalid) {
     absl::StatusOr<v1::JobConfig> config = Parse(with_optimizer(optimizer));
     ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
         << optimizer;
-    EXPECT_THAT(config.status().message(), HasSubstr(path)) << optimizer;
+    const std::string error(config.status().message());
+    EXPECT_TRUE(absl::StartsWith(error, "job.textproto:5:")) << error;
+    EXPECT_TRUE(absl::EndsWith(error, ": " + message)) << error;
+  }
+}
+
+// Every optimizer field job.proto gives a default is filled in, and of the
+// schedule only those its kind reads.
+TEST(ConfigTest, OptimizerDefaultsAreFilledIn) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"sgd {}", "sgd { learning_rate: 0.1 }"},
+      {"momentum { nesterov: true }",
+       "momentum { learning_rate: 0.1 momentum: 0.9 nesterov: true }"},
+      {"adagrad {}", "adagrad { learning_rate: 0.01 eps: 1e-10 }"},
+      {"rmsprop {}", "rmsprop { learning_rate: 0.01 alpha: 0.99 eps: 1e-08 }"},
+      {"adam {}",
+       "adam { learning_rate: 0.001 beta1: 0.9 beta2: 0.999 eps: 1e-08 "
+       "weight_decay: 0 }"},
+      {"adamw { learning_rate: 0.01 }",
+       "adamw { learning_rate: 0.01 beta1: 0.9 beta2: 0.999 eps: 1e-08 "
+       "weight_decay: 0.01 }"},
+      {"ftrl { l1: 1 }",
+       "ftrl { learning_rate: 0.1 beta: 1 l1: 1 learning_rate_power: -0.5 }"},
+      {"sgd {} schedule { kind: STEP_DECAY }",
+       "sgd { learning_rate: 0.1 } schedule { kind: STEP_DECAY gamma: 0.1 "
+       "step_size: 1000 }"},
+      {"sgd {} schedule { kind: EXPONENTIAL }",
+       "sgd { learning_rate: 0.1 } schedule { kind: EXPONENTIAL gamma: 0.1 }"},
+      {"sgd {} schedule { kind: COSINE restarts: true }",
+       "sgd { learning_rate: 0.1 } schedule { kind: COSINE period: 1000 "
+       "restarts: true period_multiplier: 1 }"},
+      {"sgd {} schedule { kind: INVERSE_SQRT }",
+       "sgd { learning_rate: 0.1 } schedule { kind: INVERSE_SQRT "
+       "inverse_sqrt_steps: 1 }"},
+  };
+  for (const auto& [optimizer, resolved] : cases) {
+    absl::StatusOr<v1::JobConfig> config =
+        Parse(WithModelAndData("softmax_regression {}", kIdx),
+              {"optimizer=" + optimizer});
+    ASSERT_TRUE(config.ok()) << optimizer << ": " << config.status();
+    EXPECT_EQ(config->optimizer().ShortDebugString(), resolved);
   }
 }
 

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -342,19 +344,74 @@ TEST(Optimizers, CreateRejectsBadOptionsNamingTheField) {
   FtrlOptions ftrl;
   ftrl.l1 = -1;
   struct Case {
+    std::optional<FieldProblem> problem;
     absl::Status status;
-    std::string field;
+    std::string message;
   } cases[] = {
-      {MomentumOptimizer::Create(1, Lr(0.1), momentum).status(), "momentum"},
-      {AdagradOptimizer::Create(1, Lr(0.1), adagrad).status(), "eps"},
-      {RmspropOptimizer::Create(1, Lr(0.1), rmsprop).status(), "alpha"},
-      {AdamOptimizer::Create(1, Lr(0.1), adam).status(), "beta2"},
-      {FtrlOptimizer::Create(1, Lr(0.1), ftrl).status(), "l1"},
+      {FindProblem(momentum),
+       MomentumOptimizer::Create(1, Lr(0.1), momentum).status(),
+       "momentum: must be in [0, 1), got 1"},
+      {FindProblem(adagrad),
+       AdagradOptimizer::Create(1, Lr(0.1), adagrad).status(),
+       "eps: must be a finite number > 0, got 0"},
+      {FindProblem(rmsprop),
+       RmspropOptimizer::Create(1, Lr(0.1), rmsprop).status(),
+       "alpha: must be in [0, 1), got -0.1"},
+      {FindProblem(adam), AdamOptimizer::Create(1, Lr(0.1), adam).status(),
+       "beta2: must be in [0, 1), got 1"},
+      {FindProblem(ftrl), FtrlOptimizer::Create(1, Lr(0.1), ftrl).status(),
+       "l1: must be a finite number >= 0, got -1"},
   };
   for (const auto& c : cases) {
+    ASSERT_TRUE(c.problem.has_value()) << c.message;
+    EXPECT_EQ(c.problem->field + ": " + c.problem->problem, c.message);
     EXPECT_EQ(c.status.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(c.status.message()), testing::HasSubstr(c.field));
+    EXPECT_EQ(c.status.message(), c.message);
   }
+  EXPECT_EQ(FindProblem(MomentumOptions()), std::nullopt);
+  EXPECT_EQ(FindProblem(AdamOptions::AdamW()), std::nullopt);
+}
+
+// A config's problems name the field by its path in the JobConfig, once.
+TEST(FindOptimizerProblem, NamesTheConfigPath) {
+  v1::OptimizerConfig none;
+  v1::OptimizerConfig momentum;
+  momentum.mutable_momentum()->set_momentum(1.5);
+  v1::OptimizerConfig rate;
+  rate.mutable_adam()->set_learning_rate(0);
+  v1::OptimizerConfig schedule;
+  schedule.mutable_sgd();
+  schedule.mutable_schedule()->set_kind(v1::ScheduleConfig::COSINE);
+  schedule.mutable_schedule()->set_period(0);
+  const std::pair<v1::OptimizerConfig, std::string> cases[] = {
+      {none, "optimizer: none chosen"},
+      {momentum, "optimizer.momentum.momentum: must be in [0, 1), got 1.5"},
+      {rate,
+       "optimizer.adam.learning_rate: must be a finite number > 0, got 0"},
+      {schedule, "optimizer.schedule.period: must be > 0, got 0"},
+  };
+  for (const auto& [config, message] : cases) {
+    std::optional<FieldProblem> problem = FindOptimizerProblem(config);
+    ASSERT_TRUE(problem.has_value()) << message;
+    EXPECT_EQ(problem->field + ": " + problem->problem, message);
+    EXPECT_EQ(CreateOptimizer(config, 1).status().message(), message);
+    EXPECT_EQ(LearningRateScheduleOf(config).status().message(), message);
+  }
+}
+
+// Unset fields take job.proto's defaults even in a config that never went
+// through ApplyDefaults: momentum {} is heavy ball at 0.1 with mu 0.9.
+TEST(CreateOptimizer, UnsetFieldsTakeTheDocumentedDefaults) {
+  v1::OptimizerConfig config;
+  config.mutable_momentum();
+  EXPECT_EQ(FindOptimizerProblem(config), std::nullopt);
+  ExpectClose(
+      RunDense(*CreateOptimizer(config, kSize).value()),
+      RunDense(*MomentumOptimizer::Create(kSize, Lr(0.1), MomentumOptions())
+                    .value()),
+      1e-7);
+  EXPECT_DOUBLE_EQ(MomentumOptions().momentum, 0.9);
+  EXPECT_DOUBLE_EQ(LearningRateScheduleOf(config).value().At(0), 0.1);
 }
 
 TEST(CreateOptimizer, StillBuildsSgdFromConfig) {

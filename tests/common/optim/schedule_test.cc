@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -164,6 +165,16 @@ TEST(CreateSchedule, RejectsBadFieldsNamingThem) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field;
     EXPECT_THAT(std::string(status.message()), testing::HasSubstr(c.field));
   }
+  // The problem names the field once, with the value it got.
+  ScheduleSpec cosine;
+  cosine.kind = Kind::kCosine;
+  cosine.period = 0;
+  std::optional<FieldProblem> problem = FindProblem(cosine);
+  ASSERT_TRUE(problem.has_value());
+  EXPECT_EQ(problem->field, "period");
+  EXPECT_EQ(problem->problem, "must be > 0, got 0");
+  EXPECT_EQ(CreateSchedule(cosine).status().message(),
+            "period: must be > 0, got 0");
   // Fields of other kinds are not read.
   ScheduleSpec constant;
   constant.step_size = 0;

@@ -1,0 +1,232 @@
+// ApplyDefaults and ApplyOptimizerDefaults (common/config.h): each absent
+// optional field gets its value from common/config_defaults.h.
+#include "common/config_defaults.h"
+
+#include "common/config.h"
+
+namespace descent {
+// In the constants' namespace, so that each default reads as its name.
+namespace defaults {
+namespace {
+
+void ApplyDataDefaults(v1::DataConfig* data) {
+  if (data->has_idx() && !data->idx().has_num_classes()) {
+    data->mutable_idx()->set_num_classes(kIdxNumClasses);
+  }
+  if (data->has_csv()) {
+    v1::CsvDataConfig* csv = data->mutable_csv();
+    if (!csv->has_test_every()) csv->set_test_every(kTestEvery);
+    if (!csv->has_header()) csv->set_header(kCsvHeader);
+    if (!csv->has_label_index()) csv->set_label_index(kCsvLabelIndex);
+  }
+  if (data->has_libsvm() && !data->libsvm().has_test_every()) {
+    data->mutable_libsvm()->set_test_every(kTestEvery);
+  }
+  if (data->has_ratings() && !data->ratings().has_test_every()) {
+    data->mutable_ratings()->set_test_every(kTestEvery);
+  }
+  if (data->has_synthetic()) {
+    v1::SyntheticDataConfig* s = data->mutable_synthetic();
+    if (!s->has_train_examples())
+      s->set_train_examples(kSyntheticTrainExamples);
+    if (!s->has_test_examples()) s->set_test_examples(kSyntheticTestExamples);
+    if (!s->has_features()) s->set_features(kSyntheticFeatures);
+    if (!s->has_noise_stddev()) s->set_noise_stddev(kSyntheticNoiseStddev);
+    if (!s->has_seed()) s->set_seed(kSyntheticSeed);
+    if (!s->has_nnz_per_row()) s->set_nnz_per_row(kSyntheticNnzPerRow);
+    if (!s->has_factor_dim()) s->set_factor_dim(kSyntheticFactorDim);
+    if (!s->has_users()) s->set_users(kSyntheticUsers);
+    if (!s->has_items()) s->set_items(kSyntheticItems);
+    if (!s->has_rank()) s->set_rank(kSyntheticRank);
+  }
+}
+
+v1::Activation DefaultActivation(v1::Activation activation) {
+  return activation == v1::ACTIVATION_UNSPECIFIED ? kActivation : activation;
+}
+
+v1::InitRule DefaultInit(v1::InitRule init) {
+  return init == v1::INIT_RULE_UNSPECIFIED ? kNetworkInit : init;
+}
+
+void ApplyCnnDefaults(v1::CnnConfig* cnn) {
+  cnn->set_init(DefaultInit(cnn->init()));
+  for (v1::LayerConfig& layer : *cnn->mutable_layers()) {
+    if (layer.has_conv()) {
+      v1::ConvConfig* conv = layer.mutable_conv();
+      if (!conv->has_stride()) conv->set_stride(kConvStride);
+      conv->set_activation(DefaultActivation(conv->activation()));
+    } else if (layer.has_max_pool() && !layer.max_pool().has_stride()) {
+      layer.mutable_max_pool()->set_stride(layer.max_pool().size());
+    } else if (layer.has_dense()) {
+      layer.mutable_dense()->set_activation(
+          DefaultActivation(layer.dense().activation()));
+    }
+  }
+}
+
+void ApplyModelDefaults(v1::ModelConfig* model) {
+  if (model->has_softmax_regression() &&
+      model->softmax_regression().weight_init() == v1::INIT_RULE_UNSPECIFIED) {
+    model->mutable_softmax_regression()->set_weight_init(kSoftmaxWeightInit);
+  }
+  if (model->has_mlp()) {
+    v1::MlpConfig* mlp = model->mutable_mlp();
+    mlp->set_activation(DefaultActivation(mlp->activation()));
+    mlp->set_init(DefaultInit(mlp->init()));
+    for (v1::DenseConfig& layer : *mlp->mutable_layers()) {
+      if (layer.activation() == v1::ACTIVATION_UNSPECIFIED) {
+        layer.set_activation(mlp->activation());
+      }
+    }
+  }
+  if (model->has_cnn()) ApplyCnnDefaults(model->mutable_cnn());
+  if (model->has_factorization_machine()) {
+    v1::FactorizationMachineConfig* fm = model->mutable_factorization_machine();
+    if (!fm->has_factor_dim()) fm->set_factor_dim(kFmFactorDim);
+    if (!fm->has_init_stddev()) fm->set_init_stddev(kFmInitStddev);
+  }
+  if (model->has_matrix_factorization()) {
+    v1::MatrixFactorizationConfig* mf = model->mutable_matrix_factorization();
+    if (!mf->has_rank()) mf->set_rank(kMfRank);
+    if (!mf->has_biases()) mf->set_biases(kMfBiases);
+    if (!mf->has_init_stddev()) mf->set_init_stddev(kMfInitStddev);
+  }
+}
+
+void ApplyClusterDefaults(v1::ClusterConfig* cluster) {
+  if (!cluster->has_num_servers()) cluster->set_num_servers(kNumServers);
+  if (!cluster->has_num_workers()) cluster->set_num_workers(kNumWorkers);
+  if (!cluster->has_heartbeat_timeout_seconds()) {
+    cluster->set_heartbeat_timeout_seconds(kHeartbeatTimeoutSeconds);
+  }
+  if (!cluster->has_registration_timeout_seconds()) {
+    cluster->set_registration_timeout_seconds(kRegistrationTimeoutSeconds);
+  }
+  if (!cluster->has_rpc_deadline_seconds()) {
+    cluster->set_rpc_deadline_seconds(kRpcDeadlineSeconds);
+  }
+}
+
+void ApplyTrainDefaults(v1::TrainConfig* train) {
+  if (!train->has_epochs()) train->set_epochs(kEpochs);
+  if (!train->has_batch_size()) train->set_batch_size(kBatchSize);
+  if (!train->has_seed()) train->set_seed(kSeed);
+  if (!train->has_threads()) train->set_threads(kThreads);
+  if (!train->has_eval_every_steps()) {
+    train->set_eval_every_steps(kEvalEverySteps);
+  }
+  if (train->consistency() == v1::CONSISTENCY_UNSPECIFIED) {
+    train->set_consistency(kConsistency);
+  }
+  if (!train->has_overlap_communication()) {
+    train->set_overlap_communication(CanOverlapPushes(train->consistency()));
+  }
+  if (!train->has_staleness()) train->set_staleness(kStaleness);
+  if (!train->has_backup_workers()) train->set_backup_workers(kBackupWorkers);
+  if (!train->has_max_loss_factor()) train->set_max_loss_factor(kMaxLossFactor);
+}
+
+// Sets `config`'s learning_rate to `rate` unless it has one.
+template <typename Config>
+void DefaultLearningRate(Config* config, double rate) {
+  if (!config->has_learning_rate()) config->set_learning_rate(rate);
+}
+
+void ApplyAdamDefaults(v1::AdamConfig* adam, double weight_decay) {
+  DefaultLearningRate(adam, kAdamLearningRate);
+  if (!adam->has_beta1()) adam->set_beta1(kAdamBeta1);
+  if (!adam->has_beta2()) adam->set_beta2(kAdamBeta2);
+  if (!adam->has_eps()) adam->set_eps(kAdamEps);
+  if (!adam->has_weight_decay()) adam->set_weight_decay(weight_decay);
+}
+
+// Only the fields that the schedule's kind reads, so that a config without
+// a schedule prints without one.
+void ApplyScheduleDefaults(v1::ScheduleConfig* s) {
+  switch (s->kind()) {
+    case v1::ScheduleConfig::STEP_DECAY:
+      if (!s->has_step_size()) s->set_step_size(kScheduleStepSize);
+      [[fallthrough]];
+    case v1::ScheduleConfig::EXPONENTIAL:
+      if (!s->has_gamma()) s->set_gamma(kScheduleGamma);
+      break;
+    case v1::ScheduleConfig::COSINE:
+      if (!s->has_period()) s->set_period(kSchedulePeriod);
+      if (!s->has_period_multiplier()) {
+        s->set_period_multiplier(kSchedulePeriodMultiplier);
+      }
+      break;
+    case v1::ScheduleConfig::INVERSE_SQRT:
+      if (!s->has_inverse_sqrt_steps()) {
+        s->set_inverse_sqrt_steps(kScheduleInverseSqrtSteps);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void ApplyOptimizer(v1::OptimizerConfig* o) {
+  switch (o->optimizer_case()) {
+    case v1::OptimizerConfig::kSgd:
+      DefaultLearningRate(o->mutable_sgd(), kSgdLearningRate);
+      break;
+    case v1::OptimizerConfig::kMomentum:
+      DefaultLearningRate(o->mutable_momentum(), kMomentumLearningRate);
+      if (!o->momentum().has_momentum()) {
+        o->mutable_momentum()->set_momentum(kMomentum);
+      }
+      break;
+    case v1::OptimizerConfig::kAdagrad:
+      DefaultLearningRate(o->mutable_adagrad(), kAdagradLearningRate);
+      if (!o->adagrad().has_eps()) o->mutable_adagrad()->set_eps(kAdagradEps);
+      break;
+    case v1::OptimizerConfig::kRmsprop: {
+      v1::RmspropConfig* rmsprop = o->mutable_rmsprop();
+      DefaultLearningRate(rmsprop, kRmspropLearningRate);
+      if (!rmsprop->has_alpha()) rmsprop->set_alpha(kRmspropAlpha);
+      if (!rmsprop->has_eps()) rmsprop->set_eps(kRmspropEps);
+      break;
+    }
+    case v1::OptimizerConfig::kAdam:
+      ApplyAdamDefaults(o->mutable_adam(), kAdamWeightDecay);
+      break;
+    case v1::OptimizerConfig::kAdamw:
+      ApplyAdamDefaults(o->mutable_adamw(), kAdamwWeightDecay);
+      break;
+    case v1::OptimizerConfig::kFtrl: {
+      v1::FtrlConfig* ftrl = o->mutable_ftrl();
+      DefaultLearningRate(ftrl, kFtrlLearningRate);
+      if (!ftrl->has_beta()) ftrl->set_beta(kFtrlBeta);
+      if (!ftrl->has_learning_rate_power()) {
+        ftrl->set_learning_rate_power(kFtrlLearningRatePower);
+      }
+      break;
+    }
+    default:
+      return;  // none chosen: nothing to fill
+  }
+  if (o->has_schedule()) ApplyScheduleDefaults(o->mutable_schedule());
+}
+
+void ApplyJob(v1::JobConfig* config) {
+  ApplyClusterDefaults(config->mutable_cluster());
+  ApplyDataDefaults(config->mutable_data());
+  ApplyModelDefaults(config->mutable_model());
+  ApplyTrainDefaults(config->mutable_train());
+  if (config->has_optimizer()) {
+    ApplyOptimizer(config->mutable_optimizer());
+  }
+}
+
+}  // namespace
+}  // namespace defaults
+
+void ApplyOptimizerDefaults(v1::OptimizerConfig* config) {
+  defaults::ApplyOptimizer(config);
+}
+
+void ApplyDefaults(v1::JobConfig* config) { defaults::ApplyJob(config); }
+
+}  // namespace descent
