@@ -16,7 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/local.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/exit_codes.h"
 #include "glog/logging.h"
 #include "roles/coordinator_role.h"

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "common/config/job_options.h"
 #include "common/exit_codes.h"
-#include "common/job_options.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace descent {

@@ -8,10 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/config.h"
+#include "common/config/config.h"
+#include "common/config/job_options.h"
 #include "common/data/data_source.h"
 #include "common/exit_codes.h"
-#include "common/job_options.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
 #include "common/optim/gradient_norms.h"

@@ -7,10 +7,10 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "common/config_defaults.h"
+#include "common/config/job_options.h"
 #include "common/data/data_source.h"
+#include "common/defaults.h"
 #include "common/exit_codes.h"
-#include "common/job_options.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
 #include "common/partition.h"

@@ -5,7 +5,7 @@
 #   - dependencies point one way: cli -> roles -> {rpc, server/shard,
 #     server/coordinator, worker} -> common -> proto; rpc may use the shard
 #     and the coordinator; shard, coordinator and worker never include each
-#     other, rpc/ or roles/; inside common/, model -> data -> eval.
+#     other, rpc/ or roles/; inside common/, config -> optim -> model -> data -> eval.
 # It first checks itself on a made-up tree that breaks each rule, so a
 # check that cannot fail fails here.
 # Usage: layout_test.sh SOURCE_DIR
@@ -23,7 +23,9 @@ check() {
   # folder: the include prefixes it must not use
   local rules=(
     "common:server/ worker/ rpc/ roles/ cli/"
-    "common/data:common/model/ common/optim/"
+    "common/data:common/model/ common/optim/ common/config/"
+    "common/model:common/optim/ common/config/"
+    "common/optim:common/config/"
     "common/eval:common/data/ common/model/ common/optim/"
     "server/shard:server/coordinator/ worker/ rpc/ roles/ cli/"
     "server/coordinator:server/shard/ worker/ rpc/ roles/ cli/"
@@ -55,6 +57,7 @@ breaks=(
   'worker/b.h:#include "rpc/rpc.h"'
   'common/b.h:#include "server/shard/parameter_shard.h"'
   'common/data/a.cc:#include "common/model/model.h"'
+  'common/optim/a.cc:#include "common/config/config.h"'
 )
 for case in "${breaks[@]}"; do
   rm -rf "${scratch:?}"/*

@@ -12,7 +12,7 @@
 // Create() functions, which validate the options: FindProblem(options)
 // names the field and what is wrong with it, and Create() returns that as
 // INVALID_ARGUMENT "field: problem". The options' defaults are job.proto's
-// (common/config_defaults.h).
+// (common/defaults.h).
 #ifndef DESCENT_COMMON_OPTIM_OPTIMIZER_H_
 #define DESCENT_COMMON_OPTIM_OPTIMIZER_H_
 
@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/config_defaults.h"
+#include "common/defaults.h"
 #include "common/field_problem.h"
 #include "common/optim/schedule.h"
 #include "descent/v1/job.pb.h"
@@ -210,7 +210,12 @@ std::optional<FieldProblem> FindProblem(const AdamOptions& options);
 std::optional<FieldProblem> FindProblem(const FtrlOptions& options);
 
 // The functions below take a JobConfig's `optimizer`; absent fields take
-// their documented defaults (ApplyOptimizerDefaults, common/config.h).
+// their documented defaults (ApplyOptimizerDefaults, below).
+
+// Fills the chosen optimizer's absent fields, and those of the schedule
+// that its kind reads, from common/defaults.h (ApplyDefaults' part for
+// `optimizer`, common/config/config.h). Nothing if none is chosen.
+void ApplyOptimizerDefaults(v1::OptimizerConfig* optimizer);
 
 // The first rule `config` breaks, its field a path from the JobConfig:
 // "optimizer" when none is chosen, "optimizer.adam.learning_rate",

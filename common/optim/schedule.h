@@ -32,7 +32,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
-#include "common/config_defaults.h"
+#include "common/defaults.h"
 #include "common/field_problem.h"
 
 namespace descent {

@@ -14,8 +14,8 @@
 //
 // Errors are INVALID_ARGUMENT (NOT_FOUND for a missing file); on error no
 // config is returned. All functions are thread-compatible.
-#ifndef DESCENT_COMMON_CONFIG_H_
-#define DESCENT_COMMON_CONFIG_H_
+#ifndef DESCENT_COMMON_CONFIG_CONFIG_H_
+#define DESCENT_COMMON_CONFIG_CONFIG_H_
 
 #include <optional>
 #include <string>
@@ -47,12 +47,8 @@ absl::Status ApplyOverride(const std::string& assignment,
                            v1::JobConfig* config);
 
 // Fills every absent optional field with its documented default (listed in
-// common/config_defaults.h).
+// common/defaults.h).
 void ApplyDefaults(v1::JobConfig* config);
-
-// ApplyDefaults' part for `optimizer`: the chosen optimizer's absent fields
-// and those of the schedule that its kind reads. Nothing if none is chosen.
-void ApplyOptimizerDefaults(v1::OptimizerConfig* optimizer);
 
 // Whether a worker may overlap a push with its next gradient under
 // `consistency`: ASP only (BSP and SSP wait for each push's answer). It is
@@ -78,4 +74,4 @@ std::string ConfigHash(const v1::JobConfig& config);
 
 }  // namespace descent
 
-#endif  // DESCENT_COMMON_CONFIG_H_
+#endif  // DESCENT_COMMON_CONFIG_CONFIG_H_

@@ -1,8 +1,9 @@
 // ApplyDefaults and ApplyOptimizerDefaults (common/config.h): each absent
-// optional field gets its value from common/config_defaults.h.
-#include "common/config_defaults.h"
+// optional field gets its value from common/defaults.h.
+#include "common/defaults.h"
 
-#include "common/config.h"
+#include "common/config/config.h"
+#include "common/optim/optimizer.h"
 
 namespace descent {
 // In the constants' namespace, so that each default reads as its name.
@@ -127,105 +128,18 @@ void ApplyTrainDefaults(v1::TrainConfig* train) {
   if (!train->has_max_loss_factor()) train->set_max_loss_factor(kMaxLossFactor);
 }
 
-// Sets `config`'s learning_rate to `rate` unless it has one.
-template <typename Config>
-void DefaultLearningRate(Config* config, double rate) {
-  if (!config->has_learning_rate()) config->set_learning_rate(rate);
-}
-
-void ApplyAdamDefaults(v1::AdamConfig* adam, double weight_decay) {
-  DefaultLearningRate(adam, kAdamLearningRate);
-  if (!adam->has_beta1()) adam->set_beta1(kAdamBeta1);
-  if (!adam->has_beta2()) adam->set_beta2(kAdamBeta2);
-  if (!adam->has_eps()) adam->set_eps(kAdamEps);
-  if (!adam->has_weight_decay()) adam->set_weight_decay(weight_decay);
-}
-
-// Only the fields that the schedule's kind reads, so that a config without
-// a schedule prints without one.
-void ApplyScheduleDefaults(v1::ScheduleConfig* s) {
-  switch (s->kind()) {
-    case v1::ScheduleConfig::STEP_DECAY:
-      if (!s->has_step_size()) s->set_step_size(kScheduleStepSize);
-      [[fallthrough]];
-    case v1::ScheduleConfig::EXPONENTIAL:
-      if (!s->has_gamma()) s->set_gamma(kScheduleGamma);
-      break;
-    case v1::ScheduleConfig::COSINE:
-      if (!s->has_period()) s->set_period(kSchedulePeriod);
-      if (!s->has_period_multiplier()) {
-        s->set_period_multiplier(kSchedulePeriodMultiplier);
-      }
-      break;
-    case v1::ScheduleConfig::INVERSE_SQRT:
-      if (!s->has_inverse_sqrt_steps()) {
-        s->set_inverse_sqrt_steps(kScheduleInverseSqrtSteps);
-      }
-      break;
-    default:
-      break;
-  }
-}
-
-void ApplyOptimizer(v1::OptimizerConfig* o) {
-  switch (o->optimizer_case()) {
-    case v1::OptimizerConfig::kSgd:
-      DefaultLearningRate(o->mutable_sgd(), kSgdLearningRate);
-      break;
-    case v1::OptimizerConfig::kMomentum:
-      DefaultLearningRate(o->mutable_momentum(), kMomentumLearningRate);
-      if (!o->momentum().has_momentum()) {
-        o->mutable_momentum()->set_momentum(kMomentum);
-      }
-      break;
-    case v1::OptimizerConfig::kAdagrad:
-      DefaultLearningRate(o->mutable_adagrad(), kAdagradLearningRate);
-      if (!o->adagrad().has_eps()) o->mutable_adagrad()->set_eps(kAdagradEps);
-      break;
-    case v1::OptimizerConfig::kRmsprop: {
-      v1::RmspropConfig* rmsprop = o->mutable_rmsprop();
-      DefaultLearningRate(rmsprop, kRmspropLearningRate);
-      if (!rmsprop->has_alpha()) rmsprop->set_alpha(kRmspropAlpha);
-      if (!rmsprop->has_eps()) rmsprop->set_eps(kRmspropEps);
-      break;
-    }
-    case v1::OptimizerConfig::kAdam:
-      ApplyAdamDefaults(o->mutable_adam(), kAdamWeightDecay);
-      break;
-    case v1::OptimizerConfig::kAdamw:
-      ApplyAdamDefaults(o->mutable_adamw(), kAdamwWeightDecay);
-      break;
-    case v1::OptimizerConfig::kFtrl: {
-      v1::FtrlConfig* ftrl = o->mutable_ftrl();
-      DefaultLearningRate(ftrl, kFtrlLearningRate);
-      if (!ftrl->has_beta()) ftrl->set_beta(kFtrlBeta);
-      if (!ftrl->has_learning_rate_power()) {
-        ftrl->set_learning_rate_power(kFtrlLearningRatePower);
-      }
-      break;
-    }
-    default:
-      return;  // none chosen: nothing to fill
-  }
-  if (o->has_schedule()) ApplyScheduleDefaults(o->mutable_schedule());
-}
-
 void ApplyJob(v1::JobConfig* config) {
   ApplyClusterDefaults(config->mutable_cluster());
   ApplyDataDefaults(config->mutable_data());
   ApplyModelDefaults(config->mutable_model());
   ApplyTrainDefaults(config->mutable_train());
   if (config->has_optimizer()) {
-    ApplyOptimizer(config->mutable_optimizer());
+    ApplyOptimizerDefaults(config->mutable_optimizer());
   }
 }
 
 }  // namespace
 }  // namespace defaults
-
-void ApplyOptimizerDefaults(v1::OptimizerConfig* config) {
-  defaults::ApplyOptimizer(config);
-}
 
 void ApplyDefaults(v1::JobConfig* config) { defaults::ApplyJob(config); }
 

@@ -7,8 +7,8 @@
 // (a worker registering) waits as long as the config would by default.
 // Change a default here and in job.proto's comment, and in the README's
 // tables.
-#ifndef DESCENT_COMMON_CONFIG_DEFAULTS_H_
-#define DESCENT_COMMON_CONFIG_DEFAULTS_H_
+#ifndef DESCENT_COMMON_DEFAULTS_H_
+#define DESCENT_COMMON_DEFAULTS_H_
 
 #include <cstdint>
 
@@ -93,4 +93,4 @@ inline constexpr int64_t kScheduleInverseSqrtSteps = 1;
 
 }  // namespace descent::defaults
 
-#endif  // DESCENT_COMMON_CONFIG_DEFAULTS_H_
+#endif  // DESCENT_COMMON_DEFAULTS_H_

@@ -1,11 +1,11 @@
-#include "common/job_options.h"
+#include "common/config/job_options.h"
 
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "gtest/gtest.h"
 
 namespace descent {

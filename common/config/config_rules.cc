@@ -5,8 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
-#include "common/job_options.h"
+#include "common/config/config.h"
+#include "common/config/job_options.h"
 #include "common/optim/optimizer.h"
 
 namespace descent {

@@ -1,10 +1,10 @@
-#include "common/job_options.h"
+#include "common/config/job_options.h"
 
 #include <algorithm>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
+#include "common/config/config.h"
 
 namespace descent {
 namespace {

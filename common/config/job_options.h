@@ -3,7 +3,7 @@
 // build components with from here instead of deriving them from the config
 // themselves (the model's description, config.model(), goes to the model
 // factory as it is; the Coordinator takes the whole config); every default
-// lives in common/config_defaults.h.
+// lives in common/defaults.h.
 //
 // Expects a config that LoadJobConfig returned: defaults applied and valid
 // (FindConfigIssue), so nothing here fails. Rules that take more than
@@ -17,8 +17,8 @@
 // returns a struct of named fields that a role copies, field by field,
 // into its component's options. Pure functions of their arguments, apart
 // from AssignJobId's random id.
-#ifndef DESCENT_COMMON_JOB_OPTIONS_H_
-#define DESCENT_COMMON_JOB_OPTIONS_H_
+#ifndef DESCENT_COMMON_CONFIG_JOB_OPTIONS_H_
+#define DESCENT_COMMON_CONFIG_JOB_OPTIONS_H_
 
 #include <cstdint>
 #include <string>
@@ -107,4 +107,4 @@ ResolvedEval ResolveEval(const v1::JobConfig& config);
 
 }  // namespace descent
 
-#endif  // DESCENT_COMMON_JOB_OPTIONS_H_
+#endif  // DESCENT_COMMON_CONFIG_JOB_OPTIONS_H_
