@@ -338,7 +338,10 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
   while (!s.coordinator->AllNotified() && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  rpc->server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  // Everyone who needs the outcome has it: cancel whatever is still open
+  // (a last status poll) rather than let gRPC wait for it, which kept every
+  // job's coordinator alive some 0.7 s longer.
+  rpc->server->Shutdown(absl::ToChronoTime(absl::Now()));
   return code;
 }
 
