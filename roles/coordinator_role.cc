@@ -187,16 +187,16 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
 absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
     const v1::JobConfig& config, const DataShape& shape, Examples test) {
   const ResolvedEval eval = ResolveEval(config);
-  if (test.is_sparse) {
+  if (test.is_sparse()) {
     ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model,
                      CreateSparseModel(config.model(), shape, eval.max_batch));
     return std::make_unique<Evaluator>(std::move(model),
-                                       std::move(test.sparse));
+                                       std::move(test.sparse()));
   }
   ASSIGN_OR_RETURN(
       std::unique_ptr<Model> model,
       CreateModel(config.model(), shape, eval.max_batch, eval.threads));
-  return std::make_unique<Evaluator>(std::move(model), std::move(test.dense));
+  return std::make_unique<Evaluator>(std::move(model), std::move(test.dense()));
 }
 
 absl::Status Setup(const CoordinatorRoleOptions& options,

@@ -43,7 +43,7 @@ absl::StatusOr<Examples> LoadShard(const v1::RegisterWorkerResponse& r) {
   ASSIGN_OR_RETURN(Examples shard,
                    DataSource(r.config())
                        .LoadTrainShard(r.data_shard(), r.num_data_shards()));
-  if (!shard.is_sparse && shard.num_features() != r.num_features()) {
+  if (!shard.is_sparse() && shard.num_features() != r.num_features()) {
     return absl::InvalidArgumentError(
         absl::StrCat("data: training examples have ", shard.num_features(),
                      " features but the test set has ", r.num_features()));
@@ -129,16 +129,16 @@ absl::Status Work(const WorkerRoleOptions& options) {
   ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration, peer));
   LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples, "
             << train.batch_size << " a step";
-  if (data.is_sparse) {
+  if (data.is_sparse()) {
     ASSIGN_OR_RETURN(sparse_model, CreateSparseModel(config.model(), shape,
                                                      train.batch_size));
     trainer = std::make_unique<Trainer>(trainer_options, sparse_model.get(),
-                                        ps.get(), &data.sparse, &metrics);
+                                        ps.get(), &data.sparse(), &metrics);
   } else {
     ASSIGN_OR_RETURN(model, CreateModel(config.model(), shape, train.batch_size,
                                         train.threads));
     trainer = std::make_unique<Trainer>(trainer_options, model.get(), ps.get(),
-                                        &data.dense, &metrics);
+                                        &data.dense(), &metrics);
   }
   training.store(trainer.get());
   absl::Status trained = trainer->Run([&loop] { return loop.ended(); });

@@ -16,8 +16,26 @@
 #include "common/eval/roc.h"
 #include "common/partition.h"
 #include "common/status_macros.h"
+#include "glog/logging.h"
 
 namespace descent {
+
+const Dataset& Examples::dense() const {
+  CHECK(!is_sparse()) << "dense examples asked of sparse ones";
+  return std::get<Dataset>(data_);
+}
+Dataset& Examples::dense() {
+  CHECK(!is_sparse()) << "dense examples asked of sparse ones";
+  return std::get<Dataset>(data_);
+}
+const SparseDataset& Examples::sparse() const {
+  CHECK(is_sparse()) << "sparse examples asked of dense ones";
+  return std::get<SparseDataset>(data_);
+}
+SparseDataset& Examples::sparse() {
+  CHECK(is_sparse()) << "sparse examples asked of dense ones";
+  return std::get<SparseDataset>(data_);
+}
 namespace {
 
 // Keys of ratings rows: users even, items odd, so they share one table.
@@ -142,20 +160,17 @@ absl::StatusOr<std::pair<Data, Data>> ReadSplits(const std::string& train,
 }
 
 Examples Dense(Dataset data) {
-  Examples examples;
-  examples.dense = std::move(data);
+  Examples examples(std::move(data));
   return examples;
 }
 
 Examples Sparse(SparseDataset data) {
-  Examples examples;
-  examples.is_sparse = true;
-  examples.sparse = std::move(data);
+  Examples examples(std::move(data));
   return examples;
 }
 
 absl::Status CheckShapesAgree(const Examples& train, const Examples& test) {
-  if (train.is_sparse || train.num_features() == test.num_features()) {
+  if (train.is_sparse() || train.num_features() == test.num_features()) {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
@@ -292,7 +307,7 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
           data_.libsvm().train(), ": ", floats,
           " floats in dense form is too many; use a sparse model"));
     }
-    splits = {ToDense(sparse.train.sparse), ToDense(sparse.test.sparse)};
+    splits = {ToDense(sparse.train.sparse()), ToDense(sparse.test.sparse())};
   } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::CTR) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     const Dataset all = ToDense(GenerateCtr(s).data);
@@ -350,8 +365,8 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
   } else {
     ASSIGN_OR_RETURN(Splits dense, ReadDense());
-    return Splits{Sparse(ToSparse(dense.train.dense)),
-                  Sparse(ToSparse(dense.test.dense))};
+    return Splits{Sparse(ToSparse(dense.train.dense())),
+                  Sparse(ToSparse(dense.test.dense()))};
   }
   // One key space for both splits.
   const int64_t width =
@@ -424,10 +439,10 @@ absl::StatusOr<Examples> DataSource::LoadTrainShard(int shard,
   }
   ASSIGN_OR_RETURN(Splits splits, LoadAll());
   const IndexRange range = SplitEvenly(splits.train.size(), num_shards)[shard];
-  if (splits.train.is_sparse) {
-    return Sparse(SliceRows(splits.train.sparse, range));
+  if (splits.train.is_sparse()) {
+    return Sparse(SliceRows(splits.train.sparse(), range));
   }
-  return Dense(SliceRows(splits.train.dense, range));
+  return Dense(SliceRows(splits.train.dense(), range));
 }
 
 PlantedModel DataSource::Planted() const {

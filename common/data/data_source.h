@@ -24,6 +24,8 @@
 #define DESCENT_COMMON_DATA_DATA_SOURCE_H_
 
 #include <cstdint>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,22 +35,35 @@
 
 namespace descent {
 
-// Examples in the form the job's model reads: `sparse` for sparse models,
-// `dense` otherwise (the other is empty).
-struct Examples {
-  bool is_sparse = false;
-  Dataset dense;
-  SparseDataset sparse;
+// Examples in the form the job's model reads: sparse for sparse models,
+// dense otherwise. Holds exactly one of the two; asking for the other
+// CHECK-fails. Default: no dense examples.
+class Examples {
+ public:
+  Examples() = default;
+  explicit Examples(Dataset dense) : data_(std::move(dense)) {}
+  explicit Examples(SparseDataset sparse) : data_(std::move(sparse)) {}
+
+  bool is_sparse() const {
+    return std::holds_alternative<SparseDataset>(data_);
+  }
+  const Dataset& dense() const;
+  Dataset& dense();
+  const SparseDataset& sparse() const;
+  SparseDataset& sparse();
 
   int64_t size() const {
-    return is_sparse ? sparse.num_examples : dense.num_examples;
+    return std::visit([](const auto& d) { return d.num_examples; }, data_);
   }
   int64_t num_features() const {
-    return is_sparse ? sparse.num_features : dense.num_features;
+    return std::visit([](const auto& d) { return d.num_features; }, data_);
   }
   int32_t num_classes() const {
-    return is_sparse ? sparse.num_classes : dense.num_classes;
+    return std::visit([](const auto& d) { return d.num_classes; }, data_);
   }
+
+ private:
+  std::variant<Dataset, SparseDataset> data_;
 };
 
 // What the coordinator learns of the data before it serves.

@@ -60,22 +60,25 @@ std::vector<float> FirstColumn(const Dataset& data) {
 // checking each has the size SplitEvenly gives it.
 Examples ConcatenatedShards(const DataSource& source, int64_t train_size,
                             int num_shards) {
-  Examples all;
+  bool is_sparse = false;
+  Dataset d;
+  SparseDataset s;
   const std::vector<IndexRange> ranges = SplitEvenly(train_size, num_shards);
   for (int k = 0; k < num_shards; ++k) {
     absl::StatusOr<Examples> shard = source.LoadTrainShard(k, num_shards);
     EXPECT_TRUE(shard.ok()) << shard.status();
-    if (!shard.ok()) return all;
+    if (!shard.ok()) return Examples();
     EXPECT_EQ(shard->size(), ranges[k].size()) << "shard " << k;
-    all.is_sparse = shard->is_sparse;
-    Dataset& d = all.dense;
-    d.num_examples += shard->dense.num_examples;
-    d.features.insert(d.features.end(), shard->dense.features.begin(),
-                      shard->dense.features.end());
-    d.labels.insert(d.labels.end(), shard->dense.labels.begin(),
-                    shard->dense.labels.end());
-    SparseDataset& s = all.sparse;
-    const SparseDataset& part = shard->sparse;
+    is_sparse = shard->is_sparse();
+    if (!is_sparse) {
+      const Dataset& part = shard->dense();
+      d.num_examples += part.num_examples;
+      d.features.insert(d.features.end(), part.features.begin(),
+                        part.features.end());
+      d.labels.insert(d.labels.end(), part.labels.begin(), part.labels.end());
+      continue;
+    }
+    const SparseDataset& part = shard->sparse();
     for (int64_t i = 0; i < part.num_examples; ++i) {
       for (int64_t e = part.row_offsets[i]; e < part.row_offsets[i + 1]; ++e) {
         s.indices.push_back(part.indices[e]);
@@ -86,7 +89,7 @@ Examples ConcatenatedShards(const DataSource& source, int64_t train_size,
     s.num_examples += part.num_examples;
     s.labels.insert(s.labels.end(), part.labels.begin(), part.labels.end());
   }
-  return all;
+  return is_sparse ? Examples(std::move(s)) : Examples(std::move(d));
 }
 
 TEST(DataSource, CsvHoldsOutEveryTestEveryThLine) {
@@ -96,16 +99,16 @@ TEST(DataSource, CsvHoldsOutEveryTestEveryThLine) {
 
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_FALSE(test->is_sparse);
-  EXPECT_THAT(FirstColumn(test->dense), ElementsAre(4.f, 9.f));
-  EXPECT_THAT(test->dense.features, ElementsAre(4.f, 104.f, 9.f, 109.f));
-  EXPECT_THAT(test->dense.labels, ElementsAre(1, 0));
+  EXPECT_FALSE(test->is_sparse());
+  EXPECT_THAT(FirstColumn(test->dense()), ElementsAre(4.f, 9.f));
+  EXPECT_THAT(test->dense().features, ElementsAre(4.f, 104.f, 9.f, 109.f));
+  EXPECT_THAT(test->dense().labels, ElementsAre(1, 0));
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
-  EXPECT_THAT(FirstColumn(train->dense),
+  EXPECT_THAT(FirstColumn(train->dense()),
               ElementsAre(0.f, 1.f, 2.f, 3.f, 5.f, 6.f, 7.f, 8.f, 10.f, 11.f));
-  EXPECT_THAT(train->dense.labels, ElementsAre(0, 1, 2, 0, 2, 0, 1, 2, 1, 2));
+  EXPECT_THAT(train->dense().labels, ElementsAre(0, 1, 2, 0, 2, 0, 1, 2, 1, 2));
 
   absl::StatusOr<DataDescription> description = source.Describe();
   ASSERT_TRUE(description.ok()) << description.status();
@@ -118,7 +121,7 @@ TEST(DataSource, CsvDefaultTestEveryIsFive) {
   const DataSource source(CsvJob(WriteTempFile("a.csv", NumberedCsv(11))));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_THAT(FirstColumn(test->dense), ElementsAre(4.f, 9.f));
+  EXPECT_THAT(FirstColumn(test->dense()), ElementsAre(4.f, 9.f));
 }
 
 TEST(DataSource, CsvWithTestFileUsesBothFilesWhole) {
@@ -127,12 +130,13 @@ TEST(DataSource, CsvWithTestFileUsesBothFilesWhole) {
              WriteTempFile("test.csv", "a,b,y\n7,8,1\n")));
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
-  EXPECT_THAT(train->dense.features, ElementsAre(1.f, 2.f, 3.f, 4.f, 5.f, 6.f));
-  EXPECT_THAT(train->dense.labels, ElementsAre(0, 1, 1));
+  EXPECT_THAT(train->dense().features,
+              ElementsAre(1.f, 2.f, 3.f, 4.f, 5.f, 6.f));
+  EXPECT_THAT(train->dense().labels, ElementsAre(0, 1, 1));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_THAT(test->dense.features, ElementsAre(7.f, 8.f));
-  EXPECT_THAT(test->dense.labels, ElementsAre(1));
+  EXPECT_THAT(test->dense().features, ElementsAre(7.f, 8.f));
+  EXPECT_THAT(test->dense().labels, ElementsAre(1));
   EXPECT_EQ(test->num_classes(), 2);
 }
 
@@ -159,7 +163,7 @@ TEST(DataSource, CsvInfersClassesAcrossBothSplits) {
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
   EXPECT_EQ(test->num_classes(), 3);
-  EXPECT_THAT(test->dense.labels, ElementsAre(2, 0));
+  EXPECT_THAT(test->dense().labels, ElementsAre(2, 0));
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
   EXPECT_EQ(train->num_classes(), 3);
@@ -206,7 +210,7 @@ TEST(DataSource, StandardizeFitsOnTrainingSplitOnly) {
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
   EXPECT_THAT(
-      test->dense.features,
+      test->dense().features,
       Pointwise(FloatNear(1e-5f),
                 {(10 - 3) / a_std, (5 - 1.5f) / b_std, (20 - 3) / a_std,
                  (7 - 1.5f) / b_std, (30 - 3) / a_std, (2 - 1.5f) / b_std,
@@ -218,14 +222,14 @@ TEST(DataSource, StandardizeFitsOnTrainingSplitOnly) {
   for (int f = 0; f < 2; ++f) {
     double sum = 0, squares = 0;
     for (int64_t i = 0; i < 4; ++i) {
-      const double x = train->dense.example(i)[f];
+      const double x = train->dense().example(i)[f];
       sum += x;
       squares += x * x;
     }
     EXPECT_NEAR(sum / 4, 0, 1e-6) << "feature " << f;
     EXPECT_NEAR(squares / 4, 1, 1e-5) << "feature " << f;
   }
-  EXPECT_NEAR(train->dense.example(0)[0], -3 / a_std, 1e-5);
+  EXPECT_NEAR(train->dense().example(0)[0], -3 / a_std, 1e-5);
 }
 
 TEST(DataSource, DenseTrainShardsAreContiguousAndCoverTheSplit) {
@@ -237,14 +241,14 @@ TEST(DataSource, DenseTrainShardsAreContiguousAndCoverTheSplit) {
   for (int num_shards : {1, 2, 3, 4, 7}) {
     SCOPED_TRACE(testing::Message() << "shards " << num_shards);
     const Examples all = ConcatenatedShards(source, whole->size(), num_shards);
-    EXPECT_EQ(all.dense.num_examples, whole->size());
-    EXPECT_EQ(all.dense.features, whole->dense.features);
-    EXPECT_EQ(all.dense.labels, whole->dense.labels);
+    EXPECT_EQ(all.dense().num_examples, whole->size());
+    EXPECT_EQ(all.dense().features, whole->dense().features);
+    EXPECT_EQ(all.dense().labels, whole->dense().labels);
   }
   // Shard 1 of 3 (7 + 6 + 6 rows) starts at training row 7, line 8.
   absl::StatusOr<Examples> shard = source.LoadTrainShard(1, 3);
   ASSERT_TRUE(shard.ok()) << shard.status();
-  EXPECT_EQ(shard->dense.example(0)[0], 8.f);
+  EXPECT_EQ(shard->dense().example(0)[0], 8.f);
 }
 
 TEST(DataSource, SparseTrainShardsAreContiguousAndCoverTheSplit) {
@@ -262,17 +266,17 @@ TEST(DataSource, SparseTrainShardsAreContiguousAndCoverTheSplit) {
   const DataSource source(WithDefaults(config));
   absl::StatusOr<Examples> whole = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(whole.ok()) << whole.status();
-  ASSERT_TRUE(whole->is_sparse);
+  ASSERT_TRUE(whole->is_sparse());
   ASSERT_EQ(whole->size(), 14);  // 17 lines, 3 held out
   for (int num_shards : {1, 2, 3, 5}) {
     SCOPED_TRACE(testing::Message() << "shards " << num_shards);
     const Examples all = ConcatenatedShards(source, whole->size(), num_shards);
-    EXPECT_TRUE(all.is_sparse);
-    EXPECT_EQ(all.sparse.num_examples, whole->size());
-    EXPECT_EQ(all.sparse.row_offsets, whole->sparse.row_offsets);
-    EXPECT_EQ(all.sparse.indices, whole->sparse.indices);
-    EXPECT_EQ(all.sparse.values, whole->sparse.values);
-    EXPECT_EQ(all.sparse.labels, whole->sparse.labels);
+    EXPECT_TRUE(all.is_sparse());
+    EXPECT_EQ(all.sparse().num_examples, whole->size());
+    EXPECT_EQ(all.sparse().row_offsets, whole->sparse().row_offsets);
+    EXPECT_EQ(all.sparse().indices, whole->sparse().indices);
+    EXPECT_EQ(all.sparse().values, whole->sparse().values);
+    EXPECT_EQ(all.sparse().labels, whole->sparse().labels);
   }
 }
 
@@ -286,20 +290,19 @@ TEST(DataSource, SparseModelOnDenseCsvGetsRowsWithoutZeros) {
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
-  ASSERT_TRUE(train->is_sparse);
-  EXPECT_TRUE(train->dense.features.empty());
-  EXPECT_EQ(train->sparse.num_features, 3);
-  EXPECT_EQ(train->sparse.num_classes, 2);
-  EXPECT_THAT(train->sparse.row_offsets, ElementsAre(0, 1, 3));
-  EXPECT_THAT(train->sparse.indices, ElementsAre(1, 0, 2));
-  EXPECT_THAT(train->sparse.values, ElementsAre(2.f, 3.f, 4.f));
-  EXPECT_THAT(train->sparse.labels, ElementsAre(1, 0));
+  ASSERT_TRUE(train->is_sparse());
+  EXPECT_EQ(train->sparse().num_features, 3);
+  EXPECT_EQ(train->sparse().num_classes, 2);
+  EXPECT_THAT(train->sparse().row_offsets, ElementsAre(0, 1, 3));
+  EXPECT_THAT(train->sparse().indices, ElementsAre(1, 0, 2));
+  EXPECT_THAT(train->sparse().values, ElementsAre(2.f, 3.f, 4.f));
+  EXPECT_THAT(train->sparse().labels, ElementsAre(1, 0));
 
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  ASSERT_TRUE(test->is_sparse);
-  EXPECT_THAT(test->sparse.row_offsets, ElementsAre(0, 0, 3));
-  EXPECT_THAT(test->sparse.indices, ElementsAre(0, 1, 2));
+  ASSERT_TRUE(test->is_sparse());
+  EXPECT_THAT(test->sparse().row_offsets, ElementsAre(0, 0, 3));
+  EXPECT_THAT(test->sparse().indices, ElementsAre(0, 1, 2));
 }
 
 TEST(DataSource, LibsvmForDenseModelGivesDenseRows) {
@@ -312,15 +315,15 @@ TEST(DataSource, LibsvmForDenseModelGivesDenseRows) {
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
-  EXPECT_FALSE(train->is_sparse);
-  EXPECT_EQ(train->dense.num_features, 3);
-  EXPECT_THAT(train->dense.features,
+  EXPECT_FALSE(train->is_sparse());
+  EXPECT_EQ(train->dense().num_features, 3);
+  EXPECT_THAT(train->dense().features,
               ElementsAre(0.5f, 0.f, 2.f, 0.f, 1.f, 0.f));
-  EXPECT_THAT(train->dense.labels, ElementsAre(1, 0));
+  EXPECT_THAT(train->dense().labels, ElementsAre(1, 0));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_FALSE(test->is_sparse);
-  EXPECT_THAT(test->dense.features, ElementsAre(0.f, 0.f, 7.f));
+  EXPECT_FALSE(test->is_sparse());
+  EXPECT_THAT(test->dense().features, ElementsAre(0.f, 0.f, 7.f));
 }
 
 TEST(DataSource, LibsvmForSparseModelGivesSparseRows) {
@@ -334,14 +337,14 @@ TEST(DataSource, LibsvmForSparseModelGivesSparseRows) {
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
-  ASSERT_TRUE(train->is_sparse);
-  EXPECT_THAT(train->sparse.row_offsets, ElementsAre(0, 2, 3));
-  EXPECT_THAT(train->sparse.indices, ElementsAre(0, 2, 1));
-  EXPECT_THAT(train->sparse.values, ElementsAre(0.5f, 2.f, 1.f));
+  ASSERT_TRUE(train->is_sparse());
+  EXPECT_THAT(train->sparse().row_offsets, ElementsAre(0, 2, 3));
+  EXPECT_THAT(train->sparse().indices, ElementsAre(0, 2, 1));
+  EXPECT_THAT(train->sparse().values, ElementsAre(0.5f, 2.f, 1.f));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  ASSERT_TRUE(test->is_sparse);
-  EXPECT_THAT(test->sparse.indices, ElementsAre(8));
+  ASSERT_TRUE(test->is_sparse());
+  EXPECT_THAT(test->sparse().indices, ElementsAre(8));
   // One key space for both splits.
   EXPECT_EQ(test->num_features(), 9);
   EXPECT_EQ(train->num_features(), 9);
@@ -358,8 +361,8 @@ TEST(DataSource, RatingsBecomeUserAndItemKeyedRows) {
 
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
-  ASSERT_TRUE(train->is_sparse);
-  const SparseDataset& rows = train->sparse;
+  ASSERT_TRUE(train->is_sparse());
+  const SparseDataset& rows = train->sparse();
   EXPECT_THAT(rows.row_offsets, ElementsAre(0, 2, 4, 6));
   EXPECT_THAT(rows.indices, ElementsAre(6, 15, 0, 3, 20, 5));
   EXPECT_THAT(rows.values, ElementsAre(1.f, 1.f, 1.f, 1.f, 1.f, 1.f));
@@ -369,8 +372,8 @@ TEST(DataSource, RatingsBecomeUserAndItemKeyedRows) {
 
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_THAT(test->sparse.indices, ElementsAre(4, 25));
-  EXPECT_THAT(test->sparse.targets, ElementsAre(3.f));
+  EXPECT_THAT(test->sparse().indices, ElementsAre(4, 25));
+  EXPECT_THAT(test->sparse().targets, ElementsAre(3.f));
 
   // Keys reach 2 * 12 + 1 = 25 (test item 12), so the width is 26.
   absl::StatusOr<DataDescription> description = source.Describe();
@@ -392,7 +395,7 @@ TEST(DataSource, RatingsHoldOutAndUserKeyWidth) {
   const DataSource source(WithDefaults(config));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_THAT(test->sparse.targets, ElementsAre(4.f, 9.f));
+  EXPECT_THAT(test->sparse().targets, ElementsAre(4.f, 9.f));
   EXPECT_EQ(test->num_features(), 41);
 }
 
@@ -432,9 +435,9 @@ TEST(DataSource, SyntheticLinearRegressionSplitsAndPlantedModel) {
   EXPECT_EQ(description->num_classes, 0);
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_FALSE(test->is_sparse);
+  EXPECT_FALSE(test->is_sparse());
   EXPECT_EQ(test->size(), 20);
-  EXPECT_EQ(test->dense.targets.size(), 20u);
+  EXPECT_EQ(test->dense().targets.size(), 20u);
   absl::StatusOr<Examples> shard = source.LoadTrainShard(1, 2);
   ASSERT_TRUE(shard.ok()) << shard.status();
   EXPECT_EQ(shard->size(), 25);
@@ -445,9 +448,9 @@ TEST(DataSource, SyntheticLinearRegressionSplitsAndPlantedModel) {
   for (int64_t i = 0; i < test->size(); ++i) {
     double y = planted.bias;
     for (int f = 0; f < 7; ++f) {
-      y += planted.weights[f] * test->dense.example(i)[f];
+      y += planted.weights[f] * test->dense().example(i)[f];
     }
-    EXPECT_NEAR(test->dense.targets[i], y, 0.6) << "test example " << i;
+    EXPECT_NEAR(test->dense().targets[i], y, 0.6) << "test example " << i;
   }
 }
 
@@ -466,11 +469,11 @@ TEST(DataSource, SyntheticCtrPlantedAucIsInformative) {
 
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  ASSERT_TRUE(test->is_sparse);
+  ASSERT_TRUE(test->is_sparse());
   EXPECT_EQ(test->size(), 3000);
   EXPECT_EQ(test->num_features(), 200);
   EXPECT_EQ(test->num_classes(), 2);
-  EXPECT_EQ(test->sparse.indices.size(), 3000u * 5);
+  EXPECT_EQ(test->sparse().indices.size(), 3000u * 5);
 }
 
 TEST(DataSource, SyntheticRatingsPlantedRmseIsTheNoise) {
@@ -488,12 +491,12 @@ TEST(DataSource, SyntheticRatingsPlantedRmseIsTheNoise) {
 
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  ASSERT_TRUE(test->is_sparse);
+  ASSERT_TRUE(test->is_sparse());
   EXPECT_EQ(test->size(), 4000);
   for (int64_t i = 0; i < test->size(); ++i) {
-    ASSERT_EQ(test->sparse.row_size(i), 2);
-    const int64_t user_key = test->sparse.indices[2 * i];
-    const int64_t item_key = test->sparse.indices[2 * i + 1];
+    ASSERT_EQ(test->sparse().row_size(i), 2);
+    const int64_t user_key = test->sparse().indices[2 * i];
+    const int64_t item_key = test->sparse().indices[2 * i + 1];
     ASSERT_EQ(user_key % 2, 0);
     ASSERT_LT(user_key / 2, 200);
     ASSERT_EQ(item_key % 2, 1);
@@ -546,7 +549,8 @@ TEST(DataSource, IdxHonoursMaxExamples) {
   absl::StatusOr<Examples> whole = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(whole.ok()) << whole.status();
   ASSERT_EQ(whole->size(), 100);
-  EXPECT_EQ(SliceRows(whole->dense, {75, 100}).features, shard->dense.features);
+  EXPECT_EQ(SliceRows(whole->dense(), {75, 100}).features,
+            shard->dense().features);
 }
 
 TEST(DataSourceErrors, MissingFileIsNamed) {
@@ -654,6 +658,25 @@ TEST(IsSparseModel, TellsSparseModelsApart) {
   EXPECT_FALSE(IsSparseModel(model));
   model.mutable_logistic_regression();
   EXPECT_FALSE(IsSparseModel(model));
+}
+
+TEST(Examples, HoldsExactlyOneKind) {
+  Dataset dense;
+  dense.num_examples = 3;
+  dense.num_features = 2;
+  const Examples d(dense);
+  EXPECT_FALSE(d.is_sparse());
+  EXPECT_EQ(d.size(), 3);
+  EXPECT_EQ(d.num_features(), 2);
+  SparseDataset sparse;
+  sparse.num_examples = 4;
+  sparse.num_classes = 2;
+  const Examples s(sparse);
+  EXPECT_TRUE(s.is_sparse());
+  EXPECT_EQ(s.size(), 4);
+  EXPECT_EQ(s.num_classes(), 2);
+  EXPECT_DEATH(d.sparse(), "sparse examples asked of dense ones");
+  EXPECT_DEATH(s.dense(), "dense examples asked of sparse ones");
 }
 
 }  // namespace
