@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/coordinator/coordinator.h"
+#include "tests/server/coordinator/progress_testing.h"
 
 namespace descent {
 namespace {
@@ -68,20 +69,7 @@ class CoordinatorStoppingTest : public ::testing::Test {
   // per layer (weights, bias) at every step.
   static v1::WorkerProgress Progress(int64_t steps, double weights = 0,
                                      double bias = 0, bool done = false) {
-    v1::WorkerProgress p;
-    p.set_steps(steps);
-    p.set_examples(steps * 10);
-    p.set_loss_sum(steps * 0.5);
-    p.set_loss_count(steps);
-    p.set_done(done);
-    p.add_gradient_norm_layers("weights");
-    p.add_gradient_norm_layers("bias");
-    p.add_gradient_norm_sums(steps * weights);
-    p.add_gradient_norm_sums(steps * bias);
-    p.set_gradient_norm_total_sum(steps *
-                                  std::sqrt(weights * weights + bias * bias));
-    p.set_gradient_norm_count(steps);
-    return p;
+    return StepsOfProgress(steps, 0.5, weights, bias, done);
   }
 
   // Runs one evaluation at the workers' current step with this test loss

@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/coordinator/progress_testing.h"
 
 namespace descent {
 namespace {
@@ -23,18 +24,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // gradient norms `weights` and `bias` on the two layers of that name.
 v1::WorkerProgress Progress(int64_t steps, double loss = 0.5,
                             double weights = 0, double bias = 0) {
-  v1::WorkerProgress p;
-  p.set_steps(steps);
-  p.set_loss_sum(steps * loss);
-  p.set_loss_count(steps);
-  p.add_gradient_norm_layers("weights");
-  p.add_gradient_norm_layers("bias");
-  p.add_gradient_norm_sums(steps * weights);
-  p.add_gradient_norm_sums(steps * bias);
-  p.set_gradient_norm_total_sum(steps *
-                                std::sqrt(weights * weights + bias * bias));
-  p.set_gradient_norm_count(steps);
-  return p;
+  return StepsOfProgress(steps, loss, weights, bias);
 }
 
 // Records an evaluation at `step` with this test loss.
