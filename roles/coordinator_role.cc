@@ -31,6 +31,13 @@
 namespace descent {
 namespace {
 
+// No saved parameters yet (step -1).
+SavedParameters NoParameters() {
+  SavedParameters none;
+  none.step = -1;
+  return none;
+}
+
 // Everything the main loop works with, built once.
 struct CoordinatorState {
   std::unique_ptr<MetricsRegistry> registry;
@@ -42,7 +49,7 @@ struct CoordinatorState {
   std::unique_ptr<PsClient> ps;  // once the shard map is complete
   std::unique_ptr<DataSource> data;
   // With early stopping: the best evaluation's parameters (step -1: none).
-  SavedParameters best{-1, {}, {}, 0, {}};
+  SavedParameters best = NoParameters();
 };
 
 // "total 1.2 | weights 0.9 | bias 0.01" for the log.

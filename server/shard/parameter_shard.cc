@@ -12,6 +12,19 @@
 
 namespace descent {
 
+namespace {
+
+ConsistencyGateOptions GateOptionsOf(const ParameterShardOptions& shard) {
+  ConsistencyGateOptions gate;
+  gate.consistency = shard.consistency;
+  gate.num_workers = shard.num_workers;
+  gate.staleness = shard.staleness;
+  gate.backup_workers = shard.backup_workers;
+  return gate;
+}
+
+}  // namespace
+
 ParameterShard::ParameterShard(ParameterShardOptions options,
                                std::unique_ptr<Optimizer> optimizer,
                                std::unique_ptr<Optimizer> row_optimizer)
@@ -20,9 +33,7 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
       before_(options_.norm_every > 0 ? options_.range.size() : 0),
       optimizer_(std::move(optimizer)),
       row_optimizer_(std::move(row_optimizer)),
-      gate_(ConsistencyGateOptions{options_.consistency, options_.num_workers,
-                                   options_.staleness,
-                                   options_.backup_workers}) {
+      gate_(GateOptionsOf(options_)) {
   options_.layout.Initialize(options_.seed, options_.range.begin,
                              options_.range.end, params_.data());
   if (options_.consistency == v1::BSP) {
