@@ -16,7 +16,7 @@ run() {
   local binary="$1" start end
   shift
   start=$(date +%s.%N)
-  OMP_NUM_THREADS=1 "$binary" local --config "${CONFIG:-examples/fashion_mnist_mlp.textproto}" \
+  OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive "$binary" local --config "${CONFIG:-examples/fashion_mnist_mlp.textproto}" \
     --set cluster.num_servers=1 --set cluster.num_workers=1 \
     --set train.epochs=3 --set train.eval_every_steps=0 \
     --output_dir="$work/out" "$@" > "$work/stdout" 2> "$work/stderr" ||
@@ -25,6 +25,7 @@ run() {
   accuracy=$(grep -m1 -oE 'test_accuracy: [0-9.]+' "$work/stdout" | awk '{print $2}')
   echo "$(echo "$end - $start" | bc) ${accuracy:-?}"
 }
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| run | old s | old accuracy | new s | new accuracy |"
 echo "| --- | --- | --- | --- | --- |"
 for i in $(seq "$repeats"); do
