@@ -31,7 +31,7 @@ case "$NAME" in
     at_least "$(result test_accuracy)" 0.75 || fail "test accuracy below 0.75"
     ;;
   fashion_mnist_cnn)
-    run_example --set train.epochs=2 --set data.idx.max_train_examples=2048 \
+    run_example --set train.epochs=3 --set data.idx.max_train_examples=2048 \
       --set data.idx.max_test_examples=500 --set train.eval_every_steps=0
     at_least "$(result test_accuracy)" 0.55 || fail "test accuracy below 0.55"
     ;;
