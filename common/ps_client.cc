@@ -65,7 +65,10 @@ PsClient::PsClient(Options options,
       pull_responses_(options_.shards.size()),
       push_positions_(options_.shards.size()),
       pull_positions_(options_.shards.size()),
-      results_(options_.shards.size()) {}
+      all_shards_(options_.shards.size()),
+      results_(options_.shards.size()) {
+  std::iota(all_shards_.begin(), all_shards_.end(), 0);
+}
 
 void PsClient::FillHeader(int64_t step, v1::RequestHeader* header) {
   header->set_job_id(options_.job_id);  // reuses the string's capacity
@@ -183,9 +186,7 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
     transports_[s]->Pull(pull_requests_[s], &pull_responses_[s],
                          options_.deadline, std::move(done));
   };
-  std::vector<int> all(transports_.size());
-  std::iota(all.begin(), all.end(), 0);
-  StartRound(all, start);
+  StartRound(all_shards_, start);
   RETURN_IF_ERROR(FinishCalls(start));
   for (size_t s = 0; s < transports_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, pull_responses_[s].params(), params));
@@ -257,9 +258,7 @@ void PsClient::StartPushPull(const Step& step, const float* grad, float* params,
   FillPushRequests(step, grad, rows);
   push_params_ = params;
   push_rows_ = rows;
-  std::vector<int> all(transports_.size());
-  std::iota(all.begin(), all.end(), 0);
-  StartRound(all, [this](int s, ShardTransport::Done done) {
+  StartRound(all_shards_, [this](int s, ShardTransport::Done done) {
     StartPush(s, std::move(done));
   });
 }

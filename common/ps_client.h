@@ -161,6 +161,9 @@ class PsClient {
   int64_t push_bytes_sent_ = 0;
   absl::Time push_start_;
 
+  // 0 .. S-1: the shards every first round calls (no allocation per step).
+  std::vector<int> all_shards_;
+
   // The round of calls in flight: shards still to answer, and per shard
   // the outcome of its last call.
   absl::Mutex round_mu_;
