@@ -10,11 +10,11 @@ PACKAGES=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto libabsl-dev libeigen3-dev prometheus-cpp-dev libgoogle-glog-dev
-  zlib1g-dev
+  zlib1g-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl
   # monitoring tests: a real Prometheus server and promtool (deploy/)
-  prometheus
+  prometheus prometheus-alertmanager
   # data: Fashion-MNIST as gzip'd IDX files; scikit-learn's CSV data sets
   # (breast cancer, iris) and the baseline examples/sklearn_baseline.py
   dataset-fashion-mnist python3-sklearn
