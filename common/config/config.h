@@ -41,7 +41,11 @@ absl::StatusOr<v1::JobConfig> ParseJobConfig(
 
 // Sets the field at dotted `path` of `config` from `value` (protobuf
 // text-format syntax for the field's type; strings need no quotes; a
-// message field takes a text-format message such as "{}").
+// message field takes a text-format message body such as "{}" or
+// "{learning_rate: 0.01}" and replaces the whole message; a repeated field
+// takes a list, "[32, 16]" or a single element, and replaces the list).
+// A path may not lead through a repeated field, nor through a oneof member
+// other than the one `config` chose (that would switch members silently).
 // On error leaves `config` unchanged.
 absl::Status ApplyOverride(const std::string& assignment,
                            v1::JobConfig* config);

@@ -13,6 +13,7 @@ namespace descent {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Columns in the expectations below count from this exact layout.
 // clang-format off
@@ -63,6 +64,39 @@ TEST(ConfigTest, UnknownFieldNamesFileLineAndColumn) {
       HasSubstr("job.textproto:11:39"));  // protobuf points past the name
   EXPECT_THAT(std::string(config.status().message()),
               HasSubstr("no field named \"epoch\""));
+}
+
+TEST(ConfigTest, UnknownFieldListsTheValidNamesAndTheNearest) {
+  std::string text = kValid;
+  text.replace(text.find("64"), 2, "64 epoch: 3");
+  absl::StatusOr<v1::JobConfig> config = Parse(text);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(config.status().message());
+  EXPECT_THAT(message, HasSubstr("did you mean \"epochs\"?")) << message;
+  EXPECT_THAT(message, HasSubstr("batch_size")) << message;
+  EXPECT_THAT(message, HasSubstr("eval_every_steps")) << message;
+}
+
+TEST(ConfigTest, UnknownEnumValueListsTheValidNamesAndTheNearest) {
+  std::string text = kValid;
+  text.replace(text.find("epochs: 3"), 9, "consistency: BPS");
+  absl::StatusOr<v1::JobConfig> config = Parse(text);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(config.status().message());
+  EXPECT_THAT(message, HasSubstr("job.textproto:11:")) << message;
+  EXPECT_THAT(message, HasSubstr("did you mean \"BSP\"?")) << message;
+  EXPECT_THAT(message, HasSubstr("ASP, BSP, SSP")) << message;
+  // The proto3 zero value is a placeholder, not a choice.
+  EXPECT_THAT(message, Not(HasSubstr("UNSPECIFIED"))) << message;
+}
+
+// A far-off name gets the list but no guess.
+TEST(ConfigTest, NoGuessForAFarOffName) {
+  absl::StatusOr<v1::JobConfig> config = Parse(kValid, {"train.xyzzy=1"});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(config.status().message());
+  EXPECT_THAT(message, Not(HasSubstr("did you mean"))) << message;
+  EXPECT_THAT(message, HasSubstr("epochs")) << message;
 }
 
 TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
@@ -135,6 +169,10 @@ TEST(ConfigTest, OverrideErrorsNameTheFlag) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"train.epochs=x", "cannot parse \"x\""},
       {"train.epoch=1", "no field named \"epoch\""},
+      {"train.epoch=1", "did you mean \"epochs\"?"},
+      {"train.consistency=SOMETIMES", "valid values: ASP, BSP, SSP"},
+      {"train.consistency=BPS", "did you mean \"BSP\"?"},
+      {"optimizer.sgd={learning_rate: x}", "learning_rate"},
       {"train.epochs.deep=1", "is not a message"},
       {"train.epochs", "expected PATH=VALUE"},
       {"=3", "expected PATH=VALUE"},
@@ -147,6 +185,114 @@ TEST(ConfigTest, OverrideErrorsNameTheFlag) {
     EXPECT_THAT(config.status().message(), HasSubstr("--set " + flag)) << flag;
     EXPECT_THAT(config.status().message(), HasSubstr(expected)) << flag;
   }
+}
+
+constexpr char kMlp[] = R"pb(model { mlp { hidden: [ 256, 128 ] } }
+                             data {
+                               idx {
+                                 train_images: "a"
+                                 train_labels: "b"
+                                 test_images: "c"
+                                 test_labels: "d"
+                               }
+                             }
+                             optimizer { sgd { learning_rate: 0.05 } }
+)pb";
+
+TEST(ConfigTest, OverrideReplacesARepeatedField) {
+  absl::StatusOr<v1::JobConfig> config =
+      Parse(kMlp, {"model.mlp.hidden=[32,16]"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->model().mlp().hidden(), ::testing::ElementsAre(32, 16));
+
+  config = Parse(kMlp, {"model.mlp.hidden=64"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->model().mlp().hidden(), ::testing::ElementsAre(64));
+
+  config = Parse(kMlp, {"model.mlp.hidden=[]"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->model().mlp().hidden().empty());
+
+  config = Parse(kMlp, {"model.mlp.hiden=[3]"});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("did you mean \"hidden\"?"));
+
+  config = Parse(kMlp, {"model.mlp.layers.units=3"});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("model.mlp.layers is repeated; give the whole list, "
+                        "e.g. --set model.mlp.layers=[{units: 3}]"));
+
+  config = Parse(kMlp, {"model.mlp.hidden=[32,x]"});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("--set model.mlp.hidden=[32,x]: "));
+}
+
+TEST(ConfigTest, OverrideOfARepeatedMessageField) {
+  absl::StatusOr<v1::JobConfig> config = Parse(
+      kMlp, {"model.mlp.hidden=[]",
+             "model.mlp.layers=[{units: 8 activation: TANH}, {units: 4}]"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->model().mlp().layers_size(), 2);
+  EXPECT_EQ(config->model().mlp().layers(0).units(), 8);
+  EXPECT_EQ(config->model().mlp().layers(0).activation(), v1::TANH);
+  EXPECT_EQ(config->model().mlp().layers(1).units(), 4);
+}
+
+// Setting one field of a oneof member that is not the chosen one would
+// silently switch the member (and drop the chosen one's settings).
+TEST(ConfigTest, OverrideInsideAnotherOneofMemberIsRefused) {
+  absl::StatusOr<v1::JobConfig> config =
+      Parse(kValid, {"optimizer.adam.learning_rate=0.01"});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(config.status().message());
+  EXPECT_THAT(message, HasSubstr("--set optimizer.adam.learning_rate=0.01: "))
+      << message;
+  EXPECT_THAT(message, HasSubstr("optimizer.sgd")) << message;
+  EXPECT_THAT(message, HasSubstr("optimizer.adam={learning_rate: 0.01}"))
+      << message;
+
+  // The chosen member's own fields are fine.
+  config = Parse(kValid, {"optimizer.sgd.learning_rate=0.01"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_DOUBLE_EQ(config->optimizer().sgd().learning_rate(), 0.01);
+}
+
+TEST(ConfigTest, OverrideOfAWholeOneofMemberSwitchesIt) {
+  absl::StatusOr<v1::JobConfig> config = Parse(
+      kValid,
+      {"optimizer.adam={learning_rate: 0.01}", "model.logistic_regression={}"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->optimizer().has_adam());
+  EXPECT_FALSE(config->optimizer().has_sgd());
+  EXPECT_DOUBLE_EQ(config->optimizer().adam().learning_rate(), 0.01);
+  EXPECT_TRUE(config->model().has_logistic_regression());
+  // A member given whole, then one of its fields.
+  config = Parse(kValid,
+                 {"optimizer.momentum={}", "optimizer.momentum.momentum=0.5"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_DOUBLE_EQ(config->optimizer().momentum().momentum(), 0.5);
+}
+
+// Errors are reported once, in the returned status: protobuf's own
+// "[libprotobuf ERROR ...]" line must not reach stderr as well.
+TEST(ConfigTest, ParseErrorsDoNotAlsoGoToStderr) {
+  std::string bad_file = kValid;
+  bad_file.replace(bad_file.find("epochs: 3"), 9, "consistency: BPS");
+  for (const std::vector<std::string>& overrides :
+       std::vector<std::vector<std::string>>{
+           {"model.logistic_regression={x}"},
+           {"train.consistency=BPS"},
+           {"optimizer.sgd={learning_rate: x}"},
+           {"model.softmax_regression.weight_init=NOPE"}}) {
+    ::testing::internal::CaptureStderr();
+    EXPECT_FALSE(Parse(kValid, overrides).ok());
+    EXPECT_EQ(::testing::internal::GetCapturedStderr(), "") << overrides[0];
+  }
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(Parse(bad_file).ok());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
 TEST(ConfigTest, InvalidOverriddenValueBlamesTheFlag) {
