@@ -19,9 +19,11 @@
 #include "cli/prometheus_targets.h"
 #include "common/config/config.h"
 #include "common/config/job_options.h"
+#include "common/data/input_files.h"
 #include "common/exit_codes.h"
 #include "common/status_macros.h"
 #include "common/storage/atomic_file.h"
+#include "common/storage/output_dir.h"
 #include "rpc/grpc_coordinator_client.h"
 
 namespace descent {
@@ -139,9 +141,11 @@ absl::Status StartChildren(Job& job, const v1::JobConfig& config,
          "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"}));
   }
   for (int w = 0; w < config.cluster().num_workers(); ++w) {
-    RETURN_IF_ERROR(Spawn(job, absl::StrCat("worker/", w),
-                          {"worker", "--coordinator=" + coordinator,
-                           "--metrics_listen=127.0.0.1:0"}));
+    RETURN_IF_ERROR(Spawn(
+        job, absl::StrCat("worker/", w),
+        {"worker", "--coordinator=" + coordinator,
+         "--metrics_listen=127.0.0.1:0", absl::StrCat("--worker_id=", w),
+         absl::StrCat("--local_workers=", config.cluster().num_workers())}));
   }
   return WriteProcesses(job, nullptr);
 }
@@ -257,7 +261,8 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
       Spawn(job, "coordinator",
             {"coordinator", "--config=" + job.output_dir + "/config.textproto",
              "--output_dir=" + job.output_dir, "--ready_file=" + ready_file,
-             "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
+             "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+             absl::StrCat("--local_workers=", config.cluster().num_workers())});
   if (spawned.ok()) spawned = WriteProcesses(job, nullptr);
   if (!spawned.ok()) {
     std::fprintf(stderr, "descent local: %s\n",
@@ -313,10 +318,24 @@ int RunLocal(const LocalOptions& options) {
     return kExitBadConfig;
   }
   AssignJobId(&*config);
+  // Before anything starts or is written: every input file must be there.
+  absl::Status inputs = CheckInputFiles(config->data());
+  if (!inputs.ok()) {
+    std::fprintf(stderr, "descent local: %s\n",
+                 std::string(inputs.message()).c_str());
+    return kExitDataError;
+  }
   Job job;
   job.binary = options.binary;
   job.prometheus_sd_file = options.prometheus_sd_file;
   job.output_dir = OutputDirOf(options.output_dir, *config);
+  absl::Status claimed =
+      ClaimOutputDir(job.output_dir, LocalJobEntries(), options.overwrite);
+  if (!claimed.ok()) {
+    std::fprintf(stderr, "descent local: %s\n",
+                 std::string(claimed.message()).c_str());
+    return kExitUsage;
+  }
   absl::Status prepared = PrepareOutput(*config, job.output_dir);
   if (!prepared.ok()) {
     std::fprintf(stderr, "descent local: %s\n",

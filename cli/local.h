@@ -22,6 +22,9 @@ struct LocalOptions {
   std::vector<std::string> overrides;  // --set PATH=VALUE, in order
   // Empty: runs/<job id>.
   std::string output_dir;
+  // Reuse an output directory that holds another job's results, deleting
+  // them (false: refuse it, exit 1).
+  bool overwrite = false;
   // The descent binary to start children from (normally /proc/self/exe).
   std::string binary;
   // Empty: none. Else a file to keep as Prometheus file_sd JSON: [] at the
@@ -33,7 +36,8 @@ struct LocalOptions {
 // Runs the job; returns the exit code (README, "Exit codes"): 0 if the job
 // succeeded, the first failing child's code if one failed, 130 if
 // interrupted, 1 if the service-discovery file cannot be written at the
-// start.
+// start or the output directory holds another job's results, 3 if an input
+// file is missing or unreadable (checked before anything starts).
 int RunLocal(const LocalOptions& options);
 
 }  // namespace descent

@@ -1,20 +1,18 @@
 // descent: one binary, one subcommand per role. This file only reads flags
-// into each role's options struct and maps the outcome to an exit code
-// (README, "Exit codes").
+// (CLI11) into each role's options struct and maps the outcome to an exit
+// code (common/exit_codes.h; README, "Exit codes").
 #include <malloc.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/strings/match.h"
+#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cli/local.h"
 #include "common/config/config.h"
 #include "common/exit_codes.h"
@@ -22,71 +20,229 @@
 #include "roles/coordinator_role.h"
 #include "roles/server_role.h"
 #include "roles/worker_role.h"
-
-ABSL_FLAG(std::string, config, "", "Job config file (protobuf text format).");
-ABSL_FLAG(std::string, output_dir, "",
-          "Where the job's files go (default: runs/<job id>).");
-ABSL_FLAG(std::string, listen, "127.0.0.1:0",
-          "gRPC address to serve on; port 0 picks a free port.");
-ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
-          "Address serving Prometheus /metrics; port 0 picks a free port.");
-ABSL_FLAG(std::string, advertise_address, "",
-          "Server: the host:port workers dial, if not the --listen address.");
-ABSL_FLAG(std::string, coordinator, "", "The coordinator's host:port.");
-ABSL_FLAG(int, shard, -1, "This server's shard index, 0..S-1.");
-ABSL_FLAG(std::string, ready_file, "",
-          "Coordinator: write the gRPC address here once serving.");
-ABSL_FLAG(std::string, prometheus_sd_file, "",
-          "Local: keep this file listing the job's metrics endpoints as "
-          "Prometheus file_sd JSON (its directory must exist).");
-ABSL_FLAG(bool, insecure, false,
-          "Allow serving gRPC without TLS on a non-loopback address.");
+#include "rpc/rpc.h"
 
 namespace descent {
 namespace {
 
-constexpr char kUsage[] = R"(descent: distributed parameter-server training
+constexpr char kCommandNames[][12] = {"local",  "coordinator", "server",
+                                      "worker", "version",     "help"};
 
-usage:
-  descent local --config FILE [--set PATH=VALUE]... [--output_dir DIR]
-        [--prometheus_sd_file FILE]
-  descent coordinator --config FILE [--set PATH=VALUE]... [--output_dir DIR]
-        [--listen HOST:PORT] [--metrics_listen HOST:PORT] [--ready_file FILE]
-  descent server --coordinator HOST:PORT --shard I [--listen HOST:PORT]
-        [--advertise_address HOST:PORT] [--metrics_listen HOST:PORT]
-  descent worker --coordinator HOST:PORT [--metrics_listen HOST:PORT]
-  descent version
+std::string VersionLine() {
+  return absl::StrCat("descent ", DESCENT_VERSION, " (git ",
+                      DESCENT_GIT_REVISION, ", ", DESCENT_BUILD_TYPE,
+                      " build)");
+}
 
-Servers refuse a non-loopback --listen address unless --insecure is given.
---prometheus_sd_file keeps FILE listing the local job's /metrics endpoints
-for a Prometheus with file_sd_configs (deploy/prometheus/).
+std::string ExitCodesText() {
+  std::string text = "Exit codes:\n";
+  for (const ExitCodeRow& row : kExitCodeTable) {
+    absl::StrAppendFormat(&text, "  %-8s %s\n", row.code, row.meaning);
+  }
+  return text;
+}
 
---set PATH=VALUE overrides one field of the config (e.g. train.epochs=1)
-and may be repeated. Exit codes: 0 ok, 1 usage, 2 bad config, 3 data
-error, 4 peer lost, 5 job failed, 6 training diverged, 130 interrupted.)";
+// Every flag of every subcommand lands here; each subcommand declares only
+// its own.
+struct Flags {
+  std::string config;
+  std::vector<std::string> sets;
+  std::string output_dir;
+  bool overwrite = false;
+  std::string listen = "127.0.0.1:0";
+  std::string metrics_listen = "127.0.0.1:0";
+  std::string advertise_address;
+  std::string coordinator;
+  int shard = -1;
+  std::string ready_file;
+  std::string prometheus_sd_file;
+  bool insecure = false;
+  int local_workers = 0;
+  int worker_id = -1;
+  std::string help_topic;
+};
 
-int UsageError(const std::string& message) {
-  std::fprintf(stderr, "descent: %s\n\n%s\n", message.c_str(), kUsage);
+void AddJobFlags(CLI::App* command, Flags& flags) {
+  command
+      ->add_option("--config", flags.config,
+                   "Job config file (protobuf text format)")
+      ->required()
+      ->type_name("FILE");
+  command
+      ->add_option("--set", flags.sets,
+                   "Override one config field after the file is read, e.g. "
+                   "train.epochs=3, model.mlp.hidden=[32,16] or "
+                   "'optimizer.adam={learning_rate: 0.01}'; repeatable")
+      ->type_name("PATH=VALUE")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--output_dir", flags.output_dir,
+                   "Where the job's files go (default: runs/<job id>)")
+      ->type_name("DIR");
+  command->add_flag("--overwrite", flags.overwrite,
+                    "Reuse an --output_dir that holds another job's results, "
+                    "deleting them");
+}
+
+void AddListenFlags(CLI::App* command, Flags& flags, bool grpc) {
+  if (grpc) {
+    command
+        ->add_option("--listen", flags.listen,
+                     "gRPC address to serve on; port 0 picks a free port")
+        ->type_name("HOST:PORT")
+        ->capture_default_str();
+    command->add_flag("--insecure", flags.insecure,
+                      "Allow serving gRPC without TLS on a non-loopback "
+                      "address");
+  }
+  command
+      ->add_option("--metrics_listen", flags.metrics_listen,
+                   "Address serving Prometheus /metrics; port 0 picks a "
+                   "free port")
+      ->type_name("HOST:PORT")
+      ->capture_default_str();
+}
+
+void AddCoordinatorFlag(CLI::App* command, Flags& flags) {
+  command
+      ->add_option("--coordinator", flags.coordinator,
+                   "The coordinator's gRPC address")
+      ->required()
+      ->type_name("HOST:PORT");
+}
+
+void AddLocalWorkersFlag(CLI::App* command, Flags& flags) {
+  command
+      ->add_option("--local_workers", flags.local_workers,
+                   "Workers of this job on this host; with train.threads "
+                   "unset each gets cores / this many threads (default: "
+                   "1 for a worker, the job's workers for a coordinator)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber);
+}
+
+// The command line: every subcommand with its own flags, help and examples.
+void Define(CLI::App& app, Flags& flags) {
+  app.set_help_flag("-h,--help", "Print this help and exit");
+  app.set_version_flag("--version", VersionLine(),
+                       "Print the version and exit");
+  app.require_subcommand(0, 1);
+  app.footer(absl::StrCat(
+      "Run 'descent help COMMAND' or 'descent COMMAND --help' for a "
+      "command's flags and examples.\n\n",
+      ExitCodesText()));
+
+  CLI::App* local = app.add_subcommand(
+      "local",
+      "Run a whole job on this machine: coordinator, servers, workers");
+  AddJobFlags(local, flags);
+  local
+      ->add_option("--prometheus_sd_file", flags.prometheus_sd_file,
+                   "Keep FILE listing the job's /metrics endpoints as "
+                   "Prometheus file_sd JSON (its directory must exist)")
+      ->type_name("FILE");
+  local->footer(
+      "Examples:\n"
+      "  descent local --config examples/fashion_mnist_softmax.textproto\n"
+      "  descent local --config job.textproto --set train.epochs=1 \\\n"
+      "      --set optimizer.sgd.learning_rate=0.05 --output_dir runs/try1");
+
+  CLI::App* coordinator = app.add_subcommand(
+      "coordinator",
+      "Serve a job's coordinator (for a cluster started by hand)");
+  AddJobFlags(coordinator, flags);
+  AddListenFlags(coordinator, flags, /*grpc=*/true);
+  coordinator
+      ->add_option("--ready_file", flags.ready_file,
+                   "Write the gRPC address here once serving")
+      ->type_name("FILE");
+  AddLocalWorkersFlag(coordinator, flags);
+  coordinator->footer(
+      "Example:\n"
+      "  descent coordinator --config job.textproto --listen 10.0.0.1:7000 "
+      "--insecure");
+
+  CLI::App* server =
+      app.add_subcommand("server", "Serve one parameter-server shard of a job");
+  AddCoordinatorFlag(server, flags);
+  server
+      ->add_option("--shard", flags.shard, "This server's shard index, 0..S-1")
+      ->required()
+      ->type_name("I")
+      ->check(CLI::NonNegativeNumber);
+  AddListenFlags(server, flags, /*grpc=*/true);
+  server
+      ->add_option("--advertise_address", flags.advertise_address,
+                   "The address workers dial, if not the --listen address")
+      ->type_name("HOST:PORT");
+  server->footer(
+      "Example:\n"
+      "  descent server --coordinator 10.0.0.1:7000 --shard 0 "
+      "--listen 10.0.0.2:7001 --insecure");
+
+  CLI::App* worker =
+      app.add_subcommand("worker", "Train as one worker of a job");
+  AddCoordinatorFlag(worker, flags);
+  AddListenFlags(worker, flags, /*grpc=*/false);
+  AddLocalWorkersFlag(worker, flags);
+  worker
+      ->add_option("--worker_id", flags.worker_id,
+                   "Ask the coordinator for this worker id, 0..W-1 "
+                   "(default: the lowest free one)")
+      ->type_name("I")
+      ->check(CLI::NonNegativeNumber);
+  worker->footer("Example:\n  descent worker --coordinator 10.0.0.1:7000");
+
+  app.add_subcommand("version", "Print the version and exit");
+  CLI::App* help = app.add_subcommand("help", "Print help for a command");
+  help->add_option("command", flags.help_topic, "The command")
+      ->type_name("COMMAND");
+}
+
+int UsageError(const std::string& message, const std::string& command) {
+  std::fprintf(stderr, "descent: %s\nRun 'descent %s--help' for usage.\n",
+               message.c_str(), command.empty() ? "" : (command + " ").c_str());
   return kExitUsage;
 }
 
-// Removes every `--set X` / `--set=X` from argv (absl flags keep only the
-// last value of a repeated flag) and returns the values in order.
-std::vector<std::string> TakeSetFlags(std::vector<char*>* args) {
-  std::vector<std::string> values;
-  std::vector<char*> rest;
-  for (size_t i = 0; i < args->size(); ++i) {
-    const std::string arg = (*args)[i];
-    if (absl::StartsWith(arg, "--set=")) {
-      values.push_back(arg.substr(6));
-    } else if (arg == "--set" && i + 1 < args->size()) {
-      values.push_back((*args)[++i]);
-    } else {
-      rest.push_back((*args)[i]);
-    }
+// An unknown command, told apart before CLI11 (which would call it an
+// unexpected argument), with the nearest name.
+std::string UnknownCommand(const std::string& name) {
+  std::vector<std::string> names(std::begin(kCommandNames),
+                                 std::end(kCommandNames));
+  return absl::StrCat("unknown command \"", name, "\"",
+                      NamesHint(name, names, "commands"));
+}
+
+// An unknown flag of `command` in args[first...], with the nearest name
+// (CLI11 would first complain of a missing required flag, and suggests
+// nothing); empty if there is none.
+std::string UnknownFlag(const CLI::App& command, int argc, char** argv,
+                        int first) {
+  std::vector<std::string> names;
+  for (const CLI::Option* option : command.get_options()) {
+    names.push_back(option->get_name());
   }
-  *args = rest;
-  return values;
+  for (int i = first; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    const std::string name = arg.substr(0, arg.find('='));
+    const CLI::Option* option = command.get_option_no_throw(name);
+    if (option == nullptr) {
+      return absl::StrCat("unknown flag ", name,
+                          NamesHint(name, names, "flags"));
+    }
+    // A value in the next argument is not a flag, whatever it looks like.
+    if (arg.find('=') == std::string::npos && option->get_type_size() > 0) ++i;
+  }
+  return "";
+}
+
+bool IsCommand(const std::string& name) {
+  for (const char* command : kCommandNames) {
+    if (name == command) return true;
+  }
+  return false;
 }
 
 std::string SelfPath() {
@@ -112,90 +268,142 @@ std::string CheckSdFile(const std::string& path) {
   return "";
 }
 
-int Local(const std::vector<std::string>& overrides) {
-  if (absl::GetFlag(FLAGS_config).empty())
-    return UsageError("local needs --config");
+// Serving gRPC unencrypted beyond this host must be asked for.
+std::string CheckListen(const Flags& flags) {
+  if (flags.insecure || IsLoopbackAddress(flags.listen)) return "";
+  return absl::StrCat("--listen=", flags.listen,
+                      " is not a loopback address and gRPC here is "
+                      "unencrypted; pass --insecure to serve on it anyway");
+}
+
+int Local(const Flags& flags) {
   LocalOptions options;
-  options.config_path = absl::GetFlag(FLAGS_config);
-  options.overrides = overrides;
-  options.output_dir = absl::GetFlag(FLAGS_output_dir);
+  options.config_path = flags.config;
+  options.overrides = flags.sets;
+  options.output_dir = flags.output_dir;
+  options.overwrite = flags.overwrite;
   options.binary = SelfPath();
-  options.prometheus_sd_file = absl::GetFlag(FLAGS_prometheus_sd_file);
+  options.prometheus_sd_file = flags.prometheus_sd_file;
   if (!options.prometheus_sd_file.empty()) {
     const std::string problem = CheckSdFile(options.prometheus_sd_file);
-    if (!problem.empty()) return UsageError(problem);
+    if (!problem.empty()) return UsageError(problem, "local");
   }
   return RunLocal(options);
 }
 
-int Coordinator(const std::vector<std::string>& overrides) {
-  if (absl::GetFlag(FLAGS_config).empty()) {
-    return UsageError("coordinator needs --config");
-  }
+int Coordinator(const Flags& flags) {
+  const std::string listen_problem = CheckListen(flags);
+  if (!listen_problem.empty()) return UsageError(listen_problem, "coordinator");
   absl::StatusOr<v1::JobConfig> config =
-      LoadJobConfig(absl::GetFlag(FLAGS_config), overrides);
+      LoadJobConfig(flags.config, flags.sets);
   if (!config.ok()) {
     LOG(ERROR) << config.status().message();
     return kExitBadConfig;
   }
   CoordinatorRoleOptions options;
   options.config = *std::move(config);
-  options.output_dir = absl::GetFlag(FLAGS_output_dir);
-  options.listen = absl::GetFlag(FLAGS_listen);
-  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
-  options.ready_file = absl::GetFlag(FLAGS_ready_file);
-  options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.output_dir = flags.output_dir;
+  options.overwrite = flags.overwrite;
+  options.listen = flags.listen;
+  options.metrics_listen = flags.metrics_listen;
+  options.ready_file = flags.ready_file;
+  options.insecure = flags.insecure;
+  options.local_workers = flags.local_workers;
   return RunCoordinator(options);
 }
 
-int Server() {
-  if (absl::GetFlag(FLAGS_coordinator).empty()) {
-    return UsageError("server needs --coordinator");
-  }
-  if (absl::GetFlag(FLAGS_shard) < 0)
-    return UsageError("server needs --shard >= 0");
+int Server(const Flags& flags) {
+  const std::string listen_problem = CheckListen(flags);
+  if (!listen_problem.empty()) return UsageError(listen_problem, "server");
   ServerRoleOptions options;
-  options.coordinator = absl::GetFlag(FLAGS_coordinator);
-  options.shard = absl::GetFlag(FLAGS_shard);
-  options.listen = absl::GetFlag(FLAGS_listen);
-  options.advertise_address = absl::GetFlag(FLAGS_advertise_address);
-  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
-  options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.coordinator = flags.coordinator;
+  options.shard = flags.shard;
+  options.listen = flags.listen;
+  options.advertise_address = flags.advertise_address;
+  options.metrics_listen = flags.metrics_listen;
+  options.insecure = flags.insecure;
   return RunServer(options);
 }
 
-int Worker() {
-  if (absl::GetFlag(FLAGS_coordinator).empty()) {
-    return UsageError("worker needs --coordinator");
-  }
+int Worker(const Flags& flags) {
   WorkerRoleOptions options;
-  options.coordinator = absl::GetFlag(FLAGS_coordinator);
-  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.coordinator = flags.coordinator;
+  options.metrics_listen = flags.metrics_listen;
+  options.local_workers = flags.local_workers;
+  options.worker_id = flags.worker_id;
   return RunWorker(options);
 }
 
-int Dispatch(const std::string& command, const std::vector<std::string>& sets) {
-  if (!sets.empty() && command != "local" && command != "coordinator") {
-    return UsageError("--set applies to local and coordinator only");
+int Help(const CLI::App& app, const std::string& topic) {
+  // The formatter, not App::help, which would describe the chosen command:
+  // `help` itself.
+  const CLI::App* about = &app;
+  std::string name = "descent";
+  if (!topic.empty()) {
+    if (!IsCommand(topic)) return UsageError(UnknownCommand(topic), "");
+    about = app.get_subcommand(topic);
+    name = absl::StrCat("descent ", topic);
   }
-  if (!absl::GetFlag(FLAGS_prometheus_sd_file).empty() && command != "local") {
-    return UsageError("--prometheus_sd_file applies to local only");
+  std::printf("%s", about->get_formatter()
+                        ->make_help(about, name, CLI::AppFormatMode::Normal)
+                        .c_str());
+  return kExitOk;
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app("descent: distributed parameter-server training", "descent");
+  Flags flags;
+  Define(app, flags);
+  if (argc >= 2 && argv[1][0] != '-') {
+    if (!IsCommand(argv[1])) return UsageError(UnknownCommand(argv[1]), "");
+    const std::string unknown =
+        UnknownFlag(*app.get_subcommand(argv[1]), argc, argv, 2);
+    if (!unknown.empty()) return UsageError(unknown, argv[1]);
   }
-  if (command == "local") return Local(sets);
-  if (command == "coordinator") return Coordinator(sets);
-  if (command == "server") return Server();
-  if (command == "worker") return Worker();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());  // the chosen command's, if any
+    return kExitOk;
+  } catch (const CLI::CallForVersion&) {
+    std::printf("%s\n", VersionLine().c_str());
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    const std::vector<CLI::App*> chosen = app.get_subcommands();
+    return UsageError(e.what(), chosen.empty() ? "" : chosen[0]->get_name());
+  }
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  const std::vector<CLI::App*> chosen = app.get_subcommands();
+  if (chosen.empty()) {
+    Help(app, "");
+    std::fprintf(stderr, "descent: no command given\n");
+    return kExitUsage;  // a command is needed
+  }
+  const std::string command = chosen[0]->get_name();
+  if (command == "local") return Local(flags);
+  if (command == "coordinator") return Coordinator(flags);
+  if (command == "server") return Server(flags);
+  if (command == "worker") return Worker(flags);
   if (command == "version") {
-    std::printf("descent %s (%s)\n", DESCENT_VERSION, DESCENT_GIT_REVISION);
+    std::printf("%s\n", VersionLine().c_str());
     return kExitOk;
   }
-  return UsageError(absl::StrCat("unknown command \"", command, "\""));
+  return Help(app, flags.help_topic);
 }
 
 }  // namespace
 }  // namespace descent
 
 int main(int argc, char** argv) {
+  // OpenMP threads waiting for work (a worker waiting on the network) must
+  // sleep, not spin on cores the job's other processes need. libgomp reads
+  // OMP_WAIT_POLICY once, as it loads, so an unset one is set here and the
+  // process starts again; children inherit it. A user's own value stands.
+  if (getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);  // returns only if it failed: go on
+  }
   // Parameter slices and gradients are megabytes per RPC, and gRPC and
   // protobuf allocate a fresh buffer for each. Above glibc's mmap threshold
   // each such buffer would be mmap'd, page-faulted in byte by byte and
@@ -203,16 +411,5 @@ int main(int argc, char** argv) {
   // them in the heap, where freed pages are reused.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  std::vector<char*> args(argv, argv + argc);
-  std::vector<std::string> sets = descent::TakeSetFlags(&args);
-  absl::SetProgramUsageMessage(descent::kUsage);
-  std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  FLAGS_logtostderr = true;
-  google::InitGoogleLogging(argv[0]);
-  if (positional.size() != 2) {
-    return descent::UsageError(positional.size() < 2 ? "no command given"
-                                                     : "too many arguments");
-  }
-  return descent::Dispatch(positional[1], sets);
+  return descent::Run(argc, argv);
 }

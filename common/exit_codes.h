@@ -24,6 +24,28 @@ enum ExitCode : int {
   kExitInterrupted = 130,  // stopped by SIGINT or SIGTERM
 };
 
+// The table the README's "Exit codes" section and `descent help` print (a
+// test holds them equal). `code` is text because of "128 + N".
+struct ExitCodeRow {
+  const char* code;
+  const char* meaning;
+};
+inline constexpr ExitCodeRow kExitCodeTable[] = {
+    {"0", "the job succeeded"},
+    {"1", "usage: unknown command or flag, missing or bad flag value"},
+    {"2", "the job config or a --set override is invalid"},
+    {"3", "a data file is missing, truncated or malformed"},
+    {"4",
+     "a peer was unreachable or stopped answering (registration timeout, "
+     "missed heartbeats)"},
+    {"5", "the job failed for another reason"},
+    {"6",
+     "training diverged: a non-finite or exploding loss or gradient "
+     "(train.max_loss_factor)"},
+    {"130", "interrupted by SIGINT or SIGTERM"},
+    {"128 + N", "descent local only: a child process was killed by signal N"},
+};
+
 // A status can name its exit code explicitly, as a payload under this type
 // URL (the code in decimal). It travels with the status through any layer
 // that returns it unchanged; ExitCodeFor prefers it to the canonical code.

@@ -18,6 +18,7 @@
 #include "common/ps_client.h"
 #include "common/status_macros.h"
 #include "common/storage/atomic_file.h"
+#include "common/storage/output_dir.h"
 #include "glog/logging.h"
 #include "roles/metrics_server.h"
 #include "rpc/coordinator_service.h"
@@ -192,7 +193,8 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
 
 // The evaluator for the job's model, on the test split.
 absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
-    const v1::JobConfig& config, const DataShape& shape, Examples test) {
+    const v1::JobConfig& config, const DataShape& shape, Examples test,
+    int local_workers) {
   const ResolvedEval eval = ResolveEval(config);
   if (test.is_sparse()) {
     ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model,
@@ -200,9 +202,9 @@ absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
     return std::make_unique<Evaluator>(std::move(model),
                                        std::move(test.sparse()));
   }
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<Model> model,
-      CreateModel(config.model(), shape, eval.max_batch, eval.threads));
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                   CreateModel(config.model(), shape, eval.max_batch,
+                               ResolveThreads(eval.threads, local_workers)));
   return std::make_unique<Evaluator>(std::move(model), std::move(test.dense()));
 }
 
@@ -210,11 +212,19 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
                    const v1::JobConfig& config, CoordinatorState& s) {
   s.data = std::make_unique<DataSource>(config);
   ASSIGN_OR_RETURN(DataDescription data, s.data->Describe());
+  if (data.train_examples < config.cluster().num_workers()) {
+    return WithExitCode(
+        absl::InvalidArgumentError(absl::StrCat(
+            "cluster.num_workers: ", config.cluster().num_workers(),
+            " workers but only ", data.train_examples,
+            " training examples; each worker needs at least one")),
+        kExitBadConfig);
+  }
   ASSIGN_OR_RETURN(Examples test, s.data->LoadTest());
   const DataShape shape{data.num_features, data.num_classes};
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
-  ASSIGN_OR_RETURN(s.evaluator,
-                   CreateEvaluator(config, shape, std::move(test)));
+  ASSIGN_OR_RETURN(s.evaluator, CreateEvaluator(config, shape, std::move(test),
+                                                options.local_workers));
   s.registry = MetricsRegistry::Create({{"role", "coordinator"}});
   ASSIGN_OR_RETURN(s.metrics_server,
                    MetricsServer::Start(*s.registry, options.metrics_listen));
@@ -308,11 +318,11 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
   AssignJobId(&options.config);
   options.output_dir = OutputDirOf(requested.output_dir, options.config);
   const v1::JobConfig& config = options.config;
-  std::error_code error;
-  std::filesystem::create_directories(options.output_dir, error);
-  if (error) {
-    LOG(ERROR) << options.output_dir << ": cannot create: " << error.message();
-    return kExitJobFailed;
+  absl::Status claimed =
+      ClaimOutputDir(options.output_dir, JobResultEntries(), options.overwrite);
+  if (!claimed.ok()) {
+    LOG(ERROR) << claimed.message();
+    return kExitUsage;
   }
   CoordinatorState s;
   absl::Status ready = Setup(options, config, s);

@@ -26,6 +26,12 @@ struct CoordinatorRoleOptions {
   std::string ready_file;
   // Allow a non-loopback listen address without TLS.
   bool insecure = false;
+  // Reuse an output directory holding another job's results, deleting them
+  // (false: refuse it).
+  bool overwrite = false;
+  // Workers of this job on this host: they share its cores with the
+  // evaluation (train.threads 0).
+  int local_workers = 0;
 };
 
 // Runs the coordinator until the job ends; returns the process exit code

@@ -27,8 +27,10 @@ namespace descent {
 namespace {
 
 absl::StatusOr<v1::RegisterWorkerResponse> Register(
-    CoordinatorClient& coordinator, const MetricsServer& metrics_server) {
+    CoordinatorClient& coordinator, const MetricsServer& metrics_server,
+    int worker_id) {
   v1::RegisterWorkerRequest request;
+  if (worker_id >= 0) request.set_requested_id(worker_id);
   std::random_device random;
   request.set_instance_id((uint64_t{random()} << 32) | random());
   request.set_metrics_address(metrics_server.address());
@@ -91,7 +93,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
                    MetricsServer::Start(*registry, options.metrics_listen));
   GrpcCoordinatorClient coordinator(options.coordinator);
   ASSIGN_OR_RETURN(v1::RegisterWorkerResponse registration,
-                   Register(coordinator, *metrics_server));
+                   Register(coordinator, *metrics_server, options.worker_id));
   const v1::JobConfig& config = registration.config();
   const int32_t id = registration.worker_id();
   const ResolvedPeer peer = ResolvePeer(config);
@@ -136,7 +138,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
                                         ps.get(), &data.sparse(), &metrics);
   } else {
     ASSIGN_OR_RETURN(model, CreateModel(config.model(), shape, train.batch_size,
-                                        train.threads));
+                                        ResolveThreads(train.threads,
+                                                       options.local_workers)));
     trainer = std::make_unique<Trainer>(trainer_options, model.get(), ps.get(),
                                         &data.dense(), &metrics);
   }

@@ -12,6 +12,11 @@ namespace descent {
 struct WorkerRoleOptions {
   std::string coordinator;  // host:port of the job's coordinator
   std::string metrics_listen = "127.0.0.1:0";
+  // Workers of this job on this host, which share its cores (0 or 1: this
+  // one alone); sets the OpenMP threads when train.threads is 0.
+  int local_workers = 0;
+  // The worker id to ask the coordinator for; -1: the next free one.
+  int worker_id = -1;
 };
 
 // Returns the process exit code (common/exit_codes.h).

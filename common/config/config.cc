@@ -46,9 +46,8 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   return row[b.size()];
 }
 
-// " (did you mean "epochs"?); valid fields: a, b, c": the valid `names`
-// (`what` says of what), and the nearest one when it is close enough to be
-// a typo.
+}  // namespace
+
 std::string NamesHint(absl::string_view name,
                       const std::vector<std::string>& names,
                       absl::string_view what) {
@@ -68,6 +67,8 @@ std::string NamesHint(absl::string_view name,
   absl::StrAppend(&hint, "; valid ", what, ": ", absl::StrJoin(names, ", "));
   return hint;
 }
+
+namespace {
 
 std::vector<std::string> FieldNames(const pb::Descriptor* type) {
   std::vector<std::string> names;

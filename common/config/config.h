@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/field_problem.h"
 #include "descent/v1/job.pb.h"
 
@@ -38,6 +39,13 @@ absl::StatusOr<v1::JobConfig> LoadJobConfig(
 absl::StatusOr<v1::JobConfig> ParseJobConfig(
     const std::string& text, const std::string& source_name,
     const std::vector<std::string>& overrides);
+
+// " (did you mean "epochs"?); valid fields: a, b, c" for an unknown `name`:
+// the valid `names` (`what` says of what), and the nearest one when it is
+// close enough to be a typo.
+std::string NamesHint(absl::string_view name,
+                      const std::vector<std::string>& names,
+                      absl::string_view what);
 
 // Sets the field at dotted `path` of `config` from `value` (protobuf
 // text-format syntax for the field's type; strings need no quotes; a

@@ -1,10 +1,15 @@
 #include "common/config/job_options.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
+#include "glog/logging.h"
 
 namespace descent {
 namespace {
@@ -69,6 +74,27 @@ ResolvedShard ResolveShard(const v1::JobConfig& config) {
   shard.staleness = config.train().staleness();
   shard.backup_workers = config.train().backup_workers();
   return shard;
+}
+
+int ResolveThreads(int configured, int local_workers) {
+  if (configured > 0) return configured;
+  if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr) {
+    LOG(INFO) << "train.threads unset: OpenMP's default (OMP_NUM_THREADS="
+              << env << ")";
+    return 0;
+  }
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0
+                        ? CPU_COUNT(&cpus)
+                        : static_cast<int>(std::thread::hardware_concurrency());
+  const int sharing = std::max(1, local_workers);
+  const int threads = std::max(1, cores / sharing);
+  LOG(INFO) << "train.threads unset: " << threads << " OpenMP thread"
+            << (threads == 1 ? "" : "s") << " (" << cores << " cores, "
+            << sharing << " worker" << (sharing == 1 ? "" : "s")
+            << " of the job on this host)";
+  return threads;
 }
 
 ResolvedEval ResolveEval(const v1::JobConfig& config) {

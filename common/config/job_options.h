@@ -70,7 +70,7 @@ struct ResolvedTrain {
   float clip_norm = 0;
   // The divergence guard (train.max_loss_factor; 0: non-finite checks only).
   double max_loss_factor = 0;
-  // OpenMP threads of the model (train.threads; 0: one per core).
+  // train.threads as configured (0: ResolveThreads decides).
   int threads = 0;
 };
 // For a worker whose data shard holds `shard_examples` examples (>= 1). A
@@ -95,11 +95,19 @@ struct ResolvedShard {
 };
 ResolvedShard ResolveShard(const v1::JobConfig& config);
 
+// The OpenMP threads a process's model gets: `configured` (train.threads)
+// if positive; for 0 (the default) the cores this process may run on
+// divided among the job's `local_workers` workers on this host (at least
+// 1), since those compete for the cores; or 0, OpenMP's own default, when
+// OMP_NUM_THREADS is set (the user's choice). Logged.
+int ResolveThreads(int configured, int local_workers);
+
 // The coordinator's evaluation of the test set.
 struct ResolvedEval {
   // The evaluator's model: batches of up to max_batch test examples (a
   // dense forward pass takes the test set this many at a time; a sparse
-  // one takes it whole) on `threads` OpenMP threads (0: one per core).
+  // one takes it whole) on `threads` OpenMP threads (train.threads as
+  // configured; 0: ResolveThreads decides).
   int max_batch = 0;
   int threads = 0;
 };

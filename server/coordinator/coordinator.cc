@@ -102,6 +102,19 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   });
   auto free = std::find_if(workers_.begin(), workers_.end(),
                            [](auto& w) { return !w.registered; });
+  if (request.has_requested_id() && same == workers_.end()) {
+    const int32_t wanted = request.requested_id();
+    if (wanted < 0 || wanted >= static_cast<int32_t>(workers_.size())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "worker id ", wanted, " is out of range: the job has ",
+          workers_.size(), " workers, ids 0..", workers_.size() - 1));
+    }
+    if (workers_[wanted].registered) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "worker id ", wanted, " is taken by another worker process"));
+    }
+    free = workers_.begin() + wanted;
+  }
   if (same == workers_.end() && free == workers_.end()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the job already has its ", workers_.size(), " workers"));

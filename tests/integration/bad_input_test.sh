@@ -19,8 +19,8 @@ expect() {
 # Usage errors: 1.
 expect 1 'unknown command "launch"' "$DESCENT" launch
 expect 1 "no command given" "$DESCENT"
-expect 1 "local needs --config" "$DESCENT" local
-expect 1 "server needs --shard" "$DESCENT" server --coordinator=127.0.0.1:1
+expect 1 "--config is required" "$DESCENT" local
+expect 1 "--shard is required" "$DESCENT" server --coordinator=127.0.0.1:1
 expect 1 "nonsense" "$DESCENT" local --nonsense --config "$EXAMPLE"
 
 # Config errors: 2, with file, line and column.
@@ -38,11 +38,13 @@ expect 2 "--set train.epochs=three: cannot parse" \
 expect 2 "no such file\|cannot open config" \
   "$DESCENT" local --config "$WORK/missing.textproto"
 
-# Data errors: 3, naming the file. The coordinator reads the data first, so
-# the job fails before any server or worker starts.
-expect 3 "/nonexistent/train.gz: cannot open" \
+# Data errors: 3, naming the file. The launcher checks that every input
+# file is there before anything starts; the coordinator reads the data
+# first, so a bad file fails the job before any server or worker starts.
+expect 3 "data.idx.train_images: /nonexistent/train.gz: no such file" \
   "$DESCENT" local --config "$EXAMPLE" --output_dir "$WORK/o4" \
   --set data.idx.train_images=/nonexistent/train.gz
+[[ ! -e "$WORK/o4" ]] || fail "a job with a missing input created its output directory"
 TRUNCATED="$WORK/t10k-images-truncated.gz"
 { gunzip -c /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz || true; } |
   head -c 100000 | gzip >"$TRUNCATED"  # gunzip dies of SIGPIPE, as intended

@@ -19,7 +19,7 @@ grep -q -- "--prometheus_sd_file=$WORK/no/such/dir/job.json: directory .* does n
 code=0
 "$DESCENT" worker --coordinator 127.0.0.1:1 --prometheus_sd_file "$WORK/t.json" \
   2>"$WORK/usage" || code=$?
-[[ "$code" == 1 ]] && grep -q "applies to local only" "$WORK/usage" ||
+[[ "$code" == 1 ]] && grep -q "unknown flag --prometheus_sd_file" "$WORK/usage" ||
   fail "worker accepted --prometheus_sd_file (exit $code)"
 
 PROMETHEUS="$(command -v prometheus || true)"

@@ -111,6 +111,25 @@ TEST_F(CoordinatorTest, WorkersGetDistinctIdsAndRetriesKeepThem) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(CoordinatorTest, AWorkerGetsTheIdItAsksFor) {
+  v1::RegisterWorkerRequest request;
+  request.set_instance_id(11);
+  request.set_requested_id(1);  // registers first, asks for the second id
+  auto first = coordinator_->RegisterWorker(request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->worker_id(), 1);
+  EXPECT_EQ(first->data_shard(), 1);
+  EXPECT_EQ(coordinator_->RegisterWorker(request)->worker_id(), 1);  // retry
+
+  request.set_instance_id(12);  // another process, the same id: refused
+  EXPECT_THAT(coordinator_->RegisterWorker(request).status().message(),
+              HasSubstr("worker id 1 is taken"));
+  request.set_requested_id(2);
+  EXPECT_THAT(coordinator_->RegisterWorker(request).status().message(),
+              HasSubstr("worker id 2 is out of range: the job has 2 workers"));
+  EXPECT_EQ(AddWorker(12)->worker_id(), 0);  // no request: the free one
+}
+
 TEST_F(CoordinatorTest, RunsOnceEveryoneHasRegistered) {
   ASSERT_TRUE(AddServer(0).ok());
   ASSERT_TRUE(AddWorker(11).ok());
