@@ -215,7 +215,8 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
   ASSIGN_OR_RETURN(s.evaluator,
                    CreateEvaluator(config, shape, std::move(test)));
-  s.registry = MetricsRegistry::Create({{"role", "coordinator"}});
+  s.registry = MetricsRegistry::Create(
+      {{"role", "coordinator"}, {"job_id", config.job_id()}});
   ASSIGN_OR_RETURN(s.metrics_server,
                    MetricsServer::Start(*s.registry, options.metrics_listen));
   s.metrics = std::make_unique<CoordinatorMetrics>(*s.registry);
