@@ -13,8 +13,9 @@ PACKAGES=(
   zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl
-  # monitoring tests: a real Prometheus server and promtool (deploy/)
-  prometheus
+  # monitoring tests: a real Prometheus server and promtool, Alertmanager
+  # and amtool (deploy/)
+  prometheus prometheus-alertmanager
   # data: Fashion-MNIST as gzip'd IDX files; scikit-learn's CSV data sets
   # (breast cancer, iris) and the baseline examples/sklearn_baseline.py
   dataset-fashion-mnist python3-sklearn
