@@ -44,6 +44,7 @@ struct Job {
   std::string output_dir;
   std::string binary;
   std::string prometheus_sd_file;  // empty: none
+  absl::Duration metrics_linger;   // the coordinator's, after the end
   std::vector<std::unique_ptr<ChildProcess>> children;
 };
 
@@ -204,6 +205,8 @@ bool JobEnded(CoordinatorClient& client) {
 // summary and exit with the same code, rather than having it stopped.
 int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
   bool listed = false;
+  bool lingering = false;
+  int published = 0;  // members in the discovery file
   absl::Time next_status = absl::Now();
   absl::Time coordinator_grace_ends = absl::InfiniteFuture();
   while (!job.children.front()->Poll()) {
@@ -211,7 +214,8 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
     if (const ChildProcess* failed = FirstFailure(job)) {
       if (coordinator_grace_ends == absl::InfiniteFuture()) {
         if (!JobEnded(client)) return Failed(job, *failed, display);
-        coordinator_grace_ends = absl::Now() + absl::Seconds(5);
+        coordinator_grace_ends =
+            absl::Now() + absl::Seconds(5) + job.metrics_linger;
       } else if (absl::Now() >= coordinator_grace_ends) {
         return Failed(job, *failed, display);
       }
@@ -220,11 +224,28 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
       next_status = absl::Now() + absl::Seconds(1);
       absl::StatusOr<v1::JobStatus> status = client.GetJobStatus();
       if (status.ok()) display.Show(*status);
+      // Each member from its registration on, so that even a job that ends
+      // before this loop sees it running is scraped (and its coordinator's
+      // final state, served for --metrics_linger).
+      if (status.ok() && status->members_size() != published) {
+        PublishTargets(job, *status);
+        published = status->members_size();
+      }
+      if (status.ok() && !lingering &&
+          job.metrics_linger > absl::ZeroDuration() &&
+          (status->state() == v1::SUCCEEDED || status->state() == v1::FAILED)) {
+        lingering = true;
+        display.Clear();
+        std::fprintf(stderr,
+                     "descent local: job %s; the coordinator serves its final "
+                     "metrics for %s (--metrics_linger)\n",
+                     v1::JobState_Name(status->state()).c_str(),
+                     absl::FormatDuration(job.metrics_linger).c_str());
+      }
       if (status.ok() && !listed && status->state() == v1::RUNNING) {
         listed = WriteProcesses(job, &*status).ok();
         display.Clear();
         ListEndpoints(*status);
-        PublishTargets(job, *status);
       }
     }
     absl::SleepFor(absl::Milliseconds(20));
@@ -257,7 +278,8 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
       Spawn(job, "coordinator",
             {"coordinator", "--config=" + job.output_dir + "/config.textproto",
              "--output_dir=" + job.output_dir, "--ready_file=" + ready_file,
-             "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
+             "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+             "--metrics_linger=" + absl::FormatDuration(job.metrics_linger)});
   if (spawned.ok()) spawned = WriteProcesses(job, nullptr);
   if (!spawned.ok()) {
     std::fprintf(stderr, "descent local: %s\n",
@@ -316,6 +338,7 @@ int RunLocal(const LocalOptions& options) {
   Job job;
   job.binary = options.binary;
   job.prometheus_sd_file = options.prometheus_sd_file;
+  job.metrics_linger = options.metrics_linger;
   job.output_dir = OutputDirOf(options.output_dir, *config);
   absl::Status prepared = PrepareOutput(*config, job.output_dir);
   if (!prepared.ok()) {

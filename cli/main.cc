@@ -15,6 +15,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cli/local.h"
 #include "common/config/config.h"
 #include "common/exit_codes.h"
@@ -39,6 +40,10 @@ ABSL_FLAG(std::string, ready_file, "",
 ABSL_FLAG(std::string, prometheus_sd_file, "",
           "Local: keep this file listing the job's metrics endpoints as "
           "Prometheus file_sd JSON (its directory must exist).");
+ABSL_FLAG(absl::Duration, metrics_linger, absl::Seconds(15),
+          "Coordinator: after the job ends, keep serving /metrics this long "
+          "so Prometheus scrapes the final state (at least two scrape "
+          "intervals). Local: the same, with --prometheus_sd_file only.");
 ABSL_FLAG(bool, insecure, false,
           "Allow serving gRPC without TLS on a non-loopback address.");
 
@@ -49,9 +54,10 @@ constexpr char kUsage[] = R"(descent: distributed parameter-server training
 
 usage:
   descent local --config FILE [--set PATH=VALUE]... [--output_dir DIR]
-        [--prometheus_sd_file FILE]
+        [--prometheus_sd_file FILE [--metrics_linger DURATION]]
   descent coordinator --config FILE [--set PATH=VALUE]... [--output_dir DIR]
         [--listen HOST:PORT] [--metrics_listen HOST:PORT] [--ready_file FILE]
+        [--metrics_linger DURATION]
   descent server --coordinator HOST:PORT --shard I [--listen HOST:PORT]
         [--advertise_address HOST:PORT] [--metrics_listen HOST:PORT]
   descent worker --coordinator HOST:PORT [--metrics_listen HOST:PORT]
@@ -59,7 +65,9 @@ usage:
 
 Servers refuse a non-loopback --listen address unless --insecure is given.
 --prometheus_sd_file keeps FILE listing the local job's /metrics endpoints
-for a Prometheus with file_sd_configs (deploy/prometheus/).
+for a Prometheus with file_sd_configs (deploy/prometheus/). The coordinator
+serves its final metrics for --metrics_linger (default 15s; local: only
+with --prometheus_sd_file) after the job ends, then exits.
 
 --set PATH=VALUE overrides one field of the config (e.g. train.epochs=1)
 and may be repeated. Exit codes: 0 ok, 1 usage, 2 bad config, 3 data
@@ -122,6 +130,7 @@ int Local(const std::vector<std::string>& overrides) {
   options.binary = SelfPath();
   options.prometheus_sd_file = absl::GetFlag(FLAGS_prometheus_sd_file);
   if (!options.prometheus_sd_file.empty()) {
+    options.metrics_linger = absl::GetFlag(FLAGS_metrics_linger);
     const std::string problem = CheckSdFile(options.prometheus_sd_file);
     if (!problem.empty()) return UsageError(problem);
   }
@@ -145,6 +154,7 @@ int Coordinator(const std::vector<std::string>& overrides) {
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);
   options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.metrics_linger = absl::GetFlag(FLAGS_metrics_linger);
   return RunCoordinator(options);
 }
 
@@ -180,6 +190,12 @@ int Dispatch(const std::string& command, const std::vector<std::string>& sets) {
   }
   if (!absl::GetFlag(FLAGS_prometheus_sd_file).empty() && command != "local") {
     return UsageError("--prometheus_sd_file applies to local only");
+  }
+  if (absl::GetFlag(FLAGS_metrics_linger) < absl::ZeroDuration()) {
+    return UsageError(
+        absl::StrCat("--metrics_linger=",
+                     absl::FormatDuration(absl::GetFlag(FLAGS_metrics_linger)),
+                     ": must not be negative"));
   }
   if (command == "local") return Local(sets);
   if (command == "coordinator") return Coordinator(sets);

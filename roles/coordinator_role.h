@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/metrics.h"
 #include "descent/v1/job.pb.h"
 #include "server/coordinator/job_output.h"
@@ -26,6 +27,12 @@ struct CoordinatorRoleOptions {
   std::string ready_file;
   // Allow a non-loopback listen address without TLS.
   bool insecure = false;
+  // After the job ends (results written, members told), keep serving
+  // /metrics and gRPC this long, so Prometheus scrapes the final
+  // descent_job_state (DescentJobFailed) even of a job that ended at once:
+  // at least two scrape intervals. SIGTERM or SIGINT cuts it short; the
+  // exit code is the job's either way.
+  absl::Duration metrics_linger = absl::ZeroDuration();
 };
 
 // Runs the coordinator until the job ends; returns the process exit code
