@@ -13,8 +13,7 @@ PACKAGES=(
   zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl
-  # monitoring tests: a real Prometheus server and promtool, Alertmanager
-  # and amtool (deploy/)
+  # monitoring tests: a real Prometheus server and promtool (deploy/)
   prometheus prometheus-alertmanager
   # data: Fashion-MNIST as gzip'd IDX files; scikit-learn's CSV data sets
   # (breast cancer, iris) and the baseline examples/sklearn_baseline.py
