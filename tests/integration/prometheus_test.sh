@@ -176,10 +176,11 @@ python3 "$(dirname "$0")/check_dashboard.py" \
 # A job that diverges within seconds of its start (diverging.textproto, as
 # in divergence_test.sh): its coordinator is scraped in state 4 although the
 # job is over at once, and DescentJobFailed fires, for this job, and
-# reaches Alertmanager.
+# reaches Alertmanager. Its linger covers two scrapes (2 s) plus the up to
+# 5 s Prometheus takes to pass a changed discovery file on to its scrapers.
 FAILED_SD="$PROM/targets/failed.json"
 "$DESCENT" local --config "$(dirname "$0")/diverging.textproto" --output_dir "$WORK/failed" \
-  --prometheus_sd_file "$FAILED_SD" --metrics_linger 5s \
+  --prometheus_sd_file "$FAILED_SD" --metrics_linger 8s \
   >"$WORK/failed.stdout" 2>"$WORK/failed.stderr" &
 FAILED_PID=$!
 BACKGROUND_PIDS+=("$FAILED_PID")
@@ -201,7 +202,9 @@ wait_for_exit 60 "$FAILED_PID" || code=$?
 [[ -n "$FAILED_ID" ]] || fail "the diverging job never listed its targets"
 sleep 2
 failed="$(samples_equal "descent_job_state{job_id=\"$FAILED_ID\"}[10m]" 4)"
-(( failed >= 2 )) || fail "the failed state (4) was scraped $failed times, not at least twice"
+(( failed >= 2 )) ||
+  fail "the failed state (4) was scraped $failed times, not at least twice:" \
+    "$(cat "$WORK/failed.stderr"; tail -4 "$WORK/failed/logs/coordinator.log")"
 [[ "$(instant "max_over_time(ALERTS{alertname=\"DescentJobFailed\",alertstate=\"firing\",job_id=\"$FAILED_ID\"}[10m])")" == 1 ]] ||
   fail "DescentJobFailed did not fire for job $FAILED_ID"
 [[ -z "$AM_PORT" || -n "$delivered" ]] ||
