@@ -209,8 +209,20 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
   int published = 0;  // members in the discovery file
   absl::Time next_status = absl::Now();
   absl::Time coordinator_grace_ends = absl::InfiniteFuture();
+  absl::Time linger_cut = absl::InfiniteFuture();
   while (!job.children.front()->Poll()) {
-    if (g_interrupt.load() != 0) return Interrupted(job, display);
+    if (g_interrupt.load() != 0) {
+      // Once the job has ended only the coordinator's linger is left: cut
+      // it short (SIGTERM ends it, and the coordinator exits with the job's
+      // code) and report the job as it ended.
+      if (!lingering || absl::Now() > linger_cut + absl::Seconds(3)) {
+        return Interrupted(job, display);
+      }
+      if (linger_cut == absl::InfiniteFuture()) {
+        job.children.front()->Signal(SIGTERM);
+        linger_cut = absl::Now();
+      }
+    }
     if (const ChildProcess* failed = FirstFailure(job)) {
       if (coordinator_grace_ends == absl::InfiniteFuture()) {
         if (!JobEnded(client)) return Failed(job, *failed, display);
@@ -262,7 +274,10 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
   // The job ended well; servers and workers exit as they learn it.
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
   while (!AllExited(job) && absl::Now() < give_up) {
-    if (g_interrupt.load() != 0) return Interrupted(job, display);
+    if (g_interrupt.load() != 0) {
+      if (!lingering) return Interrupted(job, display);
+      break;  // the linger was cut short: stop the rest now
+    }
     absl::SleepFor(absl::Milliseconds(20));
   }
   TerminateAll(job.children, absl::Seconds(3));

@@ -3,7 +3,7 @@
 # still serves its final state on /metrics (descent_job_state 3, with the
 # job's job_id) for the linger, and stopping the launcher then (SIGTERM)
 # stops every child at once, the coordinator by the linger's own handler
-# (no SIGKILL). Without --prometheus_sd_file `descent local` does not
+# (no SIGKILL), and reports the job as it ended (exit 0, its result). Without --prometheus_sd_file `descent local` does not
 # linger. A negative linger is a usage error naming the flag.
 source "$(dirname "$0")/lib.sh"
 
@@ -37,12 +37,14 @@ kill -0 "$COORDINATOR" || fail "the coordinator is gone during its linger"
 
 started=$(date +%s%N)
 kill -TERM "$LOCAL_PID"
-set +e
-wait "$LOCAL_PID"
-set -e
+code=0
+wait "$LOCAL_PID" || code=$?
 elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 (( elapsed_ms < 2500 )) || fail "took ${elapsed_ms} ms to stop a lingering coordinator"
 expect_no_children
+# The job had ended well: that is what the launcher reports.
+[[ "$code" == 0 ]] || fail "exit code $code after the job succeeded: $(tail -5 "$WORK/stderr")"
+grep -q "^state: SUCCEEDED$" "$WORK/stdout" || fail "stdout: $(cat "$WORK/stdout")"
 grep -q "serving the final metrics for 1m" "$OUT/logs/coordinator.log" ||
   fail "the coordinator's log does not mention the linger"
 
