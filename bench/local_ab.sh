@@ -15,6 +15,7 @@ trap 'rm -rf "$work"' EXIT
 run() {
   local binary="$1" start end
   shift
+  rm -rf "$work/out"  # a fresh output directory each run (see --overwrite)
   start=$(date +%s.%N)
   OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive "$binary" local --config "${CONFIG:-examples/fashion_mnist_mlp.textproto}" \
     --set cluster.num_servers=1 --set cluster.num_workers=1 \

@@ -46,6 +46,7 @@ struct Job {
   std::string output_dir;
   std::string binary;
   std::string prometheus_sd_file;  // empty: none
+  absl::Duration metrics_linger;   // the coordinator's, after the end
   std::vector<std::unique_ptr<ChildProcess>> children;
 };
 
@@ -208,14 +209,29 @@ bool JobEnded(CoordinatorClient& client) {
 // summary and exit with the same code, rather than having it stopped.
 int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
   bool listed = false;
+  bool lingering = false;
+  int published = 0;  // members in the discovery file
   absl::Time next_status = absl::Now();
   absl::Time coordinator_grace_ends = absl::InfiniteFuture();
+  absl::Time linger_cut = absl::InfiniteFuture();
   while (!job.children.front()->Poll()) {
-    if (g_interrupt.load() != 0) return Interrupted(job, display);
+    if (g_interrupt.load() != 0) {
+      // Once the job has ended only the coordinator's linger is left: cut
+      // it short (SIGTERM ends it, and the coordinator exits with the job's
+      // code) and report the job as it ended.
+      if (!lingering || absl::Now() > linger_cut + absl::Seconds(3)) {
+        return Interrupted(job, display);
+      }
+      if (linger_cut == absl::InfiniteFuture()) {
+        job.children.front()->Signal(SIGTERM);
+        linger_cut = absl::Now();
+      }
+    }
     if (const ChildProcess* failed = FirstFailure(job)) {
       if (coordinator_grace_ends == absl::InfiniteFuture()) {
         if (!JobEnded(client)) return Failed(job, *failed, display);
-        coordinator_grace_ends = absl::Now() + absl::Seconds(5);
+        coordinator_grace_ends =
+            absl::Now() + absl::Seconds(5) + job.metrics_linger;
       } else if (absl::Now() >= coordinator_grace_ends) {
         return Failed(job, *failed, display);
       }
@@ -224,11 +240,28 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
       next_status = absl::Now() + absl::Seconds(1);
       absl::StatusOr<v1::JobStatus> status = client.GetJobStatus();
       if (status.ok()) display.Show(*status);
+      // Each member from its registration on, so that even a job that ends
+      // before this loop sees it running is scraped (and its coordinator's
+      // final state, served for --metrics_linger).
+      if (status.ok() && status->members_size() != published) {
+        PublishTargets(job, *status);
+        published = status->members_size();
+      }
+      if (status.ok() && !lingering &&
+          job.metrics_linger > absl::ZeroDuration() &&
+          (status->state() == v1::SUCCEEDED || status->state() == v1::FAILED)) {
+        lingering = true;
+        display.Clear();
+        std::fprintf(stderr,
+                     "descent local: job %s; the coordinator serves its final "
+                     "metrics for %s (--metrics_linger)\n",
+                     v1::JobState_Name(status->state()).c_str(),
+                     absl::FormatDuration(job.metrics_linger).c_str());
+      }
       if (status.ok() && !listed && status->state() == v1::RUNNING) {
         listed = WriteProcesses(job, &*status).ok();
         display.Clear();
         ListEndpoints(*status);
-        PublishTargets(job, *status);
       }
     }
     absl::SleepFor(absl::Milliseconds(20));
@@ -245,7 +278,10 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
   // The job ended well; servers and workers exit as they learn it.
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
   while (!AllExited(job) && absl::Now() < give_up) {
-    if (g_interrupt.load() != 0) return Interrupted(job, display);
+    if (g_interrupt.load() != 0) {
+      if (!lingering) return Interrupted(job, display);
+      break;  // the linger was cut short: stop the rest now
+    }
     absl::SleepFor(absl::Milliseconds(20));
   }
   TerminateAll(job.children, absl::Seconds(3));
@@ -262,7 +298,8 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
             {"coordinator", "--config=" + job.output_dir + "/config.textproto",
              "--output_dir=" + job.output_dir, "--ready_file=" + ready_file,
              "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-             absl::StrCat("--local_workers=", config.cluster().num_workers())});
+             absl::StrCat("--local_workers=", config.cluster().num_workers()),
+             "--metrics_linger=" + absl::FormatDuration(job.metrics_linger)});
   if (spawned.ok()) spawned = WriteProcesses(job, nullptr);
   if (!spawned.ok()) {
     std::fprintf(stderr, "descent local: %s\n",
@@ -328,6 +365,7 @@ int RunLocal(const LocalOptions& options) {
   Job job;
   job.binary = options.binary;
   job.prometheus_sd_file = options.prometheus_sd_file;
+  job.metrics_linger = options.metrics_linger;
   job.output_dir = OutputDirOf(options.output_dir, *config);
   absl::Status claimed =
       ClaimOutputDir(job.output_dir, LocalJobEntries(), options.overwrite);

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+
 namespace descent {
 
 struct LocalOptions {
@@ -31,6 +33,10 @@ struct LocalOptions {
   // start and end of the job, every child's metrics endpoint while it runs.
   // Its directory must exist.
   std::string prometheus_sd_file;
+  // The coordinator's --metrics_linger: how long it keeps serving its final
+  // metrics after the job ends (and this launcher waits for it). The
+  // subcommand passes 0 unless there is a prometheus_sd_file.
+  absl::Duration metrics_linger = absl::ZeroDuration();
 };
 
 // Runs the job; returns the exit code (README, "Exit codes"): 0 if the job

@@ -13,6 +13,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "cli/local.h"
 #include "common/config/config.h"
 #include "common/exit_codes.h"
@@ -56,6 +57,7 @@ struct Flags {
   int shard = -1;
   std::string ready_file;
   std::string prometheus_sd_file;
+  std::string metrics_linger = "15s";
   bool insecure = false;
   int local_workers = 0;
   int worker_id = -1;
@@ -82,6 +84,27 @@ void AddJobFlags(CLI::App* command, Flags& flags) {
   command->add_flag("--overwrite", flags.overwrite,
                     "Reuse an --output_dir that holds another job's results, "
                     "deleting them");
+}
+
+void AddLingerFlag(CLI::App* command, Flags& flags, const char* help) {
+  command->add_option("--metrics_linger", flags.metrics_linger, help)
+      ->type_name("DURATION")
+      ->capture_default_str();
+}
+
+// --metrics_linger as a duration; a usage error names a bad one.
+absl::StatusOr<absl::Duration> Linger(const Flags& flags) {
+  absl::Duration linger;
+  if (!absl::ParseDuration(flags.metrics_linger, &linger)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_linger=", flags.metrics_linger,
+                     ": not a duration (e.g. 15s, 1m, 0s)"));
+  }
+  if (linger < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_linger=", flags.metrics_linger, ": must not be negative"));
+  }
+  return linger;
 }
 
 void AddListenFlags(CLI::App* command, Flags& flags, bool grpc) {
@@ -141,6 +164,10 @@ void Define(CLI::App& app, Flags& flags) {
                    "Keep FILE listing the job's /metrics endpoints as "
                    "Prometheus file_sd JSON (its directory must exist)")
       ->type_name("FILE");
+  AddLingerFlag(local, flags,
+                "With --prometheus_sd_file: after the job ends, the "
+                "coordinator keeps serving /metrics this long, so Prometheus "
+                "scrapes the final state (at least two scrape intervals)");
   local->footer(
       "Examples:\n"
       "  descent local --config examples/fashion_mnist_softmax.textproto\n"
@@ -157,6 +184,10 @@ void Define(CLI::App& app, Flags& flags) {
                    "Write the gRPC address here once serving")
       ->type_name("FILE");
   AddLocalWorkersFlag(coordinator, flags);
+  AddLingerFlag(coordinator, flags,
+                "After the job ends, keep serving /metrics this long, so "
+                "Prometheus scrapes the final state (at least two scrape "
+                "intervals); SIGTERM ends it early");
   coordinator->footer(
       "Example:\n"
       "  descent coordinator --config job.textproto --listen 10.0.0.1:7000 "
@@ -284,7 +315,12 @@ int Local(const Flags& flags) {
   options.overwrite = flags.overwrite;
   options.binary = SelfPath();
   options.prometheus_sd_file = flags.prometheus_sd_file;
+  absl::StatusOr<absl::Duration> linger = Linger(flags);
+  if (!linger.ok()) {
+    return UsageError(std::string(linger.status().message()), "local");
+  }
   if (!options.prometheus_sd_file.empty()) {
+    options.metrics_linger = *linger;
     const std::string problem = CheckSdFile(options.prometheus_sd_file);
     if (!problem.empty()) return UsageError(problem, "local");
   }
@@ -294,6 +330,10 @@ int Local(const Flags& flags) {
 int Coordinator(const Flags& flags) {
   const std::string listen_problem = CheckListen(flags);
   if (!listen_problem.empty()) return UsageError(listen_problem, "coordinator");
+  absl::StatusOr<absl::Duration> linger = Linger(flags);
+  if (!linger.ok()) {
+    return UsageError(std::string(linger.status().message()), "coordinator");
+  }
   absl::StatusOr<v1::JobConfig> config =
       LoadJobConfig(flags.config, flags.sets);
   if (!config.ok()) {
@@ -309,6 +349,7 @@ int Coordinator(const Flags& flags) {
   options.ready_file = flags.ready_file;
   options.insecure = flags.insecure;
   options.local_workers = flags.local_workers;
+  options.metrics_linger = *linger;
   return RunCoordinator(options);
 }
 

@@ -22,17 +22,18 @@ std::string Quote(const std::string& text) {
   return out + "\"";
 }
 
-// The labels of one member, as its own metrics carry them.
-std::string Labels(const v1::Member& member) {
+// The labels of one member of job `job_id`, as its own metrics carry them.
+std::string Labels(const std::string& job_id, const v1::Member& member) {
+  const std::string job = absl::StrCat("\"job_id\": ", Quote(job_id), ", ");
   switch (member.role()) {
     case v1::SERVER:
-      return absl::StrCat("{\"role\": \"server\", \"shard\": \"", member.id(),
-                          "\"}");
+      return absl::StrCat("{", job, "\"role\": \"server\", \"shard\": \"",
+                          member.id(), "\"}");
     case v1::WORKER:
-      return absl::StrCat("{\"role\": \"worker\", \"worker\": \"", member.id(),
-                          "\"}");
+      return absl::StrCat("{", job, "\"role\": \"worker\", \"worker\": \"",
+                          member.id(), "\"}");
     default:
-      return "{\"role\": \"coordinator\"}";
+      return absl::StrCat("{", job, "\"role\": \"coordinator\"}");
   }
 }
 
@@ -44,7 +45,7 @@ std::string PrometheusTargets(const v1::JobStatus& status) {
     if (member.metrics_address().empty()) continue;
     absl::StrAppend(&groups, groups.empty() ? "" : ",\n", "  {\"targets\": [",
                     Quote(member.metrics_address()),
-                    "], \"labels\": ", Labels(member), "}");
+                    "], \"labels\": ", Labels(status.job_id(), member), "}");
   }
   return groups.empty() ? "[]\n" : absl::StrCat("[\n", groups, "\n]\n");
 }

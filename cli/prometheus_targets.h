@@ -5,7 +5,9 @@
 //
 // One target group per process, labelled like the process's own metrics:
 //   [{"targets": ["127.0.0.1:41235"],
-//     "labels": {"role": "server", "shard": "0"}}, ...]
+//     "labels": {"job_id": "job-...", "role": "server", "shard": "0"}}, ...]
+// (job_id: JobStatus.job_id, so even `up` of a process that has not yet
+// registered, or that has exited, names its job).
 // The launcher writes the file atomically (Prometheus rereads it whenever it
 // changes) once the job runs, and rewrites it as [] when the job ends.
 #ifndef DESCENT_CLI_PROMETHEUS_TARGETS_H_

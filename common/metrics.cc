@@ -1,15 +1,47 @@
 #include "common/metrics.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace descent {
 
+void LabelledCollectable::AddLabel(const std::string& name,
+                                   const std::string& value) {
+  absl::MutexLock lock(&mu_);
+  labels_[name] = value;
+}
+
+std::vector<prometheus::MetricFamily> LabelledCollectable::Collect() const {
+  std::map<std::string, std::string> extra;
+  {
+    absl::MutexLock lock(&mu_);
+    extra = labels_;
+  }
+  std::vector<prometheus::MetricFamily> families = collectable_->Collect();
+  if (extra.empty()) return families;
+  for (prometheus::MetricFamily& family : families) {
+    for (prometheus::ClientMetric& metric : family.metric) {
+      for (const auto& [name, value] : extra) {
+        const bool present =
+            std::any_of(metric.label.begin(), metric.label.end(),
+                        [&](const prometheus::ClientMetric::Label& label) {
+                          return label.name == name;
+                        });
+        if (!present) metric.label.push_back({name, value});
+      }
+      std::sort(metric.label.begin(), metric.label.end());
+    }
+  }
+  return families;
+}
+
 std::unique_ptr<MetricsRegistry> MetricsRegistry::Create(
     std::map<std::string, std::string> labels) {
   std::unique_ptr<MetricsRegistry> metrics(new MetricsRegistry());
   metrics->registry_ = std::make_shared<prometheus::Registry>();
+  metrics->metrics_ = std::make_shared<LabelledCollectable>(metrics->registry_);
   metrics->labels_ = std::move(labels);
   metrics->process_ = std::make_shared<ProcessCollector>(metrics->labels_);
   return metrics;
@@ -17,12 +49,12 @@ std::unique_ptr<MetricsRegistry> MetricsRegistry::Create(
 
 void MetricsRegistry::AddLabel(const std::string& name,
                                const std::string& value) {
-  labels_[name] = value;
+  metrics_->AddLabel(name, value);
   process_->AddLabel(name, value);
 }
 
 std::vector<prometheus::MetricFamily> MetricsRegistry::Collect() const {
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::vector<prometheus::MetricFamily> families = metrics_->Collect();
   for (prometheus::MetricFamily& family : process_->Collect()) {
     families.push_back(std::move(family));
   }

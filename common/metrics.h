@@ -7,8 +7,9 @@
 // are thread-safe. Naming follows Prometheus practice: the `descent_` prefix,
 // base units (`_seconds`, `_bytes`),
 // `_total` on counters, histograms rather than summaries, and only bounded
-// labels: the constant role, shard and worker, and per family layer,
-// reason, version, revision or config_hash (never a key or a step).
+// labels: the constant role, job_id (the training job's id: one value per
+// process), shard and worker, and per family layer, reason, version,
+// revision or config_hash (never a key or a step).
 // Every registry also serves descent_build_info and the standard process_
 // metrics (common/process_metrics.h). tests/common/metrics_lint_test.cc
 // checks every family against these rules.
@@ -18,9 +19,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/process_metrics.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -29,6 +33,24 @@
 
 namespace descent {
 
+// Another Collectable's metrics with extra labels, added at each Collect()
+// to every metric that lacks a label of that name. Thread-safe.
+class LabelledCollectable : public prometheus::Collectable {
+ public:
+  explicit LabelledCollectable(
+      std::shared_ptr<prometheus::Collectable> collectable)
+      : collectable_(std::move(collectable)) {}
+
+  void AddLabel(const std::string& name, const std::string& value);
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const std::shared_ptr<prometheus::Collectable> collectable_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::string> labels_ ABSL_GUARDED_BY(mu_);
+};
+
 class MetricsRegistry {
  public:
   // An empty registry (plus the build and process metrics). `labels`
@@ -36,14 +58,15 @@ class MetricsRegistry {
   static std::unique_ptr<MetricsRegistry> Create(
       std::map<std::string, std::string> labels);
 
-  // Adds a constant label to every metric created after this call, and to
-  // the build and process metrics (for labels known only later, such as a
-  // worker's id).
+  // Adds a constant label to every metric from the next scrape on, those
+  // created before this call included (for labels known only later, such
+  // as a worker's id or the job id a server learns when it registers).
+  // Thread-safe: a scrape may be running.
   void AddLabel(const std::string& name, const std::string& value);
 
   // What a scrape collects: the metrics, then the process metrics.
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables() const {
-    return {registry_, process_};
+    return {metrics_, process_};
   }
 
   prometheus::Counter& Counter(const std::string& name,
@@ -71,7 +94,10 @@ class MetricsRegistry {
   MetricsRegistry() = default;
 
   std::shared_ptr<prometheus::Registry> registry_;
+  // registry_, with the labels of AddLabel added at each Collect().
+  std::shared_ptr<LabelledCollectable> metrics_;
   std::shared_ptr<ProcessCollector> process_;
+  // The labels given to Create(): constant labels of every family.
   std::map<std::string, std::string> labels_;
 };
 

@@ -50,7 +50,7 @@ int64_t MemoryLimitBytes(
 
 // A prometheus::Collectable with descent_build_info{version, revision} = 1
 // and the gauges and counter below, each carrying the constant labels it
-// was given (role, shard or worker):
+// was given (role, shard or worker) or AddLabel (job_id, worker):
 //   process_cpu_seconds_total        counter
 //   process_resident_memory_bytes    gauge
 //   process_virtual_memory_bytes     gauge

@@ -1,7 +1,9 @@
 #include "roles/coordinator_role.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -31,6 +33,27 @@
 
 namespace descent {
 namespace {
+
+std::atomic<int> g_stop_lingering{0};
+
+void StopLingering(int signal) { g_stop_lingering.store(signal); }
+
+// Waits `linger` (CoordinatorRoleOptions::metrics_linger), or until SIGTERM
+// or SIGINT: from now on those end the wait, not the process.
+void Linger(absl::Duration linger) {
+  if (linger <= absl::ZeroDuration()) return;
+  struct sigaction action = {};
+  action.sa_handler = StopLingering;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  LOG(INFO) << "serving the final metrics for " << absl::FormatDuration(linger)
+            << " (--metrics_linger)";
+  const absl::Time until = absl::Now() + linger;
+  while (absl::Now() < until && g_stop_lingering.load() == 0) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
 
 // No saved parameters yet (step -1).
 SavedParameters NoParameters() {
@@ -225,7 +248,8 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
   ASSIGN_OR_RETURN(s.evaluator, CreateEvaluator(config, shape, std::move(test),
                                                 options.local_workers));
-  s.registry = MetricsRegistry::Create({{"role", "coordinator"}});
+  s.registry = MetricsRegistry::Create(
+      {{"role", "coordinator"}, {"job_id", config.job_id()}});
   ASSIGN_OR_RETURN(s.metrics_server,
                    MetricsServer::Start(*s.registry, options.metrics_listen));
   s.metrics = std::make_unique<CoordinatorMetrics>(*s.registry);
@@ -355,6 +379,7 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
   while (!s.coordinator->AllNotified() && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(10));
   }
+  Linger(options.metrics_linger);
   // Everyone who needs the outcome has it: cancel whatever is still open
   // (a last status poll) rather than let gRPC wait for it, which kept every
   // job's coordinator alive some 0.7 s longer.

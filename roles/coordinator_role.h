@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/metrics.h"
 #include "descent/v1/job.pb.h"
 #include "server/coordinator/job_output.h"
@@ -32,6 +33,12 @@ struct CoordinatorRoleOptions {
   // Workers of this job on this host: they share its cores with the
   // evaluation (train.threads 0).
   int local_workers = 0;
+  // After the job ends (results written, members told), keep serving
+  // /metrics and gRPC this long, so Prometheus scrapes the final
+  // descent_job_state (DescentJobFailed) even of a job that ended at once:
+  // at least two scrape intervals. SIGTERM or SIGINT cuts it short; the
+  // exit code is the job's either way.
+  absl::Duration metrics_linger = absl::ZeroDuration();
 };
 
 // Runs the coordinator until the job ends; returns the process exit code

@@ -142,6 +142,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
       v1::RegisterServerResponse registration,
       coordinator.RegisterServer(
           request, absl::Seconds(defaults::kRegistrationTimeoutSeconds)));
+  registry->AddLabel("job_id", registration.config().job_id());
   ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
                    CreateShard(options.shard, registration, &metrics, &tally));
   metrics.parameters.Set(shard->range().size());

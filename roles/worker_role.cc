@@ -98,6 +98,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
   const int32_t id = registration.worker_id();
   const ResolvedPeer peer = ResolvePeer(config);
   registry->AddLabel("worker", absl::StrCat(id));
+  registry->AddLabel("job_id", config.job_id());
   WorkerMetrics metrics(*registry);
   LOG(INFO) << "job " << config.job_id() << ": worker " << id << ", metrics on "
             << metrics_server->address();

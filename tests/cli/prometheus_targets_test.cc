@@ -19,6 +19,7 @@ v1::Member Member(v1::Role role, int id, const std::string& metrics) {
 
 v1::JobStatus RunningJob() {
   v1::JobStatus status;
+  status.set_job_id("job-1");
   status.set_state(v1::RUNNING);
   *status.add_members() = Member(v1::COORDINATOR, 0, "127.0.0.1:4000");
   *status.add_members() = Member(v1::SERVER, 1, "127.0.0.1:4001");
@@ -29,12 +30,12 @@ v1::JobStatus RunningJob() {
 TEST(PrometheusTargetsTest, OneLabelledGroupPerMember) {
   EXPECT_EQ(PrometheusTargets(RunningJob()),
             "[\n"
-            "  {\"targets\": [\"127.0.0.1:4000\"], \"labels\": {\"role\": "
-            "\"coordinator\"}},\n"
-            "  {\"targets\": [\"127.0.0.1:4001\"], \"labels\": {\"role\": "
-            "\"server\", \"shard\": \"1\"}},\n"
-            "  {\"targets\": [\"127.0.0.1:4002\"], \"labels\": {\"role\": "
-            "\"worker\", \"worker\": \"0\"}}\n"
+            "  {\"targets\": [\"127.0.0.1:4000\"], \"labels\": {\"job_id\": "
+            "\"job-1\", \"role\": \"coordinator\"}},\n"
+            "  {\"targets\": [\"127.0.0.1:4001\"], \"labels\": {\"job_id\": "
+            "\"job-1\", \"role\": \"server\", \"shard\": \"1\"}},\n"
+            "  {\"targets\": [\"127.0.0.1:4002\"], \"labels\": {\"job_id\": "
+            "\"job-1\", \"role\": \"worker\", \"worker\": \"0\"}}\n"
             "]\n");
 }
 
@@ -50,6 +51,9 @@ TEST(PrometheusTargetsTest, IsJsonThatParses) {
   EXPECT_EQ(
       server.at("labels").struct_value().fields().at("shard").string_value(),
       "1");
+  EXPECT_EQ(
+      server.at("labels").struct_value().fields().at("job_id").string_value(),
+      "job-1");
 }
 
 TEST(PrometheusTargetsTest, NoMembersIsAnEmptyList) {

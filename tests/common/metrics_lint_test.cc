@@ -26,7 +26,7 @@ namespace descent {
 namespace {
 
 const std::set<std::string> kAllowedLabels = {
-    "role",   "shard",   "worker",   "layer",
+    "role",   "job_id",  "shard",    "worker",     "layer",
     "reason", "version", "revision", "config_hash"};
 
 const std::set<std::string> kProcessMetrics = {"process_cpu_seconds_total",
@@ -161,14 +161,19 @@ class MetricsLintTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (worker_ != nullptr) return;
+    // As the roles do: a worker learns its id and job at registration,
+    // before it creates its metrics; a server creates its metrics first.
     worker_ = Start({{"role", "worker"}}).release();
     worker_->AddLabel("worker", "0");
+    worker_->AddLabel("job_id", "job-1");
     WorkerMetrics worker(*worker_);
     worker.gradient_norm.Add({{"layer", "weights"}});
     server_ = Start({{"role", "server"}, {"shard", "0"}}).release();
     ServerMetrics server(*server_);
     server.rejected.Add({{"reason", "malformed"}});
-    coordinator_ = Start({{"role", "coordinator"}}).release();
+    server_->AddLabel("job_id", "job-1");
+    coordinator_ =
+        Start({{"role", "coordinator"}, {"job_id", "job-1"}}).release();
     CoordinatorMetrics coordinator(*coordinator_);
     coordinator.config_info.Add({{"config_hash", "0123456789abcdef"}}).Set(1);
   }
@@ -249,8 +254,39 @@ TEST_F(MetricsLintTest, ServesTheMetricsTheDashboardsUse) {
 
 TEST_F(MetricsLintTest, LabelsAddedLaterReachTheProcessMetrics) {
   const std::string text = Text(worker_->Collect());
-  EXPECT_THAT(text, ::testing::HasSubstr(
-                        "process_open_fds{role=\"worker\",worker=\"0\"}"));
+  EXPECT_THAT(text, ::testing::HasSubstr("process_open_fds{job_id=\"job-1\","
+                                         "role=\"worker\",worker=\"0\"}"));
+}
+
+// Dashboards and alerts select and aggregate by job_id: every sample of
+// every role carries it, the server's metrics created before it learned
+// its job included.
+TEST_F(MetricsLintTest, EveryMetricCarriesTheJobId) {
+  for (MetricsRegistry* registry : {worker_, server_, coordinator_}) {
+    const std::string text = Text(registry->Collect());
+    int samples = 0;
+    const std::vector<std::string> lines = absl::StrSplit(text, '\n');
+    for (const std::string& line : lines) {
+      if (line.empty() || line[0] == '#') continue;
+      ++samples;
+      EXPECT_THAT(LabelNames(line), ::testing::Contains("job_id")) << line;
+      EXPECT_THAT(line, ::testing::HasSubstr("job_id=\"job-1\"")) << line;
+    }
+    EXPECT_GT(samples, 20);
+  }
+}
+
+// A label added once the metrics exist changes no label a metric already
+// has, and reaches every series of a labelled family.
+TEST(MetricsRegistryTest, AddLabelKeepsExistingLabels) {
+  std::unique_ptr<MetricsRegistry> registry =
+      MetricsRegistry::Create({{"role", "server"}});
+  registry->CounterFamily("descent_x_total", "h").Add({{"reason", "a"}});
+  registry->AddLabel("job_id", "j");
+  EXPECT_THAT(
+      Text(registry->Collect()),
+      ::testing::HasSubstr(
+          "descent_x_total{job_id=\"j\",reason=\"a\",role=\"server\"} 0"));
 }
 
 // One family that breaks a rule, alone in a registry: the lint must say so.

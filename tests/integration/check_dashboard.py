@@ -1,7 +1,15 @@
 #!/usr/bin/env python3
 """Checks the Grafana dashboard and alert rules against a live Prometheus.
 
-Usage: check_dashboard.py DASHBOARD_JSON PROMETHEUS_URL START END JOB
+Usage: check_dashboard.py DASHBOARD_JSON PROMETHEUS_URL START END JOB [JOB_ID]
+       check_dashboard.py --lint DASHBOARD_JSON ALERTS_YML
+
+--lint (no Prometheus; ctest's monitoring_lint) checks that concurrent
+training jobs never mix: every selector of every dashboard query filters by
+job_id=~"$job_id"; every aggregation and every `on (...)` of a dashboard
+query or rule keeps job_id (`by (job_id, ...)`; no aggregation without
+`by`, no `without`, no scalar()); every alert's unit tests (alerts_test.yml
+beside ALERTS_YML) expect a job_id label on what fires.
 
 Evaluates every panel query of the dashboard (Grafana variables replaced)
 with /api/v1/query_range over [START, END] (Unix seconds: the job's time
@@ -73,15 +81,102 @@ def finite(x):
     return x == x and abs(x) != float("inf")
 
 
-def check_queries(prom, dashboard, start, end, job, failures):
+# PromQL words that are neither metric names nor label names.
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right",
+            "bool", "and", "or", "unless", "offset", "inf", "nan"}
+AGGREGATIONS = {"sum", "min", "max", "avg", "group", "stddev", "stdvar",
+                "count", "count_values", "bottomk", "topk", "quantile"}
+
+
+def promql_problems(expr, dashboard):
+    """What in `expr` mixes jobs. Dashboard queries must also select
+    job_id=~"$job_id" in every selector."""
+    problems = []
+    # Strings and durations first: they may hold anything.
+    code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    code = re.sub(r"\[[^\]]*\]", "", code)
+    for op, labels in re.findall(r"\b(by|on|without|ignoring)\s*\(([^)]*)\)", code):
+        names = {n.strip() for n in labels.split(",") if n.strip()}
+        if op in ("by", "on") and "job_id" not in names:
+            problems.append(f"`{op} ({labels})` drops job_id")
+        if op == "without":
+            problems.append("`without` (use `by (job_id, ...)`)")
+        if op == "ignoring" and "job_id" in names:
+            problems.append("`ignoring (job_id)`")
+    for match in re.finditer(r"\b([a-z_]+)\s*\(", code):
+        if match.group(1) in AGGREGATIONS:
+            problems.append(f"`{match.group(1)}(` aggregates without `by (job_id)`")
+        if match.group(1) in ("scalar", "vector"):
+            problems.append(f"`{match.group(1)}()` loses every label")
+    if dashboard:
+        # Each metric name (an identifier that is no function, keyword or
+        # label list entry) must carry the selector.
+        bare = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", "", code)
+        for match in re.finditer(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*(\{[^}]*\})?", bare):
+            name, selector = match.group(1), match.group(2)
+            rest = bare[match.end():].lstrip()
+            if (name.lower() in KEYWORDS or rest.startswith("(") or
+                    bare[max(0, match.start() - 1)] in "$." or
+                    re.fullmatch(r"[0-9.e]+", name)):
+                continue
+            if selector is None:
+                problems.append(f"{name} without a selector")
+        for selector in re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*\s*\{([^}]*)\}", expr):
+            if 'job_id=~"$job_id"' not in selector.replace(" ", ""):
+                problems.append(f'selector {{{selector}}} lacks job_id=~"$job_id"')
+    return problems
+
+
+def lint(dashboard_path, alerts_path):
+    """The --lint checks; returns a list of failures."""
+    import yaml  # python3-yaml: Debian's, for /usr/bin/python3
+    failures = []
+    with open(dashboard_path) as f:
+        dashboard = json.load(f)
+    names = {v["name"] for v in dashboard["templating"]["list"]}
+    if "job_id" not in names:
+        failures.append("the dashboard has no variable $job_id")
+    queries = panel_queries(dashboard)
+    for title, ref, expr in queries:
+        for problem in promql_problems(expr, dashboard=True):
+            failures.append(f"panel \"{title}\" query {ref}: {problem}: {expr}")
+    with open(alerts_path) as f:
+        rules = [r for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
+    for rule in rules:
+        name = rule.get("alert") or rule.get("record")
+        for problem in promql_problems(rule["expr"], dashboard=False):
+            failures.append(f"rule {name}: {problem}: {rule['expr']}")
+    tests_path = alerts_path.rsplit("/", 1)[0] + "/alerts_test.yml"
+    with open(tests_path) as f:
+        tests = yaml.safe_load(f)["tests"]
+    firing = {}
+    for test in tests:
+        for case in test.get("alert_rule_test", []):
+            for alert in case.get("exp_alerts", []):
+                firing.setdefault(case["alertname"], []).append(alert["exp_labels"])
+    for rule in rules:
+        if "alert" not in rule:
+            continue
+        expected = firing.get(rule["alert"], [])
+        if not expected:
+            failures.append(f"alert {rule['alert']}: no test in {tests_path} fires it")
+        for labels in expected:
+            if "job_id" not in labels:
+                failures.append(f"alert {rule['alert']}: a test expects it without job_id: {labels}")
+    print(f"lint: {len(queries)} dashboard queries, {len(rules)} rules")
+    return failures
+
+
+def check_queries(prom, dashboard, start, end, job, job_id, failures):
     variables = {
         "__rate_interval": RATE_INTERVAL,
         "__interval": "1s",
         "__range": f"{int(end - start)}s",
         "job": job,
+        "job_id": job_id,
     }
     names = {v["name"] for v in dashboard["templating"]["list"]}
-    for name in names - {"datasource", "job"}:
+    for name in names - {"datasource", "job", "job_id"}:
         failures.append(f"dashboard variable ${name} is unknown to this test")
     queries = panel_queries(dashboard)
     for title, ref, raw in queries:
@@ -146,13 +241,19 @@ def check_job(prom, start, end, failures):
 
 
 def main():
+    if sys.argv[1] == "--lint":
+        failures = lint(sys.argv[2], sys.argv[3])
+        for failure in failures:
+            print(f"FAIL: {failure}", file=sys.stderr)
+        return 1 if failures else 0
     dashboard_path, url, start, end, job = sys.argv[1:6]
+    job_id = sys.argv[6] if len(sys.argv) > 6 else ".*"
     start, end = float(start), float(end)
     with open(dashboard_path) as f:
         dashboard = json.load(f)
     prom = Prometheus(url)
     failures = []
-    check_queries(prom, dashboard, start, end, job, failures)
+    check_queries(prom, dashboard, start, end, job, job_id, failures)
     check_job(prom, start, end, failures)
     for failure in failures:
         print(f"FAIL: {failure}", file=sys.stderr)

@@ -37,8 +37,8 @@ has "no command given"
 
 # Each subcommand's own help: its flags and an example, exit 0.
 declare -A FLAGS=(
-  [local]="--config --set --output_dir --overwrite --prometheus_sd_file"
-  [coordinator]="--config --set --output_dir --overwrite --listen --metrics_listen --ready_file --insecure"
+  [local]="--config --set --output_dir --overwrite --prometheus_sd_file --metrics_linger"
+  [coordinator]="--config --set --output_dir --overwrite --listen --metrics_listen --ready_file --insecure --metrics_linger"
   [server]="--coordinator --shard --listen --advertise_address --metrics_listen --insecure"
   [worker]="--coordinator --metrics_listen"
 )

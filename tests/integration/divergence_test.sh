@@ -7,19 +7,7 @@
 # passes 100 times its first steps'), and with only the non-finite checks.
 source "$(dirname "$0")/lib.sh"
 
-CONFIG="$WORK/divergence.textproto"
-cat >"$CONFIG" <<'EOF'
-cluster { num_servers: 2 num_workers: 2 }
-model { linear_regression {} }
-data {
-  synthetic {
-    kind: LINEAR_REGRESSION train_examples: 4000 test_examples: 500
-    features: 20 seed: 7
-  }
-}
-train { epochs: 50 batch_size: 32 threads: 1 eval_every_steps: 100 }
-optimizer { sgd { learning_rate: 5 } }
-EOF
+CONFIG="$(dirname "$0")/diverging.textproto"
 
 # Runs the job with extra arguments; expects exit 6 and a message matching
 # $1 (an extended regex) within 60 s.

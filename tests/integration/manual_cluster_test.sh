@@ -8,7 +8,8 @@ OUT="$WORK/cluster"
 mkdir -p "$OUT"
 "$DESCENT" coordinator --config "$EXAMPLE" --output_dir "$OUT" \
   --set train.epochs=1 --set cluster.num_servers=2 --set cluster.num_workers=1 \
-  --ready_file "$OUT/coordinator.addr" 2>"$WORK/coordinator.log" &
+  --ready_file "$OUT/coordinator.addr" --metrics_linger 0s \
+  2>"$WORK/coordinator.log" &
 COORDINATOR=$!
 BACKGROUND_PIDS+=("$COORDINATOR")
 wait_for_file "$OUT/coordinator.addr" 30

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# --metrics_linger without Prometheus: after the job ends, the coordinator
+# still serves its final state on /metrics (descent_job_state 3, with the
+# job's job_id) for the linger, and stopping the launcher then (SIGTERM)
+# stops every child at once, the coordinator by the linger's own handler
+# (no SIGKILL), and reports the job as it ended (exit 0, its result). Without --prometheus_sd_file `descent local` does not
+# linger. A negative linger is a usage error naming the flag.
+source "$(dirname "$0")/lib.sh"
+
+code=0
+"$DESCENT" coordinator --config "$EXAMPLE" --metrics_linger=-1s \
+  2>"$WORK/usage" || code=$?
+[[ "$code" == 1 ]] || fail "negative linger: exit code $code, not 1"
+grep -q -- "--metrics_linger=-1s: must not be negative" "$WORK/usage" ||
+  fail "negative linger: $(head -1 "$WORK/usage")"
+
+start_local --set train.epochs=1 --prometheus_sd_file "$WORK/targets.json" \
+  --metrics_linger 60s
+wait_until_running
+for _ in $(seq 1 1200); do
+  grep -q "serves its final metrics for 1m" "$WORK/stderr" && break
+  kill -0 "$LOCAL_PID" 2>/dev/null || fail "descent local exited: $(tail -5 "$WORK/stderr")"
+  sleep 0.05
+done
+grep -q "job SUCCEEDED; the coordinator serves its final metrics for 1m" \
+  "$WORK/stderr" || fail "no word of the linger: $(tail -5 "$WORK/stderr")"
+JOB_ID="$(json_field "$OUT/summary.json" job_id)"
+read -r _ COORDINATOR METRICS < <(grep '^coordinator ' "$OUT/processes.txt")
+# The launcher sees the end at its once-a-second poll; the coordinator
+# wrote summary.json before that.
+curl -fsS --max-time 5 "http://$METRICS/metrics" >"$WORK/metrics" ||
+  fail "the coordinator does not serve /metrics after the end"
+grep -q "^descent_job_state{job_id=\"$JOB_ID\",role=\"coordinator\"} 3$" \
+  "$WORK/metrics" ||
+  fail "no final state 3 for job $JOB_ID: $(grep descent_job_state "$WORK/metrics")"
+kill -0 "$COORDINATOR" || fail "the coordinator is gone during its linger"
+
+started=$(date +%s%N)
+kill -TERM "$LOCAL_PID"
+code=0
+wait "$LOCAL_PID" || code=$?
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+(( elapsed_ms < 2500 )) || fail "took ${elapsed_ms} ms to stop a lingering coordinator"
+expect_no_children
+# The job had ended well: that is what the launcher reports.
+[[ "$code" == 0 ]] || fail "exit code $code after the job succeeded: $(tail -5 "$WORK/stderr")"
+grep -q "^state: SUCCEEDED$" "$WORK/stdout" || fail "stdout: $(cat "$WORK/stdout")"
+grep -q "serving the final metrics for 1m" "$OUT/logs/coordinator.log" ||
+  fail "the coordinator's log does not mention the linger"
+
+# Without a discovery file nothing lingers.
+OUT="$WORK/plain"
+"$DESCENT" local --config "$EXAMPLE" --output_dir "$OUT" --set train.epochs=1 \
+  >"$WORK/stdout" 2>"$WORK/stderr" || fail "plain job: $(tail -5 "$WORK/stderr")"
+! grep -q "final metrics" "$WORK/stderr" "$OUT/logs/coordinator.log" ||
+  fail "descent local lingered without --prometheus_sd_file"
+echo "metrics_linger_test: final state served after the end; stopped in ${elapsed_ms} ms"
