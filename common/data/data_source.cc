@@ -4,14 +4,19 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/data/class_labels.h"
 #include "common/data/csv_reader.h"
+#include "common/data/data_checks.h"
 #include "common/data/idx_reader.h"
 #include "common/data/libsvm_reader.h"
 #include "common/data/scaling.h"
 #include "common/data/synthetic.h"
+#include "common/data/text_lines.h"
 #include "common/data/triples_reader.h"
 #include "common/eval/roc.h"
 #include "common/partition.h"
@@ -66,6 +71,7 @@ Dataset SelectRows(const Dataset& data, const std::vector<int64_t>& rows) {
   out.num_examples = static_cast<int64_t>(rows.size());
   out.num_features = data.num_features;
   out.num_classes = data.num_classes;
+  out.class_names = data.class_names;
   out.features.reserve(rows.size() * data.num_features);
   for (int64_t row : rows) {
     const float* x = data.example(row);
@@ -82,6 +88,7 @@ SparseDataset SelectRows(const SparseDataset& data,
   out.num_examples = static_cast<int64_t>(rows.size());
   out.num_features = data.num_features;
   out.num_classes = data.num_classes;
+  out.class_names = data.class_names;
   for (int64_t row : rows) {
     const int64_t begin = data.row_offsets[row];
     const int64_t end = data.row_offsets[row + 1];
@@ -142,6 +149,44 @@ void MergeClasses(std::pair<Data, Data>* splits) {
   a.num_classes = b.num_classes =
       std::max({a.num_classes, b.num_classes, MaxLabel(a.labels) + 1,
                 MaxLabel(b.labels) + 1});
+}
+
+// Indices one higher: a file read as 1-based, as 0-based.
+void ShiftIndicesUp(SparseDataset* data) {
+  for (int64_t& index : data->indices) ++index;
+  ++data->num_features;
+}
+
+// The provisional ids, in *all, of the labels of data's classes.
+template <typename Data>
+std::vector<int32_t> AddClasses(const Data& data, LabelDictionary* all) {
+  const int32_t count = data.class_names.empty()
+                            ? data.num_classes
+                            : static_cast<int32_t>(data.class_names.size());
+  std::vector<int32_t> ids;
+  for (int32_t c = 0; c < count; ++c) {
+    ids.push_back(all->Add(LabelOfClass(data.class_names, c)));
+  }
+  return ids;
+}
+
+// Gives two splits read from different files one encoding of the labels of
+// both (class_labels.h), so that a label means the same class in each.
+template <typename Data>
+absl::Status UnifyClasses(std::pair<Data, Data>* splits, int32_t num_classes,
+                          const std::string& source) {
+  Data& a = splits->first;
+  Data& b = splits->second;
+  LabelDictionary all;
+  const std::vector<int32_t> ids_a = AddClasses(a, &all);
+  const std::vector<int32_t> ids_b = AddClasses(b, &all);
+  ASSIGN_OR_RETURN(ClassEncoding encoding,
+                   EncodeClasses(all.labels(), num_classes, source));
+  for (int32_t& label : a.labels) label = encoding.class_of[ids_a[label]];
+  for (int32_t& label : b.labels) label = encoding.class_of[ids_b[label]];
+  a.num_classes = b.num_classes = encoding.num_classes;
+  a.class_names = b.class_names = std::move(encoding.class_names);
+  return absl::OkStatus();
 }
 
 // Reads `train` with `read`, then `test`, or without one, holds out every
@@ -227,7 +272,8 @@ absl::StatusOr<Dataset> ReadIdxTest(const v1::IdxDataConfig& idx) {
 
 CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
   CsvOptions options;
-  options.header = csv.header();
+  if (csv.has_header()) options.header = csv.header();
+  if (!csv.delimiter().empty()) options.delimiter = csv.delimiter()[0];
   options.skip_lines = csv.skip_lines();
   options.label_column = csv.label_column();
   options.label_index = csv.label_index();
@@ -238,13 +284,103 @@ CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
 
 LibsvmOptions LibsvmOptionsOf(const v1::LibsvmDataConfig& libsvm) {
   LibsvmOptions options;
-  options.zero_based = libsvm.zero_based();
+  if (libsvm.has_zero_based()) options.zero_based = libsvm.zero_based();
   options.regression = libsvm.regression();
   options.num_classes = libsvm.num_classes();
   return options;
 }
 
+// "a.svm" or "a.svm and b.svm".
+std::string FileNames(const v1::LibsvmDataConfig& libsvm) {
+  if (libsvm.test().empty()) return libsvm.train();
+  return absl::StrCat(libsvm.train(), " and ", libsvm.test());
+}
+
+// Both LIBSVM splits, with one index base: as configured or, unset, 0-based
+// if index 0 occurs in either file (logged).
+absl::StatusOr<std::pair<SparseDataset, SparseDataset>> ReadLibsvmSplits(
+    const v1::LibsvmDataConfig& libsvm) {
+  const LibsvmOptions options = LibsvmOptionsOf(libsvm);
+  std::vector<std::pair<std::string, LibsvmIndexBase>> bases;
+  ASSIGN_OR_RETURN(
+      auto splits,
+      (ReadSplits<SparseDataset>(
+          libsvm.train(), libsvm.test(), libsvm.test_every(),
+          [&](const std::string& path) -> absl::StatusOr<SparseDataset> {
+            LibsvmIndexBase base;
+            ASSIGN_OR_RETURN(SparseDataset data,
+                             ReadLibsvm(path, options, &base));
+            bases.emplace_back(path, base);
+            return data;
+          })));
+  if (options.zero_based.has_value()) return splits;
+  const auto zero = std::find_if(bases.begin(), bases.end(), [](const auto& b) {
+    return b.second.zero_line > 0;
+  });
+  if (zero == bases.end()) {
+    LOG(INFO) << "data.libsvm: indices are taken as 1-based (LIBSVM's "
+                 "convention): index 0 occurs nowhere in "
+              << FileNames(libsvm)
+              << " (set data.libsvm.zero_based: true to read them as 0-based)";
+    return splits;
+  }
+  LOG(INFO) << "data.libsvm: indices are taken as 0-based: index 0 occurs at "
+            << zero->first << ":" << zero->second.zero_line
+            << " (set data.libsvm.zero_based: false to read them as 1-based)";
+  // A file without index 0 was read as 1-based: move it back up.
+  if (bases.size() == 2) {
+    SparseDataset& test = splits.second;
+    if (bases[1].second.zero_line == 0) ShiftIndicesUp(&test);
+    if (bases[0].second.zero_line == 0) ShiftIndicesUp(&splits.first);
+  }
+  return splits;
+}
+
+// The range of the numeric labels of the classes that occur in `labels`.
+void SetLabelRange(const std::vector<int32_t>& labels,
+                   const std::vector<std::string>& names,
+                   DataDescription* description) {
+  std::optional<double> low, high;
+  for (int32_t c : std::set<int32_t>(labels.begin(), labels.end())) {
+    int64_t value;
+    if (!ParseWholeNumber(LabelOfClass(names, c), &value)) return;
+    low = std::min<double>(low.value_or(value), value);
+    high = std::max<double>(high.value_or(value), value);
+  }
+  description->label_min = low;
+  description->label_max = high;
+}
+
 }  // namespace
+
+std::string DescribeShape(const DataDescription& data) {
+  std::string text =
+      absl::StrCat(data.train_examples, " training and ", data.test_examples,
+                   " test examples, ", data.num_features, " features, ");
+  if (data.num_classes == 0) {
+    absl::StrAppend(&text, "regression");
+  } else {
+    absl::StrAppend(&text, data.num_classes, " classes");
+  }
+  const char* what = data.num_classes == 0 ? "targets" : "labels";
+  if (!data.class_names.empty()) {
+    const size_t shown = std::min<size_t>(data.class_names.size(), 10);
+    absl::StrAppend(&text, " (labels ",
+                    absl::StrJoin(data.class_names.begin(),
+                                  data.class_names.begin() + shown, ", "),
+                    shown < data.class_names.size() ? ", ..." : "",
+                    " as classes 0..", data.class_names.size() - 1);
+    if (data.label_min.has_value()) {
+      absl::StrAppend(&text, "; range ", *data.label_min, " to ",
+                      *data.label_max);
+    }
+    absl::StrAppend(&text, ")");
+  } else if (data.label_min.has_value()) {
+    absl::StrAppend(&text, " (", what, " ", *data.label_min, " to ",
+                    *data.label_max, ")");
+  }
+  return text;
+}
 
 bool IsSparseModel(const v1::ModelConfig& model) {
   return model.has_sparse_logistic_regression() ||
@@ -275,6 +411,7 @@ SparseDataset ToSparse(const Dataset& dense) {
   }
   sparse.labels = dense.labels;
   sparse.targets = dense.targets;
+  sparse.class_names = dense.class_names;
   return sparse;
 }
 
@@ -298,6 +435,9 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
                                      [&](const std::string& path) {
                                        return ReadCsv(path, options);
                                      })));
+    if (!csv.test().empty() && !csv.regression()) {
+      RETURN_IF_ERROR(UnifyClasses(&splits, csv.num_classes(), "data.csv"));
+    }
   } else if (data_.has_libsvm()) {
     ASSIGN_OR_RETURN(Splits sparse, ReadSparse());
     const int64_t floats = (sparse.train.size() + sparse.test.size()) *
@@ -337,13 +477,11 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
   std::pair<SparseDataset, SparseDataset> splits;
   if (data_.has_libsvm()) {
     const v1::LibsvmDataConfig& libsvm = data_.libsvm();
-    const LibsvmOptions options = LibsvmOptionsOf(libsvm);
-    ASSIGN_OR_RETURN(
-        splits, (ReadSplits<SparseDataset>(libsvm.train(), libsvm.test(),
-                                           libsvm.test_every(),
-                                           [&](const std::string& path) {
-                                             return ReadLibsvm(path, options);
-                                           })));
+    ASSIGN_OR_RETURN(splits, ReadLibsvmSplits(libsvm));
+    if (!libsvm.test().empty() && !libsvm.regression()) {
+      RETURN_IF_ERROR(
+          UnifyClasses(&splits, libsvm.num_classes(), "data.libsvm"));
+    }
   } else if (data_.has_ratings()) {
     const v1::RatingsDataConfig& ratings = data_.ratings();
     ASSIGN_OR_RETURN(
@@ -406,15 +544,57 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
                      IdxRange(idx.train_images(), idx.max_train_examples()));
     description.train_examples = train.size();
     ASSIGN_OR_RETURN(Examples test, LoadTest());
+    description.test_examples = test.size();
     description.num_features = test.num_features();
     description.num_classes = idx.num_classes();
+    description.label_min = 0;
+    description.label_max = idx.num_classes() - 1;
     return description;
   }
   ASSIGN_OR_RETURN(Splits splits, LoadAll());
   description.train_examples = splits.train.size();
+  description.test_examples = splits.test.size();
   description.num_features = splits.train.num_features();
   description.num_classes = splits.train.num_classes();
+  Examine(splits, &description);
   return description;
+}
+
+void DataSource::Examine(const Splits& splits,
+                         DataDescription* description) const {
+  const std::vector<int32_t>& labels = splits.train.is_sparse()
+                                           ? splits.train.sparse().labels
+                                           : splits.train.dense().labels;
+  const std::vector<float>& targets = splits.train.is_sparse()
+                                          ? splits.train.sparse().targets
+                                          : splits.train.dense().targets;
+  const std::vector<std::string>& names =
+      splits.train.is_sparse() ? splits.train.sparse().class_names
+                               : splits.train.dense().class_names;
+  description->class_names = names;
+  if (!targets.empty()) {
+    const auto [low, high] =
+        std::minmax_element(targets.begin(), targets.end());
+    description->label_min = *low;
+    description->label_max = *high;
+  }
+  if (description->num_classes > 0) {
+    SetLabelRange(labels, names, description);
+    const std::string regression =
+        data_.has_libsvm() ? "data.libsvm.regression" : "data.csv.regression";
+    description->warnings =
+        ClassWarnings(labels, description->num_classes, names, regression);
+  }
+  if (splits.train.is_sparse() || data_.scaling() != v1::NO_SCALING) return;
+  if (std::optional<std::string> problem =
+          FeatureRangeProblem(splits.train.dense())) {
+    description->warnings.push_back(
+        absl::StrCat(*problem,
+                     " and data.scaling is NO_SCALING: gradient descent may "
+                     "diverge or crawl; set data.scaling: STANDARDIZE"));
+    description->divergence_hint =
+        absl::StrCat(*problem, ": set data.scaling: STANDARDIZE");
+  }
 }
 
 absl::StatusOr<Examples> DataSource::LoadTest() const {

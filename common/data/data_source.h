@@ -24,6 +24,8 @@
 #define DESCENT_COMMON_DATA_DATA_SOURCE_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -66,12 +68,33 @@ class Examples {
   std::variant<Dataset, SparseDataset> data_;
 };
 
-// What the coordinator learns of the data before it serves.
+// What the coordinator learns of the data before it serves, and logs and
+// writes in the job's summary.
 struct DataDescription {
   int64_t train_examples = 0;
+  int64_t test_examples = 0;
   int64_t num_features = 0;  // sparse data: the width of the key space
   int32_t num_classes = 0;   // 0 for regression data
+  // Classification data whose labels were encoded (class_labels.h): the
+  // label of each class. Empty where class c is written c.
+  std::vector<std::string> class_names;
+  // The smallest and largest label of the training split: regression
+  // targets, or class labels as written where they are numbers; unset for
+  // string labels.
+  std::optional<double> label_min;
+  std::optional<double> label_max;
+  // Findings worth a warning before training (data_checks.h), one sentence
+  // each, naming the field that addresses them.
+  std::vector<std::string> warnings;
+  // Non-empty where unscaled features' ranges differ by orders of
+  // magnitude: what a divergence message should add.
+  std::string divergence_hint;
 };
+
+// One line for the log: "120 training and 30 test examples, 4 features,
+// 3 classes (labels setosa, versicolor, virginica)" or "..., regression
+// (targets 25 to 346)".
+std::string DescribeShape(const DataDescription& data);
 
 // For synthetic data, the planted model and how it does on the test split.
 struct PlantedModel {
@@ -109,6 +132,8 @@ class DataSource {
   absl::StatusOr<Splits> ReadSparse() const;
   // Whole IDX files can be read by ranges without loading everything.
   bool ReadsIdxDirectly() const;
+  // Fills in what `splits` show beyond their sizes: labels, warnings.
+  void Examine(const Splits& splits, DataDescription* description) const;
 
   const v1::DataConfig data_;
   const bool sparse_;
