@@ -81,6 +81,8 @@ run_job "csv { train: \"$TARGETS\" } scaling: STANDARDIZE" ||
 grep -q "^W.*data: 100 classes for 120 training examples.*looks like a regression target; set data.csv.regression: true" \
   "$OUT/logs/coordinator.log" || fail "no regression warning: $(grep '^W' "$OUT/logs/coordinator.log")"
 summary_check 'any("regression target" in w for w in s["data"]["warnings"])'
+grep -q "^descent local: warning: data: 100 classes for 120 training examples" "$WORK/stderr" ||
+  fail "the launcher does not repeat the warning: $(tail -5 "$WORK/stderr")"
 
 # 4. Wine unscaled with a (far too) large step diverges; the start warns and the
 #    divergence message names data.scaling.
