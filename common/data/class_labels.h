@@ -62,6 +62,11 @@ absl::StatusOr<ClassEncoding> EncodeClasses(
     const std::vector<std::string>& labels, int32_t num_classes,
     const std::string& source);
 
+// The label of class `c` of a data set with `class_names` (as in Dataset):
+// the name, or the id itself where class_names is empty.
+std::string LabelOfClass(const std::vector<std::string>& class_names,
+                         int32_t c);
+
 // Finishes a reader's labels: replaces the provisional ids in data->labels
 // (from `dictionary`) by the class ids EncodeClasses gives its labels, and
 // sets data->num_classes and data->class_names. Data is Dataset or
@@ -79,10 +84,40 @@ absl::Status FinishClasses(const LabelDictionary& dictionary,
   return absl::OkStatus();
 }
 
-// The label of class `c` of a data set with `class_names` (as in Dataset):
-// the name, or the id itself where class_names is empty.
-std::string LabelOfClass(const std::vector<std::string>& class_names,
-                         int32_t c);
+// The provisional ids, in *all, of the labels of data's classes.
+template <typename Data>
+std::vector<int32_t> AddClasses(const Data& data, LabelDictionary* all) {
+  const int32_t count = data.class_names.empty()
+                            ? data.num_classes
+                            : static_cast<int32_t>(data.class_names.size());
+  std::vector<int32_t> ids;
+  for (int32_t c = 0; c < count; ++c) {
+    ids.push_back(all->Add(LabelOfClass(data.class_names, c)));
+  }
+  return ids;
+}
+
+// Gives two data sets read from different files (a training and a test
+// file) one encoding of the labels of both, so that a label means the same
+// class in each. On error (more labels than a given num_classes), the data
+// sets are unchanged.
+template <typename Data>
+absl::Status UnifyClasses(int32_t num_classes, const std::string& source,
+                          Data* a_data, Data* b_data) {
+  Data& a = *a_data;
+  Data& b = *b_data;
+  LabelDictionary all;
+  const std::vector<int32_t> ids_a = AddClasses(a, &all);
+  const std::vector<int32_t> ids_b = AddClasses(b, &all);
+  absl::StatusOr<ClassEncoding> encoding =
+      EncodeClasses(all.labels(), num_classes, source);
+  if (!encoding.ok()) return encoding.status();
+  for (int32_t& label : a.labels) label = encoding->class_of[ids_a[label]];
+  for (int32_t& label : b.labels) label = encoding->class_of[ids_b[label]];
+  a.num_classes = b.num_classes = encoding->num_classes;
+  a.class_names = b.class_names = std::move(encoding->class_names);
+  return absl::OkStatus();
+}
 
 }  // namespace descent
 

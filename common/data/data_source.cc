@@ -4,19 +4,15 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/data/class_labels.h"
 #include "common/data/csv_reader.h"
-#include "common/data/data_checks.h"
 #include "common/data/idx_reader.h"
 #include "common/data/libsvm_reader.h"
 #include "common/data/scaling.h"
 #include "common/data/synthetic.h"
-#include "common/data/text_lines.h"
 #include "common/data/triples_reader.h"
 #include "common/eval/roc.h"
 #include "common/partition.h"
@@ -155,38 +151,6 @@ void MergeClasses(std::pair<Data, Data>* splits) {
 void ShiftIndicesUp(SparseDataset* data) {
   for (int64_t& index : data->indices) ++index;
   ++data->num_features;
-}
-
-// The provisional ids, in *all, of the labels of data's classes.
-template <typename Data>
-std::vector<int32_t> AddClasses(const Data& data, LabelDictionary* all) {
-  const int32_t count = data.class_names.empty()
-                            ? data.num_classes
-                            : static_cast<int32_t>(data.class_names.size());
-  std::vector<int32_t> ids;
-  for (int32_t c = 0; c < count; ++c) {
-    ids.push_back(all->Add(LabelOfClass(data.class_names, c)));
-  }
-  return ids;
-}
-
-// Gives two splits read from different files one encoding of the labels of
-// both (class_labels.h), so that a label means the same class in each.
-template <typename Data>
-absl::Status UnifyClasses(std::pair<Data, Data>* splits, int32_t num_classes,
-                          const std::string& source) {
-  Data& a = splits->first;
-  Data& b = splits->second;
-  LabelDictionary all;
-  const std::vector<int32_t> ids_a = AddClasses(a, &all);
-  const std::vector<int32_t> ids_b = AddClasses(b, &all);
-  ASSIGN_OR_RETURN(ClassEncoding encoding,
-                   EncodeClasses(all.labels(), num_classes, source));
-  for (int32_t& label : a.labels) label = encoding.class_of[ids_a[label]];
-  for (int32_t& label : b.labels) label = encoding.class_of[ids_b[label]];
-  a.num_classes = b.num_classes = encoding.num_classes;
-  a.class_names = b.class_names = std::move(encoding.class_names);
-  return absl::OkStatus();
 }
 
 // Reads `train` with `read`, then `test`, or without one, holds out every
@@ -336,51 +300,7 @@ absl::StatusOr<std::pair<SparseDataset, SparseDataset>> ReadLibsvmSplits(
   return splits;
 }
 
-// The range of the numeric labels of the classes that occur in `labels`.
-void SetLabelRange(const std::vector<int32_t>& labels,
-                   const std::vector<std::string>& names,
-                   DataDescription* description) {
-  std::optional<double> low, high;
-  for (int32_t c : std::set<int32_t>(labels.begin(), labels.end())) {
-    int64_t value;
-    if (!ParseWholeNumber(LabelOfClass(names, c), &value)) return;
-    low = std::min<double>(low.value_or(value), value);
-    high = std::max<double>(high.value_or(value), value);
-  }
-  description->label_min = low;
-  description->label_max = high;
-}
-
 }  // namespace
-
-std::string DescribeShape(const DataDescription& data) {
-  std::string text =
-      absl::StrCat(data.train_examples, " training and ", data.test_examples,
-                   " test examples, ", data.num_features, " features, ");
-  if (data.num_classes == 0) {
-    absl::StrAppend(&text, "regression");
-  } else {
-    absl::StrAppend(&text, data.num_classes, " classes");
-  }
-  const char* what = data.num_classes == 0 ? "targets" : "labels";
-  if (!data.class_names.empty()) {
-    const size_t shown = std::min<size_t>(data.class_names.size(), 10);
-    absl::StrAppend(&text, " (labels ",
-                    absl::StrJoin(data.class_names.begin(),
-                                  data.class_names.begin() + shown, ", "),
-                    shown < data.class_names.size() ? ", ..." : "",
-                    " as classes 0..", data.class_names.size() - 1);
-    if (data.label_min.has_value()) {
-      absl::StrAppend(&text, "; range ", *data.label_min, " to ",
-                      *data.label_max);
-    }
-    absl::StrAppend(&text, ")");
-  } else if (data.label_min.has_value()) {
-    absl::StrAppend(&text, " (", what, " ", *data.label_min, " to ",
-                    *data.label_max, ")");
-  }
-  return text;
-}
 
 bool IsSparseModel(const v1::ModelConfig& model) {
   return model.has_sparse_logistic_regression() ||
@@ -436,7 +356,8 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
                                        return ReadCsv(path, options);
                                      })));
     if (!csv.test().empty() && !csv.regression()) {
-      RETURN_IF_ERROR(UnifyClasses(&splits, csv.num_classes(), "data.csv"));
+      RETURN_IF_ERROR(UnifyClasses(csv.num_classes(), "data.csv", &splits.first,
+                                   &splits.second));
     }
   } else if (data_.has_libsvm()) {
     ASSIGN_OR_RETURN(Splits sparse, ReadSparse());
@@ -479,8 +400,8 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
     const v1::LibsvmDataConfig& libsvm = data_.libsvm();
     ASSIGN_OR_RETURN(splits, ReadLibsvmSplits(libsvm));
     if (!libsvm.test().empty() && !libsvm.regression()) {
-      RETURN_IF_ERROR(
-          UnifyClasses(&splits, libsvm.num_classes(), "data.libsvm"));
+      RETURN_IF_ERROR(UnifyClasses(libsvm.num_classes(), "data.libsvm",
+                                   &splits.first, &splits.second));
     }
   } else if (data_.has_ratings()) {
     const v1::RatingsDataConfig& ratings = data_.ratings();
@@ -562,38 +483,19 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
 
 void DataSource::Examine(const Splits& splits,
                          DataDescription* description) const {
-  const std::vector<int32_t>& labels = splits.train.is_sparse()
-                                           ? splits.train.sparse().labels
-                                           : splits.train.dense().labels;
-  const std::vector<float>& targets = splits.train.is_sparse()
-                                          ? splits.train.sparse().targets
-                                          : splits.train.dense().targets;
-  const std::vector<std::string>& names =
-      splits.train.is_sparse() ? splits.train.sparse().class_names
-                               : splits.train.dense().class_names;
-  description->class_names = names;
-  if (!targets.empty()) {
-    const auto [low, high] =
-        std::minmax_element(targets.begin(), targets.end());
-    description->label_min = *low;
-    description->label_max = *high;
+  const std::string regression =
+      data_.has_libsvm() ? "data.libsvm.regression" : "data.csv.regression";
+  if (splits.train.is_sparse()) {
+    const SparseDataset& train = splits.train.sparse();
+    DescribeLabels(train.labels, train.targets, train.class_names, regression,
+                   description);
+    return;
   }
-  if (description->num_classes > 0) {
-    SetLabelRange(labels, names, description);
-    const std::string regression =
-        data_.has_libsvm() ? "data.libsvm.regression" : "data.csv.regression";
-    description->warnings =
-        ClassWarnings(labels, description->num_classes, names, regression);
-  }
-  if (splits.train.is_sparse() || data_.scaling() != v1::NO_SCALING) return;
-  if (std::optional<std::string> problem =
-          FeatureRangeProblem(splits.train.dense())) {
-    description->warnings.push_back(
-        absl::StrCat(*problem,
-                     " and data.scaling is NO_SCALING: gradient descent may "
-                     "diverge or crawl; set data.scaling: STANDARDIZE"));
-    description->divergence_hint =
-        absl::StrCat(*problem, ": set data.scaling: STANDARDIZE");
+  const Dataset& train = splits.train.dense();
+  DescribeLabels(train.labels, train.targets, train.class_names, regression,
+                 description);
+  if (data_.scaling() == v1::NO_SCALING) {
+    DescribeUnscaledFeatures(train, description);
   }
 }
 

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/data/data_description.h"
 #include "common/data/dataset.h"
 #include "common/data/sparse_dataset.h"
 #include "descent/v1/job.pb.h"
@@ -67,34 +68,6 @@ class Examples {
  private:
   std::variant<Dataset, SparseDataset> data_;
 };
-
-// What the coordinator learns of the data before it serves, and logs and
-// writes in the job's summary.
-struct DataDescription {
-  int64_t train_examples = 0;
-  int64_t test_examples = 0;
-  int64_t num_features = 0;  // sparse data: the width of the key space
-  int32_t num_classes = 0;   // 0 for regression data
-  // Classification data whose labels were encoded (class_labels.h): the
-  // label of each class. Empty where class c is written c.
-  std::vector<std::string> class_names;
-  // The smallest and largest label of the training split: regression
-  // targets, or class labels as written where they are numbers; unset for
-  // string labels.
-  std::optional<double> label_min;
-  std::optional<double> label_max;
-  // Findings worth a warning before training (data_checks.h), one sentence
-  // each, naming the field that addresses them.
-  std::vector<std::string> warnings;
-  // Non-empty where unscaled features' ranges differ by orders of
-  // magnitude: what a divergence message should add.
-  std::string divergence_hint;
-};
-
-// One line for the log: "120 training and 30 test examples, 4 features,
-// 3 classes (labels setosa, versicolor, virginica)" or "..., regression
-// (targets 25 to 346)".
-std::string DescribeShape(const DataDescription& data);
 
 // For synthetic data, the planted model and how it does on the test split.
 struct PlantedModel {

@@ -1,7 +1,8 @@
-#include "common/data/data_checks.h"
+#include "common/data/data_description.h"
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,7 +27,81 @@ bool NumericNames(const std::vector<std::string>& names) {
   });
 }
 
+// The range of the numeric labels of the classes that occur in `labels`.
+void SetLabelRange(const std::vector<int32_t>& labels,
+                   const std::vector<std::string>& names,
+                   DataDescription* description) {
+  std::optional<double> low, high;
+  for (int32_t c : std::set<int32_t>(labels.begin(), labels.end())) {
+    int64_t value;
+    if (!ParseWholeNumber(LabelOfClass(names, c), &value)) return;
+    low = std::min<double>(low.value_or(value), value);
+    high = std::max<double>(high.value_or(value), value);
+  }
+  description->label_min = low;
+  description->label_max = high;
+}
+
 }  // namespace
+
+std::string DescribeShape(const DataDescription& data) {
+  std::string text =
+      absl::StrCat(data.train_examples, " training and ", data.test_examples,
+                   " test examples, ", data.num_features, " features, ");
+  if (data.num_classes == 0) {
+    absl::StrAppend(&text, "regression");
+  } else {
+    absl::StrAppend(&text, data.num_classes, " classes");
+  }
+  const char* what = data.num_classes == 0 ? "targets" : "labels";
+  if (!data.class_names.empty()) {
+    const size_t shown = std::min<size_t>(data.class_names.size(), 10);
+    absl::StrAppend(&text, " (labels ",
+                    absl::StrJoin(data.class_names.begin(),
+                                  data.class_names.begin() + shown, ", "),
+                    shown < data.class_names.size() ? ", ..." : "",
+                    " as classes 0..", data.class_names.size() - 1);
+    if (data.label_min.has_value()) {
+      absl::StrAppend(&text, "; range ", *data.label_min, " to ",
+                      *data.label_max);
+    }
+    absl::StrAppend(&text, ")");
+  } else if (data.label_min.has_value()) {
+    absl::StrAppend(&text, " (", what, " ", *data.label_min, " to ",
+                    *data.label_max, ")");
+  }
+  return text;
+}
+
+void DescribeLabels(const std::vector<int32_t>& labels,
+                    const std::vector<float>& targets,
+                    const std::vector<std::string>& class_names,
+                    const std::string& regression_field,
+                    DataDescription* description) {
+  description->class_names = class_names;
+  if (!targets.empty()) {
+    const auto [low, high] =
+        std::minmax_element(targets.begin(), targets.end());
+    description->label_min = *low;
+    description->label_max = *high;
+  }
+  if (description->num_classes == 0) return;
+  SetLabelRange(labels, class_names, description);
+  description->warnings = ClassWarnings(labels, description->num_classes,
+                                        class_names, regression_field);
+}
+
+void DescribeUnscaledFeatures(const Dataset& train,
+                              DataDescription* description) {
+  const std::optional<std::string> problem = FeatureRangeProblem(train);
+  if (!problem.has_value()) return;
+  description->warnings.push_back(
+      absl::StrCat(*problem,
+                   " and data.scaling is NO_SCALING: gradient descent may "
+                   "diverge or crawl; set data.scaling: STANDARDIZE"));
+  description->divergence_hint =
+      absl::StrCat(*problem, ": set data.scaling: STANDARDIZE");
+}
 
 std::vector<std::string> ClassWarnings(const std::vector<int32_t>& labels,
                                        int32_t num_classes,
