@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/config/job_options.h"
+#include "common/data/csv_reader.h"
 #include "common/optim/optimizer.h"
 
 namespace descent {
@@ -198,10 +199,7 @@ std::optional<FieldProblem> CheckSynthetic(const v1::SyntheticDataConfig& s) {
 
 // One character, and not one that RFC 4180 gives a meaning of its own.
 std::optional<FieldProblem> CheckDelimiter(const std::string& delimiter) {
-  if (delimiter.empty() || (delimiter.size() == 1 && delimiter != "\"" &&
-                            delimiter != "\n" && delimiter != "\r")) {
-    return std::nullopt;
-  }
+  if (ParseCsvDelimiter(delimiter).has_value()) return std::nullopt;
   return FieldProblem{
       "data.csv.delimiter",
       absl::StrCat("must be one character other than a quote or a line "

@@ -288,6 +288,15 @@ absl::StatusOr<Dataset> CsvParser::Finish() {
 
 }  // namespace
 
+std::optional<char> ParseCsvDelimiter(const std::string& text) {
+  if (text.empty()) return '\0';
+  if (text == "\\t") return '\t';
+  if (text.size() != 1 || text == "\"" || text == "\n" || text == "\r") {
+    return std::nullopt;
+  }
+  return text[0];
+}
+
 char CsvDelimiter(const std::string& path, const CsvOptions& options) {
   if (options.delimiter != 0) return options.delimiter;
   return absl::EndsWith(path, ".tsv") || absl::EndsWith(path, ".tsv.gz") ? '\t'

@@ -68,6 +68,12 @@ struct CsvOptions {
   int skip_lines = 0;
 };
 
+// CsvOptions::delimiter from the config's text: "" is 0 (by file name),
+// one character is itself, and the two characters \t are a tab (as a shell
+// passes --set data.csv.delimiter=\t). nullopt for anything else, or a
+// quote or line break.
+std::optional<char> ParseCsvDelimiter(const std::string& text);
+
 // The delimiter ReadCsv uses for `path` with `options`.
 char CsvDelimiter(const std::string& path, const CsvOptions& options);
 

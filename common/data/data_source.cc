@@ -237,7 +237,8 @@ absl::StatusOr<Dataset> ReadIdxTest(const v1::IdxDataConfig& idx) {
 CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
   CsvOptions options;
   if (csv.has_header()) options.header = csv.header();
-  if (!csv.delimiter().empty()) options.delimiter = csv.delimiter()[0];
+  // Validated (FindConfigIssue): a delimiter ParseCsvDelimiter accepts.
+  options.delimiter = ParseCsvDelimiter(csv.delimiter()).value_or(',');
   options.skip_lines = csv.skip_lines();
   options.label_column = csv.label_column();
   options.label_index = csv.label_index();

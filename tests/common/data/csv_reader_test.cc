@@ -337,6 +337,16 @@ TEST(ReadCsv, DelimiterDefaultsToTabForTsvAndCanBeSet) {
   EXPECT_THAT(data->features, Pointwise(FloatEq(), {1.f, 2.f, 3.f, 4.f}));
 }
 
+TEST(ParseCsvDelimiter, TakesOneCharacterOrBackslashT) {
+  EXPECT_EQ(ParseCsvDelimiter(""), '\0');  // by file name
+  EXPECT_EQ(ParseCsvDelimiter(";"), ';');
+  EXPECT_EQ(ParseCsvDelimiter("\t"), '\t');
+  EXPECT_EQ(ParseCsvDelimiter("\\t"), '\t');
+  for (const char* bad : {";;", "\"", "\n", "\r", "\\n"}) {
+    EXPECT_EQ(ParseCsvDelimiter(bad), std::nullopt) << bad;
+  }
+}
+
 TEST(ReadCsv, ReadsRfc4180QuotedFields) {
   const std::string path = WriteTempFile("a.csv",
                                          "\"x, first\",\"y \"\"2\"\"\",label\n"
