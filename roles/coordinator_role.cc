@@ -242,9 +242,9 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
                    const v1::JobConfig& config, CoordinatorState& s) {
   s.data = std::make_unique<DataSource>(config);
   ASSIGN_OR_RETURN(DataDescription data, s.data->Describe());
-  RETURN_IF_ERROR(RecordData(data, options.output_dir, s));
   ASSIGN_OR_RETURN(Examples test, s.data->LoadTest());
   const DataShape shape{data.num_features, data.num_classes};
+  RETURN_IF_ERROR(RecordData(data, options.output_dir, s));
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
   ASSIGN_OR_RETURN(s.evaluator,
                    CreateEvaluator(config, shape, std::move(test)));
