@@ -57,6 +57,7 @@ struct Columns {
   std::vector<std::string> names;  // empty without a header
   int count = 0;
   int label = -1;
+  int64_t line = 0;  // the line that fixed them
 
   // How errors name column c: by header name where there is one, and by
   // 0-based index.
@@ -170,6 +171,7 @@ absl::Status CsvParser::ResolveHeader(const std::optional<Fields>& second) {
 absl::Status CsvParser::SetColumns(const Fields& fields, bool header) {
   columns_.emplace();
   columns_->count = static_cast<int>(fields.size());
+  columns_->line = line_;
   if (header) columns_->names = fields;
   ASSIGN_OR_RETURN(columns_->label, FindLabel());
   return absl::OkStatus();
@@ -201,9 +203,19 @@ absl::StatusOr<int> CsvParser::FindLabel() const {
 
 absl::Status CsvParser::ReadRow(const Fields& fields) {
   if (static_cast<int>(fields.size()) != columns_->count) {
+    // A first row that disagrees with the line above it: that line may be
+    // a title or metadata line (scikit-learn's "569,30,malignant,benign").
+    const std::string hint =
+        data_.num_examples == 0
+            ? absl::StrFormat(
+                  "; if line %d is not part of the table, set "
+                  "skip_lines: %d",
+                  columns_->line, columns_->line)
+            : "";
     return LineError(absl::StrFormat(
-        "expected %d fields (as on the %s), found %d", columns_->count,
-        header_ ? "header" : "first data line", fields.size()));
+        "expected %d fields (as on the %s, line %d), found %d%s",
+        columns_->count, header_ ? "header" : "first data line", columns_->line,
+        fields.size(), hint));
   }
   for (int c = 0; c < columns_->count; ++c) {
     if (c == columns_->label) {
