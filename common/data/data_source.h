@@ -10,6 +10,13 @@
 // data lines from 0): any other tool can rebuild the same split. Scaling
 // statistics come from the training split only and are applied to both.
 //
+// With a training and a test file, what the files decide together is
+// decided from both, identically in every process: the class labels'
+// encoding (UnifyClasses, class_labels.h) and, where data.libsvm.zero_based
+// is unset, the LIBSVM index base (0-based if index 0 occurs in either
+// file; logged). Describe() adds the data's shape and warnings
+// (data_description.h).
+//
 // Representation follows the model: sparse models (sparse logistic
 // regression, factorization machine, matrix factorization) get a
 // SparseDataset, every other model a dense Dataset; dense sources are
@@ -24,8 +31,6 @@
 #define DESCENT_COMMON_DATA_DATA_SOURCE_H_
 
 #include <cstdint>
-#include <optional>
-#include <string>
 #include <utility>
 #include <variant>
 #include <vector>

@@ -20,7 +20,7 @@
 // Every error names the file and, where one line is at fault, its 1-based
 // line number and the offending token, e.g.
 //   "train.svm:7: feature index 0 in \"0:1.5\" is invalid: indices are
-//    1-based (set zero_based for 0-based files)"
+//    1-based (set zero_based: true for 0-based files)"
 // Codes:
 //   errno's canonical code (NOT_FOUND, ...)  the file cannot be opened/read
 //   DATA_LOSS         a corrupt or truncated gzip stream
