@@ -79,6 +79,11 @@ int PrintResult(const std::string& output_dir) {
     std::fprintf(stderr, "descent local: cannot read %s\n", path.c_str());
     return kExitJobFailed;
   }
+  // The coordinator's warnings about the data (also in its log), repeated
+  // where they are seen, beside the result they may explain.
+  for (const std::string& warning : summary.data().warnings()) {
+    std::fprintf(stderr, "descent local: warning: data: %s\n", warning.c_str());
+  }
   std::printf(
       "state: %s\ntest_accuracy: %.4f\ntest_loss: %.4f\nsteps: %d\n"
       "epochs: %.2f\nwall_seconds: %.2f\nsamples_per_second: %.0f\noutput: "

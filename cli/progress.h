@@ -34,7 +34,8 @@ class ProgressDisplay {
 // Prints the job's result from `output_dir`/summary.json on stdout as
 // "key: value" lines (state, test_accuracy, test_loss, steps, epochs,
 // wall_seconds, samples_per_second, output; then the figures only some jobs
-// have, and with early stopping best_step and stopped_early). Returns 0, or
+// have, and with early stopping best_step and stopped_early), after the
+// summary's data warnings on stderr. Returns 0, or
 // 5 (job failed)
 // if the summary is missing, unreadable or not SUCCEEDED.
 int PrintResult(const std::string& output_dir);

@@ -72,6 +72,8 @@ struct CoordinatorState {
   std::unique_ptr<EvalLog> eval_log;
   std::unique_ptr<PsClient> ps;  // once the shard map is complete
   std::unique_ptr<DataSource> data;
+  v1::DataSummary data_summary;
+  std::vector<std::string> labels;  // encoded class labels (labels.json)
   // With early stopping: the best evaluation's parameters (step -1: none).
   SavedParameters best = NoParameters();
 };
@@ -231,6 +233,36 @@ absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
   return std::make_unique<Evaluator>(std::move(model), std::move(test.dense()));
 }
 
+// The data's shape for summary.json.
+v1::DataSummary ToDataSummary(const DataDescription& data) {
+  v1::DataSummary summary;
+  summary.set_train_examples(static_cast<double>(data.train_examples));
+  summary.set_test_examples(static_cast<double>(data.test_examples));
+  summary.set_num_features(static_cast<double>(data.num_features));
+  summary.set_num_classes(data.num_classes);
+  summary.set_regression(data.num_classes == 0);
+  if (data.label_min.has_value()) summary.set_label_min(*data.label_min);
+  if (data.label_max.has_value()) summary.set_label_max(*data.label_max);
+  for (const std::string& warning : data.warnings) {
+    summary.add_warnings(warning);
+  }
+  return summary;
+}
+
+// Logs the data's shape and warnings, and keeps them (and the labels, in
+// labels.json) for the job's outputs.
+absl::Status RecordData(const DataDescription& data,
+                        const std::string& output_dir, CoordinatorState& s) {
+  LOG(INFO) << "data: " << DescribeShape(data);
+  for (const std::string& warning : data.warnings) {
+    LOG(WARNING) << "data: " << warning;
+  }
+  s.data_summary = ToDataSummary(data);
+  s.labels = data.class_names;
+  if (data.class_names.empty()) return absl::OkStatus();
+  return WriteLabels(output_dir + "/labels.json", data.class_names);
+}
+
 absl::Status Setup(const CoordinatorRoleOptions& options,
                    const v1::JobConfig& config, CoordinatorState& s) {
   s.data = std::make_unique<DataSource>(config);
@@ -245,6 +277,7 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   }
   ASSIGN_OR_RETURN(Examples test, s.data->LoadTest());
   const DataShape shape{data.num_features, data.num_classes};
+  RETURN_IF_ERROR(RecordData(data, options.output_dir, s));
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
   ASSIGN_OR_RETURN(s.evaluator, CreateEvaluator(config, shape, std::move(test),
                                                 options.local_workers));
@@ -263,6 +296,7 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   core.num_features = shape.num_features;
   core.num_classes = shape.num_classes;
   core.train_examples = data.train_examples;
+  core.divergence_hint = data.divergence_hint;
   core.self.set_role(v1::COORDINATOR);
   core.self.set_pid(::getpid());
   core.self.set_metrics_address(s.metrics_server->address());
@@ -309,6 +343,8 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
   v1::JobSummary summary = s.coordinator->Summary();
   summary.set_exit_status(code);
   summary.set_config_hash(ConfigHash(config));
+  *summary.mutable_data() = s.data_summary;
+  for (const std::string& label : s.labels) summary.add_labels(label);
   if (code == kExitOk) AddPlanted(s, &summary);
   if (summary.stopped_early()) {
     LOG(INFO) << "stopped early at step " << summary.steps()

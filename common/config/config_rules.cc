@@ -4,9 +4,11 @@
 #include <limits>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/config/job_options.h"
+#include "common/data/csv_reader.h"
 #include "common/optim/optimizer.h"
 
 namespace descent {
@@ -195,6 +197,16 @@ std::optional<FieldProblem> CheckSynthetic(const v1::SyntheticDataConfig& s) {
   return std::nullopt;
 }
 
+// One character, and not one that RFC 4180 gives a meaning of its own.
+std::optional<FieldProblem> CheckDelimiter(const std::string& delimiter) {
+  if (ParseCsvDelimiter(delimiter).has_value()) return std::nullopt;
+  return FieldProblem{
+      "data.csv.delimiter",
+      absl::StrCat("must be one character other than a quote or a line "
+                   "break, e.g. \";\" or \"\\t\" (got \"",
+                   absl::CEscape(delimiter), "\")")};
+}
+
 std::optional<FieldProblem> CheckData(const v1::JobConfig& c) {
   const v1::DataConfig& d = c.data();
   switch (d.source_case()) {
@@ -219,7 +231,8 @@ std::optional<FieldProblem> CheckData(const v1::JobConfig& c) {
       return First(
           {CheckSplit("data.csv", d.csv().train(), d.csv().test_every()),
            OutOfRange("data.csv.num_classes", d.csv().num_classes(), 0, 65536),
-           OutOfRange("data.csv.skip_lines", d.csv().skip_lines(), 0, 1e9)});
+           OutOfRange("data.csv.skip_lines", d.csv().skip_lines(), 0, 1e9),
+           CheckDelimiter(d.csv().delimiter())});
     case v1::DataConfig::kLibsvm:
       return First({CheckSplit("data.libsvm", d.libsvm().train(),
                                d.libsvm().test_every()),

@@ -17,7 +17,6 @@ void ApplyDataDefaults(v1::DataConfig* data) {
   if (data->has_csv()) {
     v1::CsvDataConfig* csv = data->mutable_csv();
     if (!csv->has_test_every()) csv->set_test_every(kTestEvery);
-    if (!csv->has_header()) csv->set_header(kCsvHeader);
     if (!csv->has_label_index()) csv->set_label_index(kCsvLabelIndex);
   }
   if (data->has_libsvm() && !data->libsvm().has_test_every()) {

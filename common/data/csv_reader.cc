@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -15,9 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "common/data/class_labels.h"
+#include "common/data/csv_fields.h"
 #include "common/data/text_lines.h"
 #include "common/status_macros.h"
+#include "glog/logging.h"
 
 namespace descent {
 namespace {
@@ -31,7 +32,7 @@ absl::Status CheckOptions(const std::string& path, const CsvOptions& options) {
   if (!options.label_column.empty() && options.label_index != -1) {
     return OptionsError(path, "set label_column or label_index, not both");
   }
-  if (!options.label_column.empty() && !options.header) {
+  if (!options.label_column.empty() && !options.header.value_or(true)) {
     return OptionsError(path, "label_column needs header = true");
   }
   if (options.label_index < -1) {
@@ -44,17 +45,11 @@ absl::Status CheckOptions(const std::string& path, const CsvOptions& options) {
   if (options.regression && options.num_classes != 0) {
     return OptionsError(path, "num_classes must be 0 for regression");
   }
-  return absl::OkStatus();
-}
-
-// Fields of one line, surrounding whitespace removed.
-std::vector<absl::string_view> SplitFields(absl::string_view line,
-                                           char delimiter) {
-  std::vector<absl::string_view> fields = absl::StrSplit(line, delimiter);
-  for (absl::string_view& field : fields) {
-    field = absl::StripAsciiWhitespace(field);
+  const char d = options.delimiter;
+  if (d == '"' || d == '\n' || d == '\r') {
+    return OptionsError(path, "the delimiter cannot be a quote or line break");
   }
-  return fields;
+  return absl::OkStatus();
 }
 
 // The columns of a file, fixed by its header or its first data line.
@@ -62,6 +57,7 @@ struct Columns {
   std::vector<std::string> names;  // empty without a header
   int count = 0;
   int label = -1;
+  int64_t line = 0;  // the line that fixed them
 
   // How errors name column c: by header name where there is one, and by
   // 0-based index.
@@ -71,10 +67,14 @@ struct Columns {
   }
 };
 
+using Fields = std::vector<std::string>;
+
 class CsvParser {
  public:
   CsvParser(const std::string& path, const CsvOptions& options)
-      : path_(path), options_(options) {}
+      : path_(path),
+        options_(options),
+        delimiter_(CsvDelimiter(path, options)) {}
 
   absl::Status Consume(int64_t line_number, absl::string_view line);
   absl::StatusOr<Dataset> Finish();
@@ -85,45 +85,94 @@ class CsvParser {
         absl::StrCat(LineLocation(path_, line_), ": ", problem));
   }
 
-  absl::Status SetColumns(const std::vector<absl::string_view>& fields);
+  absl::Status Record(const Fields& fields);
+  // Decides whether the held first record is a header, now that `second`
+  // (nullopt: none) is known, and reads it accordingly.
+  absl::Status ResolveHeader(const std::optional<Fields>& second);
+  absl::Status SetColumns(const Fields& fields, bool header);
   absl::StatusOr<int> FindLabel() const;
-  absl::Status ReadRow(const std::vector<absl::string_view>& fields);
+  absl::Status ReadRow(const Fields& fields);
   absl::StatusOr<float> ReadReal(int c, absl::string_view field) const;
   absl::Status ReadLabel(absl::string_view field);
 
   const std::string& path_;
   const CsvOptions& options_;
-  int64_t line_ = 0;  // number of the line being read
+  const char delimiter_;
+  int64_t line_ = 0;         // number of the line the current record starts on
+  int64_t last_line_ = 0;    // number of the last line read
+  std::string open_record_;  // a record whose quoted field spans lines
+  Fields fields_;
+  // Without options_.header: the first record, until the second is read.
+  std::optional<Fields> first_;
+  int64_t first_line_ = 0;
+  bool header_ = false;
   std::optional<Columns> columns_;
   Dataset data_;
-  int64_t max_label_ = -1;
+  LabelDictionary labels_;
 };
 
 absl::Status CsvParser::Consume(int64_t line_number, absl::string_view line) {
-  line_ = line_number;
+  last_line_ = line_number;
   if (line_number <= options_.skip_lines) return absl::OkStatus();
-  if (absl::StripAsciiWhitespace(line).empty()) return absl::OkStatus();
-  const std::vector<absl::string_view> fields =
-      SplitFields(line, options_.delimiter);
-  if (columns_.has_value()) return ReadRow(fields);
-  RETURN_IF_ERROR(SetColumns(fields));
-  return options_.header ? absl::OkStatus() : ReadRow(fields);
+  absl::string_view record = line;
+  if (!open_record_.empty()) {
+    absl::StrAppend(&open_record_, "\n", line);
+    record = open_record_;
+  } else {
+    line_ = line_number;
+    if (absl::StripAsciiWhitespace(line).empty()) return absl::OkStatus();
+  }
+  absl::StatusOr<bool> complete = SplitCsvRecord(record, delimiter_, &fields_);
+  if (!complete.ok()) return LineError(complete.status().message());
+  if (!*complete) {
+    if (open_record_.empty()) open_record_ = std::string(line);
+    return absl::OkStatus();
+  }
+  open_record_.clear();
+  return Record(fields_);
 }
 
-absl::Status CsvParser::SetColumns(
-    const std::vector<absl::string_view>& fields) {
+absl::Status CsvParser::Record(const Fields& fields) {
+  if (columns_.has_value()) return ReadRow(fields);
+  if (options_.header.has_value() || !options_.label_column.empty()) {
+    header_ = options_.header.value_or(true);
+    RETURN_IF_ERROR(SetColumns(fields, header_));
+    return header_ ? absl::OkStatus() : ReadRow(fields);
+  }
+  if (!first_.has_value()) {
+    first_ = fields;
+    first_line_ = line_;
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(ResolveHeader(fields));
+  return ReadRow(fields);
+}
+
+absl::Status CsvParser::ResolveHeader(const std::optional<Fields>& second) {
+  const int label = options_.label_index >= 0
+                        ? options_.label_index
+                        : static_cast<int>(first_->size()) - 1;
+  const HeaderGuess guess = GuessHeader(*first_, second, label);
+  header_ = guess.header;
+  LOG(INFO) << path_ << ": line " << first_line_
+            << (header_ ? " is taken as a header" : " is taken as data") << ": "
+            << guess.reason
+            << " (set data.csv.header: " << (header_ ? "false" : "true")
+            << " to read it as " << (header_ ? "data" : "a header") << ")";
+  const int64_t current = line_;
+  line_ = first_line_;
+  absl::Status status = SetColumns(*first_, header_);
+  if (status.ok() && !header_) status = ReadRow(*first_);
+  line_ = current;
+  first_.reset();
+  return status;
+}
+
+absl::Status CsvParser::SetColumns(const Fields& fields, bool header) {
   columns_.emplace();
   columns_->count = static_cast<int>(fields.size());
-  if (options_.header) {
-    for (int c = 0; c < columns_->count; ++c) {
-      if (absl::StrContains(fields[c], '"')) {
-        return LineError(absl::StrCat(
-            "header column ", c,
-            " contains a double quote; quoted fields are not supported"));
-      }
-      columns_->names.emplace_back(fields[c]);
-    }
-  }
+  columns_->line = line_;
+  if (header) columns_->names = fields;
   ASSIGN_OR_RETURN(columns_->label, FindLabel());
   return absl::OkStatus();
 }
@@ -152,11 +201,21 @@ absl::StatusOr<int> CsvParser::FindLabel() const {
   return options_.label_index >= 0 ? options_.label_index : columns_->count - 1;
 }
 
-absl::Status CsvParser::ReadRow(const std::vector<absl::string_view>& fields) {
+absl::Status CsvParser::ReadRow(const Fields& fields) {
   if (static_cast<int>(fields.size()) != columns_->count) {
+    // A first row that disagrees with the line above it: that line may be
+    // a title or metadata line (scikit-learn's "569,30,malignant,benign").
+    const std::string hint =
+        data_.num_examples == 0
+            ? absl::StrFormat(
+                  "; if line %d is not part of the table, set "
+                  "skip_lines: %d",
+                  columns_->line, columns_->line)
+            : "";
     return LineError(absl::StrFormat(
-        "expected %d fields (as on the %s), found %d", columns_->count,
-        options_.header ? "header" : "first data line", fields.size()));
+        "expected %d fields (as on the %s, line %d), found %d%s",
+        columns_->count, header_ ? "header" : "first data line", columns_->line,
+        fields.size(), hint));
   }
   for (int c = 0; c < columns_->count; ++c) {
     if (c == columns_->label) {
@@ -176,10 +235,6 @@ absl::StatusOr<float> CsvParser::ReadReal(int c,
   if (field.empty()) {
     return LineError(absl::StrCat(column, " is empty (missing value)"));
   }
-  if (absl::StrContains(field, '"')) {
-    return LineError(absl::StrCat(
-        column, " contains a double quote; quoted fields are not supported"));
-  }
   float value;
   if (!absl::SimpleAtof(field, &value)) {
     return LineError(
@@ -194,57 +249,71 @@ absl::StatusOr<float> CsvParser::ReadReal(int c,
 }
 
 absl::Status CsvParser::ReadLabel(absl::string_view field) {
-  ASSIGN_OR_RETURN(const float real, ReadReal(columns_->label, field));
   if (options_.regression) {
+    ASSIGN_OR_RETURN(const float real, ReadReal(columns_->label, field));
     data_.targets.push_back(real);
     return absl::OkStatus();
   }
   const std::string column = columns_->Describe(columns_->label);
+  if (field.empty()) {
+    return LineError(absl::StrCat(column, " is empty (missing label)"));
+  }
+  double real;
   int64_t label;
-  if (!ParseWholeNumber(field, &label)) {
+  const bool number = absl::SimpleAtod(field, &real);
+  if (number && !ParseWholeNumber(field, &label)) {
     return LineError(absl::StrFormat(
         "%s: class label \"%s\" is not an integer (set regression for real "
         "targets)",
         column, field));
   }
-  if (label < 0) {
-    return LineError(absl::StrFormat(
-        "%s: class label %d is negative; class labels are 0, 1, 2, ...", column,
-        label));
-  }
-  if (options_.num_classes > 0 && label >= options_.num_classes) {
+  if (number && options_.num_classes > 0 && label >= options_.num_classes) {
     return LineError(
         absl::StrFormat("%s: class label %d is not below num_classes = %d",
                         column, label, options_.num_classes));
   }
-  if (label >= std::numeric_limits<int32_t>::max()) {
-    return LineError(
-        absl::StrFormat("%s: class label %d is too large", column, label));
-  }
-  max_label_ = std::max(max_label_, label);
-  data_.labels.push_back(static_cast<int32_t>(label));
+  data_.labels.push_back(labels_.Add(CanonicalLabel(field)));
   return absl::OkStatus();
 }
 
 absl::StatusOr<Dataset> CsvParser::Finish() {
-  if (line_ == 0) {
+  if (last_line_ == 0) {
     return absl::InvalidArgumentError(absl::StrCat(path_, ": empty file"));
   }
+  if (!open_record_.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s:%d: a quoted field is never closed", path_, line_));
+  }
+  if (first_.has_value()) RETURN_IF_ERROR(ResolveHeader(std::nullopt));
   if (data_.num_examples == 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: no data rows (%d lines, all skipped, blank or a header)", path_,
-        line_));
+        last_line_));
   }
   data_.num_features = columns_->count - 1;
   if (!options_.regression) {
-    data_.num_classes = options_.num_classes > 0
-                            ? options_.num_classes
-                            : static_cast<int32_t>(max_label_ + 1);
+    RETURN_IF_ERROR(
+        FinishClasses(labels_, options_.num_classes, path_, &data_));
   }
   return std::move(data_);
 }
 
 }  // namespace
+
+std::optional<char> ParseCsvDelimiter(const std::string& text) {
+  if (text.empty()) return '\0';
+  if (text == "\\t") return '\t';
+  if (text.size() != 1 || text == "\"" || text == "\n" || text == "\r") {
+    return std::nullopt;
+  }
+  return text[0];
+}
+
+char CsvDelimiter(const std::string& path, const CsvOptions& options) {
+  if (options.delimiter != 0) return options.delimiter;
+  return absl::EndsWith(path, ".tsv") || absl::EndsWith(path, ".tsv.gz") ? '\t'
+                                                                         : ',';
+}
 
 absl::StatusOr<Dataset> ReadCsv(const std::string& path,
                                 const CsvOptions& options) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/data/class_labels.h"
 #include "common/data/csv_reader.h"
 #include "common/data/idx_reader.h"
 #include "common/data/libsvm_reader.h"
@@ -66,6 +67,7 @@ Dataset SelectRows(const Dataset& data, const std::vector<int64_t>& rows) {
   out.num_examples = static_cast<int64_t>(rows.size());
   out.num_features = data.num_features;
   out.num_classes = data.num_classes;
+  out.class_names = data.class_names;
   out.features.reserve(rows.size() * data.num_features);
   for (int64_t row : rows) {
     const float* x = data.example(row);
@@ -82,6 +84,7 @@ SparseDataset SelectRows(const SparseDataset& data,
   out.num_examples = static_cast<int64_t>(rows.size());
   out.num_features = data.num_features;
   out.num_classes = data.num_classes;
+  out.class_names = data.class_names;
   for (int64_t row : rows) {
     const int64_t begin = data.row_offsets[row];
     const int64_t end = data.row_offsets[row + 1];
@@ -142,6 +145,12 @@ void MergeClasses(std::pair<Data, Data>* splits) {
   a.num_classes = b.num_classes =
       std::max({a.num_classes, b.num_classes, MaxLabel(a.labels) + 1,
                 MaxLabel(b.labels) + 1});
+}
+
+// Indices one higher: a file read as 1-based, as 0-based.
+void ShiftIndicesUp(SparseDataset* data) {
+  for (int64_t& index : data->indices) ++index;
+  ++data->num_features;
 }
 
 // Reads `train` with `read`, then `test`, or without one, holds out every
@@ -227,7 +236,9 @@ absl::StatusOr<Dataset> ReadIdxTest(const v1::IdxDataConfig& idx) {
 
 CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
   CsvOptions options;
-  options.header = csv.header();
+  if (csv.has_header()) options.header = csv.header();
+  // Validated (FindConfigIssue): a delimiter ParseCsvDelimiter accepts.
+  options.delimiter = ParseCsvDelimiter(csv.delimiter()).value_or(',');
   options.skip_lines = csv.skip_lines();
   options.label_column = csv.label_column();
   options.label_index = csv.label_index();
@@ -238,10 +249,56 @@ CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
 
 LibsvmOptions LibsvmOptionsOf(const v1::LibsvmDataConfig& libsvm) {
   LibsvmOptions options;
-  options.zero_based = libsvm.zero_based();
+  if (libsvm.has_zero_based()) options.zero_based = libsvm.zero_based();
   options.regression = libsvm.regression();
   options.num_classes = libsvm.num_classes();
   return options;
+}
+
+// "a.svm" or "a.svm and b.svm".
+std::string FileNames(const v1::LibsvmDataConfig& libsvm) {
+  if (libsvm.test().empty()) return libsvm.train();
+  return absl::StrCat(libsvm.train(), " and ", libsvm.test());
+}
+
+// Both LIBSVM splits, with one index base: as configured or, unset, 0-based
+// if index 0 occurs in either file (logged).
+absl::StatusOr<std::pair<SparseDataset, SparseDataset>> ReadLibsvmSplits(
+    const v1::LibsvmDataConfig& libsvm) {
+  const LibsvmOptions options = LibsvmOptionsOf(libsvm);
+  std::vector<std::pair<std::string, LibsvmIndexBase>> bases;
+  ASSIGN_OR_RETURN(
+      auto splits,
+      (ReadSplits<SparseDataset>(
+          libsvm.train(), libsvm.test(), libsvm.test_every(),
+          [&](const std::string& path) -> absl::StatusOr<SparseDataset> {
+            LibsvmIndexBase base;
+            ASSIGN_OR_RETURN(SparseDataset data,
+                             ReadLibsvm(path, options, &base));
+            bases.emplace_back(path, base);
+            return data;
+          })));
+  if (options.zero_based.has_value()) return splits;
+  const auto zero = std::find_if(bases.begin(), bases.end(), [](const auto& b) {
+    return b.second.zero_line > 0;
+  });
+  if (zero == bases.end()) {
+    LOG(INFO) << "data.libsvm: indices are taken as 1-based (LIBSVM's "
+                 "convention): index 0 occurs nowhere in "
+              << FileNames(libsvm)
+              << " (set data.libsvm.zero_based: true to read them as 0-based)";
+    return splits;
+  }
+  LOG(INFO) << "data.libsvm: indices are taken as 0-based: index 0 occurs at "
+            << zero->first << ":" << zero->second.zero_line
+            << " (set data.libsvm.zero_based: false to read them as 1-based)";
+  // A file without index 0 was read as 1-based: move it back up.
+  if (bases.size() == 2) {
+    SparseDataset& test = splits.second;
+    if (bases[1].second.zero_line == 0) ShiftIndicesUp(&test);
+    if (bases[0].second.zero_line == 0) ShiftIndicesUp(&splits.first);
+  }
+  return splits;
 }
 
 }  // namespace
@@ -275,6 +332,7 @@ SparseDataset ToSparse(const Dataset& dense) {
   }
   sparse.labels = dense.labels;
   sparse.targets = dense.targets;
+  sparse.class_names = dense.class_names;
   return sparse;
 }
 
@@ -298,6 +356,10 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
                                      [&](const std::string& path) {
                                        return ReadCsv(path, options);
                                      })));
+    if (!csv.test().empty() && !csv.regression()) {
+      RETURN_IF_ERROR(UnifyClasses(csv.num_classes(), "data.csv", &splits.first,
+                                   &splits.second));
+    }
   } else if (data_.has_libsvm()) {
     ASSIGN_OR_RETURN(Splits sparse, ReadSparse());
     const int64_t floats = (sparse.train.size() + sparse.test.size()) *
@@ -337,13 +399,11 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
   std::pair<SparseDataset, SparseDataset> splits;
   if (data_.has_libsvm()) {
     const v1::LibsvmDataConfig& libsvm = data_.libsvm();
-    const LibsvmOptions options = LibsvmOptionsOf(libsvm);
-    ASSIGN_OR_RETURN(
-        splits, (ReadSplits<SparseDataset>(libsvm.train(), libsvm.test(),
-                                           libsvm.test_every(),
-                                           [&](const std::string& path) {
-                                             return ReadLibsvm(path, options);
-                                           })));
+    ASSIGN_OR_RETURN(splits, ReadLibsvmSplits(libsvm));
+    if (!libsvm.test().empty() && !libsvm.regression()) {
+      RETURN_IF_ERROR(UnifyClasses(libsvm.num_classes(), "data.libsvm",
+                                   &splits.first, &splits.second));
+    }
   } else if (data_.has_ratings()) {
     const v1::RatingsDataConfig& ratings = data_.ratings();
     ASSIGN_OR_RETURN(
@@ -406,15 +466,38 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
                      IdxRange(idx.train_images(), idx.max_train_examples()));
     description.train_examples = train.size();
     ASSIGN_OR_RETURN(Examples test, LoadTest());
+    description.test_examples = test.size();
     description.num_features = test.num_features();
     description.num_classes = idx.num_classes();
+    description.label_min = 0;
+    description.label_max = idx.num_classes() - 1;
     return description;
   }
   ASSIGN_OR_RETURN(Splits splits, LoadAll());
   description.train_examples = splits.train.size();
+  description.test_examples = splits.test.size();
   description.num_features = splits.train.num_features();
   description.num_classes = splits.train.num_classes();
+  Examine(splits, &description);
   return description;
+}
+
+void DataSource::Examine(const Splits& splits,
+                         DataDescription* description) const {
+  const std::string regression =
+      data_.has_libsvm() ? "data.libsvm.regression" : "data.csv.regression";
+  if (splits.train.is_sparse()) {
+    const SparseDataset& train = splits.train.sparse();
+    DescribeLabels(train.labels, train.targets, train.class_names, regression,
+                   description);
+    return;
+  }
+  const Dataset& train = splits.train.dense();
+  DescribeLabels(train.labels, train.targets, train.class_names, regression,
+                 description);
+  if (data_.scaling() == v1::NO_SCALING) {
+    DescribeUnscaledFeatures(train, description);
+  }
 }
 
 absl::StatusOr<Examples> DataSource::LoadTest() const {

@@ -10,6 +10,13 @@
 // data lines from 0): any other tool can rebuild the same split. Scaling
 // statistics come from the training split only and are applied to both.
 //
+// With a training and a test file, what the files decide together is
+// decided from both, identically in every process: the class labels'
+// encoding (UnifyClasses, class_labels.h) and, where data.libsvm.zero_based
+// is unset, the LIBSVM index base (0-based if index 0 occurs in either
+// file; logged). Describe() adds the data's shape and warnings
+// (data_description.h).
+//
 // Representation follows the model: sparse models (sparse logistic
 // regression, factorization machine, matrix factorization) get a
 // SparseDataset, every other model a dense Dataset; dense sources are
@@ -29,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/data/data_description.h"
 #include "common/data/dataset.h"
 #include "common/data/sparse_dataset.h"
 #include "descent/v1/job.pb.h"
@@ -64,13 +72,6 @@ class Examples {
 
  private:
   std::variant<Dataset, SparseDataset> data_;
-};
-
-// What the coordinator learns of the data before it serves.
-struct DataDescription {
-  int64_t train_examples = 0;
-  int64_t num_features = 0;  // sparse data: the width of the key space
-  int32_t num_classes = 0;   // 0 for regression data
 };
 
 // For synthetic data, the planted model and how it does on the test split.
@@ -109,6 +110,8 @@ class DataSource {
   absl::StatusOr<Splits> ReadSparse() const;
   // Whole IDX files can be read by ranges without loading everything.
   bool ReadsIdxDirectly() const;
+  // Fills in what `splits` show beyond their sizes: labels, warnings.
+  void Examine(const Splits& splits, DataDescription* description) const;
 
   const v1::DataConfig data_;
   const bool sparse_;

@@ -6,6 +6,7 @@
 #define DESCENT_COMMON_DATA_DATASET_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "common/partition.h"  // IndexRange
@@ -24,6 +25,10 @@ struct Dataset {
   std::vector<float> features;  // num_examples * num_features
   std::vector<int32_t> labels;  // num_examples; classification data
   std::vector<float> targets;   // num_examples; regression data
+  // Classification data whose file labels were encoded (class_labels.h):
+  // class_names[c] is the label class c stands for. Empty where class c
+  // is written c.
+  std::vector<std::string> class_names;
 
   // The features of example i; requires 0 <= i < num_examples.
   const float* example(int64_t i) const {

@@ -1,7 +1,5 @@
 #include "common/data/idx_reader.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -16,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/data/gz_file.h"
 #include "common/status_macros.h"
 
 namespace descent {
@@ -28,57 +27,6 @@ constexpr uint64_t kMaxExamples = std::numeric_limits<int32_t>::max();
 constexpr uint64_t kMaxPixelsPerImage = uint64_t{1} << 24;
 // Bytes decompressed per gzread call while streaming records.
 constexpr int64_t kChunkBytes = 1 << 16;
-
-struct GzCloser {
-  void operator()(gzFile file) const { gzclose(file); }
-};
-
-// A gzip'd or plain file open for sequential reading; closes on destruction.
-class GzReader {
- public:
-  static absl::StatusOr<GzReader> Open(const std::string& path) {
-    errno = 0;
-    gzFile file = gzopen(path.c_str(), "rbe");
-    if (file == nullptr) {
-      return absl::ErrnoToStatus(errno == 0 ? ENOMEM : errno,
-                                 absl::StrCat(path, ": cannot open"));
-    }
-    gzbuffer(file, 1 << 17);
-    return GzReader(path, file);
-  }
-
-  // Reads up to n bytes into buf, fewer only where the data ends (a cut
-  // gzip stream counts as ending). Fails on a read error or corrupt stream.
-  absl::StatusOr<int64_t> Read(void* buf, int64_t n) {
-    const int got = gzread(file_.get(), buf, static_cast<unsigned>(n));
-    const int saved_errno = errno;
-    int code = Z_OK;
-    const char* message = gzerror(file_.get(), &code);
-    if (code == Z_OK || code == Z_BUF_ERROR) return std::max(got, 0);
-    if (code == Z_ERRNO) {
-      return absl::ErrnoToStatus(saved_errno,
-                                 absl::StrCat(path_, ": cannot read"));
-    }
-    return absl::DataLossError(absl::StrCat(
-        path_, ": corrupt gzip stream: ", WithoutPathPrefix(message)));
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  GzReader(std::string path, gzFile file)
-      : path_(std::move(path)), file_(file) {}
-
-  // zlib prefixes its messages with the path given to gzopen.
-  absl::string_view WithoutPathPrefix(absl::string_view message) const {
-    const std::string prefix = absl::StrCat(path_, ": ");
-    if (absl::StartsWith(message, prefix)) message.remove_prefix(prefix.size());
-    return message;
-  }
-
-  std::string path_;
-  std::unique_ptr<gzFile_s, GzCloser> file_;
-};
 
 // What an IDX header declares: N records of record_size bytes each.
 struct IdxHeader {

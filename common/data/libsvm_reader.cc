@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/data/class_labels.h"
 #include "common/data/text_lines.h"
 #include "common/status_macros.h"
 
@@ -43,6 +44,9 @@ class LibsvmParser {
 
   absl::Status Consume(int64_t line_number, absl::string_view line);
   absl::StatusOr<SparseDataset> Finish();
+  LibsvmIndexBase base() const {
+    return {options_.zero_based.value_or(zero_line_ > 0), zero_line_};
+  }
 
  private:
   absl::Status LineError(absl::string_view problem) const {
@@ -52,25 +56,22 @@ class LibsvmParser {
 
   absl::Status ReadLabel(absl::string_view token);
   absl::Status ReadClass(absl::string_view token);
-  absl::Status CheckBinaryConvention(absl::string_view token, int64_t label);
   absl::Status ReadQid(absl::string_view token) const;
   absl::Status ReadFeature(absl::string_view token, int64_t* previous);
   // An index as the file writes it, from its 0-based form.
   int64_t AsWritten(int64_t index) const {
-    return options_.zero_based ? index : index + 1;
+    return options_.zero_based.value_or(true) ? index : index + 1;
   }
 
   const std::string& path_;
   const LibsvmOptions& options_;
   int64_t line_ = 0;  // number of the line being read
   SparseDataset data_;
-  int64_t max_index_ = -1;  // largest 0-based feature index seen
-  int64_t max_class_ = -1;  // largest class id, after mapping -1 to 0
-  // The first line labelled -1, and the first with a class label other than
-  // -1 and +1 (with that label); 0 where there is none yet.
-  int64_t minus_one_line_ = 0;
-  int64_t other_line_ = 0;
-  int64_t other_label_ = 0;
+  // Largest feature index seen, 0-based (read as 0-based when the base is
+  // yet to be decided).
+  int64_t max_index_ = -1;
+  int64_t zero_line_ = 0;  // the first line with index 0; 0: none yet
+  LabelDictionary labels_;
 };
 
 absl::Status LibsvmParser::Consume(int64_t line_number,
@@ -108,42 +109,20 @@ absl::Status LibsvmParser::ReadLabel(absl::string_view token) {
 
 absl::Status LibsvmParser::ReadClass(absl::string_view token) {
   int64_t label;
-  if (!ParseWholeNumber(token, &label) || label < -1) {
+  if (!ParseWholeNumber(token, &label)) {
     return LineError(absl::StrFormat(
-        "bad label \"%s\": class labels must be -1/+1 or non-negative "
-        "integers (set regression for real targets)",
+        "bad label \"%s\": class labels must be integers (set regression for "
+        "real targets)",
         token));
   }
-  RETURN_IF_ERROR(CheckBinaryConvention(token, label));
-  const int64_t id = label == -1 ? 0 : label;
-  if (options_.num_classes > 0 && id >= options_.num_classes) {
+  if (options_.num_classes > 0 && label >= options_.num_classes) {
     return LineError(
         absl::StrFormat("bad label \"%s\": class %d is not below num_classes "
                         "= %d",
-                        token, id, options_.num_classes));
+                        token, label, options_.num_classes));
   }
-  if (id >= std::numeric_limits<int32_t>::max()) {
-    return LineError(absl::StrFormat("bad label \"%s\": too large", token));
-  }
-  max_class_ = std::max(max_class_, id);
-  data_.labels.push_back(static_cast<int32_t>(id));
+  data_.labels.push_back(labels_.Add(absl::StrCat(label)));
   return absl::OkStatus();
-}
-
-// -1 means the file uses the binary -1/+1 convention, where class 0 is
-// written -1; a 0 (or a 2) elsewhere in it would be ambiguous.
-absl::Status LibsvmParser::CheckBinaryConvention(absl::string_view token,
-                                                 int64_t label) {
-  if (label == -1 && minus_one_line_ == 0) minus_one_line_ = line_;
-  if (label != -1 && label != 1 && other_line_ == 0) {
-    other_line_ = line_;
-    other_label_ = label;
-  }
-  if (minus_one_line_ == 0 || other_line_ == 0) return absl::OkStatus();
-  return LineError(absl::StrFormat(
-      "bad label \"%s\": label -1 (line %d) and label %d (line %d) cannot be "
-      "mixed: -1/+1 labels mean binary classification",
-      token, minus_one_line_, other_label_, other_line_));
 }
 
 absl::Status LibsvmParser::ReadQid(absl::string_view token) const {
@@ -169,19 +148,22 @@ absl::Status LibsvmParser::ReadFeature(absl::string_view token,
   const std::string where =
       absl::StrFormat("feature index %d in \"%s\"", written, token);
   if (written < 0) return LineError(absl::StrCat(where, " is negative"));
-  if (written == 0 && !options_.zero_based) {
+  if (written == 0 && !options_.zero_based.value_or(true)) {
     return LineError(absl::StrCat(where,
                                   " is invalid: indices are 1-based (set "
-                                  "zero_based for 0-based files)"));
+                                  "zero_based: true for 0-based files)"));
   }
-  const int64_t index = options_.zero_based ? written : written - 1;
+  if (written == 0 && zero_line_ == 0) zero_line_ = line_;
+  const int64_t index = AsWritten(0) == 0 ? written : written - 1;
   if (index <= *previous) {
     return LineError(absl::StrFormat(
         "%s is not above the previous index %d: indices must be strictly "
         "increasing within a line",
         where, AsWritten(*previous)));
   }
-  if (options_.num_features > 0 && index >= options_.num_features) {
+  // Undecided, a 1-based file's largest index reads as num_features here.
+  const int64_t slack = options_.zero_based.has_value() ? 0 : 1;
+  if (options_.num_features > 0 && index >= options_.num_features + slack) {
     return LineError(absl::StrFormat(
         "%s is out of range: num_features = %d allows indices %d..%d", where,
         options_.num_features, AsWritten(0),
@@ -210,14 +192,23 @@ absl::StatusOr<SparseDataset> LibsvmParser::Finish() {
                                      "or comments)",
                                      path_, line_));
   }
+  if (!options_.zero_based.has_value() && zero_line_ == 0) {
+    // 1-based after all: every index moves down by one.
+    for (int64_t& index : data_.indices) --index;
+    if (max_index_ > 0) --max_index_;
+  }
+  const int64_t width = max_index_ + 1;
+  if (options_.num_features > 0 && width > options_.num_features) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: index 0 never occurs, so indices are taken as 1-based, and the "
+        "largest, %d, is out of range: num_features = %d allows 1..%d",
+        path_, max_index_ + 1, options_.num_features, options_.num_features));
+  }
   data_.num_features =
-      options_.num_features > 0 ? options_.num_features : max_index_ + 1;
+      options_.num_features > 0 ? options_.num_features : width;
   if (!options_.regression) {
-    const int64_t inferred =
-        std::max<int64_t>(max_class_ + 1, minus_one_line_ > 0 ? 2 : 0);
-    data_.num_classes = options_.num_classes > 0
-                            ? options_.num_classes
-                            : static_cast<int32_t>(inferred);
+    RETURN_IF_ERROR(
+        FinishClasses(labels_, options_.num_classes, path_, &data_));
   }
   return std::move(data_);
 }
@@ -225,14 +216,17 @@ absl::StatusOr<SparseDataset> LibsvmParser::Finish() {
 }  // namespace
 
 absl::StatusOr<SparseDataset> ReadLibsvm(const std::string& path,
-                                         const LibsvmOptions& options) {
+                                         const LibsvmOptions& options,
+                                         LibsvmIndexBase* base) {
   RETURN_IF_ERROR(CheckOptions(path, options));
   LibsvmParser parser(path, options);
   RETURN_IF_ERROR(
       ForEachLine(path, [&parser](int64_t line_number, absl::string_view line) {
         return parser.Consume(line_number, line);
       }));
-  return parser.Finish();
+  ASSIGN_OR_RETURN(SparseDataset data, parser.Finish());
+  if (base != nullptr) *base = parser.base();
+  return data;
 }
 
 absl::StatusOr<Dataset> ReadLibsvmDense(const std::string& path,

@@ -3,21 +3,27 @@
 // separated by spaces or tabs. qid (SVMlight's query id) is checked to be an
 // integer and otherwise ignored. Indices must be strictly increasing within
 // a line; features not listed are 0. Blank and comment-only lines are
-// skipped; lines may end in "\n" or "\r\n". The file is streamed once.
-// Thread-safe: the functions here share no state.
+// skipped; lines may end in "\n" or "\r\n". The file may be
+// gzip-compressed. It is streamed once. Thread-safe: the functions here
+// share no state.
+//
+// Index base. LibsvmOptions::zero_based says; unset, as scikit-learn does:
+// the file is 0-based if index 0 occurs in it, else 1-based (LIBSVM's
+// convention). LibsvmIndexBase reports which was assumed.
 //
 // Labels. Regression: any finite real. Classification: whole numbers ("2"
-// or "2.0"), either all in {-1, +1} (the binary convention; -1 becomes class
-// 0 and +1 class 1, and num_classes is at least 2) or all non-negative
-// (kept as they are: a file labelled 1..k has k + 1 classes, class 0 empty).
-// A file mixing -1 with labels other than +1 is rejected.
+// or "2.0"), made class ids by EncodeClasses (class_labels.h): labels
+// 0..K-1 stay as they are; anything else, such as -1/+1 (the binary
+// convention: class 0 and class 1) or 1..K, is encoded in sorted order,
+// the labels kept in class_names.
 //
 // Every error names the file and, where one line is at fault, its 1-based
 // line number and the offending token, e.g.
 //   "train.svm:7: feature index 0 in \"0:1.5\" is invalid: indices are
-//    1-based (set zero_based for 0-based files)"
+//    1-based (set zero_based: true for 0-based files)"
 // Codes:
 //   errno's canonical code (NOT_FOUND, ...)  the file cannot be opened/read
+//   DATA_LOSS         a corrupt or truncated gzip stream
 //   INVALID_ARGUMENT  bad options; no examples; a bad label; a token not of
 //                     the form index:value; an index that is negative, 0 in
 //                     a 1-based file, not above the previous one, or not
@@ -28,6 +34,7 @@
 #define DESCENT_COMMON_DATA_LIBSVM_READER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -37,25 +44,34 @@
 namespace descent {
 
 struct LibsvmOptions {
-  // Indices in the file start at 0 rather than LIBSVM's usual 1. Either
-  // way, the SparseDataset's indices are 0-based.
-  bool zero_based = false;
+  // Indices in the file start at 0 (true) or at LIBSVM's usual 1 (false);
+  // unset: 0 if index 0 occurs in the file, else 1. Either way, the
+  // SparseDataset's indices are 0-based.
+  std::optional<bool> zero_based;
   // Width of the feature space; every index must fall inside it. 0 infers
   // it as the largest index + 1 (0-based) or the largest index (1-based).
   int64_t num_features = 0;
   // The label is a real target (targets; num_classes must stay 0) rather
   // than a class id (labels).
   bool regression = false;
-  // Classification only: class ids (after mapping -1 to 0) must be below
-  // it. 0 infers it as the largest class id + 1.
+  // Classification only: the number of classes; labels 0..K-1 must be
+  // below it. 0 infers it from the labels (see above).
   int32_t num_classes = 0;
 };
 
+// How a file's indices were read.
+struct LibsvmIndexBase {
+  bool zero_based = false;
+  // The first line where index 0 occurs; 0 if it never does.
+  int64_t zero_line = 0;
+};
+
 // Reads the whole file at `path` into a SparseDataset, values as written
-// (explicit zeros are kept). See above for the errors; on error nothing is
-// returned.
+// (explicit zeros are kept), and, if `base` is given, says which index base
+// was used. See above for the errors; on error nothing is returned.
 absl::StatusOr<SparseDataset> ReadLibsvm(const std::string& path,
-                                         const LibsvmOptions& options);
+                                         const LibsvmOptions& options,
+                                         LibsvmIndexBase* base = nullptr);
 
 // The largest num_examples * num_features that ReadLibsvmDense will store
 // (8 GiB of floats): beyond it, use ReadLibsvm.

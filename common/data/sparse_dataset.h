@@ -7,6 +7,7 @@
 #define DESCENT_COMMON_DATA_SPARSE_DATASET_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "common/data/dataset.h"
@@ -28,6 +29,10 @@ struct SparseDataset {
   std::vector<float> values;            // row_offsets.back() entries
   std::vector<int32_t> labels;          // num_examples; classification data
   std::vector<float> targets;           // num_examples; regression data
+  // Classification data whose file labels were encoded (class_labels.h):
+  // class_names[c] is the label class c stands for. Empty where class c
+  // is written c.
+  std::vector<std::string> class_names;
 
   // The number of stored features of example i; requires 0 <= i <
   // num_examples.
@@ -53,6 +58,7 @@ inline Dataset ToDense(const SparseDataset& sparse) {
   }
   dense.labels = sparse.labels;
   dense.targets = sparse.targets;
+  dense.class_names = sparse.class_names;
   return dense;
 }
 

@@ -1,6 +1,5 @@
 // Line-by-line input shared by descent's text readers (CSV, LIBSVM, rating
-// triples). Header-only: the readers' sources include it, and nothing else
-// needs to link anything for it.
+// triples), plain or gzip-compressed.
 //
 // ForEachLine streams a file once, so a reader holds the parsed data but
 // never the whole text. Lines are numbered from 1, as editors and error
@@ -8,14 +7,8 @@
 #ifndef DESCENT_COMMON_DATA_TEXT_LINES_H_
 #define DESCENT_COMMON_DATA_TEXT_LINES_H_
 
-#include <sys/types.h>  // ssize_t
-
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <memory>
 #include <string>
 
 #include "absl/functional/function_ref.h"
@@ -32,42 +25,15 @@ namespace descent {
 using LineVisitor =
     absl::FunctionRef<absl::Status(int64_t line_number, absl::string_view)>;
 
-// The buffer POSIX getline() grows as it reads; freed on destruction.
-struct LineBuffer {
-  char* data = nullptr;
-  size_t capacity = 0;
-  ~LineBuffer() { free(data); }
-};
-
 // Calls `visit` on every line of `path` in order, with "\n" or "\r\n"
-// removed and, on line 1, a UTF-8 byte-order mark. A final newline does not
-// make an extra empty line. Returns the first error `visit` returns, without
-// reading further; errno's canonical code (NOT_FOUND, PERMISSION_DENIED,
-// ...) if the file cannot be opened or read, as "path: cannot open: ...".
-inline absl::Status ForEachLine(const std::string& path, LineVisitor visit) {
-  errno = 0;
-  std::unique_ptr<FILE, int (*)(FILE*)> file(fopen(path.c_str(), "re"),
-                                             &fclose);
-  if (file == nullptr) {
-    return absl::ErrnoToStatus(errno == 0 ? ENOMEM : errno,
-                               absl::StrCat(path, ": cannot open"));
-  }
-  LineBuffer buffer;
-  int64_t line_number = 0;
-  ssize_t length;
-  while ((length = getline(&buffer.data, &buffer.capacity, file.get())) >= 0) {
-    absl::string_view line(buffer.data, static_cast<size_t>(length));
-    if (absl::EndsWith(line, "\n")) line.remove_suffix(1);
-    if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
-    if (++line_number == 1) absl::ConsumePrefix(&line, "\xEF\xBB\xBF");
-    absl::Status status = visit(line_number, line);
-    if (!status.ok()) return status;
-  }
-  if (ferror(file.get())) {
-    return absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot read"));
-  }
-  return absl::OkStatus();
-}
+// removed and, on line 1, a UTF-8 byte-order mark. A gzip-compressed file
+// (gz_file.h: by its magic bytes) is read as its contents. A final newline
+// does not make an extra empty line. Returns the first error `visit`
+// returns, without reading further; errno's canonical code (NOT_FOUND,
+// PERMISSION_DENIED, ...) if the file cannot be opened or read, as
+// "path: cannot open: ..."; DATA_LOSS, naming the file, for a corrupt or
+// truncated gzip stream.
+absl::Status ForEachLine(const std::string& path, LineVisitor visit);
 
 // "path:line", the prefix of every error about one line of a file.
 inline std::string LineLocation(const std::string& path, int64_t line_number) {

@@ -305,6 +305,9 @@ void Coordinator::EndLocked(v1::JobState state, const std::string& error,
   if (state_ == v1::RUNNING) finished_ = options_.clock();
   state_ = state;
   error_ = error;
+  if (exit_code == kExitDiverged && !options_.divergence_hint.empty()) {
+    absl::StrAppend(&error_, "; ", options_.divergence_hint);
+  }
   exit_code_ =
       state == v1::FAILED && exit_code == kExitOk ? kExitJobFailed : exit_code;
 }

@@ -58,6 +58,9 @@ struct CoordinatorOptions {
   int64_t train_examples = 0;
   // The coordinator's own entry in the member list.
   v1::Member self;
+  // Appended, after "; ", to the error of a job that diverged: what in the
+  // data may have caused it (DataDescription::divergence_hint).
+  std::string divergence_hint;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 

@@ -38,6 +38,24 @@ EvalRow ToRow(const v1::Evaluation& e) {
           e.test_loss(), e.test_accuracy(), e.test_rmse(),    e.test_auc()};
 }
 
+// `text` as a JSON string: quoted, with quotes, backslashes and control
+// characters escaped (UTF-8 passes through).
+std::string JsonString(const std::string& text) {
+  std::string out = "\"";
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", c);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
@@ -89,6 +107,15 @@ absl::Status WriteSummary(const std::string& path,
         absl::StrCat("summary to JSON: ", status.ToString()));
   }
   return WriteFileAtomically(path, json);
+}
+
+absl::Status WriteLabels(const std::string& path,
+                         const std::vector<std::string>& labels) {
+  std::string json = "{\n  \"labels\": [";
+  for (size_t c = 0; c < labels.size(); ++c) {
+    absl::StrAppend(&json, c == 0 ? "" : ", ", JsonString(labels[c]));
+  }
+  return WriteFileAtomically(path, json + "]\n}\n");
 }
 
 absl::Status WriteParameters(const std::string& path,

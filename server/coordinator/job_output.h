@@ -8,6 +8,9 @@
 //   summary.json     the JobSummary message as proto3 JSON (field names as
 //                    in proto/descent/v1/coordinator.proto), written once at
 //                    the end.
+//   labels.json      where the data's class labels were encoded
+//                    (common/data/class_labels.h): {"labels": [...]}, the
+//                    label of class c at index c; written at the start.
 //   best_params.bin  with early stopping: the parameters of the best
 //                    evaluation, written once at the end, in this layout
 //                    (every integer uint64, everything little-endian):
@@ -75,6 +78,10 @@ class EvalLog {
 // Writes `summary` to `path` as JSON, atomically.
 absl::Status WriteSummary(const std::string& path,
                           const v1::JobSummary& summary);
+
+// Writes labels.json's {"labels": [...]} to `path`, atomically.
+absl::Status WriteLabels(const std::string& path,
+                         const std::vector<std::string>& labels);
 
 // The contents of best_params.bin.
 struct SavedParameters {

@@ -392,7 +392,7 @@ TEST(ConfigTest, ModelDefaults) {
   absl::StatusOr<v1::JobConfig> csv =
       Parse(WithModelAndData("logistic_regression {}", "csv { train: \"t\" }"));
   ASSERT_TRUE(csv.ok()) << csv.status();
-  EXPECT_TRUE(csv->data().csv().header());
+  EXPECT_FALSE(csv->data().csv().has_header());  // detected from the file
   EXPECT_EQ(csv->data().csv().label_index(), -1);
   EXPECT_EQ(csv->data().csv().test_every(), 5);
 }
@@ -428,6 +428,10 @@ TEST(ConfigTest, ModelAndDataRulesNameTheField) {
        "synthetic { kind: RATINGS users: 10 items: 10 }",
        "data.synthetic.train_examples + test_examples"},
       {"linear_regression {}", "csv {}", "data.csv.train"},
+      {"linear_regression {}", "csv { train: \"t\" delimiter: \";;\" }",
+       "data.csv.delimiter"},
+      {"linear_regression {}", "csv { train: \"t\" delimiter: \"\\\"\" }",
+       "data.csv.delimiter"},
       {"linear_regression {}", "csv { train: \"t\" test_every: 1 }",
        "data.csv.test_every"},
       {"logistic_regression {}", "libsvm { train: \"t\" num_classes: -1 }",

@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/data/temp_file.h"
@@ -16,6 +20,7 @@ namespace descent {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::FloatEq;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
@@ -27,9 +32,11 @@ TEST(ReadCsv, ReadsHeaderAndLastColumnLabel) {
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->num_examples, 2);
   EXPECT_EQ(data->num_features, 2);
-  EXPECT_EQ(data->num_classes, 3);
+  // Labels 0 and 2 are not 0..K-1: encoded as classes 0 and 1.
+  EXPECT_EQ(data->num_classes, 2);
   EXPECT_THAT(data->features, Pointwise(FloatEq(), {1.f, 2.5f, -3.f, 40.f}));
-  EXPECT_THAT(data->labels, ElementsAre(0, 2));
+  EXPECT_THAT(data->labels, ElementsAre(0, 1));
+  EXPECT_THAT(data->class_names, ElementsAre("0", "2"));
   EXPECT_TRUE(data->targets.empty());
 }
 
@@ -164,11 +171,6 @@ TEST(ReadCsv, RejectsEachMalformedInput) {
        {},
        ":2:",
        {"class label \"1.5\" is not an integer"}},
-      {"negative_label",
-       "a,y\n1,0\n2,-1\n",
-       {},
-       ":3:",
-       {"column \"y\" (1)", "class label -1 is negative"}},
       {"label_too_big",
        "a,y\n1,3\n",
        WithClasses(3),
@@ -178,12 +180,32 @@ TEST(ReadCsv, RejectsEachMalformedInput) {
       {"header_only", "a,y\n\n", {}, ":", {"no data rows"}},
       {"nan", "a,y\nnan,0\n", {}, ":2:", {"\"nan\"", "not finite"}},
       {"inf", "a,y\n1e39,0\n", {}, ":2:", {"\"1e39\"", "not finite"}},
-      {"quote",
-       "a,y\n\"1\",0\n",
+      {"quote_inside",
+       "a,y\n1\"2,0\n",
        {},
        ":2:",
-       {"column \"a\" (0)", "double quote", "not supported"}},
-      {"quoted_header", "\"a\",y\n1,0\n", {}, ":1:", {"double quote"}},
+       {"column 0", "double quote inside an unquoted field"}},
+      {"after_quote",
+       "a,y\n1,0\n\"1\"x,0\n",
+       {},
+       ":3:",
+       {"column 0", "text after the closing quote"}},
+      {"metadata_line",
+       "3,2,no,yes\n0.5,1.5,1\n2.5,1,0\n",
+       {},
+       ":2:",
+       {"expected 4 fields (as on the header, line 1), found 3",
+        "if line 1 is not part of the table, set skip_lines: 1"}},
+      {"never_closed",
+       "a,y\n1,0\n\"1,0\n2,1\n",
+       {},
+       ":3:",
+       {"quoted field is never closed"}},
+      {"too_many_labels",
+       "a,y\n1,x\n2,y\n3,z\n",
+       WithClasses(2),
+       ":",
+       {"3 distinct class labels", "num_classes = 2"}},
       {"name_without_header",
        "1,0\n",
        Without(false, false, 0),
@@ -213,6 +235,14 @@ TEST(ReadCsv, RejectsEachMalformedInput) {
 constexpr char kSklearnData[] =
     "/usr/lib/python3/dist-packages/sklearn/datasets/data/";
 
+// How those files are read: the metadata line skipped, no header.
+CsvOptions SklearnOptions() {
+  CsvOptions options;
+  options.skip_lines = 1;
+  options.header = false;
+  return options;
+}
+
 struct SklearnSet {
   const char* file;
   int64_t examples;
@@ -226,9 +256,7 @@ TEST(ReadCsv, ReadsScikitLearnDatasets) {
       {"iris.csv", 150, 4, {50, 50, 50}},
       {"wine_data.csv", 178, 13, {59, 71, 48}},
   };
-  CsvOptions options;
-  options.skip_lines = 1;
-  options.header = false;
+  const CsvOptions options = SklearnOptions();
   for (const SklearnSet& set : sets) {
     SCOPED_TRACE(set.file);
     const std::string path = absl::StrCat(kSklearnData, set.file);
@@ -252,15 +280,209 @@ TEST(ReadCsv, ReadsScikitLearnDatasets) {
 TEST(ReadCsv, ReadsIrisFirstRowExactly) {
   const std::string path = absl::StrCat(kSklearnData, "iris.csv");
   if (access(path.c_str(), R_OK) != 0) GTEST_SKIP() << path << " not present";
-  CsvOptions options;
-  options.skip_lines = 1;
-  options.header = false;
-  auto data = ReadCsv(path, options);
+  auto data = ReadCsv(path, SklearnOptions());
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_THAT(std::vector<float>(data->example(0), data->example(1)),
               Pointwise(FloatEq(), {5.1f, 3.5f, 1.4f, 0.2f}));
   EXPECT_EQ(data->labels[0], 0);
   EXPECT_EQ(data->labels[149], 2);
+}
+
+// Header detection: the first line is a header when one of its fields is
+// not a number where the next line's is; string labels do not count.
+TEST(ReadCsv, DetectsHeaderUnlessTold) {
+  struct Case {
+    const char* name;
+    std::string text;
+    int64_t examples;
+  };
+  const std::vector<Case> cases = {
+      {"named", "x,y,label\n1,2,0\n3,4,1\n", 2},
+      {"headerless", "1,2,0\n3,4,1\n5,6,0\n", 3},
+      {"string_labels", "5.1,3.5,setosa\n4.9,3.0,virginica\n", 2},
+      {"named_string_labels", "a,b,species\n5.1,3.5,setosa\n", 1},
+      {"numbered_columns", "0,1,target\n5,6,1\n", 1},
+      {"empty_index_name", ",a,y\n0,1.5,1\n1,2.5,0\n", 2},
+      {"one_line", "1,2,0\n", 1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto data = ReadCsv(WriteTempFile(c.name, c.text), CsvOptions{});
+    ASSERT_TRUE(data.ok()) << data.status();
+    EXPECT_EQ(data->num_examples, c.examples);
+  }
+  // Told, the reader obeys: a numeric first line as a header, and a
+  // header-looking first line refused as data.
+  CsvOptions header;
+  header.header = true;
+  auto data = ReadCsv(WriteTempFile("forced.csv", "1,2,0\n3,4,1\n"), header);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_examples, 1);
+  CsvOptions no_header;
+  no_header.header = false;
+  data = ReadCsv(WriteTempFile("refused.csv", "x,y\n1,0\n"), no_header);
+  EXPECT_THAT(data.status().message(), HasSubstr(":1: column 0: value \"x\""));
+}
+
+TEST(ReadCsv, DelimiterDefaultsToTabForTsvAndCanBeSet) {
+  for (const char* name : {"a.tsv", "a.tsv.gz"}) {
+    SCOPED_TRACE(name);
+    const std::string text = "a\tb\ty\n1\t2\t0\n3\t4\t1\n";
+    const std::string path = absl::EndsWith(name, ".gz")
+                                 ? WriteGzipTempFile(name, text)
+                                 : WriteTempFile(name, text);
+    auto data = ReadCsv(path, CsvOptions{});
+    ASSERT_TRUE(data.ok()) << data.status();
+    EXPECT_EQ(data->num_features, 2);
+    EXPECT_THAT(data->features, Pointwise(FloatEq(), {1.f, 2.f, 3.f, 4.f}));
+  }
+  CsvOptions pipes;
+  pipes.delimiter = '|';
+  auto data = ReadCsv(WriteTempFile("a.txt", "1|2|0\n3|4|1\n"), pipes);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_THAT(data->features, Pointwise(FloatEq(), {1.f, 2.f, 3.f, 4.f}));
+}
+
+TEST(ParseCsvDelimiter, TakesOneCharacterOrBackslashT) {
+  EXPECT_EQ(ParseCsvDelimiter(""), '\0');  // by file name
+  EXPECT_EQ(ParseCsvDelimiter(";"), ';');
+  EXPECT_EQ(ParseCsvDelimiter("\t"), '\t');
+  EXPECT_EQ(ParseCsvDelimiter("\\t"), '\t');
+  for (const char* bad : {";;", "\"", "\n", "\r", "\\n"}) {
+    EXPECT_EQ(ParseCsvDelimiter(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(ReadCsv, ReadsRfc4180QuotedFields) {
+  const std::string path = WriteTempFile("a.csv",
+                                         "\"x, first\",\"y \"\"2\"\"\",label\n"
+                                         "\"1.5\", 2 ,\"a, b\"\n"
+                                         "3,\"4\",\"say \"\"hi\"\"\"\n"
+                                         "5,6,\"two\nlines\"\n"
+                                         "7,8,\"a, b\"\n");
+  CsvOptions options;
+  options.label_column = "label";
+  auto data = ReadCsv(path, options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_examples, 4);
+  EXPECT_THAT(data->features,
+              Pointwise(FloatEq(), {1.5f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, 8.f}));
+  EXPECT_THAT(data->class_names,
+              ElementsAre("a, b", "say \"hi\"", "two\nlines"));
+  EXPECT_THAT(data->labels, ElementsAre(0, 1, 2, 0));
+  // A quoted field's header name, in an error about a later line.
+  auto bad = ReadCsv(WriteTempFile("b.csv", "\"x, first\",y\n1,0\n,1\n"),
+                     CsvOptions{});
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr(":3: column \"x, first\" (0) is empty"));
+}
+
+TEST(ReadCsv, EncodesStringAndNonContiguousLabels) {
+  struct Case {
+    const char* name;
+    std::string labels;  // one per line
+    std::vector<int32_t> ids;
+    std::vector<std::string> names;  // empty: the labels are the ids
+  };
+  const std::vector<Case> cases = {
+      {"strings",
+       "virginica setosa versicolor setosa",
+       {2, 0, 1, 0},
+       {"setosa", "versicolor", "virginica"}},
+      {"one_to_k", "1 3 2 3", {0, 2, 1, 2}, {"1", "2", "3"}},
+      {"plus_minus", "-1 1 1.0 +1", {0, 1, 1, 1}, {"-1", "1"}},
+      {"numbers_by_value", "10 9 -3", {2, 1, 0}, {"-3", "9", "10"}},
+      {"mixed", "b 2 a 0", {3, 1, 2, 0}, {"0", "2", "a", "b"}},
+      {"zero_to_k", "2 0 1.0 1", {2, 0, 1, 1}, {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string text = "f,y\n";
+    for (absl::string_view label : absl::StrSplit(c.labels, ' ')) {
+      absl::StrAppend(&text, "1,", label, "\n");
+    }
+    auto data = ReadCsv(WriteTempFile(c.name, text), CsvOptions{});
+    ASSERT_TRUE(data.ok()) << data.status();
+    EXPECT_THAT(data->labels, ElementsAreArray(c.ids));
+    EXPECT_THAT(data->class_names, ElementsAreArray(c.names));
+    EXPECT_EQ(data->num_classes,
+              c.names.empty() ? 3 : static_cast<int32_t>(c.names.size()));
+  }
+  // num_classes given: numeric labels below it keep their values.
+  auto data =
+      ReadCsv(WriteTempFile("given.csv", "f,y\n1,1\n2,3\n"), WithClasses(5));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_THAT(data->labels, ElementsAre(1, 3));
+  EXPECT_TRUE(data->class_names.empty());
+  EXPECT_EQ(data->num_classes, 5);
+}
+
+TEST(ReadCsv, ReadsGzipByItsMagicBytes) {
+  const std::string text = "a,y\n1,0\n2,1\n";
+  for (const char* name : {"a.csv.gz", "gzip_named_plain.csv"}) {
+    SCOPED_TRACE(name);
+    auto data = ReadCsv(WriteGzipTempFile(name, text), CsvOptions{});
+    ASSERT_TRUE(data.ok()) << data.status();
+    EXPECT_THAT(data->features, Pointwise(FloatEq(), {1.f, 2.f}));
+    EXPECT_THAT(data->labels, ElementsAre(0, 1));
+  }
+}
+
+TEST(ReadCsv, CorruptOrTruncatedGzipIsDataLossNamingTheFile) {
+  std::string text = "a,b,y\n";
+  for (int i = 0; i < 2000; ++i) absl::StrAppend(&text, i, ",", i * 7, ",1\n");
+  const std::string good = WriteGzipTempFile("good.csv.gz", text);
+  std::ifstream in(good, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)),
+                          std::istreambuf_iterator<char>());
+  std::string corrupt = bytes;
+  for (size_t i = 20; i < corrupt.size() - 8; i += 7) corrupt[i] ^= 0x5a;
+  const std::string cases[][2] = {
+      {"corrupt.csv.gz", corrupt},
+      {"truncated.csv.gz", bytes.substr(0, bytes.size() / 2)},
+  };
+  for (const auto& [name, contents] : cases) {
+    SCOPED_TRACE(name);
+    const std::string path = WriteTempFile(name, contents);
+    auto data = ReadCsv(path, CsvOptions{});
+    ASSERT_EQ(data.status().code(), absl::StatusCode::kDataLoss)
+        << data.status();
+    EXPECT_THAT(data.status().message(), HasSubstr(path + ": "));
+    EXPECT_THAT(data.status().message(), HasSubstr("gzip"));
+  }
+}
+
+// Iris as a user writes it: no header, the species by name, and no
+// metadata line. Every row is kept.
+TEST(ReadCsv, IrisWithoutHeaderKeepsEveryRow) {
+  const std::string path = absl::StrCat(kSklearnData, "iris.csv");
+  if (access(path.c_str(), R_OK) != 0) GTEST_SKIP() << path << " not present";
+  auto iris = ReadCsv(path, SklearnOptions());
+  ASSERT_TRUE(iris.ok()) << iris.status();
+  const char* species[] = {"setosa", "versicolor", "virginica"};
+  std::string numeric, named;
+  for (int64_t i = 0; i < iris->num_examples; ++i) {
+    const float* x = iris->example(i);
+    const std::string features =
+        absl::StrCat(x[0], ",", x[1], ",", x[2], ",", x[3], ",");
+    absl::StrAppend(&numeric, features, iris->labels[i], "\n");
+    absl::StrAppend(&named, features, species[iris->labels[i]], "\n");
+  }
+  for (const auto& [name, text] :
+       {std::pair<std::string, std::string>{"numeric.csv", numeric},
+        {"named.csv", named}}) {
+    SCOPED_TRACE(name);
+    auto data = ReadCsv(WriteTempFile(name, text), CsvOptions{});
+    ASSERT_TRUE(data.ok()) << data.status();
+    EXPECT_EQ(data->num_examples, 150);
+    EXPECT_EQ(data->labels, iris->labels);
+    EXPECT_EQ(data->num_classes, 3);
+  }
+  // The bundled file itself, metadata line and all, without options: the
+  // metadata line ("150,4,setosa,...") is taken as a header.
+  auto bundled = ReadCsv(path, CsvOptions{});
+  ASSERT_TRUE(bundled.ok()) << bundled.status();
+  EXPECT_EQ(bundled->num_examples, 150);
 }
 
 }  // namespace

@@ -16,11 +16,14 @@
 namespace descent {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::FloatEq;
 using ::testing::FloatNear;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Pointwise;
 
 // A CSV "a,b,label" of `n` lines: line i is (i, 100 + i, i % 3), so every
@@ -44,6 +47,21 @@ v1::JobConfig CsvJob(const std::string& train, const std::string& test = "") {
   config.mutable_model()->mutable_softmax_regression();
   config.mutable_data()->mutable_csv()->set_train(train);
   config.mutable_data()->mutable_csv()->set_test(test);
+  return WithDefaults(config);
+}
+
+// A job on a LIBSVM training and test file, with a sparse model
+// (factorization machine) or a dense one (softmax regression).
+v1::JobConfig LibsvmJob(const std::string& train, const std::string& test,
+                        bool sparse) {
+  v1::JobConfig config;
+  if (sparse) {
+    config.mutable_model()->mutable_factorization_machine();
+  } else {
+    config.mutable_model()->mutable_softmax_regression();
+  }
+  config.mutable_data()->mutable_libsvm()->set_train(train);
+  config.mutable_data()->mutable_libsvm()->set_test(test);
   return WithDefaults(config);
 }
 
@@ -140,16 +158,20 @@ TEST(DataSource, CsvWithTestFileUsesBothFilesWhole) {
   EXPECT_EQ(test->num_classes(), 2);
 }
 
-TEST(DataSource, CsvTestFileWithFewerClassesTakesTrainingCount) {
+TEST(DataSource, CsvTestFileWithFewerClassesTakesTrainingEncoding) {
+  // Labels 0, 1, 3 are not 0..K-1: three classes, 3 being class 2.
   const DataSource source(
       CsvJob(WriteTempFile("train.csv", "a,y\n1,0\n2,3\n3,1\n"),
              WriteTempFile("test.csv", "a,y\n4,0\n5,1\n")));
   absl::StatusOr<Examples> test = source.LoadTest();
   ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_EQ(test->num_classes(), 4);
+  EXPECT_EQ(test->num_classes(), 3);
+  EXPECT_THAT(test->dense().labels, ElementsAre(0, 1));
   absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
   ASSERT_TRUE(train.ok()) << train.status();
-  EXPECT_EQ(train->num_classes(), 4);
+  EXPECT_EQ(train->num_classes(), 3);
+  EXPECT_THAT(train->dense().labels, ElementsAre(0, 2, 1));
+  EXPECT_THAT(train->dense().class_names, ElementsAre("0", "1", "3"));
 }
 
 TEST(DataSource, CsvInfersClassesAcrossBothSplits) {
@@ -190,6 +212,122 @@ TEST(DataSource, LibsvmInfersClassesAcrossBothSplits) {
     ASSERT_TRUE(train.ok()) << train.status();
     EXPECT_EQ(train->num_classes(), 3);
   }
+}
+
+// Workers and the coordinator each read both files; the encoding of string
+// labels comes from the labels of both, so every process agrees.
+TEST(DataSource, CsvStringLabelsGetOneEncodingAcrossFiles) {
+  const DataSource source(
+      CsvJob(WriteTempFile("train.csv",
+                           "a,species\n1,versicolor\n2,setosa\n3,versicolor\n"),
+             WriteTempFile("test.csv", "a,species\n4,virginica\n5,setosa\n")));
+  absl::StatusOr<DataDescription> description = source.Describe();
+  ASSERT_TRUE(description.ok()) << description.status();
+  EXPECT_EQ(description->num_classes, 3);
+  EXPECT_THAT(description->class_names,
+              ElementsAre("setosa", "versicolor", "virginica"));
+  EXPECT_FALSE(description->label_min.has_value());
+  // virginica never occurs in training.
+  EXPECT_THAT(description->warnings,
+              ElementsAre(HasSubstr("class 2 (label \"virginica\")")));
+  absl::StatusOr<Examples> test = source.LoadTest();
+  ASSERT_TRUE(test.ok()) << test.status();
+  EXPECT_THAT(test->dense().labels, ElementsAre(2, 0));
+  const Examples train = ConcatenatedShards(source, 3, 2);
+  EXPECT_THAT(train.dense().labels, ElementsAre(1, 0, 1));
+}
+
+// LIBSVM labels 1..K across a training and a test file make K classes.
+TEST(DataSource, LibsvmOneToKLabelsMakeKClasses) {
+  const DataSource source(
+      LibsvmJob(WriteTempFile("train.svm", "1 1:1\n2 2:1\n1 3:1\n"),
+                WriteTempFile("test.svm", "3 1:1\n"), /*sparse=*/false));
+  absl::StatusOr<DataDescription> description = source.Describe();
+  ASSERT_TRUE(description.ok()) << description.status();
+  EXPECT_EQ(description->num_classes, 3);
+  EXPECT_THAT(description->class_names, ElementsAre("1", "2", "3"));
+  EXPECT_EQ(description->label_min, 1);
+  EXPECT_EQ(description->label_max, 2);
+  absl::StatusOr<Examples> test = source.LoadTest();
+  ASSERT_TRUE(test.ok()) << test.status();
+  EXPECT_THAT(test->dense().labels, ElementsAre(2));
+}
+
+// Unset zero_based: index 0 in either file makes both 0-based.
+TEST(DataSource, LibsvmIndexBaseIsDetectedAcrossFiles) {
+  struct Case {
+    const char* name;
+    std::string test;
+    std::vector<int64_t> train_indices;
+    int64_t num_features;
+  };
+  const std::vector<Case> cases = {
+      {"zero_in_test", "0 0:1\n", {1, 2}, 3},
+      {"no_zero", "0 1:1\n", {0, 1}, 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const DataSource source(
+        LibsvmJob(WriteTempFile("train.svm", "1 1:1 2:1\n"),
+                  WriteTempFile(std::string(c.name) + ".svm", c.test),
+                  /*sparse=*/true));
+    absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
+    ASSERT_TRUE(train.ok()) << train.status();
+    EXPECT_THAT(train->sparse().indices, ElementsAreArray(c.train_indices));
+    EXPECT_EQ(train->num_features(), c.num_features);
+  }
+}
+
+// Diabetes' mistake: integer targets read as classes. Many classes for few
+// examples each is flagged as a likely regression target.
+TEST(DataSource, ManyIntegerClassesLookLikeARegressionTarget) {
+  std::string text = "a,y\n";
+  for (int i = 0; i < 60; ++i) absl::StrAppend(&text, i, ",", 100 + i, "\n");
+  const DataSource source(CsvJob(WriteTempFile("a.csv", text)));
+  absl::StatusOr<DataDescription> description = source.Describe();
+  ASSERT_TRUE(description.ok()) << description.status();
+  EXPECT_EQ(description->num_classes, 60);
+  EXPECT_EQ(description->label_min, 100);
+  EXPECT_EQ(description->label_max, 158);  // 159 is held out
+  EXPECT_THAT(description->warnings,
+              Contains(AllOf(HasSubstr("60 classes for 48 training examples"),
+                             HasSubstr("regression target"),
+                             HasSubstr("data.csv.regression: true"))));
+  EXPECT_THAT(DescribeShape(*description),
+              HasSubstr("48 training and 12 test examples, 1 features, 60 "
+                        "classes"));
+}
+
+TEST(DataSource, UnscaledFeatureRangesFarApartAreFlagged) {
+  std::string text = "small,large,y\n";
+  for (int i = 0; i < 10; ++i) {
+    absl::StrAppend(&text, 0.001 * i, ",", 1000 * i, ",", i % 2, "\n");
+  }
+  v1::JobConfig config = CsvJob(WriteTempFile("a.csv", text));
+  absl::StatusOr<DataDescription> plain = DataSource(config).Describe();
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_THAT(plain->warnings,
+              ElementsAre(AllOf(HasSubstr("orders of magnitude"),
+                                HasSubstr("data.scaling: STANDARDIZE"))));
+  EXPECT_THAT(plain->divergence_hint, HasSubstr("data.scaling: STANDARDIZE"));
+  config.mutable_data()->set_scaling(v1::STANDARDIZE);
+  absl::StatusOr<DataDescription> scaled = DataSource(config).Describe();
+  ASSERT_TRUE(scaled.ok()) << scaled.status();
+  EXPECT_THAT(scaled->warnings, IsEmpty());
+  EXPECT_EQ(scaled->divergence_hint, "");
+}
+
+TEST(DataSource, RegressionShapeGivesTheTargetRange) {
+  v1::JobConfig config =
+      CsvJob(WriteTempFile("a.csv", "a,t\n1,2.5\n2,-1\n3,7\n4,0\n5,9\n"));
+  config.mutable_data()->mutable_csv()->set_regression(true);
+  absl::StatusOr<DataDescription> description = DataSource(config).Describe();
+  ASSERT_TRUE(description.ok()) << description.status();
+  EXPECT_EQ(description->num_classes, 0);
+  EXPECT_EQ(description->label_min, -1);
+  EXPECT_EQ(description->label_max, 7);
+  EXPECT_THAT(DescribeShape(*description),
+              HasSubstr("1 features, regression (targets -1 to 7)"));
 }
 
 TEST(DataSource, StandardizeFitsOnTrainingSplitOnly) {

@@ -54,19 +54,10 @@ std::string LabelFile(int n) {
   return out;
 }
 
-std::string WriteGzip(const std::string& name, const std::string& bytes) {
-  const std::string path = TempPath(name);
-  gzFile file = gzopen(path.c_str(), "wb");
-  EXPECT_NE(file, nullptr) << path;
-  EXPECT_EQ(gzwrite(file, bytes.data(), bytes.size()),
-            static_cast<int>(bytes.size()));
-  EXPECT_EQ(gzclose(file), Z_OK);
-  return path;
-}
-
 std::string Write(bool gzip, const std::string& name,
                   const std::string& bytes) {
-  return gzip ? WriteGzip(name + ".gz", bytes) : WriteTempFile(name, bytes);
+  return gzip ? WriteGzipTempFile(name + ".gz", bytes)
+              : WriteTempFile(name, bytes);
 }
 
 std::string ReadWhole(const std::string& path) {
@@ -157,8 +148,8 @@ TEST(ReadIdxCount, ReportsMissingFileAndWrongMagic) {
 }
 
 TEST(ReadIdx, MissingFileIsNotFound) {
-  const std::string images = WriteGzip("images.gz", ImageFile(10));
-  const std::string labels = WriteGzip("labels.gz", LabelFile(10));
+  const std::string images = WriteGzipTempFile("images.gz", ImageFile(10));
+  const std::string labels = WriteGzipTempFile("labels.gz", LabelFile(10));
   const std::string missing = TempPath("train-images.gz");
   ExpectError(ReadIdx(missing, labels, 10).status(),
               absl::StatusCode::kNotFound,
@@ -169,8 +160,8 @@ TEST(ReadIdx, MissingFileIsNotFound) {
 
 TEST(ReadIdx, UnreadableFileIsPermissionDenied) {
   if (geteuid() == 0) GTEST_SKIP() << "root reads any file";
-  const std::string images = WriteGzip("images.gz", ImageFile(10));
-  const std::string labels = WriteGzip("labels.gz", LabelFile(10));
+  const std::string images = WriteGzipTempFile("images.gz", ImageFile(10));
+  const std::string labels = WriteGzipTempFile("labels.gz", LabelFile(10));
   ASSERT_EQ(chmod(images.c_str(), 0), 0);
   ExpectError(ReadIdx(images, labels, 10).status(),
               absl::StatusCode::kPermissionDenied,
@@ -178,10 +169,10 @@ TEST(ReadIdx, UnreadableFileIsPermissionDenied) {
 }
 
 TEST(ReadIdx, WrongMagicOnImages) {
-  const std::string labels = WriteGzip("labels.gz", LabelFile(10));
+  const std::string labels = WriteGzipTempFile("labels.gz", LabelFile(10));
   std::string bytes = ImageFile(10);
   bytes[3] = 0x02;
-  const std::string images = WriteGzip("images.gz", bytes);
+  const std::string images = WriteGzipTempFile("images.gz", bytes);
   ExpectError(ReadIdx(images, labels, 10).status(),
               absl::StatusCode::kInvalidArgument,
               {images, "wrong magic", "0x00000802", "expected 0x00000803"});
@@ -192,10 +183,10 @@ TEST(ReadIdx, WrongMagicOnImages) {
 }
 
 TEST(ReadIdx, WrongMagicOnLabels) {
-  const std::string images = WriteGzip("images.gz", ImageFile(10));
+  const std::string images = WriteGzipTempFile("images.gz", ImageFile(10));
   std::string bytes = LabelFile(10);
   bytes[0] = 0x12;
-  const std::string labels = WriteGzip("labels.gz", bytes);
+  const std::string labels = WriteGzipTempFile("labels.gz", bytes);
   ExpectError(ReadIdx(images, labels, 10).status(),
               absl::StatusCode::kInvalidArgument,
               {labels, "wrong magic", "0x12000801", "expected 0x00000801"});
@@ -220,7 +211,7 @@ TEST(ReadIdx, ZeroOrAbsurdDimensions) {
 }
 
 TEST(ReadIdx, TruncatedHeaderIsDataLoss) {
-  const std::string labels = WriteGzip("labels.gz", LabelFile(10));
+  const std::string labels = WriteGzipTempFile("labels.gz", LabelFile(10));
   const std::string full = ImageFile(10);
   for (size_t length : {0, 2, 7, 15}) {
     SCOPED_TRACE(length);
@@ -260,8 +251,9 @@ TEST(ReadIdx, TruncatedDataNamesTheRecord) {
 }
 
 TEST(ReadIdx, CutGzipStreamIsTruncation) {
-  const std::string labels = WriteGzip("labels.gz", LabelFile(10));
-  const std::string whole = ReadWhole(WriteGzip("whole.gz", ImageFile(10)));
+  const std::string labels = WriteGzipTempFile("labels.gz", LabelFile(10));
+  const std::string whole =
+      ReadWhole(WriteGzipTempFile("whole.gz", ImageFile(10)));
   const std::string images =
       WriteTempFile("cut.gz", whole.substr(0, whole.size() / 2));
   ExpectError(ReadIdx(images, labels, 10).status(), absl::StatusCode::kDataLoss,
@@ -276,8 +268,8 @@ TEST(ReadIdx, TrailingDataIsDataLoss) {
 }
 
 TEST(ReadIdx, CountMismatchNamesBothFiles) {
-  const std::string images = WriteGzip("images.gz", ImageFile(10));
-  const std::string labels = WriteGzip("labels.gz", LabelFile(9));
+  const std::string images = WriteGzipTempFile("images.gz", ImageFile(10));
+  const std::string labels = WriteGzipTempFile("labels.gz", LabelFile(9));
   ExpectError(ReadIdx(images, labels, 10).status(),
               absl::StatusCode::kInvalidArgument,
               {images, labels, "image count 10", "label count 9"});
@@ -286,8 +278,8 @@ TEST(ReadIdx, CountMismatchNamesBothFiles) {
 TEST(ReadIdx, LabelOutOfRangeNamesFileAndRecord) {
   std::string bytes = LabelFile(10);
   bytes[8 + 5] = 10;
-  const std::string images = WriteGzip("images.gz", ImageFile(10));
-  const std::string labels = WriteGzip("labels.gz", bytes);
+  const std::string images = WriteGzipTempFile("images.gz", ImageFile(10));
+  const std::string labels = WriteGzipTempFile("labels.gz", bytes);
   // The whole file is validated, even outside the requested range.
   for (std::optional<IndexRange> range :
        {std::optional<IndexRange>(), std::optional<IndexRange>({0, 3})}) {
@@ -295,16 +287,17 @@ TEST(ReadIdx, LabelOutOfRangeNamesFileAndRecord) {
                 absl::StatusCode::kInvalidArgument,
                 {labels, "label 10 of record 5", "num_classes = 10"});
   }
-  ExpectError(ReadIdx(images, WriteGzip("ok.gz", LabelFile(10)), 9).status(),
-              absl::StatusCode::kInvalidArgument,
-              {"label 9 of record 3", "num_classes = 9"});
+  ExpectError(
+      ReadIdx(images, WriteGzipTempFile("ok.gz", LabelFile(10)), 9).status(),
+      absl::StatusCode::kInvalidArgument,
+      {"label 9 of record 3", "num_classes = 9"});
   ExpectError(ReadIdx(images, labels, 0).status(),
               absl::StatusCode::kInvalidArgument, {"num_classes", "positive"});
 }
 
 TEST(ReadIdx, BadRangeIsInvalidArgument) {
-  const std::string images = WriteGzip("images.gz", ImageFile(10));
-  const std::string labels = WriteGzip("labels.gz", LabelFile(10));
+  const std::string images = WriteGzipTempFile("images.gz", ImageFile(10));
+  const std::string labels = WriteGzipTempFile("labels.gz", LabelFile(10));
   for (IndexRange range : {IndexRange{7, 3}, IndexRange{-1, 3},
                            IndexRange{3, 11}, IndexRange{11, 11}}) {
     ExpectError(ReadIdx(images, labels, 10, range).status(),
@@ -317,8 +310,9 @@ TEST(ReadIdx, BadRangeIsInvalidArgument) {
 }
 
 TEST(ReadIdx, CorruptGzipIsDataLossWithZlibMessage) {
-  const std::string labels = WriteGzip("labels.gz", LabelFile(10));
-  const std::string good = ReadWhole(WriteGzip("good.gz", ImageFile(10)));
+  const std::string labels = WriteGzipTempFile("labels.gz", LabelFile(10));
+  const std::string good =
+      ReadWhole(WriteGzipTempFile("good.gz", ImageFile(10)));
   ASSERT_GT(good.size(), 18u);
   // zlib's gzip header is 10 bytes; 0xff opens a block of reserved type 3.
   std::string bad_block = good;

@@ -7,6 +7,7 @@
 #define DESCENT_TESTS_COMMON_DATA_TEMP_FILE_H_
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <fstream>
 #include <string>
@@ -31,6 +32,19 @@ inline std::string WriteTempFile(const std::string& name,
                                  const std::string& bytes) {
   const std::string path = TempPath(name);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  return path;
+}
+
+// Writes `bytes` gzip-compressed as the running test's file `name`;
+// returns its path.
+inline std::string WriteGzipTempFile(const std::string& name,
+                                     const std::string& bytes) {
+  const std::string path = TempPath(name);
+  gzFile file = gzopen(path.c_str(), "wb");
+  EXPECT_NE(file, nullptr) << path;
+  EXPECT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
+  EXPECT_EQ(gzclose(file), Z_OK);
   return path;
 }
 

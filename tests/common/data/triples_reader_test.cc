@@ -31,6 +31,14 @@ TEST(ReadTriples, ReadsRatingsInFileOrder) {
   EXPECT_THAT(triples->ratings, Pointwise(FloatEq(), {3.f, -0.5f, 4.25f}));
 }
 
+TEST(ReadTriples, ReadsGzip) {
+  auto triples = ReadTriples(WriteGzipTempFile("r.gz", "1 2 3.5\n4 5 1\n"));
+  ASSERT_TRUE(triples.ok()) << triples.status();
+  EXPECT_EQ(triples->size(), 2);
+  EXPECT_EQ(triples->items[1], 5u);
+  EXPECT_FLOAT_EQ(triples->ratings[0], 3.5f);
+}
+
 TEST(ReadTriples, MissingFileIsNotFound) {
   auto triples = ReadTriples(::testing::TempDir() + "/no_such_ratings.tsv");
   EXPECT_EQ(triples.status().code(), absl::StatusCode::kNotFound);

@@ -24,8 +24,10 @@ class CoordinatorStoppingTest : public ::testing::Test {
   // A running job of 1 server and 2 workers, evaluated every 100 steps,
   // with early stopping if patience > 0.
   void Start(int patience = 0, double min_delta = 0,
-             double max_loss_factor = 100) {
+             double max_loss_factor = 100,
+             const std::string& divergence_hint = "") {
     CoordinatorOptions options;
+    options.divergence_hint = divergence_hint;
     options.config.set_job_id("job-1");
     options.config.mutable_cluster()->set_num_servers(1);
     options.config.mutable_cluster()->set_num_workers(2);
@@ -160,6 +162,33 @@ TEST_F(CoordinatorStoppingTest, WorkerDivergenceFailsTheJobWithExitCode6) {
   EXPECT_EQ(coordinator_->exit_code(), kExitDiverged);
   EXPECT_EQ(coordinator_->Summary().error(), why);
   EXPECT_EQ(coordinator_->Summary().state(), "FAILED");
+}
+
+// Where the data suggests why (unscaled features), a divergence says so.
+TEST_F(CoordinatorStoppingTest, DivergenceCarriesTheDataHint) {
+  const std::string hint =
+      "feature ranges differ by orders of magnitude: set data.scaling: "
+      "STANDARDIZE";
+  Start(/*patience=*/0, /*min_delta=*/0, /*max_loss_factor=*/0, hint);
+  v1::WorkerProgress progress = Progress(3);
+  progress.set_divergence(
+      "training diverged: worker 1 got loss nan; lower "
+      "the learning rate");
+  const v1::HeartbeatResponse answer = Beat(v1::WORKER, 1, progress);
+  EXPECT_EQ(answer.error(), progress.divergence() + "; " + hint);
+  EXPECT_EQ(coordinator_->Summary().error(),
+            progress.divergence() + "; " + hint);
+
+  Start(/*patience=*/0, /*min_delta=*/0, /*max_loss_factor=*/0, hint);
+  Beat(v1::WORKER, 0, Progress(120));
+  EXPECT_FALSE(Evaluate(std::numeric_limits<double>::quiet_NaN()));
+  EXPECT_THAT(coordinator_->Status().error(),
+              HasSubstr("lower the learning rate; " + hint));
+
+  // Other failures are not the data's scaling.
+  Start(/*patience=*/0, /*min_delta=*/0, /*max_loss_factor=*/0, hint);
+  coordinator_->Fail("disk full");
+  EXPECT_EQ(coordinator_->Status().error(), "disk full");
 }
 
 TEST_F(CoordinatorStoppingTest, NonFiniteTestLossIsDivergence) {

@@ -34,6 +34,15 @@ class ParametersFileTest : public ::testing::Test {
   }
 };
 
+// labels.json: the label of class c at index c, as JSON strings.
+TEST_F(ParametersFileTest, LabelsFileListsEachClassLabelInOrder) {
+  const std::string path = Path("labels.json");
+  ASSERT_TRUE(WriteLabels(path, {"setosa", "say \"hi\"", "a\\b\tc"}).ok());
+  EXPECT_EQ(Slurp(path),
+            "{\n  \"labels\": [\"setosa\", \"say \\\"hi\\\"\", "
+            "\"a\\\\b\\u0009c\"]\n}\n");
+}
+
 TEST_F(ParametersFileTest, DenseParametersRoundTripInTheDocumentedLayout) {
   SavedParameters saved;
   saved.step = 1200;

@@ -1,0 +1,58 @@
+// GzReader: a file read from start to end through zlib, so that a
+// gzip-compressed file (recognized by its magic bytes 1f 8b, whatever its
+// name) reads as its contents and any other file reads as it is. Every
+// reader of data files (IDX, CSV, LIBSVM, rating triples) opens files with
+// it, so each format reads ".gz" alike. Not thread-safe; distinct readers
+// share nothing.
+//
+// Errors name the file: errno's canonical code (NOT_FOUND, ...) where it
+// cannot be opened or read ("x.gz: cannot open: No such file or
+// directory"), DATA_LOSS where its gzip stream is corrupt (with zlib's
+// message).
+#ifndef DESCENT_COMMON_DATA_GZ_FILE_H_
+#define DESCENT_COMMON_DATA_GZ_FILE_H_
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace descent {
+
+class GzReader {
+ public:
+  static absl::StatusOr<GzReader> Open(const std::string& path);
+
+  // Reads up to n bytes into buf, fewer only where the data ends (a gzip
+  // stream cut short counts as ending, and truncated() then says so).
+  // Fails on a read error or a corrupt stream.
+  absl::StatusOr<int64_t> Read(void* buf, int64_t n);
+
+  // True once Read has met the end of a gzip stream that was cut short.
+  bool truncated() const { return truncated_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Closer {
+    void operator()(gzFile file) const { gzclose(file); }
+  };
+
+  GzReader(std::string path, gzFile file)
+      : path_(std::move(path)), file_(file) {}
+
+  // zlib prefixes its messages with the path given to gzopen.
+  absl::string_view WithoutPathPrefix(absl::string_view message) const;
+
+  std::string path_;
+  std::unique_ptr<gzFile_s, Closer> file_;
+  bool truncated_ = false;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_COMMON_DATA_GZ_FILE_H_
