@@ -258,7 +258,9 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
                      v1::JobState_Name(status->state()).c_str(),
                      absl::FormatDuration(job.metrics_linger).c_str());
       }
-      if (status.ok() && !listed && status->state() == v1::RUNNING) {
+      // Once every member has registered; a short job may have ended by
+      // the first poll that sees it past registration.
+      if (status.ok() && !listed && status->state() != v1::REGISTERING) {
         listed = WriteProcesses(job, &*status).ok();
         display.Clear();
         ListEndpoints(*status);
