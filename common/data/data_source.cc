@@ -103,6 +103,51 @@ std::pair<Data, Data> HoldOutSplit(const Data& all, int32_t test_every) {
   return {SelectRows(all, split.train), SelectRows(all, split.test)};
 }
 
+// DataConfig.validation_fraction: example i of n is held out when
+// floor((i + 1) f) > floor(i f), evenly spread over the file.
+template <typename Data>
+std::pair<Data, Data> FractionSplit(const Data& all, double fraction) {
+  HoldOut split;
+  for (int64_t i = 0; i < all.num_examples; ++i) {
+    const bool held = std::floor((i + 1) * fraction) > std::floor(i * fraction);
+    (held ? split.test : split.train).push_back(i);
+  }
+  return {SelectRows(all, split.train), SelectRows(all, split.test)};
+}
+
+// The validation split: the file `file` read with `read` if it is named,
+// else `fraction` of splits->first (the training split) held out of it.
+template <typename Data, typename Read>
+absl::Status TakeValidation(double fraction, const std::string& file,
+                            const Read& read, std::pair<Data, Data>* splits,
+                            Data* validation) {
+  if (!file.empty()) {
+    absl::StatusOr<Data> read_file = read(file);
+    if (!read_file.ok()) return read_file.status();
+    *validation = *std::move(read_file);
+    return absl::OkStatus();
+  }
+  if (fraction <= 0) return absl::OkStatus();
+  const int64_t n = splits->first.num_examples;
+  std::pair<Data, Data> held = FractionSplit(splits->first, fraction);
+  if (held.second.num_examples == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data.validation_fraction: ", fraction, " of the ", n,
+        " training examples holds out none; raise it or add examples"));
+  }
+  splits->first = std::move(held.first);
+  *validation = std::move(held.second);
+  return absl::OkStatus();
+}
+
+// No file: for sources without validation files.
+template <typename Data>
+struct NoValidationFile {
+  absl::StatusOr<Data> operator()(const std::string&) const {
+    return absl::InternalError("no validation file");
+  }
+};
+
 // Ratings as two-entry rows, users and items in one key space.
 absl::StatusOr<SparseDataset> RatingRows(const RatingTriples& triples,
                                          const std::string& source) {
@@ -142,6 +187,20 @@ void MergeClasses(std::pair<Data, Data>* splits) {
   a.num_classes = b.num_classes =
       std::max({a.num_classes, b.num_classes, MaxLabel(a.labels) + 1,
                 MaxLabel(b.labels) + 1});
+}
+
+// The same over the validation split too (if it has examples).
+template <typename Data>
+void MergeClasses(std::pair<Data, Data>* splits, Data* validation) {
+  MergeClasses(splits);
+  Data& train = splits->first;
+  if (validation->num_examples == 0 ||
+      (train.num_classes == 0 && validation->num_classes == 0)) {
+    return;
+  }
+  train.num_classes = splits->second.num_classes = validation->num_classes =
+      std::max({train.num_classes, validation->num_classes,
+                MaxLabel(validation->labels) + 1});
 }
 
 // Reads `train` with `read`, then `test`, or without one, holds out every
@@ -225,6 +284,12 @@ absl::StatusOr<Dataset> ReadIdxTest(const v1::IdxDataConfig& idx) {
   return ReadIdx(idx.test_images(), idx.test_labels(), idx.num_classes(), all);
 }
 
+absl::StatusOr<Dataset> ReadIdxValidation(const v1::IdxDataConfig& idx) {
+  ASSIGN_OR_RETURN(int64_t count, ReadIdxCount(idx.validation_images()));
+  return ReadIdx(idx.validation_images(), idx.validation_labels(),
+                 idx.num_classes(), IndexRange{0, count});
+}
+
 CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
   CsvOptions options;
   options.header = csv.header();
@@ -282,45 +347,63 @@ DataSource::DataSource(const v1::JobConfig& config)
     : data_(config.data()), sparse_(IsSparseModel(config.model())) {}
 
 bool DataSource::ReadsIdxDirectly() const {
-  return data_.has_idx() && !sparse_ && data_.scaling() == v1::NO_SCALING;
+  return data_.has_idx() && !sparse_ && data_.scaling() == v1::NO_SCALING &&
+         data_.validation_fraction() <= 0;
 }
 
 absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
   std::pair<Dataset, Dataset> splits;
+  Dataset validation;
+  const double fraction = data_.validation_fraction();
   if (data_.has_idx()) {
-    ASSIGN_OR_RETURN(splits.first, ReadIdxTrain(data_.idx(), std::nullopt));
-    ASSIGN_OR_RETURN(splits.second, ReadIdxTest(data_.idx()));
+    const v1::IdxDataConfig& idx = data_.idx();
+    ASSIGN_OR_RETURN(splits.first, ReadIdxTrain(idx, std::nullopt));
+    ASSIGN_OR_RETURN(splits.second, ReadIdxTest(idx));
+    RETURN_IF_ERROR(TakeValidation(
+        fraction, idx.validation_images(),
+        [&](const std::string&) { return ReadIdxValidation(idx); }, &splits,
+        &validation));
   } else if (data_.has_csv()) {
     const v1::CsvDataConfig& csv = data_.csv();
     const CsvOptions options = CsvOptionsOf(csv);
-    ASSIGN_OR_RETURN(
-        splits, (ReadSplits<Dataset>(csv.train(), csv.test(), csv.test_every(),
-                                     [&](const std::string& path) {
-                                       return ReadCsv(path, options);
-                                     })));
+    const auto read = [&](const std::string& path) {
+      return ReadCsv(path, options);
+    };
+    ASSIGN_OR_RETURN(splits, (ReadSplits<Dataset>(csv.train(), csv.test(),
+                                                  csv.test_every(), read)));
+    RETURN_IF_ERROR(
+        TakeValidation(fraction, csv.validation(), read, &splits, &validation));
   } else if (data_.has_libsvm()) {
     ASSIGN_OR_RETURN(Splits sparse, ReadSparse());
-    const int64_t floats = (sparse.train.size() + sparse.test.size()) *
-                           sparse.train.num_features();
+    const int64_t floats =
+        (sparse.train.size() + sparse.test.size() + sparse.validation.size()) *
+        sparse.train.num_features();
     if (floats > kMaxDenseLibsvmFloats) {
       return absl::ResourceExhaustedError(absl::StrCat(
           data_.libsvm().train(), ": ", floats,
           " floats in dense form is too many; use a sparse model"));
     }
     splits = {ToDense(sparse.train.sparse()), ToDense(sparse.test.sparse())};
+    if (sparse.validation.size() > 0) {
+      validation = ToDense(sparse.validation.sparse());
+    }
   } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::CTR) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     const Dataset all = ToDense(GenerateCtr(s).data);
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+    RETURN_IF_ERROR(TakeValidation(fraction, "", NoValidationFile<Dataset>(),
+                                   &splits, &validation));
   } else if (data_.has_synthetic()) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     const Dataset all = GenerateLinear(s).data;
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+    RETURN_IF_ERROR(TakeValidation(fraction, "", NoValidationFile<Dataset>(),
+                                   &splits, &validation));
   } else {
     return absl::InvalidArgumentError(
         "data: this source needs a sparse model (matrix_factorization)");
   }
-  MergeClasses(&splits);
+  MergeClasses(&splits, &validation);
   if (data_.scaling() != v1::NO_SCALING) {
     const FeatureScaler scaler =
         FeatureScaler::Fit(splits.first, data_.scaling() == v1::STANDARDIZE
@@ -328,59 +411,81 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
                                              : ScalingMode::kMinMax);
     scaler.Apply(&splits.first);
     scaler.Apply(&splits.second);
+    if (validation.num_examples > 0) scaler.Apply(&validation);
   }
-  return Splits{Dense(std::move(splits.first)),
-                Dense(std::move(splits.second))};
+  return Splits{Dense(std::move(splits.first)), Dense(std::move(splits.second)),
+                Dense(std::move(validation))};
 }
 
 absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
   std::pair<SparseDataset, SparseDataset> splits;
+  SparseDataset validation;
+  const double fraction = data_.validation_fraction();
   if (data_.has_libsvm()) {
     const v1::LibsvmDataConfig& libsvm = data_.libsvm();
     const LibsvmOptions options = LibsvmOptionsOf(libsvm);
-    ASSIGN_OR_RETURN(
-        splits, (ReadSplits<SparseDataset>(libsvm.train(), libsvm.test(),
-                                           libsvm.test_every(),
-                                           [&](const std::string& path) {
-                                             return ReadLibsvm(path, options);
-                                           })));
+    const auto read = [&](const std::string& path) {
+      return ReadLibsvm(path, options);
+    };
+    ASSIGN_OR_RETURN(splits,
+                     (ReadSplits<SparseDataset>(libsvm.train(), libsvm.test(),
+                                                libsvm.test_every(), read)));
+    RETURN_IF_ERROR(TakeValidation(fraction, libsvm.validation(), read, &splits,
+                                   &validation));
   } else if (data_.has_ratings()) {
     const v1::RatingsDataConfig& ratings = data_.ratings();
-    ASSIGN_OR_RETURN(
-        splits,
-        (ReadSplits<SparseDataset>(
-            ratings.train(), ratings.test(), ratings.test_every(),
-            [](const std::string& path) -> absl::StatusOr<SparseDataset> {
-              ASSIGN_OR_RETURN(RatingTriples triples, ReadTriples(path));
-              return RatingRows(triples, path);
-            })));
+    const auto read =
+        [](const std::string& path) -> absl::StatusOr<SparseDataset> {
+      ASSIGN_OR_RETURN(RatingTriples triples, ReadTriples(path));
+      return RatingRows(triples, path);
+    };
+    ASSIGN_OR_RETURN(splits,
+                     (ReadSplits<SparseDataset>(ratings.train(), ratings.test(),
+                                                ratings.test_every(), read)));
+    RETURN_IF_ERROR(TakeValidation(fraction, ratings.validation(), read,
+                                   &splits, &validation));
   } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::CTR) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     const SparseDataset all = GenerateCtr(s).data;
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+    RETURN_IF_ERROR(TakeValidation(
+        fraction, "", NoValidationFile<SparseDataset>(), &splits, &validation));
   } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::RATINGS) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     ASSIGN_OR_RETURN(const SparseDataset all,
                      RatingRows(GenerateRatings(s).triples, "synthetic"));
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+    RETURN_IF_ERROR(TakeValidation(
+        fraction, "", NoValidationFile<SparseDataset>(), &splits, &validation));
   } else {
     ASSIGN_OR_RETURN(Splits dense, ReadDense());
-    return Splits{Sparse(ToSparse(dense.train.dense())),
+    Splits sparse{Sparse(ToSparse(dense.train.dense())),
                   Sparse(ToSparse(dense.test.dense()))};
+    if (dense.validation.size() > 0) {
+      sparse.validation = Sparse(ToSparse(dense.validation.dense()));
+    }
+    return sparse;
   }
-  // One key space for both splits.
+  // One key space for every split.
   const int64_t width =
-      std::max(splits.first.num_features, splits.second.num_features);
+      std::max({splits.first.num_features, splits.second.num_features,
+                validation.num_features});
   splits.first.num_features = splits.second.num_features = width;
-  MergeClasses(&splits);
-  return Splits{Sparse(std::move(splits.first)),
-                Sparse(std::move(splits.second))};
+  if (validation.num_examples > 0) validation.num_features = width;
+  MergeClasses(&splits, &validation);
+  Splits out{Sparse(std::move(splits.first)), Sparse(std::move(splits.second))};
+  if (validation.num_examples > 0)
+    out.validation = Sparse(std::move(validation));
+  return out;
 }
 
 absl::StatusOr<DataSource::Splits> DataSource::LoadAll() const {
   absl::StatusOr<Splits> splits = sparse_ ? ReadSparse() : ReadDense();
   if (!splits.ok()) return splits.status();
   RETURN_IF_ERROR(CheckShapesAgree(splits->train, splits->test));
+  if (splits->validation.size() > 0) {
+    RETURN_IF_ERROR(CheckShapesAgree(splits->train, splits->validation));
+  }
   if (splits->train.size() == 0 || splits->test.size() == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("data: the training split holds ", splits->train.size(),
@@ -405,6 +510,8 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
     ASSIGN_OR_RETURN(IndexRange train,
                      IdxRange(idx.train_images(), idx.max_train_examples()));
     description.train_examples = train.size();
+    ASSIGN_OR_RETURN(Examples validation, LoadValidation());
+    description.validation_examples = validation.size();
     ASSIGN_OR_RETURN(Examples test, LoadTest());
     description.num_features = test.num_features();
     description.num_classes = idx.num_classes();
@@ -412,6 +519,7 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
   }
   ASSIGN_OR_RETURN(Splits splits, LoadAll());
   description.train_examples = splits.train.size();
+  description.validation_examples = splits.validation.size();
   description.num_features = splits.train.num_features();
   description.num_classes = splits.train.num_classes();
   return description;
@@ -424,6 +532,16 @@ absl::StatusOr<Examples> DataSource::LoadTest() const {
   }
   ASSIGN_OR_RETURN(Splits splits, LoadAll());
   return std::move(splits.test);
+}
+
+absl::StatusOr<Examples> DataSource::LoadValidation() const {
+  if (ReadsIdxDirectly()) {
+    if (data_.idx().validation_images().empty()) return Examples();
+    ASSIGN_OR_RETURN(Dataset validation, ReadIdxValidation(data_.idx()));
+    return Dense(std::move(validation));
+  }
+  ASSIGN_OR_RETURN(Splits splits, LoadAll());
+  return std::move(splits.validation);
 }
 
 absl::StatusOr<Examples> DataSource::LoadTrainShard(int shard,
