@@ -1,6 +1,7 @@
 #include "server/coordinator/job_output.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +55,30 @@ EvalRow ToRow(const v1::Evaluation& e) {
   return row;
 }
 
+// Replaces the chart at `path` for readers at once (a temporary file
+// renamed over it) but without WriteFileAtomically's fsyncs: the chart is
+// redrawn after every evaluation, is rebuilt from evals.csv at will, and two
+// fsyncs on a busy disk held the coordinator's loop for tens of
+// milliseconds, long enough for a small job to pass its boundaries unseen.
+absl::Status ReplaceChart(const std::string& path, const std::string& svg) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << svg;
+    if (!out.flush()) {
+      return absl::InternalError(
+          absl::StrCat(temp, ": cannot write: ", std::strerror(errno)));
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(temp.c_str());
+    return absl::InternalError(
+        absl::StrCat(path, ": cannot replace: ", std::strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
 // ",0.123456", or "," if the figure is absent.
 std::string Cell(bool has, double value) {
   return has ? absl::StrFormat(",%.6f", value) : ",";
@@ -76,8 +101,7 @@ absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
     return absl::InternalError(
         absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
   }
-  RETURN_IF_ERROR(
-      WriteFileAtomically(log->chart_path_, RenderEvalChart(log->rows_)));
+  RETURN_IF_ERROR(ReplaceChart(log->chart_path_, RenderEvalChart(log->rows_)));
   return log;
 }
 
@@ -101,7 +125,7 @@ absl::Status EvalLog::Append(const v1::Evaluation& e) {
         absl::StrCat(path_, ": cannot write: ", std::strerror(errno)));
   }
   rows_.push_back(ToRow(e));
-  return WriteFileAtomically(chart_path_, RenderEvalChart(rows_));
+  return ReplaceChart(chart_path_, RenderEvalChart(rows_));
 }
 
 absl::Status WriteSummary(const std::string& path,
