@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -32,12 +33,25 @@ std::string ProgressDisplay::Format(const v1::JobStatus& status) const {
   }
   if (status.has_last_evaluation()) {
     const v1::Evaluation& e = status.last_evaluation();
-    if (e.test_rmse() > 0) {
+    if (e.has_validation_loss()) {
+      if (e.has_validation_rmse()) {
+        absl::StrAppendFormat(&line, " | val rmse %.4f", e.validation_rmse());
+      }
+      if (e.has_validation_accuracy()) {
+        absl::StrAppendFormat(&line, " | val acc %.4f",
+                              e.validation_accuracy());
+      }
+      if (e.has_validation_auc()) {
+        absl::StrAppendFormat(&line, " | val auc %.4f", e.validation_auc());
+      }
+    }
+    if (e.has_test_rmse()) {
       absl::StrAppendFormat(&line, " | test rmse %.4f", e.test_rmse());
-    } else {
+    }
+    if (e.has_test_accuracy()) {
       absl::StrAppendFormat(&line, " | test acc %.4f", e.test_accuracy());
     }
-    if (e.test_auc() > 0) {
+    if (e.has_test_auc()) {
       absl::StrAppendFormat(&line, " | test auc %.4f", e.test_auc());
     }
   }
@@ -68,6 +82,58 @@ void ProgressDisplay::Clear() {
   line_open_ = false;
 }
 
+std::string FormatResult(const v1::JobSummary& summary,
+                         const std::string& output_dir) {
+  std::string text = absl::StrFormat("state: %s\n", summary.state());
+  if (summary.has_test_accuracy()) {
+    absl::StrAppendFormat(&text, "test_accuracy: %.4f\n",
+                          summary.test_accuracy());
+  }
+  if (summary.has_test_loss()) {
+    absl::StrAppendFormat(&text, "test_loss: %.4f\n", summary.test_loss());
+  }
+  absl::StrAppendFormat(
+      &text,
+      "steps: %d\nepochs: %.2f\nwall_seconds: %.2f\nsamples_per_second: "
+      "%.0f\noutput: %s\n",
+      summary.steps(), summary.epochs(), summary.wall_seconds(),
+      summary.samples_per_second(), output_dir);
+  // Figures only some models and data have: printed when the summary has
+  // them.
+  const std::tuple<const char*, bool, double> extras[] = {
+      {"test_rmse", summary.has_test_rmse(), summary.test_rmse()},
+      {"test_auc", summary.has_test_auc(), summary.test_auc()},
+      {"validation_loss", summary.has_validation_loss(),
+       summary.validation_loss()},
+      {"validation_accuracy", summary.has_validation_accuracy(),
+       summary.validation_accuracy()},
+      {"validation_rmse", summary.has_validation_rmse(),
+       summary.validation_rmse()},
+      {"validation_auc", summary.has_validation_auc(),
+       summary.validation_auc()},
+      {"planted_test_rmse", summary.has_planted_test_rmse(),
+       summary.planted_test_rmse()},
+      {"planted_test_auc", summary.has_planted_test_auc(),
+       summary.planted_test_auc()},
+      {"planted_relative_error", summary.has_planted_relative_error(),
+       summary.planted_relative_error()}};
+  for (const auto& [name, has, value] : extras) {
+    if (has) absl::StrAppendFormat(&text, "%s: %.6f\n", name, value);
+  }
+  if (!summary.selected_on().empty()) {
+    absl::StrAppendFormat(&text, "selected_on: %s\n", summary.selected_on());
+  }
+  // Early stopping: the figures above are the best evaluation's.
+  if (summary.has_best_step()) {
+    absl::StrAppendFormat(&text, "best_step: %d\n", summary.best_step());
+  }
+  if (summary.has_stopped_early()) {
+    absl::StrAppendFormat(&text, "stopped_early: %s\n",
+                          summary.stopped_early() ? "true" : "false");
+  }
+  return text;
+}
+
 int PrintResult(const std::string& output_dir) {
   const std::string path = output_dir + "/summary.json";
   std::ifstream in(path);
@@ -84,28 +150,7 @@ int PrintResult(const std::string& output_dir) {
   for (const std::string& warning : summary.data().warnings()) {
     std::fprintf(stderr, "descent local: warning: data: %s\n", warning.c_str());
   }
-  std::printf(
-      "state: %s\ntest_accuracy: %.4f\ntest_loss: %.4f\nsteps: %d\n"
-      "epochs: %.2f\nwall_seconds: %.2f\nsamples_per_second: %.0f\noutput: "
-      "%s\n",
-      summary.state().c_str(), summary.test_accuracy(), summary.test_loss(),
-      summary.steps(), summary.epochs(), summary.wall_seconds(),
-      summary.samples_per_second(), output_dir.c_str());
-  // Figures only some models and data have.
-  const std::pair<const char*, double> extras[] = {
-      {"test_rmse", summary.test_rmse()},
-      {"test_auc", summary.test_auc()},
-      {"planted_test_rmse", summary.planted_test_rmse()},
-      {"planted_test_auc", summary.planted_test_auc()},
-      {"planted_relative_error", summary.planted_relative_error()}};
-  for (const auto& [name, value] : extras) {
-    if (value != 0) std::printf("%s: %.6f\n", name, value);
-  }
-  // Early stopping: the figures above are the best evaluation's.
-  if (EarlyStoppingOn(summary.config().train())) {
-    std::printf("best_step: %d\nstopped_early: %s\n", summary.best_step(),
-                summary.stopped_early() ? "true" : "false");
-  }
+  std::fputs(FormatResult(summary, output_dir).c_str(), stdout);
   return summary.state() == "SUCCEEDED" ? kExitOk : kExitJobFailed;
 }
 

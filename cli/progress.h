@@ -31,13 +31,18 @@ class ProgressDisplay {
   bool line_open_ = false;
 };
 
-// Prints the job's result from `output_dir`/summary.json on stdout as
-// "key: value" lines (state, test_accuracy, test_loss, steps, epochs,
-// wall_seconds, samples_per_second, output; then the figures only some jobs
-// have, and with early stopping best_step and stopped_early), after the
+// The job's result as "key: value" lines: state, test_accuracy
+// (classifiers), test_loss, steps, epochs, wall_seconds,
+// samples_per_second, output; then the figures only some jobs have (RMSE,
+// AUC, validation, planted model), selected_on, and with early stopping
+// best_step and stopped_early. A field the summary lacks (it does not apply
+// to the job) is not printed.
+std::string FormatResult(const v1::JobSummary& summary,
+                         const std::string& output_dir);
+
+// Prints FormatResult of `output_dir`/summary.json on stdout, after the
 // summary's data warnings on stderr. Returns 0, or
-// 5 (job failed)
-// if the summary is missing, unreadable or not SUCCEEDED.
+// 5 (job failed) if the summary is missing, unreadable or not SUCCEEDED.
 int PrintResult(const std::string& output_dir);
 
 }  // namespace descent

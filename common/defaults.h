@@ -52,12 +52,12 @@ inline constexpr int64_t kSyntheticItems = 1000;
 inline constexpr int32_t kSyntheticRank = 5;
 
 // TrainConfig. overlap_communication defaults to CanOverlapPushes(the
-// consistency) (common/config.h).
+// consistency) (common/config.h); eval_every_steps, left unset, to
+// DefaultEvalEverySteps (server/coordinator/evaluation_tracker.h).
 inline constexpr int32_t kEpochs = 1;
 inline constexpr int32_t kBatchSize = 32;
 inline constexpr uint64_t kSeed = 1;
 inline constexpr int32_t kThreads = 0;  // one per core
-inline constexpr int64_t kEvalEverySteps = 1000;
 inline constexpr v1::Consistency kConsistency = v1::ASP;
 inline constexpr int32_t kStaleness = 2;
 inline constexpr int32_t kBackupWorkers = 0;

@@ -86,6 +86,9 @@ class PsClient {
   static absl::StatusOr<std::unique_ptr<PsClient>> Create(Options options);
 
   int64_t num_parameters() const { return num_parameters_; }
+  // Per shard: the version (updates applied) of the parameters received
+  // last, by Pull or PushPull; 0 before any.
+  const std::vector<int64_t>& versions() const { return versions_; }
 
   // Fills params[0, P) with every shard's slice, and, if `rows` is not
   // null, rows->pulled with the rows of rows->pull_keys.

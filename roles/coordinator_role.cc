@@ -3,10 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -68,7 +72,12 @@ struct CoordinatorState {
   std::unique_ptr<MetricsServer> metrics_server;
   std::unique_ptr<CoordinatorMetrics> metrics;
   std::unique_ptr<Coordinator> coordinator;
+  // Evaluates every periodic and the final evaluation: on the validation
+  // split if the job has one, else on the test split (then `test` is null).
   std::unique_ptr<Evaluator> evaluator;
+  // With validation data: measures the selected model on the test split,
+  // once, at the end.
+  std::unique_ptr<Evaluator> test;
   std::unique_ptr<EvalLog> eval_log;
   std::unique_ptr<PsClient> ps;  // once the shard map is complete
   std::unique_ptr<DataSource> data;
@@ -111,9 +120,59 @@ void KeepBest(const Evaluator& evaluator, int64_t step, SavedParameters* best) {
   best->rows = evaluator.rows();
 }
 
-absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config) {
+// "validation loss 0.41, validation accuracy 0.9" for the log: the figures
+// `e` has.
+std::string FormatFigures(const v1::Evaluation& e) {
+  std::string text;
+  const std::pair<const char*, std::optional<double>> figures[] = {
+      {"validation loss", e.has_validation_loss()
+                              ? std::optional(e.validation_loss())
+                              : std::nullopt},
+      {"validation accuracy", e.has_validation_accuracy()
+                                  ? std::optional(e.validation_accuracy())
+                                  : std::nullopt},
+      {"validation RMSE", e.has_validation_rmse()
+                              ? std::optional(e.validation_rmse())
+                              : std::nullopt},
+      {"validation AUC", e.has_validation_auc()
+                             ? std::optional(e.validation_auc())
+                             : std::nullopt},
+      {"test loss",
+       e.has_test_loss() ? std::optional(e.test_loss()) : std::nullopt},
+      {"test accuracy",
+       e.has_test_accuracy() ? std::optional(e.test_accuracy()) : std::nullopt},
+      {"test RMSE",
+       e.has_test_rmse() ? std::optional(e.test_rmse()) : std::nullopt},
+      {"test AUC",
+       e.has_test_auc() ? std::optional(e.test_auc()) : std::nullopt}};
+  for (const auto& [name, value] : figures) {
+    if (value.has_value()) {
+      absl::StrAppend(&text, text.empty() ? "" : ", ", name, " ", *value);
+    }
+  }
+  return text;
+}
+
+// The fewest updates any shard had applied when it answered the last pull.
+int64_t ParameterVersion(const PsClient& ps) {
+  const std::vector<int64_t>& versions = ps.versions();
+  return versions.empty() ? 0
+                          : *std::min_element(versions.begin(), versions.end());
+}
+
+// The global step that parameters of `version` show: every push is a
+// version under ASP and SSP; under BSP one version is a step of every
+// worker.
+int64_t StepOf(int64_t version, const v1::JobConfig& config) {
+  return config.train().consistency() == v1::BSP
+             ? version * config.cluster().num_workers()
+             : version;
+}
+
+absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config,
+                      bool final) {
   const absl::Time start = absl::Now();
-  v1::Evaluation evaluation = s.coordinator->BeginEvaluation();
+  v1::Evaluation evaluation = s.coordinator->BeginEvaluation(final);
   auto pull = [&](float* params, const PsClient::Rows* rows) {
     const absl::Time pull_start = absl::Now();
     PsClient::Transfer transfer;
@@ -125,22 +184,78 @@ absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config) {
     return status;
   };
   RETURN_IF_ERROR(s.evaluator->Evaluate(pull, &evaluation));
+  const int64_t version = ParameterVersion(*s.ps);
+  evaluation.set_parameter_version(version);
+  // The workers' heartbeats may lag the parameters: the step is the later
+  // of the count the coordinator had and the one the version shows.
+  evaluation.set_step(std::max(evaluation.step(), StepOf(version, config)));
   const bool best = s.coordinator->RecordEvaluation(evaluation);
   if (best && EarlyStoppingOn(config.train())) {
     KeepBest(*s.evaluator, evaluation.step(), &s.best);
   }
   s.metrics->evaluations.Increment();
-  s.metrics->test_loss.Set(evaluation.test_loss());
-  s.metrics->test_accuracy.Set(evaluation.test_accuracy());
+  if (evaluation.has_test_loss()) {
+    s.metrics->test_loss.Set(evaluation.test_loss());
+  }
+  if (evaluation.has_test_accuracy()) {
+    s.metrics->test_accuracy.Set(evaluation.test_accuracy());
+  }
   s.metrics->evaluation_duration.Observe(
       absl::ToDoubleSeconds(absl::Now() - start));
   LOG(INFO) << "evaluation at step " << evaluation.step() << " (epoch "
-            << evaluation.epoch() << "): test loss " << evaluation.test_loss()
-            << ", test accuracy " << evaluation.test_accuracy()
-            << ", test RMSE " << evaluation.test_rmse() << ", test AUC "
-            << evaluation.test_auc() << (best ? " (best so far)" : "");
+            << evaluation.epoch() << ", parameter version "
+            << evaluation.parameter_version()
+            << (evaluation.due_step() > 0
+                    ? absl::StrCat(", due at step ", evaluation.due_step())
+                    : std::string(", final"))
+            << "): " << FormatFigures(evaluation)
+            << (best ? " (best so far)" : "");
   LogGradientNorms(evaluation, config);
   return s.eval_log->Append(evaluation);
+}
+
+// With validation data: measures the selected model (the best evaluation's
+// parameters with early stopping, else the last one's) on the test split,
+// once, and records it for the summary.
+absl::Status TestSelected(CoordinatorState& s) {
+  if (s.test == nullptr) return absl::OkStatus();
+  SavedParameters last = NoParameters();
+  const SavedParameters* selected = &s.best;
+  if (s.best.step < 0) {
+    KeepBest(*s.evaluator, 0, &last);
+    selected = &last;
+  }
+  // The selected parameters, and of its rows those the test split asks for
+  // (the validation evaluator pulled the test keys' rows too).
+  auto copy = [selected](float* params,
+                         const PsClient::Rows* rows) -> absl::Status {
+    std::copy(selected->dense.begin(), selected->dense.end(), params);
+    if (rows == nullptr) return absl::OkStatus();
+    const std::vector<uint64_t>& keys = selected->keys;
+    for (size_t i = 0; i < rows->pull_keys->size(); ++i) {
+      auto at =
+          std::lower_bound(keys.begin(), keys.end(), (*rows->pull_keys)[i]);
+      if (at == keys.end() || *at != (*rows->pull_keys)[i]) {
+        return absl::InternalError(
+            absl::StrCat("the selected parameters lack the row of test key ",
+                         (*rows->pull_keys)[i]));
+      }
+      const size_t row = at - keys.begin();
+      std::copy_n(selected->rows.begin() + row * selected->row_width,
+                  rows->width, rows->pulled + i * rows->width);
+    }
+    return absl::OkStatus();
+  };
+  v1::Evaluation test;
+  RETURN_IF_ERROR(s.test->Evaluate(copy, &test));
+  s.coordinator->RecordFinalTest(test);
+  if (test.has_test_loss()) s.metrics->test_loss.Set(test.test_loss());
+  if (test.has_test_accuracy()) {
+    s.metrics->test_accuracy.Set(test.test_accuracy());
+  }
+  LOG(INFO) << "test of the selected model (chosen on validation): "
+            << FormatFigures(test);
+  return absl::OkStatus();
 }
 
 // What the counters have been given so far.
@@ -185,10 +300,10 @@ absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
               << config.cluster().num_workers() << " workers registered";
   }
   if (s.coordinator->AllWorkersDone()) {
-    RETURN_IF_ERROR(Evaluate(s, config));
+    RETURN_IF_ERROR(Evaluate(s, config, /*final=*/true));
     s.coordinator->Succeed();
   } else if (s.coordinator->EvaluationDue()) {
-    RETURN_IF_ERROR(Evaluate(s, config));
+    RETURN_IF_ERROR(Evaluate(s, config, /*final=*/false));
   }
   return absl::OkStatus();
 }
@@ -212,25 +327,58 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
                             ExitCodeFor(advanced));
       }
     }
-    absl::SleepFor(absl::Milliseconds(10));
+    // Until the next progress report (an evaluation may have come due).
+    s.coordinator->AwaitChange(absl::Milliseconds(10));
   }
 }
 
-// The evaluator for the job's model, on the test split.
+// The evaluator for the job's model on `examples` (a split of `split`);
+// sparse models also pull `extra_keys`' rows.
 absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
-    const v1::JobConfig& config, const DataShape& shape, Examples test,
-    int local_workers) {
+    const v1::JobConfig& config, const DataShape& shape, Examples examples,
+    Evaluator::Split split, int local_workers,
+    const std::vector<uint64_t>& extra_keys = {}) {
   const ResolvedEval eval = ResolveEval(config);
-  if (test.is_sparse()) {
+  if (examples.is_sparse()) {
     ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model,
                      CreateSparseModel(config.model(), shape, eval.max_batch));
-    return std::make_unique<Evaluator>(std::move(model),
-                                       std::move(test.sparse()));
+    return std::make_unique<Evaluator>(
+        std::move(model), std::move(examples.sparse()), split, extra_keys);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                    CreateModel(config.model(), shape, eval.max_batch,
                                ResolveThreads(eval.threads, local_workers)));
-  return std::make_unique<Evaluator>(std::move(model), std::move(test.dense()));
+  return std::make_unique<Evaluator>(std::move(model),
+                                     std::move(examples.dense()), split);
+}
+
+// The evaluators: on validation (and test at the end) if the job has
+// validation data, else on test.
+absl::Status CreateEvaluators(const v1::JobConfig& config,
+                              const DataShape& shape, int local_workers,
+                              CoordinatorState& s) {
+  ASSIGN_OR_RETURN(Examples test, s.data->LoadTest());
+  ASSIGN_OR_RETURN(Examples validation, s.data->LoadValidation());
+  if (validation.size() == 0) {
+    LOG(INFO) << "no validation data (data.validation_fraction or a "
+                 "validation file): evaluating on the test split, which "
+                 "then also chooses the result";
+    ASSIGN_OR_RETURN(s.evaluator,
+                     CreateEvaluator(config, shape, std::move(test),
+                                     Evaluator::Split::kTest, local_workers));
+    return absl::OkStatus();
+  }
+  LOG(INFO) << "evaluating on " << validation.size()
+            << " validation examples; test (" << test.size()
+            << " examples) once, at the end, on the selected model";
+  ASSIGN_OR_RETURN(s.test,
+                   CreateEvaluator(config, shape, std::move(test),
+                                   Evaluator::Split::kTest, local_workers));
+  ASSIGN_OR_RETURN(s.evaluator,
+                   CreateEvaluator(config, shape, std::move(validation),
+                                   Evaluator::Split::kValidation, local_workers,
+                                   s.test->keys()));
+  return absl::OkStatus();
 }
 
 // The data's shape for summary.json.
@@ -275,12 +423,10 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
             " training examples; each worker needs at least one")),
         kExitBadConfig);
   }
-  ASSIGN_OR_RETURN(Examples test, s.data->LoadTest());
   const DataShape shape{data.num_features, data.num_classes};
   RETURN_IF_ERROR(RecordData(data, options.output_dir, s));
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
-  ASSIGN_OR_RETURN(s.evaluator, CreateEvaluator(config, shape, std::move(test),
-                                                options.local_workers));
+  RETURN_IF_ERROR(CreateEvaluators(config, shape, options.local_workers, s));
   s.registry = MetricsRegistry::Create(
       {{"role", "coordinator"}, {"job_id", config.job_id()}});
   ASSIGN_OR_RETURN(s.metrics_server,
@@ -301,14 +447,26 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   core.self.set_pid(::getpid());
   core.self.set_metrics_address(s.metrics_server->address());
   s.coordinator = std::make_unique<Coordinator>(std::move(core));
+  if (!config.train().has_eval_every_steps()) {
+    LOG(INFO) << "train.eval_every_steps unset: evaluating every "
+              << s.coordinator->eval_every_steps()
+              << " steps, about 20 evaluations over the job";
+  }
   return absl::OkStatus();
 }
 
 // How the trained model compares with the planted one, for synthetic data.
-void AddPlanted(const CoordinatorState& s, v1::JobSummary* summary) {
+void AddPlanted(const CoordinatorState& s, const v1::DataConfig& data,
+                v1::JobSummary* summary) {
+  if (!data.has_synthetic()) return;
+  const v1::SyntheticDataConfig::Kind kind = data.synthetic().kind();
   const PlantedModel planted = s.data->Planted();
-  summary->set_planted_test_auc(planted.test_auc);
-  summary->set_planted_test_rmse(planted.test_rmse);
+  if (kind == v1::SyntheticDataConfig::CTR) {
+    summary->set_planted_test_auc(planted.test_auc);
+  }
+  if (kind == v1::SyntheticDataConfig::RATINGS) {
+    summary->set_planted_test_rmse(planted.test_rmse);
+  }
   // The parameters the result was measured on.
   const std::vector<float>& params =
       s.best.step >= 0 ? s.best.dense : s.evaluator->params();
@@ -330,7 +488,7 @@ void AddPlanted(const CoordinatorState& s, v1::JobSummary* summary) {
 // summary.json; returns the exit code: `code`, or kExitJobFailed instead of
 // 0 if a file could not be written.
 int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
-                 const CoordinatorState& s, int code) {
+                 CoordinatorState& s, int code) {
   absl::Status saved = absl::OkStatus();
   if (s.best.step >= 0) {
     saved =
@@ -340,15 +498,22 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
     LOG(ERROR) << saved.message();
     if (code == kExitOk) code = kExitJobFailed;
   }
+  if (code == kExitOk) {
+    absl::Status tested = TestSelected(s);
+    if (!tested.ok()) {
+      LOG(ERROR) << tested.message();
+      code = kExitJobFailed;
+    }
+  }
   v1::JobSummary summary = s.coordinator->Summary();
   summary.set_exit_status(code);
   summary.set_config_hash(ConfigHash(config));
   *summary.mutable_data() = s.data_summary;
   for (const std::string& label : s.labels) summary.add_labels(label);
-  if (code == kExitOk) AddPlanted(s, &summary);
+  if (code == kExitOk) AddPlanted(s, config.data(), &summary);
   if (summary.stopped_early()) {
-    LOG(INFO) << "stopped early at step " << summary.steps()
-              << ": the test loss has not improved for "
+    LOG(INFO) << "stopped early at step " << summary.steps() << ": the "
+              << summary.selected_on() << " loss has not improved for "
               << config.train().early_stopping().patience()
               << " evaluations; the best was at step " << summary.best_step();
   }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <random>
@@ -21,6 +22,7 @@
 #include "roles/metrics_server.h"
 #include "rpc/grpc_coordinator_client.h"
 #include "rpc/grpc_shard_transport.h"
+#include "server/coordinator/evaluation_tracker.h"
 #include "worker/trainer.h"
 
 namespace descent {
@@ -145,7 +147,18 @@ absl::Status Work(const WorkerRoleOptions& options) {
                                         &data.dense(), &metrics);
   }
   training.store(trainer.get());
-  absl::Status trained = trainer->Run([&loop] { return loop.ended(); });
+  // A heartbeat each time this worker's steps pass its share of an
+  // evaluation interval, so that the coordinator hears of every boundary
+  // at once rather than up to a heartbeat interval later (longer than a
+  // small job lasts).
+  const int64_t beat_every = BeatEverySteps(
+      config, registration.num_data_shards(),
+      train.epochs * ((data.size() + train.batch_size - 1) / train.batch_size));
+  int64_t steps = 0;
+  absl::Status trained = trainer->Run([&loop, &steps, beat_every] {
+    if (beat_every > 0 && ++steps % beat_every == 0) loop.BeatNow();
+    return loop.ended();
+  });
   if (ExplicitExitCode(trained) == kExitDiverged) {
     // The progress carries the divergence: let the coordinator hear it and
     // end the job (and write its summary) before this worker exits.
@@ -165,6 +178,16 @@ absl::Status Work(const WorkerRoleOptions& options) {
 }
 
 }  // namespace
+
+int64_t BeatEverySteps(const v1::JobConfig& config, int workers,
+                       int64_t worker_steps) {
+  workers = std::max(1, workers);
+  const int64_t every =
+      config.train().has_eval_every_steps()
+          ? config.train().eval_every_steps()
+          : DefaultEvalEverySteps(workers * std::max<int64_t>(0, worker_steps));
+  return every > 0 ? std::max<int64_t>(1, every / workers) : 0;
+}
 
 int RunWorker(const WorkerRoleOptions& options) {
   absl::Status status = Work(options);

@@ -5,7 +5,10 @@
 #ifndef DESCENT_ROLES_WORKER_ROLE_H_
 #define DESCENT_ROLES_WORKER_ROLE_H_
 
+#include <cstdint>
 #include <string>
+
+#include "descent/v1/job.pb.h"
 
 namespace descent {
 
@@ -21,6 +24,14 @@ struct WorkerRoleOptions {
 
 // Returns the process exit code (common/exit_codes.h).
 int RunWorker(const WorkerRoleOptions& options);
+
+// How many of its own steps a worker of `workers` that takes
+// `worker_steps` steps in all lets pass between the heartbeats it sends at
+// once: its share of an evaluation interval (train.eval_every_steps, or the
+// coordinator's default, from about workers x worker_steps steps), at least
+// 1; 0 without periodic evaluations.
+int64_t BeatEverySteps(const v1::JobConfig& config, int workers,
+                       int64_t worker_steps);
 
 }  // namespace descent
 

@@ -249,6 +249,43 @@ std::optional<FieldProblem> CheckData(const v1::JobConfig& c) {
   }
 }
 
+// data.validation_fraction, or the source's validation file(s), not both.
+std::optional<FieldProblem> CheckValidation(const v1::JobConfig& c) {
+  const v1::DataConfig& d = c.data();
+  if (auto issue = OutOfRange("data.validation_fraction",
+                              d.validation_fraction(), 0, 0.5)) {
+    return issue;
+  }
+  std::string file_field;
+  if (d.has_idx()) {
+    const v1::IdxDataConfig& idx = d.idx();
+    if (idx.validation_images().empty() != idx.validation_labels().empty()) {
+      return FieldProblem{
+          idx.validation_images().empty() ? "data.idx.validation_images"
+                                          : "data.idx.validation_labels",
+          "validation images and labels go together: set both or neither"};
+    }
+    if (!idx.validation_images().empty()) {
+      file_field = "data.idx.validation_images";
+    }
+  } else if (d.has_csv() && !d.csv().validation().empty()) {
+    file_field = "data.csv.validation";
+  } else if (d.has_libsvm() && !d.libsvm().validation().empty()) {
+    file_field = "data.libsvm.validation";
+  } else if (d.has_ratings() && !d.ratings().validation().empty()) {
+    file_field = "data.ratings.validation";
+  }
+  if (!file_field.empty() && d.validation_fraction() > 0) {
+    return FieldProblem{"data.validation_fraction",
+                        absl::StrCat("holds out part of the training data, "
+                                     "but ",
+                                     file_field,
+                                     " already names a validation file: "
+                                     "keep one of the two")};
+  }
+  return std::nullopt;
+}
+
 std::optional<FieldProblem> CheckTrain(const v1::JobConfig& c) {
   const v1::TrainConfig& t = c.train();
   for (auto issue : {OutOfRange("train.epochs", t.epochs(), 1, 100000),
@@ -290,7 +327,8 @@ std::optional<FieldProblem> CheckTrainingGuards(const v1::JobConfig& c) {
                         "has no effect without train.early_stopping.patience "
                         ">= 1"};
   }
-  if (EarlyStoppingOn(t) && t.eval_every_steps() == 0) {
+  if (EarlyStoppingOn(t) && t.has_eval_every_steps() &&
+      t.eval_every_steps() == 0) {
     return FieldProblem{"train.early_stopping",
                         "needs periodic evaluations: set "
                         "train.eval_every_steps >= 1"};
@@ -332,8 +370,9 @@ bool CanOverlapPushes(v1::Consistency consistency) {
 }
 
 std::optional<FieldProblem> FindConfigIssue(const v1::JobConfig& config) {
-  for (auto check : {CheckJobId, CheckCluster, CheckModel, CheckData,
-                     CheckTrain, CheckTrainingGuards, CheckOptimizer}) {
+  for (auto check :
+       {CheckJobId, CheckCluster, CheckModel, CheckData, CheckValidation,
+        CheckTrain, CheckTrainingGuards, CheckOptimizer}) {
     if (auto issue = check(config)) return issue;
   }
   return std::nullopt;

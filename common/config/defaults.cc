@@ -113,9 +113,9 @@ void ApplyTrainDefaults(v1::TrainConfig* train) {
   if (!train->has_batch_size()) train->set_batch_size(kBatchSize);
   if (!train->has_seed()) train->set_seed(kSeed);
   if (!train->has_threads()) train->set_threads(kThreads);
-  if (!train->has_eval_every_steps()) {
-    train->set_eval_every_steps(kEvalEverySteps);
-  }
+  // eval_every_steps stays unset: the coordinator derives it from the
+  // job's total steps (DefaultEvalEverySteps in
+  // server/coordinator/evaluation_tracker.h).
   if (train->consistency() == v1::CONSISTENCY_UNSPECIFIED) {
     train->set_consistency(kConsistency);
   }

@@ -97,26 +97,34 @@ std::vector<int32_t> AddClasses(const Data& data, LabelDictionary* all) {
   return ids;
 }
 
-// Gives two data sets read from different files (a training and a test
-// file) one encoding of the labels of both, so that a label means the same
-// class in each. On error (more labels than a given num_classes), the data
-// sets are unchanged.
+// Gives data sets read from different files (training, test and
+// validation files) one encoding of the labels of all, so that a label
+// means the same class in each. On error (more labels than a given
+// num_classes), the data sets are unchanged.
 template <typename Data>
 absl::Status UnifyClasses(int32_t num_classes, const std::string& source,
-                          Data* a_data, Data* b_data) {
-  Data& a = *a_data;
-  Data& b = *b_data;
+                          const std::vector<Data*>& sets) {
   LabelDictionary all;
-  const std::vector<int32_t> ids_a = AddClasses(a, &all);
-  const std::vector<int32_t> ids_b = AddClasses(b, &all);
+  std::vector<std::vector<int32_t>> ids;
+  for (const Data* data : sets) ids.push_back(AddClasses(*data, &all));
   absl::StatusOr<ClassEncoding> encoding =
       EncodeClasses(all.labels(), num_classes, source);
   if (!encoding.ok()) return encoding.status();
-  for (int32_t& label : a.labels) label = encoding->class_of[ids_a[label]];
-  for (int32_t& label : b.labels) label = encoding->class_of[ids_b[label]];
-  a.num_classes = b.num_classes = encoding->num_classes;
-  a.class_names = b.class_names = std::move(encoding->class_names);
+  for (size_t i = 0; i < sets.size(); ++i) {
+    for (int32_t& label : sets[i]->labels) {
+      label = encoding->class_of[ids[i][label]];
+    }
+    sets[i]->num_classes = encoding->num_classes;
+    sets[i]->class_names = encoding->class_names;
+  }
   return absl::OkStatus();
+}
+
+// The same for two.
+template <typename Data>
+absl::Status UnifyClasses(int32_t num_classes, const std::string& source,
+                          Data* a, Data* b) {
+  return UnifyClasses<Data>(num_classes, source, std::vector<Data*>{a, b});
 }
 
 }  // namespace descent

@@ -28,8 +28,9 @@ inline constexpr double kMinExamplesPerClass = 5;
 
 // The data of a job as DataSource::Describe finds it.
 struct DataDescription {
-  int64_t train_examples = 0;
+  int64_t train_examples = 0;  // the validation split excluded
   int64_t test_examples = 0;
+  int64_t validation_examples = 0;
   int64_t num_features = 0;  // sparse data: the width of the key space
   int32_t num_classes = 0;   // 0 for regression data
   // Classification data whose labels were encoded (class_labels.h): the

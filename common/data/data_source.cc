@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/data/class_labels.h"
 #include "common/data/csv_reader.h"
 #include "common/data/idx_reader.h"
@@ -106,6 +107,51 @@ std::pair<Data, Data> HoldOutSplit(const Data& all, int32_t test_every) {
   return {SelectRows(all, split.train), SelectRows(all, split.test)};
 }
 
+// DataConfig.validation_fraction: example i of n is held out when
+// floor((i + 1) f) > floor(i f), evenly spread over the file.
+template <typename Data>
+std::pair<Data, Data> FractionSplit(const Data& all, double fraction) {
+  HoldOut split;
+  for (int64_t i = 0; i < all.num_examples; ++i) {
+    const bool held = std::floor((i + 1) * fraction) > std::floor(i * fraction);
+    (held ? split.test : split.train).push_back(i);
+  }
+  return {SelectRows(all, split.train), SelectRows(all, split.test)};
+}
+
+// The validation split: the file `file` read with `read` if it is named,
+// else `fraction` of splits->first (the training split) held out of it.
+template <typename Data, typename Read>
+absl::Status TakeValidation(double fraction, const std::string& file,
+                            const Read& read, std::pair<Data, Data>* splits,
+                            Data* validation) {
+  if (!file.empty()) {
+    absl::StatusOr<Data> read_file = read(file);
+    if (!read_file.ok()) return read_file.status();
+    *validation = *std::move(read_file);
+    return absl::OkStatus();
+  }
+  if (fraction <= 0) return absl::OkStatus();
+  const int64_t n = splits->first.num_examples;
+  std::pair<Data, Data> held = FractionSplit(splits->first, fraction);
+  if (held.second.num_examples == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data.validation_fraction: ", fraction, " of the ", n,
+        " training examples holds out none; raise it or add examples"));
+  }
+  splits->first = std::move(held.first);
+  *validation = std::move(held.second);
+  return absl::OkStatus();
+}
+
+// No file: for sources without validation files.
+template <typename Data>
+struct NoValidationFile {
+  absl::StatusOr<Data> operator()(const std::string&) const {
+    return absl::InternalError("no validation file");
+  }
+};
+
 // Ratings as two-entry rows, users and items in one key space.
 absl::StatusOr<SparseDataset> RatingRows(const RatingTriples& triples,
                                          const std::string& source) {
@@ -151,6 +197,20 @@ void MergeClasses(std::pair<Data, Data>* splits) {
 void ShiftIndicesUp(SparseDataset* data) {
   for (int64_t& index : data->indices) ++index;
   ++data->num_features;
+}
+
+// The same over the validation split too (if it has examples).
+template <typename Data>
+void MergeClasses(std::pair<Data, Data>* splits, Data* validation) {
+  MergeClasses(splits);
+  Data& train = splits->first;
+  if (validation->num_examples == 0 ||
+      (train.num_classes == 0 && validation->num_classes == 0)) {
+    return;
+  }
+  train.num_classes = splits->second.num_classes = validation->num_classes =
+      std::max({train.num_classes, validation->num_classes,
+                MaxLabel(validation->labels) + 1});
 }
 
 // Reads `train` with `read`, then `test`, or without one, holds out every
@@ -234,6 +294,12 @@ absl::StatusOr<Dataset> ReadIdxTest(const v1::IdxDataConfig& idx) {
   return ReadIdx(idx.test_images(), idx.test_labels(), idx.num_classes(), all);
 }
 
+absl::StatusOr<Dataset> ReadIdxValidation(const v1::IdxDataConfig& idx) {
+  ASSIGN_OR_RETURN(int64_t count, ReadIdxCount(idx.validation_images()));
+  return ReadIdx(idx.validation_images(), idx.validation_labels(),
+                 idx.num_classes(), IndexRange{0, count});
+}
+
 CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
   CsvOptions options;
   if (csv.has_header()) options.header = csv.header();
@@ -256,28 +322,52 @@ LibsvmOptions LibsvmOptionsOf(const v1::LibsvmDataConfig& libsvm) {
 }
 
 // "a.svm" or "a.svm and b.svm".
-std::string FileNames(const v1::LibsvmDataConfig& libsvm) {
-  if (libsvm.test().empty()) return libsvm.train();
-  return absl::StrCat(libsvm.train(), " and ", libsvm.test());
+// One label encoding over the splits read from different files (a test
+// file, a validation file; without either, the one file's own encoding
+// stands). A held-out split shares the file's encoding and is re-encoded
+// with it.
+template <typename Data>
+absl::Status UnifyFiles(int32_t num_classes, const std::string& source,
+                        const std::string& test_file,
+                        const std::string& validation_file,
+                        std::pair<Data, Data>* splits, Data* validation) {
+  if (test_file.empty() && validation_file.empty()) return absl::OkStatus();
+  std::vector<Data*> sets = {&splits->first, &splits->second};
+  if (validation->num_examples > 0) sets.push_back(validation);
+  return UnifyClasses<Data>(num_classes, source, sets);
 }
 
-// Both LIBSVM splits, with one index base: as configured or, unset, 0-based
-// if index 0 occurs in either file (logged).
+std::string FileNames(const v1::LibsvmDataConfig& libsvm) {
+  std::vector<std::string> names = {libsvm.train()};
+  if (!libsvm.test().empty()) names.push_back(libsvm.test());
+  if (!libsvm.validation().empty()) names.push_back(libsvm.validation());
+  return absl::StrJoin(names, ", ");
+}
+
+// Both LIBSVM splits, and the validation file's examples if one is named,
+// with one index base: as configured or, unset, 0-based if index 0 occurs
+// in any file (logged).
 absl::StatusOr<std::pair<SparseDataset, SparseDataset>> ReadLibsvmSplits(
-    const v1::LibsvmDataConfig& libsvm) {
+    const v1::LibsvmDataConfig& libsvm, SparseDataset* validation) {
   const LibsvmOptions options = LibsvmOptionsOf(libsvm);
   std::vector<std::pair<std::string, LibsvmIndexBase>> bases;
-  ASSIGN_OR_RETURN(
-      auto splits,
-      (ReadSplits<SparseDataset>(
-          libsvm.train(), libsvm.test(), libsvm.test_every(),
-          [&](const std::string& path) -> absl::StatusOr<SparseDataset> {
-            LibsvmIndexBase base;
-            ASSIGN_OR_RETURN(SparseDataset data,
-                             ReadLibsvm(path, options, &base));
-            bases.emplace_back(path, base);
-            return data;
-          })));
+  const auto read =
+      [&](const std::string& path) -> absl::StatusOr<SparseDataset> {
+    LibsvmIndexBase base;
+    ASSIGN_OR_RETURN(SparseDataset data, ReadLibsvm(path, options, &base));
+    bases.emplace_back(path, base);
+    return data;
+  };
+  ASSIGN_OR_RETURN(auto splits,
+                   (ReadSplits<SparseDataset>(libsvm.train(), libsvm.test(),
+                                              libsvm.test_every(), read)));
+  // Each file read, in the order read, with what it became.
+  std::vector<SparseDataset*> files = {&splits.first};
+  if (!libsvm.test().empty()) files.push_back(&splits.second);
+  if (!libsvm.validation().empty()) {
+    ASSIGN_OR_RETURN(*validation, read(libsvm.validation()));
+    files.push_back(validation);
+  }
   if (options.zero_based.has_value()) return splits;
   const auto zero = std::find_if(bases.begin(), bases.end(), [](const auto& b) {
     return b.second.zero_line > 0;
@@ -292,11 +382,12 @@ absl::StatusOr<std::pair<SparseDataset, SparseDataset>> ReadLibsvmSplits(
   LOG(INFO) << "data.libsvm: indices are taken as 0-based: index 0 occurs at "
             << zero->first << ":" << zero->second.zero_line
             << " (set data.libsvm.zero_based: false to read them as 1-based)";
-  // A file without index 0 was read as 1-based: move it back up.
-  if (bases.size() == 2) {
-    SparseDataset& test = splits.second;
-    if (bases[1].second.zero_line == 0) ShiftIndicesUp(&test);
-    if (bases[0].second.zero_line == 0) ShiftIndicesUp(&splits.first);
+  // A file without index 0 was read as 1-based: move it back up. (A split
+  // held out of a file shares its base.)
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (bases[i].second.zero_line != 0) continue;
+    ShiftIndicesUp(files[i]);
+    if (i == 0 && libsvm.test().empty()) ShiftIndicesUp(&splits.second);
   }
   return splits;
 }
@@ -340,49 +431,67 @@ DataSource::DataSource(const v1::JobConfig& config)
     : data_(config.data()), sparse_(IsSparseModel(config.model())) {}
 
 bool DataSource::ReadsIdxDirectly() const {
-  return data_.has_idx() && !sparse_ && data_.scaling() == v1::NO_SCALING;
+  return data_.has_idx() && !sparse_ && data_.scaling() == v1::NO_SCALING &&
+         data_.validation_fraction() <= 0;
 }
 
 absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
   std::pair<Dataset, Dataset> splits;
+  Dataset validation;
+  const double fraction = data_.validation_fraction();
   if (data_.has_idx()) {
-    ASSIGN_OR_RETURN(splits.first, ReadIdxTrain(data_.idx(), std::nullopt));
-    ASSIGN_OR_RETURN(splits.second, ReadIdxTest(data_.idx()));
+    const v1::IdxDataConfig& idx = data_.idx();
+    ASSIGN_OR_RETURN(splits.first, ReadIdxTrain(idx, std::nullopt));
+    ASSIGN_OR_RETURN(splits.second, ReadIdxTest(idx));
+    RETURN_IF_ERROR(TakeValidation(
+        fraction, idx.validation_images(),
+        [&](const std::string&) { return ReadIdxValidation(idx); }, &splits,
+        &validation));
   } else if (data_.has_csv()) {
     const v1::CsvDataConfig& csv = data_.csv();
     const CsvOptions options = CsvOptionsOf(csv);
-    ASSIGN_OR_RETURN(
-        splits, (ReadSplits<Dataset>(csv.train(), csv.test(), csv.test_every(),
-                                     [&](const std::string& path) {
-                                       return ReadCsv(path, options);
-                                     })));
-    if (!csv.test().empty() && !csv.regression()) {
-      RETURN_IF_ERROR(UnifyClasses(csv.num_classes(), "data.csv", &splits.first,
-                                   &splits.second));
+    const auto read = [&](const std::string& path) {
+      return ReadCsv(path, options);
+    };
+    ASSIGN_OR_RETURN(splits, (ReadSplits<Dataset>(csv.train(), csv.test(),
+                                                  csv.test_every(), read)));
+    RETURN_IF_ERROR(
+        TakeValidation(fraction, csv.validation(), read, &splits, &validation));
+    if (!csv.regression()) {
+      RETURN_IF_ERROR(UnifyFiles(csv.num_classes(), "data.csv", csv.test(),
+                                 csv.validation(), &splits, &validation));
     }
   } else if (data_.has_libsvm()) {
     ASSIGN_OR_RETURN(Splits sparse, ReadSparse());
-    const int64_t floats = (sparse.train.size() + sparse.test.size()) *
-                           sparse.train.num_features();
+    const int64_t floats =
+        (sparse.train.size() + sparse.test.size() + sparse.validation.size()) *
+        sparse.train.num_features();
     if (floats > kMaxDenseLibsvmFloats) {
       return absl::ResourceExhaustedError(absl::StrCat(
           data_.libsvm().train(), ": ", floats,
           " floats in dense form is too many; use a sparse model"));
     }
     splits = {ToDense(sparse.train.sparse()), ToDense(sparse.test.sparse())};
+    if (sparse.validation.size() > 0) {
+      validation = ToDense(sparse.validation.sparse());
+    }
   } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::CTR) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     const Dataset all = ToDense(GenerateCtr(s).data);
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+    RETURN_IF_ERROR(TakeValidation(fraction, "", NoValidationFile<Dataset>(),
+                                   &splits, &validation));
   } else if (data_.has_synthetic()) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     const Dataset all = GenerateLinear(s).data;
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+    RETURN_IF_ERROR(TakeValidation(fraction, "", NoValidationFile<Dataset>(),
+                                   &splits, &validation));
   } else {
     return absl::InvalidArgumentError(
         "data: this source needs a sparse model (matrix_factorization)");
   }
-  MergeClasses(&splits);
+  MergeClasses(&splits, &validation);
   if (data_.scaling() != v1::NO_SCALING) {
     const FeatureScaler scaler =
         FeatureScaler::Fit(splits.first, data_.scaling() == v1::STANDARDIZE
@@ -390,57 +499,78 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
                                              : ScalingMode::kMinMax);
     scaler.Apply(&splits.first);
     scaler.Apply(&splits.second);
+    if (validation.num_examples > 0) scaler.Apply(&validation);
   }
-  return Splits{Dense(std::move(splits.first)),
-                Dense(std::move(splits.second))};
+  return Splits{Dense(std::move(splits.first)), Dense(std::move(splits.second)),
+                Dense(std::move(validation))};
 }
 
 absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
   std::pair<SparseDataset, SparseDataset> splits;
+  SparseDataset validation;
+  const double fraction = data_.validation_fraction();
   if (data_.has_libsvm()) {
     const v1::LibsvmDataConfig& libsvm = data_.libsvm();
-    ASSIGN_OR_RETURN(splits, ReadLibsvmSplits(libsvm));
-    if (!libsvm.test().empty() && !libsvm.regression()) {
-      RETURN_IF_ERROR(UnifyClasses(libsvm.num_classes(), "data.libsvm",
-                                   &splits.first, &splits.second));
+    ASSIGN_OR_RETURN(splits, ReadLibsvmSplits(libsvm, &validation));
+    if (!libsvm.regression()) {
+      RETURN_IF_ERROR(UnifyFiles(libsvm.num_classes(), "data.libsvm",
+                                 libsvm.test(), libsvm.validation(), &splits,
+                                 &validation));
     }
+    RETURN_IF_ERROR(TakeValidation(
+        fraction, "", NoValidationFile<SparseDataset>(), &splits, &validation));
   } else if (data_.has_ratings()) {
     const v1::RatingsDataConfig& ratings = data_.ratings();
-    ASSIGN_OR_RETURN(
-        splits,
-        (ReadSplits<SparseDataset>(
-            ratings.train(), ratings.test(), ratings.test_every(),
-            [](const std::string& path) -> absl::StatusOr<SparseDataset> {
-              ASSIGN_OR_RETURN(RatingTriples triples, ReadTriples(path));
-              return RatingRows(triples, path);
-            })));
+    const auto read =
+        [](const std::string& path) -> absl::StatusOr<SparseDataset> {
+      ASSIGN_OR_RETURN(RatingTriples triples, ReadTriples(path));
+      return RatingRows(triples, path);
+    };
+    ASSIGN_OR_RETURN(splits,
+                     (ReadSplits<SparseDataset>(ratings.train(), ratings.test(),
+                                                ratings.test_every(), read)));
+    RETURN_IF_ERROR(TakeValidation(fraction, ratings.validation(), read,
+                                   &splits, &validation));
   } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::CTR) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     const SparseDataset all = GenerateCtr(s).data;
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+    RETURN_IF_ERROR(TakeValidation(
+        fraction, "", NoValidationFile<SparseDataset>(), &splits, &validation));
   } else if (data_.synthetic().kind() == v1::SyntheticDataConfig::RATINGS) {
     const v1::SyntheticDataConfig& s = data_.synthetic();
     ASSIGN_OR_RETURN(const SparseDataset all,
                      RatingRows(GenerateRatings(s).triples, "synthetic"));
     splits = {SliceRows(all, TrainRange(s)), SliceRows(all, TestRange(s))};
+    RETURN_IF_ERROR(TakeValidation(
+        fraction, "", NoValidationFile<SparseDataset>(), &splits, &validation));
   } else {
     ASSIGN_OR_RETURN(Splits dense, ReadDense());
     return Splits{Sparse(ToSparse(dense.train.dense())),
-                  Sparse(ToSparse(dense.test.dense()))};
+                  Sparse(ToSparse(dense.test.dense())),
+                  dense.validation.size() > 0
+                      ? Sparse(ToSparse(dense.validation.dense()))
+                      : Sparse(SparseDataset())};
   }
-  // One key space for both splits.
+  // One key space for every split.
   const int64_t width =
-      std::max(splits.first.num_features, splits.second.num_features);
+      std::max({splits.first.num_features, splits.second.num_features,
+                validation.num_features});
   splits.first.num_features = splits.second.num_features = width;
-  MergeClasses(&splits);
+  if (validation.num_examples > 0) validation.num_features = width;
+  MergeClasses(&splits, &validation);
   return Splits{Sparse(std::move(splits.first)),
-                Sparse(std::move(splits.second))};
+                Sparse(std::move(splits.second)),
+                Sparse(std::move(validation))};
 }
 
 absl::StatusOr<DataSource::Splits> DataSource::LoadAll() const {
   absl::StatusOr<Splits> splits = sparse_ ? ReadSparse() : ReadDense();
   if (!splits.ok()) return splits.status();
   RETURN_IF_ERROR(CheckShapesAgree(splits->train, splits->test));
+  if (splits->validation.size() > 0) {
+    RETURN_IF_ERROR(CheckShapesAgree(splits->train, splits->validation));
+  }
   if (splits->train.size() == 0 || splits->test.size() == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("data: the training split holds ", splits->train.size(),
@@ -465,6 +595,8 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
     ASSIGN_OR_RETURN(IndexRange train,
                      IdxRange(idx.train_images(), idx.max_train_examples()));
     description.train_examples = train.size();
+    ASSIGN_OR_RETURN(Examples validation, LoadValidation());
+    description.validation_examples = validation.size();
     ASSIGN_OR_RETURN(Examples test, LoadTest());
     description.test_examples = test.size();
     description.num_features = test.num_features();
@@ -476,6 +608,7 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
   ASSIGN_OR_RETURN(Splits splits, LoadAll());
   description.train_examples = splits.train.size();
   description.test_examples = splits.test.size();
+  description.validation_examples = splits.validation.size();
   description.num_features = splits.train.num_features();
   description.num_classes = splits.train.num_classes();
   Examine(splits, &description);
@@ -507,6 +640,16 @@ absl::StatusOr<Examples> DataSource::LoadTest() const {
   }
   ASSIGN_OR_RETURN(Splits splits, LoadAll());
   return std::move(splits.test);
+}
+
+absl::StatusOr<Examples> DataSource::LoadValidation() const {
+  if (ReadsIdxDirectly()) {
+    if (data_.idx().validation_images().empty()) return Examples();
+    ASSIGN_OR_RETURN(Dataset validation, ReadIdxValidation(data_.idx()));
+    return Dense(std::move(validation));
+  }
+  ASSIGN_OR_RETURN(Splits splits, LoadAll());
+  return std::move(splits.validation);
 }
 
 absl::StatusOr<Examples> DataSource::LoadTrainShard(int shard,

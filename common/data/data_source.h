@@ -3,12 +3,13 @@
 // sparse) so that the coordinator and every worker see exactly the same
 // examples.
 //
-// The coordinator calls Describe() and LoadTest(); worker k of W calls
-// LoadTrainShard(k, W) and keeps only its contiguous share of the training
-// split. Without a test file, every test_every-th data line of the training
-// file is held out (lines test_every - 1, 2 test_every - 1, ..., counting
-// data lines from 0): any other tool can rebuild the same split. Scaling
-// statistics come from the training split only and are applied to both.
+// The coordinator calls Describe(), LoadTest() and LoadValidation(); worker
+// k of W calls LoadTrainShard(k, W) and keeps only its contiguous share of
+// the training split (the validation split held out first). Without a test
+// file, every test_every-th data line of the training file is held out (lines
+// test_every - 1, 2 test_every - 1, ..., counting data lines from 0): any other
+// tool can rebuild the same split. Scaling statistics come from the training
+// split only and are applied to both.
 //
 // With a training and a test file, what the files decide together is
 // decided from both, identically in every process: the class labels'
@@ -95,6 +96,11 @@ class DataSource {
 
   absl::StatusOr<DataDescription> Describe() const;
   absl::StatusOr<Examples> LoadTest() const;
+  // The validation split: DataConfig.validation_fraction of the training
+  // split, held out (every example i with floor((i + 1) f) > floor(i f)), or
+  // the source's validation file(s); no examples if neither is configured.
+  // Held-out examples are not in any training shard.
+  absl::StatusOr<Examples> LoadValidation() const;
   // Training examples SplitEvenly(N, num_shards)[shard].
   absl::StatusOr<Examples> LoadTrainShard(int shard, int num_shards) const;
   // For synthetic data, the planted model; an empty PlantedModel otherwise.
@@ -104,11 +110,13 @@ class DataSource {
   struct Splits {
     Examples train;
     Examples test;
+    Examples validation;  // no examples without one
   };
   absl::StatusOr<Splits> LoadAll() const;
   absl::StatusOr<Splits> ReadDense() const;
   absl::StatusOr<Splits> ReadSparse() const;
-  // Whole IDX files can be read by ranges without loading everything.
+  // Whole IDX files can be read by ranges without loading everything (not
+  // when a validation fraction is held out of them).
   bool ReadsIdxDirectly() const;
   // Fills in what `splits` show beyond their sizes: labels, warnings.
   void Examine(const Splits& splits, DataDescription* description) const;

@@ -37,13 +37,32 @@ LearningRateSchedule ScheduleOrZero(const v1::OptimizerConfig& config) {
   return schedule.ok() ? *schedule : LearningRateSchedule::Constant(0);
 }
 
-EvaluationTrackerOptions TrackerOptions(const v1::TrainConfig& train) {
-  EvaluationTrackerOptions options;
-  options.eval_every_steps = train.eval_every_steps();
-  options.patience = train.early_stopping().patience();
-  options.min_delta = train.early_stopping().min_delta();
-  options.max_loss_factor = train.max_loss_factor();
-  return options;
+// The job's global steps when every worker finishes its epochs: worker k
+// trains on share k of SplitEvenly and takes ceil(share / batch) steps an
+// epoch (one with batch_size 0, the whole share).
+int64_t TotalSteps(const CoordinatorOptions& options) {
+  const v1::TrainConfig& train = options.config.train();
+  const int workers = std::max(1, options.config.cluster().num_workers());
+  int64_t steps = 0;
+  for (const IndexRange& share : SplitEvenly(options.train_examples, workers)) {
+    const int64_t batch = train.batch_size() > 0
+                              ? train.batch_size()
+                              : std::max<int64_t>(1, share.size());
+    steps += (share.size() + batch - 1) / batch;
+  }
+  return steps * std::max(1, train.epochs());
+}
+
+EvaluationTrackerOptions TrackerOptions(const CoordinatorOptions& options) {
+  const v1::TrainConfig& train = options.config.train();
+  EvaluationTrackerOptions tracker;
+  tracker.eval_every_steps = train.has_eval_every_steps()
+                                 ? train.eval_every_steps()
+                                 : DefaultEvalEverySteps(TotalSteps(options));
+  tracker.patience = train.early_stopping().patience();
+  tracker.min_delta = train.early_stopping().min_delta();
+  tracker.max_loss_factor = train.max_loss_factor();
+  return tracker;
 }
 
 }  // namespace
@@ -56,7 +75,7 @@ Coordinator::Coordinator(CoordinatorOptions options)
       schedule_(ScheduleOrZero(options_.config.optimizer())),
       servers_(options_.config.cluster().num_servers()),
       workers_(options_.config.cluster().num_workers()),
-      evaluations_(TrackerOptions(options_.config.train())) {}
+      evaluations_(TrackerOptions(options_)) {}
 
 absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
     const v1::RegisterServerRequest& request) {
@@ -190,6 +209,16 @@ void Coordinator::UpdateProgressLocked(MemberState* worker,
   }
   evaluations_.AddProgress(old, p);
   worker->progress = p;
+  ++changes_;
+}
+
+void Coordinator::AwaitChange(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto changed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return changes_ != changes_seen_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  changes_seen_ = changes_;
 }
 
 Coordinator::MemberState* Coordinator::FindLocked(v1::Role role, int32_t id) {
@@ -270,10 +299,20 @@ bool Coordinator::AllWorkersDoneLocked() const {
                      [](const MemberState& w) { return w.progress.done(); });
 }
 
-v1::Evaluation Coordinator::BeginEvaluation() {
+v1::Evaluation Coordinator::BeginEvaluation(bool final) {
   absl::MutexLock lock(&mu_);
   return evaluations_.Begin(GlobalStepLocked(), EpochLocked(),
-                            WallSecondsLocked());
+                            WallSecondsLocked(), final);
+}
+
+void Coordinator::RecordFinalTest(const v1::Evaluation& test) {
+  absl::MutexLock lock(&mu_);
+  final_test_ = test;
+}
+
+int64_t Coordinator::eval_every_steps() const {
+  absl::MutexLock lock(&mu_);
+  return evaluations_.eval_every_steps();
 }
 
 bool Coordinator::RecordEvaluation(const v1::Evaluation& evaluation) {
@@ -302,6 +341,7 @@ void Coordinator::Fail(const std::string& error, int exit_code) {
 void Coordinator::EndLocked(v1::JobState state, const std::string& error,
                             int exit_code) {
   if (Ended(state_)) return;
+  ++changes_;
   if (state_ == v1::RUNNING) finished_ = options_.clock();
   state_ = state;
   error_ = error;

@@ -12,8 +12,13 @@
 // evaluation and early stopping's patience, and the divergence of test
 // losses. The Coordinator acts on what each recorded evaluation means:
 //
+// Evaluations measure the validation split when the job has one (the role
+// then measures test once, at the end, on the selected model and hands it
+// to RecordFinalTest), else the test split; "the loss" below is the
+// validation loss, or the test loss without validation data.
+//
 // Early stopping (train.early_stopping): once `patience` evaluations in a
-// row did not beat the best test loss by more than min_delta, the job
+// row did not beat the best loss by more than min_delta, the job
 // SUCCEEDS early (unless every worker is done: that final evaluation ends
 // it anyway), and the summary's result is the best evaluation's.
 //
@@ -33,6 +38,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +98,11 @@ class Coordinator {
   // Fails the job if registration or a member's heartbeat is overdue.
   void Tick();
 
+  // Blocks until a worker's progress or the job's state has changed since
+  // the previous call returned, or `timeout` has passed, so that the main
+  // loop evaluates as soon as a boundary is reported.
+  void AwaitChange(absl::Duration timeout);
+
   // While RUNNING, the times a member went half the heartbeat timeout
   // without a heartbeat: one per silent spell, counted by the Tick() that
   // notices it (a member silent for the whole timeout, which fails the job,
@@ -105,19 +116,30 @@ class Coordinator {
   double learning_rate() const;
 
   // True while RUNNING and the global step has reached the next periodic
-  // evaluation.
+  // evaluation's boundary: once for every boundary passed, however late.
   bool EvaluationDue() const;
+  // The interval of periodic evaluations: train.eval_every_steps, or if
+  // unset DefaultEvalEverySteps of the job's total steps (from
+  // train_examples, the workers, batch_size and epochs).
+  int64_t eval_every_steps() const;
   // True while RUNNING and every worker has reported done.
   bool AllWorkersDone() const;
 
-  // Starts an evaluation: the step, epoch, wall time, and the mean training
-  // loss and gradient norms since the previous evaluation. The caller fills
-  // in the test figures and hands it to RecordEvaluation.
-  v1::Evaluation BeginEvaluation();
+  // Starts an evaluation: the step, epoch, wall time, the boundary it is due
+  // at, and the mean training loss and gradient norms since the previous
+  // evaluation. The caller fills in the parameter version and the figures
+  // (validation or test) and hands it to RecordEvaluation. `final`: the one
+  // taken once every worker is done, which covers any boundary still
+  // pending (the parameters no longer change).
+  v1::Evaluation BeginEvaluation(bool final = false);
   // Records a finished evaluation. Returns true if it is the best so far
   // (the caller keeps its parameters). May end the job: FAILED if its test
   // loss diverged, SUCCEEDED if early stopping's patience ran out.
   bool RecordEvaluation(const v1::Evaluation& evaluation);
+
+  // With validation data: the test figures of the selected model, measured
+  // once at the end; the summary's test_* fields.
+  void RecordFinalTest(const v1::Evaluation& test);
 
   // Ends the job. No effect once it has ended.
   void Succeed();
@@ -180,6 +202,11 @@ class Coordinator {
   EvaluationTracker evaluations_ ABSL_GUARDED_BY(mu_);
   // Whether early stopping ended the job.
   bool stopped_early_ ABSL_GUARDED_BY(mu_) = false;
+  // Counts progress reports and state changes, for AwaitChange.
+  int64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t changes_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  // RecordFinalTest's evaluation, if any.
+  std::optional<v1::Evaluation> final_test_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace descent

@@ -1,4 +1,7 @@
 // Coordinator's read side: progress figures, status and summary.
+#include <algorithm>
+#include <cstdint>
+
 #include "absl/time/clock.h"
 #include "server/coordinator/coordinator.h"
 
@@ -84,6 +87,36 @@ v1::JobStatus Coordinator::Status() const {
   return status;
 }
 
+namespace {
+
+// Copies the metrics `from` holds (only those: the others do not apply).
+void CopyTestFigures(const v1::Evaluation& from, v1::JobSummary* summary) {
+  if (from.has_test_loss()) summary->set_test_loss(from.test_loss());
+  if (from.has_test_accuracy()) {
+    summary->set_test_accuracy(from.test_accuracy());
+  }
+  if (from.has_test_rmse()) summary->set_test_rmse(from.test_rmse());
+  if (from.has_test_auc()) summary->set_test_auc(from.test_auc());
+}
+
+void CopyValidationFigures(const v1::Evaluation& from,
+                           v1::JobSummary* summary) {
+  if (from.has_validation_loss()) {
+    summary->set_validation_loss(from.validation_loss());
+  }
+  if (from.has_validation_accuracy()) {
+    summary->set_validation_accuracy(from.validation_accuracy());
+  }
+  if (from.has_validation_rmse()) {
+    summary->set_validation_rmse(from.validation_rmse());
+  }
+  if (from.has_validation_auc()) {
+    summary->set_validation_auc(from.validation_auc());
+  }
+}
+
+}  // namespace
+
 v1::JobSummary Coordinator::Summary() const {
   const v1::JobStatus status = Status();
   absl::MutexLock lock(&mu_);
@@ -91,23 +124,38 @@ v1::JobSummary Coordinator::Summary() const {
   summary.set_job_id(options_.config.job_id());
   *summary.mutable_config() = options_.config;
   summary.set_state(v1::JobState_Name(state_));
-  summary.set_error(error_);
+  if (!error_.empty()) summary.set_error(error_);
   if (const v1::Evaluation* result = evaluations_.result()) {
-    summary.set_test_accuracy(result->test_accuracy());
-    summary.set_test_loss(result->test_loss());
+    const bool validated = result->has_validation_loss();
+    summary.set_selected_on(validated ? "validation" : "test");
+    summary.set_selected_step(result->step());
+    summary.set_selected_parameter_version(result->parameter_version());
+    CopyValidationFigures(*result, &summary);
+    if (!validated) {
+      CopyTestFigures(*result, &summary);
+    } else if (final_test_.has_value()) {
+      CopyTestFigures(*final_test_, &summary);
+    }
     summary.set_train_loss(result->train_loss());
-    summary.set_test_rmse(result->test_rmse());
-    summary.set_test_auc(result->test_auc());
     if (evaluations_.early_stopping()) {
       summary.set_best_step(static_cast<int32_t>(result->step()));
     }
   }
-  summary.set_stopped_early(stopped_early_);
-  summary.set_steps(static_cast<int32_t>(status.global_step()));
+  if (evaluations_.early_stopping()) summary.set_stopped_early(stopped_early_);
+  // The last evaluation may have seen a later step than the heartbeats.
+  const v1::Evaluation* last = evaluations_.last();
+  summary.set_steps(static_cast<int32_t>(std::max(
+      status.global_step(), last != nullptr ? last->step() : int64_t{0})));
   summary.set_epochs(status.epoch());
   summary.set_wall_seconds(status.wall_seconds());
   summary.set_samples_per_second(status.samples_per_second());
   summary.set_evaluations(evaluations_.count());
+  summary.set_eval_every_steps(evaluations_.eval_every_steps());
+  for (const v1::Evaluation& evaluation : evaluations_.evaluations()) {
+    v1::Evaluation* row = summary.add_history();
+    *row = evaluation;
+    row->clear_gradient_norms();
+  }
   return summary;
 }
 

@@ -8,6 +8,11 @@
 
 namespace descent {
 
+double SelectionLoss(const v1::Evaluation& evaluation) {
+  return evaluation.has_validation_loss() ? evaluation.validation_loss()
+                                          : evaluation.test_loss();
+}
+
 EvaluationTracker::EvaluationTracker(EvaluationTrackerOptions options)
     : options_(options), test_loss_guard_(options.max_loss_factor, 1) {}
 
@@ -54,8 +59,12 @@ bool EvaluationTracker::Due(int64_t global_step) const {
   return next_step_ > 0 && global_step >= next_step_;
 }
 
+int64_t DefaultEvalEverySteps(int64_t total_steps) {
+  return std::max<int64_t>(1, total_steps / 20);
+}
+
 v1::Evaluation EvaluationTracker::Begin(int64_t step, double epoch,
-                                        double wall_seconds) {
+                                        double wall_seconds, bool final) {
   v1::Evaluation evaluation;
   evaluation.set_step(step);
   evaluation.set_epoch(epoch);
@@ -65,7 +74,12 @@ v1::Evaluation EvaluationTracker::Begin(int64_t step, double epoch,
   loss_count_ = 0;
   TakeGradientNorms(&evaluation);
   const int64_t every = options_.eval_every_steps;
-  if (every > 0) {
+  if (every <= 0 || next_step_ <= 0) return evaluation;
+  if (!final && step >= next_step_) {
+    // One boundary at a time: those still passed fall due at once.
+    evaluation.set_due_step(next_step_);
+    next_step_ += every;
+  } else {
     while (next_step_ <= step) next_step_ += every;
   }
   return evaluation;
@@ -91,8 +105,9 @@ EvaluationTracker::Outcome EvaluationTracker::Record(
   Outcome outcome;
   outcome.divergence = Divergence(evaluation);
   if (!outcome.divergence.empty()) return outcome;
-  if (best_ < 0 || evaluation.test_loss() <
-                       evaluations_[best_].test_loss() - options_.min_delta) {
+  if (best_ < 0 ||
+      SelectionLoss(evaluation) <
+          SelectionLoss(evaluations_[best_]) - options_.min_delta) {
     best_ = count() - 1;
     since_best_ = 0;
     outcome.best = true;
@@ -105,10 +120,12 @@ EvaluationTracker::Outcome EvaluationTracker::Record(
 }
 
 std::string EvaluationTracker::Divergence(const v1::Evaluation& evaluation) {
-  const double loss = evaluation.test_loss();
+  const double loss = SelectionLoss(evaluation);
   if (!test_loss_guard_.Diverges(loss)) return "";
-  std::string error = absl::StrCat("training diverged: the test loss at step ",
-                                   evaluation.step(), " is ", loss);
+  std::string error =
+      absl::StrCat("training diverged: the ",
+                   evaluation.has_validation_loss() ? "validation" : "test",
+                   " loss at step ", evaluation.step(), " is ", loss);
   if (std::isfinite(loss)) {
     absl::StrAppend(&error, ", more than ", test_loss_guard_.max_factor(),
                     " times the first evaluation's (",

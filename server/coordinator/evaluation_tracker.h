@@ -5,13 +5,15 @@
 //     report between two evaluations, whose means the next evaluation
 //     carries (train_loss, gradient_norms, gradient_norm);
 //   - the schedule: an evaluation falls due every eval_every_steps global
-//     steps once the job runs;
-//   - the record: every evaluation, the best one by test loss, and what the
-//     latest one means for the job:
-//       best        its test loss beats the best by more than min_delta (or
-//                   it is the first);
-//       divergence  its test loss is not finite, or exceeds max_loss_factor
-//                   times the first evaluation's;
+//     steps once the job runs, one for every boundary passed (however late
+//     the coordinator learns of the steps; each records the step it saw);
+//   - the record: every evaluation, the best one by SelectionLoss (the
+//     validation loss, or the test loss without validation data), and what
+//     the latest one means for the job:
+//       best        its loss beats the best by more than min_delta (or it is
+//                   the first);
+//       divergence  its loss is not finite, or exceeds max_loss_factor times
+//                   the first evaluation's;
 //       patience    `patience` evaluations in a row without a new best.
 //
 // It decides nothing about the job: the Coordinator reads each Outcome and
@@ -30,6 +32,15 @@
 #include "descent/v1/coordinator.pb.h"
 
 namespace descent {
+
+// The interval when train.eval_every_steps is unset: `total_steps` / 20,
+// at least 1, so that a job has about 20 evaluations.
+int64_t DefaultEvalEverySteps(int64_t total_steps);
+
+// The loss that early stopping, the best evaluation and the divergence
+// guard follow: the validation loss if the evaluation has one, else the
+// test loss.
+double SelectionLoss(const v1::Evaluation& evaluation);
 
 struct EvaluationTrackerOptions {
   // Global steps between periodic evaluations; 0: none fall due.
@@ -78,8 +89,13 @@ class EvaluationTracker {
 
   // Starts an evaluation at `step`: its step, epoch and wall time as given,
   // and the window's means (train_loss 0 and no gradient norms if nothing
-  // was reported). Empties the window and moves the schedule past `step`.
-  v1::Evaluation Begin(int64_t step, double epoch, double wall_seconds);
+  // was reported). Empties the window. A periodic evaluation (`step` at or
+  // past the next boundary) is due at that boundary (due_step) and moves the
+  // schedule to the next one only, so every boundary passed gets its own;
+  // a `final` one, or one begun before the next boundary, is due at none
+  // (due_step 0) and moves the schedule past `step`.
+  v1::Evaluation Begin(int64_t step, double epoch, double wall_seconds,
+                       bool final = false);
 
   // Records a finished evaluation (its test figures filled in) and says
   // what it means.
@@ -94,6 +110,10 @@ class EvaluationTracker {
   // none was the best: every one diverged) the last; null before any.
   const v1::Evaluation* result() const;
   bool early_stopping() const { return options_.patience > 0; }
+  int64_t eval_every_steps() const { return options_.eval_every_steps; }
+  const std::vector<v1::Evaluation>& evaluations() const {
+    return evaluations_;
+  }
 
  private:
   void AddGradientNorms(const v1::WorkerProgress& old,

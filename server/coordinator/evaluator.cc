@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "common/eval/roc.h"
@@ -29,19 +30,34 @@ class Evaluator::TestSet {
 
 namespace {
 
-// Writes a model's summed results as the evaluation's metrics.
-absl::Status Record(const EvalResult& result, bool classifier, double auc,
-                    v1::Evaluation* evaluation) {
+// Writes a model's summed results as the evaluation's metrics; `auc` only
+// if it has one (sparse binary classifiers).
+absl::Status Record(const EvalResult& result, bool classifier,
+                    std::optional<double> auc, v1::Evaluation* evaluation) {
   if (result.count == 0) return absl::FailedPreconditionError("empty test set");
   evaluation->set_test_loss(result.loss_sum / result.count);
   if (classifier) {
     evaluation->set_test_accuracy(static_cast<double>(result.correct) /
                                   result.count);
-    evaluation->set_test_auc(auc);
+    if (auc.has_value()) evaluation->set_test_auc(*auc);
   } else {
     evaluation->set_test_rmse(std::sqrt(result.loss_sum / result.count));
   }
   return absl::OkStatus();
+}
+
+// Moves the test_* figures of `scored` to validation_*.
+void MoveToValidation(v1::Evaluation* scored) {
+  if (scored->has_test_loss()) scored->set_validation_loss(scored->test_loss());
+  if (scored->has_test_accuracy()) {
+    scored->set_validation_accuracy(scored->test_accuracy());
+  }
+  if (scored->has_test_rmse()) scored->set_validation_rmse(scored->test_rmse());
+  if (scored->has_test_auc()) scored->set_validation_auc(scored->test_auc());
+  scored->clear_test_loss();
+  scored->clear_test_accuracy();
+  scored->clear_test_rmse();
+  scored->clear_test_auc();
 }
 
 class DenseTestSet final : public Evaluator::TestSet {
@@ -55,8 +71,8 @@ class DenseTestSet final : public Evaluator::TestSet {
   absl::Status Score(const float* params, v1::Evaluation* evaluation) override {
     const Batch all{test_.features.data(), test_.labels.data(),
                     static_cast<int>(test_.num_examples), test_.targets.data()};
-    return Record(model_->Evaluate(params, all), model_->is_classifier(), 0,
-                  evaluation);
+    return Record(model_->Evaluate(params, all), model_->is_classifier(),
+                  std::nullopt, evaluation);
   }
 
  private:
@@ -67,12 +83,14 @@ class DenseTestSet final : public Evaluator::TestSet {
 // The test set's keys are computed once: every evaluation pulls their rows.
 class SparseTestSet final : public Evaluator::TestSet {
  public:
-  SparseTestSet(std::unique_ptr<SparseModel> model, SparseDataset test)
+  SparseTestSet(std::unique_ptr<SparseModel> model, SparseDataset test,
+                const std::vector<uint64_t>& extra_keys)
       : model_(std::move(model)),
         test_(std::move(test)),
         scores_(test_.num_examples) {
     row_width = model_->table().row_width;
     keys.assign(test_.indices.begin(), test_.indices.end());
+    keys.insert(keys.end(), extra_keys.begin(), extra_keys.end());
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     for (int64_t key : test_.indices) {
@@ -103,10 +121,11 @@ class SparseTestSet final : public Evaluator::TestSet {
         model_->Evaluate(params, rows.data(), static_cast<int64_t>(keys.size()),
                          all, scores_.data());
     const bool classifier = model_->is_classifier();
-    const double auc = classifier
-                           ? AreaUnderRoc(scores_.data(), test_.labels.data(),
-                                          test_.num_examples)
-                           : 0;
+    std::optional<double> auc;
+    if (classifier) {
+      auc =
+          AreaUnderRoc(scores_.data(), test_.labels.data(), test_.num_examples);
+    }
     return Record(result, classifier, auc, evaluation);
   }
 
@@ -120,16 +139,19 @@ class SparseTestSet final : public Evaluator::TestSet {
 
 }  // namespace
 
-Evaluator::Evaluator(std::unique_ptr<TestSet> test)
-    : test_(std::move(test)), params_(test_->num_parameters()) {}
+Evaluator::Evaluator(std::unique_ptr<TestSet> test, Split split)
+    : test_(std::move(test)), split_(split), params_(test_->num_parameters()) {}
 
-Evaluator::Evaluator(std::unique_ptr<Model> model, Dataset test)
+Evaluator::Evaluator(std::unique_ptr<Model> model, Dataset test, Split split)
     : Evaluator(
-          std::make_unique<DenseTestSet>(std::move(model), std::move(test))) {}
+          std::make_unique<DenseTestSet>(std::move(model), std::move(test)),
+          split) {}
 
-Evaluator::Evaluator(std::unique_ptr<SparseModel> model, SparseDataset test)
-    : Evaluator(
-          std::make_unique<SparseTestSet>(std::move(model), std::move(test))) {}
+Evaluator::Evaluator(std::unique_ptr<SparseModel> model, SparseDataset test,
+                     Split split, const std::vector<uint64_t>& extra_keys)
+    : Evaluator(std::make_unique<SparseTestSet>(std::move(model),
+                                                std::move(test), extra_keys),
+                split) {}
 
 Evaluator::~Evaluator() = default;
 
@@ -143,8 +165,10 @@ absl::Status Evaluator::Evaluate(const PullFn& pull,
   if (!pulled.ok()) return pulled;
   v1::Evaluation scored = *evaluation;
   absl::Status status = test_->Score(params_.data(), &scored);
-  if (status.ok()) *evaluation = std::move(scored);
-  return status;
+  if (!status.ok()) return status;
+  if (split_ == Split::kValidation) MoveToValidation(&scored);
+  *evaluation = std::move(scored);
+  return absl::OkStatus();
 }
 
 }  // namespace descent

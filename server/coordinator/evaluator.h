@@ -1,4 +1,5 @@
-// Evaluator: measures the current global model on the held-out test set.
+// Evaluator: measures the current global model on a held-out split (the
+// test set, or the validation set).
 // It pulls the parameters through the function it is given (in the
 // coordinator, a PsClient pull from every shard) and runs the model's
 // forward pass over the whole test set: test loss always; accuracy for
@@ -30,22 +31,32 @@ class Evaluator {
   using PullFn =
       std::function<absl::Status(float* params, const PsClient::Rows* rows)>;
 
-  // A dense model on dense test examples.
-  Evaluator(std::unique_ptr<Model> model, Dataset test);
-  // A sparse model on sparse test examples.
-  Evaluator(std::unique_ptr<SparseModel> model, SparseDataset test);
+  // Which of the Evaluation's fields the figures go to.
+  enum class Split { kTest, kValidation };
+
+  // A dense model on dense examples.
+  Evaluator(std::unique_ptr<Model> model, Dataset test,
+            Split split = Split::kTest);
+  // A sparse model on sparse examples. `extra_keys` are pulled with the
+  // examples' own (and kept in keys() and rows()), so that the parameters
+  // kept from an evaluation also score another split's examples.
+  Evaluator(std::unique_ptr<SparseModel> model, SparseDataset test,
+            Split split = Split::kTest,
+            const std::vector<uint64_t>& extra_keys = {});
   ~Evaluator();
 
-  // Pulls the parameters and sets test_loss (the mean per-example loss;
-  // squared error for regression models), test_accuracy or test_rmse, and
-  // test_auc of `evaluation`. On error leaves `evaluation` unchanged.
+  // Pulls the parameters and sets, for its split (test_* or validation_*),
+  // the loss (the mean per-example loss; squared error for regression
+  // models), and the accuracy (classifiers) or the RMSE (regression), and
+  // for sparse binary classifiers the AUC; the fields that do not apply stay
+  // unset. On error leaves `evaluation` unchanged.
   absl::Status Evaluate(const PullFn& pull, v1::Evaluation* evaluation);
 
   // The dense parameters as of the last successful Evaluate.
   const std::vector<float>& params() const { return params_; }
-  // Sparse models: the test set's keys (sorted, unique) and their rows as
-  // of the last successful Evaluate, row_width() floats each. Dense models:
-  // empty, and row_width() is 0.
+  // Sparse models: the examples' keys and the extra keys (sorted, unique)
+  // and their rows as of the last successful Evaluate, row_width() floats
+  // each. Dense models: empty, and row_width() is 0.
   const std::vector<uint64_t>& keys() const;
   const std::vector<float>& rows() const;
   int row_width() const;
@@ -55,9 +66,10 @@ class Evaluator {
   class TestSet;
 
  private:
-  explicit Evaluator(std::unique_ptr<TestSet> test);
+  Evaluator(std::unique_ptr<TestSet> test, Split split);
 
   const std::unique_ptr<TestSet> test_;
+  const Split split_;
   std::vector<float> params_;
 };
 

@@ -1,9 +1,11 @@
 #include "server/coordinator/job_output.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -11,7 +13,7 @@
 #include "common/status_macros.h"
 #include "common/storage/atomic_file.h"
 #include "common/wire.h"  // little-endian host
-#include "google/protobuf/util/json_util.h"
+#include "server/coordinator/proto_json.h"
 
 namespace descent {
 namespace {
@@ -33,9 +35,53 @@ uint64_t ReadU64(const std::string& bytes, size_t offset) {
   return value;
 }
 
+constexpr double kAbsent = std::numeric_limits<double>::quiet_NaN();
+
 EvalRow ToRow(const v1::Evaluation& e) {
-  return {e.step(),      e.epoch(),         e.wall_seconds(), e.train_loss(),
-          e.test_loss(), e.test_accuracy(), e.test_rmse(),    e.test_auc()};
+  EvalRow row;
+  row.step = e.step();
+  row.epoch = e.epoch();
+  row.wall_seconds = e.wall_seconds();
+  row.train_loss = e.train_loss();
+  row.test_loss = e.has_test_loss() ? e.test_loss() : kAbsent;
+  row.test_accuracy = e.has_test_accuracy() ? e.test_accuracy() : kAbsent;
+  row.test_rmse = e.has_test_rmse() ? e.test_rmse() : kAbsent;
+  row.test_auc = e.has_test_auc() ? e.test_auc() : kAbsent;
+  row.validation_loss = e.has_validation_loss() ? e.validation_loss() : kAbsent;
+  row.validation_accuracy =
+      e.has_validation_accuracy() ? e.validation_accuracy() : kAbsent;
+  row.validation_rmse = e.has_validation_rmse() ? e.validation_rmse() : kAbsent;
+  row.validation_auc = e.has_validation_auc() ? e.validation_auc() : kAbsent;
+  return row;
+}
+
+// Replaces the chart at `path` for readers at once (a temporary file
+// renamed over it) but without WriteFileAtomically's fsyncs: the chart is
+// redrawn after every evaluation, is rebuilt from evals.csv at will, and two
+// fsyncs on a busy disk held the coordinator's loop for tens of
+// milliseconds, long enough for a small job to pass its boundaries unseen.
+absl::Status ReplaceChart(const std::string& path, const std::string& svg) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << svg;
+    if (!out.flush()) {
+      return absl::InternalError(
+          absl::StrCat(temp, ": cannot write: ", std::strerror(errno)));
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(temp.c_str());
+    return absl::InternalError(
+        absl::StrCat(path, ": cannot replace: ", std::strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
+// ",0.123456", or "," if the figure is absent.
+std::string Cell(bool has, double value) {
+  return has ? absl::StrFormat(",%.6f", value) : ",";
 }
 
 // `text` as a JSON string: quoted, with quotes, backslashes and control
@@ -73,40 +119,36 @@ absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
     return absl::InternalError(
         absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
   }
-  RETURN_IF_ERROR(
-      WriteFileAtomically(log->chart_path_, RenderEvalChart(log->rows_)));
+  RETURN_IF_ERROR(ReplaceChart(log->chart_path_, RenderEvalChart(log->rows_)));
   return log;
 }
 
 EvalLog::~EvalLog() { std::fclose(file_); }
 
 absl::Status EvalLog::Append(const v1::Evaluation& e) {
-  const std::string row = absl::StrFormat(
-      "%d,%.6f,%.3f,%.6f,%.6f,%.6f,%.6f,%.6f\n", e.step(), e.epoch(),
-      e.wall_seconds(), e.train_loss(), e.test_loss(), e.test_accuracy(),
-      e.test_rmse(), e.test_auc());
+  const std::string row = absl::StrCat(
+      absl::StrFormat("%d,%.6f,%.3f,%.6f", e.step(), e.epoch(),
+                      e.wall_seconds(), e.train_loss()),
+      Cell(e.has_test_loss(), e.test_loss()),
+      Cell(e.has_test_accuracy(), e.test_accuracy()),
+      Cell(e.has_test_rmse(), e.test_rmse()),
+      Cell(e.has_test_auc(), e.test_auc()),
+      absl::StrFormat(",%d,%d", e.parameter_version(), e.due_step()),
+      Cell(e.has_validation_loss(), e.validation_loss()),
+      Cell(e.has_validation_accuracy(), e.validation_accuracy()),
+      Cell(e.has_validation_rmse(), e.validation_rmse()),
+      Cell(e.has_validation_auc(), e.validation_auc()), "\n");
   if (std::fputs(row.c_str(), file_) < 0 || std::fflush(file_) != 0) {
     return absl::InternalError(
         absl::StrCat(path_, ": cannot write: ", std::strerror(errno)));
   }
   rows_.push_back(ToRow(e));
-  return WriteFileAtomically(chart_path_, RenderEvalChart(rows_));
+  return ReplaceChart(chart_path_, RenderEvalChart(rows_));
 }
 
 absl::Status WriteSummary(const std::string& path,
                           const v1::JobSummary& summary) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  auto status =
-      google::protobuf::util::MessageToJsonString(summary, &json, options);
-  if (!status.ok()) {
-    return absl::InternalError(
-        absl::StrCat("summary to JSON: ", status.ToString()));
-  }
-  return WriteFileAtomically(path, json);
+  return WriteFileAtomically(path, ProtoJson(summary));
 }
 
 absl::Status WriteLabels(const std::string& path,

@@ -2,11 +2,15 @@
 // comparisons, dashboards) read, so their names, columns and layout are
 // stable:
 //
-//   evals.csv        one row per evaluation (kEvalsCsvHeader's columns)
+//   evals.csv        one row per evaluation (kEvalsCsvHeader's columns): the
+//                    periodic ones and the final one, on the validation
+//                    split if the job has one (the test of the selected
+//                    model is then in summary.json only), else on test
 //   evals.svg        the same rows as a chart (server/eval_chart.h),
 //                    redrawn after each row.
-//   summary.json     the JobSummary message as proto3 JSON (field names as
-//                    in proto/descent/v1/coordinator.proto), written once at
+//   summary.json     the JobSummary message as JSON (ProtoJson: field names
+//                    as in proto/descent/v1/coordinator.proto, numbers as
+//                    numbers, only the fields that apply), written once at
 //                    the end.
 //   labels.json      where the data's class labels were encoded
 //                    (common/data/class_labels.h): {"labels": [...]}, the
@@ -27,7 +31,7 @@
 //     40+4P+8K      4KW    the rows, float32, row after row
 //
 //   Sparse models hold the rows the evaluation used: those of the test
-//   set's keys.
+//   set's keys (with validation data, of the validation and test sets').
 #ifndef DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
 #define DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
 
@@ -43,9 +47,13 @@
 
 namespace descent {
 
+// A cell whose figure does not apply to the job or to the split the row
+// measured (accuracy of a regression model; test_* when the rows measure
+// validation) is empty. Columns after test_auc came later: read by name.
 inline constexpr char kEvalsCsvHeader[] =
     "step,epoch,wall_seconds,train_loss,test_loss,test_accuracy,test_rmse,"
-    "test_auc";
+    "test_auc,parameter_version,due_step,validation_loss,validation_accuracy,"
+    "validation_rmse,validation_auc";
 
 // Appends evaluations to evals.csv, one flushed row each, so the file is
 // readable while the job runs, and after each one atomically rewrites the

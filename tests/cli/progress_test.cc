@@ -66,5 +66,33 @@ TEST(PrintResultTest, ExitCodeFollowsTheSummary) {
   EXPECT_EQ(PrintResult(dir), 5);
 }
 
+// Regression printed "test_accuracy: 0.0000": only what applies is printed.
+TEST(PrintResultTest, PrintsOnlyTheFiguresTheJobHas) {
+  v1::JobSummary regression;
+  regression.set_state("SUCCEEDED");
+  regression.set_test_loss(3400);
+  regression.set_test_rmse(58.3);
+  regression.set_selected_on("test");
+  const std::string text = FormatResult(regression, "/out");
+  EXPECT_THAT(text, HasSubstr("test_rmse: 58.300000\n"));
+  EXPECT_THAT(text, HasSubstr("test_loss: 3400.0000\n"));
+  EXPECT_THAT(text, HasSubstr("selected_on: test\n"));
+  EXPECT_THAT(text, Not(HasSubstr("accuracy")));
+  EXPECT_THAT(text, Not(HasSubstr("auc")));
+  EXPECT_THAT(text, Not(HasSubstr("best_step")));
+
+  v1::JobSummary classifier;
+  classifier.set_state("SUCCEEDED");
+  classifier.set_test_accuracy(0);  // present: a real 0
+  classifier.set_validation_accuracy(0.9);
+  classifier.set_best_step(40);
+  classifier.set_stopped_early(false);
+  const std::string printed = FormatResult(classifier, "/out");
+  EXPECT_THAT(printed, HasSubstr("test_accuracy: 0.0000\n"));
+  EXPECT_THAT(printed, HasSubstr("validation_accuracy: 0.900000\n"));
+  EXPECT_THAT(printed, HasSubstr("best_step: 40\nstopped_early: false\n"));
+  EXPECT_THAT(printed, Not(HasSubstr("rmse")));
+}
+
 }  // namespace
 }  // namespace descent

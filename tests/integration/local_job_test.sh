@@ -49,7 +49,7 @@ at_least "$(json_field "$SUMMARY" epochs)" 2.99 || fail "epochs < 3"
 # evals.csv: the header, then one row per evaluation (every 300 of the
 # ~2800 global steps, plus the final one), steps increasing.
 EVALS="$OUT/evals.csv"
-[[ "$(head -1 "$EVALS")" == "step,epoch,wall_seconds,train_loss,test_loss,test_accuracy,test_rmse,test_auc" ]] ||
+[[ "$(head -1 "$EVALS")" == "step,epoch,wall_seconds,train_loss,test_loss,test_accuracy,test_rmse,test_auc,parameter_version,due_step,validation_loss,validation_accuracy,validation_rmse,validation_auc" ]] ||
   fail "evals.csv header: $(head -1 "$EVALS")"
 rows=$(( $(wc -l <"$EVALS") - 1 ))
 (( rows >= 5 )) || fail "evals.csv has only $rows rows"

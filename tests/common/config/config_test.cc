@@ -45,7 +45,8 @@ TEST(ConfigTest, ParsesValidConfigAndAppliesDefaults) {
   EXPECT_DOUBLE_EQ(config->optimizer().sgd().learning_rate(), 0.05);
   // Absent optional fields get their documented defaults.
   EXPECT_EQ(config->train().seed(), 1u);
-  EXPECT_EQ(config->train().eval_every_steps(), 1000);
+  // Unset: the coordinator derives it from the job's total steps.
+  EXPECT_FALSE(config->train().has_eval_every_steps());
   EXPECT_EQ(config->data().idx().num_classes(), 10);
   EXPECT_DOUBLE_EQ(config->cluster().heartbeat_timeout_seconds(), 10);
   EXPECT_EQ(config->train().consistency(), v1::ASP);
@@ -440,6 +441,15 @@ TEST(ConfigTest, ModelAndDataRulesNameTheField) {
        "idx { train_images: \"a\" train_labels: \"b\" test_images: \"c\" "
        "test_labels: \"d\" max_train_examples: -5 }",
        "data.idx.max_train_examples"},
+      {"linear_regression {}",
+       "csv { train: \"t\" validation: \"v\" } validation_fraction: 0.1",
+       "data.validation_fraction: holds out part of the training data, but "
+       "data.csv.validation already names a validation file"},
+      {"softmax_regression {}",
+       "idx { train_images: \"a\" train_labels: \"b\" test_images: \"c\" "
+       "test_labels: \"d\" validation_images: \"e\" }",
+       "data.idx.validation_labels: validation images and labels go "
+       "together"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<v1::JobConfig> config =
@@ -565,6 +575,8 @@ TEST(ConfigTest, TrainingGuardsHaveDefaultsAndRules) {
         "train.early_stopping.patience"},
        {{"train.early_stopping.patience=2", "train.eval_every_steps=0"},
         "train.early_stopping: needs periodic evaluations"},
+       {{"data.validation_fraction=0.6"},
+        "data.validation_fraction: must be in [0, 0.5]"},
        {{"train.max_loss_factor=0.5"},
         "train.max_loss_factor: must be 0 (off) or in [1, 1e+30], got 0.5"},
        {{"train.max_loss_factor=nan"}, "train.max_loss_factor: must be 0"},

@@ -91,6 +91,7 @@ Examples ConcatenatedShards(const DataSource& source, int64_t train_size,
     if (!is_sparse) {
       const Dataset& part = shard->dense();
       d.num_examples += part.num_examples;
+      d.num_features = part.num_features;
       d.features.insert(d.features.end(), part.features.begin(),
                         part.features.end());
       d.labels.insert(d.labels.end(), part.labels.begin(), part.labels.end());
@@ -133,6 +134,63 @@ TEST(DataSource, CsvHoldsOutEveryTestEveryThLine) {
   EXPECT_EQ(description->train_examples, 10);
   EXPECT_EQ(description->num_features, 2);
   EXPECT_EQ(description->num_classes, 3);
+}
+
+// data.validation_fraction 0.25 of the 10 training lines (after the test
+// split took 4 and 9): training examples i with floor((i + 1) / 4) >
+// floor(i / 4), i = 3 and 7, i.e. file lines 3 and 8. They are in no shard.
+TEST(DataSource, ValidationFractionHoldsOutEvenlySpacedTrainingExamples) {
+  v1::JobConfig config = CsvJob(WriteTempFile("a.csv", NumberedCsv(12)));
+  config.mutable_data()->set_validation_fraction(0.25);
+  const DataSource source(config);
+  absl::StatusOr<Examples> validation = source.LoadValidation();
+  ASSERT_TRUE(validation.ok()) << validation.status();
+  EXPECT_THAT(FirstColumn(validation->dense()), ElementsAre(3.f, 8.f));
+  EXPECT_EQ(validation->dense().num_classes, 3);
+  absl::StatusOr<Examples> test = source.LoadTest();
+  ASSERT_TRUE(test.ok()) << test.status();
+  EXPECT_THAT(FirstColumn(test->dense()), ElementsAre(4.f, 9.f));
+  const Examples train = ConcatenatedShards(source, 8, 3);
+  EXPECT_THAT(FirstColumn(train.dense()),
+              ElementsAre(0.f, 1.f, 2.f, 5.f, 6.f, 7.f, 10.f, 11.f));
+  absl::StatusOr<DataDescription> description = source.Describe();
+  ASSERT_TRUE(description.ok()) << description.status();
+  EXPECT_EQ(description->train_examples, 8);
+  EXPECT_EQ(description->validation_examples, 2);
+  // Again: the same split.
+  EXPECT_THAT(FirstColumn(DataSource(config).LoadValidation()->dense()),
+              ElementsAre(3.f, 8.f));
+}
+
+TEST(DataSource, ValidationFileIsReadLikeTheTrainingFile) {
+  v1::JobConfig config = CsvJob(WriteTempFile("train.csv", NumberedCsv(10)),
+                                WriteTempFile("test.csv", NumberedCsv(2)));
+  config.mutable_data()->mutable_csv()->set_validation(
+      WriteTempFile("validation.csv", "a,b,label\n50,150,4\n"));
+  const DataSource source(config);
+  absl::StatusOr<Examples> validation = source.LoadValidation();
+  ASSERT_TRUE(validation.ok()) << validation.status();
+  EXPECT_THAT(FirstColumn(validation->dense()), ElementsAre(50.f));
+  // Its label 4 joins every split's classes: labels 0, 1, 2 and 4 are not
+  // 0..K-1, so all three files share one encoding, 4 as class 3.
+  EXPECT_EQ(source.Describe()->num_classes, 4);
+  EXPECT_EQ(source.LoadTest()->num_classes(), 4);
+  EXPECT_THAT(validation->dense().labels, ElementsAre(3));
+  EXPECT_THAT(source.Describe()->class_names, ElementsAre("0", "1", "2", "4"));
+  EXPECT_EQ(source.Describe()->train_examples, 10);
+}
+
+TEST(DataSource, NoValidationConfiguredIsNoExamples) {
+  const DataSource source(CsvJob(WriteTempFile("a.csv", NumberedCsv(12))));
+  EXPECT_EQ(source.LoadValidation()->size(), 0);
+}
+
+TEST(DataSource, AFractionThatHoldsOutNothingIsAnError) {
+  v1::JobConfig config = CsvJob(WriteTempFile("a.csv", NumberedCsv(6)));
+  config.mutable_data()->set_validation_fraction(0.1);  // of 5: none
+  absl::StatusOr<Examples> validation = DataSource(config).LoadValidation();
+  EXPECT_THAT(validation.status().message(),
+              HasSubstr("data.validation_fraction"));
 }
 
 TEST(DataSource, CsvDefaultTestEveryIsFive) {

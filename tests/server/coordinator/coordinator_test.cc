@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <set>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -289,6 +290,93 @@ TEST_F(CoordinatorTest, SucceedsWhenAllWorkersAreDoneAndTellsEveryone) {
   EXPECT_DOUBLE_EQ(summary.wall_seconds(), 4.0);
   EXPECT_DOUBLE_EQ(summary.samples_per_second(), 250.0);
   EXPECT_EQ(summary.config().job_id(), "job-1");
+}
+
+// Unset train.eval_every_steps: total steps / 20. 1000 examples over 2
+// workers, batches of 10, 2 epochs: 2 x 50 x 2 = 200 steps, every 10.
+TEST_F(CoordinatorTest, UnsetEvalEveryStepsGivesAboutTwentyEvaluations) {
+  Build([](v1::JobConfig* config) {
+    config->mutable_train()->clear_eval_every_steps();
+    config->mutable_train()->set_batch_size(10);
+  });
+  EXPECT_EQ(coordinator_->eval_every_steps(), 10);
+  RegisterAll();
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 9).ok());
+  EXPECT_FALSE(coordinator_->EvaluationDue());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 1).ok());
+  EXPECT_TRUE(coordinator_->EvaluationDue());
+  EXPECT_EQ(coordinator_->Summary().eval_every_steps(), 10);
+}
+
+// Each evaluation keeps the step it saw, the boundary it was due at and the
+// parameter version the caller measured, in the summary's history.
+TEST_F(CoordinatorTest, SummaryHistoryRecordsWhatEachEvaluationSaw) {
+  RegisterAll();
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 130).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 120).ok());  // 250: boundaries 100, 200
+  std::vector<int64_t> due;
+  while (coordinator_->EvaluationDue()) {
+    v1::Evaluation evaluation = coordinator_->BeginEvaluation();
+    evaluation.set_parameter_version(240 + due.size());
+    evaluation.set_test_loss(1);
+    coordinator_->RecordEvaluation(evaluation);
+    due.push_back(evaluation.due_step());
+  }
+  EXPECT_EQ(due, (std::vector<int64_t>{100, 200}));
+  const v1::JobSummary summary = coordinator_->Summary();
+  ASSERT_EQ(summary.history_size(), 2);
+  EXPECT_EQ(summary.history(1).step(), 250);
+  EXPECT_EQ(summary.history(1).due_step(), 200);
+  EXPECT_EQ(summary.history(1).parameter_version(), 241);
+  EXPECT_EQ(summary.selected_step(), 250);
+  EXPECT_EQ(summary.selected_parameter_version(), 241);
+  EXPECT_EQ(summary.selected_on(), "test");
+}
+
+// A regression job's summary has RMSE and no accuracy; without early
+// stopping no best_step or stopped_early; a job that did not fail, no error.
+TEST_F(CoordinatorTest, SummaryHoldsOnlyTheFieldsThatApply) {
+  RegisterAll();
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 50, /*done=*/true).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 50, /*done=*/true).ok());
+  v1::Evaluation evaluation = coordinator_->BeginEvaluation(/*final=*/true);
+  evaluation.set_test_loss(3400);
+  evaluation.set_test_rmse(58.3);
+  coordinator_->RecordEvaluation(evaluation);
+  coordinator_->Succeed();
+  const v1::JobSummary summary = coordinator_->Summary();
+  EXPECT_TRUE(summary.has_test_rmse());
+  EXPECT_TRUE(summary.has_test_loss());
+  EXPECT_FALSE(summary.has_test_accuracy());
+  EXPECT_FALSE(summary.has_test_auc());
+  EXPECT_FALSE(summary.has_validation_loss());
+  EXPECT_FALSE(summary.has_best_step());
+  EXPECT_FALSE(summary.has_stopped_early());
+  EXPECT_FALSE(summary.has_error());
+  EXPECT_FALSE(summary.has_planted_test_rmse());
+}
+
+// With validation data the evaluations measure validation; the summary's
+// test figures are the final test of the selected model, recorded apart.
+TEST_F(CoordinatorTest, WithValidationTheResultIsTheFinalTestOfTheSelected) {
+  RegisterAll();
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 50, /*done=*/true).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 50, /*done=*/true).ok());
+  v1::Evaluation evaluation = coordinator_->BeginEvaluation(/*final=*/true);
+  evaluation.set_validation_loss(0.4);
+  evaluation.set_validation_accuracy(0.9);
+  coordinator_->RecordEvaluation(evaluation);
+  v1::Evaluation test;
+  test.set_test_loss(0.5);
+  test.set_test_accuracy(0.85);
+  coordinator_->RecordFinalTest(test);
+  coordinator_->Succeed();
+  const v1::JobSummary summary = coordinator_->Summary();
+  EXPECT_EQ(summary.selected_on(), "validation");
+  EXPECT_DOUBLE_EQ(summary.validation_accuracy(), 0.9);
+  EXPECT_DOUBLE_EQ(summary.test_accuracy(), 0.85);
+  EXPECT_DOUBLE_EQ(summary.test_loss(), 0.5);
+  EXPECT_FALSE(summary.history(0).has_test_loss());
 }
 
 }  // namespace

@@ -304,19 +304,24 @@ void ExpectSeries(const Element& svg, const std::string& id,
 }
 
 // A series a chart should draw: its polyline's id, the column it plots, and
-// the axis (tick labels "tick-left" or "tick-right") it is read against.
+// the axis (its tick labels' class) it is read against.
 struct Series {
   const char* id;
   double EvalRow::*column;
   const char* axis;
 };
 
-const Series kTrainLoss = {"train_loss", &EvalRow::train_loss, "tick-left"};
-const Series kTestLoss = {"test_loss", &EvalRow::test_loss, "tick-left"};
-const Series kTestRmse = {"test_rmse", &EvalRow::test_rmse, "tick-left"};
+// Each panel's axis: losses, RMSE, and the scores in [0, 1].
+const Series kTrainLoss = {"train_loss", &EvalRow::train_loss, "tick-loss"};
+const Series kTestLoss = {"test_loss", &EvalRow::test_loss, "tick-loss"};
+const Series kTestRmse = {"test_rmse", &EvalRow::test_rmse, "tick-rmse"};
 const Series kTestAccuracy = {"test_accuracy", &EvalRow::test_accuracy,
-                              "tick-right"};
-const Series kTestAuc = {"test_auc", &EvalRow::test_auc, "tick-right"};
+                              "tick-score"};
+const Series kTestAuc = {"test_auc", &EvalRow::test_auc, "tick-score"};
+const Series kValidationLoss = {"validation_loss", &EvalRow::validation_loss,
+                                "tick-loss"};
+const Series kValidationAccuracy = {
+    "validation_accuracy", &EvalRow::validation_accuracy, "tick-score"};
 // What a classifier's chart draws.
 const std::vector<Series> kClassifierSeries = {kTrainLoss, kTestLoss,
                                                kTestAccuracy};
@@ -339,17 +344,17 @@ Element ExpectChartOf(const std::vector<EvalRow>& rows,
 // step, epoch, wall_seconds, train_loss, test_loss, test_accuracy,
 // test_rmse, test_auc
 std::vector<EvalRow> ClassifierRows() {
-  return {{300, 0.32, 0.9, 0.92, 0.81, 0.71, 0, 0},
-          {600, 0.64, 1.7, 0.63, 0.60, 0.78, 0, 0},
-          {900, 0.96, 2.6, 0.55, 0.56, 0.80, 0, 0},
-          {1200, 1.28, 3.4, 0.51, 0.52, 0.82, 0, 0},
-          {1407, 1.50, 4.1, 0.49, 0.50, 0.83, 0, 0}};
+  return {{300, 0.32, 0.9, 0.92, 0.81, 0.71, kNaN, kNaN},
+          {600, 0.64, 1.7, 0.63, 0.60, 0.78, kNaN, kNaN},
+          {900, 0.96, 2.6, 0.55, 0.56, 0.80, kNaN, kNaN},
+          {1200, 1.28, 3.4, 0.51, 0.52, 0.82, kNaN, kNaN},
+          {1407, 1.50, 4.1, 0.49, 0.50, 0.83, kNaN, kNaN}};
 }
 
 TEST(EvalChart, ClassifierSeriesMapBackToTheRows) {
   const std::vector<EvalRow> rows = ClassifierRows();
   const Element svg = ExpectChartOf(rows, kClassifierSeries);
-  EXPECT_EQ(ById(svg, "test_rmse"), nullptr);  // all 0: not this job's
+  EXPECT_EQ(ById(svg, "test_rmse"), nullptr);  // none: not this job's
   EXPECT_EQ(ById(svg, "test_auc"), nullptr);
   ASSERT_NE(ById(svg, "test_accuracy_markers"), nullptr);
   EXPECT_EQ(ById(svg, "test_accuracy_markers")->children.size(), rows.size());
@@ -358,35 +363,69 @@ TEST(EvalChart, ClassifierSeriesMapBackToTheRows) {
   ExpectFiniteCoordinates(svg);
 }
 
-TEST(EvalChart, RegressionDrawsRmseOnTheLossAxisAndNoAccuracy) {
-  const std::vector<EvalRow> rows = {{100, 0.5, 0.2, 4.0, 3.5, 0, 1.87, 0},
-                                     {200, 1.0, 0.4, 1.2, 1.1, 0, 1.05, 0},
-                                     {300, 1.5, 0.6, 0.3, 0.35, 0, 0.59, 0}};
-  const Element svg = ExpectChartOf(rows, {kTestLoss, kTestRmse});
-  EXPECT_EQ(ById(svg, "test_accuracy"), nullptr);
-  EXPECT_TRUE(WithAttribute(svg, "class", "tick-right").empty());
+// The vertical pixels the points of polyline `id` span.
+double PixelSpan(const Element& svg, const std::string& id) {
+  const std::vector<std::pair<double, double>> points = Points(*ById(svg, id));
+  double lo = 1e9, hi = -1e9;
+  for (const auto& [x, y] : points) {
+    lo = std::min(lo, y);
+    hi = std::max(hi, y);
+  }
+  return points.empty() ? 0 : hi - lo;
 }
 
-TEST(EvalChart, SparseClassifierDrawsAucOnTheRightAxis) {
-  const std::vector<EvalRow> rows = {{50, 0.1, 1, 0.69, 0.68, 0.60, 0, 0.55},
-                                     {100, 0.2, 2, 0.60, 0.61, 0.70, 0, 0.71},
-                                     {150, 0.3, 3, 0.52, 0.55, 0.74, 0, 0.78}};
+// A regression's test RMSE (about 58) once shared the MSE loss' axis (about
+// 3,400) and was flat at 0: each gets an axis it is readable on.
+TEST(EvalChart, RegressionDrawsRmseOnItsOwnAxisAndNoAccuracy) {
+  const std::vector<EvalRow> rows = {
+      {100, 0.5, 0.2, 5200, 4900, kNaN, 70, kNaN},
+      {200, 1.0, 0.4, 4100, 3844, kNaN, 62, kNaN},
+      {300, 1.5, 0.6, 3500, 3364, kNaN, 58, kNaN}};
+  const Element svg = ExpectChartOf(rows, {kTrainLoss, kTestLoss, kTestRmse});
+  EXPECT_EQ(ById(svg, "test_accuracy"), nullptr);
+  EXPECT_TRUE(WithAttribute(svg, "class", "tick-score").empty());
+  EXPECT_GE(PixelSpan(svg, "test_rmse"), 80);  // of a panel ~150 high
+  EXPECT_GE(PixelSpan(svg, "test_loss"), 80);
+  ExpectFiniteCoordinates(svg);
+}
+
+// With validation rows the validation series share the panels of their
+// kind; test columns the rows lack are not drawn.
+TEST(EvalChart, ValidationSeriesAreDrawnWithTheirKind) {
+  std::vector<EvalRow> rows = ClassifierRows();
+  for (EvalRow& row : rows) {
+    row.validation_loss = row.test_loss + 0.02;
+    row.validation_accuracy = row.test_accuracy - 0.01;
+    row.test_loss = row.test_accuracy = kNaN;
+  }
+  const Element svg =
+      ExpectChartOf(rows, {kTrainLoss, kValidationLoss, kValidationAccuracy});
+  EXPECT_EQ(ById(svg, "test_accuracy"), nullptr);
+  EXPECT_EQ(ById(svg, "test_loss"), nullptr);
+  EXPECT_GE(PixelSpan(svg, "validation_accuracy"), 60);
+}
+
+TEST(EvalChart, SparseClassifierDrawsAucOnTheScoreAxis) {
+  const std::vector<EvalRow> rows = {
+      {50, 0.1, 1, 0.69, 0.68, 0.60, kNaN, 0.55},
+      {100, 0.2, 2, 0.60, 0.61, 0.70, kNaN, 0.71},
+      {150, 0.3, 3, 0.52, 0.55, 0.74, kNaN, 0.78}};
   ExpectChartOf(rows, {kTestAccuracy, kTestAuc});
 }
 
 TEST(EvalChart, NoRowsIsAnEmptyChart) {
   const Element svg = Parse(RenderEvalChart({}));
   ReadScale(svg, "tick-x", "x");
-  ReadScale(svg, "tick-left", "y");
+  ReadScale(svg, "tick-loss", "y");
   EXPECT_TRUE(Points(*ById(svg, "train_loss")).empty());
-  EXPECT_TRUE(Points(*ById(svg, "test_loss")).empty());
+  EXPECT_EQ(ById(svg, "test_loss"), nullptr);  // no row has one yet
   EXPECT_EQ(ById(svg, "test_accuracy"), nullptr);
   EXPECT_THAT(ById(svg, "caption")->text, HasSubstr("no evaluations"));
   ExpectFiniteCoordinates(svg);
 }
 
 TEST(EvalChart, OneRowIsAMarkedPoint) {
-  const std::vector<EvalRow> rows = {{0, 0, 0.1, 2.3, 2.3, 0.1, 0, 0}};
+  const std::vector<EvalRow> rows = {{0, 0, 0.1, 2.3, 2.3, 0.1, kNaN, kNaN}};
   const Element svg = ExpectChartOf(rows, kClassifierSeries);
   ASSERT_NE(ById(svg, "test_loss_markers"), nullptr);
   EXPECT_EQ(ById(svg, "test_loss_markers")->children.size(), 1u);
@@ -399,7 +438,7 @@ TEST(EvalChart, NonFiniteValuesHaveNoPointAndDoNotStretchTheAxis) {
   rows[2].train_loss = kInf;
   rows[3].test_accuracy = -kInf;
   const Element svg = ExpectChartOf(rows, kClassifierSeries);
-  for (const Element* label : WithAttribute(svg, "class", "tick-left")) {
+  for (const Element* label : WithAttribute(svg, "class", "tick-loss")) {
     EXPECT_LE(std::stod(label->text), 1.0);  // the finite losses are <= 0.92
   }
   ExpectFiniteCoordinates(svg);
@@ -414,29 +453,66 @@ TEST(EvalChart, ConstantSeriesStillHaveAScale) {
   }
 }
 
-TEST(EvalChart, TopAxisLabelsEvaluationsWithTheirWallTime) {
-  const std::vector<EvalRow> rows = ClassifierRows();
+// The step at `wall` seconds, interpolated between the rows around it.
+double StepAtWallTime(const std::vector<EvalRow>& rows, double wall) {
+  for (size_t i = 0; i + 1 < rows.size(); ++i) {
+    const EvalRow& a = rows[i];
+    const EvalRow& b = rows[i + 1];
+    if (wall < a.wall_seconds || wall > b.wall_seconds) continue;
+    if (b.wall_seconds == a.wall_seconds) return a.step;
+    return a.step + (wall - a.wall_seconds) /
+                        (b.wall_seconds - a.wall_seconds) * (b.step - a.step);
+  }
+  ADD_FAILURE() << "wall time " << wall << " outside the rows";
+  return 0;
+}
+
+// The top axis: wall time at nice, evenly spaced ticks, each label distinct
+// (it once read "0.2, 0.2, 0.4") and placed at the step the job had reached
+// by then.
+void ExpectWallTimeAxis(const std::vector<EvalRow>& rows) {
   const Element svg = Parse(RenderEvalChart(rows));
   const Scale x = ReadScale(svg, "tick-x", "x");
-  const std::vector<const Element*> labels =
-      WithAttribute(svg, "class", "tick-top");
-  ASSERT_GE(labels.size(), 2u);
-  for (const Element* label : labels) {
-    const double step = x.Value(std::stod(label->attributes.at("x")));
-    auto row = std::find_if(rows.begin(), rows.end(), [&](const EvalRow& r) {
-      return std::abs(r.step - step) <= x.Tolerance();
-    });
-    ASSERT_NE(row, rows.end()) << "no evaluation at step " << step;
-    EXPECT_NEAR(std::stod(label->text), row->wall_seconds, 0.05);
+  std::vector<const Element*> labels = WithAttribute(svg, "class", "tick-top");
+  ASSERT_GE(labels.size(), 3u);
+  std::sort(labels.begin(), labels.end(), [](auto* a, auto* b) {
+    return std::stod(a->text) < std::stod(b->text);
+  });
+  const double tick = std::stod(labels[1]->text) - std::stod(labels[0]->text);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const std::string& text = labels[i]->text;
+    if (i > 0) {
+      EXPECT_NE(text, labels[i - 1]->text);
+      EXPECT_NEAR(std::stod(text) - std::stod(labels[i - 1]->text), tick,
+                  1e-9 + tick * 1e-6)
+          << text;
+    }
+    const double step = x.Value(std::stod(labels[i]->attributes.at("x")));
+    EXPECT_NEAR(step, StepAtWallTime(rows, std::stod(text)), x.Tolerance() + 1)
+        << "label " << text;
   }
-  EXPECT_NEAR(std::stod(labels[0]->text), rows.back().wall_seconds, 0.05);
+  // 1, 2 or 5 times a power of ten.
+  const double mantissa = tick / std::pow(10, std::floor(std::log10(tick)));
+  EXPECT_TRUE(std::abs(mantissa - 1) < 1e-6 || std::abs(mantissa - 2) < 1e-6 ||
+              std::abs(mantissa - 5) < 1e-6)
+      << "tick " << tick;
+}
+
+TEST(EvalChart, TopAxisMarksWallTimeAtNiceDistinctTicks) {
+  ExpectWallTimeAxis(ClassifierRows());
+  // A short job: evaluations 0.07 s to 0.1 s apart.
+  ExpectWallTimeAxis({{20, 0.1, 0.15, 2.0, 1.9, 0.5, kNaN, kNaN},
+                      {40, 0.2, 0.21, 1.5, 1.4, 0.6, kNaN, kNaN},
+                      {60, 0.3, 0.24, 1.2, 1.1, 0.7, kNaN, kNaN},
+                      {80, 0.4, 0.38, 1.0, 0.9, 0.8, kNaN, kNaN},
+                      {100, 0.5, 0.45, 0.9, 0.8, 0.85, kNaN, kNaN}});
 }
 
 TEST(EvalChart, ManyRowsAreLinesWithoutMarkers) {
   std::vector<EvalRow> rows;
   for (int i = 0; i <= kMaxMarkers; ++i) {
     rows.push_back({10 * i, 0.01 * i, 0.1 * i, 1.0 / (i + 1), 1.0 / (i + 2),
-                    0.5 + 0.004 * i, 0, 0});
+                    0.5 + 0.004 * i, kNaN, kNaN});
   }
   const Element svg = ExpectChartOf(rows, {kTestAccuracy});
   EXPECT_EQ(ById(svg, "test_accuracy_markers"), nullptr);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -98,13 +99,11 @@ TEST(EvaluationTracker, ScheduleFallsDueEveryStepsOnceStarted) {
   };
   const std::vector<Case> cases = {
       {100, false, -1, 500, false},  // not running yet
-      {100, true, -1, 99, false},
-      {100, true, -1, 100, true},
-      {100, true, 100, 199, false},
-      {100, true, 100, 200, true},
-      {100, true, 250, 299, false},  // moved past 250, to 300
-      {100, true, 250, 300, true},
-      {0, true, -1, 1000, false},  // no periodic evaluations
+      {100, true, -1, 99, false},   {100, true, -1, 100, true},
+      {100, true, 100, 199, false}, {100, true, 100, 200, true},
+      {100, true, 250, 299, true},  // that was due at 100; 200 has passed
+      {100, true, 50, 99, false},   // begun early: moved past 50, to 100
+      {0, true, -1, 1000, false},   // no periodic evaluations
   };
   for (const Case& c : cases) {
     EvaluationTrackerOptions options;
@@ -116,6 +115,44 @@ TEST(EvaluationTracker, ScheduleFallsDueEveryStepsOnceStarted) {
         << "every " << c.every << (c.started ? "" : ", not started")
         << ", begun at " << c.begun_at << ", step " << c.step;
   }
+}
+
+// 20 over 138 steps once gave 2 evaluations: the coordinator, busy or told
+// of the steps late, skipped the boundaries it had passed. Each one that
+// passed while workers train gets its evaluation, which records the step it
+// saw and the boundary it was due at.
+TEST(EvaluationTracker, EveryBoundaryThatPassedFallsDueOnce) {
+  EvaluationTrackerOptions options;
+  options.eval_every_steps = 20;
+  EvaluationTracker tracker(options);
+  tracker.StartSchedule();
+  EXPECT_FALSE(tracker.Due(19));
+  std::vector<std::pair<int64_t, int64_t>> seen;  // due_step, step
+  for (int64_t step : {65, 66, 67}) {
+    ASSERT_TRUE(tracker.Due(step)) << step;
+    const v1::Evaluation evaluation = tracker.Begin(step, 0, 0);
+    seen.emplace_back(evaluation.due_step(), evaluation.step());
+  }
+  EXPECT_EQ(seen, (std::vector<std::pair<int64_t, int64_t>>{
+                      {20, 65}, {40, 66}, {60, 67}}));
+  EXPECT_FALSE(tracker.Due(79));
+  EXPECT_TRUE(tracker.Due(80));
+  // The final evaluation (every worker done: the parameters no longer
+  // change) covers the boundaries still pending; it is due at none.
+  const v1::Evaluation last = tracker.Begin(138, 0, 0, /*final=*/true);
+  EXPECT_EQ(last.due_step(), 0);
+  EXPECT_EQ(last.step(), 138);
+  EXPECT_FALSE(tracker.Due(139));
+}
+
+// Unset eval_every_steps: about 20 evaluations over the job, at least one
+// step apart.
+TEST(EvaluationTracker, DefaultIntervalGivesAboutTwentyEvaluations) {
+  EXPECT_EQ(DefaultEvalEverySteps(2814), 140);
+  EXPECT_EQ(DefaultEvalEverySteps(138), 6);
+  EXPECT_EQ(DefaultEvalEverySteps(20), 1);
+  EXPECT_EQ(DefaultEvalEverySteps(7), 1);
+  EXPECT_EQ(DefaultEvalEverySteps(0), 1);
 }
 
 TEST(EvaluationTracker, BestAndPatienceFollowTheTestLoss) {

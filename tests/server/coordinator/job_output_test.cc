@@ -4,12 +4,15 @@
 #include "server/coordinator/job_output.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace descent {
@@ -17,6 +20,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -148,6 +152,55 @@ TEST(EvalLogTest, RedrawsTheChartBesideTheCsvAfterEachRow) {
   EXPECT_EQ(PolylinePoints(chart, "test_loss"), 2);
   EXPECT_EQ(PolylinePoints(chart, "test_rmse"), -1);  // a classifier's job
   EXPECT_THAT(chart, HasSubstr("2 evaluations, last at step 200"));
+}
+
+// A regression job's summary.json: int64 fields are JSON numbers, not
+// strings; fields that do not apply are absent, not 0; the file reads back
+// as the same message.
+TEST(SummaryFileTest, NumbersAsNumbersAndOnlyTheFieldsThatApply) {
+  const std::string dir = ::testing::TempDir() + "/job_output_test_summary";
+  std::filesystem::create_directories(dir);
+  v1::JobSummary summary;
+  summary.set_state("SUCCEEDED");
+  summary.mutable_config()->mutable_train()->set_eval_every_steps(1000);
+  summary.mutable_config()
+      ->mutable_data()
+      ->mutable_synthetic()
+      ->set_train_examples(8000000000);
+  summary.mutable_config()->mutable_model()->mutable_mlp()->add_hidden(32);
+  summary.set_test_loss(3400.5);
+  summary.set_test_rmse(58.3);
+  summary.set_steps(138);
+  summary.set_selected_step(120);
+  summary.set_eval_every_steps(6);
+  summary.set_selected_on("test \"quoted\"\n");
+  v1::Evaluation* row = summary.add_history();
+  row->set_step(120);
+  row->set_parameter_version(118);
+  row->set_test_loss(std::numeric_limits<double>::quiet_NaN());
+  const std::string path = dir + "/summary.json";
+  ASSERT_TRUE(WriteSummary(path, summary).ok());
+  const std::string json = Slurp(path);
+  EXPECT_THAT(json, HasSubstr("\"eval_every_steps\": 1000"));
+  EXPECT_THAT(json, HasSubstr("\"train_examples\": 8000000000"));
+  EXPECT_THAT(json, HasSubstr("\"selected_step\": 120"));
+  EXPECT_THAT(json, HasSubstr("\"parameter_version\": 118"));
+  EXPECT_THAT(json, HasSubstr("\"steps\": 138"));
+  EXPECT_THAT(json, HasSubstr("\"test_rmse\": 58.3"));
+  EXPECT_THAT(json, Not(HasSubstr("test_accuracy")));
+  EXPECT_THAT(json, Not(HasSubstr("test_auc")));
+  EXPECT_THAT(json, Not(HasSubstr("planted_")));
+  EXPECT_THAT(json, Not(HasSubstr("best_step")));
+  EXPECT_THAT(json, Not(HasSubstr("stopped_early")));
+  EXPECT_THAT(json, Not(HasSubstr("\"error\"")));
+  EXPECT_THAT(json, Not(HasSubstr("\"1000\"")));
+  v1::JobSummary read;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &read).ok())
+      << json;
+  EXPECT_TRUE(std::isnan(read.history(0).test_loss()));
+  read.mutable_history(0)->clear_test_loss();
+  summary.mutable_history(0)->clear_test_loss();
+  EXPECT_EQ(read.SerializeAsString(), summary.SerializeAsString()) << json;
 }
 
 }  // namespace
