@@ -45,9 +45,12 @@ void SetLabelRange(const std::vector<int32_t>& labels,
 }  // namespace
 
 std::string DescribeShape(const DataDescription& data) {
-  std::string text =
-      absl::StrCat(data.train_examples, " training and ", data.test_examples,
-                   " test examples, ", data.num_features, " features, ");
+  std::string text = absl::StrCat(data.train_examples, " training");
+  if (data.validation_examples > 0) {
+    absl::StrAppend(&text, ", ", data.validation_examples, " validation");
+  }
+  absl::StrAppend(&text, " and ", data.test_examples, " test examples, ",
+                  data.num_features, " features, ");
   if (data.num_classes == 0) {
     absl::StrAppend(&text, "regression");
   } else {

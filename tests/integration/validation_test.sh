@@ -38,6 +38,10 @@ SUMMARY="$OUT/summary.json"
 LOG="$OUT/logs/coordinator.log"
 grep -q "evaluating on 1000 validation examples; test (1000 examples) once" "$LOG" ||
   fail "coordinator.log does not hold out 1000 validation examples: $(grep -m3 evaluat "$LOG")"
+grep -q "data: 3000 training, 1000 validation and 1000 test examples" "$LOG" ||
+  fail "the data's shape leaves out the validation split: $(grep -m1 "data: " "$LOG")"
+grep -q '"validation_examples": 1000' "$SUMMARY" ||
+  fail "summary.json's data lacks validation_examples"
 [[ "$(json_field "$SUMMARY" selected_on)" == validation ]] ||
   fail "selected_on $(json_field "$SUMMARY" selected_on)"
 for key in validation_loss validation_accuracy test_loss test_accuracy; do
