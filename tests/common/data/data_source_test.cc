@@ -336,6 +336,27 @@ TEST(DataSource, LibsvmIndexBaseIsDetectedAcrossFiles) {
   }
 }
 
+// A validation file takes part in both decisions: its index 0 makes every
+// file 0-based, and its labels share the one encoding.
+TEST(DataSource, LibsvmValidationFileJoinsTheIndexBaseAndTheLabels) {
+  v1::JobConfig config =
+      LibsvmJob(WriteTempFile("train_b.svm", "1 1:1 2:1\n2 1:1\n"),
+                WriteTempFile("test_b.svm", "2 2:1\n"), /*sparse=*/true);
+  config.mutable_data()->mutable_libsvm()->set_validation(
+      WriteTempFile("validation_b.svm", "3 0:1\n"));
+  const DataSource source(config);
+  absl::StatusOr<Examples> train = source.LoadTrainShard(0, 1);
+  ASSERT_TRUE(train.ok()) << train.status();
+  EXPECT_THAT(train->sparse().indices, ElementsAre(1, 2, 1));
+  absl::StatusOr<Examples> validation = source.LoadValidation();
+  ASSERT_TRUE(validation.ok()) << validation.status();
+  EXPECT_THAT(validation->sparse().indices, ElementsAre(0));
+  // Labels 1, 2, 3 over the three files: classes 0, 1, 2.
+  EXPECT_THAT(train->sparse().labels, ElementsAre(0, 1));
+  EXPECT_THAT(validation->sparse().labels, ElementsAre(2));
+  EXPECT_EQ(source.LoadTest()->num_classes(), 3);
+}
+
 // Diabetes' mistake: integer targets read as classes. Many classes for few
 // examples each is flagged as a likely regression target.
 TEST(DataSource, ManyIntegerClassesLookLikeARegressionTarget) {
