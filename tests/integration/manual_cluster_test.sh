@@ -35,4 +35,14 @@ done
   fail "summary: $(cat "$OUT/summary.json")"
 grep -q "shard 1 holds parameters \[3925, 7850)" "$WORK/server1.log" ||
   fail "server 1 log: $(cat "$WORK/server1.log")"
+# The same output directory again: the coordinator refuses it (exit 1)
+# before serving, unless told --overwrite.
+before="$(md5sum <"$OUT/summary.json")"
+code=0
+"$DESCENT" coordinator --config "$EXAMPLE" --output_dir "$OUT" \
+  --metrics_linger 0s 2>"$WORK/again.log" || code=$?
+[[ "$code" == 1 ]] || fail "a reused output directory: exit $code: $(tail -3 "$WORK/again.log")"
+grep -q "holds another job's results (summary.json, evals.csv" "$WORK/again.log" ||
+  fail "$(tail -3 "$WORK/again.log")"
+[[ "$(md5sum <"$OUT/summary.json")" == "$before" ]] || fail "the refused coordinator changed summary.json"
 echo "manual_cluster_test: accuracy $(json_field "$OUT/summary.json" test_accuracy)"
