@@ -94,8 +94,14 @@ absl::Status Work(const WorkerRoleOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> metrics_server,
                    MetricsServer::Start(*registry, options.metrics_listen));
   GrpcCoordinatorClient coordinator(options.coordinator);
-  ASSIGN_OR_RETURN(v1::RegisterWorkerResponse registration,
-                   Register(coordinator, *metrics_server, options.worker_id));
+  absl::StatusOr<v1::RegisterWorkerResponse> registered =
+      Register(coordinator, *metrics_server, options.worker_id);
+  if (absl::IsInvalidArgument(registered.status())) {
+    // Only a --worker_id the job cannot grant is refused so.
+    return WithExitCode(registered.status(), kExitUsage);
+  }
+  if (!registered.ok()) return registered.status();
+  v1::RegisterWorkerResponse registration = *std::move(registered);
   const v1::JobConfig& config = registration.config();
   const int32_t id = registration.worker_id();
   const ResolvedPeer peer = ResolvePeer(config);

@@ -129,7 +129,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
           workers_.size(), " workers, ids 0..", workers_.size() - 1));
     }
     if (workers_[wanted].registered) {
-      return absl::FailedPreconditionError(absl::StrCat(
+      return absl::InvalidArgumentError(absl::StrCat(
           "worker id ", wanted, " is taken by another worker process"));
     }
     free = workers_.begin() + wanted;

@@ -15,6 +15,13 @@ BACKGROUND_PIDS+=("$COORDINATOR")
 wait_for_file "$OUT/coordinator.addr" 30
 ADDRESS="$(cat "$OUT/coordinator.addr")"
 
+# A worker id the job cannot grant (it has one worker) is a usage error.
+code=0
+"$DESCENT" worker --coordinator "$ADDRESS" --worker_id 1 2>"$WORK/bad_id.log" || code=$?
+[[ "$code" == 1 ]] || fail "--worker_id 1 of 1 worker: exit $code: $(tail -2 "$WORK/bad_id.log")"
+grep -q "worker id 1 is out of range: the job has 1 workers" "$WORK/bad_id.log" ||
+  fail "$(tail -2 "$WORK/bad_id.log")"
+
 PIDS=()
 for shard in 0 1; do
   # Port 0 in the advertised address means "the port actually bound".
