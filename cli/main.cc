@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -141,7 +142,7 @@ void AddLocalWorkersFlag(CLI::App* command, Flags& flags) {
                    "unset each gets cores / this many threads (default: "
                    "1 for a worker, the job's workers for a coordinator)")
       ->type_name("N")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
 }
 
 // The command line: every subcommand with its own flags, help and examples.
@@ -200,7 +201,7 @@ void Define(CLI::App& app, Flags& flags) {
       ->add_option("--shard", flags.shard, "This server's shard index, 0..S-1")
       ->required()
       ->type_name("I")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   AddListenFlags(server, flags, /*grpc=*/true);
   server
       ->add_option("--advertise_address", flags.advertise_address,
@@ -221,7 +222,7 @@ void Define(CLI::App& app, Flags& flags) {
                    "Ask the coordinator for this worker id, 0..W-1 "
                    "(default: the lowest free one)")
       ->type_name("I")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   worker->footer("Example:\n  descent worker --coordinator 10.0.0.1:7000");
 
   app.add_subcommand("version", "Print the version and exit");
