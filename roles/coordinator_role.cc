@@ -387,8 +387,7 @@ v1::DataSummary ToDataSummary(const DataDescription& data) {
   summary.set_train_examples(static_cast<double>(data.train_examples));
   summary.set_test_examples(static_cast<double>(data.test_examples));
   if (data.validation_examples > 0) {
-    summary.set_validation_examples(
-        static_cast<double>(data.validation_examples));
+    summary.set_validation_examples(data.validation_examples);
   }
   summary.set_num_features(static_cast<double>(data.num_features));
   summary.set_num_classes(data.num_classes);
