@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -38,23 +39,28 @@
 namespace descent {
 namespace {
 
-std::atomic<int> g_stop_lingering{0};
+// SIGTERM or SIGINT, once serving: the job (if still on) ends as
+// interrupted, with its results written; the linger after it is skipped.
+std::atomic<int> g_stop{0};
 
-void StopLingering(int signal) { g_stop_lingering.store(signal); }
+void OnStop(int signal) { g_stop.store(signal); }
 
-// Waits `linger` (CoordinatorRoleOptions::metrics_linger), or until SIGTERM
-// or SIGINT: from now on those end the wait, not the process.
-void Linger(absl::Duration linger) {
-  if (linger <= absl::ZeroDuration()) return;
+void InstallStopHandlers() {
   struct sigaction action = {};
-  action.sa_handler = StopLingering;
+  action.sa_handler = OnStop;
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+}
+
+// Waits `linger` (CoordinatorRoleOptions::metrics_linger), or until SIGTERM
+// or SIGINT.
+void Linger(absl::Duration linger) {
+  if (linger <= absl::ZeroDuration() || g_stop.load() != 0) return;
   LOG(INFO) << "serving the final metrics for " << absl::FormatDuration(linger)
             << " (--metrics_linger)";
   const absl::Time until = absl::Now() + linger;
-  while (absl::Now() < until && g_stop_lingering.load() == 0) {
+  while (absl::Now() < until && g_stop.load() == 0) {
     absl::SleepFor(absl::Milliseconds(10));
   }
 }
@@ -316,6 +322,12 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
     const v1::JobStatus status = s.coordinator->Status();
     UpdateMetrics(status, *s.coordinator, *s.metrics, &counted);
     if (status.state() == v1::SUCCEEDED) return kExitOk;
+    if (const int signal = g_stop.load();
+        signal != 0 && status.state() != v1::FAILED) {
+      s.coordinator->Fail(absl::StrCat("interrupted by ", strsignal(signal)),
+                          kExitInterrupted);
+      continue;
+    }
     if (status.state() == v1::FAILED) {
       LOG(ERROR) << "job failed: " << status.error();
       return s.coordinator->exit_code();
@@ -575,11 +587,17 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
       return kExitJobFailed;
     }
   }
+  // From now on SIGTERM and SIGINT end the job gently: results written,
+  // servers and workers told (heartbeats), then exit 130.
+  InstallStopHandlers();
   int code = MainLoop(s, config);
 
   code = WriteResults(options.output_dir, config, s, code);
-  // Give servers and workers a few heartbeats to learn that the job ended.
-  const absl::Time give_up = absl::Now() + absl::Seconds(3);
+  // Give servers and workers a few heartbeats to learn that the job ended
+  // (fewer when stopped: they are likely being stopped too).
+  const absl::Time give_up =
+      absl::Now() +
+      (g_stop.load() != 0 ? absl::Milliseconds(500) : absl::Seconds(3));
   while (!s.coordinator->AllNotified() && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(10));
   }

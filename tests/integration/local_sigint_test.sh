@@ -20,4 +20,13 @@ grep -q "interrupted" "$WORK/stderr" || fail "no 'interrupted' message on stderr
 (( elapsed_ms < 10000 )) || fail "took ${elapsed_ms} ms to stop"
 expect_no_children
 [[ ! -s "$WORK/stdout" ]] || fail "an interrupted job printed a result"
+# The coordinator, stopped by SIGTERM, ends the job gently: summary.json
+# says the job failed because it was interrupted, with exit status 130.
+[[ -s "$OUT/summary.json" ]] || fail "an interrupted job left no summary.json"
+[[ "$(json_field "$OUT/summary.json" state)" == FAILED ]] ||
+  fail "summary.json: $(head -c 300 "$OUT/summary.json")"
+grep -q '"error": "interrupted by' "$OUT/summary.json" ||
+  fail "summary.json does not say the job was interrupted"
+[[ "$(json_field "$OUT/summary.json" exit_status)" == 130 ]] ||
+  fail "summary.json exit_status $(json_field "$OUT/summary.json" exit_status)"
 echo "local_sigint_test: stopped in ${elapsed_ms} ms, exit 130"
