@@ -39,6 +39,7 @@ void InstallInterruptHandlers() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);  // the terminal went away
 }
 
 // The launcher's children, coordinator first.
@@ -189,6 +190,21 @@ int Interrupted(Job& job, ProgressDisplay& display) {
   std::fprintf(stderr,
                "descent local: interrupted (%s); stopping %zu processes\n",
                strsignal(g_interrupt.load()), job.children.size());
+  // The coordinator first: it ends the job as interrupted, writes
+  // summary.json and tells servers and workers, which then exit on their
+  // own; whatever is left after that is stopped.
+  ChildProcess& coordinator = *job.children.front();
+  if (!coordinator.Poll()) {
+    coordinator.Signal(SIGTERM);
+    const absl::Time give_up = absl::Now() + absl::Seconds(3);
+    while (!coordinator.Poll() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    const absl::Time others = absl::Now() + absl::Milliseconds(500);
+    while (!AllExited(job) && absl::Now() < others) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
   TerminateAll(job.children, absl::Seconds(3));
   return kExitInterrupted;
 }

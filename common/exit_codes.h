@@ -21,7 +21,7 @@ enum ExitCode : int {
   kExitPeerLost = 4,       // a peer was unreachable or stopped answering
   kExitJobFailed = 5,      // training failed for another reason
   kExitDiverged = 6,       // training diverged (non-finite or exploding loss)
-  kExitInterrupted = 130,  // stopped by SIGINT or SIGTERM
+  kExitInterrupted = 130,  // stopped by SIGINT, SIGTERM or SIGHUP
 };
 
 // The table the README's "Exit codes" section and `descent help` print (a
@@ -42,7 +42,7 @@ inline constexpr ExitCodeRow kExitCodeTable[] = {
     {"6",
      "training diverged: a non-finite or exploding loss or gradient "
      "(train.max_loss_factor)"},
-    {"130", "interrupted by SIGINT or SIGTERM"},
+    {"130", "interrupted by SIGINT, SIGTERM or SIGHUP"},
     {"128 + N", "descent local only: a child process was killed by signal N"},
 };
 

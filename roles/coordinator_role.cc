@@ -39,7 +39,7 @@
 namespace descent {
 namespace {
 
-// SIGTERM or SIGINT, once serving: the job (if still on) ends as
+// SIGTERM, SIGINT or SIGHUP, once serving: the job (if still on) ends as
 // interrupted, with its results written; the linger after it is skipped.
 std::atomic<int> g_stop{0};
 
@@ -51,6 +51,7 @@ void InstallStopHandlers() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);
 }
 
 // Waits `linger` (CoordinatorRoleOptions::metrics_linger), or until SIGTERM
