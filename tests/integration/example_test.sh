@@ -48,7 +48,10 @@ case "$NAME" in
   breast_cancer_logistic)
     csv="$(sed -n 's/^ *train: "\(.*\)"$/\1/p' "$EXAMPLE")"
     [[ -r "$csv" ]] || { echo "SKIP: $csv missing (python3-sklearn)"; exit 77; }
-    run_example
+    # BSP: under ASP the order of the two workers' updates on these 455
+    # examples moves the result (0.9646 to 1.0000 seen under full-suite
+    # load); BSP gives one answer (0.9912) to compare with scikit-learn.
+    run_example --set train.consistency=BSP
     ours="$(result test_accuracy)"
     at_least "$ours" 0.95 || fail "test accuracy $ours below 0.95"
     if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
