@@ -87,6 +87,10 @@ class EvalLog {
 absl::Status WriteSummary(const std::string& path,
                           const v1::JobSummary& summary);
 
+// `text` as a JSON string: quoted, with quotes, backslashes and control
+// characters escaped (UTF-8 passes through).
+std::string JsonString(const std::string& text);
+
 // Writes labels.json's {"labels": [...]} to `path`, atomically.
 absl::Status WriteLabels(const std::string& path,
                          const std::vector<std::string>& labels);
