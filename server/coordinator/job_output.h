@@ -32,6 +32,9 @@
 //
 //   Sparse models hold the rows the evaluation used: those of the test
 //   set's keys (with validation data, of the validation and test sets').
+//
+//   model/, best_model/  the trained model (last, and best with early
+//                    stopping) as safetensors and a manifest: model_dir.h.
 #ifndef DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
 #define DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
 
