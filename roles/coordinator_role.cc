@@ -624,9 +624,9 @@ absl::Status WriteModels(const std::string& output_dir,
                     s.selected_test, s.best);
 }
 
-// Writes best_params.bin (if early stopping kept parameters) and
-// summary.json; returns the exit code: `code`, or kExitJobFailed instead of
-// 0 if a file could not be written.
+// Writes best_params.bin (if early stopping kept parameters), model/ and
+// best_model/ (WriteModels) and summary.json; returns the exit code: `code`,
+// or kExitJobFailed instead of 0 if a file could not be written.
 int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
                  CoordinatorState& s, int code) {
   absl::Status saved = absl::OkStatus();
@@ -645,10 +645,17 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
       code = kExitJobFailed;
     }
   }
-  absl::Status models = WriteModels(output_dir, config, s, code);
-  if (!models.ok()) {
-    LOG(ERROR) << models.message();
-    if (code == kExitOk) code = kExitJobFailed;
+  // A job that succeeded has its model written before its summary (a
+  // failure to write it fails the job); any other writes its summary
+  // first, since its model may take a pull and an evaluation, and a
+  // launcher stopping everything gives it only seconds.
+  const bool succeeded = code == kExitOk;
+  if (succeeded) {
+    absl::Status models = WriteModels(output_dir, config, s, code);
+    if (!models.ok()) {
+      LOG(ERROR) << models.message();
+      code = kExitJobFailed;
+    }
   }
   v1::JobSummary summary = s.coordinator->Summary();
   summary.set_exit_status(code);
@@ -666,6 +673,10 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
   if (!written.ok()) {
     LOG(ERROR) << written.message();
     if (code == kExitOk) code = kExitJobFailed;
+  }
+  if (!succeeded) {
+    absl::Status models = WriteModels(output_dir, config, s, code);
+    if (!models.ok()) LOG(ERROR) << models.message();
   }
   return code;
 }

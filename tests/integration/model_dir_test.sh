@@ -77,19 +77,24 @@ sed 's/"kind": "STANDARDIZE"/"kind": "NO_SCALING"/' "$OUT/model/manifest.json" \
   fail "scaling made no difference: the test does not check it"
 echo "softmax: load_model.py accuracy $printed, as the job"
 
-# 2. With early stopping: best_model/ is the printed result; model/ the last.
+# 2. With early stopping on a validation split: best_model/ (chosen on
+# validation, tested once at the end) is the printed result; model/ the last.
 OUT="$WORK/early"
-run "$CONFIG" "$OUT" --set train.early_stopping.patience=100
+run "$CONFIG" "$OUT" --set train.early_stopping.patience=100 \
+  --set data.validation_fraction=0.2
 printed="$(printed_accuracy)"
 [[ -s "$OUT/best_model/model.safetensors" ]] || fail "no best_model/: $(ls "$OUT")"
 [[ -s "$OUT/model/model.safetensors" ]] || fail "no model/ with early stopping"
 [[ "$(manifest "$OUT/best_model" evaluation)" == best ]] || fail "best_model/ not 'best'"
 [[ "$(manifest "$OUT/best_model" global_step)" == "$(json_field "$OUT/summary.json" best_step)" ]] ||
   fail "best_model/ step differs from summary.json best_step"
+[[ "$(manifest "$OUT/best_model" selected_on)" == validation ]] || fail "best_model/ not selected on validation"
+[[ "$(manifest "$OUT/best_model" validation_loss)" == "$(json_field "$OUT/summary.json" validation_loss)" ]] ||
+  fail "best_model/ validation_loss differs from summary.json's"
 got="$(/usr/bin/python3 "$LOAD" "$OUT/best_model" --csv "$WORK/test.csv")"
 [[ "$got" == "accuracy $printed" ]] || fail "best_model: load_model.py says '$got', the job $printed"
 no_leftovers "$OUT"
-echo "early stopping: best_model/ accuracy $printed, as the job"
+echo "early stopping on validation: best_model/ accuracy $printed, as the job"
 
 # 3. An MLP on a Fashion-MNIST subset.
 DATA=/usr/share/datasets/fashion-mnist
