@@ -34,6 +34,7 @@
 #include "server/coordinator/coordinator.h"
 #include "server/coordinator/evaluator.h"
 #include "server/coordinator/job_output.h"
+#include "server/coordinator/model_dir.h"
 #include "server/shard/parameter_shard.h"  // kCoordinatorWorkerId
 
 namespace descent {
@@ -57,7 +58,7 @@ void InstallStopHandlers() {
 // Waits `linger` (CoordinatorRoleOptions::metrics_linger), or until SIGTERM
 // or SIGINT.
 void Linger(absl::Duration linger) {
-  if (linger <= absl::ZeroDuration() || g_stop.load() != 0) return;
+  if (linger <= absl::ZeroDuration()) return;
   LOG(INFO) << "serving the final metrics for " << absl::FormatDuration(linger)
             << " (--metrics_linger)";
   const absl::Time until = absl::Now() + linger;
@@ -92,6 +93,14 @@ struct CoordinatorState {
   std::vector<std::string> labels;  // encoded class labels (labels.json)
   // With early stopping: the best evaluation's parameters (step -1: none).
   SavedParameters best = NoParameters();
+  // For model/ and best_model/: the layout that names the tensors, what the
+  // manifests share, the last and the best evaluation, and the test of the
+  // selected model (with validation data).
+  ModelLayout layout;
+  v1::ModelManifest manifest;
+  std::optional<v1::Evaluation> last;
+  v1::Evaluation best_evaluation;
+  std::optional<v1::Evaluation> selected_test;
 };
 
 // "total 1.2 | weights 0.9 | bias 0.01" for the log.
@@ -176,29 +185,44 @@ int64_t StepOf(int64_t version, const v1::JobConfig& config) {
              : version;
 }
 
-absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config,
-                      bool final) {
-  const absl::Time start = absl::Now();
-  v1::Evaluation evaluation = s.coordinator->BeginEvaluation(final);
-  auto pull = [&](float* params, const PsClient::Rows* rows) {
+// Pulls the parameters from every shard for an evaluation at `step`,
+// measured.
+Evaluator::PullFn PullFromShards(CoordinatorState& s, int64_t step) {
+  return [&s, step](float* params, const PsClient::Rows* rows) {
     const absl::Time pull_start = absl::Now();
     PsClient::Transfer transfer;
-    absl::Status status =
-        s.ps->Pull(evaluation.step(), params, &transfer, rows);
+    absl::Status status = s.ps->Pull(step, params, &transfer, rows);
     s.metrics->pull_bytes.Increment(transfer.bytes_received);
     s.metrics->pull_duration.Observe(
         absl::ToDoubleSeconds(absl::Now() - pull_start));
     return status;
   };
-  RETURN_IF_ERROR(s.evaluator->Evaluate(pull, &evaluation));
+}
+
+// Evaluates the parameters the shards hold now into `evaluation` (its step
+// the coordinator's count), and sets its parameter version and step.
+absl::Status EvaluateCurrent(CoordinatorState& s, const v1::JobConfig& config,
+                             v1::Evaluation* evaluation) {
+  RETURN_IF_ERROR(
+      s.evaluator->Evaluate(PullFromShards(s, evaluation->step()), evaluation));
   const int64_t version = ParameterVersion(*s.ps);
-  evaluation.set_parameter_version(version);
+  evaluation->set_parameter_version(version);
   // The workers' heartbeats may lag the parameters: the step is the later
   // of the count the coordinator had and the one the version shows.
-  evaluation.set_step(std::max(evaluation.step(), StepOf(version, config)));
+  evaluation->set_step(std::max(evaluation->step(), StepOf(version, config)));
+  s.last = *evaluation;
+  return absl::OkStatus();
+}
+
+absl::Status Evaluate(CoordinatorState& s, const v1::JobConfig& config,
+                      bool final) {
+  const absl::Time start = absl::Now();
+  v1::Evaluation evaluation = s.coordinator->BeginEvaluation(final);
+  RETURN_IF_ERROR(EvaluateCurrent(s, config, &evaluation));
   const bool best = s.coordinator->RecordEvaluation(evaluation);
   if (best && EarlyStoppingOn(config.train())) {
     KeepBest(*s.evaluator, evaluation.step(), &s.best);
+    s.best_evaluation = evaluation;
   }
   s.metrics->evaluations.Increment();
   if (evaluation.has_test_loss()) {
@@ -256,6 +280,7 @@ absl::Status TestSelected(CoordinatorState& s) {
   v1::Evaluation test;
   RETURN_IF_ERROR(s.test->Evaluate(copy, &test));
   s.coordinator->RecordFinalTest(test);
+  s.selected_test = test;
   if (test.has_test_loss()) s.metrics->test_loss.Set(test.test_loss());
   if (test.has_test_accuracy()) {
     s.metrics->test_accuracy.Set(test.test_accuracy());
@@ -427,6 +452,38 @@ absl::Status RecordData(const DataDescription& data,
   return WriteLabels(output_dir + "/labels.json", data.class_names);
 }
 
+// What model/'s and best_model/'s manifests share: the model, its input
+// and output, the data's labels, scaling and fingerprint.
+v1::ModelManifest ManifestBase(const v1::JobConfig& config,
+                               const DataDescription& data) {
+  v1::ModelManifest m;
+  m.set_format_version(1);
+  m.set_job_id(config.job_id());
+  *m.mutable_model() = config.model();
+  m.set_num_features(data.num_features);
+  if (config.model().has_cnn()) {
+    const auto side = static_cast<int32_t>(
+        std::lround(std::sqrt(static_cast<double>(data.num_features))));
+    m.set_image_channels(1);
+    m.set_image_height(side);
+    m.set_image_width(side);
+  }
+  m.set_num_classes(data.num_classes);
+  m.set_regression(data.num_classes == 0);
+  for (const std::string& label : data.class_names) m.add_labels(label);
+  v1::FeatureScaling* scaling = m.mutable_scaling();
+  scaling->set_kind(data.scaling_offset.empty() ? v1::NO_SCALING
+                                                : config.data().scaling());
+  for (size_t j = 0; j < data.scaling_offset.size(); ++j) {
+    scaling->add_offset(data.scaling_offset[j]);
+    scaling->add_scale(data.scaling_scale[j]);
+  }
+  m.set_config_hash(ConfigHash(config));
+  m.set_data_fingerprint(DataFingerprint(config.data(), data.train_examples));
+  m.set_sparse(IsSparseModel(config.model()));
+  return m;
+}
+
 absl::Status Setup(const CoordinatorRoleOptions& options,
                    const v1::JobConfig& config, CoordinatorState& s) {
   s.data = std::make_unique<DataSource>(config);
@@ -442,6 +499,8 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   const DataShape shape{data.num_features, data.num_classes};
   RETURN_IF_ERROR(RecordData(data, options.output_dir, s));
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
+  s.layout = layout;
+  s.manifest = ManifestBase(config, data);
   RETURN_IF_ERROR(CreateEvaluators(config, shape, options.local_workers, s));
   s.registry = MetricsRegistry::Create(
       {{"role", "coordinator"}, {"job_id", config.job_id()}});
@@ -500,9 +559,75 @@ void AddPlanted(const CoordinatorState& s, const v1::DataConfig& data,
   summary->set_planted_relative_error(std::sqrt(distance / norm));
 }
 
-// Writes best_params.bin (if early stopping kept parameters) and
-// summary.json; returns the exit code: `code`, or kExitJobFailed instead of
-// 0 if a file could not be written.
+// Copies the figures `e` has into `m`.
+void CopyFigures(const v1::Evaluation& e, v1::ModelManifest* m) {
+  for (const char* name : {"test_loss", "test_accuracy", "test_rmse",
+                           "test_auc", "validation_loss", "validation_accuracy",
+                           "validation_rmse", "validation_auc"}) {
+    const auto* from = e.GetDescriptor()->FindFieldByName(name);
+    const auto* to = m->GetDescriptor()->FindFieldByName(name);
+    if (e.GetReflection()->HasField(e, from)) {
+      m->GetReflection()->SetDouble(m, to,
+                                    e.GetReflection()->GetDouble(e, from));
+    }
+  }
+}
+
+// Writes the model directory `dir` of `params`, evaluation `which` ("final"
+// or "best") measured by `evaluation` (and, if set, `test`).
+absl::Status WriteModel(const std::string& dir, const CoordinatorState& s,
+                        const std::string& which,
+                        const v1::Evaluation& evaluation,
+                        const std::optional<v1::Evaluation>& test,
+                        const SavedParameters& params) {
+  ModelDir model;
+  model.manifest = s.manifest;
+  model.manifest.set_evaluation(which);
+  model.manifest.set_global_step(evaluation.step());
+  model.manifest.set_parameter_version(evaluation.parameter_version());
+  model.manifest.set_selected_on(s.coordinator->Summary().selected_on());
+  CopyFigures(evaluation, &model.manifest);
+  if (test.has_value()) CopyFigures(*test, &model.manifest);
+  ASSIGN_OR_RETURN(model.tensors, ModelTensors(s.layout.dense, params));
+  return WriteModelDir(dir, model);
+}
+
+// Writes model/ (the last parameters) and, with early stopping, best_model/.
+// A job that did not succeed first pulls and evaluates the parameters the
+// shards hold (falling back to the last evaluation's); one that ended before
+// training started (not every shard registered) writes none.
+absl::Status WriteModels(const std::string& output_dir,
+                         const v1::JobConfig& config, CoordinatorState& s,
+                         int code) {
+  if (code != kExitOk && s.ps != nullptr) {
+    v1::Evaluation current;
+    current.set_step(s.coordinator->Status().global_step());
+    absl::Status pulled = EvaluateCurrent(s, config, &current);
+    if (!pulled.ok()) {
+      LOG(WARNING) << "model/: cannot pull the current parameters ("
+                   << pulled.message() << "); "
+                   << (s.last.has_value() ? "writing the last evaluation's"
+                                          : "writing none");
+    }
+  }
+  if (!s.last.has_value()) {
+    LOG(WARNING) << "model/: not written: training never started";
+    return absl::OkStatus();
+  }
+  SavedParameters last;
+  KeepBest(*s.evaluator, s.last->step(), &last);
+  const bool early_stopping = s.best.step >= 0;
+  RETURN_IF_ERROR(WriteModel(output_dir + "/model", s, "final", *s.last,
+                             early_stopping ? std::nullopt : s.selected_test,
+                             last));
+  if (!early_stopping) return absl::OkStatus();
+  return WriteModel(output_dir + "/best_model", s, "best", s.best_evaluation,
+                    s.selected_test, s.best);
+}
+
+// Writes best_params.bin (if early stopping kept parameters), model/ and
+// best_model/ (WriteModels) and summary.json; returns the exit code: `code`,
+// or kExitJobFailed instead of 0 if a file could not be written.
 int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
                  CoordinatorState& s, int code) {
   absl::Status saved = absl::OkStatus();
@@ -518,6 +643,18 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
     absl::Status tested = TestSelected(s);
     if (!tested.ok()) {
       LOG(ERROR) << tested.message();
+      code = kExitJobFailed;
+    }
+  }
+  // A job that succeeded has its model written before its summary (a
+  // failure to write it fails the job); any other writes its summary
+  // first, since its model may take a pull and an evaluation, and a
+  // launcher stopping everything gives it only seconds.
+  const bool succeeded = code == kExitOk;
+  if (succeeded) {
+    absl::Status models = WriteModels(output_dir, config, s, code);
+    if (!models.ok()) {
+      LOG(ERROR) << models.message();
       code = kExitJobFailed;
     }
   }
@@ -537,6 +674,10 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
   if (!written.ok()) {
     LOG(ERROR) << written.message();
     if (code == kExitOk) code = kExitJobFailed;
+  }
+  if (!succeeded) {
+    absl::Status models = WriteModels(output_dir, config, s, code);
+    if (!models.ok()) LOG(ERROR) << models.message();
   }
   return code;
 }

@@ -47,6 +47,10 @@ struct DataDescription {
   // Non-empty where unscaled features' ranges differ by orders of
   // magnitude: what a divergence message should add.
   std::string divergence_hint;
+  // With data.scaling: the FeatureScaler fitted on the training split, its
+  // offset and scale per feature (x -> (x - offset) / scale); empty without.
+  std::vector<float> scaling_offset;
+  std::vector<float> scaling_scale;
 };
 
 // One line for the log: "120 training and 30 test examples, 4 features,

@@ -492,6 +492,7 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
         "data: this source needs a sparse model (matrix_factorization)");
   }
   MergeClasses(&splits, &validation);
+  std::vector<float> offset, scale;
   if (data_.scaling() != v1::NO_SCALING) {
     const FeatureScaler scaler =
         FeatureScaler::Fit(splits.first, data_.scaling() == v1::STANDARDIZE
@@ -500,9 +501,12 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadDense() const {
     scaler.Apply(&splits.first);
     scaler.Apply(&splits.second);
     if (validation.num_examples > 0) scaler.Apply(&validation);
+    offset = scaler.offset();
+    scale = scaler.scale();
   }
   return Splits{Dense(std::move(splits.first)), Dense(std::move(splits.second)),
-                Dense(std::move(validation))};
+                Dense(std::move(validation)), std::move(offset),
+                std::move(scale)};
 }
 
 absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
@@ -546,11 +550,12 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
         fraction, "", NoValidationFile<SparseDataset>(), &splits, &validation));
   } else {
     ASSIGN_OR_RETURN(Splits dense, ReadDense());
-    return Splits{Sparse(ToSparse(dense.train.dense())),
-                  Sparse(ToSparse(dense.test.dense())),
-                  dense.validation.size() > 0
-                      ? Sparse(ToSparse(dense.validation.dense()))
-                      : Sparse(SparseDataset())};
+    return Splits{
+        Sparse(ToSparse(dense.train.dense())),
+        Sparse(ToSparse(dense.test.dense())),
+        dense.validation.size() > 0 ? Sparse(ToSparse(dense.validation.dense()))
+                                    : Sparse(SparseDataset()),
+        std::move(dense.scaling_offset), std::move(dense.scaling_scale)};
   }
   // One key space for every split.
   const int64_t width =
@@ -561,7 +566,9 @@ absl::StatusOr<DataSource::Splits> DataSource::ReadSparse() const {
   MergeClasses(&splits, &validation);
   return Splits{Sparse(std::move(splits.first)),
                 Sparse(std::move(splits.second)),
-                Sparse(std::move(validation))};
+                Sparse(std::move(validation)),
+                {},
+                {}};
 }
 
 absl::StatusOr<DataSource::Splits> DataSource::LoadAll() const {
@@ -611,6 +618,8 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
   description.validation_examples = splits.validation.size();
   description.num_features = splits.train.num_features();
   description.num_classes = splits.train.num_classes();
+  description.scaling_offset = splits.scaling_offset;
+  description.scaling_scale = splits.scaling_scale;
   Examine(splits, &description);
   return description;
 }

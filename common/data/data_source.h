@@ -111,6 +111,9 @@ class DataSource {
     Examples train;
     Examples test;
     Examples validation;  // no examples without one
+    // With data.scaling: the scaler fitted on the training split.
+    std::vector<float> scaling_offset;
+    std::vector<float> scaling_scale;
   };
   absl::StatusOr<Splits> LoadAll() const;
   absl::StatusOr<Splits> ReadDense() const;

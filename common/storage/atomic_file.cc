@@ -39,13 +39,28 @@ absl::Status WriteAll(int fd, const std::string& contents,
 
 }  // namespace
 
+absl::Status WriteFileSynced(const std::string& path,
+                             const std::string& contents) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno(path, "open");
+  absl::Status status = WriteAll(fd, contents, path);
+  if (::close(fd) != 0 && status.ok()) status = Errno(path, "close");
+  return status;
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return Errno(dir, "open directory");
+  absl::Status status = absl::OkStatus();
+  if (::fsync(dir_fd) != 0) status = Errno(dir, "fsync directory");
+  ::close(dir_fd);
+  return status;
+}
+
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& contents) {
   const std::string temp = absl::StrCat(path, ".tmp.", ::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno(temp, "open");
-  absl::Status status = WriteAll(fd, contents, temp);
-  if (::close(fd) != 0 && status.ok()) status = Errno(temp, "close");
+  absl::Status status = WriteFileSynced(temp, contents);
   if (status.ok() && std::rename(temp.c_str(), path.c_str()) != 0) {
     status = Errno(path, "rename");
   }
@@ -53,12 +68,7 @@ absl::Status WriteFileAtomically(const std::string& path,
     ::unlink(temp.c_str());
     return status;
   }
-  const std::string dir = DirectoryOf(path);
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return Errno(dir, "open directory");
-  if (::fsync(dir_fd) != 0) status = Errno(dir, "fsync directory");
-  ::close(dir_fd);
-  return status;
+  return SyncDirectory(DirectoryOf(path));
 }
 
 }  // namespace descent

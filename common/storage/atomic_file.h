@@ -15,6 +15,14 @@ namespace descent {
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& contents);
 
+// Writes `contents` to `path` (created or truncated) and fsyncs it; not
+// atomic on its own. Errors name the path and the failing step.
+absl::Status WriteFileSynced(const std::string& path,
+                             const std::string& contents);
+
+// Fsyncs directory `dir`, so that renames and new entries in it persist.
+absl::Status SyncDirectory(const std::string& dir);
+
 }  // namespace descent
 
 #endif  // DESCENT_COMMON_STORAGE_ATOMIC_FILE_H_

@@ -9,7 +9,7 @@ namespace descent {
 
 std::vector<std::string> JobResultEntries() {
   return {"summary.json", "evals.csv", "evals.svg", "best_params.bin",
-          "labels.json"};
+          "labels.json",  "model",     "best_model"};
 }
 
 std::vector<std::string> LocalJobEntries() {

@@ -84,8 +84,8 @@ std::string Cell(bool has, double value) {
   return has ? absl::StrFormat(",%.6f", value) : ",";
 }
 
-// `text` as a JSON string: quoted, with quotes, backslashes and control
-// characters escaped (UTF-8 passes through).
+}  // namespace
+
 std::string JsonString(const std::string& text) {
   std::string out = "\"";
   for (const char ch : text) {
@@ -101,8 +101,6 @@ std::string JsonString(const std::string& text) {
   }
   return out + "\"";
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
     const std::string& path) {

@@ -32,6 +32,9 @@
 //
 //   Sparse models hold the rows the evaluation used: those of the test
 //   set's keys (with validation data, of the validation and test sets').
+//
+//   model/, best_model/  the trained model (last, and best with early
+//                    stopping) as safetensors and a manifest: model_dir.h.
 #ifndef DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
 #define DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
 
@@ -86,6 +89,10 @@ class EvalLog {
 // Writes `summary` to `path` as JSON, atomically.
 absl::Status WriteSummary(const std::string& path,
                           const v1::JobSummary& summary);
+
+// `text` as a JSON string: quoted, with quotes, backslashes and control
+// characters escaped (UTF-8 passes through).
+std::string JsonString(const std::string& text);
 
 // Writes labels.json's {"labels": [...]} to `path`, atomically.
 absl::Status WriteLabels(const std::string& path,

@@ -6,7 +6,9 @@ source "$(dirname "$0")/lib.sh"
 
 # Children bind port 0 and report the ports they got, so nothing here picks
 # a port that could be taken in the meantime.
-start_local --set train.epochs=3 --set train.eval_every_steps=300
+# 12 epochs: about 3 s here, long enough to scrape every process while it
+# runs (3 epochs once ended before the first scrape).
+start_local --set train.epochs=12 --set train.eval_every_steps=1200
 wait_until_running
 
 # Scrape each role's /metrics while the job runs.
@@ -44,10 +46,10 @@ summary_accuracy="$(json_field "$SUMMARY" test_accuracy)"
 at_least "$summary_accuracy" 0.80 || fail "summary accuracy $summary_accuracy"
 [[ "$(json_field "$SUMMARY" exit_status)" == 0 ]] || fail "exit_status not 0"
 [[ "$(json_field "$SUMMARY" state)" == SUCCEEDED ]] || fail "state not SUCCEEDED"
-at_least "$(json_field "$SUMMARY" epochs)" 2.99 || fail "epochs < 3"
+at_least "$(json_field "$SUMMARY" epochs)" 11.99 || fail "epochs < 12"
 
-# evals.csv: the header, then one row per evaluation (every 300 of the
-# ~2800 global steps, plus the final one), steps increasing.
+# evals.csv: the header, then one row per evaluation (every 1200 of the
+# ~11,300 global steps, plus the final one), steps increasing.
 EVALS="$OUT/evals.csv"
 [[ "$(head -1 "$EVALS")" == "step,epoch,wall_seconds,train_loss,test_loss,test_accuracy,test_rmse,test_auc,parameter_version,due_step,validation_loss,validation_accuracy,validation_rmse,validation_auc" ]] ||
   fail "evals.csv header: $(head -1 "$EVALS")"

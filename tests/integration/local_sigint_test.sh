@@ -33,6 +33,14 @@ for signal in INT HUP; do
     fail "SIG$signal: summary.json does not say the job was interrupted"
   [[ "$(json_field "$OUT/summary.json" exit_status)" == 130 ]] ||
     fail "summary.json exit_status $(json_field "$OUT/summary.json" exit_status)"
+  # It also leaves the parameters it had reached, as model/ (evaluation
+  # "final", a step into training).
+  [[ -s "$OUT/model/model.safetensors" && -s "$OUT/model/manifest.json" ]] ||
+    fail "SIG$signal: an interrupted job left no model/: $(ls "$OUT")"
+  [[ "$(json_field "$OUT/model/manifest.json" evaluation)" == final ]] ||
+    fail "model/manifest.json: $(head -c 300 "$OUT/model/manifest.json")"
+  (( $(json_field "$OUT/model/manifest.json" global_step) > 0 )) ||
+    fail "model/ of step $(json_field "$OUT/model/manifest.json" global_step)"
   for id in 0 1; do
     grep -q "interrupted by" "$OUT/logs/worker-$id.log" ||
       fail "SIG$signal: worker $id was not told: $(tail -3 "$OUT/logs/worker-$id.log")"

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# model/ and best_model/: a softmax regression on a small CSV (string
+# labels, standardized features) and an MLP on a Fashion-MNIST subset leave
+# model/ (safetensors and manifest.json); examples/load_model.py, numpy
+# only, loads it, applies the manifest's scaling and reproduces the job's
+# printed test accuracy to its 4 digits. With early stopping best_model/ is
+# the one that does. No temporary directory is left beside them.
+source "$(dirname "$0")/lib.sh"
+
+LOAD="$SOURCE_DIR/examples/load_model.py"
+/usr/bin/python3 -c "import numpy" 2>/dev/null || { echo "no numpy: skipped"; exit 77; }
+
+# Three classes around centres far from 0 with very different scales, so
+# that unscaled inputs would score differently.
+awk 'BEGIN {
+  srand(11); print "a,b,c,kind" > "'"$WORK"'/train.csv"
+  print "a,b,c,kind" > "'"$WORK"'/test.csv"
+  split("red green blue", name, " ")
+  for (i = 0; i < 900; i++) {
+    k = i % 3 + 1; f = (i < 600) ? "train" : "test"
+    printf "%.4f,%.4f,%.4f,%s\n", 1000 + 40 * k + 60 * rand(), 0.01 * k + 0.02 * rand(),
+      5 + 3 * rand(), name[k] > ("'"$WORK"'/" f ".csv")
+  }
+}'
+CONFIG="$WORK/softmax.textproto"
+cat >"$CONFIG" <<CONFIG_END
+cluster { num_servers: 2 num_workers: 2 }
+model { softmax_regression {} }
+data {
+  csv { train: "$WORK/train.csv" test: "$WORK/test.csv" }
+  scaling: STANDARDIZE
+}
+train { epochs: 3 batch_size: 16 threads: 1 eval_every_steps: 20 }
+optimizer { sgd { learning_rate: 0.05 } }
+CONFIG_END
+
+run() {  # CONFIG OUT [args]: runs the job, which must succeed
+  local config="$1" out="$2"
+  shift 2
+  timeout 240 "$DESCENT" local --config "$config" --output_dir "$out" "$@" \
+    >"$WORK/stdout" 2>"$WORK/stderr" || fail "exit $?: $(tail -20 "$WORK/stderr")"
+}
+printed_accuracy() { sed -n 's/^test_accuracy: //p' "$WORK/stdout"; }
+manifest() {  # DIR FIELD: a top-level field of DIR/manifest.json
+  /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1] + "/manifest.json"))[sys.argv[2]])' "$1" "$2"
+}
+no_leftovers() {
+  local left
+  left="$(ls -A "$1" | grep -E '^\.|tmp' || true)"
+  [[ -z "$left" ]] || fail "$1 holds temporary entries: $left"
+}
+
+# 1. Softmax on the CSV: model/ reproduces the printed accuracy.
+OUT="$WORK/softmax"
+run "$CONFIG" "$OUT"
+printed="$(printed_accuracy)"
+[[ -n "$printed" ]] || fail "no test_accuracy printed: $(cat "$WORK/stdout")"
+[[ -s "$OUT/model/model.safetensors" && -s "$OUT/model/manifest.json" ]] ||
+  fail "no model/: $(ls "$OUT")"
+[[ ! -e "$OUT/best_model" ]] || fail "best_model/ without early stopping"
+no_leftovers "$OUT"
+got="$(/usr/bin/python3 "$LOAD" "$OUT/model" --csv "$WORK/test.csv")"
+[[ "$got" == "accuracy $printed" ]] || fail "softmax: load_model.py says '$got', the job $printed"
+[[ "$(manifest "$OUT/model" evaluation)" == final ]] || fail "evaluation not final"
+[[ "$(manifest "$OUT/model" labels)" == "['blue', 'green', 'red']" ]] ||
+  fail "labels $(manifest "$OUT/model" labels)"
+[[ "$(manifest "$OUT/model" config_hash)" == "$(json_field "$OUT/summary.json" config_hash)" ]] ||
+  fail "config_hash differs from summary.json's"
+[[ "$(json_field "$OUT/model/manifest.json" kind)" == STANDARDIZE ]] || fail "no scaling kind"
+(( $(manifest "$OUT/model" global_step) > 0 )) || fail "global_step not positive"
+# Without the manifest's scaling the model scores differently.
+mkdir "$WORK/unscaled"
+cp "$OUT/model/model.safetensors" "$WORK/unscaled/"
+sed 's/"kind": "STANDARDIZE"/"kind": "NO_SCALING"/' "$OUT/model/manifest.json" \
+  >"$WORK/unscaled/manifest.json"
+[[ "$(/usr/bin/python3 "$LOAD" "$WORK/unscaled" --csv "$WORK/test.csv")" != "accuracy $printed" ]] ||
+  fail "scaling made no difference: the test does not check it"
+echo "softmax: load_model.py accuracy $printed, as the job"
+
+# 2. With early stopping on a validation split: best_model/ (chosen on
+# validation, tested once at the end) is the printed result; model/ the last.
+OUT="$WORK/early"
+run "$CONFIG" "$OUT" --set train.early_stopping.patience=100 \
+  --set data.validation_fraction=0.2
+printed="$(printed_accuracy)"
+[[ -s "$OUT/best_model/model.safetensors" ]] || fail "no best_model/: $(ls "$OUT")"
+[[ -s "$OUT/model/model.safetensors" ]] || fail "no model/ with early stopping"
+[[ "$(manifest "$OUT/best_model" evaluation)" == best ]] || fail "best_model/ not 'best'"
+[[ "$(manifest "$OUT/best_model" global_step)" == "$(json_field "$OUT/summary.json" best_step)" ]] ||
+  fail "best_model/ step differs from summary.json best_step"
+[[ "$(manifest "$OUT/best_model" selected_on)" == validation ]] || fail "best_model/ not selected on validation"
+[[ "$(manifest "$OUT/best_model" validation_loss)" == "$(json_field "$OUT/summary.json" validation_loss)" ]] ||
+  fail "best_model/ validation_loss differs from summary.json's"
+got="$(/usr/bin/python3 "$LOAD" "$OUT/best_model" --csv "$WORK/test.csv")"
+[[ "$got" == "accuracy $printed" ]] || fail "best_model: load_model.py says '$got', the job $printed"
+no_leftovers "$OUT"
+echo "early stopping on validation: best_model/ accuracy $printed, as the job"
+
+# 3. An MLP on a Fashion-MNIST subset.
+DATA=/usr/share/datasets/fashion-mnist
+if [[ -r "$DATA/t10k-images-idx3-ubyte.gz" ]]; then
+  cat >"$WORK/mlp.textproto" <<CONFIG_END
+cluster { num_servers: 2 num_workers: 2 }
+model { mlp { hidden: [32] } }
+data {
+  idx {
+    train_images: "$DATA/train-images-idx3-ubyte.gz"
+    train_labels: "$DATA/train-labels-idx1-ubyte.gz"
+    test_images: "$DATA/t10k-images-idx3-ubyte.gz"
+    test_labels: "$DATA/t10k-labels-idx1-ubyte.gz"
+    max_train_examples: 3000 max_test_examples: 1000
+  }
+}
+train { epochs: 1 batch_size: 32 threads: 1 }
+optimizer { sgd { learning_rate: 0.05 } }
+CONFIG_END
+  OUT="$WORK/mlp"
+  run "$WORK/mlp.textproto" "$OUT"
+  printed="$(printed_accuracy)"
+  got="$(/usr/bin/python3 "$LOAD" "$OUT/model" --idx "$DATA/t10k-images-idx3-ubyte.gz" \
+    "$DATA/t10k-labels-idx1-ubyte.gz" --max_examples 1000)"
+  [[ "$got" == "accuracy $printed" ]] || fail "mlp: load_model.py says '$got', the job $printed"
+  echo "mlp: load_model.py accuracy $printed, as the job"
+fi
+echo "model_dir_test: passed"
