@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "cli/local.h"
+#include "cli/predict.h"
 #include "common/config/config.h"
 #include "common/exit_codes.h"
 #include "glog/logging.h"
@@ -27,8 +28,9 @@
 namespace descent {
 namespace {
 
-constexpr char kCommandNames[][12] = {"local",  "coordinator", "server",
-                                      "worker", "version",     "help"};
+constexpr char kCommandNames[][12] = {"local",   "coordinator", "server",
+                                      "worker",  "predict",     "evaluate",
+                                      "version", "help"};
 
 std::string VersionLine() {
   return absl::StrCat("descent ", DESCENT_VERSION, " (git ",
@@ -63,6 +65,12 @@ struct Flags {
   int local_workers = 0;
   int worker_id = -1;
   std::string help_topic;
+  std::string model_dir;
+  std::string data;
+  std::string format;
+  std::string labels;
+  std::string output;
+  int64_t max_examples = 0;
 };
 
 void AddJobFlags(CLI::App* command, Flags& flags) {
@@ -145,6 +153,14 @@ void AddLocalWorkersFlag(CLI::App* command, Flags& flags) {
       ->check(CLI::Range(0, std::numeric_limits<int>::max()));
 }
 
+void AddModelFlag(CLI::App* command, Flags& flags) {
+  command
+      ->add_option("--model", flags.model_dir,
+                   "A model directory: a job's model/ or best_model/")
+      ->required()
+      ->type_name("DIR");
+}
+
 // The command line: every subcommand with its own flags, help and examples.
 void Define(CLI::App& app, Flags& flags) {
   app.set_help_flag("-h,--help", "Print this help and exit");
@@ -224,6 +240,60 @@ void Define(CLI::App& app, Flags& flags) {
       ->type_name("I")
       ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   worker->footer("Example:\n  descent worker --coordinator 10.0.0.1:7000");
+
+  CLI::App* predict = app.add_subcommand(
+      "predict", "Predict with a job's trained model (model/ or best_model/)");
+  AddModelFlag(predict, flags);
+  predict
+      ->add_option("--data", flags.data,
+                   "Examples to predict: CSV or TSV (a label column last, "
+                   "as the job's files), LIBSVM, or an IDX image file")
+      ->required()
+      ->type_name("FILE");
+  predict
+      ->add_option("--format", flags.format,
+                   "The data's format (default: by the file name)")
+      ->type_name("csv|libsvm|idx")
+      ->check(CLI::IsMember({"csv", "libsvm", "idx"}));
+  predict
+      ->add_option("--labels", flags.labels,
+                   "IDX only: the images' label file, checked against them")
+      ->type_name("FILE");
+  predict
+      ->add_option("--output", flags.output,
+                   "Write the predictions here (default: stdout)")
+      ->type_name("FILE");
+  predict
+      ->add_option("--max_examples", flags.max_examples,
+                   "Only the first N examples (as data.idx.max_test_examples)")
+      ->type_name("N")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  predict->footer(
+      "Writes a header, then one row per example: class,label,p0,...,pK-1 "
+      "for\nclassifiers (label: the data's own label of the class; an SVM "
+      "has no\nprobabilities), value for regression. Dense models only.\n\n"
+      "Examples:\n"
+      "  descent predict --model runs/job1/model --data test.csv "
+      "--output preds.csv\n"
+      "  descent predict --model runs/mlp/model \\\n"
+      "      --data t10k-images-idx3-ubyte.gz --max_examples 1000");
+
+  CLI::App* evaluate = app.add_subcommand(
+      "evaluate",
+      "Measure a trained model on its job's test split, as the job did");
+  AddModelFlag(evaluate, flags);
+  evaluate
+      ->add_option("--config", flags.config,
+                   "The job's config (its output directory's "
+                   "config.textproto)")
+      ->required()
+      ->type_name("FILE");
+  evaluate->footer(
+      "Prints test_accuracy, test_loss (and test_rmse, test_auc where they "
+      "apply)\nas the job printed them.\n\n"
+      "Example:\n"
+      "  descent evaluate --model runs/job1/model "
+      "--config runs/job1/config.textproto");
 
   app.add_subcommand("version", "Print the version and exit");
   CLI::App* help = app.add_subcommand("help", "Print help for a command");
@@ -427,6 +497,17 @@ int Run(int argc, char** argv) {
   if (command == "coordinator") return Coordinator(flags);
   if (command == "server") return Server(flags);
   if (command == "worker") return Worker(flags);
+  if (command == "predict") {
+    return RunPredict({.model_dir = flags.model_dir,
+                       .data = flags.data,
+                       .format = flags.format,
+                       .labels = flags.labels,
+                       .output = flags.output,
+                       .max_examples = flags.max_examples});
+  }
+  if (command == "evaluate") {
+    return RunEvaluate({.model_dir = flags.model_dir, .config = flags.config});
+  }
   if (command == "version") {
     std::printf("%s\n", VersionLine().c_str());
     return kExitOk;

@@ -250,6 +250,17 @@ absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
   return data;
 }
 
+absl::StatusOr<Dataset> ReadIdxImages(const std::string& images_path,
+                                      std::optional<IndexRange> range) {
+  ASSIGN_OR_RETURN(IdxFile images, OpenIdx(images_path, kImageMagic));
+  ASSIGN_OR_RETURN(const IndexRange keep, ResolveRange(range, images));
+  Dataset data;
+  data.num_examples = keep.size();
+  data.num_features = images.header.record_size;
+  RETURN_IF_ERROR(ReadImages(images, keep, &data.features));
+  return data;
+}
+
 absl::StatusOr<int64_t> ReadIdxCount(const std::string& path) {
   ASSIGN_OR_RETURN(GzReader reader, GzReader::Open(path));
   ASSIGN_OR_RETURN(const uint32_t magic, ReadMagic(reader));

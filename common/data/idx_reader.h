@@ -43,6 +43,12 @@ absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
                                 int32_t num_classes,
                                 std::optional<IndexRange> range = std::nullopt);
 
+// The images alone, for examples without labels (descent predict): as
+// ReadIdx, with num_classes 0 and no labels.
+absl::StatusOr<Dataset> ReadIdxImages(
+    const std::string& images_path,
+    std::optional<IndexRange> range = std::nullopt);
+
 // Returns N, the number of examples (images or labels) an IDX image or
 // label file declares in its header. Reads and validates only the header;
 // the data may still turn out truncated when ReadIdx reads it.

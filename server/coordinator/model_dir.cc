@@ -293,6 +293,31 @@ absl::StatusOr<std::vector<NamedTensor>> ModelTensors(
   return tensors;
 }
 
+absl::StatusOr<std::vector<float>> FlatParameters(
+    const ParamLayout& layout, const std::vector<NamedTensor>& tensors,
+    const std::string& path) {
+  std::vector<float> flat(layout.size());
+  for (size_t i = 0; i < layout.tensors().size(); ++i) {
+    const TensorSpec& spec = layout.tensors()[i];
+    const auto found =
+        std::find_if(tensors.begin(), tensors.end(),
+                     [&](const NamedTensor& t) { return t.name == spec.name; });
+    if (found == tensors.end()) {
+      return absl::DataLossError(absl::StrCat(path, ": no tensor \"", spec.name,
+                                              "\", which the model needs"));
+    }
+    if (found->dtype != "F32" || found->shape != spec.shape) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": tensor \"", spec.name, "\" is ", found->dtype, " [",
+          absl::StrJoin(found->shape, ","), "], the model needs F32 [",
+          absl::StrJoin(spec.shape, ","), "]"));
+    }
+    std::copy(found->f32.begin(), found->f32.end(),
+              flat.begin() + layout.offset(i));
+  }
+  return flat;
+}
+
 absl::Status WriteModelDir(const std::string& dir, const ModelDir& model) {
   const fs::path target(dir);
   const std::string temp =

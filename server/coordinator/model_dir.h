@@ -62,6 +62,14 @@ absl::StatusOr<std::vector<NamedTensor>> DecodeSafetensors(
 absl::StatusOr<std::vector<NamedTensor>> ModelTensors(
     const ParamLayout& layout, const SavedParameters& params);
 
+// The inverse of ModelTensors for the dense parameters: the flat vector
+// of `layout` (its tensors in layout order, wherever they are in the
+// file), taken from `tensors` by name. DATA_LOSS naming `path` and the
+// tensor if one is missing, not F32, or of another shape.
+absl::StatusOr<std::vector<float>> FlatParameters(
+    const ParamLayout& layout, const std::vector<NamedTensor>& tensors,
+    const std::string& path);
+
 // The manifest's data_fingerprint: 16 hex digits of FNV-1a 64 over, for
 // each training file of `data` (IDX images and labels, or the CSV, LIBSVM
 // or ratings train file), "basename byte-size\n" (a missing file counts as

@@ -67,3 +67,52 @@ expect_no_children() {
     ! kill -0 "$pid" 2>/dev/null || fail "$name (pid $pid) still running"
   done <"$OUT/processes.txt"
 }
+
+# Writes $WORK/train.csv (600 rows) and $WORK/test.csv (300): features a, b,
+# c around centres far from 0 with very different scales (unscaled inputs
+# score differently), label "kind": red, green or blue; and
+# $WORK/softmax.textproto, a softmax regression on them with standardized
+# features.
+three_class_csv() {
+  awk 'BEGIN {
+    srand(11); print "a,b,c,kind" > "'"$WORK"'/train.csv"
+    print "a,b,c,kind" > "'"$WORK"'/test.csv"
+    split("red green blue", name, " ")
+    for (i = 0; i < 900; i++) {
+      k = i % 3 + 1; f = (i < 600) ? "train" : "test"
+      printf "%.4f,%.4f,%.4f,%s\n", 1000 + 40 * k + 60 * rand(), 0.01 * k + 0.02 * rand(),
+        5 + 3 * rand(), name[k] > ("'"$WORK"'/" f ".csv")
+    }
+  }'
+  cat >"$WORK/softmax.textproto" <<CONFIG_END
+cluster { num_servers: 2 num_workers: 2 }
+model { softmax_regression {} }
+data {
+  csv { train: "$WORK/train.csv" test: "$WORK/test.csv" }
+  scaling: STANDARDIZE
+}
+train { epochs: 3 batch_size: 16 threads: 1 eval_every_steps: 20 }
+optimizer { sgd { learning_rate: 0.05 } }
+CONFIG_END
+}
+
+# Writes job config $2: an MLP (hidden 32, one epoch) on the Fashion-MNIST
+# files in directory $1, 3000 training and 1000 test examples.
+fashion_mlp_config() {
+  local data="$1"
+  cat >"$2" <<CONFIG_END
+cluster { num_servers: 2 num_workers: 2 }
+model { mlp { hidden: [32] } }
+data {
+  idx {
+    train_images: "$data/train-images-idx3-ubyte.gz"
+    train_labels: "$data/train-labels-idx1-ubyte.gz"
+    test_images: "$data/t10k-images-idx3-ubyte.gz"
+    test_labels: "$data/t10k-labels-idx1-ubyte.gz"
+    max_train_examples: 3000 max_test_examples: 1000
+  }
+}
+train { epochs: 1 batch_size: 32 threads: 1 }
+optimizer { sgd { learning_rate: 0.05 } }
+CONFIG_END
+}

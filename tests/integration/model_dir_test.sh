@@ -10,29 +10,8 @@ source "$(dirname "$0")/lib.sh"
 LOAD="$SOURCE_DIR/examples/load_model.py"
 /usr/bin/python3 -c "import numpy" 2>/dev/null || { echo "no numpy: skipped"; exit 77; }
 
-# Three classes around centres far from 0 with very different scales, so
-# that unscaled inputs would score differently.
-awk 'BEGIN {
-  srand(11); print "a,b,c,kind" > "'"$WORK"'/train.csv"
-  print "a,b,c,kind" > "'"$WORK"'/test.csv"
-  split("red green blue", name, " ")
-  for (i = 0; i < 900; i++) {
-    k = i % 3 + 1; f = (i < 600) ? "train" : "test"
-    printf "%.4f,%.4f,%.4f,%s\n", 1000 + 40 * k + 60 * rand(), 0.01 * k + 0.02 * rand(),
-      5 + 3 * rand(), name[k] > ("'"$WORK"'/" f ".csv")
-  }
-}'
+three_class_csv
 CONFIG="$WORK/softmax.textproto"
-cat >"$CONFIG" <<CONFIG_END
-cluster { num_servers: 2 num_workers: 2 }
-model { softmax_regression {} }
-data {
-  csv { train: "$WORK/train.csv" test: "$WORK/test.csv" }
-  scaling: STANDARDIZE
-}
-train { epochs: 3 batch_size: 16 threads: 1 eval_every_steps: 20 }
-optimizer { sgd { learning_rate: 0.05 } }
-CONFIG_END
 
 run() {  # CONFIG OUT [args]: runs the job, which must succeed
   local config="$1" out="$2"
@@ -99,21 +78,7 @@ echo "early stopping on validation: best_model/ accuracy $printed, as the job"
 # 3. An MLP on a Fashion-MNIST subset.
 DATA=/usr/share/datasets/fashion-mnist
 if [[ -r "$DATA/t10k-images-idx3-ubyte.gz" ]]; then
-  cat >"$WORK/mlp.textproto" <<CONFIG_END
-cluster { num_servers: 2 num_workers: 2 }
-model { mlp { hidden: [32] } }
-data {
-  idx {
-    train_images: "$DATA/train-images-idx3-ubyte.gz"
-    train_labels: "$DATA/train-labels-idx1-ubyte.gz"
-    test_images: "$DATA/t10k-images-idx3-ubyte.gz"
-    test_labels: "$DATA/t10k-labels-idx1-ubyte.gz"
-    max_train_examples: 3000 max_test_examples: 1000
-  }
-}
-train { epochs: 1 batch_size: 32 threads: 1 }
-optimizer { sgd { learning_rate: 0.05 } }
-CONFIG_END
+  fashion_mlp_config "$DATA" "$WORK/mlp.textproto"
   OUT="$WORK/mlp"
   run "$WORK/mlp.textproto" "$OUT"
   printed="$(printed_accuracy)"

@@ -119,6 +119,20 @@ TEST(ReadIdx, RangeKeepsExactlyThoseRecords) {
   }
 }
 
+TEST(ReadIdxImages, ReadsTheImagesOfARangeWithoutLabels) {
+  const std::string images = Write(true, "images", ImageFile(10));
+  absl::StatusOr<Dataset> data = ReadIdxImages(images, IndexRange{2, 5});
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->num_examples, 3);
+  EXPECT_EQ(data->num_classes, 0);
+  EXPECT_TRUE(data->labels.empty());
+  ASSERT_EQ(data->features.size(), static_cast<size_t>(3 * kPixels));
+  EXPECT_EQ(data->example(0)[4], Pixel(2, 4) / 255.0f);
+  const std::string labels = Write(false, "labels", LabelFile(10));
+  ExpectError(ReadIdxImages(labels).status(),
+              absl::StatusCode::kInvalidArgument, {labels});
+}
+
 TEST(ReadIdxCount, ReturnsDeclaredCountOfImagesAndLabels) {
   for (bool gzip : {false, true}) {
     SCOPED_TRACE(gzip ? "gzip" : "plain");

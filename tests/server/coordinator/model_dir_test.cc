@@ -157,6 +157,35 @@ TEST(ModelTensorsTest, DenseTensorsTakeTheLayoutsNamesAndShapes) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(FlatParametersTest, InvertsModelTensorsInLayoutOrder) {
+  ParamLayout layout;
+  layout.Add({.name = "layer0/weights", .shape = {2, 3}});
+  layout.Add({.name = "layer0/bias", .shape = {3}});
+  // In file order, bias first: the layout's order decides.
+  const std::vector<NamedTensor> tensors = {
+      F32("layer0/bias", {3}, {6, 7, 8}),
+      F32("layer0/weights", {2, 3}, {0, 1, 2, 3, 4, 5})};
+  absl::StatusOr<std::vector<float>> flat =
+      FlatParameters(layout, tensors, "m/model.safetensors");
+  ASSERT_TRUE(flat.ok()) << flat.status();
+  EXPECT_THAT(*flat, ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, 8));
+
+  const absl::Status missing =
+      FlatParameters(layout, {tensors[1]}, "m/model.safetensors").status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(missing.message(), HasSubstr("m/model.safetensors"));
+  EXPECT_THAT(missing.message(), HasSubstr("layer0/bias"));
+  const absl::Status shape =
+      FlatParameters(layout,
+                     {F32("layer0/bias", {3}, {6, 7, 8}),
+                      F32("layer0/weights", {3, 2}, {0, 1, 2, 3, 4, 5})},
+                     "m/model.safetensors")
+          .status();
+  EXPECT_EQ(shape.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(shape.message(), HasSubstr("[3,2]"));
+  EXPECT_THAT(shape.message(), HasSubstr("[2,3]"));
+}
+
 TEST(ModelTensorsTest, SparseRowsBecomeKeysAndRows) {
   ParamLayout layout;
   layout.Add({.name = "bias", .shape = {1}});

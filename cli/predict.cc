@@ -1,0 +1,323 @@
+#include "cli/predict.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/config/config.h"
+#include "common/config/job_options.h"
+#include "common/data/class_labels.h"
+#include "common/data/csv_reader.h"
+#include "common/data/data_source.h"
+#include "common/data/idx_reader.h"
+#include "common/data/libsvm_reader.h"
+#include "common/exit_codes.h"
+#include "common/model/model_factory.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "server/coordinator/evaluator.h"
+#include "server/coordinator/model_dir.h"
+
+namespace descent {
+namespace {
+
+// Prints "descent COMMAND: message" and returns `code`.
+int Fail(const std::string& command, const absl::Status& status, int code) {
+  std::fprintf(stderr, "descent %s: %s\n", command.c_str(),
+               std::string(status.message()).c_str());
+  return code;
+}
+
+// The model directory with its dense model built and its parameters in
+// layout order. Sparse models: UNIMPLEMENTED (exit 1).
+struct LoadedModel {
+  ModelDir dir;
+  std::unique_ptr<Model> model;
+  std::vector<float> params;
+};
+
+absl::StatusOr<LoadedModel> LoadModel(const std::string& dir, int max_batch,
+                                      int threads) {
+  LoadedModel loaded;
+  ASSIGN_OR_RETURN(loaded.dir, ReadModelDir(dir));
+  const v1::ModelManifest& m = loaded.dir.manifest;
+  if (m.sparse()) {
+    return WithExitCode(
+        absl::UnimplementedError(absl::StrCat(
+            dir, " holds a sparse model (", m.model().ShortDebugString(),
+            "): sparse models are not supported here yet, only dense ones "
+            "(linear, logistic, softmax, SVM, MLP, CNN)")),
+        kExitUsage);
+  }
+  const DataShape shape{m.num_features(), m.num_classes()};
+  absl::StatusOr<std::unique_ptr<Model>> model =
+      CreateModel(m.model(), shape, max_batch, threads);
+  if (!model.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(dir, "/", kModelManifestFile,
+                     ": its model does not build: ", model.status().message()));
+  }
+  loaded.model = *std::move(model);
+  ASSIGN_OR_RETURN(loaded.params,
+                   FlatParameters(loaded.model->layout(), loaded.dir.tensors,
+                                  absl::StrCat(dir, "/", kModelTensorsFile)));
+  return loaded;
+}
+
+// The examples of options.data, as the model reads them.
+absl::StatusOr<Dataset> ReadData(const PredictOptions& options,
+                                 const std::string& format,
+                                 const v1::ModelManifest& m) {
+  const std::string& path = options.data;
+  if (format == "idx") {
+    std::optional<IndexRange> range;
+    if (options.max_examples > 0) {
+      ASSIGN_OR_RETURN(const int64_t count, ReadIdxCount(path));
+      range = IndexRange{0, std::min(count, options.max_examples)};
+    }
+    if (options.labels.empty()) return ReadIdxImages(path, range);
+    return ReadIdx(path, options.labels, std::max(m.num_classes(), 1), range);
+  }
+  Dataset data;
+  if (format == "csv") {
+    CsvOptions csv;
+    csv.regression = m.regression();
+    ASSIGN_OR_RETURN(data, ReadCsv(path, csv));
+  } else {
+    LibsvmOptions libsvm;
+    libsvm.regression = m.regression();
+    libsvm.num_features = m.num_features();
+    ASSIGN_OR_RETURN(data, ReadLibsvmDense(path, libsvm));
+  }
+  if (options.max_examples > 0 && options.max_examples < data.num_examples) {
+    data = SliceRows(data, IndexRange{0, options.max_examples});
+  }
+  return data;
+}
+
+// "class,label,p0,...": the header for `m`'s predictions.
+std::string Header(const v1::ModelManifest& m, bool probabilities) {
+  if (m.regression()) return "value\n";
+  std::string header = "class,label";
+  if (probabilities) {
+    for (int c = 0; c < m.num_classes(); ++c) absl::StrAppend(&header, ",p", c);
+  }
+  return header + "\n";
+}
+
+std::string Row(const v1::ModelManifest& m, const Prediction& p) {
+  if (m.regression()) return absl::StrFormat("%.9g\n", p.value);
+  const std::vector<std::string> labels(m.labels().begin(), m.labels().end());
+  std::string row =
+      absl::StrCat(p.class_id, ",", LabelOfClass(labels, p.class_id));
+  for (const float q : p.probabilities) absl::StrAppendFormat(&row, ",%.6g", q);
+  return row + "\n";
+}
+
+absl::Status WriteOutput(const std::string& path, const std::string& text) {
+  if (path.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return absl::OkStatus();
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    return WithExitCode(
+        absl::InternalError(absl::StrCat("--output=", path, ": cannot write")),
+        kExitJobFailed);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PredictAll(const PredictOptions& options) {
+  absl::StatusOr<std::string> format = DataFormat(options.data, options.format);
+  if (!format.ok()) return WithExitCode(format.status(), kExitUsage);
+  ASSIGN_OR_RETURN(LoadedModel loaded,
+                   LoadModel(options.model_dir, /*max_batch=*/1,
+                             /*threads=*/1));
+  const v1::ModelManifest& m = loaded.dir.manifest;
+  ASSIGN_OR_RETURN(Dataset data, ReadData(options, *format, m));
+  RETURN_IF_ERROR(PrepareFeatures(m, options.data, *format, &data));
+  const bool probabilities = !m.model().has_linear_svm();
+  ASSIGN_OR_RETURN(
+      const std::vector<Prediction> predictions,
+      Predict(*loaded.model, loaded.params, data,
+              m.regression() ? 0 : m.num_classes(), probabilities));
+  std::string text = Header(m, probabilities);
+  for (const Prediction& p : predictions) text += Row(m, p);
+  return WriteOutput(options.output, text);
+}
+
+// What the job printed of `e`, in its format (cli/progress.cc).
+std::string Figures(const v1::Evaluation& e) {
+  std::string text;
+  if (e.has_test_accuracy()) {
+    absl::StrAppendFormat(&text, "test_accuracy: %.4f\n", e.test_accuracy());
+  }
+  if (e.has_test_loss()) {
+    absl::StrAppendFormat(&text, "test_loss: %.4f\n", e.test_loss());
+  }
+  if (e.has_test_rmse()) {
+    absl::StrAppendFormat(&text, "test_rmse: %.4f\n", e.test_rmse());
+  }
+  if (e.has_test_auc()) {
+    absl::StrAppendFormat(&text, "test_auc: %.4f\n", e.test_auc());
+  }
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Prediction>> Predict(
+    Model& model, const std::vector<float>& params, const Dataset& data,
+    int32_t num_classes, bool probabilities) {
+  if (static_cast<int64_t>(params.size()) != model.layout().size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        params.size(), " parameters for a model of ", model.layout().size()));
+  }
+  if (data.features.size() !=
+      static_cast<size_t>(data.num_examples * data.num_features)) {
+    return absl::InvalidArgumentError("features do not fill the examples");
+  }
+  std::vector<Prediction> out(data.num_examples);
+  for (int64_t i = 0; i < data.num_examples; ++i) {
+    Prediction& p = out[i];
+    const float* x = data.example(i);
+    const float* w = params.data();
+    if (num_classes == 0) {  // the squared error against 0, -1 and +1
+      const auto loss = [&](float target) {
+        return model.Evaluate(w, Batch{x, nullptr, 1, &target}).loss_sum;
+      };
+      const double magnitude = std::sqrt(loss(0));
+      p.value = static_cast<float>(loss(1) < loss(-1) ? magnitude : -magnitude);
+      continue;
+    }
+    if (probabilities) p.probabilities.resize(num_classes);
+    for (int32_t c = 0; c < num_classes; ++c) {
+      const EvalResult r = model.Evaluate(w, Batch{x, &c, 1});
+      if (r.correct > 0) p.class_id = c;
+      if (probabilities) {
+        p.probabilities[c] = static_cast<float>(std::exp(-r.loss_sum));
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> DataFormat(const std::string& path,
+                                       const std::string& flag) {
+  if (!flag.empty()) {
+    if (flag == "csv" || flag == "libsvm" || flag == "idx") return flag;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--format=", flag, ": not a format; use csv, libsvm or idx"));
+  }
+  std::string name = absl::AsciiStrToLower(path);
+  if (absl::EndsWith(name, ".gz")) name.resize(name.size() - 3);
+  if (absl::EndsWith(name, ".csv") || absl::EndsWith(name, ".tsv")) {
+    return std::string("csv");
+  }
+  for (const char* ext : {".svm", ".libsvm", ".svmlight"}) {
+    if (absl::EndsWith(name, ext)) return std::string("libsvm");
+  }
+  const std::string base = name.substr(name.find_last_of('/') + 1);
+  if (absl::StrContains(base, "idx") || absl::StrContains(base, "ubyte")) {
+    return std::string("idx");
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--data=", path,
+                   ": cannot tell its format from the name; pass --format "
+                   "csv, libsvm or idx"));
+}
+
+absl::Status PrepareFeatures(const v1::ModelManifest& manifest,
+                             const std::string& path, const std::string& format,
+                             Dataset* data) {
+  if (data->num_features != manifest.num_features()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": read as ", format, ", it has ", data->num_features,
+        " features", format == "csv" ? " (the last column is the label)" : "",
+        "; the model takes ", manifest.num_features()));
+  }
+  const v1::FeatureScaling& scaling = manifest.scaling();
+  if (scaling.kind() == v1::NO_SCALING) return absl::OkStatus();
+  const int64_t d = data->num_features;
+  if (scaling.offset_size() != d || scaling.scale_size() != d) {
+    return absl::DataLossError(absl::StrCat(
+        "the manifest's scaling has ", scaling.offset_size(), " offsets and ",
+        scaling.scale_size(), " scales for ", d, " features"));
+  }
+  for (int64_t i = 0; i < data->num_examples; ++i) {
+    float* x = data->features.data() + i * d;
+    for (int64_t j = 0; j < d; ++j) {
+      x[j] = (x[j] - scaling.offset(j)) / scaling.scale(j);
+    }
+  }
+  return absl::OkStatus();
+}
+
+int RunPredict(const PredictOptions& options) {
+  const absl::Status status = PredictAll(options);
+  if (status.ok()) return kExitOk;
+  return Fail("predict", status, ExitCodeFor(status));
+}
+
+int RunEvaluate(const EvaluateOptions& options) {
+  absl::StatusOr<v1::JobConfig> config = LoadJobConfig(options.config, {});
+  if (!config.ok()) return Fail("evaluate", config.status(), kExitBadConfig);
+  const ResolvedEval eval = ResolveEval(*config);
+  absl::StatusOr<LoadedModel> loaded =
+      LoadModel(options.model_dir, eval.max_batch,
+                ResolveThreads(eval.threads, config->cluster().num_workers()));
+  if (!loaded.ok()) {
+    return Fail("evaluate", loaded.status(), ExitCodeFor(loaded.status()));
+  }
+  const v1::ModelManifest& m = loaded->dir.manifest;
+  if (!google::protobuf::util::MessageDifferencer::Equals(config->model(),
+                                                          m.model())) {
+    return Fail("evaluate",
+                absl::InvalidArgumentError(absl::StrCat(
+                    "--config=", options.config, ": its model {",
+                    config->model().ShortDebugString(), "} is not the one in ",
+                    options.model_dir, "/", kModelManifestFile, " {",
+                    m.model().ShortDebugString(), "}")),
+                kExitBadConfig);
+  }
+  const DataSource source(*config);
+  absl::StatusOr<Examples> test = source.LoadTest();
+  if (!test.ok()) {
+    return Fail("evaluate", test.status(), ExitCodeFor(test.status()));
+  }
+  if (test->num_features() != m.num_features()) {
+    return Fail("evaluate",
+                absl::InvalidArgumentError(absl::StrCat(
+                    "--config=", options.config, ": its test split has ",
+                    test->num_features(), " features; the model takes ",
+                    m.num_features())),
+                kExitDataError);
+  }
+  Evaluator evaluator(std::move(loaded->model), std::move(test->dense()));
+  const std::vector<float>& params = loaded->params;
+  v1::Evaluation evaluation;
+  const absl::Status status = evaluator.Evaluate(
+      [&](float* out, const PsClient::Rows*) {
+        std::copy(params.begin(), params.end(), out);
+        return absl::OkStatus();
+      },
+      &evaluation);
+  if (!status.ok()) return Fail("evaluate", status, ExitCodeFor(status));
+  const std::string text = Figures(evaluation);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return kExitOk;
+}
+
+}  // namespace descent

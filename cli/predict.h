@@ -1,0 +1,80 @@
+// descent predict and descent evaluate: a model directory (model/ or
+// best_model/, server/coordinator/model_dir.h) put to use without a
+// cluster (README "The trained model").
+//
+// Predictions come from the model's own Evaluate, one example at a time,
+// so they are exactly what the job's evaluations measured: the class is
+// the one Evaluate counts correct (the highest score, the first on a tie),
+// and for the cross-entropy models (softmax and logistic regression, MLP,
+// CNN) probability p_c = exp(-loss with label c). A linear SVM has scores,
+// not probabilities: only its class. A regression value v is sqrt of the
+// squared error against target 0, signed by which of the targets -1 and
+// +1 is nearer.
+#ifndef DESCENT_CLI_PREDICT_H_
+#define DESCENT_CLI_PREDICT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/data/dataset.h"
+#include "common/model/model.h"
+#include "descent/v1/model.pb.h"
+
+namespace descent {
+
+struct Prediction {
+  int32_t class_id = 0;              // classifiers
+  std::vector<float> probabilities;  // cross-entropy classifiers: num_classes
+  float value = 0;                   // regression
+};
+
+// The model's prediction for each example of `data` (features already
+// scaled) at `params`; `num_classes` 0 for regression, 2 for logistic
+// regression; `probabilities` for the cross-entropy classifiers (not an
+// SVM). INVALID_ARGUMENT if `params` or `data` do not fit the model.
+absl::StatusOr<std::vector<Prediction>> Predict(
+    Model& model, const std::vector<float>& params, const Dataset& data,
+    int32_t num_classes, bool probabilities = true);
+
+// "csv", "libsvm" or "idx": `flag` if given (checked), else by the file
+// name: *.csv, *.tsv (optionally .gz) are CSV, *.svm, *.libsvm, *.svmlight
+// LIBSVM, names with "idx" or "ubyte" IDX. INVALID_ARGUMENT otherwise.
+absl::StatusOr<std::string> DataFormat(const std::string& path,
+                                       const std::string& flag);
+
+// Checks that `data` (read from `path` as `format`) has the manifest's
+// num_features, then applies the manifest's scaling. INVALID_ARGUMENT
+// naming the file, the format and both widths if not.
+absl::Status PrepareFeatures(const v1::ModelManifest& manifest,
+                             const std::string& path, const std::string& format,
+                             Dataset* data);
+
+struct PredictOptions {
+  std::string model_dir;
+  std::string data;
+  std::string format;        // empty: by file name
+  std::string labels;        // IDX label file (optional)
+  std::string output;        // empty: stdout
+  int64_t max_examples = 0;  // 0: all
+};
+
+// Writes "class,label,p0,...,pK-1" (or "class,label" for an SVM, "value"
+// for regression) and one row per example. Returns the exit code.
+int RunPredict(const PredictOptions& options);
+
+struct EvaluateOptions {
+  std::string model_dir;
+  std::string config;  // the job's config (its config.textproto)
+};
+
+// Loads the job's test split as the job did and prints what the job
+// printed of it (test_accuracy, test_loss, test_rmse, test_auc; %.4f).
+// Returns the exit code.
+int RunEvaluate(const EvaluateOptions& options);
+
+}  // namespace descent
+
+#endif  // DESCENT_CLI_PREDICT_H_

@@ -1,0 +1,111 @@
+// Predictions from a model's own Evaluate (cli/predict.h): probabilities,
+// classes and regression values against hand-computed ones, scaling from
+// the manifest, and the width check.
+#include "cli/predict.h"
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "common/model/model_factory.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace descent {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::unique_ptr<Model> Softmax(int64_t features, int classes) {
+  v1::ModelConfig config;
+  config.mutable_softmax_regression();
+  auto model = CreateModel(config, {features, classes}, 4, 1);
+  EXPECT_TRUE(model.ok()) << model.status();
+  return *std::move(model);
+}
+
+TEST(PredictTest, SoftmaxProbabilitiesAndClassesAreTheModels) {
+  std::unique_ptr<Model> model = Softmax(2, 3);
+  // W is 2 x 3 row-major, then b: logits x W + b.
+  const std::vector<float> params = {1, 0, -1, 0, 2, 0, 0.5f, 0, 0};
+  Dataset data;
+  data.num_examples = 2;
+  data.num_features = 2;
+  data.features = {1, 0, 0, 1};  // logits {1.5, 0, -1} and {0.5, 2, 0}
+  absl::StatusOr<std::vector<Prediction>> got =
+      Predict(*model, params, data, 3);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  const double logits[2][3] = {{1.5, 0, -1}, {0.5, 2, 0}};
+  for (int i = 0; i < 2; ++i) {
+    double sum = 0;
+    for (double z : logits[i]) sum += std::exp(z);
+    ASSERT_EQ((*got)[i].probabilities.size(), 3u);
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_NEAR((*got)[i].probabilities[c], std::exp(logits[i][c]) / sum,
+                  1e-6)
+          << "example " << i << " class " << c;
+    }
+  }
+  EXPECT_EQ((*got)[0].class_id, 0);
+  EXPECT_EQ((*got)[1].class_id, 1);
+}
+
+TEST(PredictTest, RegressionValuesKeepTheirSign) {
+  v1::ModelConfig config;
+  config.mutable_linear_regression();
+  auto model = CreateModel(config, {2, 0}, 4, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::vector<float> params = {2, -3, 0.25f};  // w, then b
+  Dataset data;
+  data.num_examples = 3;
+  data.num_features = 2;
+  data.features = {1, 1, 4, 0, 0, 0};
+  absl::StatusOr<std::vector<Prediction>> got =
+      Predict(**model, params, data, 0, false);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_FLOAT_EQ((*got)[0].value, -0.75f);
+  EXPECT_FLOAT_EQ((*got)[1].value, 8.25f);
+  EXPECT_FLOAT_EQ((*got)[2].value, 0.25f);
+}
+
+TEST(PredictTest, ScalingAndWidthFollowTheManifest) {
+  v1::ModelManifest manifest;
+  manifest.set_num_features(2);
+  manifest.mutable_scaling()->set_kind(v1::STANDARDIZE);
+  manifest.mutable_scaling()->add_offset(10);
+  manifest.mutable_scaling()->add_offset(0);
+  manifest.mutable_scaling()->add_scale(2);
+  manifest.mutable_scaling()->add_scale(4);
+  Dataset data;
+  data.num_examples = 1;
+  data.num_features = 2;
+  data.features = {14, -8};
+  ASSERT_TRUE(PrepareFeatures(manifest, "x.csv", "csv", &data).ok());
+  EXPECT_FLOAT_EQ(data.features[0], 2);
+  EXPECT_FLOAT_EQ(data.features[1], -2);
+
+  Dataset wide;
+  wide.num_examples = 1;
+  wide.num_features = 3;
+  wide.features = {1, 2, 3};
+  const absl::Status status = PrepareFeatures(manifest, "x.csv", "csv", &wide);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("x.csv"));
+  EXPECT_THAT(status.message(), HasSubstr("3 features"));
+  EXPECT_THAT(status.message(), HasSubstr("the model takes 2"));
+}
+
+TEST(PredictTest, FormatComesFromTheFlagOrTheFileName) {
+  EXPECT_EQ(*DataFormat("a/test.csv.gz", ""), "csv");
+  EXPECT_EQ(*DataFormat("a/test.tsv", ""), "csv");
+  EXPECT_EQ(*DataFormat("a/test.svm", ""), "libsvm");
+  EXPECT_EQ(*DataFormat("t10k-images-idx3-ubyte.gz", ""), "idx");
+  EXPECT_EQ(*DataFormat("a/data.txt", "libsvm"), "libsvm");
+  EXPECT_FALSE(DataFormat("a/data.bin", "").ok());
+  EXPECT_FALSE(DataFormat("a/data.csv", "parquet").ok());
+}
+
+}  // namespace
+}  // namespace descent

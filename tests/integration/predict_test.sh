@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# descent predict and descent evaluate on a job's model/: a softmax
+# regression on a CSV with string labels and standardized features, and an
+# MLP on a Fashion-MNIST subset. `descent evaluate` prints the job's
+# test_accuracy and test_loss exactly; `descent predict` on the test file
+# gives one row per example, labels mapped back to the file's strings, whose
+# accuracy is the job's; a file of another width fails with exit 3 naming
+# both widths.
+source "$(dirname "$0")/lib.sh"
+
+three_class_csv
+
+run() {  # CONFIG OUT: runs the job, which must succeed
+  timeout 240 "$DESCENT" local --config "$1" --output_dir "$2" \
+    >"$WORK/stdout" 2>"$WORK/stderr" || fail "exit $?: $(tail -20 "$WORK/stderr")"
+}
+printed() { grep -E '^test_(accuracy|loss): ' "$WORK/stdout"; }
+# The share of rows of predictions file $1 whose label column equals line i
+# of the labels in $2, to 4 digits.
+accuracy() {
+  awk -F, 'NR == FNR { truth[FNR] = $1; next }
+    FNR > 1 { n++; if ($2 == truth[FNR - 1]) right++ }
+    END { printf "%.4f\n", right / n }' "$2" "$1"
+}
+
+# 1. Softmax on the CSV with string labels.
+OUT="$WORK/softmax"
+run "$WORK/softmax.textproto" "$OUT"
+job="$(printed)"
+[[ "$job" == *test_accuracy*test_loss* ]] || fail "job printed: $(cat "$WORK/stdout")"
+got="$("$DESCENT" evaluate --model "$OUT/model" --config "$OUT/config.textproto")" ||
+  fail "evaluate: exit $?"
+[[ "$got" == "$job" ]] || fail "evaluate printed '$got', the job '$job'"
+echo "softmax: descent evaluate = the job: $(echo $got)"
+
+"$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" \
+  --output "$WORK/preds.csv" || fail "predict: exit $?"
+[[ "$(head -1 "$WORK/preds.csv")" == "class,label,p0,p1,p2" ]] ||
+  fail "header: $(head -1 "$WORK/preds.csv")"
+rows=$(($(wc -l <"$WORK/preds.csv") - 1))
+(( rows == 300 )) || fail "$rows prediction rows for 300 examples"
+cut -d, -f2 "$WORK/preds.csv" | tail -n +2 | sort -u | tr '\n' ' ' |
+  grep -qx 'blue green red ' || fail "labels not mapped back: $(cut -d, -f2 "$WORK/preds.csv" | sort -u)"
+awk -F, 'NR > 1 { s = $3 + $4 + $5; if (s < 0.999 || s > 1.001) exit 1 }' \
+  "$WORK/preds.csv" || fail "probabilities do not sum to 1"
+tail -n +2 "$WORK/test.csv" | awk -F, '{ print $4 }' >"$WORK/truth"
+acc="$(accuracy "$WORK/preds.csv" "$WORK/truth")"
+[[ "test_accuracy: $acc" == "$(echo "$job" | head -1)" ]] ||
+  fail "predict's accuracy $acc, the job's $(echo "$job" | head -1)"
+# To stdout, the same rows.
+"$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" | cut -d, -f1,2 |
+  cmp -s - <(cut -d, -f1,2 "$WORK/preds.csv") || fail "stdout differs from --output"
+echo "softmax: descent predict accuracy $acc, as the job"
+
+# A file of another width: exit 3, naming both.
+cut -d, -f2- "$WORK/test.csv" >"$WORK/narrow.csv"
+set +e
+"$DESCENT" predict --model "$OUT/model" --data "$WORK/narrow.csv" >/dev/null 2>"$WORK/err"
+code=$?
+set -e
+(( code == 3 )) || fail "narrow file: exit $code: $(cat "$WORK/err")"
+grep -q "narrow.csv: read as csv, it has 2 features.*the model takes 3" "$WORK/err" ||
+  fail "narrow file: $(cat "$WORK/err")"
+# A format that does not fit: the CSV read as IDX.
+set +e
+"$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" --format idx >/dev/null 2>"$WORK/err"
+code=$?
+set -e
+(( code == 3 )) && grep -q "test.csv" "$WORK/err" || fail "CSV as IDX: exit $code: $(cat "$WORK/err")"
+echo "wrong width and wrong format: exit 3 naming the file"
+
+# 2. An MLP on a Fashion-MNIST subset.
+DATA=/usr/share/datasets/fashion-mnist
+if [[ -r "$DATA/t10k-images-idx3-ubyte.gz" ]]; then
+  fashion_mlp_config "$DATA" "$WORK/mlp.textproto"
+  OUT="$WORK/mlp"
+  run "$WORK/mlp.textproto" "$OUT"
+  job="$(printed)"
+  got="$("$DESCENT" evaluate --model "$OUT/model" --config "$OUT/config.textproto")" ||
+    fail "mlp evaluate: exit $?"
+  [[ "$got" == "$job" ]] || fail "mlp: evaluate printed '$got', the job '$job'"
+  echo "mlp: descent evaluate = the job: $(echo $got)"
+  "$DESCENT" predict --model "$OUT/model" --data "$DATA/t10k-images-idx3-ubyte.gz" \
+    --labels "$DATA/t10k-labels-idx1-ubyte.gz" --max_examples 1000 \
+    --output "$WORK/mlp.csv" || fail "mlp predict: exit $?"
+  rows=$(($(wc -l <"$WORK/mlp.csv") - 1))
+  (( rows == 1000 )) || fail "mlp: $rows prediction rows for 1000 examples"
+  /usr/bin/python3 -c '
+import gzip, sys
+with gzip.open(sys.argv[1]) as f:
+    print("\n".join(str(b) for b in f.read()[8:8 + 1000]))' \
+    "$DATA/t10k-labels-idx1-ubyte.gz" >"$WORK/mlp_truth"
+  acc="$(accuracy "$WORK/mlp.csv" "$WORK/mlp_truth")"
+  [[ "test_accuracy: $acc" == "$(echo "$job" | head -1)" ]] ||
+    fail "mlp: predict's accuracy $acc, the job's $(echo "$job" | head -1)"
+  echo "mlp: descent predict accuracy $acc, as the job"
+  # Without --labels, the same classes (probabilities may differ in their
+  # last digit between runs: see README).
+  "$DESCENT" predict --model "$OUT/model" --data "$DATA/t10k-images-idx3-ubyte.gz" \
+    --max_examples 1000 | cut -d, -f1,2 | cmp -s - <(cut -d, -f1,2 "$WORK/mlp.csv") ||
+    fail "mlp: without --labels, other classes"
+  # The Fashion-MNIST model on the 3-feature CSV: both widths named.
+  set +e
+  "$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" >/dev/null 2>"$WORK/err"
+  code=$?
+  set -e
+  (( code == 3 )) && grep -q "it has 3 features.*the model takes 784" "$WORK/err" ||
+    fail "mlp on the CSV: exit $code: $(cat "$WORK/err")"
+fi
+echo "predict_test: passed"
