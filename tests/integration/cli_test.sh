@@ -23,7 +23,7 @@ lacks() {
   ! grep -Eq -e "$1" "$WORK/out" || fail "output has '$1': $(cat "$WORK/out")"
 }
 
-COMMANDS=(local coordinator server worker version)
+COMMANDS=(local coordinator server worker predict evaluate version)
 
 # Help, four ways, exit 0, listing every command.
 for help in --help -h help; do
@@ -41,8 +41,10 @@ declare -A FLAGS=(
   [coordinator]="--config --set --output_dir --overwrite --listen --metrics_listen --ready_file --insecure --metrics_linger"
   [server]="--coordinator --shard --listen --advertise_address --metrics_listen --insecure"
   [worker]="--coordinator --metrics_listen"
+  [predict]="--model --data --format --labels --output --max_examples"
+  [evaluate]="--model --config"
 )
-for command in local coordinator server worker; do
+for command in local coordinator server worker predict evaluate; do
   for way in "help $command" "$command --help" "$command -h"; do
     run 0 "$DESCENT" $way
     has "descent $command"
@@ -68,7 +70,7 @@ run 1 "$DESCENT" launch
 has 'unknown command "launch"'
 run 1 "$DESCENT" lcoal
 has 'did you mean "local"'
-for command in local coordinator server worker version; do
+for command in local coordinator server worker predict evaluate version; do
   run 1 "$DESCENT" $command --no_such_flag
   has "no_such_flag"
 done
@@ -98,6 +100,21 @@ has "--insecure"
 [[ ! -e "$WORK/c" ]] || fail "a refused coordinator created its output directory"
 run 1 "$DESCENT" local --config "$EXAMPLE" extra_argument
 has "extra_argument"
+run 1 "$DESCENT" predict --data "$WORK/x.csv"
+has "--model"
+run 1 "$DESCENT" predict --model "$WORK/m"
+has "--data"
+run 1 "$DESCENT" predict --model "$WORK/m" --data "$WORK/x.csv" --format parquet
+has "--format"
+run 1 "$DESCENT" predict --model "$WORK/m" --data "$WORK/x.bin"
+has "--format"
+run 1 "$DESCENT" evaluate --model "$WORK/m"
+has "--config"
+run 1 "$DESCENT" evaluate --config "$EXAMPLE"
+has "--model"
+# A model directory that is not there: a data error naming it.
+run 3 "$DESCENT" predict --model "$WORK/m" --data "$WORK/x.csv"
+has "$WORK/m/manifest.json"
 
 # One table of exit codes: `descent help` prints it, and the README's table
 # says the same.
