@@ -35,6 +35,12 @@ run 1 "$DESCENT"  # no command: the overview, and a usage error
 has "^ +local "
 has "no command given"
 
+# The README's list of commands names every one.
+list="$(sed -n '/^`descent help` lists the commands/,/exit codes;/p' "$SOURCE_DIR/README.md" | tr '\n' ' ')"
+for command in "${COMMANDS[@]}"; do
+  [[ "$list" == *"\`$command\`"* ]] || fail "the README's command list lacks $command: $list"
+done
+
 # Each subcommand's own help: its flags and an example, exit 0.
 declare -A FLAGS=(
   [local]="--config --set --output_dir --overwrite --prometheus_sd_file --metrics_linger"
