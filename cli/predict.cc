@@ -37,7 +37,8 @@ int Fail(const std::string& command, const absl::Status& status, int code) {
 }
 
 // The model directory with its dense model built and its parameters in
-// layout order. Sparse models: UNIMPLEMENTED (exit 1).
+// layout order. Sparse models: UNIMPLEMENTED (exit 1): the directory holds
+// only the rows of the keys its job's evaluations used.
 struct LoadedModel {
   ModelDir dir;
   std::unique_ptr<Model> model;
@@ -53,8 +54,9 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& dir, int max_batch,
     return WithExitCode(
         absl::UnimplementedError(absl::StrCat(
             dir, " holds a sparse model (", m.model().ShortDebugString(),
-            "): sparse models are not supported here yet, only dense ones "
-            "(linear, logistic, softmax, SVM, MLP, CNN)")),
+            "): descent predict does not support sparse models yet, only "
+            "dense ones (linear, logistic, softmax, SVM, MLP, CNN); descent "
+            "evaluate measures it on its job's test split")),
         kExitUsage);
   }
   const DataShape shape{m.num_features(), m.num_classes()};
@@ -158,7 +160,8 @@ absl::Status PredictAll(const PredictOptions& options) {
   return WriteOutput(options.output, text);
 }
 
-// What the job printed of `e`, in its format (cli/progress.cc).
+// What the job printed of `e`, in its formats (FormatResult in
+// cli/progress.cc: accuracy and loss to 4 digits, RMSE and AUC to 6).
 std::string Figures(const v1::Evaluation& e) {
   std::string text;
   if (e.has_test_accuracy()) {
@@ -168,12 +171,111 @@ std::string Figures(const v1::Evaluation& e) {
     absl::StrAppendFormat(&text, "test_loss: %.4f\n", e.test_loss());
   }
   if (e.has_test_rmse()) {
-    absl::StrAppendFormat(&text, "test_rmse: %.4f\n", e.test_rmse());
+    absl::StrAppendFormat(&text, "test_rmse: %.6f\n", e.test_rmse());
   }
   if (e.has_test_auc()) {
-    absl::StrAppendFormat(&text, "test_auc: %.4f\n", e.test_auc());
+    absl::StrAppendFormat(&text, "test_auc: %.6f\n", e.test_auc());
   }
   return text;
+}
+
+// The Evaluator's pull served from a model directory: the dense
+// parameters and, for sparse models, the saved rows of the keys asked for
+// (DATA_LOSS naming the file for a key it does not hold: it holds only the
+// rows the job's evaluations used).
+class ModelDirPull {
+ public:
+  ModelDirPull(std::vector<float> dense, const ModelDir& dir, std::string path)
+      : dense_(std::move(dense)), path_(std::move(path)) {
+    for (const NamedTensor& t : dir.tensors) {
+      if (t.name == "sparse/keys") keys_ = &t.u64;
+      if (t.name == "sparse/rows") rows_ = &t.f32;
+    }
+  }
+
+  absl::Status operator()(float* params, const PsClient::Rows* rows) const {
+    std::copy(dense_.begin(), dense_.end(), params);
+    if (rows == nullptr) return absl::OkStatus();
+    if (keys_ == nullptr || rows_ == nullptr ||
+        rows_->size() != keys_->size() * rows->width) {
+      return absl::DataLossError(absl::StrCat(
+          path_, ": no sparse/keys and sparse/rows of ", rows->width,
+          " floats a row, which the sparse model needs"));
+    }
+    const size_t width = rows->width;
+    for (size_t i = 0; i < rows->pull_keys->size(); ++i) {
+      const uint64_t key = (*rows->pull_keys)[i];
+      const auto at = std::lower_bound(keys_->begin(), keys_->end(), key);
+      if (at == keys_->end() || *at != key) {
+        return absl::DataLossError(absl::StrCat(
+            path_, ": no row for key ", key,
+            ", which the test split uses (a model directory holds the rows "
+            "its job's evaluations used)"));
+      }
+      const auto row = rows_->begin() + (at - keys_->begin()) * width;
+      std::copy(row, row + width, rows->pulled + i * width);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::vector<float> dense_;
+  const std::string path_;
+  const std::vector<uint64_t>* keys_ = nullptr;
+  const std::vector<float>* rows_ = nullptr;
+};
+
+// descent evaluate's figures: the job's test split at the model
+// directory's parameters, through the coordinator's Evaluator.
+absl::StatusOr<v1::Evaluation> EvaluateModelDir(
+    const EvaluateOptions& options) {
+  absl::StatusOr<v1::JobConfig> config = LoadJobConfig(options.config, {});
+  if (!config.ok()) return WithExitCode(config.status(), kExitBadConfig);
+  ASSIGN_OR_RETURN(const ModelDir dir, ReadModelDir(options.model_dir));
+  const v1::ModelManifest& m = dir.manifest;
+  if (!google::protobuf::util::MessageDifferencer::Equals(config->model(),
+                                                          m.model())) {
+    return WithExitCode(
+        absl::InvalidArgumentError(absl::StrCat(
+            "--config=", options.config, ": its model {",
+            config->model().ShortDebugString(), "} is not the one in ",
+            options.model_dir, "/", kModelManifestFile, " {",
+            m.model().ShortDebugString(), "}")),
+        kExitBadConfig);
+  }
+  ASSIGN_OR_RETURN(Examples test, DataSource(*config).LoadTest());
+  if (test.num_features() != m.num_features()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--config=", options.config, ": its test split has ",
+        test.num_features(), " features; the model takes ", m.num_features()));
+  }
+  const std::string path =
+      absl::StrCat(options.model_dir, "/", kModelTensorsFile);
+  const DataShape shape{m.num_features(), m.num_classes()};
+  const ResolvedEval eval = ResolveEval(*config);
+  std::unique_ptr<Evaluator> evaluator;
+  std::vector<float> dense;
+  if (test.is_sparse()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model,
+                     CreateSparseModel(m.model(), shape, eval.max_batch));
+    ASSIGN_OR_RETURN(dense,
+                     FlatParameters(model->dense_layout(), dir.tensors, path));
+    evaluator =
+        std::make_unique<Evaluator>(std::move(model), std::move(test.sparse()));
+  } else {
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<Model> model,
+        CreateModel(
+            m.model(), shape, eval.max_batch,
+            ResolveThreads(eval.threads, config->cluster().num_workers())));
+    ASSIGN_OR_RETURN(dense, FlatParameters(model->layout(), dir.tensors, path));
+    evaluator =
+        std::make_unique<Evaluator>(std::move(model), std::move(test.dense()));
+  }
+  v1::Evaluation evaluation;
+  RETURN_IF_ERROR(evaluator->Evaluate(ModelDirPull(std::move(dense), dir, path),
+                                      &evaluation));
+  return evaluation;
 }
 
 }  // namespace
@@ -272,50 +374,12 @@ int RunPredict(const PredictOptions& options) {
 }
 
 int RunEvaluate(const EvaluateOptions& options) {
-  absl::StatusOr<v1::JobConfig> config = LoadJobConfig(options.config, {});
-  if (!config.ok()) return Fail("evaluate", config.status(), kExitBadConfig);
-  const ResolvedEval eval = ResolveEval(*config);
-  absl::StatusOr<LoadedModel> loaded =
-      LoadModel(options.model_dir, eval.max_batch,
-                ResolveThreads(eval.threads, config->cluster().num_workers()));
-  if (!loaded.ok()) {
-    return Fail("evaluate", loaded.status(), ExitCodeFor(loaded.status()));
+  absl::StatusOr<v1::Evaluation> evaluation = EvaluateModelDir(options);
+  if (!evaluation.ok()) {
+    return Fail("evaluate", evaluation.status(),
+                ExitCodeFor(evaluation.status()));
   }
-  const v1::ModelManifest& m = loaded->dir.manifest;
-  if (!google::protobuf::util::MessageDifferencer::Equals(config->model(),
-                                                          m.model())) {
-    return Fail("evaluate",
-                absl::InvalidArgumentError(absl::StrCat(
-                    "--config=", options.config, ": its model {",
-                    config->model().ShortDebugString(), "} is not the one in ",
-                    options.model_dir, "/", kModelManifestFile, " {",
-                    m.model().ShortDebugString(), "}")),
-                kExitBadConfig);
-  }
-  const DataSource source(*config);
-  absl::StatusOr<Examples> test = source.LoadTest();
-  if (!test.ok()) {
-    return Fail("evaluate", test.status(), ExitCodeFor(test.status()));
-  }
-  if (test->num_features() != m.num_features()) {
-    return Fail("evaluate",
-                absl::InvalidArgumentError(absl::StrCat(
-                    "--config=", options.config, ": its test split has ",
-                    test->num_features(), " features; the model takes ",
-                    m.num_features())),
-                kExitDataError);
-  }
-  Evaluator evaluator(std::move(loaded->model), std::move(test->dense()));
-  const std::vector<float>& params = loaded->params;
-  v1::Evaluation evaluation;
-  const absl::Status status = evaluator.Evaluate(
-      [&](float* out, const PsClient::Rows*) {
-        std::copy(params.begin(), params.end(), out);
-        return absl::OkStatus();
-      },
-      &evaluation);
-  if (!status.ok()) return Fail("evaluate", status, ExitCodeFor(status));
-  const std::string text = Figures(evaluation);
+  const std::string text = Figures(*evaluation);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return kExitOk;
 }

@@ -71,7 +71,8 @@ struct EvaluateOptions {
 };
 
 // Loads the job's test split as the job did and prints what the job
-// printed of it (test_accuracy, test_loss, test_rmse, test_auc; %.4f).
+// printed of it (test_accuracy, test_loss to 4 digits, test_rmse,
+// test_auc to 6, where they apply); sparse models too.
 // Returns the exit code.
 int RunEvaluate(const EvaluateOptions& options);
 
