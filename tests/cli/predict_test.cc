@@ -51,6 +51,48 @@ TEST(PredictTest, SoftmaxProbabilitiesAndClassesAreTheModels) {
   EXPECT_EQ((*got)[1].class_id, 1);
 }
 
+TEST(PredictTest, LogisticRegressionGivesBothClassesProbabilities) {
+  v1::ModelConfig config;
+  config.mutable_logistic_regression();
+  auto model = CreateModel(config, {1, 2}, 4, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::vector<float> params = {2, -1};  // z = 2 x - 1
+  Dataset data;
+  data.num_examples = 2;
+  data.num_features = 1;
+  data.features = {0, 1.5f};  // z = -1 and 2
+  absl::StatusOr<std::vector<Prediction>> got =
+      Predict(**model, params, data, 2);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const double z[2] = {-1, 2};
+  for (int i = 0; i < 2; ++i) {
+    const double p1 = 1 / (1 + std::exp(-z[i]));
+    ASSERT_EQ((*got)[i].probabilities.size(), 2u);
+    EXPECT_NEAR((*got)[i].probabilities[0], 1 - p1, 1e-6);
+    EXPECT_NEAR((*got)[i].probabilities[1], p1, 1e-6);
+  }
+  EXPECT_EQ((*got)[0].class_id, 0);
+  EXPECT_EQ((*got)[1].class_id, 1);
+}
+
+TEST(PredictTest, SvmGivesTheHighestScoringClassOnly) {
+  v1::ModelConfig config;
+  config.mutable_linear_svm();
+  auto model = CreateModel(config, {2, 3}, 4, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::vector<float> params = {1, 0, -1, 0, 2, 0, 0, 0, 0.5f};
+  Dataset data;
+  data.num_examples = 2;
+  data.num_features = 2;
+  data.features = {1, 0, -1, 0};  // scores {1, 0, -0.5} and {-1, 0, 1.5}
+  absl::StatusOr<std::vector<Prediction>> got =
+      Predict(**model, params, data, 3, /*probabilities=*/false);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ((*got)[0].class_id, 0);
+  EXPECT_EQ((*got)[1].class_id, 2);
+  EXPECT_TRUE((*got)[0].probabilities.empty());
+}
+
 TEST(PredictTest, RegressionValuesKeepTheirSign) {
   v1::ModelConfig config;
   config.mutable_linear_regression();

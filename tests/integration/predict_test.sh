@@ -70,6 +70,14 @@ code=$?
 set -e
 (( code == 3 )) && grep -q "test.csv" "$WORK/err" || fail "CSV as IDX: exit $code: $(cat "$WORK/err")"
 echo "wrong width and wrong format: exit 3 naming the file"
+# Another job's config: exit 2, naming both models.
+set +e
+"$DESCENT" evaluate --model "$OUT/model" --config "$SOURCE_DIR/examples/fashion_mnist_mlp.textproto" \
+  >/dev/null 2>"$WORK/err"
+code=$?
+set -e
+(( code == 2 )) && grep -q "mlp.*is not the one in .*softmax_regression" "$WORK/err" ||
+  fail "evaluate with another model's config: exit $code: $(cat "$WORK/err")"
 
 # A sparse model: descent evaluate prints the job's figures (AUC too);
 # descent predict does not support it yet: exit 1.
