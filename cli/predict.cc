@@ -97,7 +97,15 @@ absl::StatusOr<Dataset> ReadData(const PredictOptions& options,
     LibsvmOptions libsvm;
     libsvm.regression = m.regression();
     libsvm.num_features = m.num_features();
-    ASSIGN_OR_RETURN(data, ReadLibsvmDense(path, libsvm));
+    absl::StatusOr<Dataset> read = ReadLibsvmDense(path, libsvm);
+    if (!read.ok()) {  // an index beyond the model's width, most likely
+      return absl::Status(read.status().code(),
+                          absl::StrCat(read.status().message(),
+                                       " (read as libsvm; the model "
+                                       "takes ",
+                                       m.num_features(), " features)"));
+    }
+    data = *std::move(read);
   }
   if (options.max_examples > 0 && options.max_examples < data.num_examples) {
     data = SliceRows(data, IndexRange{0, options.max_examples});

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # descent predict and descent evaluate on a job's model/: a softmax
 # regression on a CSV with string labels and standardized features, and an
-# MLP on a Fashion-MNIST subset. `descent evaluate` prints the job's
+# MLP and a CNN on Fashion-MNIST subsets. `descent evaluate` prints the job's
 # test_accuracy and test_loss exactly; `descent predict` on the test file
 # gives one row per example, labels mapped back to the file's strings, whose
-# accuracy is the job's; a file of another width fails with exit 3 naming
-# both widths.
+# accuracy is the job's (and the same rows from LIBSVM); a file of another
+# width fails with exit 3 naming both widths. Also: evaluate on a linear
+# regression and a sparse logistic regression; predict refuses sparse
+# models (exit 1).
 source "$(dirname "$0")/lib.sh"
 
 three_class_csv
@@ -63,6 +65,17 @@ set -e
 (( code == 3 )) || fail "narrow file: exit $code: $(cat "$WORK/err")"
 grep -q "narrow.csv: read as csv, it has 2 features.*the model takes 3" "$WORK/err" ||
   fail "narrow file: $(cat "$WORK/err")"
+printf '0 1:1 5:2\n' >"$WORK/wide.svm"
+set +e
+"$DESCENT" predict --model "$OUT/model" --data "$WORK/wide.svm" >/dev/null 2>"$WORK/err"
+code=$?
+set -e
+(( code == 3 )) && grep -q "wide.svm:1: .*index 5.*the model takes 3 features" "$WORK/err" ||
+  fail "wide LIBSVM file: exit $code: $(cat "$WORK/err")"
+# The same examples as LIBSVM: the same classes as from the CSV.
+tail -n +2 "$WORK/test.csv" | awk -F, '{ printf "0 1:%s 2:%s 3:%s\n", $1, $2, $3 }' >"$WORK/test.svm"
+"$DESCENT" predict --model "$OUT/model" --data "$WORK/test.svm" | cut -d, -f1,2 |
+  cmp -s - <(cut -d, -f1,2 "$WORK/preds.csv") || fail "LIBSVM predictions differ from the CSV's"
 # A format that does not fit: the CSV read as IDX.
 set +e
 "$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" --format idx >/dev/null 2>"$WORK/err"
@@ -138,6 +151,21 @@ with gzip.open(sys.argv[1]) as f:
   "$DESCENT" predict --model "$OUT/model" --data "$DATA/t10k-images-idx3-ubyte.gz" \
     --max_examples 1000 | cut -d, -f1,2 | cmp -s - <(cut -d, -f1,2 "$WORK/mlp.csv") ||
     fail "mlp: without --labels, other classes"
+  # A CNN (its model/ rebuilt from the manifest's shape) on a smaller subset.
+  sed 's/model { mlp { hidden: \[32\] } }/model { cnn { preset: MCMAHAN_CNN } }/
+    s/max_train_examples: 3000 max_test_examples: 1000/max_train_examples: 600 max_test_examples: 200/' \
+    "$WORK/mlp.textproto" >"$WORK/cnn.textproto"
+  run "$WORK/cnn.textproto" "$WORK/cnn"
+  job="$(printed)"
+  got="$("$DESCENT" evaluate --model "$WORK/cnn/model" --config "$WORK/cnn/config.textproto")" ||
+    fail "cnn evaluate: exit $?"
+  [[ "$got" == "$job" ]] || fail "cnn: evaluate printed '$got', the job '$job'"
+  "$DESCENT" predict --model "$WORK/cnn/model" --data "$DATA/t10k-images-idx3-ubyte.gz" \
+    --max_examples 200 --output "$WORK/cnn.csv" || fail "cnn predict: exit $?"
+  acc="$(accuracy "$WORK/cnn.csv" <(head -200 "$WORK/mlp_truth"))"
+  [[ "test_accuracy: $acc" == "$(echo "$job" | head -1)" ]] ||
+    fail "cnn: predict's accuracy $acc, the job's $(echo "$job" | head -1)"
+  echo "cnn: descent evaluate = the job: $(echo $got); predict accuracy $acc"
   # The Fashion-MNIST model on the 3-feature CSV: both widths named.
   set +e
   "$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" >/dev/null 2>"$WORK/err"
