@@ -18,6 +18,18 @@ run() {  # CONFIG OUT [args]: runs the job, which must succeed
   timeout 240 "$DESCENT" local --config "$config" --output_dir "$out" "$@" \
     >"$WORK/stdout" 2>"$WORK/stderr" || fail "exit $?: $(tail -20 "$WORK/stderr")"
 }
+# expect_exit CODE PATTERN COMMAND...: COMMAND exits CODE, its stderr
+# matching PATTERN.
+expect_exit() {
+  local want="$1" pattern="$2" code
+  shift 2
+  set +e
+  "$@" >/dev/null 2>"$WORK/err"
+  code=$?
+  set -e
+  (( code == want )) && grep -q -e "$pattern" "$WORK/err" ||
+    fail "$*: exit $code, expected $want: $(cat "$WORK/err")"
+}
 printed() { grep -E '^test_(accuracy|loss): ' "$WORK/stdout"; }
 # The share of rows of predictions file $1 whose label column equals line i
 # of the labels in $2, to 4 digits.
@@ -58,39 +70,22 @@ echo "softmax: descent predict accuracy $acc, as the job"
 
 # A file of another width: exit 3, naming both.
 cut -d, -f2- "$WORK/test.csv" >"$WORK/narrow.csv"
-set +e
-"$DESCENT" predict --model "$OUT/model" --data "$WORK/narrow.csv" >/dev/null 2>"$WORK/err"
-code=$?
-set -e
-(( code == 3 )) || fail "narrow file: exit $code: $(cat "$WORK/err")"
-grep -q "narrow.csv: read as csv, it has 2 features.*the model takes 3" "$WORK/err" ||
-  fail "narrow file: $(cat "$WORK/err")"
+expect_exit 3 "narrow.csv: read as csv, it has 2 features.*the model takes 3" \
+  "$DESCENT" predict --model "$OUT/model" --data "$WORK/narrow.csv"
 printf '0 1:1 5:2\n' >"$WORK/wide.svm"
-set +e
-"$DESCENT" predict --model "$OUT/model" --data "$WORK/wide.svm" >/dev/null 2>"$WORK/err"
-code=$?
-set -e
-(( code == 3 )) && grep -q "wide.svm:1: .*index 5.*the model takes 3 features" "$WORK/err" ||
-  fail "wide LIBSVM file: exit $code: $(cat "$WORK/err")"
+expect_exit 3 "wide.svm:1: .*index 5.*the model takes 3 features" \
+  "$DESCENT" predict --model "$OUT/model" --data "$WORK/wide.svm"
 # The same examples as LIBSVM: the same classes as from the CSV.
 tail -n +2 "$WORK/test.csv" | awk -F, '{ printf "0 1:%s 2:%s 3:%s\n", $1, $2, $3 }' >"$WORK/test.svm"
 "$DESCENT" predict --model "$OUT/model" --data "$WORK/test.svm" | cut -d, -f1,2 |
   cmp -s - <(cut -d, -f1,2 "$WORK/preds.csv") || fail "LIBSVM predictions differ from the CSV's"
 # A format that does not fit: the CSV read as IDX.
-set +e
-"$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" --format idx >/dev/null 2>"$WORK/err"
-code=$?
-set -e
-(( code == 3 )) && grep -q "test.csv" "$WORK/err" || fail "CSV as IDX: exit $code: $(cat "$WORK/err")"
+expect_exit 3 "test.csv" \
+  "$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" --format idx
 echo "wrong width and wrong format: exit 3 naming the file"
 # Another job's config: exit 2, naming both models.
-set +e
-"$DESCENT" evaluate --model "$OUT/model" --config "$SOURCE_DIR/examples/fashion_mnist_mlp.textproto" \
-  >/dev/null 2>"$WORK/err"
-code=$?
-set -e
-(( code == 2 )) && grep -q "mlp.*is not the one in .*softmax_regression" "$WORK/err" ||
-  fail "evaluate with another model's config: exit $code: $(cat "$WORK/err")"
+expect_exit 2 "mlp.*is not the one in .*softmax_regression" "$DESCENT" evaluate \
+  --model "$OUT/model" --config "$SOURCE_DIR/examples/fashion_mnist_mlp.textproto"
 
 # A sparse model: descent evaluate prints the job's figures (AUC too);
 # descent predict does not support it yet: exit 1.
@@ -113,12 +108,8 @@ got="$("$DESCENT" evaluate --model "$WORK/linear/model" --config "$WORK/linear/c
 [[ "$got" == "$job" ]] || fail "regression: evaluate printed '$got', the job '$job'"
 echo "linear regression: descent evaluate = the job: $(echo $got)"
 printf '1 3:1 7:1\n' >"$WORK/ctr.svm"
-set +e
-"$DESCENT" predict --model "$WORK/ctr/model" --data "$WORK/ctr.svm" >/dev/null 2>"$WORK/err"
-code=$?
-set -e
-(( code == 1 )) && grep -q "does not support sparse models yet" "$WORK/err" ||
-  fail "sparse predict: exit $code: $(cat "$WORK/err")"
+expect_exit 1 "does not support sparse models yet" \
+  "$DESCENT" predict --model "$WORK/ctr/model" --data "$WORK/ctr.svm"
 echo "sparse model: descent predict exit 1, not supported yet"
 
 # 2. An MLP on a Fashion-MNIST subset.
@@ -167,11 +158,7 @@ with gzip.open(sys.argv[1]) as f:
     fail "cnn: predict's accuracy $acc, the job's $(echo "$job" | head -1)"
   echo "cnn: descent evaluate = the job: $(echo $got); predict accuracy $acc"
   # The Fashion-MNIST model on the 3-feature CSV: both widths named.
-  set +e
-  "$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" >/dev/null 2>"$WORK/err"
-  code=$?
-  set -e
-  (( code == 3 )) && grep -q "it has 3 features.*the model takes 784" "$WORK/err" ||
-    fail "mlp on the CSV: exit $code: $(cat "$WORK/err")"
+  expect_exit 3 "it has 3 features.*the model takes 784" \
+    "$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv"
 fi
 echo "predict_test: passed"
