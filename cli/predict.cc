@@ -187,52 +187,6 @@ std::string Figures(const v1::Evaluation& e) {
   return text;
 }
 
-// The Evaluator's pull served from a model directory: the dense
-// parameters and, for sparse models, the saved rows of the keys asked for
-// (DATA_LOSS naming the file for a key it does not hold: it holds only the
-// rows the job's evaluations used).
-class ModelDirPull {
- public:
-  ModelDirPull(std::vector<float> dense, const ModelDir& dir, std::string path)
-      : dense_(std::move(dense)), path_(std::move(path)) {
-    for (const NamedTensor& t : dir.tensors) {
-      if (t.name == "sparse/keys") keys_ = &t.u64;
-      if (t.name == "sparse/rows") rows_ = &t.f32;
-    }
-  }
-
-  absl::Status operator()(float* params, const PsClient::Rows* rows) const {
-    std::copy(dense_.begin(), dense_.end(), params);
-    if (rows == nullptr) return absl::OkStatus();
-    if (keys_ == nullptr || rows_ == nullptr ||
-        rows_->size() != keys_->size() * rows->width) {
-      return absl::DataLossError(absl::StrCat(
-          path_, ": no sparse/keys and sparse/rows of ", rows->width,
-          " floats a row, which the sparse model needs"));
-    }
-    const size_t width = rows->width;
-    for (size_t i = 0; i < rows->pull_keys->size(); ++i) {
-      const uint64_t key = (*rows->pull_keys)[i];
-      const auto at = std::lower_bound(keys_->begin(), keys_->end(), key);
-      if (at == keys_->end() || *at != key) {
-        return absl::DataLossError(absl::StrCat(
-            path_, ": no row for key ", key,
-            ", which the test split uses (a model directory holds the rows "
-            "its job's evaluations used)"));
-      }
-      const auto row = rows_->begin() + (at - keys_->begin()) * width;
-      std::copy(row, row + width, rows->pulled + i * width);
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  const std::vector<float> dense_;
-  const std::string path_;
-  const std::vector<uint64_t>* keys_ = nullptr;
-  const std::vector<float>* rows_ = nullptr;
-};
-
 // descent evaluate's figures: the job's test split at the model
 // directory's parameters, through the coordinator's Evaluator.
 absl::StatusOr<v1::Evaluation> EvaluateModelDir(
@@ -379,6 +333,41 @@ int RunPredict(const PredictOptions& options) {
   const absl::Status status = PredictAll(options);
   if (status.ok()) return kExitOk;
   return Fail("predict", status, ExitCodeFor(status));
+}
+
+ModelDirPull::ModelDirPull(std::vector<float> dense, const ModelDir& dir,
+                           std::string path)
+    : dense_(std::move(dense)), path_(std::move(path)) {
+  for (const NamedTensor& t : dir.tensors) {
+    if (t.name == "sparse/keys") keys_ = &t.u64;
+    if (t.name == "sparse/rows") rows_ = &t.f32;
+  }
+}
+
+absl::Status ModelDirPull::operator()(float* params,
+                                      const PsClient::Rows* rows) const {
+  std::copy(dense_.begin(), dense_.end(), params);
+  if (rows == nullptr) return absl::OkStatus();
+  if (keys_ == nullptr || rows_ == nullptr ||
+      rows_->size() != keys_->size() * rows->width) {
+    return absl::DataLossError(
+        absl::StrCat(path_, ": no sparse/keys and sparse/rows of ", rows->width,
+                     " floats a row, which the sparse model needs"));
+  }
+  const size_t width = rows->width;
+  for (size_t i = 0; i < rows->pull_keys->size(); ++i) {
+    const uint64_t key = (*rows->pull_keys)[i];
+    const auto at = std::lower_bound(keys_->begin(), keys_->end(), key);
+    if (at == keys_->end() || *at != key) {
+      return absl::DataLossError(absl::StrCat(
+          path_, ": no row for key ", key,
+          ", which the test split uses (a model directory holds the rows "
+          "its job's evaluations used)"));
+    }
+    const auto row = rows_->begin() + (at - keys_->begin()) * width;
+    std::copy(row, row + width, rows->pulled + i * width);
+  }
+  return absl::OkStatus();
 }
 
 int RunEvaluate(const EvaluateOptions& options) {

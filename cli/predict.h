@@ -21,7 +21,9 @@
 #include "absl/status/statusor.h"
 #include "common/data/dataset.h"
 #include "common/model/model.h"
+#include "common/ps_client.h"
 #include "descent/v1/model.pb.h"
+#include "server/coordinator/model_dir.h"
 
 namespace descent {
 
@@ -64,6 +66,23 @@ struct PredictOptions {
 // Writes "class,label,p0,...,pK-1" (or "class,label" for an SVM, "value"
 // for regression) and one row per example. Returns the exit code.
 int RunPredict(const PredictOptions& options);
+
+// The Evaluator's pull (server/coordinator/evaluator.h) served from a
+// model directory: `dense` (its parameters in layout order) and, for
+// sparse models, the directory's saved rows of the keys asked for:
+// DATA_LOSS naming `path` for a key it does not hold (it holds only the
+// rows the job's evaluations used). `dir` must outlive it.
+class ModelDirPull {
+ public:
+  ModelDirPull(std::vector<float> dense, const ModelDir& dir, std::string path);
+  absl::Status operator()(float* params, const PsClient::Rows* rows) const;
+
+ private:
+  std::vector<float> dense_;
+  std::string path_;
+  const std::vector<uint64_t>* keys_ = nullptr;
+  const std::vector<float>* rows_ = nullptr;
+};
 
 struct EvaluateOptions {
   std::string model_dir;

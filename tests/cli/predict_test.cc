@@ -149,5 +149,41 @@ TEST(PredictTest, FormatComesFromTheFlagOrTheFileName) {
   EXPECT_FALSE(DataFormat("a/data.csv", "parquet").ok());
 }
 
+TEST(ModelDirPullTest, ServesTheDenseParametersAndTheSavedRows) {
+  ModelDir dir;
+  NamedTensor keys;
+  keys.name = "sparse/keys";
+  keys.dtype = "U64";
+  keys.shape = {2};
+  keys.u64 = {2, 5};
+  NamedTensor rows;
+  rows.name = "sparse/rows";
+  rows.dtype = "F32";
+  rows.shape = {2, 2};
+  rows.f32 = {1, 2, 3, 4};
+  dir.tensors = {keys, rows};
+  const ModelDirPull pull({7, 8}, dir, "m/model.safetensors");
+
+  std::vector<float> params(2);
+  ASSERT_TRUE(pull(params.data(), nullptr).ok());
+  EXPECT_EQ(params, std::vector<float>({7, 8}));
+
+  const std::vector<uint64_t> want = {5, 2};
+  std::vector<float> pulled(4);
+  PsClient::Rows ask;
+  ask.width = 2;
+  ask.pull_keys = &want;
+  ask.pulled = pulled.data();
+  ASSERT_TRUE(pull(params.data(), &ask).ok());
+  EXPECT_EQ(pulled, std::vector<float>({3, 4, 1, 2}));
+
+  const std::vector<uint64_t> unknown = {3};
+  ask.pull_keys = &unknown;
+  const absl::Status missing = pull(params.data(), &ask);
+  EXPECT_EQ(missing.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(missing.message(), HasSubstr("m/model.safetensors"));
+  EXPECT_THAT(missing.message(), HasSubstr("key 3"));
+}
+
 }  // namespace
 }  // namespace descent
