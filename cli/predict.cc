@@ -90,12 +90,16 @@ absl::StatusOr<Dataset> ReadData(const PredictOptions& options,
   }
   Dataset data;
   if (format == "csv") {
-    CsvOptions csv;
+    // As the job read its files, where the manifest says how.
+    CsvOptions csv = m.has_csv() ? CsvOptionsOf(m.csv()) : CsvOptions();
     csv.regression = m.regression();
+    csv.num_classes = 0;  // any labels: they are not used
     ASSIGN_OR_RETURN(data, ReadCsv(path, csv));
   } else {
-    LibsvmOptions libsvm;
+    LibsvmOptions libsvm =
+        m.has_libsvm() ? LibsvmOptionsOf(m.libsvm()) : LibsvmOptions();
     libsvm.regression = m.regression();
+    libsvm.num_classes = 0;
     libsvm.num_features = m.num_features();
     absl::StatusOr<Dataset> read = ReadLibsvmDense(path, libsvm);
     if (!read.ok()) {  // an index beyond the model's width, most likely
@@ -309,7 +313,7 @@ absl::Status PrepareFeatures(const v1::ModelManifest& manifest,
   if (data->num_features != manifest.num_features()) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": read as ", format, ", it has ", data->num_features,
-        " features", format == "csv" ? " (the last column is the label)" : "",
+        " features", format == "csv" ? " (one column is the label)" : "",
         "; the model takes ", manifest.num_features()));
   }
   const v1::FeatureScaling& scaling = manifest.scaling();

@@ -481,6 +481,18 @@ v1::ModelManifest ManifestBase(const v1::JobConfig& config,
   m.set_config_hash(ConfigHash(config));
   m.set_data_fingerprint(DataFingerprint(config.data(), data.train_examples));
   m.set_sparse(IsSparseModel(config.model()));
+  if (config.data().has_csv()) {
+    *m.mutable_csv() = config.data().csv();
+    m.mutable_csv()->clear_train();
+    m.mutable_csv()->clear_test();
+    m.mutable_csv()->clear_validation();
+  }
+  if (config.data().has_libsvm()) {
+    *m.mutable_libsvm() = config.data().libsvm();
+    m.mutable_libsvm()->clear_train();
+    m.mutable_libsvm()->clear_test();
+    m.mutable_libsvm()->clear_validation();
+  }
   return m;
 }
 

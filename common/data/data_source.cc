@@ -300,27 +300,6 @@ absl::StatusOr<Dataset> ReadIdxValidation(const v1::IdxDataConfig& idx) {
                  idx.num_classes(), IndexRange{0, count});
 }
 
-CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
-  CsvOptions options;
-  if (csv.has_header()) options.header = csv.header();
-  // Validated (FindConfigIssue): a delimiter ParseCsvDelimiter accepts.
-  options.delimiter = ParseCsvDelimiter(csv.delimiter()).value_or(',');
-  options.skip_lines = csv.skip_lines();
-  options.label_column = csv.label_column();
-  options.label_index = csv.label_index();
-  options.regression = csv.regression();
-  options.num_classes = csv.num_classes();
-  return options;
-}
-
-LibsvmOptions LibsvmOptionsOf(const v1::LibsvmDataConfig& libsvm) {
-  LibsvmOptions options;
-  if (libsvm.has_zero_based()) options.zero_based = libsvm.zero_based();
-  options.regression = libsvm.regression();
-  options.num_classes = libsvm.num_classes();
-  return options;
-}
-
 // "a.svm" or "a.svm and b.svm".
 // One label encoding over the splits read from different files (a test
 // file, a validation file; without either, the one file's own encoding
@@ -397,6 +376,27 @@ absl::StatusOr<std::pair<SparseDataset, SparseDataset>> ReadLibsvmSplits(
 bool IsSparseModel(const v1::ModelConfig& model) {
   return model.has_sparse_logistic_regression() ||
          model.has_factorization_machine() || model.has_matrix_factorization();
+}
+
+CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv) {
+  CsvOptions options;
+  if (csv.has_header()) options.header = csv.header();
+  // Validated (FindConfigIssue): a delimiter ParseCsvDelimiter accepts.
+  options.delimiter = ParseCsvDelimiter(csv.delimiter()).value_or(',');
+  options.skip_lines = csv.skip_lines();
+  options.label_column = csv.label_column();
+  options.label_index = csv.label_index();
+  options.regression = csv.regression();
+  options.num_classes = csv.num_classes();
+  return options;
+}
+
+LibsvmOptions LibsvmOptionsOf(const v1::LibsvmDataConfig& libsvm) {
+  LibsvmOptions options;
+  if (libsvm.has_zero_based()) options.zero_based = libsvm.zero_based();
+  options.regression = libsvm.regression();
+  options.num_classes = libsvm.num_classes();
+  return options;
 }
 
 Dataset SliceRows(const Dataset& data, IndexRange range) {

@@ -37,8 +37,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/data/csv_reader.h"
 #include "common/data/data_description.h"
 #include "common/data/dataset.h"
+#include "common/data/libsvm_reader.h"
 #include "common/data/sparse_dataset.h"
 #include "descent/v1/job.pb.h"
 
@@ -127,6 +129,11 @@ class DataSource {
   const v1::DataConfig data_;
   const bool sparse_;
 };
+
+// The reader options a job's data.csv or data.libsvm stands for (the file
+// names aside); `csv` validated (FindConfigIssue).
+CsvOptions CsvOptionsOf(const v1::CsvDataConfig& csv);
+LibsvmOptions LibsvmOptionsOf(const v1::LibsvmDataConfig& libsvm);
 
 // Rows [range.begin, range.end) of `data`.
 Dataset SliceRows(const Dataset& data, IndexRange range);

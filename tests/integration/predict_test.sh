@@ -68,6 +68,22 @@ acc="$(accuracy "$WORK/preds.csv" "$WORK/truth")"
   cmp -s - <(cut -d, -f1,2 "$WORK/preds.csv") || fail "stdout differs from --output"
 echo "softmax: descent predict accuracy $acc, as the job"
 
+# A job that read its CSV its own way (';' between fields, the label first
+# by name): model/'s manifest records how, and predict reads alike.
+for split in train test; do
+  awk -F, '{ print $4 ";" $1 ";" $2 ";" $3 }' "$WORK/$split.csv" >"$WORK/semi_$split.csv"
+done
+sed "s|csv { train: \"$WORK/train.csv\" test: \"$WORK/test.csv\" }|csv { train: \"$WORK/semi_train.csv\" test: \"$WORK/semi_test.csv\" delimiter: \";\" label_column: \"kind\" }|" \
+  "$WORK/softmax.textproto" >"$WORK/semi.textproto"
+grep -q semi_train "$WORK/semi.textproto" || fail "semi.textproto: $(cat "$WORK/semi.textproto")"
+run "$WORK/semi.textproto" "$WORK/semi"
+"$DESCENT" predict --model "$WORK/semi/model" --data "$WORK/semi_test.csv" \
+  --output "$WORK/semi_preds.csv" || fail "predict on the ';' CSV: exit $?"
+acc="$(accuracy "$WORK/semi_preds.csv" "$WORK/truth")"
+[[ "test_accuracy: $acc" == "$(printed | head -1)" ]] ||
+  fail "';' CSV: predict's accuracy $acc, the job's $(printed | head -1)"
+echo "a ';' CSV with the label first: predict reads it as the job did, accuracy $acc"
+
 # A file of another width: exit 3, naming both.
 cut -d, -f2- "$WORK/test.csv" >"$WORK/narrow.csv"
 expect_exit 3 "narrow.csv: read as csv, it has 2 features.*the model takes 3" \
