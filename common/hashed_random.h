@@ -8,8 +8,18 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 
 namespace descent {
+
+// 64-bit FNV-1a of `text`: stable across builds, machines and runs (unlike
+// std::hash or absl::Hash), for identifiers that are written down (the
+// config hash, the model's data fingerprint).
+inline uint64_t Fnv1a64(std::string_view text) {
+  uint64_t hash = 0xcbf29ce484222325u;
+  for (const unsigned char c : text) hash = (hash ^ c) * 0x100000001b3u;
+  return hash;
+}
 
 // The splitmix64 finalizer (Steele, Lea, Flood 2014): a bijective mix of
 // all 64 bits.

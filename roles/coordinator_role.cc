@@ -370,11 +370,12 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
   }
 }
 
-// The evaluator for the job's model on `examples` (a split of `split`);
-// sparse models also pull `extra_keys`' rows.
+// The evaluator for the job's model on `examples` (a split of `split`), a
+// dense model on `threads` OpenMP threads; sparse models also pull
+// `extra_keys`' rows.
 absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
     const v1::JobConfig& config, const DataShape& shape, Examples examples,
-    Evaluator::Split split, int local_workers,
+    Evaluator::Split split, int threads,
     const std::vector<uint64_t>& extra_keys = {}) {
   const ResolvedEval eval = ResolveEval(config);
   if (examples.is_sparse()) {
@@ -384,8 +385,7 @@ absl::StatusOr<std::unique_ptr<Evaluator>> CreateEvaluator(
         std::move(model), std::move(examples.sparse()), split, extra_keys);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                   CreateModel(config.model(), shape, eval.max_batch,
-                               ResolveThreads(eval.threads, local_workers)));
+                   CreateModel(config.model(), shape, eval.max_batch, threads));
   return std::make_unique<Evaluator>(std::move(model),
                                      std::move(examples.dense()), split);
 }
@@ -397,25 +397,26 @@ absl::Status CreateEvaluators(const v1::JobConfig& config,
                               CoordinatorState& s) {
   ASSIGN_OR_RETURN(Examples test, s.data->LoadTest());
   ASSIGN_OR_RETURN(Examples validation, s.data->LoadValidation());
+  const int threads =
+      ResolveThreads(ResolveEval(config).threads, local_workers);
   if (validation.size() == 0) {
     LOG(INFO) << "no validation data (data.validation_fraction or a "
                  "validation file): evaluating on the test split, which "
                  "then also chooses the result";
     ASSIGN_OR_RETURN(s.evaluator,
                      CreateEvaluator(config, shape, std::move(test),
-                                     Evaluator::Split::kTest, local_workers));
+                                     Evaluator::Split::kTest, threads));
     return absl::OkStatus();
   }
   LOG(INFO) << "evaluating on " << validation.size()
             << " validation examples; test (" << test.size()
             << " examples) once, at the end, on the selected model";
-  ASSIGN_OR_RETURN(s.test,
-                   CreateEvaluator(config, shape, std::move(test),
-                                   Evaluator::Split::kTest, local_workers));
-  ASSIGN_OR_RETURN(s.evaluator,
-                   CreateEvaluator(config, shape, std::move(validation),
-                                   Evaluator::Split::kValidation, local_workers,
-                                   s.test->keys()));
+  ASSIGN_OR_RETURN(s.test, CreateEvaluator(config, shape, std::move(test),
+                                           Evaluator::Split::kTest, threads));
+  ASSIGN_OR_RETURN(
+      s.evaluator,
+      CreateEvaluator(config, shape, std::move(validation),
+                      Evaluator::Split::kValidation, threads, s.test->keys()));
   return absl::OkStatus();
 }
 

@@ -22,7 +22,6 @@
 #include "roles/metrics_server.h"
 #include "rpc/grpc_coordinator_client.h"
 #include "rpc/grpc_shard_transport.h"
-#include "server/coordinator/evaluation_tracker.h"
 #include "worker/trainer.h"
 
 namespace descent {
@@ -157,9 +156,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
   // evaluation interval, so that the coordinator hears of every boundary
   // at once rather than up to a heartbeat interval later (longer than a
   // small job lasts).
-  const int64_t beat_every = BeatEverySteps(
-      config, registration.num_data_shards(),
-      train.epochs * ((data.size() + train.batch_size - 1) / train.batch_size));
+  const int64_t beat_every =
+      BeatEverySteps(config, registration.num_data_shards());
   int64_t steps = 0;
   absl::Status trained = trainer->Run([&loop, &steps, beat_every] {
     if (beat_every > 0 && ++steps % beat_every == 0) loop.BeatNow();
@@ -185,14 +183,9 @@ absl::Status Work(const WorkerRoleOptions& options) {
 
 }  // namespace
 
-int64_t BeatEverySteps(const v1::JobConfig& config, int workers,
-                       int64_t worker_steps) {
-  workers = std::max(1, workers);
-  const int64_t every =
-      config.train().has_eval_every_steps()
-          ? config.train().eval_every_steps()
-          : DefaultEvalEverySteps(workers * std::max<int64_t>(0, worker_steps));
-  return every > 0 ? std::max<int64_t>(1, every / workers) : 0;
+int64_t BeatEverySteps(const v1::JobConfig& config, int workers) {
+  const int64_t every = config.train().eval_every_steps();
+  return every > 0 ? std::max<int64_t>(1, every / std::max(1, workers)) : 0;
 }
 
 int RunWorker(const WorkerRoleOptions& options) {

@@ -25,13 +25,11 @@ struct WorkerRoleOptions {
 // Returns the process exit code (common/exit_codes.h).
 int RunWorker(const WorkerRoleOptions& options);
 
-// How many of its own steps a worker of `workers` that takes
-// `worker_steps` steps in all lets pass between the heartbeats it sends at
-// once: its share of an evaluation interval (train.eval_every_steps, or the
-// coordinator's default, from about workers x worker_steps steps), at least
-// 1; 0 without periodic evaluations.
-int64_t BeatEverySteps(const v1::JobConfig& config, int workers,
-                       int64_t worker_steps);
+// How many of its own steps a worker of `workers` lets pass between the
+// heartbeats it sends at once: its share of train.eval_every_steps (which
+// the coordinator resolves before it hands out the config), at least 1; 0
+// without periodic evaluations.
+int64_t BeatEverySteps(const v1::JobConfig& config, int workers);
 
 }  // namespace descent
 

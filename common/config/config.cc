@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/hashed_random.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -394,12 +395,8 @@ std::string JobConfigToText(const v1::JobConfig& config) {
 std::string ConfigHash(const v1::JobConfig& config) {
   v1::JobConfig job = config;
   job.clear_job_id();
-  // 64-bit FNV-1a: stable across builds and machines, unlike std::hash.
-  uint64_t hash = 0xcbf29ce484222325u;
-  for (unsigned char c : JobConfigToText(job)) {
-    hash = (hash ^ c) * 0x100000001b3u;
-  }
-  return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
+  return absl::StrCat(
+      absl::Hex(Fnv1a64(JobConfigToText(job)), absl::kZeroPad16));
 }
 
 }  // namespace descent

@@ -53,12 +53,21 @@ int64_t TotalSteps(const CoordinatorOptions& options) {
   return steps * std::max(1, train.epochs());
 }
 
+// `options` with train.eval_every_steps resolved: if unset,
+// DefaultEvalEverySteps of the job's total steps. The config goes to every
+// server and worker at registration, so they all use this one interval.
+CoordinatorOptions WithEvalInterval(CoordinatorOptions options) {
+  v1::TrainConfig& train = *options.config.mutable_train();
+  if (!train.has_eval_every_steps()) {
+    train.set_eval_every_steps(DefaultEvalEverySteps(TotalSteps(options)));
+  }
+  return options;
+}
+
 EvaluationTrackerOptions TrackerOptions(const CoordinatorOptions& options) {
   const v1::TrainConfig& train = options.config.train();
   EvaluationTrackerOptions tracker;
-  tracker.eval_every_steps = train.has_eval_every_steps()
-                                 ? train.eval_every_steps()
-                                 : DefaultEvalEverySteps(TotalSteps(options));
+  tracker.eval_every_steps = train.eval_every_steps();
   tracker.patience = train.early_stopping().patience();
   tracker.min_delta = train.early_stopping().min_delta();
   tracker.max_loss_factor = train.max_loss_factor();
@@ -68,7 +77,7 @@ EvaluationTrackerOptions TrackerOptions(const CoordinatorOptions& options) {
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options)
-    : options_(std::move(options)),
+    : options_(WithEvalInterval(std::move(options))),
       shard_ranges_(ShardRanges(options_.num_parameters,
                                 options_.config.cluster().num_servers())),
       created_(options_.clock()),

@@ -11,9 +11,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/data/input_files.h"
+#include "common/hashed_random.h"
 #include "common/status_macros.h"
 #include "common/storage/atomic_file.h"
 #include "common/wire.h"  // little-endian host
@@ -354,31 +357,23 @@ absl::Status WriteModelDir(const std::string& dir, const ModelDir& model) {
 
 std::string DataFingerprint(const v1::DataConfig& data,
                             int64_t train_examples) {
-  std::vector<std::string> files;
   std::string text;
-  if (data.has_idx()) {
-    files = {data.idx().train_images(), data.idx().train_labels()};
-  } else if (data.has_csv()) {
-    files = {data.csv().train()};
-  } else if (data.has_libsvm()) {
-    files = {data.libsvm().train()};
-  } else if (data.has_ratings()) {
-    files = {data.ratings().train()};
-  } else if (data.has_synthetic()) {
+  if (data.has_synthetic()) {
     text = data.synthetic().ShortDebugString() + "\n";
   }
-  for (const std::string& file : files) {
+  // The training files (not test or validation), in the config's order.
+  for (const auto& [field, file] : InputFiles(data)) {
+    if (!absl::EndsWith(field, ".train") &&
+        !absl::StrContains(field, ".train_")) {
+      continue;
+    }
     std::error_code error;
     const uintmax_t size = fs::file_size(file, error);
     absl::StrAppend(&text, fs::path(file).filename().string(), " ",
                     error ? int64_t{-1} : static_cast<int64_t>(size), "\n");
   }
   absl::StrAppend(&text, "train_examples ", train_examples);
-  uint64_t hash = 14695981039346656037ull;  // FNV-1a 64
-  for (const unsigned char c : text) {
-    hash = (hash ^ c) * 1099511628211ull;
-  }
-  return absl::StrFormat("%016x", hash);
+  return absl::StrFormat("%016x", Fnv1a64(text));
 }
 
 absl::StatusOr<ModelDir> ReadModelDir(const std::string& dir) {
