@@ -112,6 +112,28 @@ TEST_F(CoordinatorTest, WorkersGetDistinctIdsAndRetriesKeepThem) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// The interval is resolved once, by the coordinator, and handed out with
+// the config: every worker paces its heartbeats by the same one.
+TEST(CoordinatorIntervalTest, WorkersGetTheResolvedEvaluationInterval) {
+  CoordinatorOptions options;
+  options.config.set_job_id("job-1");
+  options.config.mutable_cluster()->set_num_servers(1);
+  options.config.mutable_cluster()->set_num_workers(2);
+  options.config.mutable_train()->set_epochs(1);
+  options.config.mutable_train()->set_batch_size(10);
+  options.num_parameters = 3;
+  options.train_examples = 2000;  // 200 steps in all: every 10
+  Coordinator coordinator(std::move(options));
+  v1::RegisterWorkerRequest request;
+  request.set_instance_id(7);
+  absl::StatusOr<v1::RegisterWorkerResponse> response =
+      coordinator.RegisterWorker(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_TRUE(response->config().train().has_eval_every_steps());
+  EXPECT_EQ(response->config().train().eval_every_steps(), 10);
+  EXPECT_EQ(coordinator.eval_every_steps(), 10);
+}
+
 TEST_F(CoordinatorTest, AWorkerGetsTheIdItAsksFor) {
   v1::RegisterWorkerRequest request;
   request.set_instance_id(11);
