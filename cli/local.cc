@@ -24,6 +24,7 @@
 #include "common/status_macros.h"
 #include "common/storage/atomic_file.h"
 #include "common/storage/output_dir.h"
+#include "roles/checkpointer.h"
 #include "rpc/grpc_coordinator_client.h"
 
 namespace descent {
@@ -48,8 +49,13 @@ struct Job {
   std::string binary;
   std::string prometheus_sd_file;  // empty: none
   absl::Duration metrics_linger;   // the coordinator's, after the end
+  bool resume = false;             // --resume: the job in output_dir goes on
   std::vector<std::unique_ptr<ChildProcess>> children;
 };
+
+// How long an interrupted launcher waits for the coordinator to take its
+// last checkpoint, write its results and exit, before stopping everything.
+constexpr absl::Duration kInterruptGrace = absl::Seconds(20);
 
 // logs/server-1.log for child "server/1".
 std::string LogPath(const Job& job, const std::string& name) {
@@ -190,13 +196,14 @@ int Interrupted(Job& job, ProgressDisplay& display) {
   std::fprintf(stderr,
                "descent local: interrupted (%s); stopping %zu processes\n",
                strsignal(g_interrupt.load()), job.children.size());
-  // The coordinator first: it ends the job as interrupted, writes
-  // summary.json and tells servers and workers, which then exit on their
-  // own; whatever is left after that is stopped.
+  // The coordinator first: it takes a last checkpoint (if the job takes
+  // them), ends the job as interrupted, writes summary.json and model/ and
+  // tells servers and workers, which then exit on their own; whatever is
+  // left after that is stopped.
   ChildProcess& coordinator = *job.children.front();
   if (!coordinator.Poll()) {
     coordinator.Signal(SIGTERM);
-    const absl::Time give_up = absl::Now() + absl::Seconds(3);
+    const absl::Time give_up = absl::Now() + kInterruptGrace;
     while (!coordinator.Poll() && absl::Now() < give_up) {
       absl::SleepFor(absl::Milliseconds(10));
     }
@@ -311,13 +318,17 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
   const std::string ready_file = job.output_dir + "/coordinator.addr";
   std::error_code ignored;  // a reused output directory may hold a stale one
   std::filesystem::remove(ready_file, ignored);
-  absl::Status spawned =
-      Spawn(job, "coordinator",
-            {"coordinator", "--config=" + job.output_dir + "/config.textproto",
-             "--output_dir=" + job.output_dir, "--ready_file=" + ready_file,
-             "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-             absl::StrCat("--local_workers=", config.cluster().num_workers()),
-             "--metrics_linger=" + absl::FormatDuration(job.metrics_linger)});
+  std::vector<std::string> args = {
+      "coordinator",
+      "--config=" + job.output_dir + "/config.textproto",
+      job.resume ? "--resume=" + job.output_dir
+                 : "--output_dir=" + job.output_dir,
+      "--ready_file=" + ready_file,
+      "--listen=127.0.0.1:0",
+      "--metrics_listen=127.0.0.1:0",
+      absl::StrCat("--local_workers=", config.cluster().num_workers()),
+      "--metrics_linger=" + absl::FormatDuration(job.metrics_linger)};
+  absl::Status spawned = Spawn(job, "coordinator", args);
   if (spawned.ok()) spawned = WriteProcesses(job, nullptr);
   if (!spawned.ok()) {
     std::fprintf(stderr, "descent local: %s\n",
@@ -365,12 +376,18 @@ absl::Status PrepareOutput(const v1::JobConfig& config,
 }  // namespace
 
 int RunLocal(const LocalOptions& options) {
+  const bool resuming = !options.resume_dir.empty();
   absl::StatusOr<v1::JobConfig> config =
-      LoadJobConfig(options.config_path, options.overrides);
+      resuming ? ResumeConfig(options.resume_dir, options.overrides)
+               : LoadJobConfig(options.config_path, options.overrides);
   if (!config.ok()) {
-    std::fprintf(stderr, "descent local: %s\n",
+    std::fprintf(stderr, "descent local: %s%s\n", resuming ? "--resume: " : "",
                  std::string(config.status().message()).c_str());
-    return kExitBadConfig;
+    // A resume's checkpoint missing or damaged is a data error (3); any
+    // problem with the config itself, its file included, is 2.
+    return !resuming || absl::IsInvalidArgument(config.status())
+               ? kExitBadConfig
+               : ExitCodeFor(config.status());
   }
   AssignJobId(&*config);
   // Before anything starts or is written: every input file must be there.
@@ -384,9 +401,13 @@ int RunLocal(const LocalOptions& options) {
   job.binary = options.binary;
   job.prometheus_sd_file = options.prometheus_sd_file;
   job.metrics_linger = options.metrics_linger;
-  job.output_dir = OutputDirOf(options.output_dir, *config);
-  absl::Status claimed =
-      ClaimOutputDir(job.output_dir, LocalJobEntries(), options.overwrite);
+  job.output_dir =
+      resuming ? options.resume_dir : OutputDirOf(options.output_dir, *config);
+  job.resume = resuming;
+  absl::Status claimed = resuming
+                             ? absl::OkStatus()
+                             : ClaimOutputDir(job.output_dir, LocalJobEntries(),
+                                              options.overwrite);
   if (!claimed.ok()) {
     std::fprintf(stderr, "descent local: %s\n",
                  std::string(claimed.message()).c_str());

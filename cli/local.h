@@ -22,6 +22,9 @@ namespace descent {
 struct LocalOptions {
   std::string config_path;
   std::vector<std::string> overrides;  // --set PATH=VALUE, in order
+  // --resume DIR: continue the job in DIR from its newest complete
+  // checkpoint (config_path empty; ResumeConfig applies the overrides).
+  std::string resume_dir;
   // Empty: runs/<job id>.
   std::string output_dir;
   // Reuse an output directory that holds another job's results, deleting

@@ -20,6 +20,7 @@
 #include "common/config/config.h"
 #include "common/exit_codes.h"
 #include "glog/logging.h"
+#include "roles/checkpointer.h"
 #include "roles/coordinator_role.h"
 #include "roles/server_role.h"
 #include "roles/worker_role.h"
@@ -71,13 +72,14 @@ struct Flags {
   std::string labels;
   std::string output;
   int64_t max_examples = 0;
+  std::string resume;
 };
 
 void AddJobFlags(CLI::App* command, Flags& flags) {
   command
       ->add_option("--config", flags.config,
-                   "Job config file (protobuf text format)")
-      ->required()
+                   "Job config file (protobuf text format); required unless "
+                   "--resume")
       ->type_name("FILE");
   command
       ->add_option("--set", flags.sets,
@@ -93,6 +95,33 @@ void AddJobFlags(CLI::App* command, Flags& flags) {
   command->add_flag("--overwrite", flags.overwrite,
                     "Reuse an --output_dir that holds another job's results, "
                     "deleting them");
+  command
+      ->add_option("--resume", flags.resume,
+                   "Continue the job whose output directory is DIR, in DIR, "
+                   "from its newest complete checkpoint (its own config; "
+                   "--set may change epochs, evaluation and checkpoint "
+                   "settings)")
+      ->type_name("DIR");
+}
+
+// The problem with --config, --resume, --output_dir and --overwrite
+// together, or "": exactly one of --config and --resume, and --resume
+// with neither of the others.
+// `descent coordinator` takes both (as `descent local` starts a resumed
+// one): then the file's config, checked against the checkpoint's.
+std::string CheckJobSource(const Flags& flags, bool config_and_resume) {
+  if (flags.config.empty() && flags.resume.empty()) {
+    return "--config FILE is required (or --resume DIR)";
+  }
+  if (!config_and_resume && !flags.config.empty() && !flags.resume.empty()) {
+    return "--config and --resume exclude each other: a resumed job runs "
+           "with its own config (change it with --set)";
+  }
+  if (!flags.resume.empty() && (flags.overwrite || !flags.output_dir.empty())) {
+    return "--resume DIR continues the job in DIR: --output_dir and "
+           "--overwrite do not apply";
+  }
+  return "";
 }
 
 void AddLingerFlag(CLI::App* command, Flags& flags, const char* help) {
@@ -189,7 +218,8 @@ void Define(CLI::App& app, Flags& flags) {
       "Examples:\n"
       "  descent local --config examples/fashion_mnist_softmax.textproto\n"
       "  descent local --config job.textproto --set train.epochs=1 \\\n"
-      "      --set optimizer.sgd.learning_rate=0.05 --output_dir runs/try1");
+      "      --set optimizer.sgd.learning_rate=0.05 --output_dir runs/try1\n"
+      "  descent local --resume runs/try1 --set train.epochs=4");
 
   CLI::App* coordinator = app.add_subcommand(
       "coordinator",
@@ -208,6 +238,8 @@ void Define(CLI::App& app, Flags& flags) {
   coordinator->footer(
       "Example:\n"
       "  descent coordinator --config job.textproto --listen 10.0.0.1:7000 "
+      "--insecure\n"
+      "  descent coordinator --resume runs/job-1 --listen 10.0.0.1:7000 "
       "--insecure");
 
   CLI::App* server =
@@ -379,7 +411,11 @@ std::string CheckListen(const Flags& flags) {
 }
 
 int Local(const Flags& flags) {
+  const std::string source_problem =
+      CheckJobSource(flags, /*config_and_resume=*/false);
+  if (!source_problem.empty()) return UsageError(source_problem, "local");
   LocalOptions options;
+  options.resume_dir = flags.resume;
   options.config_path = flags.config;
   options.overrides = flags.sets;
   options.output_dir = flags.output_dir;
@@ -405,13 +441,22 @@ int Coordinator(const Flags& flags) {
   if (!linger.ok()) {
     return UsageError(std::string(linger.status().message()), "coordinator");
   }
+  const std::string source_problem =
+      CheckJobSource(flags, /*config_and_resume=*/true);
+  if (!source_problem.empty()) {
+    return UsageError(source_problem, "coordinator");
+  }
   absl::StatusOr<v1::JobConfig> config =
-      LoadJobConfig(flags.config, flags.sets);
+      flags.config.empty() ? ResumeConfig(flags.resume, flags.sets)
+                           : LoadJobConfig(flags.config, flags.sets);
   if (!config.ok()) {
     LOG(ERROR) << config.status().message();
-    return kExitBadConfig;
+    return flags.config.size() || absl::IsInvalidArgument(config.status())
+               ? kExitBadConfig
+               : ExitCodeFor(config.status());
   }
   CoordinatorRoleOptions options;
+  options.resume_dir = flags.resume;
   options.config = *std::move(config);
   options.output_dir = flags.output_dir;
   options.overwrite = flags.overwrite;

@@ -72,7 +72,8 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::WaitUntilRunning(
       LOG(INFO) << "waiting for the job to start: " << status->members_size()
                 << " members registered so far";
     }
-    if (status->state() == v1::SUCCEEDED || status->state() == v1::FAILED) {
+    if (status->state() == v1::SUCCEEDED || status->state() == v1::FAILED ||
+        status->state() == v1::INTERRUPTED) {
       return absl::FailedPreconditionError(
           absl::StrCat("the job ended before it started: ", status->error()));
     }

@@ -27,10 +27,12 @@
 #include "common/storage/atomic_file.h"
 #include "common/storage/output_dir.h"
 #include "glog/logging.h"
+#include "roles/checkpointer.h"
 #include "roles/metrics_server.h"
 #include "rpc/coordinator_service.h"
 #include "rpc/grpc_shard_transport.h"
 #include "rpc/rpc.h"
+#include "server/coordinator/checkpoints.h"
 #include "server/coordinator/coordinator.h"
 #include "server/coordinator/evaluator.h"
 #include "server/coordinator/job_output.h"
@@ -101,6 +103,13 @@ struct CoordinatorState {
   std::optional<v1::Evaluation> last;
   v1::Evaluation best_evaluation;
   std::optional<v1::Evaluation> selected_test;
+  // With train.checkpoint (or resumed): takes the checkpoints, once the
+  // shard map is complete.
+  std::unique_ptr<Checkpointer> checkpointer;
+  std::string checkpoint_root;
+  int64_t train_examples = 0;
+  // The parameters of model/ were pulled when the job was interrupted.
+  bool pulled_at_end = false;
 };
 
 // "total 1.2 | weights 0.9 | bias 0.01" for the log.
@@ -315,6 +324,38 @@ void UpdateMetrics(const v1::JobStatus& status, const Coordinator& coordinator,
   m.workers_alive.Set(status.state() == v1::RUNNING ? workers : 0);
 }
 
+// Takes a checkpoint (Checkpointer::Take) with the best parameters kept so
+// far, logs and counts it. A checkpoint that fails is logged; the job goes
+// on (the previous checkpoint stays the one to resume from).
+void TakeCheckpoint(CoordinatorState& s, const std::string& reason, bool final,
+                    absl::Duration patience) {
+  if (s.checkpointer == nullptr) return;
+  std::string best;
+  int best_index = -1;
+  if (s.best.step >= 0) {
+    absl::StatusOr<std::vector<NamedTensor>> tensors =
+        ModelTensors(s.layout.dense, s.best);
+    if (tensors.ok()) best = EncodeSafetensors(*tensors, {});
+    const v1::JobSummary summary = s.coordinator->Summary();
+    for (int i = 0; i < summary.history_size(); ++i) {
+      if (summary.history(i).step() == s.best_evaluation.step()) best_index = i;
+    }
+  }
+  absl::StatusOr<CheckpointTaken> taken = s.checkpointer->Take(
+      reason, *s.coordinator, best, best_index, final, patience);
+  if (!taken.ok()) {
+    LOG(WARNING) << "checkpoint (" << reason
+                 << ") not taken: " << taken.status().message();
+    return;
+  }
+  if (taken->skipped) return;
+  s.metrics->checkpoints.Increment();
+  s.metrics->checkpoint_duration.Observe(taken->seconds);
+  LOG(INFO) << "checkpoint (" << reason << ") at global step "
+            << taken->global_step << ": " << taken->dir << ", " << taken->bytes
+            << " bytes in " << taken->seconds << " s";
+}
+
 // One pass of the main loop while RUNNING: evaluate when due, finish when
 // every worker is done.
 absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
@@ -330,12 +371,25 @@ absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
     ASSIGN_OR_RETURN(s.ps, PsClient::Create(std::move(options)));
     LOG(INFO) << "all " << config.cluster().num_servers() << " servers and "
               << config.cluster().num_workers() << " workers registered";
+    if (!s.checkpoint_root.empty()) {
+      CheckpointerOptions checkpoints;
+      checkpoints.config = config;
+      checkpoints.root = s.checkpoint_root;
+      checkpoints.shards.assign(status.shards().begin(), status.shards().end());
+      checkpoints.train_examples = s.train_examples;
+      checkpoints.deadline = std::max(absl::Seconds(60), 6 * peer.rpc_deadline);
+      s.checkpointer = std::make_unique<Checkpointer>(std::move(checkpoints));
+    }
   }
   if (s.coordinator->AllWorkersDone()) {
     RETURN_IF_ERROR(Evaluate(s, config, /*final=*/true));
+    TakeCheckpoint(s, "final", /*final=*/true, absl::Seconds(60));
     s.coordinator->Succeed();
   } else if (s.coordinator->EvaluationDue()) {
     RETURN_IF_ERROR(Evaluate(s, config, /*final=*/false));
+  } else if (s.checkpointer != nullptr &&
+             s.checkpointer->Due(status.global_step(), absl::Now())) {
+    TakeCheckpoint(s, "periodic", /*final=*/false, absl::Seconds(60));
   }
   return absl::OkStatus();
 }
@@ -348,11 +402,32 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
     const v1::JobStatus status = s.coordinator->Status();
     UpdateMetrics(status, *s.coordinator, *s.metrics, &counted);
     if (status.state() == v1::SUCCEEDED) return kExitOk;
-    if (const int signal = g_stop.load();
-        signal != 0 && status.state() != v1::FAILED) {
-      s.coordinator->Fail(absl::StrCat("interrupted by ", strsignal(signal)),
-                          kExitInterrupted);
+    if (const int signal = g_stop.load(); signal != 0 &&
+                                          status.state() != v1::FAILED &&
+                                          status.state() != v1::INTERRUPTED) {
+      // A last checkpoint first, within a bound: the launcher gives the
+      // coordinator kInterruptGrace before it stops everything.
+      if (status.state() == v1::RUNNING && s.ps != nullptr) {
+        TakeCheckpoint(s, "interrupt", /*final=*/false, absl::Seconds(10));
+        // model/'s parameters too, while the servers still serve: once the
+        // job has ended they leave at their next heartbeat.
+        v1::Evaluation current;
+        current.set_step(status.global_step());
+        absl::Status pulled = EvaluateCurrent(s, config, &current);
+        if (pulled.ok()) {
+          s.pulled_at_end = true;
+        } else {
+          LOG(WARNING) << "model/: cannot pull the current parameters: "
+                       << pulled.message();
+        }
+      }
+      s.coordinator->Interrupt(
+          absl::StrCat("interrupted by ", strsignal(signal)));
       continue;
+    }
+    if (status.state() == v1::INTERRUPTED) {
+      LOG(WARNING) << "job " << status.error();
+      return s.coordinator->exit_code();
     }
     if (status.state() == v1::FAILED) {
       LOG(ERROR) << "job failed: " << status.error();
@@ -497,8 +572,50 @@ v1::ModelManifest ManifestBase(const v1::JobConfig& config,
   return m;
 }
 
+// OK if model directory `dir` holds parameters of `layout` for data of
+// `data`'s width.
+absl::Status CheckWarmStart(const std::string& dir, const ModelLayout& layout,
+                            const DataDescription& data) {
+  ASSIGN_OR_RETURN(ModelDir model, ReadModelDir(dir));
+  if (model.manifest.num_features() != data.num_features) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": a model of ", model.manifest.num_features(),
+                     " features; this job's data has ", data.num_features));
+  }
+  return FlatParameters(layout.dense, model.tensors,
+                        absl::StrCat(dir, "/", kModelTensorsFile))
+      .status();
+}
+
+// A resumed job's best parameters and evaluation (early stopping), from
+// its checkpoint's best.safetensors.
+absl::Status RestoreBest(const FoundCheckpoint& found, CoordinatorState& s) {
+  const v1::CheckpointManifest& m = found.manifest;
+  if (m.best().name().empty() || m.best_evaluation() < 0 ||
+      m.best_evaluation() >= m.history_size()) {
+    return absl::OkStatus();
+  }
+  const std::string path = absl::StrCat(found.dir, "/", m.best().name());
+  ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(path));
+  ASSIGN_OR_RETURN(std::vector<NamedTensor> tensors,
+                   DecodeSafetensors(bytes, path));
+  ASSIGN_OR_RETURN(s.best.dense, FlatParameters(s.layout.dense, tensors, path));
+  for (NamedTensor& t : tensors) {
+    if (t.name == "sparse/keys") s.best.keys = std::move(t.u64);
+    if (t.name == "sparse/rows") {
+      s.best.row_width = t.shape.size() == 2 ? static_cast<int>(t.shape[1]) : 0;
+      s.best.rows = std::move(t.f32);
+    }
+  }
+  s.best_evaluation = m.history(m.best_evaluation());
+  s.best.step = s.best_evaluation.step();
+  return absl::OkStatus();
+}
+
 absl::Status Setup(const CoordinatorRoleOptions& options,
-                   const v1::JobConfig& config, CoordinatorState& s) {
+                   const v1::JobConfig& config,
+                   const std::optional<FoundCheckpoint>& resume,
+                   CoordinatorState& s) {
   s.data = std::make_unique<DataSource>(config);
   ASSIGN_OR_RETURN(DataDescription data, s.data->Describe());
   if (data.train_examples < config.cluster().num_workers()) {
@@ -514,6 +631,16 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
   s.layout = layout;
   s.manifest = ManifestBase(config, data);
+  if (const std::string& from = config.train().init_from(); !from.empty()) {
+    // The servers read it too: refuse a model that does not fit first.
+    absl::Status fits = CheckWarmStart(from, layout, data);
+    if (!fits.ok()) {
+      return WithExitCode(absl::InvalidArgumentError(absl::StrCat(
+                              "train.init_from: ", fits.message())),
+                          kExitBadConfig);
+    }
+    LOG(INFO) << "warm start from " << from;
+  }
   RETURN_IF_ERROR(CreateEvaluators(config, shape, options.local_workers, s));
   s.registry = MetricsRegistry::Create(
       {{"role", "coordinator"}, {"job_id", config.job_id()}});
@@ -534,6 +661,22 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   core.self.set_role(v1::COORDINATOR);
   core.self.set_pid(::getpid());
   core.self.set_metrics_address(s.metrics_server->address());
+  s.train_examples = data.train_examples;
+  if (CheckpointsOn(config.train()) || resume.has_value()) {
+    s.checkpoint_root =
+        std::filesystem::absolute(options.output_dir + "/" + kCheckpointsDir)
+            .lexically_normal()
+            .string();
+    core.checkpoint_root = s.checkpoint_root;
+  }
+  if (resume.has_value()) {
+    core.resume = resume->manifest;
+    core.resume_dir = resume->dir;
+    for (const v1::Evaluation& e : resume->manifest.history()) {
+      RETURN_IF_ERROR(s.eval_log->Append(e));
+    }
+    RETURN_IF_ERROR(RestoreBest(*resume, s));
+  }
   s.coordinator = std::make_unique<Coordinator>(std::move(core));
   if (!config.train().has_eval_every_steps()) {
     LOG(INFO) << "train.eval_every_steps unset: evaluating every "
@@ -612,7 +755,7 @@ absl::Status WriteModel(const std::string& dir, const CoordinatorState& s,
 absl::Status WriteModels(const std::string& output_dir,
                          const v1::JobConfig& config, CoordinatorState& s,
                          int code) {
-  if (code != kExitOk && s.ps != nullptr) {
+  if (code != kExitOk && s.ps != nullptr && !s.pulled_at_end) {
     v1::Evaluation current;
     current.set_step(s.coordinator->Status().global_step());
     absl::Status pulled = EvaluateCurrent(s, config, &current);
@@ -713,14 +856,40 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
   AssignJobId(&options.config);
   options.output_dir = OutputDirOf(requested.output_dir, options.config);
   const v1::JobConfig& config = options.config;
-  absl::Status claimed =
-      ClaimOutputDir(options.output_dir, JobResultEntries(), options.overwrite);
-  if (!claimed.ok()) {
-    LOG(ERROR) << claimed.message();
-    return kExitUsage;
+  std::optional<FoundCheckpoint> resume;
+  if (!options.resume_dir.empty()) {
+    options.output_dir = options.resume_dir;
+    absl::StatusOr<FoundCheckpoint> found = FindLatestCheckpoint(
+        absl::StrCat(options.resume_dir, "/", kCheckpointsDir));
+    if (!found.ok()) {
+      LOG(ERROR) << "--resume: " << found.status().message();
+      return ExitCodeFor(found.status());
+    }
+    for (const absl::Status& damaged : found->damaged) {
+      LOG(WARNING) << "--resume: passing over a damaged checkpoint: DATA_LOSS: "
+                   << damaged.message();
+    }
+    absl::Status resumable = CheckResumable(found->manifest.config(), config);
+    if (!resumable.ok()) {
+      LOG(ERROR) << resumable.message();
+      return kExitBadConfig;
+    }
+    LOG(INFO) << "resuming job " << config.job_id() << " from " << found->dir
+              << " (global step " << found->manifest.global_step()
+              << ", shard versions " << found->manifest.version() << " to "
+              << found->manifest.version() + found->manifest.version_skew()
+              << ")";
+    resume = *std::move(found);
+  } else {
+    absl::Status claimed = ClaimOutputDir(
+        options.output_dir, JobResultEntries(), options.overwrite);
+    if (!claimed.ok()) {
+      LOG(ERROR) << claimed.message();
+      return kExitUsage;
+    }
   }
   CoordinatorState s;
-  absl::Status ready = Setup(options, config, s);
+  absl::Status ready = Setup(options, config, resume, s);
   if (!ready.ok()) {
     LOG(ERROR) << ready.message();
     return ExitCodeFor(ready);

@@ -39,6 +39,11 @@ struct CoordinatorRoleOptions {
   // at least two scrape intervals. SIGTERM or SIGINT cuts it short; the
   // exit code is the job's either way.
   absl::Duration metrics_linger = absl::ZeroDuration();
+  // `descent coordinator --resume DIR`: continue the job whose output
+  // directory is DIR, in DIR, from its newest complete checkpoint (damaged
+  // newer ones are logged as DATA_LOSS and passed over). `config` must be
+  // that checkpoint's, changed at most as CheckResumable allows.
+  std::string resume_dir;
 };
 
 // Runs the coordinator until the job ends; returns the process exit code

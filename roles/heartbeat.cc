@@ -59,6 +59,7 @@ void HeartbeatLoop::Beat() {
   request.set_role(options_.role);
   request.set_id(options_.id);
   if (options_.progress) *request.mutable_progress() = options_.progress();
+  if (options_.version) request.set_version(options_.version());
   absl::StatusOr<v1::HeartbeatResponse> response =
       options_.client->Heartbeat(request);
 
@@ -78,10 +79,12 @@ void HeartbeatLoop::Beat() {
   if (response->state() == v1::SUCCEEDED) {
     ended_ = true;
     outcome_ = absl::OkStatus();
-  } else if (response->state() == v1::FAILED) {
+  } else if (response->state() == v1::FAILED ||
+             response->state() == v1::INTERRUPTED) {
     ended_ = true;
     outcome_ = absl::AbortedError(absl::StrCat(
-        "the coordinator reports the job FAILED: ",
+        "the coordinator reports the job ",
+        v1::JobState_Name(response->state()), ": ",
         response->error().empty() ? "no reason given" : response->error()));
     // This process exits with the job's code, so that whichever process of
     // the job exits first, `descent local` reports the same code.

@@ -30,6 +30,8 @@ class HeartbeatLoop {
     absl::Duration lost_after = absl::Seconds(10);
     // Workers: returns the progress to report. May be empty.
     std::function<v1::WorkerProgress()> progress;
+    // Servers: returns the shard's version to report. May be empty.
+    std::function<int64_t()> version;
   };
 
   // Starts the thread.

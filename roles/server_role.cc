@@ -24,8 +24,10 @@
 #include "rpc/grpc_coordinator_client.h"
 #include "rpc/parameter_server_service.h"
 #include "rpc/rpc.h"
+#include "server/coordinator/model_dir.h"
 #include "server/shard/metrics_observer.h"
 #include "server/shard/parameter_shard.h"
+#include "server/shard/shard_checkpoint.h"
 
 namespace descent {
 namespace {
@@ -103,6 +105,32 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   return ParameterShard::Create(std::move(options));
 }
 
+// train.init_from: the model directory's parameters of this shard's range
+// and its sparse rows.
+absl::Status WarmStart(const v1::RegisterServerResponse& registration,
+                       int index, ParameterShard& shard) {
+  const std::string& dir = registration.config().train().init_from();
+  const DataShape shape{registration.num_features(),
+                        registration.num_classes()};
+  ASSIGN_OR_RETURN(ModelLayout layout,
+                   BuildLayout(registration.config().model(), shape));
+  ASSIGN_OR_RETURN(ModelDir model, ReadModelDir(dir));
+  const std::string path = absl::StrCat(dir, "/", kModelTensorsFile);
+  ASSIGN_OR_RETURN(std::vector<float> dense,
+                   FlatParameters(layout.dense, model.tensors, path));
+  std::vector<uint64_t> keys;
+  std::vector<float> rows;
+  for (NamedTensor& t : model.tensors) {
+    if (t.name == "sparse/keys") keys = std::move(t.u64);
+    if (t.name == "sparse/rows") rows = std::move(t.f32);
+  }
+  const std::vector<float> slice(dense.begin() + registration.begin(),
+                                 dense.begin() + registration.end());
+  RETURN_IF_ERROR(shard.WarmStart(slice, keys, rows));
+  LOG(INFO) << "shard " << index << ": warm start from " << dir;
+  return absl::OkStatus();
+}
+
 // `advertise` with its port taken from `bound` if it has none or port 0.
 std::string AdvertisedAddress(const std::string& advertise,
                               const std::string& bound) {
@@ -145,10 +173,30 @@ absl::Status Serve(const ServerRoleOptions& options) {
   registry->AddLabel("job_id", registration.config().job_id());
   ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
                    CreateShard(options.shard, registration, &metrics, &tally));
+  if (!registration.restore_path().empty()) {
+    ASSIGN_OR_RETURN(ShardState state,
+                     ReadShardCheckpoint(registration.restore_path(),
+                                         {registration.restore_bytes(),
+                                          registration.restore_crc32()}));
+    const int64_t version = state.version;
+    // Who is done depends on the resumed config (more epochs, say), not on
+    // who had left when the checkpoint was taken.
+    state.left.assign(registration.done_workers().begin(),
+                      registration.done_workers().end());
+    absl::Status restored = shard->Restore(std::move(state));
+    if (!restored.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(registration.restore_path(), ": ", restored.message()));
+    }
+    LOG(INFO) << "shard " << options.shard << ": restored version " << version
+              << " from " << registration.restore_path();
+  } else if (!registration.config().train().init_from().empty()) {
+    RETURN_IF_ERROR(WarmStart(registration, options.shard, *shard));
+  }
   metrics.parameters.Set(shard->range().size());
   metrics.parameter_norm.Set(shard->parameter_norm());
   metrics.memory.Set(static_cast<double>(shard->memory_bytes()));
-  service.Attach(shard.get());
+  service.Attach(shard.get(), options.shard, registration.checkpoint_root());
   LOG(INFO) << "job " << registration.config().job_id() << ": shard "
             << options.shard << " holds parameters [" << registration.begin()
             << ", " << registration.end() << ")";
@@ -160,6 +208,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   heartbeat.role = v1::SERVER;
   heartbeat.id = options.shard;
   heartbeat.lost_after = peer.heartbeat_timeout;
+  heartbeat.version = [&shard] { return shard->version(); };
   HeartbeatLoop loop(std::move(heartbeat));
   absl::Status outcome = loop.WaitForEnd();
   LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();

@@ -135,7 +135,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
   const ResolvedTrain train = ResolveTrain(config, data.size());
-  const TrainerOptions trainer_options = TrainerOptionsOf(train, id);
+  TrainerOptions trainer_options = TrainerOptionsOf(train, id);
+  trainer_options.start_step = registration.start_step();
   ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration, peer));
   LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples, "
             << train.batch_size << " a step";

@@ -1,7 +1,14 @@
 #include "rpc/parameter_server_service.h"
 
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "rpc/rpc.h"
+#include "server/shard/shard_checkpoint.h"
 
 namespace descent {
 
@@ -88,6 +95,103 @@ void ParameterServerService::FinishPush(const ParameterShard* shard,
     metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
   }
   reactor->Finish(ToGrpcStatus(status));
+}
+
+namespace {
+
+// "step-" and 1 to 19 digits.
+bool IsCheckpointDirectory(const std::string& name) {
+  if (!absl::StartsWith(name, "step-") || name.size() == 5 ||
+      name.size() > 24) {
+    return false;
+  }
+  for (size_t i = 5; i < name.size(); ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(name[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+ParameterServerService::~ParameterServerService() {
+  std::vector<std::thread> writers;
+  {
+    absl::MutexLock lock(&writers_mu_);
+    writers.swap(writers_);
+  }
+  for (std::thread& writer : writers) writer.join();
+}
+
+grpc::ServerUnaryReactor* ParameterServerService::Checkpoint(
+    grpc::CallbackServerContext* context, const v1::CheckpointRequest* request,
+    v1::CheckpointResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ParameterShard* shard = ShardOrRefuse(reactor);
+  if (shard == nullptr) return reactor;
+  absl::Status refused = shard->ValidateCheckpoint(*request);
+  if (refused.ok() && checkpoint_root_.empty()) {
+    refused = absl::FailedPreconditionError("this job takes no checkpoints");
+  }
+  if (refused.ok() && !IsCheckpointDirectory(request->directory())) {
+    refused = absl::InvalidArgumentError(
+        absl::StrCat("checkpoint directory \"", request->directory(),
+                     "\" is not \"step-\" and digits"));
+  }
+  if (!refused.ok()) {
+    metrics_->rejected.Add({{"reason", RejectReason(refused)}}).Increment();
+    reactor->Finish(ToGrpcStatus(refused));
+    return reactor;
+  }
+  const std::string path =
+      absl::StrCat(checkpoint_root_, "/", request->directory(), "/shard-",
+                   index_, ".safetensors");
+  const absl::Time start = absl::Now();
+  // Capture reports a missed version before it returns.
+  auto version_now = std::make_shared<int64_t>(0);
+  shard->Capture(
+      request->at_version(),
+      [this, reactor, response, path, start,
+       version_now](absl::StatusOr<ShardState> state) {
+        if (!state.ok()) {
+          if (absl::IsFailedPrecondition(state.status()) &&
+              absl::StrContains(state.status().message(), "past")) {
+            response->set_missed(true);
+            response->set_version(*version_now);
+            reactor->Finish(grpc::Status::OK);
+          } else {
+            reactor->Finish(ToGrpcStatus(state.status()));
+          }
+          return;
+        }
+        const double capture_seconds =
+            absl::ToDoubleSeconds(absl::Now() - start);
+        auto write = [reactor, response, path, capture_seconds,
+                      state = *std::move(state)]() {
+          const absl::Time begin = absl::Now();
+          absl::StatusOr<FileDigest> digest = WriteShardCheckpoint(path, state);
+          if (!digest.ok()) {
+            reactor->Finish(ToGrpcStatus(digest.status()));
+            return;
+          }
+          response->set_version(state.version);
+          response->set_bytes(digest->bytes);
+          response->set_crc32(digest->crc32);
+          response->set_capture_seconds(capture_seconds);
+          response->set_write_seconds(
+              absl::ToDoubleSeconds(absl::Now() - begin));
+          reactor->Finish(grpc::Status::OK);
+        };
+        // The coordinator asks for one checkpoint at a time: the previous
+        // writers have finished, or are about to.
+        absl::MutexLock lock(&writers_mu_);
+        for (std::thread& writer : writers_) writer.join();
+        writers_.clear();
+        writers_.emplace_back(std::move(write));
+      },
+      version_now.get());
+  return reactor;
 }
 
 }  // namespace descent

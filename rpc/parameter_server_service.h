@@ -13,7 +13,12 @@
 #define DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
 
 #include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 #include "descent/v1/ps.grpc.pb.h"
 #include "server/shard/parameter_shard.h"
@@ -24,9 +29,18 @@ class ParameterServerService final
     : public v1::ParameterServer::CallbackService {
  public:
   explicit ParameterServerService(ServerMetrics* metrics) : metrics_(metrics) {}
+  // Waits for the checkpoints being written.
+  ~ParameterServerService() override;
 
-  // Starts answering calls from `shard`. Call at most once.
-  void Attach(ParameterShard* shard) { shard_.store(shard); }
+  // Starts answering calls from `shard` (index `index` of the job), whose
+  // checkpoints go under `checkpoint_root` (empty: Checkpoint is refused).
+  // Call at most once.
+  void Attach(ParameterShard* shard, int index = 0,
+              std::string checkpoint_root = "") {
+    index_ = index;
+    checkpoint_root_ = std::move(checkpoint_root);
+    shard_.store(shard);
+  }
 
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const v1::PullRequest* request,
@@ -37,6 +51,13 @@ class ParameterServerService final
   grpc::ServerUnaryReactor* PushPull(grpc::CallbackServerContext* context,
                                      const v1::PushRequest* request,
                                      v1::PushPullResponse* response) override;
+  // Captures the shard's state (ParameterShard::Capture) and writes it on a
+  // thread of its own (shard_checkpoint.h), so that no push waits for the
+  // disk.
+  grpc::ServerUnaryReactor* Checkpoint(
+      grpc::CallbackServerContext* context,
+      const v1::CheckpointRequest* request,
+      v1::CheckpointResponse* response) override;
 
  private:
   // The attached shard, or null after finishing the call UNAVAILABLE.
@@ -48,6 +69,11 @@ class ParameterServerService final
                   int64_t version, absl::Time start);
 
   std::atomic<ParameterShard*> shard_{nullptr};
+  // Set before shard_ (Attach).
+  int index_ = 0;
+  std::string checkpoint_root_;
+  absl::Mutex writers_mu_;
+  std::vector<std::thread> writers_ ABSL_GUARDED_BY(writers_mu_);
   ServerMetrics* const metrics_;
 };
 

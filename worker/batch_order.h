@@ -7,6 +7,7 @@
 #ifndef DESCENT_WORKER_BATCH_ORDER_H_
 #define DESCENT_WORKER_BATCH_ORDER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -28,6 +29,13 @@ class BatchOrder {
   int batch_size() const { return batch_size_; }
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
   int64_t total_steps() const { return steps_per_epoch_ * epochs_; }
+
+  // Examples the steps before `step` take (0 <= step <= total_steps()).
+  int64_t ExamplesBefore(int64_t step) const {
+    const int64_t in_epoch = step % steps_per_epoch_;
+    return step / steps_per_epoch_ * num_examples_ +
+           std::min<int64_t>(in_epoch * batch_size_, num_examples_);
+  }
 
   // Step `step`'s examples (0 <= step < total_steps()). The span stays
   // valid until Batch() is called for a step two or more epochs away.

@@ -60,18 +60,26 @@ Trainer::Trainer(TrainerOptions options, std::unique_ptr<StepKernel> kernel,
       params_(ps->num_parameters()),
       grad_(ps->num_parameters()) {
   absl::MutexLock lock(&mu_);
+  const int64_t start = std::min(options_.start_step, order_.total_steps());
+  progress_.set_steps(start);
+  progress_.set_examples(order_.ExamplesBefore(start));
   for (const std::string& layer : checks_.layers()) {
     progress_.add_gradient_norm_layers(layer);
     progress_.add_gradient_norm_sums(0);
   }
 }
 
+int64_t Trainer::FirstStep() const {
+  return std::clamp<int64_t>(options_.start_step, 0, order_.total_steps());
+}
+
 absl::Status Trainer::PullFirst() {
   const absl::Time start = absl::Now();
   PsClient::Transfer transfer;
-  if (order_.total_steps() > 0) kernel_->SetNext(order_.Batch(0));
+  const int64_t first = FirstStep();
+  if (first < order_.total_steps()) kernel_->SetNext(order_.Batch(first));
   absl::Status pulled =
-      ps_->Pull(0, params_.data(), &transfer, kernel_->PullRows());
+      ps_->Pull(first, params_.data(), &transfer, kernel_->PullRows());
   if (!pulled.ok()) return pulled;
   if (metrics_ != nullptr) {
     metrics_->pull_duration.Observe(SecondsSince(start));
@@ -93,7 +101,7 @@ absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
 }
 
 absl::Status Trainer::Train(const std::function<bool()>& should_stop) {
-  for (int64_t step = 0; step < order_.total_steps(); ++step) {
+  for (int64_t step = FirstStep(); step < order_.total_steps(); ++step) {
     if (should_stop()) return absl::CancelledError("training stopped");
     absl::Status status = Step(step);
     if (!status.ok()) return status;

@@ -62,6 +62,9 @@ struct TrainerOptions {
   // with DivergedError, as does a non-finite loss or gradient. 0: only the
   // non-finite checks.
   double max_loss_factor = 0;
+  // A resumed job: the first step to train (the steps before were done
+  // before the checkpoint); progress counts them as done.
+  int64_t start_step = 0;
 };
 
 class Trainer {
@@ -90,6 +93,8 @@ class Trainer {
   Trainer(TrainerOptions options, std::unique_ptr<StepKernel> kernel,
           PsClient* ps, WorkerMetrics* metrics);
 
+  // options_.start_step, within [0, total steps].
+  int64_t FirstStep() const;
   // Pulls the parameters (and the first sparse batch's rows).
   absl::Status PullFirst();
   // Every step, after PullFirst.

@@ -338,6 +338,17 @@ std::optional<FieldProblem> CheckTrainingGuards(const v1::JobConfig& c) {
                         absl::StrCat("min must be below max, got min ",
                                      band.min(), " and max ", band.max())};
   }
+  const v1::CheckpointConfig& checkpoint = t.checkpoint();
+  if (auto issue = First({OutOfRange("train.checkpoint.every_steps",
+                                     checkpoint.every_steps(), 0, 1e15),
+                          OutOfRange("train.checkpoint.every_seconds",
+                                     checkpoint.every_seconds(), 0, 1e9)})) {
+    return issue;
+  }
+  if (checkpoint.has_keep() &&
+      OutOfRange("train.checkpoint.keep", checkpoint.keep(), 1, 1000000)) {
+    return OutOfRange("train.checkpoint.keep", checkpoint.keep(), 1, 1000000);
+  }
   if (t.max_loss_factor() != 0 &&
       OutOfRange("train.max_loss_factor", t.max_loss_factor(), 1, 1e30)) {
     return FieldProblem{"train.max_loss_factor",

@@ -6,6 +6,7 @@
 
 #include "Eigen/Core"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 
 // Element loops keep torch's float32 order of operations: each tensor op in
@@ -39,6 +40,60 @@ void CheckRange(int64_t position, int64_t n, size_t size) {
 }
 
 }  // namespace
+
+std::vector<NamedTensor> Optimizer::State(const std::string& prefix) const {
+  std::vector<NamedTensor> state;
+  for (const Buffer& buffer : const_cast<Optimizer*>(this)->Buffers()) {
+    NamedTensor t;
+    t.name = prefix + buffer.name;
+    if (buffer.f32 != nullptr) {
+      t.dtype = "F32";
+      t.f32 = *buffer.f32;
+      t.shape = {static_cast<int64_t>(t.f32.size())};
+    } else {
+      t.dtype = "U64";
+      t.u64.assign(buffer.i32->begin(), buffer.i32->end());
+      t.shape = {static_cast<int64_t>(t.u64.size())};
+    }
+    state.push_back(std::move(t));
+  }
+  return state;
+}
+
+absl::Status Optimizer::Restore(const std::vector<NamedTensor>& tensors,
+                                const std::string& prefix) {
+  const std::vector<Buffer> buffers = Buffers();
+  std::vector<const NamedTensor*> found;
+  for (const Buffer& buffer : buffers) {
+    const std::string name = prefix + buffer.name;
+    auto it =
+        std::find_if(tensors.begin(), tensors.end(),
+                     [&name](const NamedTensor& t) { return t.name == name; });
+    const char* dtype = buffer.f32 != nullptr ? "F32" : "U64";
+    if (it == tensors.end() || it->dtype != dtype) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("optimizer state ", name, ": missing, or not ", dtype));
+    }
+    const size_t size = buffer.f32 != nullptr ? it->f32.size() : it->u64.size();
+    const size_t first = found.empty()              ? size
+                         : found[0]->dtype == "F32" ? found[0]->f32.size()
+                                                    : found[0]->u64.size();
+    if (size != first) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("optimizer state ", name, ": ", size,
+                       " values, the others have ", first));
+    }
+    found.push_back(&*it);
+  }
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    if (buffers[i].f32 != nullptr) {
+      *buffers[i].f32 = found[i]->f32;
+    } else {
+      buffers[i].i32->assign(found[i]->u64.begin(), found[i]->u64.end());
+    }
+  }
+  return absl::OkStatus();
+}
 
 void SgdOptimizer::Apply(int64_t /*position*/, const float* grad, int64_t n,
                          int64_t /*version*/, float* params) {

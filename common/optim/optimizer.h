@@ -19,12 +19,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/defaults.h"
 #include "common/field_problem.h"
 #include "common/optim/schedule.h"
+#include "common/storage/safetensors.h"
 #include "descent/v1/job.pb.h"
 
 namespace descent {
@@ -49,6 +51,29 @@ class Optimizer {
   // Bytes of per-parameter state held (capacity of its buffers), for the
   // shard's memory metric. 0 for stateless rules.
   virtual int64_t state_bytes() const { return 0; }
+
+  // The per-parameter state, for checkpoints: one tensor per buffer, named
+  // `prefix` + "velocity" (momentum), "sum" (Adagrad), "square_avg"
+  // (RMSprop), "m", "v", "steps" (Adam; steps as U64), "z", "n" (FTRL),
+  // each of the current size; none for SGD.
+  std::vector<NamedTensor> State(const std::string& prefix) const;
+  // Replaces the state with the tensors State(prefix) of an optimizer of
+  // the same rule returned, found by name among `tensors`; the size
+  // becomes theirs. INVALID_ARGUMENT naming the tensor if one is missing,
+  // of another dtype, or of another size than the first; then nothing
+  // changes.
+  absl::Status Restore(const std::vector<NamedTensor>& tensors,
+                       const std::string& prefix);
+
+ protected:
+  // A per-parameter buffer and its name, for State() and Restore(): one of
+  // f32 and i32 is set.
+  struct Buffer {
+    const char* name;
+    std::vector<float>* f32 = nullptr;
+    std::vector<int32_t>* i32 = nullptr;
+  };
+  virtual std::vector<Buffer> Buffers() { return {}; }
 };
 
 // Plain stochastic gradient descent: params -= learning_rate * grad.
@@ -77,6 +102,9 @@ class MomentumOptimizer : public Optimizer {
   void Grow(int64_t size) override;
   int64_t state_bytes() const override;
 
+ protected:
+  std::vector<Buffer> Buffers() override { return {{"velocity", &velocity_}}; }
+
  private:
   MomentumOptimizer(int64_t size, LearningRateSchedule lr,
                     MomentumOptions options);
@@ -100,6 +128,9 @@ class AdagradOptimizer : public Optimizer {
   void Grow(int64_t size) override;
   int64_t state_bytes() const override;
 
+ protected:
+  std::vector<Buffer> Buffers() override { return {{"sum", &sum_}}; }
+
  private:
   AdagradOptimizer(int64_t size, LearningRateSchedule lr,
                    AdagradOptions options);
@@ -122,6 +153,11 @@ class RmspropOptimizer : public Optimizer {
              float* params) override;
   void Grow(int64_t size) override;
   int64_t state_bytes() const override;
+
+ protected:
+  std::vector<Buffer> Buffers() override {
+    return {{"square_avg", &square_avg_}};
+  }
 
  private:
   RmspropOptimizer(int64_t size, LearningRateSchedule lr,
@@ -161,6 +197,11 @@ class AdamOptimizer : public Optimizer {
   void Grow(int64_t size) override;
   int64_t state_bytes() const override;
 
+ protected:
+  std::vector<Buffer> Buffers() override {
+    return {{"m", &m_}, {"v", &v_}, {"steps", nullptr, &steps_}};
+  }
+
  private:
   AdamOptimizer(int64_t size, LearningRateSchedule lr, AdamOptions options);
   const LearningRateSchedule lr_;
@@ -191,6 +232,9 @@ class FtrlOptimizer : public Optimizer {
              float* params) override;
   void Grow(int64_t size) override;
   int64_t state_bytes() const override;
+
+ protected:
+  std::vector<Buffer> Buffers() override { return {{"z", &z_}, {"n", &n_}}; }
 
  private:
   FtrlOptimizer(int64_t size, LearningRateSchedule lr, FtrlOptions options);

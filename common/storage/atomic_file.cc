@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "zlib.h"
 
 namespace descent {
 namespace {
@@ -69,6 +73,30 @@ absl::Status WriteFileAtomically(const std::string& path,
     return status;
   }
   return SyncDirectory(DirectoryOf(path));
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  }
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
+  return bytes.str();
+}
+
+uint32_t Crc32(const std::string& bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  size_t at = 0;
+  while (at < bytes.size()) {
+    const uInt n =
+        static_cast<uInt>(std::min<size_t>(bytes.size() - at, size_t{1} << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), n);
+    at += n;
+  }
+  return static_cast<uint32_t>(crc);
 }
 
 }  // namespace descent

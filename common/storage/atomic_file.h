@@ -4,9 +4,11 @@
 #ifndef DESCENT_COMMON_STORAGE_ATOMIC_FILE_H_
 #define DESCENT_COMMON_STORAGE_ATOMIC_FILE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace descent {
 
@@ -22,6 +24,13 @@ absl::Status WriteFileSynced(const std::string& path,
 
 // Fsyncs directory `dir`, so that renames and new entries in it persist.
 absl::Status SyncDirectory(const std::string& dir);
+
+// The whole of file `path`. NOT_FOUND naming it if it cannot be opened,
+// DATA_LOSS if reading fails.
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
+
+// zlib's CRC-32 of `bytes`, for the checksums checkpoint manifests list.
+uint32_t Crc32(const std::string& bytes);
 
 }  // namespace descent
 

@@ -28,7 +28,8 @@ const char* RoleName(v1::Role role) {
 }
 
 bool Ended(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED;
+  return state == v1::SUCCEEDED || state == v1::FAILED ||
+         state == v1::INTERRUPTED;
 }
 
 LearningRateSchedule ScheduleOrZero(const v1::OptimizerConfig& config) {
@@ -40,17 +41,24 @@ LearningRateSchedule ScheduleOrZero(const v1::OptimizerConfig& config) {
 // The job's global steps when every worker finishes its epochs: worker k
 // trains on share k of SplitEvenly and takes ceil(share / batch) steps an
 // epoch (one with batch_size 0, the whole share).
-int64_t TotalSteps(const CoordinatorOptions& options) {
+std::vector<int64_t> WorkerTotalSteps(const CoordinatorOptions& options) {
   const v1::TrainConfig& train = options.config.train();
   const int workers = std::max(1, options.config.cluster().num_workers());
-  int64_t steps = 0;
+  std::vector<int64_t> steps;
   for (const IndexRange& share : SplitEvenly(options.train_examples, workers)) {
     const int64_t batch = train.batch_size() > 0
                               ? train.batch_size()
                               : std::max<int64_t>(1, share.size());
-    steps += (share.size() + batch - 1) / batch;
+    steps.push_back((share.size() + batch - 1) / batch *
+                    std::max(1, train.epochs()));
   }
-  return steps * std::max(1, train.epochs());
+  return steps;
+}
+
+int64_t TotalSteps(const CoordinatorOptions& options) {
+  int64_t steps = 0;
+  for (int64_t s : WorkerTotalSteps(options)) steps += s;
+  return steps;
 }
 
 // `options` with train.eval_every_steps resolved: if unset,
@@ -84,7 +92,13 @@ Coordinator::Coordinator(CoordinatorOptions options)
       schedule_(ScheduleOrZero(options_.config.optimizer())),
       servers_(options_.config.cluster().num_servers()),
       workers_(options_.config.cluster().num_workers()),
-      evaluations_(TrackerOptions(options_)) {}
+      evaluations_(TrackerOptions(options_)) {
+  if (options_.resume.has_value()) {
+    evaluations_.Restore(
+        {options_.resume->history().begin(), options_.resume->history().end()},
+        options_.resume->next_evaluation_step());
+  }
+}
 
 absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
     const v1::RegisterServerRequest& request) {
@@ -119,6 +133,23 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
   response.set_end(shard_ranges_[shard].end());
   response.set_num_features(options_.num_features);
   response.set_num_classes(options_.num_classes);
+  response.set_checkpoint_root(options_.checkpoint_root);
+  if (options_.resume.has_value()) {
+    const std::vector<int64_t> totals = WorkerTotalSteps(options_);
+    for (const v1::WorkerCheckpoint& saved : options_.resume->workers()) {
+      if (saved.worker() < static_cast<int32_t>(totals.size()) &&
+          saved.step() >= totals[saved.worker()]) {
+        response.add_done_workers(saved.worker());
+      }
+    }
+    for (const v1::ShardCheckpoint& saved : options_.resume->shards()) {
+      if (saved.shard() != shard) continue;
+      response.set_restore_path(
+          absl::StrCat(options_.resume_dir, "/", saved.file().name()));
+      response.set_restore_bytes(saved.file().bytes());
+      response.set_restore_crc32(saved.file().crc32());
+    }
+  }
   return response;
 }
 
@@ -169,6 +200,11 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   response.set_num_data_shards(static_cast<int32_t>(workers_.size()));
   response.set_num_features(options_.num_features);
   response.set_num_classes(options_.num_classes);
+  if (options_.resume.has_value()) {
+    for (const v1::WorkerCheckpoint& saved : options_.resume->workers()) {
+      if (saved.worker() == id) response.set_start_step(saved.step());
+    }
+  }
   return response;
 }
 
@@ -188,13 +224,14 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
   }
   member->last_seen = options_.clock();
   member->overdue = false;
+  if (request.role() == v1::SERVER) member->version = request.version();
   if (request.role() == v1::WORKER && request.has_progress()) {
     UpdateProgressLocked(member, request.progress());
   }
   if (Ended(state_)) member->notified = true;
   v1::HeartbeatResponse response;
   response.set_state(state_);
-  if (state_ == v1::FAILED) {
+  if (state_ == v1::FAILED || state_ == v1::INTERRUPTED) {
     response.set_exit_code(exit_code_);
     response.set_error(error_);
   }
@@ -345,6 +382,11 @@ void Coordinator::Succeed() {
 void Coordinator::Fail(const std::string& error, int exit_code) {
   absl::MutexLock lock(&mu_);
   EndLocked(v1::FAILED, error, exit_code);
+}
+
+void Coordinator::Interrupt(const std::string& why) {
+  absl::MutexLock lock(&mu_);
+  EndLocked(v1::INTERRUPTED, why, kExitInterrupted);
 }
 
 void Coordinator::EndLocked(v1::JobState state, const std::string& error,

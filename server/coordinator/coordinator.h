@@ -6,6 +6,7 @@
 //        |                                 |   \--early stopping------^
 //        +--registration timeout--+--------+--missed heartbeat, Fail(),
 //        FAILED <---------------------------- divergence
+//                                          +--Interrupt()--> INTERRUPTED
 //
 // Its EvaluationTracker (evaluation_tracker.h) keeps the evaluations: the
 // window of training losses and gradient norms, the schedule, the best
@@ -48,6 +49,7 @@
 #include "absl/time/time.h"
 #include "common/exit_codes.h"
 #include "common/optim/schedule.h"
+#include "descent/v1/checkpoint.pb.h"
 #include "descent/v1/coordinator.pb.h"
 #include "server/coordinator/evaluation_tracker.h"
 
@@ -68,6 +70,15 @@ struct CoordinatorOptions {
   // data may have caused it (DataDescription::divergence_hint).
   std::string divergence_hint;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Where checkpoints go (absolute; RegisterServerResponse.checkpoint_root);
+  // empty: the job takes none.
+  std::string checkpoint_root;
+  // A resumed job: the checkpoint it continues from, and that checkpoint's
+  // directory (absolute). Shards restore their files, workers start at
+  // their steps, and the evaluations, the schedule and the training time
+  // go on from the manifest's.
+  std::optional<v1::CheckpointManifest> resume;
+  std::string resume_dir;
 };
 
 class Coordinator {
@@ -144,6 +155,9 @@ class Coordinator {
   // Ends the job. No effect once it has ended.
   void Succeed();
   void Fail(const std::string& error, int exit_code = kExitJobFailed);
+  // Ends the job INTERRUPTED (by a signal: `why`), exit code
+  // kExitInterrupted.
+  void Interrupt(const std::string& why);
 
   // The process exit code for the job as it stands (common/exit_codes.h): 0
   // unless it FAILED; kExitPeerLost for timeouts, kExitDiverged for
@@ -157,6 +171,15 @@ class Coordinator {
   // The job as summary.json records it (exit_status is left for the caller).
   v1::JobSummary Summary() const;
 
+  // The versions the servers last reported in their heartbeats, by shard
+  // (0 before any).
+  std::vector<int64_t> ShardVersions() const;
+  // The coordinator's part of a checkpoint: global step, every worker's
+  // progress (WorkerCheckpoint: `steps_per_epoch` of each worker's data
+  // order), the evaluations, the next boundary and the training time.
+  void FillCheckpoint(const std::vector<int64_t>& steps_per_epoch,
+                      v1::CheckpointManifest* manifest) const;
+
  private:
   struct MemberState {
     bool registered = false;
@@ -166,6 +189,7 @@ class Coordinator {
     bool overdue = false;   // silent for half the timeout; counted
     uint64_t instance_id = 0;
     v1::WorkerProgress progress;
+    int64_t version = 0;     // servers: the shard's, as last reported
     double recent_loss = 0;  // mean batch loss between its last heartbeats
   };
 

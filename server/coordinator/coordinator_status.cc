@@ -25,10 +25,44 @@ double Coordinator::EpochLocked() const {
 }
 
 double Coordinator::WallSecondsLocked() const {
-  if (state_ == v1::REGISTERING || started_ == absl::Time()) return 0;
+  // A resumed job's training time includes the time before its checkpoint.
+  const double before =
+      options_.resume.has_value() ? options_.resume->wall_seconds() : 0;
+  if (state_ == v1::REGISTERING || started_ == absl::Time()) return before;
   const absl::Time end =
       finished_ != absl::Time() ? finished_ : options_.clock();
-  return absl::ToDoubleSeconds(end - started_);
+  return before + absl::ToDoubleSeconds(end - started_);
+}
+
+std::vector<int64_t> Coordinator::ShardVersions() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> versions;
+  for (const MemberState& server : servers_) versions.push_back(server.version);
+  return versions;
+}
+
+void Coordinator::FillCheckpoint(const std::vector<int64_t>& steps_per_epoch,
+                                 v1::CheckpointManifest* manifest) const {
+  absl::MutexLock lock(&mu_);
+  manifest->set_global_step(GlobalStepLocked());
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    const v1::WorkerProgress& p = workers_[w].progress;
+    v1::WorkerCheckpoint* saved = manifest->add_workers();
+    saved->set_worker(static_cast<int32_t>(w));
+    saved->set_step(p.steps());
+    const int64_t per_epoch = w < steps_per_epoch.size()
+                                  ? std::max<int64_t>(1, steps_per_epoch[w])
+                                  : 1;
+    saved->set_epoch(p.steps() / per_epoch);
+    saved->set_position(p.steps() % per_epoch);
+    saved->set_examples(p.examples());
+    saved->set_done(p.done());
+  }
+  for (const v1::Evaluation& e : evaluations_.evaluations()) {
+    *manifest->add_history() = e;
+  }
+  manifest->set_next_evaluation_step(evaluations_.next_step());
+  manifest->set_wall_seconds(WallSecondsLocked());
 }
 
 double Coordinator::TrainLossLocked() const {

@@ -51,8 +51,17 @@ void EvaluationTracker::AddGradientNorms(const v1::WorkerProgress& old,
   norm_count_ += new_count;
 }
 
+void EvaluationTracker::Restore(const std::vector<v1::Evaluation>& history,
+                                int64_t next_step) {
+  for (const v1::Evaluation& evaluation : history) Record(evaluation);
+  restored_next_step_ = next_step;
+}
+
 void EvaluationTracker::StartSchedule() {
   next_step_ = options_.eval_every_steps;
+  if (restored_next_step_ > 0 && options_.eval_every_steps > 0) {
+    next_step_ = restored_next_step_;
+  }
 }
 
 bool EvaluationTracker::Due(int64_t global_step) const {

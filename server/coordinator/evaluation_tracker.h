@@ -80,9 +80,15 @@ class EvaluationTracker {
   // names and sums do not pair up.
   void AddProgress(const v1::WorkerProgress& old, const v1::WorkerProgress& p);
 
-  // Starts the schedule: the next evaluation falls due at eval_every_steps.
-  // Before, none is due.
+  // Starts the schedule: the next evaluation falls due at eval_every_steps
+  // (a restored job: at the boundary Restore gave). Before, none is due.
   void StartSchedule();
+  // A resumed job: records `history` as if each had been recorded in turn
+  // (the best, patience and the divergence guard follow), and makes
+  // StartSchedule start at `next_step`.
+  void Restore(const std::vector<v1::Evaluation>& history, int64_t next_step);
+  // The next periodic evaluation's boundary; 0 before the schedule starts.
+  int64_t next_step() const { return next_step_; }
   // True if the schedule has started and `global_step` has reached the next
   // periodic evaluation.
   bool Due(int64_t global_step) const;
@@ -129,6 +135,8 @@ class EvaluationTracker {
   // The schedule: the step of the next periodic evaluation; 0 before it
   // starts (and always, without periodic evaluations).
   int64_t next_step_ = 0;
+  // Where StartSchedule starts (Restore); 0: at eval_every_steps.
+  int64_t restored_next_step_ = 0;
   // The window: losses, and gradient norms by layer, since the last Begin.
   double loss_sum_ = 0;
   int64_t loss_count_ = 0;

@@ -86,22 +86,6 @@ std::string Cell(bool has, double value) {
 
 }  // namespace
 
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (const char ch : text) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  return out + "\"";
-}
-
 absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
     const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "w");

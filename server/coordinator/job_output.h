@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/storage/safetensors.h"  // JsonString
 #include "descent/v1/coordinator.pb.h"
 #include "server/coordinator/eval_chart.h"
 
@@ -89,10 +90,6 @@ class EvalLog {
 // Writes `summary` to `path` as JSON, atomically.
 absl::Status WriteSummary(const std::string& path,
                           const v1::JobSummary& summary);
-
-// `text` as a JSON string: quoted, with quotes, backslashes and control
-// characters escaped (UTF-8 passes through).
-std::string JsonString(const std::string& text);
 
 // Writes labels.json's {"labels": [...]} to `path`, atomically.
 absl::Status WriteLabels(const std::string& path,

@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/model/param_layout.h"
+#include "common/storage/safetensors.h"
 #include "descent/v1/model.pb.h"
 #include "server/coordinator/job_output.h"
 
@@ -34,27 +35,6 @@ namespace descent {
 
 inline constexpr char kModelTensorsFile[] = "model.safetensors";
 inline constexpr char kModelManifestFile[] = "manifest.json";
-
-// One tensor: F32 (in `f32`) or U64 (in `u64`), row-major.
-struct NamedTensor {
-  std::string name;
-  std::string dtype;  // "F32" or "U64"
-  std::vector<int64_t> shape;
-  std::vector<float> f32;
-  std::vector<uint64_t> u64;
-};
-
-// The safetensors file holding `tensors` (in this order) and `metadata`.
-std::string EncodeSafetensors(
-    const std::vector<NamedTensor>& tensors,
-    const std::map<std::string, std::string>& metadata);
-
-// The tensors of a safetensors file (ordered by data offset), checking the
-// header: its length, the JSON, each tensor's dtype (F32 or U64), shape,
-// and byte range (inside the data, of the size the shape needs, no
-// overlaps). DATA_LOSS naming `path` and the problem otherwise.
-absl::StatusOr<std::vector<NamedTensor>> DecodeSafetensors(
-    const std::string& bytes, const std::string& path);
 
 // The tensors of `params` under `layout`'s names and shapes; sparse rows
 // (row_width > 0) as sparse/keys and sparse/rows. INVALID_ARGUMENT if the

@@ -72,6 +72,11 @@ class ConsistencyGate {
   // Records that `worker` will push no more: nobody waits for it from now.
   void Leave(int32_t worker);
 
+  // Workers that have not left.
+  int live() const { return live_; }
+  // Whether `worker` has left.
+  bool left(int32_t worker) const { return left_[worker]; }
+
   // BSP: gradients that complete a step, max(1, live - backup_workers).
   int RoundSize() const;
 

@@ -10,27 +10,33 @@ GradientSum::GradientSum(int64_t begin, int64_t dense_size, int row_width)
     : begin_(begin), row_width_(row_width), dense_(dense_size, 0.0f) {}
 
 void GradientSum::Add(const v1::PushRequest& request, double weight) {
-  const auto w = static_cast<float>(weight);
-  const v1::DenseSlice& slice = request.gradient();
-  const int64_t n = FloatCount(slice.values());
-  const float* in = FloatsOf(slice.values(), &scratch_);
-  float* out = dense_.data() + (static_cast<int64_t>(slice.offset()) - begin_);
-  for (int64_t i = 0; i < n; ++i) out[i] += w * in[i];
-  const v1::SparseRows& rows = request.row_gradients();
-  const float* row_in = FloatsOf(rows.values(), &scratch_);
-  for (int k = 0; k < rows.keys_size(); ++k) {
-    auto [it, created] = slot_of_.try_emplace(
-        rows.keys(k), static_cast<int64_t>(slot_of_.size()));
-    if (created) rows_.resize(rows_.size() + row_width_, 0.0f);
-    float* row = rows_.data() + it->second * row_width_;
-    const float* g = row_in + static_cast<int64_t>(k) * row_width_;
-    for (int c = 0; c < row_width_; ++c) row[c] += w * g[c];
-  }
-  ++contributors_;
+  pushes_.push_back({request.header().worker_id(), weight, &request});
   weight_ += weight;
 }
 
 void GradientSum::TakeMean() {
+  std::stable_sort(
+      pushes_.begin(), pushes_.end(),
+      [](const Push& a, const Push& b) { return a.worker < b.worker; });
+  for (const Push& push : pushes_) {
+    const auto w = static_cast<float>(push.weight);
+    const v1::DenseSlice& slice = push.request->gradient();
+    const int64_t n = FloatCount(slice.values());
+    const float* in = FloatsOf(slice.values(), &scratch_);
+    float* out =
+        dense_.data() + (static_cast<int64_t>(slice.offset()) - begin_);
+    for (int64_t i = 0; i < n; ++i) out[i] += w * in[i];
+    const v1::SparseRows& rows = push.request->row_gradients();
+    const float* row_in = FloatsOf(rows.values(), &scratch_);
+    for (int k = 0; k < rows.keys_size(); ++k) {
+      auto [it, created] = slot_of_.try_emplace(
+          rows.keys(k), static_cast<int64_t>(slot_of_.size()));
+      if (created) rows_.resize(rows_.size() + row_width_, 0.0f);
+      float* row = rows_.data() + it->second * row_width_;
+      const float* g = row_in + static_cast<int64_t>(k) * row_width_;
+      for (int c = 0; c < row_width_; ++c) row[c] += w * g[c];
+    }
+  }
   const auto scale = static_cast<float>(1.0 / weight_);
   for (float& value : dense_) value *= scale;
   for (float& value : rows_) value *= scale;
@@ -48,7 +54,7 @@ void GradientSum::Clear() {
   slot_of_.clear();
   rows_.clear();
   keys_.clear();
-  contributors_ = 0;
+  pushes_.clear();
   weight_ = 0;
 }
 
@@ -58,7 +64,8 @@ int64_t GradientSum::memory_bytes() const {
       slot_of_.capacity() * (sizeof(decltype(slot_of_)::value_type) + 1);
   return static_cast<int64_t>((dense_.capacity() + rows_.capacity()) *
                                   sizeof(float) +
-                              keys_.capacity() * sizeof(uint64_t) + map_bytes);
+                              keys_.capacity() * sizeof(uint64_t) + map_bytes +
+                              pushes_.capacity() * sizeof(Push));
 }
 
 }  // namespace descent

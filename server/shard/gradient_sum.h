@@ -4,6 +4,13 @@
 // mean loss over the union of the workers' batches. A row a worker's batch
 // did not touch counts as a zero gradient from that worker.
 //
+// The sum is taken in worker-id order, whatever order the pushes arrive
+// in, so that a BSP step is the same floating-point result every run (with
+// FMA contraction even a + b depends on which product was rounded first).
+// Add keeps a pointer to each push, which must stay valid until Clear():
+// the shard holds every BSP push's answer, and so its request, until the
+// step is applied.
+//
 // Buffers for the dense slice are sized once; rows grow as keys arrive and
 // keep their capacity across steps. Not thread-safe (the shard's mutex
 // guards it).
@@ -24,13 +31,15 @@ class GradientSum {
   // `begin`, and rows of `row_width` values.
   GradientSum(int64_t begin, int64_t dense_size, int row_width);
 
-  // Adds `weight` times the push's gradient (validated by the shard).
+  // Adds `weight` times the push's gradient (validated by the shard), from
+  // its header's worker id.
   void Add(const v1::PushRequest& request, double weight);
 
-  int contributors() const { return contributors_; }
+  int contributors() const { return static_cast<int>(pushes_.size()); }
 
-  // Divides everything by the total weight. Then dense() holds the mean
-  // slice and row(i) the mean row of keys()[i], keys ascending.
+  // Sums the pushes in worker-id order and divides by the total weight. Then
+  // dense() holds the mean slice and row(i) the mean row of keys()[i], keys
+  // ascending.
   void TakeMean();
   const float* dense() const { return dense_.data(); }
   int64_t dense_size() const { return static_cast<int64_t>(dense_.size()); }
@@ -46,7 +55,12 @@ class GradientSum {
  private:
   const int64_t begin_;
   const int row_width_;
-  int contributors_ = 0;
+  struct Push {
+    int32_t worker;
+    double weight;
+    const v1::PushRequest* request;
+  };
+  std::vector<Push> pushes_;
   double weight_ = 0;
   std::vector<float> dense_;
   // Rows in first-touch order; keys_ is sorted by TakeMean.

@@ -150,6 +150,7 @@ void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
     for (int32_t worker : leaving_) gate_.Leave(worker);
     leaving_.clear();
   }
+  CheckPendingLocked();
   if (options_.observer) {
     record.memory_bytes = MemoryBytesLocked();
     options_.observer(record);
@@ -193,6 +194,7 @@ void ParameterShard::Submit(const v1::PushRequest& request,
   }
   if (!status.ok()) return done(status);
   Finish(std::move(release));
+  FinishCaptures();
 }
 
 ParameterShard::Release ParameterShard::ReleaseLocked(absl::Time now) {
@@ -258,13 +260,182 @@ void ParameterShard::PushPull(const v1::PushRequest& request,
       response, std::move(done));
 }
 
+ShardState ParameterShard::CaptureLocked() const {
+  ShardState state;
+  state.version = version_;
+  state.params = params_;
+  state.optimizer = optimizer_->State("optimizer/");
+  if (row_optimizer_ != nullptr) {
+    state.row_optimizer = row_optimizer_->State("row_optimizer/");
+  }
+  state.keys.resize(row_of_.size());
+  for (const auto& [key, row] : row_of_) state.keys[row] = key;
+  state.rows = table_;
+  for (int32_t w = 0; w < options_.num_workers; ++w) {
+    if (gate_.left(w)) state.left.push_back(w);
+  }
+  return state;
+}
+
+void ParameterShard::CheckPendingLocked() {
+  if (!pending_.has_value()) return;
+  if (version_ == pending_->at_version) {
+    completed_.emplace_back(std::move(pending_->captured), CaptureLocked());
+    pending_.reset();
+  } else if (gate_.live() == 0) {
+    completed_.emplace_back(
+        std::move(pending_->captured),
+        absl::AbortedError(absl::StrCat(
+            "every worker has left; the shard stays at version ", version_,
+            ", before checkpoint version ", pending_->at_version)));
+    pending_.reset();
+  }
+}
+
+void ParameterShard::FinishCaptures() {
+  std::vector<std::pair<Captured, absl::StatusOr<ShardState>>> completed;
+  {
+    absl::MutexLock lock(&mu_);
+    completed.swap(completed_);
+  }
+  for (auto& [captured, state] : completed) captured(std::move(state));
+}
+
+void ParameterShard::Capture(int64_t at_version, Captured captured,
+                             int64_t* version_now) {
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (version_now != nullptr) *version_now = version_;
+    if (closed_) {
+      refused = absl::UnavailableError("the shard is shutting down");
+    } else if (at_version == 0 || gate_.consistency() != v1::BSP) {
+      completed_.emplace_back(std::move(captured), CaptureLocked());
+    } else if (at_version < version_) {
+      refused = absl::FailedPreconditionError(
+          absl::StrCat("the shard is at version ", version_,
+                       ", past checkpoint version ", at_version));
+    } else {
+      // A capture still pending is one its requester gave up on.
+      if (pending_.has_value()) {
+        completed_.emplace_back(
+            std::move(pending_->captured),
+            absl::AbortedError(absl::StrCat(
+                "superseded by a checkpoint at version ", at_version)));
+      }
+      pending_ = Pending{at_version, std::move(captured)};
+      CheckPendingLocked();
+    }
+  }
+  if (!refused.ok()) return captured(refused);
+  FinishCaptures();
+}
+
+absl::Status ParameterShard::Restore(ShardState state) {
+  absl::MutexLock lock(&mu_);
+  const int width = options_.table.row_width;
+  if (state.params.size() != params_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the checkpoint's slice holds ", state.params.size(),
+                     " parameters; this shard's range holds ", params_.size()));
+  }
+  if (state.rows.size() != state.keys.size() * width) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the checkpoint holds ", state.keys.size(), " sparse keys and ",
+        state.rows.size(), " row values; rows here are ", width, " wide"));
+  }
+  absl::flat_hash_map<uint64_t, int64_t> row_of;
+  for (size_t i = 0; i < state.keys.size(); ++i) {
+    if (ShardOfKey(state.keys[i], options_.num_shards) != options_.shard ||
+        !row_of.try_emplace(state.keys[i], static_cast<int64_t>(i)).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sparse key ", state.keys[i],
+                       " of the checkpoint is repeated or not placed on shard ",
+                       options_.shard, " of ", options_.num_shards));
+    }
+  }
+  for (int32_t w : state.left) {
+    if (w < 0 || w >= options_.num_workers) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the checkpoint names worker ", w, " of ", options_.num_workers));
+    }
+  }
+  if (state.version < 0) {
+    return absl::InvalidArgumentError("the checkpoint's version is negative");
+  }
+  // Restore into fresh optimizers first, so that a failure changes nothing.
+  ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> optimizer,
+                   CreateOptimizer(options_.optimizer, 0));
+  RETURN_IF_ERROR(optimizer->Restore(state.optimizer, "optimizer/"));
+  std::unique_ptr<Optimizer> row_optimizer;
+  if (row_optimizer_ != nullptr) {
+    ASSIGN_OR_RETURN(row_optimizer, CreateOptimizer(options_.optimizer, 0));
+    RETURN_IF_ERROR(
+        row_optimizer->Restore(state.row_optimizer, "row_optimizer/"));
+  }
+  if (optimizer->state_bytes() > 0 &&
+      optimizer->State("")[0].shape[0] !=
+          static_cast<int64_t>(params_.size())) {
+    return absl::InvalidArgumentError(
+        "the checkpoint's optimizer state does not fit the slice");
+  }
+  if (row_optimizer != nullptr && row_optimizer->state_bytes() > 0 &&
+      row_optimizer->State("")[0].shape[0] !=
+          static_cast<int64_t>(state.rows.size())) {
+    return absl::InvalidArgumentError(
+        "the checkpoint's sparse-row optimizer state does not fit its rows");
+  }
+  params_ = std::move(state.params);
+  optimizer_ = std::move(optimizer);
+  if (row_optimizer != nullptr) row_optimizer_ = std::move(row_optimizer);
+  row_of_ = std::move(row_of);
+  table_ = std::move(state.rows);
+  version_ = state.version;
+  for (int32_t w : state.left) gate_.Leave(w);
+  return absl::OkStatus();
+}
+
+absl::Status ParameterShard::WarmStart(const std::vector<float>& slice,
+                                       const std::vector<uint64_t>& keys,
+                                       const std::vector<float>& rows) {
+  absl::MutexLock lock(&mu_);
+  const int width = options_.table.row_width;
+  if (slice.size() != params_.size() || rows.size() != keys.size() * width) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the warm start has ", slice.size(), " parameters and ", keys.size(),
+        " rows of ",
+        width > 0 ? rows.size() / std::max<size_t>(1, keys.size()) : 0,
+        "; this shard holds ", params_.size(), " parameters, rows of ", width));
+  }
+  params_ = slice;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (ShardOfKey(keys[i], options_.num_shards) != options_.shard) continue;
+    auto [it, created] =
+        row_of_.try_emplace(keys[i], static_cast<int64_t>(row_of_.size()));
+    if (created) {
+      table_.resize(table_.size() + width);
+      row_optimizer_->Grow(static_cast<int64_t>(table_.size()));
+    }
+    std::copy_n(rows.begin() + i * width, width,
+                table_.begin() + it->second * width);
+  }
+  return absl::OkStatus();
+}
+
 void ParameterShard::Close() {
   std::vector<ConsistencyGate::Held> held;
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
     held = gate_.TakeAll();
+    if (pending_.has_value()) {
+      completed_.emplace_back(
+          std::move(pending_->captured),
+          absl::UnavailableError("the shard is shutting down"));
+      pending_.reset();
+    }
   }
+  FinishCaptures();
   for (ConsistencyGate::Held& h : held) {
     h.done(
         Refuse(absl::UnavailableError("the shard is shutting down"), "closed"));

@@ -34,7 +34,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -115,6 +117,23 @@ struct ParameterShardOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
+// A shard's whole state at one version, for checkpoints
+// (server/shard/shard_checkpoint.h): what a restarted shard needs to go on
+// exactly as this one would have.
+struct ShardState {
+  int64_t version = 0;
+  std::vector<float> params;  // the slice
+  // Optimizer::State of the slice's optimizer ("optimizer/...") and of the
+  // sparse rows' ("row_optimizer/...").
+  std::vector<NamedTensor> optimizer;
+  std::vector<NamedTensor> row_optimizer;
+  // The sparse rows in creation order: keys, and row_width floats each.
+  std::vector<uint64_t> keys;
+  std::vector<float> rows;
+  // Workers that have pushed their last gradient (nobody waits for them).
+  std::vector<int32_t> left;
+};
+
 // The rule a request refused by a ParameterShard broke, one of a fixed set
 // (bounded, for a metric label): "wrong_job", "unknown_worker",
 // "malformed", "non_finite", "future_version", "closed"; "other" for a
@@ -154,6 +173,38 @@ class ParameterShard {
   // after this push was applied (ASP, SSP), or after its step was (BSP).
   void PushPull(const v1::PushRequest& request, v1::PushPullResponse* response,
                 Done done);
+
+  // Called once with the state a Capture asked for, or why it has none;
+  // after the shard's lock is dropped.
+  using Captured = std::function<void(absl::StatusOr<ShardState>)>;
+
+  // Copies the shard's state. At once if `at_version` is 0 or the shard
+  // is not BSP; under BSP when its version becomes `at_version` (a step
+  // boundary: right after that step's update, before the next), possibly
+  // from the thread of the push that completes the step. FAILED_PRECONDITION
+  // if the shard is already past `at_version` (its version in the message
+  // and in *version_now); ABORTED if every worker leaves before the shard
+  // gets there, or a later Capture supersedes this one while it waits;
+  // UNAVAILABLE on Close().
+  void Capture(int64_t at_version, Captured captured,
+               int64_t* version_now = nullptr);
+  // OK if `request` may ask for a checkpoint: this job's id, from the
+  // coordinator (worker id -1), at_version >= 0.
+  absl::Status ValidateCheckpoint(const v1::CheckpointRequest& request) const;
+
+  // Replaces the state of a new shard (no push yet) with `state`, checking
+  // that it fits: the slice's size, rows of row_width placed on this
+  // shard, the optimizers' state. INVALID_ARGUMENT naming what does not
+  // fit; then nothing changes.
+  absl::Status Restore(ShardState state);
+
+  // Warm start of a new shard (train.init_from): its slice becomes `slice`
+  // and the sparse rows of `keys` placed on this shard become `rows`
+  // (row_width each, in key order); the optimizer state stays fresh.
+  // INVALID_ARGUMENT if the sizes do not fit; then nothing changes.
+  absl::Status WarmStart(const std::vector<float>& slice,
+                         const std::vector<uint64_t>& keys,
+                         const std::vector<float>& rows);
 
   // Releases every held answer with UNAVAILABLE and refuses later pushes
   // (reason "closed"), so that a server can shut down without waiting for
@@ -246,6 +297,15 @@ class ParameterShard {
   void ReadRowsLocked(const google::protobuf::RepeatedField<uint64_t>& keys,
                       v1::SparseRows* rows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The state as it is now.
+  ShardState CaptureLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After an update or a worker leaving: completes the pending capture if
+  // the shard has reached its version, or fails it if nobody is left to
+  // take the shard there.
+  void CheckPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs the captures completed under the lock; call without it.
+  void FinishCaptures();
+
   // Constant after construction.
   const ParameterShardOptions options_;
 
@@ -273,6 +333,15 @@ class ParameterShard {
   // BSP: workers whose last push is in sum_; they leave once it is applied.
   std::vector<int32_t> leaving_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // The capture waiting for its version (BSP), and captures completed under
+  // the lock that FinishCaptures hands over.
+  struct Pending {
+    int64_t at_version = 0;
+    Captured captured;
+  };
+  std::optional<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<Captured, absl::StatusOr<ShardState>>> completed_
+      ABSL_GUARDED_BY(mu_);
   int64_t slice_encodings_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -135,6 +135,21 @@ absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
   return absl::OkStatus();
 }
 
+absl::Status ParameterShard::ValidateCheckpoint(
+    const v1::CheckpointRequest& request) const {
+  RETURN_IF_ERROR(ValidateHeader(request.header(), /*allow_coordinator=*/true));
+  if (request.header().worker_id() != kCoordinatorWorkerId) {
+    return Refuse(absl::PermissionDeniedError(
+                      "only the coordinator (worker id -1) may checkpoint"),
+                  "unknown_worker");
+  }
+  if (request.at_version() < 0) {
+    return Malformed(
+        absl::StrCat("at_version must be >= 0, got ", request.at_version()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParameterShard::ValidateKeys(
     const google::protobuf::RepeatedField<uint64_t>& keys,
     const char* what) const {

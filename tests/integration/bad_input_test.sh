@@ -19,7 +19,7 @@ expect() {
 # Usage errors: 1.
 expect 1 'unknown command "launch"' "$DESCENT" launch
 expect 1 "no command given" "$DESCENT"
-expect 1 "--config is required" "$DESCENT" local
+expect 1 "--config FILE is required" "$DESCENT" local
 expect 1 "--shard is required" "$DESCENT" server --coordinator=127.0.0.1:1
 expect 1 "nonsense" "$DESCENT" local --nonsense --config "$EXAMPLE"
 

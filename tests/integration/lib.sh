@@ -59,6 +59,23 @@ wait_until_running() {
   fail "the job never started: $(cat "$WORK/stderr")"
 }
 
+# Waits until the coordinator's descent_job_global_step is above 0: the
+# workers have loaded their data and pushed (RUNNING alone means only that
+# every process registered).
+wait_until_training() {
+  local address step
+  for _ in $(seq 1 600); do
+    address="$(awk '$1 == "coordinator" {print $3}' "$OUT/processes.txt" 2>/dev/null)"
+    if [[ -n "$address" && "$address" != - ]]; then
+      step="$(curl -s --max-time 1 "http://$address/metrics" |
+        awk '/^descent_job_global_step/ {print int($2)}' | head -1)"
+      [[ -n "$step" && "$step" -gt 0 ]] && return 0
+    fi
+    sleep 0.05
+  done
+  fail "the job never trained: $(tail -5 "$WORK/stderr")"
+}
+
 # Fails if any process listed in processes.txt is still alive.
 expect_no_children() {
   local name pid address

@@ -10,7 +10,15 @@ source "$(dirname "$0")/lib.sh"
 for signal in INT HUP; do
   start_local --set train.epochs=50
   wait_until_running
-  sleep 0.5  # well into training
+  wait_until_training
+  # Both workers have loaded their shard (a worker still loading learns of
+  # the end only once it has).
+  for _ in $(seq 1 600); do
+    grep -q "trains on" "$OUT/logs/worker-0.log" "$OUT/logs/worker-1.log" 2>/dev/null &&
+      [[ "$(grep -l "trains on" "$OUT"/logs/worker-*.log | wc -l)" == 2 ]] && break
+    sleep 0.05
+  done
+  sleep 0.2  # well into training
 
   started=$(date +%s%N)
   kill -"$signal" "$LOCAL_PID"
@@ -25,9 +33,9 @@ for signal in INT HUP; do
   (( elapsed_ms < 10000 )) || fail "SIG$signal: took ${elapsed_ms} ms to stop"
   expect_no_children
   [[ ! -s "$WORK/stdout" ]] || fail "SIG$signal: an interrupted job printed a result"
-  # summary.json says the job failed because it was interrupted (130).
+  # summary.json says the job was interrupted (state INTERRUPTED, 130).
   [[ -s "$OUT/summary.json" ]] || fail "SIG$signal: an interrupted job left no summary.json"
-  [[ "$(json_field "$OUT/summary.json" state)" == FAILED ]] ||
+  [[ "$(json_field "$OUT/summary.json" state)" == INTERRUPTED ]] ||
     fail "summary.json: $(head -c 300 "$OUT/summary.json")"
   grep -q '"error": "interrupted by' "$OUT/summary.json" ||
     fail "SIG$signal: summary.json does not say the job was interrupted"

@@ -210,8 +210,11 @@ TEST(GradientSumTest, WeightedMeanOfDenseSlicesAndRows) {
                  r.mutable_row_gradients()->mutable_values());
     return r;
   };
-  sum.Add(push({1, 2}, {9, 3}, {1, 1, 2, 2}), 1);
-  sum.Add(push({4, 8}, {3}, {5, 5}), 3);
+  // The sum reads the pushes when it takes the mean: they must live on.
+  const v1::PushRequest first = push({1, 2}, {9, 3}, {1, 1, 2, 2});
+  const v1::PushRequest second = push({4, 8}, {3}, {5, 5});
+  sum.Add(first, 1);
+  sum.Add(second, 3);
   EXPECT_EQ(sum.contributors(), 2);
   sum.TakeMean();
   EXPECT_FLOAT_EQ(sum.dense()[0], (1 + 3 * 4) / 4.0f);

@@ -4,6 +4,7 @@
 // of that slice per release, shared by all of its answers.
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <thread>
 #include <vector>
@@ -163,9 +164,11 @@ TEST_F(ReleaseTest, BspEncodesTheSliceOncePerStepForAllItsAnswers) {
 TEST_F(ReleaseTest, OnlyReleasesWithPushPullAnswersEncodeTheSlice) {
   Make(v1::BSP, 3, 0, /*backup=*/1);
   v1::PushResponse pushed[2];
+  // Requests stay valid until answered (ParameterShard::Push).
+  std::deque<v1::PushRequest> requests;
   auto push = [&](int worker, int64_t step) {
-    shard_->Push(Request(worker, step, step, 1.0f), &pushed[worker],
-                 [](absl::Status) {});
+    requests.push_back(Request(worker, step, step, 1.0f));
+    shard_->Push(requests.back(), &pushed[worker], [](absl::Status) {});
   };
   push(0, 0);
   push(1, 0);  // two of three complete step 0

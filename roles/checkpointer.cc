@@ -1,0 +1,307 @@
+#include "roles/checkpointer.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/config/config.h"
+#include "common/partition.h"
+#include "common/status_macros.h"
+#include "common/storage/atomic_file.h"
+#include "glog/logging.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "rpc/rpc.h"
+#include "server/coordinator/checkpoints.h"
+#include "server/shard/parameter_shard.h"  // kCoordinatorWorkerId
+
+namespace descent {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Attempts at a BSP step boundary before giving up: a shard may pass the
+// chosen version while the requests travel.
+constexpr int kBoundaryAttempts = 6;
+
+}  // namespace
+
+absl::StatusOr<v1::JobConfig> ConfigToResume(const std::string& dir) {
+  ASSIGN_OR_RETURN(FoundCheckpoint found, FindLatestCheckpoint(absl::StrCat(
+                                              dir, "/", kCheckpointsDir)));
+  for (const absl::Status& damaged : found.damaged) {
+    LOG(WARNING) << "passing over a damaged checkpoint: DATA_LOSS: "
+                 << damaged.message();
+  }
+  return found.manifest.config();
+}
+
+absl::StatusOr<v1::JobConfig> ResumeConfig(
+    const std::string& dir, const std::vector<std::string>& overrides) {
+  ASSIGN_OR_RETURN(const v1::JobConfig saved, ConfigToResume(dir));
+  v1::JobConfig config = saved;
+  for (const std::string& assignment : overrides) {
+    RETURN_IF_ERROR(ApplyOverride(assignment, &config));
+  }
+  ApplyDefaults(&config);
+  if (std::optional<FieldProblem> issue = FindConfigIssue(config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(issue->field, ": ", issue->problem));
+  }
+  RETURN_IF_ERROR(CheckResumable(saved, config));
+  return config;
+}
+
+absl::Status CheckResumable(const v1::JobConfig& saved,
+                            const v1::JobConfig& now) {
+  auto strip = [](v1::JobConfig config) {
+    v1::TrainConfig* train = config.mutable_train();
+    train->clear_epochs();
+    train->clear_eval_every_steps();
+    train->clear_early_stopping();
+    train->clear_checkpoint();
+    train->clear_max_loss_factor();
+    train->clear_gradient_norm_band();
+    train->clear_threads();
+    config.mutable_cluster()->clear_heartbeat_timeout_seconds();
+    config.mutable_cluster()->clear_registration_timeout_seconds();
+    config.mutable_cluster()->clear_rpc_deadline_seconds();
+    return config;
+  };
+  google::protobuf::util::MessageDifferencer differ;
+  std::string report;
+  differ.ReportDifferencesToString(&report);
+  if (differ.Compare(strip(saved), strip(now))) return absl::OkStatus();
+  // The first line names the field: "modified: train.seed: 1 -> 2".
+  const std::string first = report.substr(0, report.find('\n'));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--resume: the job's checkpoint cannot go on with this change (", first,
+      "); a resume may change only train.epochs, eval_every_steps, "
+      "early_stopping, checkpoint, max_loss_factor, gradient_norm_band, "
+      "threads and the cluster's timeouts"));
+}
+
+bool CheckpointsOn(const v1::TrainConfig& train) {
+  return train.checkpoint().every_steps() > 0 ||
+         train.checkpoint().every_seconds() > 0;
+}
+
+Checkpointer::Checkpointer(CheckpointerOptions options)
+    : options_(std::move(options)) {
+  for (const v1::ShardInfo& shard : options_.shards) {
+    stubs_.push_back(
+        v1::ParameterServer::NewStub(MakeChannel(shard.address())));
+  }
+  const v1::TrainConfig& train = options_.config.train();
+  const int workers = std::max(1, options_.config.cluster().num_workers());
+  for (const IndexRange& share :
+       SplitEvenly(options_.train_examples, workers)) {
+    const int64_t batch = train.batch_size() > 0
+                              ? train.batch_size()
+                              : std::max<int64_t>(1, share.size());
+    const int64_t per_epoch = (share.size() + batch - 1) / batch;
+    steps_per_epoch_.push_back(per_epoch);
+    total_steps_.push_back(per_epoch * std::max(1, train.epochs()));
+  }
+  if (train.checkpoint().every_seconds() > 0) {
+    next_time_ =
+        absl::Now() + absl::Seconds(train.checkpoint().every_seconds());
+  }
+}
+
+bool Checkpointer::Due(int64_t global_step, absl::Time now) const {
+  const int64_t every = options_.config.train().checkpoint().every_steps();
+  if (every > 0) {
+    // The first boundary after the step the job started (or resumed) at.
+    const int64_t next =
+        next_step_ > 0 ? next_step_ : (global_step / every + 1) * every;
+    if (next_step_ > 0 && global_step >= next) return true;
+    if (next_step_ == 0) {
+      const_cast<Checkpointer*>(this)->next_step_ = next;
+    }
+  }
+  return now >= next_time_;
+}
+
+std::vector<absl::StatusOr<v1::CheckpointResponse>> Checkpointer::AskShards(
+    int64_t at_version, const std::string& name, absl::Duration deadline) {
+  std::vector<absl::StatusOr<v1::CheckpointResponse>> answers(
+      stubs_.size(), absl::UnknownError("not asked"));
+  std::vector<std::thread> calls;
+  for (size_t i = 0; i < stubs_.size(); ++i) {
+    calls.emplace_back([&, i] {
+      v1::CheckpointRequest request;
+      request.mutable_header()->set_job_id(options_.config.job_id());
+      request.mutable_header()->set_worker_id(kCoordinatorWorkerId);
+      request.set_at_version(at_version);
+      request.set_directory(name);
+      v1::CheckpointResponse response;
+      grpc::ClientContext context;
+      SetDeadline(&context, deadline);
+      const grpc::Status status =
+          stubs_[i]->Checkpoint(&context, request, &response);
+      if (status.ok()) {
+        answers[i] = std::move(response);
+      } else {
+        answers[i] = FromGrpcStatus(status);
+      }
+    });
+  }
+  for (std::thread& call : calls) call.join();
+  return answers;
+}
+
+absl::StatusOr<CheckpointTaken> Checkpointer::Take(
+    const std::string& reason, const Coordinator& coordinator,
+    const std::string& best_tensors, int best_evaluation, bool final,
+    absl::Duration patience) {
+  const absl::Time start = absl::Now();
+  const absl::Time give_up = start + patience;
+  const v1::TrainConfig& train = options_.config.train();
+  const bool bsp = train.consistency() == v1::BSP;
+  const int workers = std::max(1, options_.config.cluster().num_workers());
+  // Move the schedule on first, so that a failed checkpoint is not retried
+  // at once.
+  const int64_t every = train.checkpoint().every_steps();
+  const int64_t step_now = coordinator.Status().global_step();
+  if (every > 0) {
+    next_step_ = std::max(next_step_, (step_now / every + 1) * every);
+  }
+  if (train.checkpoint().every_seconds() > 0) {
+    next_time_ =
+        absl::Now() + absl::Seconds(train.checkpoint().every_seconds());
+  }
+
+  // BSP before the end: the next step boundary of every shard. Shards are
+  // within one step of each other, and the servers' heartbeats may lag.
+  int64_t at_version = 0;
+  if (bsp && !final) {
+    const std::vector<int64_t> reported = coordinator.ShardVersions();
+    at_version = *std::max_element(reported.begin(), reported.end()) + 1;
+  }
+  std::error_code error;
+  fs::create_directories(options_.root, error);
+  std::vector<absl::StatusOr<v1::CheckpointResponse>> answers;
+  std::string dir;
+  for (int attempt = 0;; ++attempt) {
+    const int64_t global_step = bsp && at_version > 0
+                                    ? at_version * workers
+                                    : coordinator.Status().global_step();
+    const std::string name = CheckpointDirName(global_step);
+    dir = absl::StrCat(options_.root, "/", name);
+    if (ReadCompleteCheckpoint(dir).ok()) {
+      // This global step is checkpointed already (the end, right after a
+      // periodic checkpoint): keep that one.
+      CheckpointTaken taken;
+      taken.skipped = true;
+      return taken;
+    }
+    fs::remove_all(dir, error);  // an earlier, unfinished attempt
+    if (!fs::create_directories(dir, error) && error) {
+      return absl::InternalError(
+          absl::StrCat(dir, ": cannot create: ", error.message()));
+    }
+    const absl::Duration left = give_up - absl::Now();
+    answers = AskShards(
+        at_version, name,
+        std::max(absl::Milliseconds(100), std::min(left, options_.deadline)));
+    int64_t furthest = -1;
+    for (const auto& answer : answers) {
+      if (answer.ok() && answer->missed()) {
+        furthest = std::max(furthest, answer->version());
+      }
+    }
+    if (furthest < 0) break;
+    fs::remove_all(dir, error);
+    if (attempt + 1 >= kBoundaryAttempts || absl::Now() >= give_up) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "checkpoint: the shards kept passing the step boundary asked for (",
+          at_version, ")"));
+    }
+    // Shards move on while the answers travel: aim further ahead each time.
+    at_version = furthest + (int64_t{1} << (2 * attempt + 1));
+  }
+  v1::CheckpointManifest manifest;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (!answers[i].ok()) {
+      fs::remove_all(dir, error);
+      return absl::Status(answers[i].status().code(),
+                          absl::StrCat("checkpoint: shard ", i, " (",
+                                       options_.shards[i].address(),
+                                       "): ", answers[i].status().message()));
+    }
+    v1::ShardCheckpoint* shard = manifest.add_shards();
+    shard->set_shard(static_cast<int32_t>(i));
+    shard->set_version(answers[i]->version());
+    shard->mutable_file()->set_name(absl::StrCat("shard-", i, ".safetensors"));
+    shard->mutable_file()->set_bytes(answers[i]->bytes());
+    shard->mutable_file()->set_crc32(answers[i]->crc32());
+  }
+  std::vector<int64_t> versions;
+  for (const v1::ShardCheckpoint& shard : manifest.shards()) {
+    versions.push_back(shard.version());
+  }
+  CheckpointTaken taken;
+  if (versions == last_versions_) {
+    // Nothing changed since the last checkpoint (the end, right after a
+    // periodic one): keep that one.
+    fs::remove_all(dir, error);
+    taken.skipped = true;
+    return taken;
+  }
+  manifest.set_format_version(1);
+  manifest.set_job_id(options_.config.job_id());
+  *manifest.mutable_config() = options_.config;
+  manifest.set_reason(reason);
+  coordinator.FillCheckpoint(steps_per_epoch_, &manifest);
+  const int64_t low = *std::min_element(versions.begin(), versions.end());
+  const int64_t high = *std::max_element(versions.begin(), versions.end());
+  manifest.set_version(low);
+  manifest.set_version_skew(high - low);
+  if (bsp) {
+    // Every worker has done exactly min(version, its total) steps.
+    int64_t global = 0;
+    for (v1::WorkerCheckpoint& w : *manifest.mutable_workers()) {
+      const int64_t total = total_steps_[w.worker()];
+      const int64_t per_epoch =
+          std::max<int64_t>(1, steps_per_epoch_[w.worker()]);
+      w.set_step(std::min(low, total));
+      w.set_epoch(w.step() / per_epoch);
+      w.set_position(w.step() % per_epoch);
+      w.set_done(w.step() == total);
+      global += w.step();
+    }
+    manifest.set_global_step(global);
+  }
+  manifest.set_best_evaluation(best_tensors.empty() ? -1 : best_evaluation);
+  if (!best_tensors.empty()) {
+    const std::string path = absl::StrCat(dir, "/best.safetensors");
+    RETURN_IF_ERROR(WriteFileAtomically(path, best_tensors));
+    manifest.mutable_best()->set_name("best.safetensors");
+    manifest.mutable_best()->set_bytes(
+        static_cast<int64_t>(best_tensors.size()));
+    manifest.mutable_best()->set_crc32(Crc32(best_tensors));
+  }
+  manifest.set_created(
+      absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()));
+  RETURN_IF_ERROR(WriteCheckpointManifest(dir, manifest));
+  RETURN_IF_ERROR(SyncDirectory(options_.root));
+  last_versions_ = versions;
+  absl::Status pruned = PruneCheckpoints(
+      options_.root,
+      train.checkpoint().has_keep() ? train.checkpoint().keep() : 3);
+  if (!pruned.ok()) LOG(WARNING) << pruned.message();
+  taken.dir = dir;
+  taken.global_step = manifest.global_step();
+  for (const v1::ShardCheckpoint& shard : manifest.shards()) {
+    taken.bytes += shard.file().bytes();
+  }
+  taken.bytes += manifest.best().bytes();
+  taken.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return taken;
+}
+
+}  // namespace descent

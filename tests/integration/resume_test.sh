@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Checkpoints and resume (README "Checkpoints and resume"), through the
+# binary. Under BSP with a fixed seed and one thread per worker:
+#   1. a job run for 2 epochs and resumed for 2 more ends with parameters
+#      bit-identical to one run for 4 epochs, for SGD, momentum and Adam
+#      (softmax on a CSV) and FTRL and Adam (sparse logistic regression);
+#   2. a job killed with SIGKILL (launcher and every child) after a
+#      periodic checkpoint resumes from it and still ends bit-identical;
+#   3. SIGINT: the launcher has the coordinator checkpoint and write
+#      summary.json (state INTERRUPTED, exit 130); resuming it ends
+#      bit-identical too;
+#   4. a damaged newest checkpoint (truncated shard file, altered file,
+#      missing manifest) is passed over with DATA_LOSS naming the file, and
+#      the previous complete one is used; with none complete, exit 3;
+#   5. --resume refuses unsafe changes (exit 2) and bad flag combinations
+#      (exit 1); `keep` bounds the checkpoints kept.
+source "$(dirname "$0")/lib.sh"
+/usr/bin/python3 -c "import numpy" 2>/dev/null || { echo "no numpy: skipped"; exit 77; }
+
+three_class_csv
+
+# Writes config $1 for optimizer $2 (a text-format body), model $3.
+write_config() {
+  local model="${3:-softmax}" data
+  if [[ "$model" == softmax ]]; then
+    data="csv { train: \"$WORK/train.csv\" test: \"$WORK/test.csv\" } scaling: STANDARDIZE"
+    model="softmax_regression {}"
+  else
+    data="synthetic { kind: CTR train_examples: 6000 test_examples: 1000 features: 500 nnz_per_row: 8 factor_dim: 4 seed: 3 }"
+    model="sparse_logistic_regression {}"
+  fi
+  cat >"$1" <<CONFIG_END
+cluster { num_servers: 2 num_workers: 2 }
+model { $model }
+data { $data }
+train {
+  epochs: 4 batch_size: 16 threads: 1 seed: 5 consistency: BSP
+  eval_every_steps: 40
+  checkpoint { every_steps: 30 keep: 2 }
+}
+optimizer { $2 }
+CONFIG_END
+}
+
+# Runs `descent local ARGS...`, which must exit 0.
+run() {
+  timeout 240 "$DESCENT" local "$@" >"$WORK/stdout" 2>"$WORK/stderr" ||
+    fail "descent local $* exit $?: $(tail -20 "$WORK/stderr")"
+}
+
+# The tensors' data of DIR/model/model.safetensors (the header names and
+# the bytes), as one line, for exact comparison.
+tensors() {
+  /usr/bin/python3 - "$1/model/model.safetensors" <<'PY'
+import hashlib, json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+header.pop("__metadata__", None)
+print(sorted(header), hashlib.sha256(raw[8 + n:]).hexdigest())
+PY
+}
+
+same_model() {  # A B WHAT
+  local a b
+  a="$(tensors "$1")"
+  b="$(tensors "$2")"
+  [[ "$a" == "$b" ]] || fail "$3: parameters differ from the uninterrupted run"
+}
+
+# 1. Two epochs, then two more, against four at once.
+OPTIMIZERS=("sgd { learning_rate: 0.05 }"
+            "momentum { learning_rate: 0.05 momentum: 0.9 }"
+            "adam { learning_rate: 0.01 }"
+            "ftrl { learning_rate: 0.1 l1: 0.001 }|sparse"
+            "adam { learning_rate: 0.01 }|sparse")
+
+for optimizer in "${OPTIMIZERS[@]}"; do
+  model=softmax
+  [[ "$optimizer" == *"|sparse" ]] && model=sparse && optimizer="${optimizer%|sparse}"
+  name="$(echo "$optimizer" | cut -d' ' -f1)-$model"
+  write_config "$WORK/$name.textproto" "$optimizer" "$model"
+  run --config "$WORK/$name.textproto" --output_dir "$WORK/$name-whole"
+  run --config "$WORK/$name.textproto" --output_dir "$WORK/$name-parts" \
+    --set train.epochs=2
+  run --resume "$WORK/$name-parts" --set train.epochs=4
+  grep -q "resuming job" "$WORK/$name-parts/logs/coordinator.log" ||
+    fail "$name: the coordinator did not resume"
+  same_model "$WORK/$name-whole" "$WORK/$name-parts" "$name"
+  [[ "$(json_field "$WORK/$name-parts/summary.json" steps)" == \
+     "$(json_field "$WORK/$name-whole/summary.json" steps)" ]] ||
+    fail "$name: steps differ"
+  echo "$name: 2 + 2 epochs bit-identical to 4"
+done
+
+# keep: 2 complete checkpoints at most.
+kept="$(ls -d "$WORK/sgd-softmax-whole/checkpoints/step-"* | wc -l)"
+[[ "$kept" == 2 ]] || fail "keep 2 left $kept checkpoints"
+
+# 2. SIGKILL after a periodic checkpoint.
+CONFIG="$WORK/adam-softmax.textproto"
+# Starts the 100-epoch Adam job in $OUT in the background (its launcher's
+# PID in LAUNCHER) and waits for its first complete checkpoint.
+start_until_checkpoint() {
+  "$DESCENT" local --config "$CONFIG" --output_dir "$OUT" --set train.epochs=100 \
+    >"$OUT.out" 2>&1 &
+  LAUNCHER=$!
+  for _ in $(seq 1 600); do
+    ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 && return
+    sleep 0.05
+  done
+  fail "no checkpoint: $(tail -5 "$OUT.out"; ls -R "$OUT" | head -20)"
+}
+OUT="$WORK/killed"
+start_until_checkpoint
+pids="$(awk '{print $1}' "$OUT/processes.txt" 2>/dev/null | grep -E '^[0-9]+$' || true)"
+kill -9 "$LAUNCHER" $pids 2>/dev/null || true
+wait "$LAUNCHER" 2>/dev/null || true
+for pid in $pids; do while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; done
+[[ ! -e "$OUT/summary.json" ]] || fail "a killed job wrote summary.json"
+run --config "$CONFIG" --output_dir "$WORK/adam-100" --set train.epochs=100
+run --resume "$OUT"
+same_model "$WORK/adam-100" "$OUT" "killed and resumed"
+echo "SIGKILL after a checkpoint: resumed, bit-identical"
+
+# 3. SIGINT: a last checkpoint and summary.json INTERRUPTED.
+OUT="$WORK/interrupted"
+start_until_checkpoint
+kill -INT "$LAUNCHER"
+code=0
+wait "$LAUNCHER" || code=$?
+[[ "$code" == 130 ]] || fail "interrupted launcher exit $code"
+[[ "$(json_field "$OUT/summary.json" state)" == INTERRUPTED ]] ||
+  fail "summary state $(json_field "$OUT/summary.json" state)"
+grep -q '"reason": "interrupt"' "$OUT"/checkpoints/step-*/manifest.json ||
+  fail "no interrupt checkpoint: $(grep -h reason "$OUT"/checkpoints/*/manifest.json)"
+[[ -s "$OUT/model/model.safetensors" ]] || fail "an interrupted job left no model/"
+run --resume "$OUT"
+[[ "$(json_field "$OUT/summary.json" state)" == SUCCEEDED ]] || fail "resumed job did not succeed"
+same_model "$WORK/adam-100" "$OUT" "interrupted and resumed"
+echo "SIGINT: INTERRUPTED with a checkpoint; resumed, bit-identical"
+
+# 4. Damaged checkpoints: the newest is passed over, naming the file.
+damage_and_resume() {  # HOW
+  local out="$WORK/damaged-$1" newest
+  rm -rf "$out"
+  cp -r "$WORK/sgd-softmax-parts" "$out"
+  # Back to the state after 2 epochs: drop the resumed run's results.
+  rm -rf "$out/model" "$out/summary.json"
+  newest="$(ls -d "$out"/checkpoints/step-* | sort | tail -1)"
+  case "$1" in
+    truncated) truncate -s -9 "$newest/shard-1.safetensors"; echo "$newest/shard-1.safetensors" ;;
+    altered) printf 'X' | dd of="$newest/shard-0.safetensors" bs=1 seek=100 conv=notrunc 2>/dev/null
+             echo "$newest/shard-0.safetensors" ;;
+    manifest) rm "$newest/manifest.json"; echo "$newest/manifest.json" ;;
+  esac >"$WORK/damaged-file"
+  run --resume "$out"
+  grep -q "DATA_LOSS: $(cat "$WORK/damaged-file")" "$out/logs/coordinator.log" ||
+    fail "$1: no DATA_LOSS naming $(cat "$WORK/damaged-file"): $(grep -i damaged "$out/logs/coordinator.log")"
+  [[ "$(json_field "$out/summary.json" state)" == SUCCEEDED ]] || fail "$1: not resumed"
+}
+for how in truncated altered manifest; do
+  damage_and_resume "$how"
+  echo "damaged ($how): passed over with DATA_LOSS, the previous one used"
+done
+OUT="$WORK/none-complete"
+cp -r "$WORK/sgd-softmax-parts" "$OUT"
+for m in "$OUT"/checkpoints/step-*/manifest.json; do rm "$m"; done
+code=0
+"$DESCENT" local --resume "$OUT" >"$WORK/stdout" 2>"$WORK/stderr" || code=$?
+[[ "$code" == 3 ]] || fail "no complete checkpoint: exit $code"
+grep -q "no complete checkpoint" "$WORK/stderr" || fail "no message: $(cat "$WORK/stderr")"
+
+# 5. What a resume refuses.
+code=0
+"$DESCENT" local --resume "$WORK/sgd-softmax-parts" --set train.seed=9 \
+  >"$WORK/stdout" 2>"$WORK/stderr" || code=$?
+[[ "$code" == 2 ]] || fail "unsafe change: exit $code"
+grep -q "train.seed" "$WORK/stderr" || fail "unsafe change not named: $(cat "$WORK/stderr")"
+code=0
+"$DESCENT" local --resume "$WORK/sgd-softmax-parts" --config "$CONFIG" \
+  >"$WORK/stdout" 2>"$WORK/stderr" || code=$?
+[[ "$code" == 1 ]] || fail "--resume with --config: exit $code"
+code=0
+"$DESCENT" local --resume "$WORK/nowhere" >"$WORK/stdout" 2>"$WORK/stderr" || code=$?
+[[ "$code" == 3 ]] || fail "--resume of a missing directory: exit $code"
+echo "refusals: exit 2, 1, 3"
