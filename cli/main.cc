@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "cli/local.h"
+#include "cli/onnx_export.h"
 #include "cli/predict.h"
 #include "common/config/config.h"
 #include "common/exit_codes.h"
@@ -29,9 +30,9 @@
 namespace descent {
 namespace {
 
-constexpr char kCommandNames[][12] = {"local",   "coordinator", "server",
-                                      "worker",  "predict",     "evaluate",
-                                      "version", "help"};
+constexpr char kCommandNames[][12] = {"local",  "coordinator", "server",
+                                      "worker", "predict",     "evaluate",
+                                      "export", "version",     "help"};
 
 std::string VersionLine() {
   return absl::StrCat("descent ", DESCENT_VERSION, " (git ",
@@ -327,6 +328,28 @@ void Define(CLI::App& app, Flags& flags) {
       "  descent evaluate --model runs/job1/model "
       "--config runs/job1/config.textproto");
 
+  CLI::App* export_command = app.add_subcommand(
+      "export", "Write a trained dense model as an ONNX model");
+  AddModelFlag(export_command, flags);
+  export_command
+      ->add_option("--format", flags.format, "The model file's format")
+      ->required()
+      ->type_name("onnx")
+      ->check(CLI::IsMember({"onnx"}));
+  export_command
+      ->add_option("--output", flags.output,
+                   "Write the model here (default: DIR/model.onnx)")
+      ->type_name("FILE");
+  export_command->footer(
+      "Writes an ONNX model (opset 13): input \"input\" float [N, features] "
+      "(as\ndescent predict reads them; the graph applies the manifest's "
+      "scaling),\noutputs \"probabilities\" (an SVM: \"scores\") and "
+      "\"class\", or \"value\" for\nregression. Dense models only "
+      "(linear, logistic, softmax, SVM, MLP, CNN).\n\n"
+      "Example:\n"
+      "  descent export --model runs/job1/model --format onnx "
+      "--output job1.onnx");
+
   app.add_subcommand("version", "Print the version and exit");
   CLI::App* help = app.add_subcommand("help", "Print help for a command");
   help->add_option("command", flags.help_topic, "The command")
@@ -552,6 +575,11 @@ int Run(int argc, char** argv) {
   }
   if (command == "evaluate") {
     return RunEvaluate({.model_dir = flags.model_dir, .config = flags.config});
+  }
+  if (command == "export") {
+    return RunExport({.model_dir = flags.model_dir,
+                      .format = flags.format,
+                      .output = flags.output});
   }
   if (command == "version") {
     std::printf("%s\n", VersionLine().c_str());

@@ -29,27 +29,13 @@
 namespace descent {
 namespace {
 
-// Prints "descent COMMAND: message" and returns `code`.
-int Fail(const std::string& command, const absl::Status& status, int code) {
-  std::fprintf(stderr, "descent %s: %s\n", command.c_str(),
-               std::string(status.message()).c_str());
-  return code;
-}
-
-// The model directory with its dense model built and its parameters in
-// layout order. Sparse models: UNIMPLEMENTED (exit 1): the directory holds
-// only the rows of the keys its job's evaluations used.
-struct LoadedModel {
-  ModelDir dir;
-  std::unique_ptr<Model> model;
-  std::vector<float> params;
-};
-
+// The model directory with its dense model built. Sparse models:
+// UNIMPLEMENTED (exit 1): the directory holds only the rows of the keys its
+// job's evaluations used.
 absl::StatusOr<LoadedModel> LoadModel(const std::string& dir, int max_batch,
                                       int threads) {
-  LoadedModel loaded;
-  ASSIGN_OR_RETURN(loaded.dir, ReadModelDir(dir));
-  const v1::ModelManifest& m = loaded.dir.manifest;
+  ASSIGN_OR_RETURN(ModelDir model_dir, ReadModelDir(dir));
+  const v1::ModelManifest& m = model_dir.manifest;
   if (m.sparse()) {
     return WithExitCode(
         absl::UnimplementedError(absl::StrCat(
@@ -59,19 +45,7 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& dir, int max_batch,
             "evaluate measures it on its job's test split")),
         kExitUsage);
   }
-  const DataShape shape{m.num_features(), m.num_classes()};
-  absl::StatusOr<std::unique_ptr<Model>> model =
-      CreateModel(m.model(), shape, max_batch, threads);
-  if (!model.ok()) {
-    return absl::DataLossError(
-        absl::StrCat(dir, "/", kModelManifestFile,
-                     ": its model does not build: ", model.status().message()));
-  }
-  loaded.model = *std::move(model);
-  ASSIGN_OR_RETURN(loaded.params,
-                   FlatParameters(loaded.model->layout(), loaded.dir.tensors,
-                                  absl::StrCat(dir, "/", kModelTensorsFile)));
-  return loaded;
+  return BuildDenseModel(std::move(model_dir), dir, max_batch, threads);
 }
 
 // The examples of options.data, as the model reads them.
@@ -246,6 +220,33 @@ absl::StatusOr<v1::Evaluation> EvaluateModelDir(
 
 }  // namespace
 
+int Fail(const std::string& command, const absl::Status& status) {
+  std::fprintf(stderr, "descent %s: %s\n", command.c_str(),
+               std::string(status.message()).c_str());
+  return ExitCodeFor(status);
+}
+
+absl::StatusOr<LoadedModel> BuildDenseModel(ModelDir dir,
+                                            const std::string& path,
+                                            int max_batch, int threads) {
+  LoadedModel loaded;
+  loaded.dir = std::move(dir);
+  const v1::ModelManifest& m = loaded.dir.manifest;
+  const DataShape shape{m.num_features(), m.num_classes()};
+  absl::StatusOr<std::unique_ptr<Model>> model =
+      CreateModel(m.model(), shape, max_batch, threads);
+  if (!model.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(path, "/", kModelManifestFile,
+                     ": its model does not build: ", model.status().message()));
+  }
+  loaded.model = *std::move(model);
+  ASSIGN_OR_RETURN(loaded.params,
+                   FlatParameters(loaded.model->layout(), loaded.dir.tensors,
+                                  absl::StrCat(path, "/", kModelTensorsFile)));
+  return loaded;
+}
+
 absl::StatusOr<std::vector<Prediction>> Predict(
     Model& model, const std::vector<float>& params, const Dataset& data,
     int32_t num_classes, bool probabilities) {
@@ -336,7 +337,7 @@ absl::Status PrepareFeatures(const v1::ModelManifest& manifest,
 int RunPredict(const PredictOptions& options) {
   const absl::Status status = PredictAll(options);
   if (status.ok()) return kExitOk;
-  return Fail("predict", status, ExitCodeFor(status));
+  return Fail("predict", status);
 }
 
 ModelDirPull::ModelDirPull(std::vector<float> dense, const ModelDir& dir,
@@ -377,8 +378,7 @@ absl::Status ModelDirPull::operator()(float* params,
 int RunEvaluate(const EvaluateOptions& options) {
   absl::StatusOr<v1::Evaluation> evaluation = EvaluateModelDir(options);
   if (!evaluation.ok()) {
-    return Fail("evaluate", evaluation.status(),
-                ExitCodeFor(evaluation.status()));
+    return Fail("evaluate", evaluation.status());
   }
   const std::string text = Figures(*evaluation);
   std::fwrite(text.data(), 1, text.size(), stdout);

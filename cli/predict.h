@@ -14,6 +14,7 @@
 #define DESCENT_CLI_PREDICT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,27 @@
 #include "server/coordinator/model_dir.h"
 
 namespace descent {
+
+// Prints "descent COMMAND: message" on stderr and returns the exit code of
+// `status` (not OK; ExitCodeFor in common/exit_codes.h).
+int Fail(const std::string& command, const absl::Status& status);
+
+// A model directory with its dense model built from the manifest and its
+// parameters in the layout's order.
+struct LoadedModel {
+  ModelDir dir;
+  std::unique_ptr<Model> model;
+  std::vector<float> params;
+};
+
+// Builds `dir`'s dense model (read from directory `path`) for batches of
+// up to `max_batch` examples on `threads` threads and takes its parameters
+// from the tensors by name. DATA_LOSS naming the file if the manifest's
+// model does not build (a sparse model among others: check first) or a
+// tensor is missing or misshapen.
+absl::StatusOr<LoadedModel> BuildDenseModel(ModelDir dir,
+                                            const std::string& path,
+                                            int max_batch, int threads);
 
 struct Prediction {
   int32_t class_id = 0;              // classifiers

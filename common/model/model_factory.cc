@@ -40,12 +40,6 @@ Activation FromProto(v1::Activation activation) {
   }
 }
 
-std::string ModelName(const v1::ModelConfig& config) {
-  const auto* field =
-      v1::ModelConfig::descriptor()->FindFieldByNumber(config.model_case());
-  return field == nullptr ? "none" : field->name();
-}
-
 // What a model needs of its labels.
 enum class Target { kClasses, kBinary, kRegression };
 
@@ -221,6 +215,12 @@ absl::StatusOr<std::unique_ptr<Model>> CreateNetwork(
 }
 
 }  // namespace
+
+std::string ModelName(const v1::ModelConfig& config) {
+  const auto* field =
+      v1::ModelConfig::descriptor()->FindFieldByNumber(config.model_case());
+  return field == nullptr ? "none" : field->name();
+}
 
 absl::StatusOr<std::unique_ptr<Model>> CreateModel(
     const v1::ModelConfig& config, const DataShape& shape, int max_batch,

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "common/model/model.h"
@@ -32,6 +33,10 @@ struct ModelLayout {
   ParamLayout dense;
   SparseTableSpec table;
 };
+
+// The model `config` chooses, by its field name ("softmax_regression",
+// "mlp", "sparse_logistic_regression", ...); "none" if it chooses none.
+std::string ModelName(const v1::ModelConfig& config);
 
 // The layout of the model `config` describes for `shape`. INVALID_ARGUMENT,
 // naming the model, if none is chosen or the shape does not fit it (a

@@ -84,9 +84,9 @@ class Network : public Model {
   // The number of chunks (and at most of OpenMP threads) per batch.
   int threads() const { return threads_; }
 
- private:
   // A layer resolved against its input: its geometry and where its
-  // parameters live in the flat vector.
+  // parameters live in the flat vector (the layout's "layer<i>/weights" and
+  // "layer<i>/bias" for layer i).
   struct Layer {
     LayerSpec spec;
     kernels::Window2D window;  // its input image and, for conv/pool, window
@@ -96,6 +96,12 @@ class Network : public Model {
     int64_t bias = -1;     // offset of the bias, -1 for a pool
   };
 
+  // The hidden layers, then the output layer (dense, num_classes units, no
+  // activation), as Forward runs them: what an exporter (cli/onnx_export.h)
+  // translates.
+  const std::vector<Layer>& layers() const { return layers_; }
+
+ private:
   // One chunk's scratch, written only by the thread that runs the chunk.
   struct Chunk {
     std::vector<std::vector<float>> outputs;   // per layer: rows x out_size

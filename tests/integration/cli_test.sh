@@ -23,7 +23,7 @@ lacks() {
   ! grep -Eq -e "$1" "$WORK/out" || fail "output has '$1': $(cat "$WORK/out")"
 }
 
-COMMANDS=(local coordinator server worker predict evaluate version)
+COMMANDS=(local coordinator server worker predict evaluate export version)
 
 # Help, four ways, exit 0, listing every command.
 for help in --help -h help; do
@@ -49,8 +49,9 @@ declare -A FLAGS=(
   [worker]="--coordinator --metrics_listen"
   [predict]="--model --data --format --labels --output --max_examples"
   [evaluate]="--model --config"
+  [export]="--model --format --output"
 )
-for command in local coordinator server worker predict evaluate; do
+for command in local coordinator server worker predict evaluate export; do
   for way in "help $command" "$command --help" "$command -h"; do
     run 0 "$DESCENT" $way
     has "descent $command"
@@ -76,7 +77,7 @@ run 1 "$DESCENT" launch
 has 'unknown command "launch"'
 run 1 "$DESCENT" lcoal
 has 'did you mean "local"'
-for command in local coordinator server worker predict evaluate version; do
+for command in local coordinator server worker predict evaluate export version; do
   run 1 "$DESCENT" $command --no_such_flag
   has "no_such_flag"
 done
@@ -118,8 +119,16 @@ run 1 "$DESCENT" evaluate --model "$WORK/m"
 has "--config"
 run 1 "$DESCENT" evaluate --config "$EXAMPLE"
 has "--model"
+run 1 "$DESCENT" export --format onnx
+has "--model"
+run 1 "$DESCENT" export --model "$WORK/m"
+has "--format"
+run 1 "$DESCENT" export --model "$WORK/m" --format tflite
+has "--format"
 # A model directory that is not there: a data error naming it.
 run 3 "$DESCENT" predict --model "$WORK/m" --data "$WORK/x.csv"
+has "$WORK/m/manifest.json"
+run 3 "$DESCENT" export --model "$WORK/m" --format onnx
 has "$WORK/m/manifest.json"
 
 # One table of exit codes: `descent help` prints it, and the README's table

@@ -85,6 +85,28 @@ expect_no_children() {
   done <"$OUT/processes.txt"
 }
 
+# train_job CONFIG OUT [args]: `descent local` on CONFIG into OUT (stdout and
+# stderr in $WORK/stdout and $WORK/stderr), which must succeed in 240 s.
+train_job() {
+  local config="$1" out="$2"
+  shift 2
+  timeout 240 "$DESCENT" local --config "$config" --output_dir "$out" "$@" \
+    >"$WORK/stdout" 2>"$WORK/stderr" || fail "exit $?: $(tail -20 "$WORK/stderr")"
+}
+
+# expect_exit CODE PATTERN COMMAND...: COMMAND exits CODE, its stderr
+# matching PATTERN.
+expect_exit() {
+  local want="$1" pattern="$2" code
+  shift 2
+  set +e
+  "$@" >/dev/null 2>"$WORK/err"
+  code=$?
+  set -e
+  (( code == want )) && grep -q -e "$pattern" "$WORK/err" ||
+    fail "$*: exit $code, expected $want: $(cat "$WORK/err")"
+}
+
 # Writes $WORK/train.csv (600 rows) and $WORK/test.csv (300): features a, b,
 # c around centres far from 0 with very different scales (unscaled inputs
 # score differently), label "kind": red, green or blue; and

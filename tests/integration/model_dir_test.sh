@@ -13,12 +13,6 @@ LOAD="$SOURCE_DIR/examples/load_model.py"
 three_class_csv
 CONFIG="$WORK/softmax.textproto"
 
-run() {  # CONFIG OUT [args]: runs the job, which must succeed
-  local config="$1" out="$2"
-  shift 2
-  timeout 240 "$DESCENT" local --config "$config" --output_dir "$out" "$@" \
-    >"$WORK/stdout" 2>"$WORK/stderr" || fail "exit $?: $(tail -20 "$WORK/stderr")"
-}
 printed_accuracy() { sed -n 's/^test_accuracy: //p' "$WORK/stdout"; }
 manifest() {  # DIR FIELD: a top-level field of DIR/manifest.json
   /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1] + "/manifest.json"))[sys.argv[2]])' "$1" "$2"
@@ -31,7 +25,7 @@ no_leftovers() {
 
 # 1. Softmax on the CSV: model/ reproduces the printed accuracy.
 OUT="$WORK/softmax"
-run "$CONFIG" "$OUT"
+train_job "$CONFIG" "$OUT"
 printed="$(printed_accuracy)"
 [[ -n "$printed" ]] || fail "no test_accuracy printed: $(cat "$WORK/stdout")"
 [[ -s "$OUT/model/model.safetensors" && -s "$OUT/model/manifest.json" ]] ||
@@ -59,7 +53,7 @@ echo "softmax: load_model.py accuracy $printed, as the job"
 # 2. With early stopping on a validation split: best_model/ (chosen on
 # validation, tested once at the end) is the printed result; model/ the last.
 OUT="$WORK/early"
-run "$CONFIG" "$OUT" --set train.early_stopping.patience=100 \
+train_job "$CONFIG" "$OUT" --set train.early_stopping.patience=100 \
   --set data.validation_fraction=0.2
 printed="$(printed_accuracy)"
 [[ -s "$OUT/best_model/model.safetensors" ]] || fail "no best_model/: $(ls "$OUT")"
@@ -80,7 +74,7 @@ DATA=/usr/share/datasets/fashion-mnist
 if [[ -r "$DATA/t10k-images-idx3-ubyte.gz" ]]; then
   fashion_mlp_config "$DATA" "$WORK/mlp.textproto"
   OUT="$WORK/mlp"
-  run "$WORK/mlp.textproto" "$OUT"
+  train_job "$WORK/mlp.textproto" "$OUT"
   printed="$(printed_accuracy)"
   got="$(/usr/bin/python3 "$LOAD" "$OUT/model" --idx "$DATA/t10k-images-idx3-ubyte.gz" \
     "$DATA/t10k-labels-idx1-ubyte.gz" --max_examples 1000)"

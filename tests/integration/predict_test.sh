@@ -12,24 +12,6 @@ source "$(dirname "$0")/lib.sh"
 
 three_class_csv
 
-run() {  # CONFIG OUT [args]: runs the job, which must succeed
-  local config="$1" out="$2"
-  shift 2
-  timeout 240 "$DESCENT" local --config "$config" --output_dir "$out" "$@" \
-    >"$WORK/stdout" 2>"$WORK/stderr" || fail "exit $?: $(tail -20 "$WORK/stderr")"
-}
-# expect_exit CODE PATTERN COMMAND...: COMMAND exits CODE, its stderr
-# matching PATTERN.
-expect_exit() {
-  local want="$1" pattern="$2" code
-  shift 2
-  set +e
-  "$@" >/dev/null 2>"$WORK/err"
-  code=$?
-  set -e
-  (( code == want )) && grep -q -e "$pattern" "$WORK/err" ||
-    fail "$*: exit $code, expected $want: $(cat "$WORK/err")"
-}
 printed() { grep -E '^test_(accuracy|loss): ' "$WORK/stdout"; }
 # The share of rows of predictions file $1 whose label column equals line i
 # of the labels in $2, to 4 digits.
@@ -41,7 +23,7 @@ accuracy() {
 
 # 1. Softmax on the CSV with string labels.
 OUT="$WORK/softmax"
-run "$WORK/softmax.textproto" "$OUT"
+train_job "$WORK/softmax.textproto" "$OUT"
 job="$(printed)"
 [[ "$job" == *test_accuracy*test_loss* ]] || fail "job printed: $(cat "$WORK/stdout")"
 got="$("$DESCENT" evaluate --model "$OUT/model" --config "$OUT/config.textproto")" ||
@@ -76,7 +58,7 @@ done
 sed "s|csv { train: \"$WORK/train.csv\" test: \"$WORK/test.csv\" }|csv { train: \"$WORK/semi_train.csv\" test: \"$WORK/semi_test.csv\" delimiter: \";\" label_column: \"kind\" }|" \
   "$WORK/softmax.textproto" >"$WORK/semi.textproto"
 grep -q semi_train "$WORK/semi.textproto" || fail "semi.textproto: $(cat "$WORK/semi.textproto")"
-run "$WORK/semi.textproto" "$WORK/semi"
+train_job "$WORK/semi.textproto" "$WORK/semi"
 "$DESCENT" predict --model "$WORK/semi/model" --data "$WORK/semi_test.csv" \
   --output "$WORK/semi_preds.csv" || fail "predict on the ';' CSV: exit $?"
 acc="$(accuracy "$WORK/semi_preds.csv" "$WORK/truth")"
@@ -105,7 +87,7 @@ expect_exit 2 "mlp.*is not the one in .*softmax_regression" "$DESCENT" evaluate 
 
 # A sparse model: descent evaluate prints the job's figures (AUC too);
 # descent predict does not support it yet: exit 1.
-run "$SOURCE_DIR/examples/synthetic_ctr_logistic.textproto" "$WORK/ctr" \
+train_job "$SOURCE_DIR/examples/synthetic_ctr_logistic.textproto" "$WORK/ctr" \
   --set data.synthetic.train_examples=2000 --set data.synthetic.test_examples=200 \
   --set train.epochs=1
 job="$(grep -E '^test_(accuracy|loss|auc): ' "$WORK/stdout")"
@@ -115,7 +97,7 @@ got="$("$DESCENT" evaluate --model "$WORK/ctr/model" --config "$WORK/ctr/config.
 [[ "$got" == "$job" ]] || fail "ctr: evaluate printed '$got', the job '$job'"
 echo "sparse logistic: descent evaluate = the job: $(echo $got)"
 # A regression: test_loss and test_rmse.
-run "$SOURCE_DIR/examples/synthetic_linear_regression.textproto" "$WORK/linear" \
+train_job "$SOURCE_DIR/examples/synthetic_linear_regression.textproto" "$WORK/linear" \
   --set train.epochs=1
 job="$(grep -E '^test_(loss|rmse): ' "$WORK/stdout")"
 [[ "$job" == *test_rmse* ]] || fail "regression job printed: $(cat "$WORK/stdout")"
@@ -133,7 +115,7 @@ DATA=/usr/share/datasets/fashion-mnist
 if [[ -r "$DATA/t10k-images-idx3-ubyte.gz" ]]; then
   fashion_mlp_config "$DATA" "$WORK/mlp.textproto"
   OUT="$WORK/mlp"
-  run "$WORK/mlp.textproto" "$OUT"
+  train_job "$WORK/mlp.textproto" "$OUT"
   job="$(printed)"
   got="$("$DESCENT" evaluate --model "$OUT/model" --config "$OUT/config.textproto")" ||
     fail "mlp evaluate: exit $?"
@@ -162,7 +144,7 @@ with gzip.open(sys.argv[1]) as f:
   sed 's/model { mlp { hidden: \[32\] } }/model { cnn { preset: MCMAHAN_CNN } }/
     s/max_train_examples: 3000 max_test_examples: 1000/max_train_examples: 600 max_test_examples: 200/' \
     "$WORK/mlp.textproto" >"$WORK/cnn.textproto"
-  run "$WORK/cnn.textproto" "$WORK/cnn"
+  train_job "$WORK/cnn.textproto" "$WORK/cnn"
   job="$(printed)"
   got="$("$DESCENT" evaluate --model "$WORK/cnn/model" --config "$WORK/cnn/config.textproto")" ||
     fail "cnn evaluate: exit $?"
