@@ -318,15 +318,29 @@ void Define(CLI::App& app, Flags& flags) {
   evaluate
       ->add_option("--config", flags.config,
                    "The job's config (its output directory's "
-                   "config.textproto)")
-      ->required()
+                   "config.textproto): measure on its test split")
+      ->type_name("FILE");
+  evaluate
+      ->add_option("--data", flags.data,
+                   "Or measure on these labelled examples (dense models): "
+                   "CSV or TSV, LIBSVM, or IDX images with --labels")
+      ->type_name("FILE");
+  evaluate
+      ->add_option("--format", flags.format,
+                   "--data's format (default: by the file name)")
+      ->type_name("csv|libsvm|idx")
+      ->check(CLI::IsMember({"csv", "libsvm", "idx"}));
+  evaluate
+      ->add_option("--labels", flags.labels,
+                   "IDX --data: the images' label file")
       ->type_name("FILE");
   evaluate->footer(
       "Prints test_accuracy, test_loss (and test_rmse, test_auc where they "
       "apply)\nas the job printed them.\n\n"
       "Example:\n"
       "  descent evaluate --model runs/job1/model "
-      "--config runs/job1/config.textproto");
+      "--config runs/job1/config.textproto\n"
+      "  descent evaluate --model runs/job1/model --data more.csv");
 
   CLI::App* export_command = app.add_subcommand(
       "export", "Write a trained dense model as an ONNX model");
@@ -574,7 +588,17 @@ int Run(int argc, char** argv) {
                        .max_examples = flags.max_examples});
   }
   if (command == "evaluate") {
-    return RunEvaluate({.model_dir = flags.model_dir, .config = flags.config});
+    if (flags.config.empty() == flags.data.empty()) {
+      return UsageError(
+          "give one of --config (the job's test split) and "
+          "--data (a labelled file)",
+          "evaluate");
+    }
+    return RunEvaluate({.model_dir = flags.model_dir,
+                        .config = flags.config,
+                        .data = flags.data,
+                        .format = flags.format,
+                        .labels = flags.labels});
   }
   if (command == "export") {
     return RunExport({.model_dir = flags.model_dir,

@@ -218,6 +218,76 @@ absl::StatusOr<v1::Evaluation> EvaluateModelDir(
   return evaluation;
 }
 
+// The classes of `data`'s labels as `m` numbers them: string labels by
+// their place in m.labels(). INVALID_ARGUMENT naming `path` and a label the
+// model does not know.
+absl::Status MapLabels(const v1::ModelManifest& m, const std::string& path,
+                       Dataset* data) {
+  if (m.regression()) return absl::OkStatus();
+  if (!data->class_names.empty()) {
+    std::vector<int32_t> to(data->class_names.size(), -1);
+    for (size_t c = 0; c < data->class_names.size(); ++c) {
+      for (int k = 0; k < m.labels_size(); ++k) {
+        if (m.labels(k) == data->class_names[c]) to[c] = k;
+      }
+      if (to[c] < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": label \"", data->class_names[c],
+            "\" is none of the model's ", m.num_classes(), " classes"));
+      }
+    }
+    for (int32_t& label : data->labels) label = to[label];
+    data->class_names.clear();
+  }
+  for (int32_t label : data->labels) {
+    if (label < 0 || label >= m.num_classes()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": class ", label, " is outside the model's ",
+                       m.num_classes(), " classes"));
+    }
+  }
+  data->num_classes = m.num_classes();
+  return absl::OkStatus();
+}
+
+// descent evaluate --data: the file's examples at the model directory's
+// parameters.
+absl::StatusOr<v1::Evaluation> EvaluateFile(const EvaluateOptions& options) {
+  ASSIGN_OR_RETURN(const std::string format,
+                   DataFormat(options.data, options.format));
+  if (format == "idx" && options.labels.empty()) {
+    return WithExitCode(
+        absl::InvalidArgumentError(
+            "--data as IDX images needs --labels, their label file"),
+        kExitUsage);
+  }
+  ASSIGN_OR_RETURN(LoadedModel loaded,
+                   LoadModel(options.model_dir, /*max_batch=*/256,
+                             /*threads=*/1));
+  const v1::ModelManifest& m = loaded.dir.manifest;
+  PredictOptions read;
+  read.data = options.data;
+  read.labels = options.labels;
+  ASSIGN_OR_RETURN(Dataset data, ReadData(read, format, m));
+  if (!m.regression() &&
+      data.labels.size() != static_cast<size_t>(data.num_examples)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.data, ": no class labels to measure against"));
+  }
+  RETURN_IF_ERROR(MapLabels(m, options.data, &data));
+  RETURN_IF_ERROR(PrepareFeatures(m, options.data, format, &data));
+  Evaluator evaluator(std::move(loaded.model), std::move(data));
+  const std::vector<float> params = std::move(loaded.params);
+  v1::Evaluation evaluation;
+  RETURN_IF_ERROR(evaluator.Evaluate(
+      [&params](float* out, const PsClient::Rows*) {
+        std::copy(params.begin(), params.end(), out);
+        return absl::OkStatus();
+      },
+      &evaluation));
+  return evaluation;
+}
+
 }  // namespace
 
 int Fail(const std::string& command, const absl::Status& status) {
@@ -376,7 +446,8 @@ absl::Status ModelDirPull::operator()(float* params,
 }
 
 int RunEvaluate(const EvaluateOptions& options) {
-  absl::StatusOr<v1::Evaluation> evaluation = EvaluateModelDir(options);
+  absl::StatusOr<v1::Evaluation> evaluation =
+      options.data.empty() ? EvaluateModelDir(options) : EvaluateFile(options);
   if (!evaluation.ok()) {
     return Fail("evaluate", evaluation.status());
   }

@@ -109,11 +109,16 @@ class ModelDirPull {
 struct EvaluateOptions {
   std::string model_dir;
   std::string config;  // the job's config (its config.textproto)
+  // Or a labelled file (dense models), read as descent predict reads it.
+  std::string data;
+  std::string format;  // empty: by file name
+  std::string labels;  // IDX label file
 };
 
-// Loads the job's test split as the job did and prints what the job
-// printed of it (test_accuracy, test_loss to 4 digits, test_rmse,
-// test_auc to 6, where they apply); sparse models too.
+// Loads the job's test split as the job did (or `data`, whose labels
+// must be among the model's classes) and prints what the job printed of
+// it (test_accuracy, test_loss to 4 digits, test_rmse, test_auc to 6,
+// where they apply); the test split of sparse models too.
 // Returns the exit code.
 int RunEvaluate(const EvaluateOptions& options);
 

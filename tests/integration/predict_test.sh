@@ -21,7 +21,7 @@ accuracy() {
     END { printf "%.4f\n", right / n }' "$2" "$1"
 }
 
-# 1. Softmax on the CSV with string labels.
+# 1. Softmax on the CSV with string labels (evaluate --data too).
 OUT="$WORK/softmax"
 train_job "$WORK/softmax.textproto" "$OUT"
 job="$(printed)"
@@ -30,6 +30,18 @@ got="$("$DESCENT" evaluate --model "$OUT/model" --config "$OUT/config.textproto"
   fail "evaluate: exit $?"
 [[ "$got" == "$job" ]] || fail "evaluate printed '$got', the job '$job'"
 echo "softmax: descent evaluate = the job: $(echo $got)"
+# --data: the test file itself (string labels mapped to the model's
+# classes) gives the job's figures too; a file with a label the model does
+# not know is refused, naming it.
+got="$("$DESCENT" evaluate --model "$OUT/model" --data "$WORK/test.csv")" ||
+  fail "evaluate --data: exit $?"
+[[ "$got" == "$job" ]] || fail "evaluate --data printed '$got', the job '$job'"
+sed '2s/,[a-z]*$/,purple/' "$WORK/test.csv" >"$WORK/purple.csv"
+expect_exit 3 'label "purple" is none of the model' "$DESCENT" evaluate \
+  --model "$OUT/model" --data "$WORK/purple.csv"
+expect_exit 1 "give one of --config" "$DESCENT" evaluate --model "$OUT/model" \
+  --data "$WORK/test.csv" --config "$OUT/config.textproto"
+echo "softmax: descent evaluate --data test.csv = the job"
 
 "$DESCENT" predict --model "$OUT/model" --data "$WORK/test.csv" \
   --output "$WORK/preds.csv" || fail "predict: exit $?"

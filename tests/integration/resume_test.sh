@@ -2,8 +2,9 @@
 # Checkpoints and resume (README "Checkpoints and resume"), through the
 # binary. Under BSP with a fixed seed and one thread per worker:
 #   1. a job run for 2 epochs and resumed for 2 more ends with parameters
-#      bit-identical to one run for 4 epochs, for SGD, momentum and Adam
-#      (softmax on a CSV) and FTRL and Adam (sparse logistic regression);
+#      bit-identical to one run for 4 epochs, for SGD, momentum, Adam and
+#      FTRL, dense (softmax on a CSV) and sparse (sparse logistic
+#      regression);
 #   2. a job killed with SIGKILL (launcher and every child) after a
 #      periodic checkpoint resumes from it and still ends bit-identical;
 #   3. SIGINT: the launcher has the coordinator checkpoint and write
@@ -13,7 +14,8 @@
 #      missing manifest) is passed over with DATA_LOSS naming the file, and
 #      the previous complete one is used; with none complete, exit 3;
 #   5. --resume refuses unsafe changes (exit 2) and bad flag combinations
-#      (exit 1); `keep` bounds the checkpoints kept.
+#      (exit 1); `keep` bounds the checkpoints kept;
+#   6. train.init_from starts a job from a model directory.
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import numpy" 2>/dev/null || { echo "no numpy: skipped"; exit 77; }
 
@@ -72,8 +74,11 @@ same_model() {  # A B WHAT
 OPTIMIZERS=("sgd { learning_rate: 0.05 }"
             "momentum { learning_rate: 0.05 momentum: 0.9 }"
             "adam { learning_rate: 0.01 }"
-            "ftrl { learning_rate: 0.1 l1: 0.001 }|sparse"
-            "adam { learning_rate: 0.01 }|sparse")
+            "ftrl { learning_rate: 0.1 l1: 0.001 }"
+            "sgd { learning_rate: 0.05 }|sparse"
+            "momentum { learning_rate: 0.05 momentum: 0.9 }|sparse"
+            "adam { learning_rate: 0.01 }|sparse"
+            "ftrl { learning_rate: 0.1 l1: 0.001 }|sparse")
 
 for optimizer in "${OPTIMIZERS[@]}"; do
   model=softmax
@@ -185,3 +190,39 @@ code=0
 "$DESCENT" local --resume "$WORK/nowhere" >"$WORK/stdout" 2>"$WORK/stderr" || code=$?
 [[ "$code" == 3 ]] || fail "--resume of a missing directory: exit $code"
 echo "refusals: exit 2, 1, 3"
+
+# 6. Warm start: train.init_from starts from a model directory's
+# parameters. With a learning rate too small to move them, the new job's
+# model/ is the old one's (to float precision); from scratch it is not.
+A="$WORK/sgd-softmax-whole"
+# Argmax of |a - b| over the tensors of two model directories.
+max_diff() {
+  /usr/bin/python3 - "$1/model/model.safetensors" "$2/model/model.safetensors" <<'PY'
+import json, struct, sys
+import numpy as np
+def load(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    return {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], "<f4")
+            for k, v in header.items()}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+print(max(float(np.max(np.abs(a[k] - b[k]))) for k in a))
+PY
+}
+run --config "$WORK/sgd-softmax.textproto" --output_dir "$WORK/warm" \
+  --set train.init_from="$A/model" --set optimizer.sgd.learning_rate=1e-9 \
+  --set train.epochs=1
+run --config "$WORK/sgd-softmax.textproto" --output_dir "$WORK/cold" \
+  --set optimizer.sgd.learning_rate=1e-9 --set train.epochs=1
+warm="$(max_diff "$A" "$WORK/warm")"
+cold="$(max_diff "$A" "$WORK/cold")"
+/usr/bin/python3 -c "import sys; sys.exit(0 if float('$warm') < 1e-5 < float('$cold') else 1)" ||
+  fail "warm start: max |difference| from the model started from $warm (from scratch $cold)"
+grep -q "warm start from" "$WORK/warm/logs/server-0.log" || fail "no warm start logged"
+expect_exit 2 "train.init_from: .*nowhere" "$DESCENT" local --config "$WORK/sgd-softmax.textproto" \
+  --output_dir "$WORK/warm-missing" --set train.init_from="$WORK/nowhere"
+expect_exit 2 "train.init_from: " "$DESCENT" local --config "$WORK/ftrl-sparse.textproto" \
+  --output_dir "$WORK/warm-other" --set train.init_from="$A/model"
+echo "warm start: $warm from the model started from (from scratch $cold); bad init_from exit 2"
