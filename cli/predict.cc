@@ -30,8 +30,7 @@ namespace descent {
 namespace {
 
 // The model directory with its dense model built. Sparse models:
-// UNIMPLEMENTED (exit 1): the directory holds only the rows of the keys its
-// job's evaluations used.
+// UNIMPLEMENTED (exit 1) for evaluate --data, which reads dense files.
 absl::StatusOr<LoadedModel> LoadModel(const std::string& dir, int max_batch,
                                       int threads) {
   ASSIGN_OR_RETURN(ModelDir model_dir, ReadModelDir(dir));
@@ -40,9 +39,10 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& dir, int max_batch,
     return WithExitCode(
         absl::UnimplementedError(absl::StrCat(
             dir, " holds a sparse model (", m.model().ShortDebugString(),
-            "): descent predict does not support sparse models yet, only "
-            "dense ones (linear, logistic, softmax, SVM, MLP, CNN); descent "
-            "evaluate measures it on its job's test split")),
+            "): evaluate --data takes dense models only (linear, logistic, "
+            "softmax, SVM, MLP, CNN); descent evaluate --config measures a "
+            "sparse model on its job's test split, and descent predict "
+            "predicts with it")),
         kExitUsage);
   }
   return BuildDenseModel(std::move(model_dir), dir, max_batch, threads);
@@ -127,9 +127,106 @@ absl::Status WriteOutput(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
+// A sparse model's predictions on a LIBSVM file: each example's score
+// (SparseModel::Evaluate) from the model directory's rows, a key it has no
+// row for taking the row's initial value; a binary classifier's class is
+// score > 0 and p1 = sigmoid(score), a regression's value the score.
+absl::Status PredictSparse(const PredictOptions& options,
+                           const std::string& format, ModelDir dir) {
+  const v1::ModelManifest& m = dir.manifest;
+  if (format != "libsvm") {
+    return WithExitCode(
+        absl::InvalidArgumentError(absl::StrCat(
+            options.data, ": read as ", format, "; a sparse model (",
+            m.model().ShortDebugString(), ") takes LIBSVM files")),
+        kExitUsage);
+  }
+  const DataShape shape{m.num_features(), m.num_classes()};
+  ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model,
+                   CreateSparseModel(m.model(), shape, /*max_batch=*/1));
+  const std::string path =
+      absl::StrCat(options.model_dir, "/", kModelTensorsFile);
+  ASSIGN_OR_RETURN(const std::vector<float> dense,
+                   FlatParameters(model->dense_layout(), dir.tensors, path));
+  std::vector<uint64_t> keys;
+  std::vector<float> saved;
+  for (NamedTensor& t : dir.tensors) {
+    if (t.name == "sparse/keys") keys = std::move(t.u64);
+    if (t.name == "sparse/rows") saved = std::move(t.f32);
+  }
+  const int width = model->table().row_width;
+  if (saved.size() != keys.size() * width) {
+    return absl::DataLossError(absl::StrCat(
+        path, ": sparse/rows does not hold ", width, " floats per key"));
+  }
+  LibsvmOptions libsvm =
+      m.has_libsvm() ? LibsvmOptionsOf(m.libsvm()) : LibsvmOptions();
+  libsvm.regression = m.regression();
+  libsvm.num_classes = 0;
+  libsvm.num_features = m.num_features();
+  ASSIGN_OR_RETURN(SparseDataset data, ReadLibsvm(options.data, libsvm));
+  if (options.max_examples > 0 && options.max_examples < data.num_examples) {
+    data.num_examples = options.max_examples;
+  }
+  std::string text = Header(m, /*probabilities=*/true);
+  std::vector<uint64_t> example_keys;
+  std::vector<int32_t> slots;
+  std::vector<float> rows;
+  for (int64_t i = 0; i < data.num_examples; ++i) {
+    const int64_t begin = data.row_offsets[i], end = data.row_offsets[i + 1];
+    example_keys.assign(data.indices.begin() + begin,
+                        data.indices.begin() + end);
+    std::sort(example_keys.begin(), example_keys.end());
+    example_keys.erase(std::unique(example_keys.begin(), example_keys.end()),
+                       example_keys.end());
+    rows.resize(example_keys.size() * width);
+    for (size_t k = 0; k < example_keys.size(); ++k) {
+      auto at = std::lower_bound(keys.begin(), keys.end(), example_keys[k]);
+      if (at != keys.end() && *at == example_keys[k]) {
+        std::copy_n(saved.begin() + (at - keys.begin()) * width, width,
+                    rows.begin() + k * width);
+      } else {
+        model->table().InitializeRow(m.seed(), example_keys[k],
+                                     rows.data() + k * width);
+      }
+    }
+    slots.clear();
+    for (int64_t e = begin; e < end; ++e) {
+      slots.push_back(static_cast<int32_t>(
+          std::lower_bound(example_keys.begin(), example_keys.end(),
+                           static_cast<uint64_t>(data.indices[e])) -
+          example_keys.begin()));
+    }
+    const int64_t offsets[2] = {0, end - begin};
+    const int32_t label = 0;
+    const float target = 0;
+    SparseBatch batch{1,      offsets, slots.data(), data.values.data() + begin,
+                      &label, &target};
+    float score = 0;
+    model->Evaluate(dense.data(), rows.data(),
+                    static_cast<int64_t>(example_keys.size()), batch, &score);
+    Prediction p;
+    if (m.regression()) {
+      p.value = score;
+    } else {
+      p.class_id = score > 0 ? 1 : 0;
+      const float p1 = 1.0f / (1.0f + std::exp(-score));
+      p.probabilities = {1.0f - p1, p1};
+    }
+    text += Row(m, p);
+  }
+  return WriteOutput(options.output, text);
+}
+
 absl::Status PredictAll(const PredictOptions& options) {
   absl::StatusOr<std::string> format = DataFormat(options.data, options.format);
   if (!format.ok()) return WithExitCode(format.status(), kExitUsage);
+  {
+    ASSIGN_OR_RETURN(ModelDir dir, ReadModelDir(options.model_dir));
+    if (dir.manifest.sparse()) {
+      return PredictSparse(options, *format, std::move(dir));
+    }
+  }
   ASSIGN_OR_RETURN(LoadedModel loaded,
                    LoadModel(options.model_dir, /*max_batch=*/1,
                              /*threads=*/1));

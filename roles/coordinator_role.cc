@@ -38,6 +38,7 @@
 #include "server/coordinator/job_output.h"
 #include "server/coordinator/model_dir.h"
 #include "server/shard/parameter_shard.h"  // kCoordinatorWorkerId
+#include "server/shard/shard_checkpoint.h"
 
 namespace descent {
 namespace {
@@ -557,6 +558,7 @@ v1::ModelManifest ManifestBase(const v1::JobConfig& config,
   m.set_config_hash(ConfigHash(config));
   m.set_data_fingerprint(DataFingerprint(config.data(), data.train_examples));
   m.set_sparse(IsSparseModel(config.model()));
+  m.set_seed(config.train().seed());
   if (config.data().has_csv()) {
     *m.mutable_csv() = config.data().csv();
     m.mutable_csv()->clear_train();
@@ -662,7 +664,10 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   core.self.set_pid(::getpid());
   core.self.set_metrics_address(s.metrics_server->address());
   s.train_examples = data.train_examples;
-  if (CheckpointsOn(config.train()) || resume.has_value()) {
+  // Sparse models always take the final checkpoint: model/'s rows, all of
+  // them, come from it (the evaluations pull only the rows they use).
+  if (CheckpointsOn(config.train()) || resume.has_value() ||
+      IsSparseModel(config.model())) {
     s.checkpoint_root =
         std::filesystem::absolute(options.output_dir + "/" + kCheckpointsDir)
             .lexically_normal()
@@ -748,6 +753,55 @@ absl::Status WriteModel(const std::string& dir, const CoordinatorState& s,
   return WriteModelDir(dir, model);
 }
 
+// A sparse job that succeeded: every row of its table, from the shards'
+// files of its final checkpoint (the newest under `root`), and the rows its
+// evaluations pulled that no push created, sorted by key, into `params`.
+absl::Status AllRows(const std::string& root, SavedParameters* params) {
+  ASSIGN_OR_RETURN(FoundCheckpoint found, FindLatestCheckpoint(root));
+  std::vector<std::pair<uint64_t, size_t>> order;  // key, row in `rows`
+  std::vector<float> rows;
+  const int64_t width = params->row_width;
+  for (const v1::ShardCheckpoint& shard : found.manifest.shards()) {
+    const std::string path = absl::StrCat(found.dir, "/", shard.file().name());
+    ASSIGN_OR_RETURN(ShardState state,
+                     ReadShardCheckpoint(
+                         path, {shard.file().bytes(), shard.file().crc32()}));
+    if (width > 0 && state.rows.size() != state.keys.size() * width) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": rows are not ", width, " wide"));
+    }
+    for (size_t i = 0; i < state.keys.size(); ++i) {
+      order.emplace_back(state.keys[i],
+                         rows.size() / std::max<int64_t>(1, width));
+      rows.insert(rows.end(), state.rows.begin() + i * width,
+                  state.rows.begin() + (i + 1) * width);
+    }
+  }
+  // Keys the evaluations pulled but no push ever created keep their rows'
+  // initial values, as pulled: add them, so that model/ scores every split.
+  std::vector<uint64_t> trained;
+  for (const auto& entry : order) trained.push_back(entry.first);
+  std::sort(trained.begin(), trained.end());
+  for (size_t i = 0; i < params->keys.size(); ++i) {
+    if (std::binary_search(trained.begin(), trained.end(), params->keys[i])) {
+      continue;
+    }
+    order.emplace_back(params->keys[i],
+                       rows.size() / std::max<int64_t>(1, width));
+    rows.insert(rows.end(), params->rows.begin() + i * width,
+                params->rows.begin() + (i + 1) * width);
+  }
+  std::sort(order.begin(), order.end());
+  params->keys.clear();
+  params->rows.clear();
+  for (const auto& [key, row] : order) {
+    params->keys.push_back(key);
+    params->rows.insert(params->rows.end(), rows.begin() + row * width,
+                        rows.begin() + (row + 1) * width);
+  }
+  return absl::OkStatus();
+}
+
 // Writes model/ (the last parameters) and, with early stopping, best_model/.
 // A job that did not succeed first pulls and evaluates the parameters the
 // shards hold (falling back to the last evaluation's); one that ended before
@@ -772,6 +826,9 @@ absl::Status WriteModels(const std::string& output_dir,
   }
   SavedParameters last;
   KeepBest(*s.evaluator, s.last->step(), &last);
+  if (code == kExitOk && s.manifest.sparse()) {
+    RETURN_IF_ERROR(AllRows(s.checkpoint_root, &last));
+  }
   const bool early_stopping = s.best.step >= 0;
   RETURN_IF_ERROR(WriteModel(output_dir + "/model", s, "final", *s.last,
                              early_stopping ? std::nullopt : s.selected_test,

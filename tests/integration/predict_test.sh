@@ -6,8 +6,8 @@
 # gives one row per example, labels mapped back to the file's strings, whose
 # accuracy is the job's (and the same rows from LIBSVM); a file of another
 # width fails with exit 3 naming both widths. Also: evaluate on a linear
-# regression and a sparse logistic regression; predict refuses sparse
-# models (exit 1).
+# regression and a sparse logistic regression; predict with a sparse
+# logistic regression on LIBSVM files.
 source "$(dirname "$0")/lib.sh"
 
 three_class_csv
@@ -97,8 +97,7 @@ echo "wrong width and wrong format: exit 3 naming the file"
 expect_exit 2 "mlp.*is not the one in .*softmax_regression" "$DESCENT" evaluate \
   --model "$OUT/model" --config "$SOURCE_DIR/examples/fashion_mnist_mlp.textproto"
 
-# A sparse model: descent evaluate prints the job's figures (AUC too);
-# descent predict does not support it yet: exit 1.
+# A sparse model: descent evaluate prints the job's figures (AUC too).
 train_job "$SOURCE_DIR/examples/synthetic_ctr_logistic.textproto" "$WORK/ctr" \
   --set data.synthetic.train_examples=2000 --set data.synthetic.test_examples=200 \
   --set train.epochs=1
@@ -117,10 +116,51 @@ got="$("$DESCENT" evaluate --model "$WORK/linear/model" --config "$WORK/linear/c
   fail "regression evaluate: exit $?"
 [[ "$got" == "$job" ]] || fail "regression: evaluate printed '$got', the job '$job'"
 echo "linear regression: descent evaluate = the job: $(echo $got)"
-printf '1 3:1 7:1\n' >"$WORK/ctr.svm"
-expect_exit 1 "does not support sparse models yet" \
-  "$DESCENT" predict --model "$WORK/ctr/model" --data "$WORK/ctr.svm"
-echo "sparse model: descent predict exit 1, not supported yet"
+# A sparse model on LIBSVM files: model/ holds every trained row (from the
+# job's final checkpoint), not only the test keys' rows, and descent predict
+# on the test file gives the job's test accuracy; a CSV is refused (exit 1).
+/usr/bin/python3 - "$WORK" <<'PY'
+import random, sys
+random.seed(5)
+files = {"train": open(sys.argv[1] + "/train.svm", "w"),
+         "test": open(sys.argv[1] + "/test.svm", "w")}
+for i in range(2300):
+    # Test examples use keys 1..100 only: model/ must hold the rest too.
+    keys = sorted(set(random.randint(1, 400 if i < 2000 else 100)
+                      for _ in range(8)))
+    z = sum((j * 7919) % 13 - 6 for j in keys)
+    files["train" if i < 2000 else "test"].write(
+        ("+1" if z > 0 else "-1") + "".join(" %d:1" % j for j in keys) + "\n")
+PY
+cat >"$WORK/svm_sparse.textproto" <<CONFIG_END
+cluster { num_servers: 2 num_workers: 2 }
+model { sparse_logistic_regression {} }
+data { libsvm { train: "$WORK/train.svm" test: "$WORK/test.svm" } }
+train { epochs: 5 batch_size: 16 threads: 1 }
+optimizer { sgd { learning_rate: 0.5 } }
+CONFIG_END
+train_job "$WORK/svm_sparse.textproto" "$WORK/sparse"
+job_accuracy="$(sed -n 's/^test_accuracy: //p' "$WORK/stdout")"
+[[ -n "$job_accuracy" ]] || fail "sparse job printed: $(cat "$WORK/stdout")"
+trained_keys="$(awk '{ for (i = 2; i <= NF; i++) { split($i, kv, ":"); k[kv[1]] = 1 } }
+  END { print length(k) }' "$WORK/train.svm")"
+saved_keys="$(/usr/bin/python3 -c 'import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+h = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
+print(h["sparse/keys"]["shape"][0])' "$WORK/sparse/model/model.safetensors")"
+(( saved_keys >= trained_keys )) ||
+  fail "model/ holds $saved_keys rows; training touched $trained_keys keys"
+"$DESCENT" predict --model "$WORK/sparse/model" --data "$WORK/test.svm" \
+  --output "$WORK/sparse_preds.csv" || fail "sparse predict: exit $?"
+[[ "$(head -1 "$WORK/sparse_preds.csv")" == "class,label,p0,p1" ]] ||
+  fail "sparse header: $(head -1 "$WORK/sparse_preds.csv")"
+awk '{ print $1 }' "$WORK/test.svm" | sed 's/^+//' >"$WORK/sparse_truth"
+acc="$(accuracy "$WORK/sparse_preds.csv" "$WORK/sparse_truth")"
+[[ "$acc" == "$job_accuracy" ]] ||
+  fail "sparse predict's accuracy $acc, the job's $job_accuracy"
+expect_exit 1 "takes LIBSVM files" \
+  "$DESCENT" predict --model "$WORK/sparse/model" --data "$WORK/test.csv"
+echo "sparse logistic: model/ holds $saved_keys rows ($trained_keys trained keys); descent predict accuracy $acc, as the job"
 
 # 2. An MLP on a Fashion-MNIST subset.
 DATA=/usr/share/datasets/fashion-mnist
