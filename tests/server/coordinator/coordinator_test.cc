@@ -403,3 +403,86 @@ TEST_F(CoordinatorTest, WithValidationTheResultIsTheFinalTestOfTheSelected) {
 
 }  // namespace
 }  // namespace descent
+
+namespace descent {
+namespace {
+
+// A resumed job: shards are told their files, workers their steps, and
+// the evaluations and training time go on from the checkpoint's.
+TEST(CoordinatorResumeTest, RegistrationsCarryTheCheckpointsState) {
+  v1::CheckpointManifest manifest;
+  for (int shard : {0, 1}) {
+    v1::ShardCheckpoint* s = manifest.add_shards();
+    s->set_shard(shard);
+    s->set_version(60);
+    s->mutable_file()->set_name("shard-" + std::to_string(shard) +
+                                ".safetensors");
+    s->mutable_file()->set_bytes(100 + shard);
+    s->mutable_file()->set_crc32(7 + shard);
+  }
+  for (auto [worker, step] : {std::pair{0, 100}, std::pair{1, 60}}) {
+    v1::WorkerCheckpoint* w = manifest.add_workers();
+    w->set_worker(worker);
+    w->set_step(step);
+  }
+  for (int step : {50, 100}) {
+    v1::Evaluation* e = manifest.add_history();
+    e->set_step(step);
+    e->set_test_loss(1.0 / step);
+  }
+  manifest.set_next_evaluation_step(200);
+  manifest.set_wall_seconds(12.5);
+
+  absl::Time now = absl::FromUnixSeconds(1000);
+  CoordinatorOptions options;
+  options.config.set_job_id("job-1");
+  options.config.mutable_cluster()->set_num_servers(2);
+  options.config.mutable_cluster()->set_num_workers(2);
+  options.config.mutable_cluster()->set_heartbeat_timeout_seconds(10);
+  options.config.mutable_cluster()->set_registration_timeout_seconds(60);
+  options.config.mutable_train()->set_epochs(2);
+  options.config.mutable_train()->set_batch_size(10);  // 100 steps a worker
+  options.config.mutable_train()->set_eval_every_steps(100);
+  options.num_parameters = 7;
+  options.num_features = 3;
+  options.train_examples = 1000;
+  options.clock = [&now] { return now; };
+  options.checkpoint_root = "/out/checkpoints";
+  options.resume = manifest;
+  options.resume_dir = "/out/checkpoints/step-000000160";
+  Coordinator coordinator(std::move(options));
+
+  v1::RegisterServerRequest server;
+  server.set_shard(1);
+  server.set_address("127.0.0.1:5001");
+  absl::StatusOr<v1::RegisterServerResponse> s =
+      coordinator.RegisterServer(server);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->checkpoint_root(), "/out/checkpoints");
+  EXPECT_EQ(s->restore_path(),
+            "/out/checkpoints/step-000000160/shard-1.safetensors");
+  EXPECT_EQ(s->restore_bytes(), 101);
+  EXPECT_EQ(s->restore_crc32(), 8u);
+  // Worker 0 has done all its 100 steps: nobody waits for it.
+  EXPECT_THAT(s->done_workers(), ::testing::ElementsAre(0));
+
+  for (int32_t id : {1, 0}) {
+    v1::RegisterWorkerRequest worker;
+    worker.set_instance_id(10 + id);
+    worker.set_requested_id(id);
+    absl::StatusOr<v1::RegisterWorkerResponse> w =
+        coordinator.RegisterWorker(worker);
+    ASSERT_TRUE(w.ok()) << w.status();
+    EXPECT_EQ(w->start_step(), id == 0 ? 100 : 60);
+  }
+  const v1::JobSummary summary = coordinator.Summary();
+  EXPECT_EQ(summary.history_size(), 2);
+  EXPECT_GE(summary.wall_seconds(), 12.5);
+  v1::CheckpointManifest next;
+  coordinator.FillCheckpoint({50, 50}, &next);
+  EXPECT_EQ(next.next_evaluation_step(), 0);  // the schedule has not started
+  EXPECT_EQ(next.history_size(), 2);
+}
+
+}  // namespace
+}  // namespace descent
