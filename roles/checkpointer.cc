@@ -90,7 +90,9 @@ bool CheckpointsOn(const v1::TrainConfig& train) {
 }
 
 Checkpointer::Checkpointer(CheckpointerOptions options)
-    : options_(std::move(options)) {
+    : options_(std::move(options)),
+      last_versions_(options_.resumed_versions),
+      last_step_(options_.resumed_step) {
   for (const v1::ShardInfo& shard : options_.shards) {
     stubs_.push_back(
         v1::ParameterServer::NewStub(MakeChannel(shard.address())));
@@ -186,11 +188,13 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
   fs::create_directories(options_.root, error);
   std::vector<absl::StatusOr<v1::CheckpointResponse>> answers;
   std::string dir;
+  int64_t name_step = 0;
   for (int attempt = 0;; ++attempt) {
     const int64_t global_step = bsp && at_version > 0
                                     ? at_version * workers
                                     : coordinator.Status().global_step();
-    const std::string name = CheckpointDirName(global_step);
+    name_step = std::max(global_step, last_step_ + 1);
+    const std::string name = CheckpointDirName(name_step);
     dir = absl::StrCat(options_.root, "/", name);
     if (ReadCompleteCheckpoint(dir).ok()) {
       // This global step is checkpointed already (the end, right after a
@@ -290,6 +294,7 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
   RETURN_IF_ERROR(WriteCheckpointManifest(dir, manifest));
   RETURN_IF_ERROR(SyncDirectory(options_.root));
   last_versions_ = versions;
+  last_step_ = name_step;
   absl::Status pruned = PruneCheckpoints(
       options_.root,
       train.checkpoint().has_keep() ? train.checkpoint().keep() : 3);

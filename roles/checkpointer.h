@@ -62,6 +62,10 @@ struct CheckpointerOptions {
   int64_t train_examples = 0;
   // For each shard's answer; a BSP shard may first wait for its step.
   absl::Duration deadline = absl::Seconds(60);
+  // A resumed job: N of the step-N checkpoint it resumed from, and that
+  // checkpoint's shard versions. Every checkpoint taken is named above N.
+  int64_t resumed_step = 0;
+  std::vector<int64_t> resumed_versions;
 };
 
 // What one checkpoint took, for the log and the metrics.
@@ -104,8 +108,14 @@ class Checkpointer {
   std::vector<int64_t> total_steps_;
   int64_t next_step_ = 0;
   absl::Time next_time_ = absl::InfiniteFuture();
-  // The versions of the last checkpoint written.
+  // The versions of the last checkpoint written (or resumed from), and N of
+  // its name step-N: names only increase, so the newest checkpoint is the
+  // one with the highest N, as FindLatestCheckpoint and PruneCheckpoints
+  // take it, even where the global step the coordinator knows lags (right
+  // after a resume, before every worker has reported), and no checkpoint is
+  // written over a complete one of the same name.
   std::vector<int64_t> last_versions_;
+  int64_t last_step_ = 0;
 };
 
 }  // namespace descent

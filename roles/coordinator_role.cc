@@ -109,6 +109,9 @@ struct CoordinatorState {
   std::unique_ptr<Checkpointer> checkpointer;
   std::string checkpoint_root;
   int64_t train_examples = 0;
+  // A resumed job: N of the step-N checkpoint, and its shard versions.
+  int64_t resumed_step = 0;
+  std::vector<int64_t> resumed_versions;
   // The parameters of model/ were pulled when the job was interrupted.
   bool pulled_at_end = false;
 };
@@ -378,6 +381,8 @@ absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
       checkpoints.root = s.checkpoint_root;
       checkpoints.shards.assign(status.shards().begin(), status.shards().end());
       checkpoints.train_examples = s.train_examples;
+      checkpoints.resumed_step = s.resumed_step;
+      checkpoints.resumed_versions = s.resumed_versions;
       checkpoints.deadline = std::max(absl::Seconds(60), 6 * peer.rpc_deadline);
       s.checkpointer = std::make_unique<Checkpointer>(std::move(checkpoints));
     }
@@ -677,6 +682,10 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   if (resume.has_value()) {
     core.resume = resume->manifest;
     core.resume_dir = resume->dir;
+    s.resumed_step = resume->step;
+    for (const v1::ShardCheckpoint& shard : resume->manifest.shards()) {
+      s.resumed_versions.push_back(shard.version());
+    }
     for (const v1::Evaluation& e : resume->manifest.history()) {
       RETURN_IF_ERROR(s.eval_log->Append(e));
     }

@@ -112,6 +112,7 @@ absl::StatusOr<FoundCheckpoint> FindLatestCheckpoint(const std::string& root) {
         ReadCompleteCheckpoint(dir);
     if (manifest.ok()) {
       found.dir = fs::absolute(dir).lexically_normal().string();
+      found.step = step;
       found.manifest = *std::move(manifest);
       return found;
     }

@@ -43,7 +43,8 @@ absl::StatusOr<v1::CheckpointManifest> ReadCompleteCheckpoint(
 
 // A complete checkpoint found under `root` (<output_dir>/checkpoints).
 struct FoundCheckpoint {
-  std::string dir;  // absolute
+  std::string dir;   // absolute
+  int64_t step = 0;  // N of its name step-N
   v1::CheckpointManifest manifest;
   // The newer checkpoints passed over, each as ReadCompleteCheckpoint's
   // DATA_LOSS error.
