@@ -114,16 +114,16 @@ Checkpointer::Checkpointer(CheckpointerOptions options)
   }
 }
 
-bool Checkpointer::Due(int64_t global_step, absl::Time now) const {
+bool Checkpointer::Due(int64_t global_step, absl::Time now) {
   const int64_t every = options_.config.train().checkpoint().every_steps();
   if (every > 0) {
-    // The first boundary after the step the job started (or resumed) at.
-    const int64_t next =
-        next_step_ > 0 ? next_step_ : (global_step / every + 1) * every;
-    if (next_step_ > 0 && global_step >= next) return true;
+    // The first boundary after the step the job started (or resumed) at:
+    // a resumed job's workers may not have reported their steps yet.
     if (next_step_ == 0) {
-      const_cast<Checkpointer*>(this)->next_step_ = next;
+      next_step_ =
+          (std::max(global_step, options_.resumed_step) / every + 1) * every;
     }
+    if (global_step >= next_step_) return true;
   }
   return now >= next_time_;
 }

@@ -82,7 +82,7 @@ class Checkpointer {
   explicit Checkpointer(CheckpointerOptions options);
 
   // Whether a periodic checkpoint is due at `global_step` and `now`.
-  bool Due(int64_t global_step, absl::Time now) const;
+  bool Due(int64_t global_step, absl::Time now);
 
   // Takes one (`reason`: "steps", "seconds", "interrupt", "final"), with
   // `best_tensors` (the bytes of best.safetensors) if not empty, the
