@@ -19,7 +19,9 @@ using ::testing::HasSubstr;
 class CheckpointsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ::testing::TempDir() + "/checkpoints_test";
+    // One directory per test: ctest runs the tests as parallel processes.
+    root_ = ::testing::TempDir() + "/checkpoints_test_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::remove_all(root_);
     fs::create_directories(root_);
   }
