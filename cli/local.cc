@@ -9,7 +9,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -51,6 +53,19 @@ struct Job {
   absl::Duration metrics_linger;   // the coordinator's, after the end
   bool resume = false;             // --resume: the job in output_dir goes on
   std::vector<std::unique_ptr<ChildProcess>> children;
+  // cluster.on_worker_failure, resolved, and max_worker_restarts.
+  v1::WorkerFailurePolicy on_worker_failure = v1::RESTART;
+  int max_worker_restarts = 0;
+  // Each worker's arguments (to restart it), restarts so far, and when the
+  // next restart is due (InfiniteFuture: none pending).
+  struct Worker {
+    std::vector<std::string> args;
+    int restarts = 0;
+    absl::Time restart_at = absl::InfiniteFuture();
+  };
+  std::map<std::string, Worker> workers;  // by child name
+  // Children whose death the failure policy took care of (by pid).
+  std::set<pid_t> absorbed;
 };
 
 // How long an interrupted launcher waits for the coordinator to take its
@@ -64,6 +79,7 @@ std::string LogPath(const Job& job, const std::string& name) {
   return absl::StrCat(job.output_dir, "/logs/", file, ".log");
 }
 
+// Starts `name` (replacing the exited child of that name, if any).
 absl::Status Spawn(Job& job, const std::string& name,
                    std::vector<std::string> args) {
   ChildProcess::Options options;
@@ -75,6 +91,12 @@ absl::Status Spawn(Job& job, const std::string& name,
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Start(std::move(options));
   if (!child.ok()) return child.status();
+  for (auto& existing : job.children) {
+    if (existing->name() == name && existing->exited()) {
+      existing = *std::move(child);
+      return absl::OkStatus();
+    }
+  }
   job.children.push_back(*std::move(child));
   return absl::OkStatus();
 }
@@ -82,9 +104,75 @@ absl::Status Spawn(Job& job, const std::string& name,
 // The first child that exited with a non-zero code, or null.
 const ChildProcess* FirstFailure(Job& job) {
   for (const auto& child : job.children) {
-    if (child->Poll() && child->exit_code() != 0) return child.get();
+    if (child->Poll() && child->exit_code() != 0 &&
+        !job.absorbed.count(child->pid()) > 0) {
+      return child.get();
+    }
   }
   return nullptr;
+}
+
+// A worker that died (a signal, or exit code 4: it lost a peer, or the
+// coordinator declared it lost) rather than failed on its own (bad data,
+// a bad flag), which no restart would mend.
+bool WorkerDied(const Job& job, const ChildProcess& child) {
+  return job.workers.count(child.name()) > 0 &&
+         (child.exit_code() > 128 || child.exit_code() == kExitPeerLost);
+}
+
+// 1 s, 2 s, 4 s, 8 s, then 10 s.
+absl::Duration RestartBackoff(int restarts) {
+  return std::min(absl::Seconds(1 << std::min(restarts, 4)), absl::Seconds(10));
+}
+
+// Applies cluster.on_worker_failure to `child`, a worker that died while
+// the job runs. Returns false if the policy does not take care of it (FAIL,
+// or RESTART past max_worker_restarts): then the job fails.
+bool AbsorbWorkerDeath(Job& job, const ChildProcess& child,
+                       ProgressDisplay& display) {
+  Job::Worker& worker = job.workers[child.name()];
+  if (job.on_worker_failure == v1::CONTINUE) {
+    display.Clear();
+    std::fprintf(stderr,
+                 "descent local: %s (pid %d) %s; the job goes on without it "
+                 "(cluster.on_worker_failure: CONTINUE)\n",
+                 child.name().c_str(), child.pid(),
+                 child.DescribeExit().c_str());
+  } else if (job.on_worker_failure == v1::RESTART &&
+             worker.restarts < job.max_worker_restarts) {
+    const absl::Duration wait = RestartBackoff(worker.restarts);
+    ++worker.restarts;
+    worker.restart_at = absl::Now() + wait;
+    display.Clear();
+    std::fprintf(stderr,
+                 "descent local: %s (pid %d) %s; restarting it in %s "
+                 "(restart %d of %d, cluster.max_worker_restarts)\n",
+                 child.name().c_str(), child.pid(),
+                 child.DescribeExit().c_str(),
+                 absl::FormatDuration(wait).c_str(), worker.restarts,
+                 job.max_worker_restarts);
+  } else {
+    return false;
+  }
+  job.absorbed.insert(child.pid());
+  return true;
+}
+
+// Starts the workers whose restart is due. Returns false (after saying
+// why) if one cannot be started.
+bool RestartDueWorkers(Job& job) {
+  const absl::Time now = absl::Now();
+  for (auto& [name, worker] : job.workers) {
+    if (worker.restart_at > now) continue;
+    worker.restart_at = absl::InfiniteFuture();
+    absl::Status started = Spawn(job, name, worker.args);
+    if (!started.ok()) {
+      std::fprintf(stderr, "descent local: cannot restart %s: %s\n",
+                   name.c_str(), std::string(started.message()).c_str());
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string LastLines(const std::string& path, int count) {
@@ -107,6 +195,14 @@ int Failed(Job& job, const ChildProcess& child, ProgressDisplay& display) {
                log.c_str(), LastLines(log, 8).c_str());
   const int code = child.exit_code();
   TerminateAll(job.children, absl::Seconds(3));
+  std::error_code ignored;
+  if (&child == job.children.front().get() &&
+      std::filesystem::is_directory(job.output_dir + "/checkpoints", ignored)) {
+    std::fprintf(stderr,
+                 "descent local: the job can go on from its last complete "
+                 "checkpoint: descent local --resume %s\n",
+                 job.output_dir.c_str());
+  }
   return code > 0 ? code : kExitJobFailed;
 }
 
@@ -149,11 +245,13 @@ absl::Status StartChildren(Job& job, const v1::JobConfig& config,
          "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"}));
   }
   for (int w = 0; w < config.cluster().num_workers(); ++w) {
-    RETURN_IF_ERROR(Spawn(
-        job, absl::StrCat("worker/", w),
-        {"worker", "--coordinator=" + coordinator,
-         "--metrics_listen=127.0.0.1:0", absl::StrCat("--worker_id=", w),
-         absl::StrCat("--local_workers=", config.cluster().num_workers())}));
+    const std::string name = absl::StrCat("worker/", w);
+    std::vector<std::string> args = {
+        "worker", "--coordinator=" + coordinator,
+        "--metrics_listen=127.0.0.1:0", absl::StrCat("--worker_id=", w),
+        absl::StrCat("--local_workers=", config.cluster().num_workers())};
+    job.workers[name].args = args;
+    RETURN_IF_ERROR(Spawn(job, name, std::move(args)));
   }
   return WriteProcesses(job, nullptr);
 }
@@ -252,12 +350,22 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
     }
     if (const ChildProcess* failed = FirstFailure(job)) {
       if (coordinator_grace_ends == absl::InfiniteFuture()) {
-        if (!JobEnded(client)) return Failed(job, *failed, display);
+        if (!JobEnded(client)) {
+          if (WorkerDied(job, *failed) &&
+              AbsorbWorkerDeath(job, *failed, display)) {
+            continue;
+          }
+          return Failed(job, *failed, display);
+        }
         coordinator_grace_ends =
             absl::Now() + absl::Seconds(5) + job.metrics_linger;
       } else if (absl::Now() >= coordinator_grace_ends) {
         return Failed(job, *failed, display);
       }
+    }
+    if (!RestartDueWorkers(job)) {
+      TerminateAll(job.children, absl::Seconds(3));
+      return kExitJobFailed;
     }
     if (absl::Now() >= next_status) {
       next_status = absl::Now() + absl::Seconds(1);
@@ -390,6 +498,11 @@ int RunLocal(const LocalOptions& options) {
                : ExitCodeFor(config.status());
   }
   AssignJobId(&*config);
+  // This launcher restarts workers that die, unless told otherwise.
+  if (config->cluster().on_worker_failure() ==
+      v1::WORKER_FAILURE_POLICY_UNSPECIFIED) {
+    config->mutable_cluster()->set_on_worker_failure(v1::RESTART);
+  }
   // Before anything starts or is written: every input file must be there.
   absl::Status inputs = CheckInputFiles(config->data());
   if (!inputs.ok()) {
@@ -404,6 +517,8 @@ int RunLocal(const LocalOptions& options) {
   job.output_dir =
       resuming ? options.resume_dir : OutputDirOf(options.output_dir, *config);
   job.resume = resuming;
+  job.on_worker_failure = config->cluster().on_worker_failure();
+  job.max_worker_restarts = config->cluster().max_worker_restarts();
   absl::Status claimed = resuming
                              ? absl::OkStatus()
                              : ClaimOutputDir(job.output_dir, LocalJobEntries(),

@@ -22,6 +22,9 @@ inline constexpr int32_t kNumWorkers = 1;
 inline constexpr double kHeartbeatTimeoutSeconds = 10;
 inline constexpr double kRegistrationTimeoutSeconds = 60;
 inline constexpr double kRpcDeadlineSeconds = 10;
+// cluster.on_worker_failure has no constant: RESTART under descent local,
+// CONTINUE otherwise (Coordinator).
+inline constexpr int32_t kMaxWorkerRestarts = 3;
 
 // ModelConfig. Networks: the activation of every layer, the initialization
 // of all but the output layer (always Xavier), and a convolution's stride.

@@ -15,13 +15,14 @@ namespace descent {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitUsage = 1,          // unknown subcommand or flag, bad flag value
-  kExitBadConfig = 2,      // the job config or a --set override is invalid
-  kExitDataError = 3,      // a data file is missing, truncated or malformed
-  kExitPeerLost = 4,       // a peer was unreachable or stopped answering
-  kExitJobFailed = 5,      // training failed for another reason
-  kExitDiverged = 6,       // training diverged (non-finite or exploding loss)
-  kExitInterrupted = 130,  // stopped by SIGINT, SIGTERM or SIGHUP
+  kExitUsage = 1,            // unknown subcommand or flag, bad flag value
+  kExitBadConfig = 2,        // the job config or a --set override is invalid
+  kExitDataError = 3,        // a data file is missing, truncated or malformed
+  kExitPeerLost = 4,         // a peer was unreachable or stopped answering
+  kExitJobFailed = 5,        // training failed for another reason
+  kExitDiverged = 6,         // training diverged (non-finite or exploding loss)
+  kExitCoordinatorLost = 7,  // servers, workers: the coordinator went away
+  kExitInterrupted = 130,    // stopped by SIGINT, SIGTERM or SIGHUP
 };
 
 // The table the README's "Exit codes" section and `descent help` print (a
@@ -42,6 +43,9 @@ inline constexpr ExitCodeRow kExitCodeTable[] = {
     {"6",
      "training diverged: a non-finite or exploding loss or gradient "
      "(train.max_loss_factor)"},
+    {"7",
+     "servers and workers: the coordinator stopped answering (resume the "
+     "job from its last checkpoint with --resume)"},
     {"130", "interrupted by SIGINT, SIGTERM or SIGHUP"},
     {"128 + N", "descent local only: a child process was killed by signal N"},
 };

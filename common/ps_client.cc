@@ -73,6 +73,7 @@ PsClient::PsClient(Options options,
 void PsClient::FillHeader(int64_t step, v1::RequestHeader* header) {
   header->set_job_id(options_.job_id);  // reuses the string's capacity
   header->set_worker_id(options_.worker_id);
+  header->set_incarnation(options_.incarnation);
   header->set_step(step);
   header->set_request_id(next_request_id_++);
 }

@@ -37,6 +37,8 @@ class PsClient {
     std::string job_id;
     // The caller's id in request headers (-1 for the coordinator).
     int32_t worker_id = 0;
+    // RegisterWorkerResponse.incarnation, sent in every request header.
+    int32_t incarnation = 0;
     // In shard order; must tile [0, P) without gaps.
     std::vector<v1::ShardInfo> shards;
     // Makes each shard's transport (GrpcShardTransport::Factory() in a

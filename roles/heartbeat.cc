@@ -60,22 +60,31 @@ void HeartbeatLoop::Beat() {
   request.set_id(options_.id);
   if (options_.progress) *request.mutable_progress() = options_.progress();
   if (options_.version) request.set_version(options_.version());
+  request.set_incarnation(options_.incarnation);
   absl::StatusOr<v1::HeartbeatResponse> response =
       options_.client->Heartbeat(request);
 
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
+  if (absl::IsFailedPrecondition(response.status())) {
+    ended_ = true;
+    outcome_ = WithExitCode(response.status(), kExitPeerLost);
+    return;
+  }
   if (!response.ok()) {
     if (now - last_success_ > options_.lost_after) {
       ended_ = true;
-      outcome_ = absl::UnavailableError(
-          absl::StrCat("lost the coordinator: no heartbeat answered for ",
-                       absl::FormatDuration(now - last_success_),
-                       "; last error: ", response.status().message()));
+      outcome_ =
+          WithExitCode(absl::UnavailableError(absl::StrCat(
+                           "lost the coordinator: no heartbeat answered for ",
+                           absl::FormatDuration(now - last_success_),
+                           "; last error: ", response.status().message())),
+                       kExitCoordinatorLost);
     }
     return;
   }
   last_success_ = now;
+  if (options_.on_answer) options_.on_answer(*response);
   if (response->state() == v1::SUCCEEDED) {
     ended_ = true;
     outcome_ = absl::OkStatus();

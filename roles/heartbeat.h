@@ -2,8 +2,10 @@
 // process is alive (and, for workers, how far it has got) every `interval`,
 // and learns from the answers when the job has ended.
 //
-// The loop ends when the coordinator reports SUCCEEDED or FAILED, or when
-// no heartbeat has succeeded for `lost_after` (the coordinator is gone).
+// The loop ends when the coordinator reports SUCCEEDED or FAILED, when it
+// refuses this process (FAILED_PRECONDITION: a worker declared lost or
+// replaced by a new process), or when no heartbeat has succeeded for
+// `lost_after` (the coordinator is gone).
 // Thread-safe.
 #ifndef DESCENT_ROLES_HEARTBEAT_H_
 #define DESCENT_ROLES_HEARTBEAT_H_
@@ -32,6 +34,10 @@ class HeartbeatLoop {
     std::function<v1::WorkerProgress()> progress;
     // Servers: returns the shard's version to report. May be empty.
     std::function<int64_t()> version;
+    // Workers: RegisterWorkerResponse.incarnation.
+    int32_t incarnation = 0;
+    // Called with every answer, on the loop's thread. May be empty.
+    std::function<void(const v1::HeartbeatResponse&)> on_answer;
   };
 
   // Starts the thread.
@@ -50,7 +56,9 @@ class HeartbeatLoop {
 
   // Blocks until ended(). Returns OK if the job SUCCEEDED, ABORTED if it
   // FAILED (with the coordinator's exit code attached: WithExitCode in
-  // common/exit_codes.h), UNAVAILABLE if the coordinator was lost.
+  // common/exit_codes.h), FAILED_PRECONDITION (exit code kExitPeerLost) if
+  // the coordinator refused this process, UNAVAILABLE (exit code
+  // kExitCoordinatorLost) if the coordinator was lost.
   absl::Status WaitForEnd();
 
   // Blocks until ended() or `timeout` has passed; returns ended().

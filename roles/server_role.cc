@@ -209,6 +209,9 @@ absl::Status Serve(const ServerRoleOptions& options) {
   heartbeat.id = options.shard;
   heartbeat.lost_after = peer.heartbeat_timeout;
   heartbeat.version = [&shard] { return shard->version(); };
+  heartbeat.on_answer = [&shard](const v1::HeartbeatResponse& answer) {
+    for (int32_t worker : answer.lost_workers()) shard->WorkerLost(worker);
+  };
   HeartbeatLoop loop(std::move(heartbeat));
   absl::Status outcome = loop.WaitForEnd();
   LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();

@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
   PsClient::Options options;
   options.job_id = peer.job_id;
   options.worker_id = r.worker_id();
+  options.incarnation = r.incarnation();
   options.shards.assign(status.shards().begin(), status.shards().end());
   options.deadline = peer.rpc_deadline;
   options.max_attempts = 5;
@@ -95,7 +96,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
   GrpcCoordinatorClient coordinator(options.coordinator);
   absl::StatusOr<v1::RegisterWorkerResponse> registered =
       Register(coordinator, *metrics_server, options.worker_id);
-  if (absl::IsInvalidArgument(registered.status())) {
+  if (absl::IsInvalidArgument(registered.status()) ||
+      absl::IsAlreadyExists(registered.status())) {
     // Only a --worker_id the job cannot grant is refused so.
     return WithExitCode(registered.status(), kExitUsage);
   }
@@ -125,6 +127,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
   heartbeat.role = v1::WORKER;
   heartbeat.id = id;
   heartbeat.lost_after = peer.heartbeat_timeout;
+  heartbeat.incarnation = registration.incarnation();
   heartbeat.progress = [&training] {
     const Trainer* trainer = training.load();
     return trainer == nullptr ? v1::WorkerProgress() : trainer->Progress();

@@ -51,7 +51,9 @@ std::optional<FieldProblem> CheckCluster(const v1::JobConfig& c) {
                  k.heartbeat_timeout_seconds()),
         Positive("cluster.registration_timeout_seconds",
                  k.registration_timeout_seconds()),
-        Positive("cluster.rpc_deadline_seconds", k.rpc_deadline_seconds())}) {
+        Positive("cluster.rpc_deadline_seconds", k.rpc_deadline_seconds()),
+        OutOfRange("cluster.max_worker_restarts", k.max_worker_restarts(), 0,
+                   1000)}) {
     if (issue) return issue;
   }
   return std::nullopt;

@@ -103,6 +103,9 @@ void ApplyClusterDefaults(v1::ClusterConfig* cluster) {
   if (!cluster->has_registration_timeout_seconds()) {
     cluster->set_registration_timeout_seconds(kRegistrationTimeoutSeconds);
   }
+  if (!cluster->has_max_worker_restarts()) {
+    cluster->set_max_worker_restarts(kMaxWorkerRestarts);
+  }
   if (!cluster->has_rpc_deadline_seconds()) {
     cluster->set_rpc_deadline_seconds(kRpcDeadlineSeconds);
   }

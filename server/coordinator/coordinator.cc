@@ -64,12 +64,27 @@ int64_t TotalSteps(const CoordinatorOptions& options) {
 // `options` with train.eval_every_steps resolved: if unset,
 // DefaultEvalEverySteps of the job's total steps. The config goes to every
 // server and worker at registration, so they all use this one interval.
+// Also resolves cluster.on_worker_failure: a coordinator whose launcher set
+// none has nobody to restart workers, so CONTINUE.
 CoordinatorOptions WithEvalInterval(CoordinatorOptions options) {
   v1::TrainConfig& train = *options.config.mutable_train();
   if (!train.has_eval_every_steps()) {
     train.set_eval_every_steps(DefaultEvalEverySteps(TotalSteps(options)));
   }
+  v1::ClusterConfig& cluster = *options.config.mutable_cluster();
+  if (cluster.on_worker_failure() == v1::WORKER_FAILURE_POLICY_UNSPECIFIED) {
+    cluster.set_on_worker_failure(v1::CONTINUE);
+  }
   return options;
+}
+
+// The examples worker `id` trains on over the job: its share, every epoch.
+int64_t WorkerExamples(const CoordinatorOptions& options, int32_t id) {
+  const int workers = std::max(1, options.config.cluster().num_workers());
+  const std::vector<IndexRange> shares =
+      SplitEvenly(options.train_examples, workers);
+  if (id < 0 || id >= static_cast<int32_t>(shares.size())) return 0;
+  return shares[id].size() * std::max(1, options.config.train().epochs());
 }
 
 EvaluationTrackerOptions TrackerOptions(const CoordinatorOptions& options) {
@@ -156,11 +171,18 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
 absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
     const v1::RegisterWorkerRequest& request) {
   absl::MutexLock lock(&mu_);
+  const absl::Time now = options_.clock();
   auto same = std::find_if(workers_.begin(), workers_.end(), [&](auto& w) {
     return w.registered && w.instance_id == request.instance_id();
   });
   auto free = std::find_if(workers_.begin(), workers_.end(),
                            [](auto& w) { return !w.registered; });
+  if (free == workers_.end()) {
+    free = std::find_if(workers_.begin(), workers_.end(),
+                        [&](auto& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                          return ReplaceableLocked(w, now);
+                        });
+  }
   if (request.has_requested_id() && same == workers_.end()) {
     const int32_t wanted = request.requested_id();
     if (wanted < 0 || wanted >= static_cast<int32_t>(workers_.size())) {
@@ -168,9 +190,28 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
           "worker id ", wanted, " is out of range: the job has ",
           workers_.size(), " workers, ids 0..", workers_.size() - 1));
     }
-    if (workers_[wanted].registered) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "worker id ", wanted, " is taken by another worker process"));
+    const MemberState& holder = workers_[wanted];
+    if (holder.lost && policy() == v1::CONTINUE) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("worker id ", wanted,
+                       " was declared lost; the job goes on without it"));
+    }
+    if (holder.registered && !ReplaceableLocked(holder, now)) {
+      const std::string held = absl::StrCat(
+          "worker id ", wanted, " is held by another process (pid ",
+          holder.member.pid(), ", heard from ",
+          absl::FormatDuration(
+              absl::Trunc(now - holder.last_seen, absl::Milliseconds(100))),
+          " ago)");
+      if (policy() == v1::RESTART && !holder.progress.done() &&
+          !Ended(state_)) {
+        return absl::UnavailableError(absl::StrCat(
+            held,
+            "; a new process takes it once that one has been silent "
+            "for ",
+            absl::FormatDuration(kReplaceAfter)));
+      }
+      return absl::AlreadyExistsError(held);
     }
     free = workers_.begin() + wanted;
   }
@@ -178,12 +219,14 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
     return absl::FailedPreconditionError(
         absl::StrCat("the job already has its ", workers_.size(), " workers"));
   }
-  if (same == workers_.end() && state_ != v1::REGISTERING) {
+  if (same == workers_.end() && !free->registered &&
+      state_ != v1::REGISTERING) {
     return absl::FailedPreconditionError("the job is no longer registering");
   }
   MemberState& slot = same != workers_.end() ? *same : *free;
   const int32_t id = static_cast<int32_t>(&slot - workers_.data());
-  const absl::Time now = options_.clock();
+  const bool replacing = same == workers_.end() && slot.registered;
+  if (replacing) ReplaceLocked(&slot);
   slot.registered = true;
   slot.instance_id = request.instance_id();
   slot.last_seen = now;
@@ -200,12 +243,42 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   response.set_num_data_shards(static_cast<int32_t>(workers_.size()));
   response.set_num_features(options_.num_features);
   response.set_num_classes(options_.num_classes);
-  if (options_.resume.has_value()) {
+  response.set_incarnation(slot.incarnation);
+  if (slot.incarnation > 0) {
+    response.set_start_step(slot.progress.steps());
+  } else if (options_.resume.has_value()) {
     for (const v1::WorkerCheckpoint& saved : options_.resume->workers()) {
       if (saved.worker() == id) response.set_start_step(saved.step());
     }
   }
   return response;
+}
+
+bool Coordinator::ReplaceableLocked(const MemberState& worker,
+                                    absl::Time now) const {
+  return policy() == v1::RESTART && worker.registered &&
+         !worker.progress.done() &&
+         (state_ == v1::REGISTERING || state_ == v1::RUNNING) &&
+         (worker.lost || now - worker.last_seen >= kReplaceAfter);
+}
+
+void Coordinator::ReplaceLocked(MemberState* worker) {
+  ++worker->incarnation;
+  ++worker_restarts_;
+  worker->lost = false;
+  worker->overdue = false;
+  worker->notified = false;
+  // The new process reports from the dead one's steps and examples on;
+  // its sums and counts start from zero.
+  v1::WorkerProgress& p = worker->progress;
+  p.set_loss_sum(0);
+  p.set_loss_count(0);
+  p.set_gradient_norm_total_sum(0);
+  p.set_gradient_norm_count(0);
+  for (int i = 0; i < p.gradient_norm_sums_size(); ++i) {
+    p.set_gradient_norm_sums(i, 0);
+  }
+  ++changes_;
 }
 
 absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
@@ -222,6 +295,19 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
         absl::StrCat("unknown ", RoleName(request.role()), " ", request.id(),
                      ": register first"));
   }
+  if (request.role() == v1::WORKER &&
+      request.incarnation() != member->incarnation) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("worker ", request.id(), ": this process (incarnation ",
+                     request.incarnation(), ") was replaced by incarnation ",
+                     member->incarnation));
+  }
+  if (request.role() == v1::WORKER && member->lost &&
+      policy() == v1::CONTINUE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("worker ", request.id(),
+                     " was declared lost; the job goes on without it"));
+  }
   member->last_seen = options_.clock();
   member->overdue = false;
   if (request.role() == v1::SERVER) member->version = request.version();
@@ -229,8 +315,12 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
     UpdateProgressLocked(member, request.progress());
   }
   if (Ended(state_)) member->notified = true;
+  member->lost = false;  // RESTART: a silent worker that came back
   v1::HeartbeatResponse response;
   response.set_state(state_);
+  if (request.role() == v1::SERVER) {
+    for (int32_t lost : lost_workers_) response.add_lost_workers(lost);
+  }
   if (state_ == v1::FAILED || state_ == v1::INTERRUPTED) {
     response.set_exit_code(exit_code_);
     response.set_error(error_);
@@ -319,6 +409,11 @@ void Coordinator::Tick() {
         ++heartbeats_missed_;
       }
       if (now - m.last_seen <= timeout) continue;
+      if (m.member.role() == v1::WORKER && policy() != v1::FAIL) {
+        WorkerSilentLocked(&m, now);
+        if (Ended(state_)) return;
+        continue;
+      }
       EndLocked(
           v1::FAILED,
           absl::StrCat(RoleName(m.member.role()), " ", m.member.id(), " (pid ",
@@ -327,6 +422,42 @@ void Coordinator::Tick() {
           kExitPeerLost);
       return;
     }
+  }
+}
+
+void Coordinator::WorkerSilentLocked(MemberState* worker, absl::Time now) {
+  const int32_t id = worker->member.id();
+  const v1::ClusterConfig& cluster = options_.config.cluster();
+  if (worker->progress.done()) return;  // nothing left to lose
+  if (!worker->lost) {
+    worker->lost = true;
+    worker->lost_at = now;
+    ++changes_;
+    if (policy() == v1::CONTINUE) {
+      lost_workers_.push_back(id);
+      examples_skipped_ += std::max<int64_t>(
+          0, WorkerExamples(options_, id) - worker->progress.examples());
+    }
+  }
+  const std::string silent = absl::StrCat(
+      "worker ", id, " (pid ", worker->member.pid(), ") sent no heartbeat for ",
+      absl::FormatDuration(now - worker->last_seen));
+  if (policy() == v1::CONTINUE) {
+    const bool all_lost =
+        std::all_of(workers_.begin(), workers_.end(),
+                    [](const MemberState& w) { return w.lost; });
+    if (all_lost) {
+      EndLocked(v1::FAILED,
+                absl::StrCat("every worker was lost; last: ", silent),
+                kExitPeerLost);
+    }
+  } else if (now - worker->lost_at >
+             absl::Seconds(cluster.registration_timeout_seconds())) {
+    EndLocked(v1::FAILED,
+              absl::StrCat(silent, ", and no process replaced it within ",
+                           cluster.registration_timeout_seconds(),
+                           "s (cluster.registration_timeout_seconds)"),
+              kExitPeerLost);
   }
 }
 
@@ -341,8 +472,11 @@ bool Coordinator::AllWorkersDone() const {
 }
 
 bool Coordinator::AllWorkersDoneLocked() const {
+  const bool continuing = policy() == v1::CONTINUE;
   return std::all_of(workers_.begin(), workers_.end(),
-                     [](const MemberState& w) { return w.progress.done(); });
+                     [continuing](const MemberState& w) {
+                       return w.progress.done() || (continuing && w.lost);
+                     });
 }
 
 v1::Evaluation Coordinator::BeginEvaluation(bool final) {

@@ -83,6 +83,10 @@ struct CoordinatorOptions {
 
 class Coordinator {
  public:
+  // RESTART: how long a worker must have been silent before a new process
+  // may take its id (ten heartbeat intervals).
+  static constexpr absl::Duration kReplaceAfter = absl::Seconds(2);
+
   explicit Coordinator(CoordinatorOptions options);
 
   // Admits server `request.shard()`. Registering the same shard again from
@@ -94,6 +98,13 @@ class Coordinator {
   // Admits a worker and assigns it the next worker id and the data shard of
   // the same number. A retry with the same instance id gets the same id.
   // FAILED_PRECONDITION once W workers are registered.
+  //
+  // Under cluster.on_worker_failure RESTART, a new process may take the id
+  // of a worker that died: once the holder has been silent for
+  // kReplaceAfter (or was declared lost), the newcomer gets the id, its data
+  // shard, the next incarnation and the steps the dead one reported as its
+  // start step. Before that it is answered UNAVAILABLE (so it retries); an
+  // id held by a live process under the other policies is ALREADY_EXISTS.
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(
       const v1::RegisterWorkerRequest& request);
 
@@ -106,7 +117,11 @@ class Coordinator {
   v1::JobStatus Status() const;
   v1::JobState state() const;
 
-  // Fails the job if registration or a member's heartbeat is overdue.
+  // Fails the job if registration or a server's heartbeat is overdue. A
+  // worker silent for heartbeat_timeout_seconds fails it under
+  // on_worker_failure FAIL; under CONTINUE it is declared lost (the job
+  // fails only once every worker is); under RESTART the job waits
+  // registration_timeout_seconds for a replacement, then fails.
   void Tick();
 
   // Blocks until a worker's progress or the job's state has changed since
@@ -191,10 +206,27 @@ class Coordinator {
     v1::WorkerProgress progress;
     int64_t version = 0;     // servers: the shard's, as last reported
     double recent_loss = 0;  // mean batch loss between its last heartbeats
+    // Workers: processes that held the id before the current one.
+    int32_t incarnation = 0;
+    // Workers: declared lost (silent past the heartbeat timeout), since.
+    bool lost = false;
+    absl::Time lost_at;
   };
 
   MemberState* FindLocked(v1::Role role, int32_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESTART: whether a new process may take `worker`'s id now.
+  bool ReplaceableLocked(const MemberState& worker, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands `worker`'s id to a new process: the next incarnation, starting at
+  // the steps the dead one reported.
+  void ReplaceLocked(MemberState* worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A worker silent past the heartbeat timeout, as the policy says.
+  void WorkerSilentLocked(MemberState* worker, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::WorkerFailurePolicy policy() const {
+    return options_.config.cluster().on_worker_failure();
+  }
   void StartIfCompleteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndLocked(v1::JobState state, const std::string& error, int exit_code)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -229,6 +261,11 @@ class Coordinator {
   // Counts progress reports and state changes, for AwaitChange.
   int64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t changes_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  // Worker failures: ids declared lost (CONTINUE), in order; the examples
+  // their shards will not train on; processes that replaced a dead worker.
+  std::vector<int32_t> lost_workers_ ABSL_GUARDED_BY(mu_);
+  int64_t examples_skipped_ ABSL_GUARDED_BY(mu_) = 0;
+  int32_t worker_restarts_ ABSL_GUARDED_BY(mu_) = 0;
   // RecordFinalTest's evaluation, if any.
   std::optional<v1::Evaluation> final_test_ ABSL_GUARDED_BY(mu_);
 };

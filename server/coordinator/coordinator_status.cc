@@ -185,6 +185,11 @@ v1::JobSummary Coordinator::Summary() const {
   summary.set_samples_per_second(status.samples_per_second());
   summary.set_evaluations(evaluations_.count());
   summary.set_eval_every_steps(evaluations_.eval_every_steps());
+  if (!lost_workers_.empty()) {
+    summary.set_workers_lost(static_cast<int32_t>(lost_workers_.size()));
+    summary.set_examples_skipped(examples_skipped_);
+  }
+  if (worker_restarts_ > 0) summary.set_worker_restarts(worker_restarts_);
   for (const v1::Evaluation& evaluation : evaluations_.evaluations()) {
     v1::Evaluation* row = summary.add_history();
     *row = evaluation;

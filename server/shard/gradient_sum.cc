@@ -9,6 +9,12 @@ namespace descent {
 GradientSum::GradientSum(int64_t begin, int64_t dense_size, int row_width)
     : begin_(begin), row_width_(row_width), dense_(dense_size, 0.0f) {}
 
+bool GradientSum::Contains(int32_t worker) const {
+  return std::any_of(
+      pushes_.begin(), pushes_.end(),
+      [worker](const Push& push) { return push.worker == worker; });
+}
+
 void GradientSum::Add(const v1::PushRequest& request, double weight) {
   pushes_.push_back({request.header().worker_id(), weight, &request});
   weight_ += weight;

@@ -36,6 +36,8 @@ class GradientSum {
   void Add(const v1::PushRequest& request, double weight);
 
   int contributors() const { return static_cast<int>(pushes_.size()); }
+  // Whether `worker` has a gradient in the sum.
+  bool Contains(int32_t worker) const;
 
   // Sums the pushes in worker-id order and divides by the total weight. Then
   // dense() holds the mean slice and row(i) the mean row of keys()[i], keys

@@ -33,7 +33,9 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
       before_(options_.norm_every > 0 ? options_.range.size() : 0),
       optimizer_(std::move(optimizer)),
       row_optimizer_(std::move(row_optimizer)),
-      gate_(GateOptionsOf(options_)) {
+      gate_(GateOptionsOf(options_)),
+      incarnation_(std::max(0, options_.num_workers), 0),
+      lost_(std::max(0, options_.num_workers), false) {
   options_.layout.Initialize(options_.seed, options_.range.begin,
                              options_.range.end, params_.data());
   if (options_.consistency == v1::BSP) {
@@ -123,8 +125,11 @@ void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
   record.worker = header.worker_id();
   record.step = header.step();
   record.staleness = version_ - request.base_version();
-  const bool summed =
-      gate_.consistency() == v1::BSP && request.base_version() == version_;
+  // A worker's second gradient for the step (a restarted worker repeating
+  // the step its dead predecessor had pushed) is dropped: the first counts.
+  const bool summed = gate_.consistency() == v1::BSP &&
+                      request.base_version() == version_ &&
+                      !sum_->Contains(header.worker_id());
   if (gate_.consistency() != v1::BSP) {
     ApplyLocked(request, &record);
   } else if (summed) {
@@ -143,18 +148,61 @@ void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
       gate_.Leave(header.worker_id());
     }
   }
-  // A push, or a worker leaving, may complete the step.
-  if (sum_ != nullptr && sum_->contributors() > 0 &&
-      sum_->contributors() >= gate_.RoundSize()) {
-    ApplySumLocked(&record);
-    for (int32_t worker : leaving_) gate_.Leave(worker);
-    leaving_.clear();
-  }
+  CompleteStepLocked(&record);
   CheckPendingLocked();
   if (options_.observer) {
     record.memory_bytes = MemoryBytesLocked();
     options_.observer(record);
   }
+}
+
+void ParameterShard::CompleteStepLocked(PushRecord* record) {
+  if (sum_ != nullptr && sum_->contributors() > 0 &&
+      sum_->contributors() >= gate_.RoundSize()) {
+    ApplySumLocked(record);
+    for (int32_t worker : leaving_) gate_.Leave(worker);
+    leaving_.clear();
+  }
+}
+
+absl::Status ParameterShard::AdmitIncarnationLocked(
+    const v1::RequestHeader& header) {
+  const int32_t worker = header.worker_id();
+  if (lost_[worker]) {
+    return Refuse(absl::FailedPreconditionError(absl::StrCat(
+                      "worker ", worker,
+                      " was declared lost; the job goes on without it")),
+                  "lost");
+  }
+  if (header.incarnation() < incarnation_[worker]) {
+    return Refuse(absl::FailedPreconditionError(absl::StrCat(
+                      "worker ", worker, " incarnation ", header.incarnation(),
+                      " was replaced by incarnation ", incarnation_[worker])),
+                  "superseded");
+  }
+  incarnation_[worker] = header.incarnation();
+  return absl::OkStatus();
+}
+
+void ParameterShard::WorkerLost(int32_t worker) {
+  Release release;
+  {
+    absl::MutexLock lock(&mu_);
+    if (worker < 0 || worker >= options_.num_workers || lost_[worker]) return;
+    lost_[worker] = true;
+    if (sum_ != nullptr && sum_->Contains(worker)) {
+      leaving_.push_back(worker);
+    } else {
+      gate_.Leave(worker);
+    }
+    PushRecord record;
+    record.worker = worker;
+    CompleteStepLocked(&record);
+    CheckPendingLocked();
+    release = ReleaseLocked(options_.clock());
+  }
+  Finish(std::move(release));
+  FinishCaptures();
 }
 
 void ParameterShard::Submit(const v1::PushRequest& request,
@@ -168,6 +216,7 @@ void ParameterShard::Submit(const v1::PushRequest& request,
       status = Refuse(absl::UnavailableError("the shard is shutting down"),
                       "closed");
     }
+    if (status.ok()) status = AdmitIncarnationLocked(request.header());
     if (status.ok() && request.base_version() > version_) {
       status = Refuse(absl::InvalidArgumentError(absl::StrCat(
                           "base version ", request.base_version(),

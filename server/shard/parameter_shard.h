@@ -206,6 +206,13 @@ class ParameterShard {
                          const std::vector<uint64_t>& keys,
                          const std::vector<float>& rows);
 
+  // The coordinator declared `worker` lost (cluster.on_worker_failure
+  // CONTINUE): nobody waits for it from now on (a gradient of its already
+  // in BSP's current step still counts), and its later pushes are refused
+  // (FAILED_PRECONDITION, reason "lost"). Releases whatever that lets go.
+  // No effect for a worker outside [0, num_workers) or already lost.
+  void WorkerLost(int32_t worker);
+
   // Releases every held answer with UNAVAILABLE and refuses later pushes
   // (reason "closed"), so that a server can shut down without waiting for
   // workers that will never push again.
@@ -271,6 +278,14 @@ class ParameterShard {
   // Without the lock: copies the slice into the answers that take it (the
   // last gets the encoding itself), then runs every `done` with OK.
   void Finish(Release release) const;
+  // FAILED_PRECONDITION if `header`'s worker was declared lost, or a later
+  // incarnation of it has pushed; else records its incarnation.
+  absl::Status AdmitIncarnationLocked(const v1::RequestHeader& header)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BSP: applies the current step once every gradient it waits for is in
+  // (a push, or a worker leaving, may complete it).
+  void CompleteStepLocked(PushRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies, sums (BSP) or drops a validated push, as the gate's model says.
   void AdmitLocked(const v1::PushRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -333,6 +348,10 @@ class ParameterShard {
   // BSP: workers whose last push is in sum_; they leave once it is applied.
   std::vector<int32_t> leaving_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Per worker: the latest incarnation that pushed, and whether the
+  // coordinator declared it lost.
+  std::vector<int32_t> incarnation_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> lost_ ABSL_GUARDED_BY(mu_);
   // The capture waiting for its version (BSP), and captures completed under
   // the lock that FinishCaptures hands over.
   struct Pending {

@@ -145,8 +145,10 @@ TEST_F(CoordinatorTest, AWorkerGetsTheIdItAsksFor) {
   EXPECT_EQ(coordinator_->RegisterWorker(request)->worker_id(), 1);  // retry
 
   request.set_instance_id(12);  // another process, the same id: refused
-  EXPECT_THAT(coordinator_->RegisterWorker(request).status().message(),
-              HasSubstr("worker id 1 is taken"));
+  const absl::Status taken = coordinator_->RegisterWorker(request).status();
+  EXPECT_EQ(taken.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(taken.message(),
+              HasSubstr("worker id 1 is held by another process"));
   request.set_requested_id(2);
   EXPECT_THAT(coordinator_->RegisterWorker(request).status().message(),
               HasSubstr("worker id 2 is out of range: the job has 2 workers"));
@@ -180,6 +182,9 @@ TEST_F(CoordinatorTest, RegistrationTimeoutFailsTheJob) {
 }
 
 TEST_F(CoordinatorTest, MissedHeartbeatFailsTheJob) {
+  Build([](v1::JobConfig* config) {
+    config->mutable_cluster()->set_on_worker_failure(v1::FAIL);
+  });
   RegisterAll();
   now_ += absl::Seconds(8);
   ASSERT_TRUE(Beat(v1::SERVER, 0).ok());
