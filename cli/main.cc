@@ -269,9 +269,10 @@ void Define(CLI::App& app, Flags& flags) {
   AddListenFlags(server, flags, /*grpc=*/true);
   server
       ->add_option("--advertise_address", flags.advertise_address,
-                   "The address workers dial, if not the --listen address")
+                   "The address workers dial, if not the --listen address; "
+                   "port 0 means the port actually bound")
       ->type_name("HOST:PORT")
-      ->check(HostPortFlag(/*listen=*/false));
+      ->check(HostPortFlag(/*listen=*/true));
   server->footer(
       "Example:\n"
       "  descent server --coordinator 10.0.0.1:7000 --shard 0 "
