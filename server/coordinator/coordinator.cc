@@ -203,8 +203,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
           absl::FormatDuration(
               absl::Trunc(now - holder.last_seen, absl::Milliseconds(100))),
           " ago)");
-      if (policy() == v1::RESTART && !holder.progress.done() &&
-          !Ended(state_)) {
+      if (policy() == v1::RESTART && !Ended(state_)) {
         return absl::UnavailableError(absl::StrCat(
             held,
             "; a new process takes it once that one has been silent "
@@ -256,8 +255,9 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
 
 bool Coordinator::ReplaceableLocked(const MemberState& worker,
                                     absl::Time now) const {
+  // A worker that had finished may be replaced too: the new process starts
+  // at its total steps and only waits for the job's end.
   return policy() == v1::RESTART && worker.registered &&
-         !worker.progress.done() &&
          (state_ == v1::REGISTERING || state_ == v1::RUNNING) &&
          (worker.lost || now - worker.last_seen >= kReplaceAfter);
 }

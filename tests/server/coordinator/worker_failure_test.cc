@@ -161,6 +161,18 @@ TEST_F(WorkerFailureTest, RestartHandsTheIdToANewProcessOnceTheOldIsSilent) {
   EXPECT_EQ(coordinator_->state(), v1::RUNNING);
 }
 
+// A worker killed after its epochs (waiting for the others) is restarted
+// too; the new process has no step left.
+TEST_F(WorkerFailureTest, RestartReplacesAWorkerThatHadFinished) {
+  Build(v1::RESTART);
+  ASSERT_TRUE(BeatWorker(1, 100, 0, /*done=*/true).ok());
+  PassWithWorker1Silent(2);
+  absl::StatusOr<v1::RegisterWorkerResponse> replacement = Register(1, 99);
+  ASSERT_TRUE(replacement.ok()) << replacement.status();
+  EXPECT_EQ(replacement->start_step(), 100);
+  EXPECT_EQ(replacement->incarnation(), 1);
+}
+
 TEST_F(WorkerFailureTest, RestartWaitsForAReplacementThenFails) {
   Build(v1::RESTART);
   PassWithWorker1Silent(11);
