@@ -22,6 +22,7 @@ inline constexpr int32_t kNumWorkers = 1;
 inline constexpr double kHeartbeatTimeoutSeconds = 10;
 inline constexpr double kRegistrationTimeoutSeconds = 60;
 inline constexpr double kRpcDeadlineSeconds = 10;
+inline constexpr int64_t kMaxSparseRowsPerShard = 10'000'000;
 
 // ModelConfig. Networks: the activation of every layer, the initialization
 // of all but the output layer (always Xavier), and a convolution's stride.

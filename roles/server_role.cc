@@ -97,6 +97,9 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   options.consistency = resolved.consistency;
   options.staleness = resolved.staleness;
   options.backup_workers = resolved.backup_workers;
+  if (resolved.max_sparse_rows > 0) {
+    options.max_sparse_rows = resolved.max_sparse_rows;
+  }
   options.observer = [record = MetricsObserver(metrics),
                       tally](const PushRecord& push) {
     record(push);

@@ -51,7 +51,10 @@ std::optional<FieldProblem> CheckCluster(const v1::JobConfig& c) {
                  k.heartbeat_timeout_seconds()),
         Positive("cluster.registration_timeout_seconds",
                  k.registration_timeout_seconds()),
-        Positive("cluster.rpc_deadline_seconds", k.rpc_deadline_seconds())}) {
+        Positive("cluster.rpc_deadline_seconds", k.rpc_deadline_seconds()),
+        OutOfRange("cluster.max_sparse_rows_per_shard",
+                   static_cast<double>(k.max_sparse_rows_per_shard()), 1,
+                   static_cast<double>(int64_t{1} << 40))}) {
     if (issue) return issue;
   }
   return std::nullopt;

@@ -52,6 +52,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/defaults.h"
 #include "common/model/param_layout.h"
 #include "common/model/sparse_model.h"
 #include "common/optim/optimizer.h"
@@ -112,7 +113,7 @@ struct ParameterShardOptions {
   // (cluster.max_sparse_rows_per_shard): a push that would create more is
   // refused with RESOURCE_EXHAUSTED (reason "row_limit"); rows it holds
   // still train.
-  int64_t max_sparse_rows = 10'000'000;
+  int64_t max_sparse_rows = defaults::kMaxSparseRowsPerShard;
   // The consistency model and its parameters (TrainConfig).
   v1::Consistency consistency = v1::ASP;
   int staleness = 0;
