@@ -281,7 +281,7 @@ void Define(CLI::App& app, Flags& flags) {
   CLI::App* worker =
       app.add_subcommand("worker", "Train as one worker of a job");
   AddCoordinatorFlag(worker, flags);
-  AddListenFlags(worker, flags, /*grpc=*/false);
+  AddListenFlags(worker, flags, /*grpc=*/true);
   AddLocalWorkersFlag(worker, flags);
   worker
       ->add_option("--worker_id", flags.worker_id,
@@ -537,8 +537,12 @@ int Server(const Flags& flags) {
 }
 
 int Worker(const Flags& flags) {
+  const std::string listen_problem = CheckListen(flags);
+  if (!listen_problem.empty()) return UsageError(listen_problem, "worker");
   WorkerRoleOptions options;
   options.coordinator = flags.coordinator;
+  options.listen = flags.listen;
+  options.insecure = flags.insecure;
   options.metrics_listen = flags.metrics_listen;
   options.local_workers = flags.local_workers;
   options.worker_id = flags.worker_id;

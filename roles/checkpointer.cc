@@ -69,6 +69,7 @@ absl::Status CheckResumable(const v1::JobConfig& saved,
     config.mutable_cluster()->clear_heartbeat_timeout_seconds();
     config.mutable_cluster()->clear_registration_timeout_seconds();
     config.mutable_cluster()->clear_rpc_deadline_seconds();
+    config.mutable_cluster()->clear_max_sparse_rows_per_shard();
     return config;
   };
   google::protobuf::util::MessageDifferencer differ;

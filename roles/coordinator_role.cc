@@ -961,8 +961,11 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
     return ExitCodeFor(ready);
   }
   CoordinatorService service(s.coordinator.get(), s.metrics.get());
+  RpcServerOptions limits;  // its messages are small
+  limits.max_receive_message_bytes = kCoordinatorMessageBytes;
+  limits.max_send_message_bytes = kCoordinatorMessageBytes;
   absl::StatusOr<RunningServer> rpc =
-      StartRpcServer(options.listen, {&service}, options.insecure);
+      StartRpcServer(options.listen, {&service}, options.insecure, limits);
   if (!rpc.ok()) {
     LOG(ERROR) << rpc.status().message();
     return ExitCodeFor(rpc.status());

@@ -97,6 +97,9 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   options.consistency = resolved.consistency;
   options.staleness = resolved.staleness;
   options.backup_workers = resolved.backup_workers;
+  if (resolved.max_sparse_rows > 0) {
+    options.max_sparse_rows = resolved.max_sparse_rows;
+  }
   options.observer = [record = MetricsObserver(metrics),
                       tally](const PushRecord& push) {
     record(push);
@@ -153,8 +156,10 @@ absl::Status Serve(const ServerRoleOptions& options) {
   metrics.memory_limit.Set(static_cast<double>(MemoryLimitBytes()));
   StalenessTally tally;
   ParameterServerService service(&metrics);
-  ASSIGN_OR_RETURN(RunningServer rpc, StartRpcServer(options.listen, {&service},
-                                                     options.insecure));
+  ASSIGN_OR_RETURN(RunningServer rpc,
+                   StartRpcServer(options.listen, {&service}, options.insecure,
+                                  service.ServerOptions()));
+  service.ReportHealth(rpc.server.get());
   LOG(INFO) << "shard " << options.shard << " serving on " << rpc.address
             << ", metrics on " << metrics_server->address();
 
@@ -215,7 +220,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   HeartbeatLoop loop(std::move(heartbeat));
   absl::Status outcome = loop.WaitForEnd();
   LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();
-  shard->Close();  // answers held at the gate would block Shutdown
+  service.Close();  // answers held at the gate would block Shutdown
   rpc.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   return outcome;
 }

@@ -7,7 +7,9 @@
 #include <memory>
 #include <random>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/config/job_options.h"
 #include "common/data/data_source.h"
 #include "common/defaults.h"
@@ -22,6 +24,7 @@
 #include "roles/metrics_server.h"
 #include "rpc/grpc_coordinator_client.h"
 #include "rpc/grpc_shard_transport.h"
+#include "rpc/rpc.h"
 #include "worker/trainer.h"
 
 namespace descent {
@@ -93,6 +96,19 @@ absl::Status Work(const WorkerRoleOptions& options) {
       MetricsRegistry::Create({{"role", "worker"}});
   ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> metrics_server,
                    MetricsServer::Start(*registry, options.metrics_listen));
+  // Health only: a worker serves no calls. Small messages.
+  RpcServerOptions limits;
+  limits.max_receive_message_bytes = 64 << 10;
+  limits.serving_at_start = false;
+  ASSIGN_OR_RETURN(
+      RunningServer health,
+      StartRpcServer(options.listen, {}, options.insecure, limits));
+  LOG(INFO) << "worker: gRPC health on " << health.address << ", metrics on "
+            << metrics_server->address();
+  // A health watcher must not hold the exit up.
+  absl::Cleanup stop_health = [&health] {
+    health.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  };
   GrpcCoordinatorClient coordinator(options.coordinator);
   absl::StatusOr<v1::RegisterWorkerResponse> registered =
       Register(coordinator, *metrics_server, options.worker_id);
@@ -110,7 +126,9 @@ absl::Status Work(const WorkerRoleOptions& options) {
   registry->AddLabel("job_id", config.job_id());
   WorkerMetrics metrics(*registry);
   LOG(INFO) << "job " << config.job_id() << ": worker " << id << ", metrics on "
-            << metrics_server->address();
+            << metrics_server->address() << ", gRPC health on "
+            << health.address;
+  SetServing(health.server.get(), true);
 
   // Declared before the heartbeat loop, so they outlive its thread.
   Examples data;
@@ -167,6 +185,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
     if (beat_every > 0 && ++steps % beat_every == 0) loop.BeatNow();
     return loop.ended();
   });
+  SetServing(health.server.get(), false);  // it trains no more
   if (ExplicitExitCode(trained) == kExitDiverged) {
     // The progress carries the divergence: let the coordinator hear it and
     // end the job (and write its summary) before this worker exits.

@@ -15,6 +15,11 @@ namespace descent {
 struct WorkerRoleOptions {
   std::string coordinator;  // host:port of the job's coordinator
   std::string metrics_listen = "127.0.0.1:0";
+  // Where it serves gRPC: grpc.health.v1 and reflection only (port 0
+  // picks a free one; logged). SERVING from registration until training
+  // ends. A non-loopback address needs `insecure`.
+  std::string listen = "127.0.0.1:0";
+  bool insecure = false;
   // Workers of this job on this host, which share its cores (0 or 1: this
   // one alone); sets the OpenMP threads when train.threads is 0.
   int local_workers = 0;

@@ -9,7 +9,8 @@ GrpcCoordinatorClient::GrpcCoordinatorClient(const std::string& address,
                                              absl::Duration rpc_timeout)
     : address_(address),
       rpc_timeout_(rpc_timeout),
-      stub_(v1::Coordinator::NewStub(MakeChannel(address))) {}
+      stub_(v1::Coordinator::NewStub(
+          MakeChannel(address, kCoordinatorMessageBytes))) {}
 
 template <typename Request, typename Response, typename Method>
 absl::StatusOr<Response> GrpcCoordinatorClient::Call(Method method,

@@ -12,6 +12,40 @@
 
 namespace descent {
 
+void ParameterServerService::Attach(ParameterShard* shard, int index,
+                                    std::string checkpoint_root) {
+  index_ = index;
+  checkpoint_root_ = std::move(checkpoint_root);
+  shard_.store(shard);
+  if (grpc::Server* server = health_.load())
+    SetServing(server, true, {v1::ParameterServer::service_full_name()});
+}
+
+RpcServerOptions ParameterServerService::ServerOptions() const {
+  RpcServerOptions options;
+  options.max_receive_message_bytes = kMaxMessageBytes;
+  options.max_send_message_bytes = kMaxMessageBytes;
+  options.memory_quota_bytes = kServerMemoryQuotaBytes;
+  options.serving_at_start = false;
+  ServerMetrics* metrics = metrics_;
+  options.on_rejected = [metrics](const char* reason) {
+    metrics->rejected.Add({{"reason", reason}}).Increment();
+  };
+  return options;
+}
+
+void ParameterServerService::ReportHealth(grpc::Server* server) {
+  health_.store(server);
+  SetServing(server, shard_.load() != nullptr,
+             {v1::ParameterServer::service_full_name()});
+}
+
+void ParameterServerService::Close() {
+  if (grpc::Server* server = health_.load())
+    SetServing(server, false, {v1::ParameterServer::service_full_name()});
+  if (ParameterShard* shard = shard_.load()) shard->Close();
+}
+
 ParameterShard* ParameterServerService::ShardOrRefuse(
     grpc::ServerUnaryReactor* reactor) {
   ParameterShard* shard = shard_.load();

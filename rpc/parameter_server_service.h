@@ -7,8 +7,10 @@
 // The service starts serving before its shard exists (the shard's range is
 // known only once the server has registered, with the address it serves
 // on); until Attach() every call is answered UNAVAILABLE, which clients
-// retry (rejection reason "not_registered"). Thread-safe; the shard and metrics
-// must outlive it.
+// retry (rejection reason "not_registered"). Its grpc.health.v1 status
+// (ReportHealth) tells the same: NOT_SERVING until Attach, SERVING while
+// the shard takes work, NOT_SERVING again from Close. Thread-safe; the
+// shard and metrics must outlive it.
 #ifndef DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
 #define DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
 
@@ -21,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 #include "descent/v1/ps.grpc.pb.h"
+#include "rpc/server_options.h"
 #include "server/shard/parameter_shard.h"
 
 namespace descent {
@@ -36,11 +39,20 @@ class ParameterServerService final
   // checkpoints go under `checkpoint_root` (empty: Checkpoint is refused).
   // Call at most once.
   void Attach(ParameterShard* shard, int index = 0,
-              std::string checkpoint_root = "") {
-    index_ = index;
-    checkpoint_root_ = std::move(checkpoint_root);
-    shard_.store(shard);
-  }
+              std::string checkpoint_root = "");
+
+  // The options of the server that serves this service: messages up to
+  // kMaxMessageBytes (a dense slice of 64M floats), at most
+  // kServerMemoryQuotaBytes of gRPC memory for requests in flight,
+  // NOT_SERVING at start, and calls refused before a handler (malformed,
+  // unknown method) counted in the rejected metric.
+  RpcServerOptions ServerOptions() const;
+  // From now on reports its state in `server`'s grpc.health.v1 (the server
+  // this service is registered with): SERVING once attached.
+  void ReportHealth(grpc::Server* server);
+  // Stops taking work (the job has ended): health NOT_SERVING, then the
+  // shard is closed (held answers UNAVAILABLE, later pushes refused).
+  void Close();
 
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const v1::PullRequest* request,
@@ -69,6 +81,7 @@ class ParameterServerService final
                   int64_t version, absl::Time start);
 
   std::atomic<ParameterShard*> shard_{nullptr};
+  std::atomic<grpc::Server*> health_{nullptr};
   // Set before shard_ (Attach).
   int index_ = 0;
   std::string checkpoint_root_;

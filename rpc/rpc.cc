@@ -39,10 +39,11 @@ bool IsLoopbackAddress(const std::string& address) {
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           int max_message_bytes) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  args.SetMaxSendMessageSize(max_message_bytes);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -57,7 +58,7 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
 
 absl::StatusOr<RunningServer> StartRpcServer(
     const std::string& listen, const std::vector<grpc::Service*>& services,
-    bool allow_insecure_remote) {
+    bool allow_insecure_remote, const RpcServerOptions& options) {
   if (!allow_insecure_remote && !IsLoopbackAddress(listen)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing to serve unencrypted gRPC on non-loopback address ", listen,
@@ -68,21 +69,31 @@ absl::StatusOr<RunningServer> StartRpcServer(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  RunningServer running;
+  ApplyServerOptions(options, &builder, &running.keep);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   for (grpc::Service* service : services) builder.RegisterService(service);
-  RunningServer running;
   running.server = builder.BuildAndStart();
   if (running.server == nullptr || port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot serve gRPC on ", listen));
   }
+  if (!options.serving_at_start) SetServing(running.server.get(), false);
   running.address = absl::StrCat(
       HostOf(listen) == "::1" ? "[::1]" : HostOf(listen), ":", port);
   return running;
+}
+
+void SetServing(grpc::Server* server, bool serving,
+                const std::vector<std::string>& services) {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  for (const std::string& service : services) {
+    health->SetServingStatus(service, serving);
+  }
+  health->SetServingStatus("", serving);
 }
 
 }  // namespace descent

@@ -15,12 +15,21 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "rpc/server_options.h"
 
 namespace descent {
 
-// Largest message either side accepts: dense slices travel whole for now,
-// so this bounds a shard's slice at 64M floats.
+// Largest parameter-server message either side accepts: dense slices
+// travel whole for now, so this bounds a shard's slice at 64M floats.
 inline constexpr int kMaxMessageBytes = 256 << 20;
+// Largest coordinator message (registrations, heartbeats, the job's state
+// with its evaluation history): small messages.
+inline constexpr int kCoordinatorMessageBytes = 16 << 20;
+// gRPC memory (grpc::ResourceQuota) a parameter server may spend on
+// requests in flight: two of the largest messages. The server starts
+// before it knows its slice, so the bound is the message limit's, not the
+// slice's; past it gRPC stops reading until memory is freed.
+inline constexpr size_t kServerMemoryQuotaBytes = size_t{2} * kMaxMessageBytes;
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
@@ -28,26 +37,37 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // True for 127.0.0.0/8, localhost and [::1] addresses ("host:port").
 bool IsLoopbackAddress(const std::string& address);
 
-// An insecure channel to `address` with descent's message limits and
-// keepalive (a dead peer is noticed within seconds, not at TCP timeout).
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// An insecure channel to `address` with keepalive (a dead peer is noticed
+// within seconds, not at TCP timeout) that sends and receives messages of
+// up to `max_message_bytes` (the server's limit: kMaxMessageBytes for
+// parameter servers, kCoordinatorMessageBytes for the coordinator).
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& address, int max_message_bytes = kMaxMessageBytes);
 
 // Sets `context`'s deadline `timeout` from now.
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout);
 
 // A started gRPC server and the address it actually listens on.
 struct RunningServer {
+  std::shared_ptr<void> keep;  // what the server uses; outlives it
   std::unique_ptr<grpc::Server> server;
   std::string address;  // host:port with the port resolved
 };
 
 // Starts a gRPC server on `listen` ("host:port"; port 0 picks a free one)
-// serving `services` plus grpc.health.v1 and reflection. A non-loopback
-// address is refused (FAILED_PRECONDITION) unless `allow_insecure_remote`.
-// Returns UNAVAILABLE if the address cannot be bound.
+// serving `services` plus grpc.health.v1 and reflection, with the limits
+// of `options` (server_options.h). A non-loopback address is refused
+// (FAILED_PRECONDITION) unless `allow_insecure_remote`. Returns
+// UNAVAILABLE if the address cannot be bound.
 absl::StatusOr<RunningServer> StartRpcServer(
     const std::string& listen, const std::vector<grpc::Service*>& services,
-    bool allow_insecure_remote);
+    bool allow_insecure_remote, const RpcServerOptions& options = {});
+
+// Sets what grpc.health.v1 of `server` reports for "" (the whole server)
+// and for each of `services` (full names, "descent.v1.ParameterServer"):
+// SERVING or NOT_SERVING.
+void SetServing(grpc::Server* server, bool serving,
+                const std::vector<std::string>& services = {});
 
 }  // namespace descent
 

@@ -109,6 +109,9 @@ void ApplyClusterDefaults(v1::ClusterConfig* cluster) {
   if (!cluster->has_rpc_deadline_seconds()) {
     cluster->set_rpc_deadline_seconds(kRpcDeadlineSeconds);
   }
+  if (!cluster->has_max_sparse_rows_per_shard()) {
+    cluster->set_max_sparse_rows_per_shard(kMaxSparseRowsPerShard);
+  }
 }
 
 void ApplyTrainDefaults(v1::TrainConfig* train) {

@@ -73,6 +73,7 @@ ResolvedShard ResolveShard(const v1::JobConfig& config) {
   shard.consistency = config.train().consistency();
   shard.staleness = config.train().staleness();
   shard.backup_workers = config.train().backup_workers();
+  shard.max_sparse_rows = config.cluster().max_sparse_rows_per_shard();
   return shard;
 }
 

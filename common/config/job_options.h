@@ -92,6 +92,8 @@ struct ResolvedShard {
   v1::Consistency consistency = v1::ASP;
   int staleness = 0;
   int backup_workers = 0;
+  // Sparse rows one shard creates at most (cluster.max_sparse_rows_per_shard).
+  int64_t max_sparse_rows = 0;
 };
 ResolvedShard ResolveShard(const v1::JobConfig& config);
 

@@ -59,10 +59,11 @@ class ParamLayout {
   // 0 <= begin <= end <= size().
   void Initialize(uint64_t seed, int64_t begin, int64_t end, float* out) const;
 
- private:
-  // Position in tensors_ of the tensor holding flat element `index`.
+  // Position in tensors() of the tensor holding flat element `index`, for
+  // 0 <= index < size().
   size_t TensorOf(int64_t index) const;
 
+ private:
   std::vector<TensorSpec> tensors_;
   // offsets_[i] is where tensor i starts; offsets_.back() is size().
   std::vector<int64_t> offsets_ = {0};

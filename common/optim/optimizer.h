@@ -31,6 +31,29 @@
 
 namespace descent {
 
+// What an update changed, so that it can be taken back: Optimizer::Save
+// copies the parameters and the per-parameter state an update is about to
+// change, and Optimizer::Undo puts back everything saved since Clear().
+// Its buffers keep their capacity between updates. Not thread-safe.
+class UndoLog {
+ public:
+  void Clear();
+  // Bytes held (capacity), for the shard's memory metric.
+  int64_t bytes() const;
+
+ private:
+  friend class Optimizer;
+  struct Range {
+    std::vector<float>* params;  // the parameters' vector, and the index
+    int64_t index;               // of the first saved one in it
+    int64_t position;            // of the first saved state element
+    int64_t n;
+  };
+  std::vector<Range> ranges_;
+  std::vector<float> f32_;
+  std::vector<int32_t> i32_;
+};
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -57,6 +80,33 @@ class Optimizer {
   // (RMSprop), "m", "v", "steps" (Adam; steps as U64), "z", "n" (FTRL),
   // each of the current size; none for SGD.
   std::vector<NamedTensor> State(const std::string& prefix) const;
+
+  // Taking an update back, for a shard that must refuse an update whose
+  // result is not finite (ApplyFinite below; sparse rows: Save, Apply and
+  // FirstNonFinite per row, Undo if one fails).
+  // Appends to *log copies of (*params)[index, index + n) and of the state
+  // of [position, position + n).
+  void Save(int64_t position, int64_t n, std::vector<float>* params,
+            int64_t index, UndoLog* log);
+  // Restores every range saved in *log since its Clear(), newest first,
+  // then clears it.
+  void Undo(UndoLog* log);
+  // The first i in [0, n) where params[i] or a floating-point state value
+  // of position + i is infinite or NaN, or -1 if there is none.
+  int64_t FirstNonFinite(int64_t position, int64_t n,
+                         const float* params) const;
+  // As Apply on (*params)[index, index + n) with the state of position,
+  // but all or nothing: applied chunk by chunk (each saved in *log first
+  // and checked while it is in cache), and if any updated parameter or
+  // state value is not finite, everything is restored as it was. Returns
+  // that value's i in [0, n), or -1 when the update was applied. Clears
+  // *log first.
+  int64_t ApplyFinite(int64_t position, const float* grad, int64_t n,
+                      int64_t version, std::vector<float>* params,
+                      int64_t index, UndoLog* log);
+  // Shrinks the per-parameter state to `size` (undoing a Grow whose rows
+  // were refused). No-op if it is not larger.
+  void Truncate(int64_t size);
   // Replaces the state with the tensors State(prefix) of an optimizer of
   // the same rule returned, found by name among `tensors`; the size
   // becomes theirs. INVALID_ARGUMENT naming the tensor if one is missing,
@@ -74,6 +124,12 @@ class Optimizer {
     std::vector<int32_t>* i32 = nullptr;
   };
   virtual std::vector<Buffer> Buffers() { return {}; }
+
+ private:
+  // Buffers(), taken once: the vectors are members, so they stay put.
+  const std::vector<Buffer>& CachedBuffers() const;
+  mutable std::vector<Buffer> buffers_;
+  mutable bool buffers_cached_ = false;
 };
 
 // Plain stochastic gradient descent: params -= learning_rate * grad.

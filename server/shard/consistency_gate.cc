@@ -10,7 +10,8 @@ ConsistencyGate::ConsistencyGate(ConsistencyGateOptions options)
     : options_(options),
       clock_(options.num_workers, 0),
       left_(options.num_workers, false),
-      live_(options.num_workers) {}
+      live_(options.num_workers),
+      held_by_(options.num_workers, 0) {}
 
 void ConsistencyGate::Arrived(int32_t worker, int64_t step) {
   clock_[worker] = std::max(clock_[worker], step + 1);
@@ -31,13 +32,17 @@ int64_t ConsistencyGate::ClockLag(int64_t step) const {
   return std::max<int64_t>(0, latest_step_ - step);
 }
 
-void ConsistencyGate::Hold(Held held) { held_.push_back(std::move(held)); }
+void ConsistencyGate::Hold(Held held) {
+  ++held_by_[held.worker];
+  held_.push_back(std::move(held));
+}
 
 std::vector<ConsistencyGate::Held> ConsistencyGate::TakeReady(int64_t version) {
   std::vector<Held> ready;
   auto waiting = held_.begin();
   for (auto it = held_.begin(); it != held_.end(); ++it) {
     if (Ready(*it, version)) {
+      --held_by_[it->worker];
       ready.push_back(std::move(*it));
     } else {
       *waiting++ = std::move(*it);
@@ -48,6 +53,7 @@ std::vector<ConsistencyGate::Held> ConsistencyGate::TakeReady(int64_t version) {
 }
 
 std::vector<ConsistencyGate::Held> ConsistencyGate::TakeAll() {
+  std::fill(held_by_.begin(), held_by_.end(), 0);
   return std::exchange(held_, {});
 }
 

@@ -86,6 +86,8 @@ class ConsistencyGate {
 
   // Holds an answer until TakeReady releases it.
   void Hold(Held held);
+  // Answers of `worker` held now.
+  int held(int32_t worker) const { return held_by_[worker]; }
 
   // Removes and returns the held answers that may go out now that the
   // shard is at `version`, in arrival order.
@@ -106,6 +108,7 @@ class ConsistencyGate {
   int live_;
   int64_t latest_step_ = -1;
   std::vector<Held> held_;
+  std::vector<int> held_by_;  // per worker
 };
 
 }  // namespace descent

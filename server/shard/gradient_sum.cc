@@ -20,6 +20,12 @@ void GradientSum::Add(const v1::PushRequest& request, double weight) {
   weight_ += weight;
 }
 
+std::vector<int32_t> GradientSum::workers() const {
+  std::vector<int32_t> workers;
+  for (const Push& push : pushes_) workers.push_back(push.worker);
+  return workers;
+}
+
 void GradientSum::TakeMean() {
   std::stable_sort(
       pushes_.begin(), pushes_.end(),

@@ -38,6 +38,9 @@ class GradientSum {
   int contributors() const { return static_cast<int>(pushes_.size()); }
   // Whether `worker` has a gradient in the sum.
   bool Contains(int32_t worker) const;
+  // The workers of the gradients added since Clear(), in order of arrival
+  // (of worker after TakeMean).
+  std::vector<int32_t> workers() const;
 
   // Sums the pushes in worker-id order and divides by the total weight. Then
   // dense() holds the mean slice and row(i) the mean row of keys()[i], keys

@@ -44,61 +44,6 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
   }
 }
 
-void ParameterShard::ApplyLocked(const v1::PushRequest& request,
-                                 PushRecord* record) {
-  const v1::DenseSlice& gradient = request.gradient();
-  const int64_t n = FloatCount(gradient.values());
-  const int64_t position =
-      n > 0 ? static_cast<int64_t>(gradient.offset()) - options_.range.begin
-            : 0;
-  bool measure;
-  const absl::Time start = BeginUpdateLocked(position, n, &measure);
-  if (n > 0) {
-    optimizer_->Apply(position, FloatsOf(gradient.values(), &scratch_), n,
-                      version_, params_.data() + position);
-  }
-  const v1::SparseRows& rows = request.row_gradients();
-  const int width = options_.table.row_width;
-  if (!rows.keys().empty()) {
-    const float* grads = FloatsOf(rows.values(), &scratch_);
-    for (int i = 0; i < rows.keys().size(); ++i) {
-      ApplyRowLocked(rows.keys(i), grads + int64_t{i} * width);
-    }
-  }
-  EndUpdateLocked(start, position, n, measure, record);
-  ++version_;
-}
-
-void ParameterShard::ApplySumLocked(PushRecord* record) {
-  bool measure;
-  const absl::Time start = BeginUpdateLocked(0, sum_->dense_size(), &measure);
-  sum_->TakeMean();
-  if (sum_->dense_size() > 0) {
-    optimizer_->Apply(0, sum_->dense(), sum_->dense_size(), version_,
-                      params_.data());
-  }
-  for (size_t i = 0; i < sum_->keys().size(); ++i) {
-    ApplyRowLocked(sum_->keys()[i], sum_->row(i));
-  }
-  sum_->Clear();
-  EndUpdateLocked(start, 0, sum_->dense_size(), measure, record);
-  ++version_;
-}
-
-void ParameterShard::ApplyRowLocked(uint64_t key, const float* grad) {
-  const int width = options_.table.row_width;
-  auto [it, created] =
-      row_of_.try_emplace(key, static_cast<int64_t>(row_of_.size()));
-  if (created) {
-    table_.resize(table_.size() + width);
-    row_optimizer_->Grow(static_cast<int64_t>(table_.size()));
-    options_.table.InitializeRow(options_.seed, key,
-                                 table_.data() + it->second * width);
-  }
-  row_optimizer_->Apply(it->second * width, grad, width, version_,
-                        table_.data() + it->second * width);
-}
-
 void ParameterShard::ReadRowsLocked(
     const google::protobuf::RepeatedField<uint64_t>& keys,
     v1::SparseRows* rows) {
@@ -119,50 +64,15 @@ void ParameterShard::ReadRowsLocked(
   }
 }
 
-void ParameterShard::AdmitLocked(const v1::PushRequest& request) {
-  const v1::RequestHeader& header = request.header();
-  PushRecord record;
-  record.worker = header.worker_id();
-  record.step = header.step();
-  record.staleness = version_ - request.base_version();
-  // A worker's second gradient for the step (a restarted worker repeating
-  // the step its dead predecessor had pushed) is dropped: the first counts.
-  const bool summed = gate_.consistency() == v1::BSP &&
-                      request.base_version() == version_ &&
-                      !sum_->Contains(header.worker_id());
-  if (gate_.consistency() != v1::BSP) {
-    ApplyLocked(request, &record);
-  } else if (summed) {
-    sum_->Add(request, std::max(1, request.examples()));
-  } else {
-    record.dropped = true;
+absl::Status ParameterShard::CompleteStepLocked(PushRecord* record) {
+  if (sum_ == nullptr || sum_->contributors() == 0 ||
+      sum_->contributors() < gate_.RoundSize()) {
+    return absl::OkStatus();
   }
-  gate_.Arrived(header.worker_id(), header.step());
-  record.clock_lag = gate_.ClockLag(header.step());
-  if (request.last()) {
-    // A worker whose last gradient is in the current step's sum still
-    // counts toward that step; it leaves once the step is applied.
-    if (summed) {
-      leaving_.push_back(header.worker_id());
-    } else {
-      gate_.Leave(header.worker_id());
-    }
-  }
-  CompleteStepLocked(&record);
-  CheckPendingLocked();
-  if (options_.observer) {
-    record.memory_bytes = MemoryBytesLocked();
-    options_.observer(record);
-  }
-}
-
-void ParameterShard::CompleteStepLocked(PushRecord* record) {
-  if (sum_ != nullptr && sum_->contributors() > 0 &&
-      sum_->contributors() >= gate_.RoundSize()) {
-    ApplySumLocked(record);
-    for (int32_t worker : leaving_) gate_.Leave(worker);
-    leaving_.clear();
-  }
+  absl::Status applied = ApplySumLocked(record);
+  for (int32_t worker : leaving_) gate_.Leave(worker);
+  leaving_.clear();
+  return applied;
 }
 
 absl::Status ParameterShard::AdmitIncarnationLocked(
@@ -186,6 +96,10 @@ absl::Status ParameterShard::AdmitIncarnationLocked(
 
 void ParameterShard::WorkerLost(int32_t worker) {
   Release release;
+  // BSP: the answers of a step the worker's leaving completed but that
+  // could not be applied.
+  std::vector<ConsistencyGate::Held> refused;
+  absl::Status applied;
   {
     absl::MutexLock lock(&mu_);
     if (worker < 0 || worker >= options_.num_workers || lost_[worker]) return;
@@ -197,10 +111,12 @@ void ParameterShard::WorkerLost(int32_t worker) {
     }
     PushRecord record;
     record.worker = worker;
-    CompleteStepLocked(&record);
+    applied = CompleteStepLocked(&record);
+    if (!applied.ok()) refused = gate_.TakeAll();
     CheckPendingLocked();
     release = ReleaseLocked(options_.clock());
   }
+  for (ConsistencyGate::Held& held : refused) held.done(applied);
   Finish(std::move(release));
   FinishCaptures();
 }
@@ -210,23 +126,20 @@ void ParameterShard::Submit(const v1::PushRequest& request,
                             v1::PushPullResponse* slice_to, Done done) {
   absl::Status status = ValidatePush(request);
   Release release;
+  // BSP: the answers of a step that could not be applied.
+  std::vector<ConsistencyGate::Held> refused;
   {
     absl::MutexLock lock(&mu_);
-    if (status.ok() && closed_) {
-      status = Refuse(absl::UnavailableError("the shard is shutting down"),
-                      "closed");
-    }
+    if (status.ok()) status = CheckAdmissibleLocked(request);
     if (status.ok()) status = AdmitIncarnationLocked(request.header());
-    if (status.ok() && request.base_version() > version_) {
-      status = Refuse(absl::InvalidArgumentError(absl::StrCat(
-                          "base version ", request.base_version(),
-                          " is ahead of this shard's version ", version_)),
-                      "future_version");
-    }
     if (status.ok()) {
       const v1::RequestHeader& header = request.header();
+      bool step_refused = false;
       if (recent_.Insert(header.worker_id(), header.request_id())) {
-        AdmitLocked(request);
+        status = AdmitLocked(request, &step_refused);
+        if (!status.ok() && !step_refused) {
+          recent_.Erase(header.worker_id(), header.request_id());
+        }
       } else if (options_.observer) {
         PushRecord record;
         record.worker = header.worker_id();
@@ -234,16 +147,45 @@ void ParameterShard::Submit(const v1::PushRequest& request,
         record.duplicate = true;
         options_.observer(record);
       }
-      // Held from here (validated and, ASP and SSP, applied) to release.
-      const absl::Time now = options_.clock();
-      gate_.Hold({header.worker_id(), header.step(), request.base_version(),
-                  now, std::move(answer), slice_to, std::move(done)});
-      release = ReleaseLocked(now);
+      if (step_refused) {
+        refused = gate_.TakeAll();
+      } else if (status.ok()) {
+        // Held from here (validated and, ASP and SSP, applied) to release.
+        const absl::Time now = options_.clock();
+        gate_.Hold({header.worker_id(), header.step(), request.base_version(),
+                    now, std::move(answer), slice_to, std::move(done)});
+        release = ReleaseLocked(now);
+      }
     }
   }
-  if (!status.ok()) return done(status);
+  if (!status.ok()) {
+    for (ConsistencyGate::Held& held : refused) held.done(status);
+    return done(status);
+  }
   Finish(std::move(release));
   FinishCaptures();
+}
+
+absl::Status ParameterShard::CheckAdmissibleLocked(
+    const v1::PushRequest& request) const {
+  if (closed_) {
+    return Refuse(absl::UnavailableError("the shard is shutting down"),
+                  "closed");
+  }
+  if (request.base_version() > version_) {
+    return Refuse(absl::InvalidArgumentError(absl::StrCat(
+                      "base version ", request.base_version(),
+                      " is ahead of this shard's version ", version_)),
+                  "future_version");
+  }
+  const int32_t worker = request.header().worker_id();
+  if (gate_.held(worker) >= kMaxHeldPerWorker) {
+    return Refuse(absl::ResourceExhaustedError(absl::StrCat(
+                      "worker ", worker, " already has ", kMaxHeldPerWorker,
+                      " pushes waiting at this shard's consistency gate")),
+                  "too_many_held");
+  }
+  return absl::OkStatus();
 }
 
 ParameterShard::Release ParameterShard::ReleaseLocked(absl::Time now) {

@@ -11,10 +11,15 @@
 //
 // Every request is validated before it touches state; an invalid one gets
 // INVALID_ARGUMENT (malformed: bad slice, out of range, non-finite values,
-// negative step, a base version ahead of the shard's) or FAILED_PRECONDITION
-// (wrong job id, unknown worker) and leaves parameters, optimizer state and
-// version unchanged; RejectReason() names the rule it broke. A push whose
-// (worker id, request id) was seen recently is not applied again; it is
+// a step outside [0, kMaxStep], a base version outside [0, version],
+// examples outside [0, kMaxExamples]) or FAILED_PRECONDITION (wrong job
+// id, unknown worker) and leaves parameters, optimizer state and version
+// unchanged; RejectReason() names the rule it broke. Updates are all or
+// nothing: one whose result (parameters or optimizer state, dense or
+// rows) would be infinite or NaN is refused INVALID_ARGUMENT naming the
+// parameter and the worker; one that would create a sparse row past
+// max_sparse_rows is refused RESOURCE_EXHAUSTED; either changes nothing. A push
+// whose (worker id, request id) was seen recently is not applied again; it is
 // answered as if it had been, once its gate opens.
 //
 // The consistency gate (consistency_gate.h) decides when a push's answer
@@ -41,10 +46,13 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/defaults.h"
 #include "common/model/param_layout.h"
 #include "common/model/sparse_model.h"
 #include "common/optim/optimizer.h"
@@ -101,6 +109,11 @@ struct ParameterShardOptions {
   int shard = 0;
   int num_shards = 1;
   SparseTableSpec table;
+  // The most sparse rows this shard creates
+  // (cluster.max_sparse_rows_per_shard): a push that would create more is
+  // refused with RESOURCE_EXHAUSTED (reason "row_limit"); rows it holds
+  // still train.
+  int64_t max_sparse_rows = defaults::kMaxSparseRowsPerShard;
   // The consistency model and its parameters (TrainConfig).
   v1::Consistency consistency = v1::ASP;
   int staleness = 0;
@@ -136,12 +149,29 @@ struct ShardState {
 
 // The rule a request refused by a ParameterShard broke, one of a fixed set
 // (bounded, for a metric label): "wrong_job", "unknown_worker",
-// "malformed", "non_finite", "future_version", "closed"; "other" for a
+// "malformed" (shape or range: slice, keys, step, base version, examples),
+// "non_finite" (a pushed value), "non_finite_result" (an update whose
+// result, parameters or optimizer state, would not be finite),
+// "future_version", "row_limit", "too_many_held", "closed"; "other" for a
 // status the shard did not make.
 std::string RejectReason(const absl::Status& status);
 
 // `status` tagged with `reason` (one of those above), for RejectReason.
 absl::Status Refuse(absl::Status status, const char* reason);
+
+// The largest step (the worker's clock) a request may carry: 2^40, over a
+// trillion steps, far from where step arithmetic (c + 1, c - s) overflows.
+inline constexpr int64_t kMaxStep = int64_t{1} << 40;
+// The most examples a push's gradient may be the mean over (BSP weights
+// by it): 2^24, the largest count a float weight holds exactly.
+inline constexpr int32_t kMaxExamples = 1 << 24;
+
+// Pushes of one worker a shard holds at its gate at most; one more is
+// refused (RESOURCE_EXHAUSTED, reason "too_many_held"). A worker waits for
+// each push's answer before its next, so it has one held, plus the retries
+// of a push whose answer it stopped waiting for: this bounds the requests
+// a shard keeps at W x kMaxHeldPerWorker.
+inline constexpr int kMaxHeldPerWorker = 8;
 
 // Id the coordinator uses in request headers; it may pull, never push.
 inline constexpr int32_t kCoordinatorWorkerId = -1;
@@ -248,6 +278,10 @@ class ParameterShard {
   absl::Status ValidateHeader(const v1::RequestHeader& header,
                               bool allow_coordinator) const;
   absl::Status ValidatePush(const v1::PushRequest& request) const;
+  // The checks of a validated push that read the shard's state: open, a
+  // base version not ahead of the shard's, room at the gate for its worker.
+  absl::Status CheckAdmissibleLocked(const v1::PushRequest& request) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK if `keys` are strictly increasing and all placed on this shard.
   absl::Status ValidateKeys(
       const google::protobuf::RepeatedField<uint64_t>& keys,
@@ -283,18 +317,42 @@ class ParameterShard {
   absl::Status AdmitIncarnationLocked(const v1::RequestHeader& header)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // BSP: applies the current step once every gradient it waits for is in
-  // (a push, or a worker leaving, may complete it).
-  void CompleteStepLocked(PushRecord* record)
+  // (a push, or a worker leaving, may complete it). An error: the step
+  // could not be applied (ApplySumLocked) and its sum is dropped.
+  absl::Status CompleteStepLocked(PushRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies, sums (BSP) or drops a validated push, as the gate's model says.
-  void AdmitLocked(const v1::PushRequest& request)
+  // Applies, sums (BSP) or drops a validated push, as the gate's model
+  // says. An error means nothing of the push was applied: under ASP and
+  // SSP the push is refused and nothing changed; under BSP either the push
+  // is refused (its new rows would pass the row limit) and nothing
+  // changed, or (*step_refused) the step it completed could not be
+  // applied: its sum is dropped, the version stays, and every answer of
+  // the step gets the error.
+  absl::Status AdmitLocked(const v1::PushRequest& request, bool* step_refused)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies the gradient in `request` as one update, measured in *record.
-  void ApplyLocked(const v1::PushRequest& request, PushRecord* record)
+  // Applies the gradient in `request` as one update, measured in *record;
+  // all or nothing (parameter_shard_apply.cc).
+  absl::Status ApplyLocked(const v1::PushRequest& request, PushRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // BSP: applies the mean of sum_ as one update, measured in *record, and
-  // empties it.
-  void ApplySumLocked(PushRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BSP: applies the mean of sum_ as one update, measured in *record, all
+  // or nothing, and empties it.
+  absl::Status ApplySumLocked(PushRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies `count` row gradients (row i: key_of(i), grad_of(i)), creating
+  // rows on first touch; all or nothing: on a non-finite result or a new
+  // row past the limit, every row (and its optimizer state) is as before
+  // and created rows are gone.
+  absl::Status ApplyRowsLocked(int64_t count,
+                               absl::FunctionRef<uint64_t(int64_t)> key_of,
+                               absl::FunctionRef<const float*(int64_t)> grad_of)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BSP: refuses a push whose new rows, with those the step's sum already
+  // brings, would pass the row limit; else notes them in pending_keys_.
+  absl::Status ReserveRowsLocked(const v1::PushRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RowLimitError(uint64_t key) const;
+  // "parameter 7 (tensor w element 7) or its optimizer state".
+  std::string ParameterName(int64_t index) const;
   // Brackets an update that changes at most params_[position, position +
   // n): Begin returns its start time and, if norms are due, copies that
   // part to before_; End fills the update's fields of *record.
@@ -305,9 +363,6 @@ class ParameterShard {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double ParameterNormLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t MemoryBytesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies one row's gradient, creating the row on first touch.
-  void ApplyRowLocked(uint64_t key, const float* grad)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes the rows of `keys` (validated) into *rows.
   void ReadRowsLocked(const google::protobuf::RepeatedField<uint64_t>& keys,
                       v1::SparseRows* rows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -330,6 +385,16 @@ class ParameterShard {
   // Copies of pushed values whose buffer is not float-aligned (FloatsOf);
   // empty while every push arrives aligned.
   std::vector<float> scratch_ ABSL_GUARDED_BY(mu_);
+  std::vector<float> row_scratch_ ABSL_GUARDED_BY(mu_);
+  // What the update being applied changed (dense slice, rows), to take it
+  // back if its result is not finite; they keep their capacity (up to the
+  // slice's size, parameters and optimizer state).
+  UndoLog undo_ ABSL_GUARDED_BY(mu_);
+  UndoLog row_undo_ ABSL_GUARDED_BY(mu_);
+  // Rows the update being applied created.
+  std::vector<uint64_t> new_keys_ ABSL_GUARDED_BY(mu_);
+  // BSP: keys new to the table that the current step's sum brings.
+  absl::flat_hash_set<uint64_t> pending_keys_ ABSL_GUARDED_BY(mu_);
   // The part of params_ an update changes, as it was before (for its norm).
   std::vector<float> before_ ABSL_GUARDED_BY(mu_);
   absl::Time norms_measured_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -55,6 +55,8 @@ int64_t ParameterShard::MemoryBytesLocked() const {
       row_of_.capacity() * (sizeof(decltype(row_of_)::value_type) + 1);
   int64_t bytes = static_cast<int64_t>(floats * sizeof(float) + index);
   bytes += optimizer_->state_bytes() + row_optimizer_->state_bytes();
+  bytes += undo_.bytes() + row_undo_.bytes() +
+           static_cast<int64_t>(row_scratch_.capacity() * sizeof(float));
   if (sum_ != nullptr) bytes += sum_->memory_bytes();
   return bytes;
 }

@@ -90,6 +90,10 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Create(
         options.backup_workers, " must be >= 0, and backup workers < ",
         options.num_workers, " workers"));
   }
+  if (options.max_sparse_rows < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_sparse_rows must be >= 1, got ", options.max_sparse_rows));
+  }
   if (options.norm_every < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("norm_every must be >= 0, got ", options.norm_every));
@@ -129,8 +133,9 @@ absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
                       options_.num_workers - 1)),
                   "unknown_worker");
   }
-  if (header.step() < 0) {
-    return Malformed(absl::StrCat("step must be >= 0, got ", header.step()));
+  if (header.step() < 0 || header.step() > kMaxStep) {
+    return Malformed(absl::StrCat("step must be in [0, ", kMaxStep, "], got ",
+                                  header.step()));
   }
   return absl::OkStatus();
 }
@@ -198,6 +203,14 @@ absl::Status ParameterShard::ValidatePush(
     const v1::PushRequest& request) const {
   RETURN_IF_ERROR(
       ValidateHeader(request.header(), /*allow_coordinator=*/false));
+  if (request.base_version() < 0) {
+    return Malformed(absl::StrCat("base version must be >= 0, got ",
+                                  request.base_version()));
+  }
+  if (request.examples() < 0 || request.examples() > kMaxExamples) {
+    return Malformed(absl::StrCat("examples must be in [0, ", kMaxExamples,
+                                  "], got ", request.examples()));
+  }
   RETURN_IF_ERROR(ValidateRows(request.row_gradients()));
   RETURN_IF_ERROR(ValidateKeys(request.pull_keys(), "pull keys"));
   const v1::DenseSlice& slice = request.gradient();

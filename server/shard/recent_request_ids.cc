@@ -12,4 +12,11 @@ bool RecentRequestIds::Insert(int32_t worker_id, uint64_t request_id) {
   return true;
 }
 
+void RecentRequestIds::Erase(int32_t worker_id, uint64_t request_id) {
+  auto it = ids_.find(worker_id);
+  if (it == ids_.end()) return;
+  std::deque<uint64_t>& ids = it->second;
+  ids.erase(std::remove(ids.begin(), ids.end(), request_id), ids.end());
+}
+
 }  // namespace descent

@@ -26,6 +26,9 @@ class RecentRequestIds {
   // Records `request_id` for `worker_id`. Returns false if it was already
   // recorded (a duplicate), true if it is new.
   bool Insert(int32_t worker_id, uint64_t request_id);
+  // Forgets `request_id` of `worker_id` (a push refused after Insert), so
+  // that its retry is not taken for a duplicate.
+  void Erase(int32_t worker_id, uint64_t request_id);
 
  private:
   const size_t capacity_;

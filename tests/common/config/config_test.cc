@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/config/job_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -592,6 +593,23 @@ TEST(ConfigTest, TrainingGuardsHaveDefaultsAndRules) {
     EXPECT_THAT(config.status().message(), HasSubstr(message))
         << overrides.back();
   }
+}
+
+TEST(ConfigTest, SparseRowLimitHasADefaultAndARange) {
+  absl::StatusOr<v1::JobConfig> config = Parse(kValid);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cluster().max_sparse_rows_per_shard(), 10'000'000);
+  for (const char* value : {"0", "-1", "2000000000000"}) {
+    absl::StatusOr<v1::JobConfig> bad = Parse(
+        kValid, {absl::StrCat("cluster.max_sparse_rows_per_shard=", value)});
+    ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << value;
+    EXPECT_THAT(bad.status().message(),
+                HasSubstr("cluster.max_sparse_rows_per_shard"));
+  }
+  EXPECT_EQ(
+      ResolveShard(*Parse(kValid, {"cluster.max_sparse_rows_per_shard=5"}))
+          .max_sparse_rows,
+      5);
 }
 
 TEST(ConfigTest, ConsistencyModelsHaveDefaultsAndRules) {

@@ -1,0 +1,136 @@
+// Optimizer's all-or-nothing updates: saving what an update changes,
+// checking its result, and taking it back (optimizer.h, UndoLog).
+#include <algorithm>
+#include <cstring>
+
+#include "common/optim/optimizer.h"
+
+namespace descent {
+namespace {
+
+// An update is saved, applied and checked this many elements at a time,
+// so that the check reads what the update just wrote while it is in cache.
+constexpr int64_t kChunk = 4096;
+
+// True if the float with these bits is infinite or NaN (exponent all ones).
+bool NonFinite(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return (bits & 0x7f800000u) == 0x7f800000u;
+}
+
+// The first non-finite of values[0, n), or -1. The common case (all finite)
+// is one branch-free pass.
+int64_t FirstNonFiniteOf(const float* values, int64_t n) {
+  bool any = false;
+  for (int64_t i = 0; i < n; ++i) any |= NonFinite(values[i]);
+  if (!any) return -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (NonFinite(values[i])) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void UndoLog::Clear() {
+  ranges_.clear();
+  f32_.clear();
+  i32_.clear();
+}
+
+int64_t UndoLog::bytes() const {
+  return static_cast<int64_t>(f32_.capacity() * sizeof(float) +
+                              i32_.capacity() * sizeof(int32_t) +
+                              ranges_.capacity() * sizeof(Range));
+}
+
+const std::vector<Optimizer::Buffer>& Optimizer::CachedBuffers() const {
+  if (!buffers_cached_) {
+    buffers_ = const_cast<Optimizer*>(this)->Buffers();
+    buffers_cached_ = true;
+  }
+  return buffers_;
+}
+
+void Optimizer::Save(int64_t position, int64_t n, std::vector<float>* params,
+                     int64_t index, UndoLog* log) {
+  log->ranges_.push_back({params, index, position, n});
+  log->f32_.insert(log->f32_.end(), params->begin() + index,
+                   params->begin() + index + n);
+  for (const Buffer& buffer : CachedBuffers()) {
+    if (buffer.f32 != nullptr) {
+      log->f32_.insert(log->f32_.end(), buffer.f32->begin() + position,
+                       buffer.f32->begin() + position + n);
+    } else {
+      log->i32_.insert(log->i32_.end(), buffer.i32->begin() + position,
+                       buffer.i32->begin() + position + n);
+    }
+  }
+}
+
+void Optimizer::Undo(UndoLog* log) {
+  size_t f32_end = log->f32_.size(), i32_end = log->i32_.size();
+  const std::vector<Buffer>& buffers = CachedBuffers();
+  for (auto range = log->ranges_.rbegin(); range != log->ranges_.rend();
+       ++range) {
+    // Each range saved the parameters, then the buffers in order: take
+    // them back from the end.
+    for (auto buffer = buffers.rbegin(); buffer != buffers.rend(); ++buffer) {
+      if (buffer->f32 != nullptr) {
+        f32_end -= range->n;
+        std::copy_n(log->f32_.begin() + f32_end, range->n,
+                    buffer->f32->begin() + range->position);
+      } else {
+        i32_end -= range->n;
+        std::copy_n(log->i32_.begin() + i32_end, range->n,
+                    buffer->i32->begin() + range->position);
+      }
+    }
+    f32_end -= range->n;
+    std::copy_n(log->f32_.begin() + f32_end, range->n,
+                range->params->begin() + range->index);
+  }
+  log->Clear();
+}
+
+int64_t Optimizer::FirstNonFinite(int64_t position, int64_t n,
+                                  const float* params) const {
+  int64_t first = FirstNonFiniteOf(params, n);
+  for (const Buffer& buffer : CachedBuffers()) {
+    if (buffer.f32 == nullptr) continue;
+    const int64_t bad = FirstNonFiniteOf(buffer.f32->data() + position, n);
+    if (bad >= 0 && (first < 0 || bad < first)) first = bad;
+  }
+  return first;
+}
+
+int64_t Optimizer::ApplyFinite(int64_t position, const float* grad, int64_t n,
+                               int64_t version, std::vector<float>* params,
+                               int64_t index, UndoLog* log) {
+  log->Clear();
+  for (int64_t begin = 0; begin < n; begin += kChunk) {
+    const int64_t k = std::min(kChunk, n - begin);
+    Save(position + begin, k, params, index + begin, log);
+    float* out = params->data() + index + begin;
+    Apply(position + begin, grad + begin, k, version, out);
+    const int64_t bad = FirstNonFinite(position + begin, k, out);
+    if (bad >= 0) {
+      Undo(log);
+      return begin + bad;
+    }
+  }
+  return -1;
+}
+
+void Optimizer::Truncate(int64_t size) {
+  for (const Buffer& buffer : CachedBuffers()) {
+    if (buffer.f32 != nullptr && buffer.f32->size() > size_t(size)) {
+      buffer.f32->resize(size);
+    } else if (buffer.i32 != nullptr && buffer.i32->size() > size_t(size)) {
+      buffer.i32->resize(size);
+    }
+  }
+}
+
+}  // namespace descent

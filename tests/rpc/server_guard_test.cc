@@ -1,0 +1,143 @@
+// What a parameter server answers to calls from outside that no handler
+// should see, over real gRPC on 127.0.0.1: raw bytes that are no protobuf
+// (a hand-written client, grpc::GenericStub), unknown methods, requests
+// over the message limit; and what its grpc.health.v1 says as its shard is
+// attached and closed.
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "common/metrics.h"
+#include "common/wire.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "rpc/parameter_server_service.h"
+#include "rpc/rpc.h"
+#include "server/shard/parameter_shard.h"
+
+namespace descent {
+namespace {
+
+using ::testing::HasSubstr;
+using Health = grpc::health::v1::HealthCheckResponse;
+
+class ServerGuardTest : public ::testing::Test {
+ protected:
+  void Start(int max_message_bytes = kMaxMessageBytes) {
+    registry_ = MetricsRegistry::Create({{"role", "server"}});
+    metrics_ = std::make_unique<ServerMetrics>(*registry_);
+    ParameterShardOptions options;
+    options.job_id = "job";
+    options.range = {0, 4};
+    options.layout.Add({"w", {4}, InitRule::kZeros});
+    options.optimizer.mutable_sgd()->set_learning_rate(1.0);
+    shard_ = *ParameterShard::Create(std::move(options));
+    service_ = std::make_unique<ParameterServerService>(metrics_.get());
+    RpcServerOptions server_options = service_->ServerOptions();
+    server_options.max_receive_message_bytes = max_message_bytes;
+    auto running =
+        StartRpcServer("127.0.0.1:0", {service_.get()}, false, server_options);
+    ASSERT_TRUE(running.ok()) << running.status();
+    server_ = *std::move(running);
+    service_->ReportHealth(server_.server.get());
+    channel_ = MakeChannel(server_.address);
+  }
+
+  // Sends `bytes` as the request of `method`, unparsed.
+  grpc::Status RawCall(const std::string& method, const std::string& bytes) {
+    grpc::GenericStub stub(channel_);
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(10));
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::Status status;
+    absl::Notification done;
+    stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                   [&](grpc::Status s) {
+                     status = std::move(s);
+                     done.Notify();
+                   });
+    done.WaitForNotification();
+    return status;
+  }
+
+  Health::ServingStatus HealthStatus(const std::string& service = "") {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(5));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    EXPECT_TRUE(stub->Check(&context, request, &response).ok());
+    return response.status();
+  }
+
+  double Rejected(const std::string& reason) {
+    return metrics_->rejected.Add({{"reason", reason}}).Value();
+  }
+
+  std::unique_ptr<MetricsRegistry> registry_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<ParameterShard> shard_;
+  std::unique_ptr<ParameterServerService> service_;
+  RunningServer server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(ServerGuardTest, GarbageForAKnownMethodIsInvalidArgumentAndCounted) {
+  Start();
+  service_->Attach(shard_.get());
+  // A field-2 length-delimited tag whose length runs past the end.
+  const grpc::Status status =
+      RawCall("/descent.v1.ParameterServer/Push", std::string("\x12\x7f\x01"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("/descent.v1.ParameterServer/Push"));
+  EXPECT_EQ(Rejected("malformed"), 1);
+  EXPECT_EQ(shard_->version(), 0);
+}
+
+TEST_F(ServerGuardTest, UnknownMethodsAreUnimplementedAndCounted) {
+  Start();
+  const grpc::Status status =
+      RawCall("/descent.v1.ParameterServer/Nope", "garbage");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(Rejected("unknown_method"), 1);
+  EXPECT_EQ(RawCall("/other.Service/Method", "").error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(Rejected("unknown_method"), 2);
+}
+
+TEST_F(ServerGuardTest, RequestsOverTheLimitAreRefusedBeforeAnyHandler) {
+  Start(/*max_message_bytes=*/1 << 20);
+  service_->Attach(shard_.get());
+  v1::PushRequest push;
+  push.mutable_header()->set_job_id("job");
+  push.mutable_gradient()->set_values(std::string(2 << 20, '\0'));
+  std::string bytes;
+  push.SerializeToString(&bytes);
+  const grpc::Status status =
+      RawCall("/descent.v1.ParameterServer/Push", bytes);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_EQ(shard_->version(), 0);
+  EXPECT_EQ(metrics_->pushes.Value(), 0);
+}
+
+TEST_F(ServerGuardTest, HealthIsServingOnlyWhileTheShardTakesWork) {
+  Start();
+  // Before Attach every call is UNAVAILABLE: health says so.
+  EXPECT_EQ(HealthStatus(), Health::NOT_SERVING);
+  EXPECT_EQ(HealthStatus("descent.v1.ParameterServer"), Health::NOT_SERVING);
+  service_->Attach(shard_.get());
+  EXPECT_EQ(HealthStatus(), Health::SERVING);
+  EXPECT_EQ(HealthStatus("descent.v1.ParameterServer"), Health::SERVING);
+  service_->Close();  // the job ended
+  EXPECT_EQ(HealthStatus(), Health::NOT_SERVING);
+}
+
+}  // namespace
+}  // namespace descent
