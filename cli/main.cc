@@ -20,6 +20,7 @@
 #include "cli/predict.h"
 #include "common/config/config.h"
 #include "common/exit_codes.h"
+#include "common/host_port.h"
 #include "glog/logging.h"
 #include "roles/checkpointer.h"
 #include "roles/coordinator_role.h"
@@ -146,12 +147,24 @@ absl::StatusOr<absl::Duration> Linger(const Flags& flags) {
   return linger;
 }
 
+// A HOST:PORT flag's check (common/host_port.h): a usage error naming the
+// flag rather than a port taken modulo 65536. `listen`: port 0 allowed.
+CLI::Validator HostPortFlag(bool listen) {
+  return CLI::Validator(
+      [listen](std::string& value) -> std::string {
+        const absl::Status status = CheckHostPort(value, listen);
+        return status.ok() ? "" : std::string(status.message());
+      },
+      "HOST:PORT");
+}
+
 void AddListenFlags(CLI::App* command, Flags& flags, bool grpc) {
   if (grpc) {
     command
         ->add_option("--listen", flags.listen,
                      "gRPC address to serve on; port 0 picks a free port")
         ->type_name("HOST:PORT")
+        ->check(HostPortFlag(/*listen=*/true))
         ->capture_default_str();
     command->add_flag("--insecure", flags.insecure,
                       "Allow serving gRPC without TLS on a non-loopback "
@@ -162,6 +175,7 @@ void AddListenFlags(CLI::App* command, Flags& flags, bool grpc) {
                    "Address serving Prometheus /metrics; port 0 picks a "
                    "free port")
       ->type_name("HOST:PORT")
+      ->check(HostPortFlag(/*listen=*/true))
       ->capture_default_str();
 }
 
@@ -170,7 +184,8 @@ void AddCoordinatorFlag(CLI::App* command, Flags& flags) {
       ->add_option("--coordinator", flags.coordinator,
                    "The coordinator's gRPC address")
       ->required()
-      ->type_name("HOST:PORT");
+      ->type_name("HOST:PORT")
+      ->check(HostPortFlag(/*listen=*/false));
 }
 
 void AddLocalWorkersFlag(CLI::App* command, Flags& flags) {
@@ -255,7 +270,8 @@ void Define(CLI::App& app, Flags& flags) {
   server
       ->add_option("--advertise_address", flags.advertise_address,
                    "The address workers dial, if not the --listen address")
-      ->type_name("HOST:PORT");
+      ->type_name("HOST:PORT")
+      ->check(HostPortFlag(/*listen=*/false));
   server->footer(
       "Example:\n"
       "  descent server --coordinator 10.0.0.1:7000 --shard 0 "

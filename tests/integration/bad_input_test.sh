@@ -22,6 +22,20 @@ expect 1 "no command given" "$DESCENT"
 expect 1 "--config FILE is required" "$DESCENT" local
 expect 1 "--shard is required" "$DESCENT" server --coordinator=127.0.0.1:1
 expect 1 "nonsense" "$DESCENT" local --nonsense --config "$EXAMPLE"
+# Addresses: a port outside 0..65535 or not a number is a usage error naming
+# the flag, never a silently different port (183400 is 52328 mod 65536).
+expect 1 "--listen: \"127.0.0.1:183400\" is not HOST:PORT: port \"183400\"" \
+  "$DESCENT" server --coordinator 127.0.0.1:1 --shard 0 --listen 127.0.0.1:183400
+expect 1 "--listen: .*port \"99999\"" \
+  "$DESCENT" coordinator --config "$EXAMPLE" --listen 127.0.0.1:99999
+expect 1 "--metrics_listen: .*port \"x\"" \
+  "$DESCENT" worker --coordinator 127.0.0.1:1 --metrics_listen 127.0.0.1:x
+expect 1 "--coordinator: .*port \"70000\"" \
+  "$DESCENT" worker --coordinator 127.0.0.1:70000
+expect 1 "--coordinator: .*port 0 is for listening" \
+  "$DESCENT" worker --coordinator 127.0.0.1:0
+expect 1 "--advertise_address: .*no :PORT" \
+  "$DESCENT" server --coordinator 127.0.0.1:1 --shard 0 --advertise_address 127.0.0.1
 
 # Config errors: 2, with file, line and column.
 BAD="$WORK/bad.textproto"
