@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/optim/optimizer.h"
 #include "common/partition.h"
+#include "common/status_macros.h"
+#include "server/coordinator/progress_bounds.h"
 
 namespace descent {
 namespace {
@@ -42,15 +44,10 @@ LearningRateSchedule ScheduleOrZero(const v1::OptimizerConfig& config) {
 // trains on share k of SplitEvenly and takes ceil(share / batch) steps an
 // epoch (one with batch_size 0, the whole share).
 std::vector<int64_t> WorkerTotalSteps(const CoordinatorOptions& options) {
-  const v1::TrainConfig& train = options.config.train();
-  const int workers = std::max(1, options.config.cluster().num_workers());
   std::vector<int64_t> steps;
-  for (const IndexRange& share : SplitEvenly(options.train_examples, workers)) {
-    const int64_t batch = train.batch_size() > 0
-                              ? train.batch_size()
-                              : std::max<int64_t>(1, share.size());
-    steps.push_back((share.size() + batch - 1) / batch *
-                    std::max(1, train.epochs()));
+  for (const WorkerLimits& w :
+       WorkerLimitsOf(options.config, options.train_examples)) {
+    steps.push_back(w.steps);
   }
   return steps;
 }
@@ -105,6 +102,7 @@ Coordinator::Coordinator(CoordinatorOptions options)
                                 options_.config.cluster().num_servers())),
       created_(options_.clock()),
       schedule_(ScheduleOrZero(options_.config.optimizer())),
+      limits_(WorkerLimitsOf(options_.config, options_.train_examples)),
       servers_(options_.config.cluster().num_servers()),
       workers_(options_.config.cluster().num_workers()),
       evaluations_(TrackerOptions(options_)) {
@@ -124,6 +122,9 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
         absl::StrCat("shard ", shard, " does not exist: the job has shards 0..",
                      servers_.size() - 1));
   }
+  RETURN_IF_ERROR(CheckMemberFields(absl::StrCat("server ", shard),
+                                    &request.address(),
+                                    request.metrics_address(), request.pid()));
   MemberState& slot = servers_[shard];
   if (slot.registered && slot.member.address() != request.address()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -170,6 +171,8 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
 
 absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
     const v1::RegisterWorkerRequest& request) {
+  RETURN_IF_ERROR(CheckMemberFields("a worker", nullptr,
+                                    request.metrics_address(), request.pid()));
   absl::MutexLock lock(&mu_);
   const absl::Time now = options_.clock();
   auto same = std::find_if(workers_.begin(), workers_.end(), [&](auto& w) {
@@ -289,6 +292,10 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
         absl::StrCat("job id \"", request.job_id(), "\" is not this job \"",
                      options_.config.job_id(), "\""));
   }
+  if (absl::Status bounded = CheckHeartbeatLocked(request); !bounded.ok()) {
+    ++progress_refused_;
+    return bounded;
+  }
   MemberState* member = FindLocked(request.role(), request.id());
   if (member == nullptr) {
     return absl::FailedPreconditionError(
@@ -328,17 +335,45 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
   return response;
 }
 
+absl::Status Coordinator::CheckHeartbeatLocked(
+    const v1::HeartbeatRequest& request) const {
+  if (request.role() != v1::SERVER && request.role() != v1::WORKER) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("role ", v1::Role_Name(request.role()),
+                     ": heartbeats come from servers and workers"));
+  }
+  const std::vector<MemberState>& members =
+      request.role() == v1::SERVER ? servers_ : workers_;
+  const int32_t id = request.id();
+  if (id < 0 || id >= static_cast<int32_t>(members.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        RoleName(request.role()), " id ", id, " is out of range: the job has ",
+        RoleName(request.role()), "s 0..", members.size() - 1));
+  }
+  if (request.role() == v1::SERVER) {
+    const int64_t before = members[id].version;
+    if (request.version() < 0 || request.version() < before) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "server ", id, ": version ", request.version(),
+          request.version() < 0
+              ? " is negative"
+              : absl::StrCat(" is below the ", before,
+                             " it reported before (versions only grow)")));
+    }
+    return absl::OkStatus();
+  }
+  if (!request.has_progress()) return absl::OkStatus();
+  return CheckProgress(id, limits_[id], members[id].progress,
+                       request.progress());
+}
+
 void Coordinator::UpdateProgressLocked(MemberState* worker,
                                        const v1::WorkerProgress& p) {
   if (!p.divergence().empty() && state_ == v1::RUNNING) {
     EndLocked(v1::FAILED, p.divergence(), kExitDiverged);
   }
+  // CheckHeartbeatLocked has seen that `p` follows the last report.
   const v1::WorkerProgress& old = worker->progress;
-  // Progress is cumulative; a stale or retried heartbeat must not go back.
-  if (p.steps() < old.steps() || p.loss_count() < old.loss_count() ||
-      p.gradient_norm_count() < old.gradient_norm_count()) {
-    return;
-  }
   const int64_t new_count = p.loss_count() - old.loss_count();
   if (new_count > 0) {
     worker->recent_loss = (p.loss_sum() - old.loss_sum()) / new_count;
@@ -481,6 +516,7 @@ bool Coordinator::AllWorkersDoneLocked() const {
 
 v1::Evaluation Coordinator::BeginEvaluation(bool final) {
   absl::MutexLock lock(&mu_);
+  final_begun_ = final;
   return evaluations_.Begin(GlobalStepLocked(), EpochLocked(),
                             WallSecondsLocked(), final);
 }
@@ -497,6 +533,10 @@ int64_t Coordinator::eval_every_steps() const {
 
 bool Coordinator::RecordEvaluation(const v1::Evaluation& evaluation) {
   absl::MutexLock lock(&mu_);
+  if (final_begun_ && state_ == v1::RUNNING && AllWorkersDoneLocked()) {
+    ConfirmDoneLocked(evaluation.parameter_version());
+  }
+  final_begun_ = false;
   const EvaluationTracker::Outcome outcome = evaluations_.Record(evaluation);
   if (!outcome.divergence.empty()) {
     EndLocked(v1::FAILED, outcome.divergence, kExitDiverged);
@@ -506,6 +546,28 @@ bool Coordinator::RecordEvaluation(const v1::Evaluation& evaluation) {
     EndLocked(v1::SUCCEEDED, "", kExitOk);
   }
   return outcome.best;
+}
+
+void Coordinator::ConfirmDoneLocked(int64_t version) {
+  std::vector<int64_t> starts(limits_.size(), 0);
+  if (options_.resume.has_value()) {
+    for (const v1::WorkerCheckpoint& saved : options_.resume->workers()) {
+      if (saved.worker() >= 0 &&
+          saved.worker() < static_cast<int32_t>(starts.size())) {
+        starts[saved.worker()] = saved.step();
+      }
+    }
+  }
+  const int64_t expected =
+      UpdatesWhenDone(options_.config.train().consistency(), limits_, starts);
+  if (version >= expected) return;
+  ++progress_refused_;
+  EndLocked(v1::FAILED,
+            absl::StrCat("every worker reported done, but the shards applied ",
+                         version, " updates of the ", expected,
+                         " their steps take: progress reports that the "
+                         "parameters do not show"),
+            kExitJobFailed);
 }
 
 void Coordinator::Succeed() {

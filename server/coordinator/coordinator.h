@@ -52,6 +52,7 @@
 #include "descent/v1/checkpoint.pb.h"
 #include "descent/v1/coordinator.pb.h"
 #include "server/coordinator/evaluation_tracker.h"
+#include "server/coordinator/progress_bounds.h"
 
 namespace descent {
 
@@ -135,6 +136,11 @@ class Coordinator {
   // counts once too).
   int64_t heartbeats_missed() const;
 
+  // Requests refused because a field broke its bound (progress_bounds.h:
+  // forged or corrupt progress, a server version going back, an id, role,
+  // address or pid out of range); each changed nothing.
+  int64_t progress_refused() const;
+
   // The optimizer schedule's learning rate for the next update: at the
   // global step under ASP and SSP (every push is an update), at the global
   // step divided by the workers under BSP (one update per step of all of
@@ -160,7 +166,10 @@ class Coordinator {
   v1::Evaluation BeginEvaluation(bool final = false);
   // Records a finished evaluation. Returns true if it is the best so far
   // (the caller keeps its parameters). May end the job: FAILED if its test
-  // loss diverged, SUCCEEDED if early stopping's patience ran out.
+  // loss diverged, SUCCEEDED if early stopping's patience ran out. The
+  // final one (begun with `final` once every worker reported done) FAILS the
+  // job, exit code kExitJobFailed, if its parameter_version is fewer updates
+  // than the workers' steps take: their "done" was never pushed.
   bool RecordEvaluation(const v1::Evaluation& evaluation);
 
   // With validation data: the test figures of the selected model, measured
@@ -230,8 +239,16 @@ class Coordinator {
   void StartIfCompleteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndLocked(v1::JobState state, const std::string& error, int exit_code)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK if `request`'s role, id, version and progress are within their
+  // bounds (progress_bounds.h); else INVALID_ARGUMENT naming the field.
+  absl::Status CheckHeartbeatLocked(const v1::HeartbeatRequest& request) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateProgressLocked(MemberState* worker, const v1::WorkerProgress& p)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The final evaluation pulled parameters at `version`: FAILS the job if
+  // that is fewer updates than the workers' reported steps take
+  // (UpdatesWhenDone), so a forged "done" never ends it SUCCEEDED.
+  void ConfirmDoneLocked(int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllWorkersDoneLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double WallSecondsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double TrainLossLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -244,6 +261,7 @@ class Coordinator {
   const std::vector<v1::ShardInfo> shard_ranges_;  // addresses empty
   const absl::Time created_;
   const LearningRateSchedule schedule_;
+  const std::vector<WorkerLimits> limits_;  // by worker id
 
   mutable absl::Mutex mu_;
   // Protected by mu_:
@@ -251,6 +269,7 @@ class Coordinator {
   std::string error_ ABSL_GUARDED_BY(mu_);
   int exit_code_ ABSL_GUARDED_BY(mu_) = kExitOk;
   int64_t heartbeats_missed_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t progress_refused_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<MemberState> servers_ ABSL_GUARDED_BY(mu_);  // by shard
   std::vector<MemberState> workers_ ABSL_GUARDED_BY(mu_);  // by worker id
   absl::Time started_ ABSL_GUARDED_BY(mu_);                // entered RUNNING
@@ -266,6 +285,9 @@ class Coordinator {
   std::vector<int32_t> lost_workers_ ABSL_GUARDED_BY(mu_);
   int64_t examples_skipped_ ABSL_GUARDED_BY(mu_) = 0;
   int32_t worker_restarts_ ABSL_GUARDED_BY(mu_) = 0;
+  // Whether the evaluation begun last is the final one, which
+  // RecordEvaluation checks against the workers' reports (ConfirmDoneLocked).
+  bool final_begun_ ABSL_GUARDED_BY(mu_) = false;
   // RecordFinalTest's evaluation, if any.
   std::optional<v1::Evaluation> final_test_ ABSL_GUARDED_BY(mu_);
 };

@@ -81,6 +81,11 @@ int64_t Coordinator::heartbeats_missed() const {
   return heartbeats_missed_;
 }
 
+int64_t Coordinator::progress_refused() const {
+  absl::MutexLock lock(&mu_);
+  return progress_refused_;
+}
+
 double Coordinator::learning_rate() const {
   absl::MutexLock lock(&mu_);
   int64_t updates = GlobalStepLocked();

@@ -34,7 +34,8 @@ class CoordinatorStoppingTest : public ::testing::Test {
     options.config.mutable_cluster()->set_heartbeat_timeout_seconds(10);
     options.config.mutable_cluster()->set_registration_timeout_seconds(60);
     v1::TrainConfig* train = options.config.mutable_train();
-    train->set_epochs(5);
+    train->set_epochs(10);
+    train->set_batch_size(10);  // 500 steps a worker
     train->set_eval_every_steps(100);
     train->set_max_loss_factor(max_loss_factor);
     train->mutable_early_stopping()->set_patience(patience);
@@ -131,8 +132,8 @@ TEST_F(CoordinatorStoppingTest, TheFinalEvaluationDoesNotStopEarly) {
   Start(/*patience=*/1);
   Beat(v1::WORKER, 0, Progress(40));
   EXPECT_TRUE(Evaluate(1.0));
-  Beat(v1::WORKER, 0, Progress(50, 0, 0, /*done=*/true));
-  Beat(v1::WORKER, 1, Progress(50, 0, 0, /*done=*/true));
+  Beat(v1::WORKER, 0, Progress(500, 0, 0, /*done=*/true));
+  Beat(v1::WORKER, 1, Progress(500, 0, 0, /*done=*/true));
   EXPECT_FALSE(Evaluate(2.0));  // patience runs out as the epochs end
   EXPECT_EQ(coordinator_->state(), v1::RUNNING);  // the caller succeeds it
   coordinator_->Succeed();
@@ -257,7 +258,13 @@ TEST_F(CoordinatorStoppingTest, EvaluationsCarryMeanGradientNormsOfTheWindow) {
   later.set_gradient_norm_sums(1, 10 * 4 + 10 * 1.0);  // 10 steps of 1
   later.set_gradient_norm_total_sum(10 * 5 + 10 * 2.0);
   Beat(v1::WORKER, 0, later);
-  Beat(v1::WORKER, 1, Progress(25, 1, 0));  // stale: fewer steps
+  v1::HeartbeatRequest stale;  // fewer steps: refused
+  stale.set_job_id("job-1");
+  stale.set_role(v1::WORKER);
+  stale.set_id(1);
+  *stale.mutable_progress() = Progress(25, 1, 0);
+  EXPECT_EQ(coordinator_->Heartbeat(stale).status().code(),
+            absl::StatusCode::kInvalidArgument);
   const v1::Evaluation second = coordinator_->BeginEvaluation();
   ASSERT_EQ(second.gradient_norms_size(), 2);
   EXPECT_DOUBLE_EQ(second.gradient_norms(0).norm(), 7);

@@ -25,6 +25,7 @@ class CoordinatorTest : public ::testing::Test {
     options.config.mutable_cluster()->set_heartbeat_timeout_seconds(10);
     options.config.mutable_cluster()->set_registration_timeout_seconds(60);
     options.config.mutable_train()->set_epochs(2);
+    options.config.mutable_train()->set_batch_size(10);  // 100 steps a worker
     options.config.mutable_train()->set_eval_every_steps(100);
     options.num_parameters = 7;
     options.num_features = 3;
@@ -259,8 +260,8 @@ TEST_F(CoordinatorTest, HeartbeatRules) {
   wrong_job.set_role(v1::WORKER);
   EXPECT_EQ(coordinator_->Heartbeat(wrong_job).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Beat(v1::WORKER, 7).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Beat(v1::WORKER, 7).status().code(),  // ids are 0..1
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Beat(v1::WORKER, 0)->state(), v1::RUNNING);
 }
 
@@ -287,18 +288,19 @@ TEST_F(CoordinatorTest, ProgressSumsWorkersAndDrivesEvaluation) {
                    0.75);
 }
 
-TEST_F(CoordinatorTest, StaleProgressIsIgnored) {
+TEST_F(CoordinatorTest, StaleProgressIsRefused) {
   RegisterAll();
   ASSERT_TRUE(Beat(v1::WORKER, 0, 40).ok());
-  ASSERT_TRUE(Beat(v1::WORKER, 0, 30).ok());  // reordered, older
+  EXPECT_EQ(Beat(v1::WORKER, 0, 30).status().code(),  // reordered, older
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(coordinator_->Status().global_step(), 40);
 }
 
 TEST_F(CoordinatorTest, SucceedsWhenAllWorkersAreDoneAndTellsEveryone) {
   RegisterAll();
-  ASSERT_TRUE(Beat(v1::WORKER, 0, 50, /*done=*/true).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 100, /*done=*/true).ok());
   EXPECT_FALSE(coordinator_->AllWorkersDone());
-  ASSERT_TRUE(Beat(v1::WORKER, 1, 50, /*done=*/true).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 100, /*done=*/true).ok());
   EXPECT_TRUE(coordinator_->AllWorkersDone());
   now_ += absl::Seconds(4);
   coordinator_->Succeed();
@@ -307,15 +309,15 @@ TEST_F(CoordinatorTest, SucceedsWhenAllWorkersAreDoneAndTellsEveryone) {
   EXPECT_FALSE(coordinator_->AllNotified());
   for (int s = 0; s < 2; ++s)
     EXPECT_EQ(Beat(v1::SERVER, s)->state(), v1::SUCCEEDED);
-  for (int w = 0; w < 2; ++w) ASSERT_TRUE(Beat(v1::WORKER, w, 50, true).ok());
+  for (int w = 0; w < 2; ++w) ASSERT_TRUE(Beat(v1::WORKER, w, 100, true).ok());
   EXPECT_TRUE(coordinator_->AllNotified());
 
   const v1::JobSummary summary = coordinator_->Summary();
   EXPECT_EQ(summary.state(), "SUCCEEDED");
-  EXPECT_EQ(summary.steps(), 100);
-  EXPECT_DOUBLE_EQ(summary.epochs(), 1.0);
+  EXPECT_EQ(summary.steps(), 200);
+  EXPECT_DOUBLE_EQ(summary.epochs(), 2.0);
   EXPECT_DOUBLE_EQ(summary.wall_seconds(), 4.0);
-  EXPECT_DOUBLE_EQ(summary.samples_per_second(), 250.0);
+  EXPECT_DOUBLE_EQ(summary.samples_per_second(), 500.0);
   EXPECT_EQ(summary.config().job_id(), "job-1");
 }
 
@@ -339,8 +341,8 @@ TEST_F(CoordinatorTest, UnsetEvalEveryStepsGivesAboutTwentyEvaluations) {
 // parameter version the caller measured, in the summary's history.
 TEST_F(CoordinatorTest, SummaryHistoryRecordsWhatEachEvaluationSaw) {
   RegisterAll();
-  ASSERT_TRUE(Beat(v1::WORKER, 0, 130).ok());
-  ASSERT_TRUE(Beat(v1::WORKER, 1, 120).ok());  // 250: boundaries 100, 200
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 100).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 100).ok());  // 200: boundaries 100, 200
   std::vector<int64_t> due;
   while (coordinator_->EvaluationDue()) {
     v1::Evaluation evaluation = coordinator_->BeginEvaluation();
@@ -352,10 +354,10 @@ TEST_F(CoordinatorTest, SummaryHistoryRecordsWhatEachEvaluationSaw) {
   EXPECT_EQ(due, (std::vector<int64_t>{100, 200}));
   const v1::JobSummary summary = coordinator_->Summary();
   ASSERT_EQ(summary.history_size(), 2);
-  EXPECT_EQ(summary.history(1).step(), 250);
+  EXPECT_EQ(summary.history(1).step(), 200);
   EXPECT_EQ(summary.history(1).due_step(), 200);
   EXPECT_EQ(summary.history(1).parameter_version(), 241);
-  EXPECT_EQ(summary.selected_step(), 250);
+  EXPECT_EQ(summary.selected_step(), 200);
   EXPECT_EQ(summary.selected_parameter_version(), 241);
   EXPECT_EQ(summary.selected_on(), "test");
 }
@@ -364,9 +366,10 @@ TEST_F(CoordinatorTest, SummaryHistoryRecordsWhatEachEvaluationSaw) {
 // stopping no best_step or stopped_early; a job that did not fail, no error.
 TEST_F(CoordinatorTest, SummaryHoldsOnlyTheFieldsThatApply) {
   RegisterAll();
-  ASSERT_TRUE(Beat(v1::WORKER, 0, 50, /*done=*/true).ok());
-  ASSERT_TRUE(Beat(v1::WORKER, 1, 50, /*done=*/true).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 100, /*done=*/true).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 100, /*done=*/true).ok());
   v1::Evaluation evaluation = coordinator_->BeginEvaluation(/*final=*/true);
+  evaluation.set_parameter_version(200);  // both workers' pushes
   evaluation.set_test_loss(3400);
   evaluation.set_test_rmse(58.3);
   coordinator_->RecordEvaluation(evaluation);
@@ -387,9 +390,10 @@ TEST_F(CoordinatorTest, SummaryHoldsOnlyTheFieldsThatApply) {
 // test figures are the final test of the selected model, recorded apart.
 TEST_F(CoordinatorTest, WithValidationTheResultIsTheFinalTestOfTheSelected) {
   RegisterAll();
-  ASSERT_TRUE(Beat(v1::WORKER, 0, 50, /*done=*/true).ok());
-  ASSERT_TRUE(Beat(v1::WORKER, 1, 50, /*done=*/true).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 0, 100, /*done=*/true).ok());
+  ASSERT_TRUE(Beat(v1::WORKER, 1, 100, /*done=*/true).ok());
   v1::Evaluation evaluation = coordinator_->BeginEvaluation(/*final=*/true);
+  evaluation.set_parameter_version(200);  // both workers' pushes
   evaluation.set_validation_loss(0.4);
   evaluation.set_validation_accuracy(0.9);
   coordinator_->RecordEvaluation(evaluation);

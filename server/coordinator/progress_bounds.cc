@@ -1,0 +1,149 @@
+#include "server/coordinator/progress_bounds.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "common/host_port.h"
+#include "common/partition.h"
+
+namespace descent {
+namespace {
+
+absl::Status Refuse(int worker, const char* field, int64_t value,
+                    const std::string& bound) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "worker ", worker, ": progress.", field, " ", value, " ", bound));
+}
+
+// The bound on a count that only grows: at least `before`, at most `most`.
+absl::Status CheckCount(int worker, const char* field, int64_t value,
+                        int64_t before, int64_t most,
+                        const std::string& most_is) {
+  if (value < before) {
+    return Refuse(worker, field, value,
+                  absl::StrCat("is below the ", before,
+                               " reported before (progress is cumulative)"));
+  }
+  if (value > most) {
+    return Refuse(worker, field, value,
+                  absl::StrCat("exceeds ", most, ", ", most_is));
+  }
+  return absl::OkStatus();
+}
+
+std::string ShareOf(const WorkerLimits& limits) {
+  return absl::StrCat("the ", limits.steps, " steps / ", limits.examples,
+                      " examples of its data shard (", limits.share,
+                      " examples, batch ", limits.batch, ") over the epochs");
+}
+
+}  // namespace
+
+std::vector<WorkerLimits> WorkerLimitsOf(const v1::JobConfig& config,
+                                         int64_t train_examples) {
+  const v1::TrainConfig& train = config.train();
+  const int workers = std::max(1, config.cluster().num_workers());
+  const int64_t epochs = std::max(1, train.epochs());
+  std::vector<WorkerLimits> limits;
+  for (const IndexRange& share : SplitEvenly(train_examples, workers)) {
+    WorkerLimits& w = limits.emplace_back();
+    w.share = share.size();
+    w.batch = train.batch_size() > 0 ? train.batch_size()
+                                     : std::max<int64_t>(1, w.share);
+    w.steps = (w.share + w.batch - 1) / w.batch * epochs;
+    w.examples = w.share * epochs;
+  }
+  return limits;
+}
+
+absl::Status CheckProgress(int worker, const WorkerLimits& limits,
+                           const v1::WorkerProgress& old,
+                           const v1::WorkerProgress& now) {
+  const std::string share = ShareOf(limits);
+  absl::Status status =
+      CheckCount(worker, "steps", now.steps(), old.steps(), limits.steps,
+                 absl::StrCat("the most it can take: ", share));
+  if (!status.ok()) return status;
+  status = CheckCount(worker, "examples", now.examples(), old.examples(),
+                      limits.examples,
+                      absl::StrCat("the most it can train on: ", share));
+  if (!status.ok()) return status;
+  const int64_t new_steps = now.steps() - old.steps();
+  if (now.examples() - old.examples() > new_steps * limits.batch) {
+    return Refuse(
+        worker, "examples", now.examples(),
+        absl::StrCat("grew by more than its ", new_steps,
+                     " new steps of at most ", limits.batch, " examples"));
+  }
+  status = CheckCount(worker, "loss_count", now.loss_count(), old.loss_count(),
+                      now.steps(), "its steps (one loss a push)");
+  if (!status.ok()) return status;
+  if (now.loss_count() - old.loss_count() > new_steps) {
+    return Refuse(worker, "loss_count", now.loss_count(),
+                  absl::StrCat("grew by more than its ", new_steps,
+                               " new steps (one loss a push)"));
+  }
+  status = CheckCount(worker, "gradient_norm_count", now.gradient_norm_count(),
+                      old.gradient_norm_count(), limits.steps,
+                      absl::StrCat("the most steps it can take: ", share));
+  if (!status.ok()) return status;
+  if (now.gradient_norm_layers_size() != now.gradient_norm_sums_size() ||
+      now.gradient_norm_layers_size() > kMaxLayers) {
+    return Refuse(
+        worker, "gradient_norm_sums", now.gradient_norm_sums_size(),
+        absl::StrCat("(count) does not match the ",
+                     now.gradient_norm_layers_size(),
+                     " gradient_norm_layers, or exceeds ", kMaxLayers));
+  }
+  if (now.divergence().size() > kMaxDivergenceBytes) {
+    return Refuse(worker, "divergence", now.divergence().size(),
+                  absl::StrCat("(bytes) exceeds ", kMaxDivergenceBytes));
+  }
+  if (now.done() && now.steps() != limits.steps) {
+    return Refuse(worker, "steps", now.steps(),
+                  absl::StrCat("with done: a worker is done after all its ",
+                               limits.steps, " steps (", share, ")"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t UpdatesWhenDone(v1::Consistency consistency,
+                        const std::vector<WorkerLimits>& limits,
+                        const std::vector<int64_t>& start_steps) {
+  int64_t sum = 0;
+  int64_t most = 0;
+  for (size_t w = 0; w < limits.size(); ++w) {
+    const int64_t start =
+        w < start_steps.size() ? std::min(start_steps[w], limits[w].steps) : 0;
+    sum += limits[w].steps - start;
+    most = std::max(most, limits[w].steps - start);
+  }
+  return consistency == v1::BSP ? most : sum;
+}
+
+absl::Status CheckMemberFields(absl::string_view member,
+                               const std::string* address,
+                               absl::string_view metrics_address, int64_t pid) {
+  if (address != nullptr) {
+    if (absl::Status status = CheckHostPort(*address, false); !status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(member, ": address ", status.message()));
+    }
+  }
+  if (!metrics_address.empty()) {
+    if (absl::Status status = CheckHostPort(metrics_address, false);
+        !status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(member, ": metrics_address ", status.message()));
+    }
+  }
+  if (pid < 0 || pid > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(member, ": pid ", pid, " is not a process id (0..",
+                     std::numeric_limits<int32_t>::max(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace descent
