@@ -292,28 +292,30 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
         absl::StrCat("job id \"", request.job_id(), "\" is not this job \"",
                      options_.config.job_id(), "\""));
   }
-  if (absl::Status bounded = CheckHeartbeatLocked(request); !bounded.ok()) {
-    ++progress_refused_;
-    return bounded;
-  }
+  // A replaced or lost process is told so before its report is checked
+  // (a new incarnation's counts start again from zero).
   MemberState* member = FindLocked(request.role(), request.id());
-  if (member == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("unknown ", RoleName(request.role()), " ", request.id(),
-                     ": register first"));
-  }
-  if (request.role() == v1::WORKER &&
+  if (member != nullptr && request.role() == v1::WORKER &&
       request.incarnation() != member->incarnation) {
     return absl::FailedPreconditionError(
         absl::StrCat("worker ", request.id(), ": this process (incarnation ",
                      request.incarnation(), ") was replaced by incarnation ",
                      member->incarnation));
   }
-  if (request.role() == v1::WORKER && member->lost &&
+  if (member != nullptr && request.role() == v1::WORKER && member->lost &&
       policy() == v1::CONTINUE) {
     return absl::FailedPreconditionError(
         absl::StrCat("worker ", request.id(),
                      " was declared lost; the job goes on without it"));
+  }
+  if (absl::Status bounded = CheckHeartbeatLocked(request); !bounded.ok()) {
+    ++progress_refused_;
+    return bounded;
+  }
+  if (member == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("unknown ", RoleName(request.role()), " ", request.id(),
+                     ": register first"));
   }
   member->last_seen = options_.clock();
   member->overdue = false;

@@ -17,8 +17,9 @@ using ::testing::HasSubstr;
 
 class WorkerFailureTest : public ::testing::Test {
  protected:
-  // 2 servers, 2 workers, 1000 examples (500 a worker), 2 epochs;
-  // heartbeat timeout 10 s, registration timeout 60 s.
+  // 2 servers, 2 workers, 1000 examples (500 a worker), batches of 10,
+  // 2 epochs (100 steps a worker); heartbeat timeout 10 s, registration
+  // timeout 60 s.
   void Build(v1::WorkerFailurePolicy policy) {
     CoordinatorOptions options;
     options.config.set_job_id("job-1");
@@ -31,6 +32,7 @@ class WorkerFailureTest : public ::testing::Test {
       cluster.set_on_worker_failure(policy);
     }
     options.config.mutable_train()->set_epochs(2);
+    options.config.mutable_train()->set_batch_size(10);
     options.config.mutable_train()->set_eval_every_steps(100);
     options.num_parameters = 7;
     options.num_features = 3;
@@ -55,10 +57,12 @@ class WorkerFailureTest : public ::testing::Test {
     return coordinator_->RegisterWorker(request);
   }
 
-  // A worker's heartbeat: `steps` of 10 examples, loss 0.5 each.
+  // A worker's heartbeat: `steps` of 10 examples, loss 0.5 each of those
+  // this process took (it started at `start_step`).
   absl::StatusOr<v1::HeartbeatResponse> BeatWorker(int id, int64_t steps,
                                                    int incarnation = 0,
-                                                   bool done = false) {
+                                                   bool done = false,
+                                                   int64_t start_step = 0) {
     v1::HeartbeatRequest request;
     request.set_job_id("job-1");
     request.set_role(v1::WORKER);
@@ -66,8 +70,8 @@ class WorkerFailureTest : public ::testing::Test {
     request.set_incarnation(incarnation);
     request.mutable_progress()->set_steps(steps);
     request.mutable_progress()->set_examples(steps * 10);
-    request.mutable_progress()->set_loss_sum(steps * 0.5);
-    request.mutable_progress()->set_loss_count(steps);
+    request.mutable_progress()->set_loss_sum((steps - start_step) * 0.5);
+    request.mutable_progress()->set_loss_count(steps - start_step);
     request.mutable_progress()->set_done(done);
     return coordinator_->Heartbeat(request);
   }
@@ -155,7 +159,9 @@ TEST_F(WorkerFailureTest, RestartHandsTheIdToANewProcessOnceTheOldIsSilent) {
   EXPECT_EQ(old.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(old.message(), HasSubstr("replaced by incarnation 1"));
   // The new one reports from the dead one's steps on.
-  ASSERT_TRUE(BeatWorker(1, 9, /*incarnation=*/1).ok());
+  ASSERT_TRUE(BeatWorker(1, 9, /*incarnation=*/1, /*done=*/false,
+                         /*start_step=*/7)
+                  .ok());
   EXPECT_EQ(coordinator_->Status().global_step(), 5 + 9);
   EXPECT_EQ(coordinator_->Summary().worker_restarts(), 1);
   EXPECT_EQ(coordinator_->state(), v1::RUNNING);
