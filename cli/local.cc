@@ -52,6 +52,8 @@ struct Job {
   std::string prometheus_sd_file;  // empty: none
   absl::Duration metrics_linger;   // the coordinator's, after the end
   bool resume = false;             // --resume: the job in output_dir goes on
+  RpcSecurity security;            // the launcher's own calls
+  std::vector<std::string> security_flags;  // every child's
   std::vector<std::unique_ptr<ChildProcess>> children;
   // cluster.on_worker_failure, resolved, and max_worker_restarts.
   v1::WorkerFailurePolicy on_worker_failure = v1::RESTART;
@@ -86,6 +88,8 @@ absl::Status Spawn(Job& job, const std::string& name,
   options.name = name;
   options.argv = {job.binary};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.argv.insert(options.argv.end(), job.security_flags.begin(),
+                      job.security_flags.end());
   options.stderr_path = LogPath(job, name);
   options.stdout_path = options.stderr_path;
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
@@ -465,7 +469,7 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
     TerminateAll(job.children, absl::Seconds(3));
     return kExitJobFailed;
   }
-  GrpcCoordinatorClient client(*address, absl::Seconds(1));
+  GrpcCoordinatorClient client(*address, job.security, absl::Seconds(1));
   return Supervise(job, client, display);
 }
 
@@ -514,6 +518,8 @@ int RunLocal(const LocalOptions& options) {
   job.binary = options.binary;
   job.prometheus_sd_file = options.prometheus_sd_file;
   job.metrics_linger = options.metrics_linger;
+  job.security = options.security;
+  job.security_flags = options.security_flags;
   job.output_dir =
       resuming ? options.resume_dir : OutputDirOf(options.output_dir, *config);
   job.resume = resuming;

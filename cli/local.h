@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "rpc/security.h"
 
 namespace descent {
 
@@ -40,6 +41,11 @@ struct LocalOptions {
   // metrics after the job ends (and this launcher waits for it). The
   // subcommand passes 0 unless there is a prometheus_sd_file.
   absl::Duration metrics_linger = absl::ZeroDuration();
+  // The launcher's own calls to the coordinator; its job token (from
+  // DESCENT_JOB_TOKEN, which the children inherit, or --token_file).
+  RpcSecurity security;
+  // Flags every child gets: --token_file, --tls_cert, --tls_key, --tls_ca.
+  std::vector<std::string> security_flags;
 };
 
 // Runs the job; returns the exit code (README, "Exit codes"): 0 if the job

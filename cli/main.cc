@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -27,6 +28,7 @@
 #include "roles/server_role.h"
 #include "roles/worker_role.h"
 #include "rpc/rpc.h"
+#include "rpc/security.h"
 
 namespace descent {
 namespace {
@@ -65,6 +67,10 @@ struct Flags {
   std::string prometheus_sd_file;
   std::string metrics_linger = "15s";
   bool insecure = false;
+  std::string token_file;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
   int local_workers = 0;
   int worker_id = -1;
   std::string help_topic;
@@ -158,6 +164,29 @@ CLI::Validator HostPortFlag(bool listen) {
       "HOST:PORT");
 }
 
+// The job token and TLS: every role, and descent local (for its children).
+void AddSecurityFlags(CLI::App* command, Flags& flags) {
+  command
+      ->add_option("--token_file", flags.token_file,
+                   "Read the job token from FILE (default: the environment "
+                   "variable DESCENT_JOB_TOKEN); every process of a job needs "
+                   "the same one")
+      ->type_name("FILE");
+  command
+      ->add_option("--tls_cert", flags.tls_cert,
+                   "This process's TLS certificate (PEM): it serves TLS, and "
+                   "presents it to the servers it calls")
+      ->type_name("FILE");
+  command->add_option("--tls_key", flags.tls_key, "Its private key (PEM)")
+      ->type_name("FILE");
+  command
+      ->add_option("--tls_ca", flags.tls_ca,
+                   "The CA (PEM) that signs the job's certificates: calls "
+                   "use TLS and trust it, and servers require clients to "
+                   "present a certificate it signed (mTLS)")
+      ->type_name("FILE");
+}
+
 void AddListenFlags(CLI::App* command, Flags& flags, bool grpc) {
   if (grpc) {
     command
@@ -167,8 +196,9 @@ void AddListenFlags(CLI::App* command, Flags& flags, bool grpc) {
         ->check(HostPortFlag(/*listen=*/true))
         ->capture_default_str();
     command->add_flag("--insecure", flags.insecure,
-                      "Allow serving gRPC without TLS on a non-loopback "
-                      "address");
+                      "Allow serving gRPC without TLS, and /metrics, on a "
+                      "non-loopback address, and a job without a token");
+    AddSecurityFlags(command, flags);
   }
   command
       ->add_option("--metrics_listen", flags.metrics_listen,
@@ -221,6 +251,7 @@ void Define(CLI::App& app, Flags& flags) {
       "local",
       "Run a whole job on this machine: coordinator, servers, workers");
   AddJobFlags(local, flags);
+  AddSecurityFlags(local, flags);
   local
       ->add_option("--prometheus_sd_file", flags.prometheus_sd_file,
                    "Keep FILE listing the job's /metrics endpoints as "
@@ -456,12 +487,48 @@ std::string CheckSdFile(const std::string& path) {
   return "";
 }
 
-// Serving gRPC unencrypted beyond this host must be asked for.
+// Serving gRPC unencrypted, or /metrics (plain HTTP, no authentication),
+// beyond this host must be asked for.
 std::string CheckListen(const Flags& flags) {
-  if (flags.insecure || IsLoopbackAddress(flags.listen)) return "";
-  return absl::StrCat("--listen=", flags.listen,
-                      " is not a loopback address and gRPC here is "
-                      "unencrypted; pass --insecure to serve on it anyway");
+  if (flags.insecure) return "";
+  if (!IsLoopbackAddress(flags.listen) && flags.tls_cert.empty()) {
+    return absl::StrCat("--listen=", flags.listen,
+                        " is not a loopback address and gRPC here is "
+                        "unencrypted; give --tls_cert and --tls_key, or pass "
+                        "--insecure to serve on it anyway");
+  }
+  if (!IsLoopbackAddress(flags.metrics_listen)) {
+    return absl::StrCat("--metrics_listen=", flags.metrics_listen,
+                        " is not a loopback address and /metrics is served "
+                        "without TLS or authentication; pass --insecure to "
+                        "serve it there anyway");
+  }
+  return "";
+}
+
+RpcSecuritySources SecuritySources(const Flags& flags) {
+  return {.token_file = flags.token_file,
+          .tls_cert = flags.tls_cert,
+          .tls_key = flags.tls_key,
+          .tls_ca = flags.tls_ca,
+          .insecure = flags.insecure};
+}
+
+// The flags that hand this process's security sources to a child.
+std::vector<std::string> SecurityFlags(const Flags& flags) {
+  std::vector<std::string> out;
+  auto add = [&out](const char* name, const std::string& path) {
+    if (path.empty()) return;
+    std::error_code error;
+    const std::filesystem::path absolute =
+        std::filesystem::absolute(path, error);
+    out.push_back(absl::StrCat(name, "=", error ? path : absolute.string()));
+  };
+  add("--token_file", flags.token_file);
+  add("--tls_cert", flags.tls_cert);
+  add("--tls_key", flags.tls_key);
+  add("--tls_ca", flags.tls_ca);
+  return out;
 }
 
 int Local(const Flags& flags) {
@@ -476,6 +543,25 @@ int Local(const Flags& flags) {
   options.overwrite = flags.overwrite;
   options.binary = SelfPath();
   options.prometheus_sd_file = flags.prometheus_sd_file;
+  // Without a token of the user's, the job gets a fresh one, which the
+  // children inherit.
+  const char* env_token = std::getenv(kTokenEnv);
+  if (flags.token_file.empty() && (env_token == nullptr || !*env_token)) {
+    absl::StatusOr<std::string> token = NewJobToken();
+    if (!token.ok()) {
+      std::fprintf(stderr, "descent local: %s\n",
+                   std::string(token.status().message()).c_str());
+      return kExitJobFailed;
+    }
+    setenv(kTokenEnv, token->c_str(), 1);
+  }
+  absl::StatusOr<RpcSecurity> security =
+      LoadRpcSecurity(SecuritySources(flags));
+  if (!security.ok()) {
+    return UsageError(std::string(security.status().message()), "local");
+  }
+  options.security = *std::move(security);
+  options.security_flags = SecurityFlags(flags);
   absl::StatusOr<absl::Duration> linger = Linger(flags);
   if (!linger.ok()) {
     return UsageError(std::string(linger.status().message()), "local");
@@ -491,6 +577,11 @@ int Local(const Flags& flags) {
 int Coordinator(const Flags& flags) {
   const std::string listen_problem = CheckListen(flags);
   if (!listen_problem.empty()) return UsageError(listen_problem, "coordinator");
+  absl::StatusOr<RpcSecurity> security =
+      LoadRpcSecurity(SecuritySources(flags));
+  if (!security.ok()) {
+    return UsageError(std::string(security.status().message()), "coordinator");
+  }
   absl::StatusOr<absl::Duration> linger = Linger(flags);
   if (!linger.ok()) {
     return UsageError(std::string(linger.status().message()), "coordinator");
@@ -517,7 +608,7 @@ int Coordinator(const Flags& flags) {
   options.listen = flags.listen;
   options.metrics_listen = flags.metrics_listen;
   options.ready_file = flags.ready_file;
-  options.insecure = flags.insecure;
+  options.security = *std::move(security);
   options.local_workers = flags.local_workers;
   options.metrics_linger = *linger;
   return RunCoordinator(options);
@@ -526,23 +617,33 @@ int Coordinator(const Flags& flags) {
 int Server(const Flags& flags) {
   const std::string listen_problem = CheckListen(flags);
   if (!listen_problem.empty()) return UsageError(listen_problem, "server");
+  absl::StatusOr<RpcSecurity> security =
+      LoadRpcSecurity(SecuritySources(flags));
+  if (!security.ok()) {
+    return UsageError(std::string(security.status().message()), "server");
+  }
   ServerRoleOptions options;
   options.coordinator = flags.coordinator;
   options.shard = flags.shard;
   options.listen = flags.listen;
   options.advertise_address = flags.advertise_address;
   options.metrics_listen = flags.metrics_listen;
-  options.insecure = flags.insecure;
+  options.security = *std::move(security);
   return RunServer(options);
 }
 
 int Worker(const Flags& flags) {
   const std::string listen_problem = CheckListen(flags);
   if (!listen_problem.empty()) return UsageError(listen_problem, "worker");
+  absl::StatusOr<RpcSecurity> security =
+      LoadRpcSecurity(SecuritySources(flags));
+  if (!security.ok()) {
+    return UsageError(std::string(security.status().message()), "worker");
+  }
   WorkerRoleOptions options;
   options.coordinator = flags.coordinator;
   options.listen = flags.listen;
-  options.insecure = flags.insecure;
+  options.security = *std::move(security);
   options.metrics_listen = flags.metrics_listen;
   options.local_workers = flags.local_workers;
   options.worker_id = flags.worker_id;

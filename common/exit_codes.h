@@ -22,6 +22,7 @@ enum ExitCode : int {
   kExitJobFailed = 5,        // training failed for another reason
   kExitDiverged = 6,         // training diverged (non-finite or exploding loss)
   kExitCoordinatorLost = 7,  // servers, workers: the coordinator went away
+  kExitUnauthenticated = 8,  // a peer refused this process's token or TLS
   kExitInterrupted = 130,    // stopped by SIGINT, SIGTERM or SIGHUP
 };
 
@@ -46,6 +47,9 @@ inline constexpr ExitCodeRow kExitCodeTable[] = {
     {"7",
      "servers and workers: the coordinator stopped answering (resume the "
      "job from its last checkpoint with --resume)"},
+    {"8",
+     "a peer refused this process's job token (UNAUTHENTICATED): "
+     "DESCENT_JOB_TOKEN or --token_file differs from the job's"},
     {"130", "interrupted by SIGINT, SIGTERM or SIGHUP"},
     {"128 + N", "descent local only: a child process was killed by signal N"},
 };
@@ -81,7 +85,8 @@ inline std::optional<int> ExplicitExitCode(const absl::Status& status) {
 // (WithExitCode) if any; otherwise
 //   OK -> 0; INVALID_ARGUMENT, NOT_FOUND, DATA_LOSS, OUT_OF_RANGE (bad input
 //   data) -> 3; UNAVAILABLE,
-//   DEADLINE_EXCEEDED -> 4; CANCELLED -> 130; anything else -> 5.
+//   DEADLINE_EXCEEDED -> 4; UNAUTHENTICATED -> 8; CANCELLED -> 130;
+//   anything else -> 5.
 // Config errors are mapped to kExitBadConfig by the caller that loads the
 // config, since they too are INVALID_ARGUMENT.
 inline int ExitCodeFor(const absl::Status& status) {
@@ -100,6 +105,8 @@ inline int ExitCodeFor(const absl::Status& status) {
       return kExitPeerLost;
     case absl::StatusCode::kCancelled:
       return kExitInterrupted;
+    case absl::StatusCode::kUnauthenticated:
+      return kExitUnauthenticated;
     default:
       return kExitJobFailed;
   }

@@ -208,7 +208,9 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
   // first rejection.
   for (const char* reason :
        {"wrong_job", "unknown_worker", "malformed", "non_finite",
-        "future_version", "closed", "not_registered", "other"}) {
+        "non_finite_result", "future_version", "too_many_held", "row_limit",
+        "lost", "superseded", "closed", "not_registered", "unknown_method",
+        "unauthenticated", "other"}) {
     rejected.Add({{"reason", reason}});
   }
 }
@@ -240,6 +242,9 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
                                 "config (job_id excluded).")),
       registrations(r.Counter("descent_coordinator_registrations_total",
                               "Server and worker registrations accepted.")),
+      rejected(r.CounterFamily(
+          "descent_coordinator_rejected_requests_total",
+          "Calls refused before they reached the job, by reason.")),
       heartbeats_missed(
           r.Counter("descent_coordinator_heartbeats_missed_total",
                     "Times a member went half its heartbeat timeout without a "
@@ -258,6 +263,8 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
                             "Parameter files written (best_params.bin).")),
       checkpoint_duration(r.DurationHistogram(
           "descent_coordinator_checkpoint_duration_seconds",
-          "Time to write one parameter file, fsyncs included.")) {}
+          "Time to write one parameter file, fsyncs included.")) {
+  rejected.Add({{"reason", "unauthenticated"}});
+}
 
 }  // namespace descent

@@ -175,6 +175,9 @@ struct CoordinatorMetrics {
   // 1, with label config_hash (ConfigHash in common/config.h).
   prometheus::Family<prometheus::Gauge>& config_info;
   prometheus::Counter& registrations;
+  // Calls refused before they reached the job, by `reason`
+  // ("unauthenticated": without the job's token).
+  prometheus::Family<prometheus::Counter>& rejected;
   // Coordinator::heartbeats_missed().
   prometheus::Counter& heartbeats_missed;
   prometheus::Counter& evaluations;

@@ -95,8 +95,8 @@ Checkpointer::Checkpointer(CheckpointerOptions options)
       last_versions_(options_.resumed_versions),
       last_step_(options_.resumed_step) {
   for (const v1::ShardInfo& shard : options_.shards) {
-    stubs_.push_back(
-        v1::ParameterServer::NewStub(MakeChannel(shard.address())));
+    stubs_.push_back(v1::ParameterServer::NewStub(
+        MakeChannel(shard.address(), options_.security)));
   }
   const v1::TrainConfig& train = options_.config.train();
   const int workers = std::max(1, options_.config.cluster().num_workers());

@@ -28,6 +28,7 @@
 #include "descent/v1/checkpoint.pb.h"
 #include "descent/v1/coordinator.pb.h"
 #include "descent/v1/ps.grpc.pb.h"
+#include "rpc/security.h"
 #include "server/coordinator/coordinator.h"
 
 namespace descent {
@@ -58,6 +59,7 @@ struct CheckpointerOptions {
   v1::JobConfig config;  // resolved (defaults applied, job id set)
   std::string root;      // <output_dir>/checkpoints, absolute
   std::vector<v1::ShardInfo> shards;
+  RpcSecurity security;  // for the shards' channels
   // Examples in the whole training set, which fix each worker's steps.
   int64_t train_examples = 0;
   // For each shard's answer; a BSP shard may first wait for its step.

@@ -114,6 +114,8 @@ struct CoordinatorState {
   std::vector<int64_t> resumed_versions;
   // The parameters of model/ were pulled when the job was interrupted.
   bool pulled_at_end = false;
+  // For the shards' channels (CoordinatorRoleOptions::security).
+  RpcSecurity security;
 };
 
 // "total 1.2 | weights 0.9 | bias 0.01" for the log.
@@ -371,12 +373,13 @@ absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
     options.worker_id = kCoordinatorWorkerId;
     options.shards.assign(status.shards().begin(), status.shards().end());
     options.deadline = peer.rpc_deadline;
-    options.connect = GrpcShardTransport::Factory();
+    options.connect = GrpcShardTransport::Factory(s.security);
     ASSIGN_OR_RETURN(s.ps, PsClient::Create(std::move(options)));
     LOG(INFO) << "all " << config.cluster().num_servers() << " servers and "
               << config.cluster().num_workers() << " workers registered";
     if (!s.checkpoint_root.empty()) {
       CheckpointerOptions checkpoints;
+      checkpoints.security = s.security;
       checkpoints.config = config;
       checkpoints.root = s.checkpoint_root;
       checkpoints.shards.assign(status.shards().begin(), status.shards().end());
@@ -955,17 +958,19 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
     }
   }
   CoordinatorState s;
+  s.security = options.security;
   absl::Status ready = Setup(options, config, resume, s);
   if (!ready.ok()) {
     LOG(ERROR) << ready.message();
     return ExitCodeFor(ready);
   }
-  CoordinatorService service(s.coordinator.get(), s.metrics.get());
+  CoordinatorService service(s.coordinator.get(), s.metrics.get(),
+                             options.security.token);
   RpcServerOptions limits;  // its messages are small
   limits.max_receive_message_bytes = kCoordinatorMessageBytes;
   limits.max_send_message_bytes = kCoordinatorMessageBytes;
   absl::StatusOr<RunningServer> rpc =
-      StartRpcServer(options.listen, {&service}, options.insecure, limits);
+      StartRpcServer(options.listen, {&service}, options.security, limits);
   if (!rpc.ok()) {
     LOG(ERROR) << rpc.status().message();
     return ExitCodeFor(rpc.status());

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/metrics.h"
 #include "descent/v1/job.pb.h"
+#include "rpc/security.h"
 #include "server/coordinator/job_output.h"
 
 namespace descent {
@@ -25,8 +26,9 @@ struct CoordinatorRoleOptions {
   std::string output_dir;
   // If set, the gRPC address (host:port) is written here once serving.
   std::string ready_file;
-  // Allow a non-loopback listen address without TLS.
-  bool insecure = false;
+  // TLS and the job token (rpc/security.h), served and sent; insecure
+  // allows a non-loopback listen address without TLS.
+  RpcSecurity security;
   // Reuse an output directory holding another job's results, deleting them
   // (false: refuse it).
   bool overwrite = false;

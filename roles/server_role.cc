@@ -155,15 +155,15 @@ absl::Status Serve(const ServerRoleOptions& options) {
   ServerMetrics metrics(*registry);
   metrics.memory_limit.Set(static_cast<double>(MemoryLimitBytes()));
   StalenessTally tally;
-  ParameterServerService service(&metrics);
+  ParameterServerService service(&metrics, options.security.token);
   ASSIGN_OR_RETURN(RunningServer rpc,
-                   StartRpcServer(options.listen, {&service}, options.insecure,
+                   StartRpcServer(options.listen, {&service}, options.security,
                                   service.ServerOptions()));
   service.ReportHealth(rpc.server.get());
   LOG(INFO) << "shard " << options.shard << " serving on " << rpc.address
             << ", metrics on " << metrics_server->address();
 
-  GrpcCoordinatorClient coordinator(options.coordinator);
+  GrpcCoordinatorClient coordinator(options.coordinator, options.security);
   v1::RegisterServerRequest request;
   request.set_shard(options.shard);
   request.set_address(

@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "rpc/security.h"
+
 namespace descent {
 
 struct ServerRoleOptions {
@@ -18,7 +20,8 @@ struct ServerRoleOptions {
   // to mean the port actually bound.
   std::string advertise_address;
   std::string metrics_listen = "127.0.0.1:0";
-  bool insecure = false;
+  // TLS and the job token (rpc/security.h), served and sent.
+  RpcSecurity security;
 };
 
 // Returns the process exit code (common/exit_codes.h).

@@ -64,7 +64,7 @@ absl::StatusOr<Examples> LoadShard(const v1::RegisterWorkerResponse& r) {
 
 absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
     CoordinatorClient& coordinator, const v1::RegisterWorkerResponse& r,
-    const ResolvedPeer& peer) {
+    const ResolvedPeer& peer, const RpcSecurity& security) {
   ASSIGN_OR_RETURN(v1::JobStatus status,
                    coordinator.WaitUntilRunning(peer.registration_timeout));
   PsClient::Options options;
@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
   options.shards.assign(status.shards().begin(), status.shards().end());
   options.deadline = peer.rpc_deadline;
   options.max_attempts = 5;
-  options.connect = GrpcShardTransport::Factory();
+  options.connect = GrpcShardTransport::Factory(security);
   return PsClient::Create(std::move(options));
 }
 
@@ -102,14 +102,14 @@ absl::Status Work(const WorkerRoleOptions& options) {
   limits.serving_at_start = false;
   ASSIGN_OR_RETURN(
       RunningServer health,
-      StartRpcServer(options.listen, {}, options.insecure, limits));
+      StartRpcServer(options.listen, {}, options.security, limits));
   LOG(INFO) << "worker: gRPC health on " << health.address << ", metrics on "
             << metrics_server->address();
   // A health watcher must not hold the exit up.
   absl::Cleanup stop_health = [&health] {
     health.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   };
-  GrpcCoordinatorClient coordinator(options.coordinator);
+  GrpcCoordinatorClient coordinator(options.coordinator, options.security);
   absl::StatusOr<v1::RegisterWorkerResponse> registered =
       Register(coordinator, *metrics_server, options.worker_id);
   if (absl::IsInvalidArgument(registered.status()) ||
@@ -158,7 +158,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
   const ResolvedTrain train = ResolveTrain(config, data.size());
   TrainerOptions trainer_options = TrainerOptionsOf(train, id);
   trainer_options.start_step = registration.start_step();
-  ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration, peer));
+  ASSIGN_OR_RETURN(
+      ps, ConnectShards(coordinator, registration, peer, options.security));
   LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples, "
             << train.batch_size << " a step";
   if (data.is_sparse()) {

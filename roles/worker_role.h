@@ -9,6 +9,7 @@
 #include <string>
 
 #include "descent/v1/job.pb.h"
+#include "rpc/security.h"
 
 namespace descent {
 
@@ -17,9 +18,10 @@ struct WorkerRoleOptions {
   std::string metrics_listen = "127.0.0.1:0";
   // Where it serves gRPC: grpc.health.v1 and reflection only (port 0
   // picks a free one; logged). SERVING from registration until training
-  // ends. A non-loopback address needs `insecure`.
+  // ends. A non-loopback address needs TLS or security.insecure.
   std::string listen = "127.0.0.1:0";
-  bool insecure = false;
+  // TLS and the job token, for every call and for the health server.
+  RpcSecurity security;
   // Workers of this job on this host, which share its cores (0 or 1: this
   // one alone); sets the OpenMP threads when train.threads is 0.
   int local_workers = 0;

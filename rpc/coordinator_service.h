@@ -4,16 +4,24 @@
 #ifndef DESCENT_RPC_COORDINATOR_SERVICE_H_
 #define DESCENT_RPC_COORDINATOR_SERVICE_H_
 
+#include <string>
+#include <utility>
+
 #include "common/metrics.h"
 #include "descent/v1/coordinator.grpc.pb.h"
+#include "rpc/security.h"
 #include "server/coordinator/coordinator.h"
 
 namespace descent {
 
 class CoordinatorService final : public v1::Coordinator::CallbackService {
  public:
-  CoordinatorService(Coordinator* coordinator, CoordinatorMetrics* metrics)
-      : coordinator_(coordinator), metrics_(metrics) {}
+  // Every call must carry `token` (rpc/security.h; empty: none needed).
+  CoordinatorService(Coordinator* coordinator, CoordinatorMetrics* metrics,
+                     std::string token)
+      : coordinator_(coordinator),
+        metrics_(metrics),
+        guard_(std::move(token)) {}
 
   grpc::ServerUnaryReactor* RegisterServer(
       grpc::CallbackServerContext* context,
@@ -33,6 +41,7 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
  private:
   Coordinator* const coordinator_;
   CoordinatorMetrics* const metrics_;
+  const TokenGuard guard_;
 };
 
 }  // namespace descent

@@ -6,11 +6,12 @@
 namespace descent {
 
 GrpcCoordinatorClient::GrpcCoordinatorClient(const std::string& address,
+                                             const RpcSecurity& security,
                                              absl::Duration rpc_timeout)
     : address_(address),
       rpc_timeout_(rpc_timeout),
       stub_(v1::Coordinator::NewStub(
-          MakeChannel(address, kCoordinatorMessageBytes))) {}
+          MakeChannel(address, security, kCoordinatorMessageBytes))) {}
 
 template <typename Request, typename Response, typename Method>
 absl::StatusOr<Response> GrpcCoordinatorClient::Call(Method method,

@@ -11,13 +11,14 @@
 #include "absl/time/time.h"
 #include "common/transport.h"
 #include "descent/v1/coordinator.grpc.pb.h"
+#include "rpc/security.h"
 
 namespace descent {
 
 class GrpcCoordinatorClient final : public CoordinatorClient {
  public:
-  explicit GrpcCoordinatorClient(const std::string& address,
-                                 absl::Duration rpc_timeout = absl::Seconds(5));
+  GrpcCoordinatorClient(const std::string& address, const RpcSecurity& security,
+                        absl::Duration rpc_timeout = absl::Seconds(5));
 
   std::string address() const override { return address_; }
 

@@ -24,13 +24,14 @@ std::function<void(grpc::Status)> Finish(grpc::ClientContext* context,
 
 }  // namespace
 
-GrpcShardTransport::GrpcShardTransport(const std::string& address)
-    : stub_(v1::ParameterServer::NewStub(MakeChannel(address))) {}
+GrpcShardTransport::GrpcShardTransport(const std::string& address,
+                                       const RpcSecurity& security)
+    : stub_(v1::ParameterServer::NewStub(MakeChannel(address, security))) {}
 
-ShardTransportFactory GrpcShardTransport::Factory() {
-  return [](const v1::ShardInfo& shard)
+ShardTransportFactory GrpcShardTransport::Factory(RpcSecurity security) {
+  return [security = std::move(security)](const v1::ShardInfo& shard)
              -> absl::StatusOr<std::unique_ptr<ShardTransport>> {
-    return std::make_unique<GrpcShardTransport>(shard.address());
+    return std::make_unique<GrpcShardTransport>(shard.address(), security);
   };
 }
 

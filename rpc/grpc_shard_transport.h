@@ -10,15 +10,17 @@
 
 #include "common/transport.h"
 #include "descent/v1/ps.grpc.pb.h"
+#include "rpc/security.h"
 
 namespace descent {
 
 class GrpcShardTransport final : public ShardTransport {
  public:
-  explicit GrpcShardTransport(const std::string& address);
+  GrpcShardTransport(const std::string& address, const RpcSecurity& security);
 
-  // A ShardTransportFactory that dials each shard at its address.
-  static ShardTransportFactory Factory();
+  // A ShardTransportFactory that dials each shard at its address with
+  // `security` (rpc/security.h).
+  static ShardTransportFactory Factory(RpcSecurity security);
 
   void Pull(const v1::PullRequest& request, v1::PullResponse* response,
             absl::Duration deadline, Done done) override;

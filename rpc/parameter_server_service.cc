@@ -47,7 +47,13 @@ void ParameterServerService::Close() {
 }
 
 ParameterShard* ParameterServerService::ShardOrRefuse(
+    const grpc::CallbackServerContext* context,
     grpc::ServerUnaryReactor* reactor) {
+  if (grpc::Status allowed = guard_.Check(*context); !allowed.ok()) {
+    metrics_->rejected.Add({{"reason", "unauthenticated"}}).Increment();
+    reactor->Finish(allowed);
+    return nullptr;
+  }
   ParameterShard* shard = shard_.load();
   if (shard == nullptr) {
     metrics_->rejected.Add({{"reason", "not_registered"}}).Increment();
@@ -62,7 +68,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Pull(
     v1::PullResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(reactor);
+  ParameterShard* shard = ShardOrRefuse(context, reactor);
   if (shard == nullptr) return reactor;
   absl::Status status = shard->Pull(*request, response);
   if (status.ok()) {
@@ -82,7 +88,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
     v1::PushResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(reactor);
+  ParameterShard* shard = ShardOrRefuse(context, reactor);
   if (shard == nullptr) return reactor;
   shard->Push(*request, response, [=](absl::Status status) {
     FinishPush(shard, reactor, status, *request, 0, response->version(), start);
@@ -95,7 +101,7 @@ grpc::ServerUnaryReactor* ParameterServerService::PushPull(
     v1::PushPullResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(reactor);
+  ParameterShard* shard = ShardOrRefuse(context, reactor);
   if (shard == nullptr) return reactor;
   shard->PushPull(*request, response, [=](absl::Status status) {
     FinishPush(
@@ -162,7 +168,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Checkpoint(
     grpc::CallbackServerContext* context, const v1::CheckpointRequest* request,
     v1::CheckpointResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(reactor);
+  ParameterShard* shard = ShardOrRefuse(context, reactor);
   if (shard == nullptr) return reactor;
   absl::Status refused = shard->ValidateCheckpoint(*request);
   if (refused.ok() && checkpoint_root_.empty()) {

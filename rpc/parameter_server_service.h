@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 #include "descent/v1/ps.grpc.pb.h"
+#include "rpc/security.h"
 #include "rpc/server_options.h"
 #include "server/shard/parameter_shard.h"
 
@@ -31,7 +32,9 @@ namespace descent {
 class ParameterServerService final
     : public v1::ParameterServer::CallbackService {
  public:
-  explicit ParameterServerService(ServerMetrics* metrics) : metrics_(metrics) {}
+  // Every call must carry `token` (rpc/security.h; empty: none needed).
+  ParameterServerService(ServerMetrics* metrics, std::string token)
+      : metrics_(metrics), guard_(std::move(token)) {}
   // Waits for the checkpoints being written.
   ~ParameterServerService() override;
 
@@ -72,8 +75,10 @@ class ParameterServerService final
       v1::CheckpointResponse* response) override;
 
  private:
-  // The attached shard, or null after finishing the call UNAVAILABLE.
-  ParameterShard* ShardOrRefuse(grpc::ServerUnaryReactor* reactor);
+  // The attached shard, or null after finishing the call UNAUTHENTICATED
+  // (without the job's token; counted) or UNAVAILABLE (not attached).
+  ParameterShard* ShardOrRefuse(const grpc::CallbackServerContext* context,
+                                grpc::ServerUnaryReactor* reactor);
   // Records a finished push in the metrics and finishes the call.
   void FinishPush(const ParameterShard* shard,
                   grpc::ServerUnaryReactor* reactor, const absl::Status& status,
@@ -88,6 +93,7 @@ class ParameterServerService final
   absl::Mutex writers_mu_;
   std::vector<std::thread> writers_ ABSL_GUARDED_BY(writers_mu_);
   ServerMetrics* const metrics_;
+  const TokenGuard guard_;
 };
 
 }  // namespace descent

@@ -40,6 +40,7 @@ bool IsLoopbackAddress(const std::string& address) {
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const RpcSecurity& security,
                                            int max_message_bytes) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(max_message_bytes);
@@ -47,8 +48,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  return SecureChannel(address, security, args);
 }
 
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
@@ -58,17 +58,18 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
 
 absl::StatusOr<RunningServer> StartRpcServer(
     const std::string& listen, const std::vector<grpc::Service*>& services,
-    bool allow_insecure_remote, const RpcServerOptions& options) {
-  if (!allow_insecure_remote && !IsLoopbackAddress(listen)) {
+    const RpcSecurity& security, const RpcServerOptions& options) {
+  if (!security.insecure && security.cert_pem.empty() &&
+      !IsLoopbackAddress(listen)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing to serve unencrypted gRPC on non-loopback address ", listen,
-        "; pass --insecure to allow it"));
+        "; give --tls_cert and --tls_key, or pass --insecure to allow it"));
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, ServerCredentialsFor(security), &port);
   RunningServer running;
   ApplyServerOptions(options, &builder, &running.keep);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

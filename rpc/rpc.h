@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "rpc/security.h"
 #include "rpc/server_options.h"
 
 namespace descent {
@@ -37,12 +38,14 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // True for 127.0.0.0/8, localhost and [::1] addresses ("host:port").
 bool IsLoopbackAddress(const std::string& address);
 
-// An insecure channel to `address` with keepalive (a dead peer is noticed
-// within seconds, not at TCP timeout) that sends and receives messages of
-// up to `max_message_bytes` (the server's limit: kMaxMessageBytes for
-// parameter servers, kCoordinatorMessageBytes for the coordinator).
+// A channel to `address` with `security`'s credentials and token
+// (security.h), keepalive (a dead peer is noticed within seconds, not at
+// TCP timeout), sending and receiving messages of up to
+// `max_message_bytes` (the server's limit: kMaxMessageBytes for parameter
+// servers, kCoordinatorMessageBytes for the coordinator).
 std::shared_ptr<grpc::Channel> MakeChannel(
-    const std::string& address, int max_message_bytes = kMaxMessageBytes);
+    const std::string& address, const RpcSecurity& security,
+    int max_message_bytes = kMaxMessageBytes);
 
 // Sets `context`'s deadline `timeout` from now.
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout);
@@ -56,12 +59,13 @@ struct RunningServer {
 
 // Starts a gRPC server on `listen` ("host:port"; port 0 picks a free one)
 // serving `services` plus grpc.health.v1 and reflection, with the limits
-// of `options` (server_options.h). A non-loopback address is refused
-// (FAILED_PRECONDITION) unless `allow_insecure_remote`. Returns
-// UNAVAILABLE if the address cannot be bound.
+// of `options` (server_options.h), over TLS if `security` has a
+// certificate. A non-loopback address without TLS is refused
+// (FAILED_PRECONDITION) unless security.insecure. Returns UNAVAILABLE if
+// the address cannot be bound.
 absl::StatusOr<RunningServer> StartRpcServer(
     const std::string& listen, const std::vector<grpc::Service*>& services,
-    bool allow_insecure_remote, const RpcServerOptions& options = {});
+    const RpcSecurity& security, const RpcServerOptions& options = {});
 
 // Sets what grpc.health.v1 of `server` reports for "" (the whole server)
 // and for each of `services` (full names, "descent.v1.ParameterServer"):

@@ -289,8 +289,8 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
   absl::MutexLock lock(&mu_);
   if (request.job_id() != options_.config.job_id()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("job id \"", request.job_id(), "\" is not this job \"",
-                     options_.config.job_id(), "\""));
+        absl::StrCat("job id \"", request.job_id(),
+                     "\" is not this coordinator's job"));
   }
   // A replaced or lost process is told so before its report is checked
   // (a new incarnation's counts start again from zero).

@@ -122,7 +122,7 @@ absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
   if (header.job_id() != options_.job_id) {
     return Refuse(absl::FailedPreconditionError(absl::StrCat(
                       "job id \"", header.job_id(),
-                      "\" is not this shard's job \"", options_.job_id, "\"")),
+                      "\" is not this shard's job")),
                   "wrong_job");
   }
   const int32_t id = header.worker_id();

@@ -237,6 +237,7 @@ TEST_F(MetricsLintTest, ServesTheMetricsTheDashboardsUse) {
            "descent_server_memory_bytes",
            "descent_server_memory_limit_bytes",
            "descent_coordinator_registrations_total",
+           "descent_coordinator_rejected_requests_total",
            "descent_coordinator_heartbeats_missed_total",
            "descent_coordinator_evaluations_total",
            "descent_coordinator_checkpoints_total",

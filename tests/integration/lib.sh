@@ -8,6 +8,9 @@ SOURCE_DIR="$2"
 EXAMPLE="$SOURCE_DIR/examples/fashion_mnist_softmax.textproto"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/descent-it.XXXXXX")"
 BACKGROUND_PIDS=()
+# Roles started by hand need the job's token (descent local makes its own
+# when none is set; the same value there is harmless).
+export DESCENT_JOB_TOKEN="integration-test-token-$$"
 
 cleanup() {
   for pid in "${BACKGROUND_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done

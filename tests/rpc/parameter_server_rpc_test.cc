@@ -37,9 +37,10 @@ class ParameterServerRpcTest : public ::testing::Test {
       options.optimizer.mutable_sgd()->set_learning_rate(1.0);
       shards_.push_back(*ParameterShard::Create(std::move(options)));
       services_.push_back(
-          std::make_unique<ParameterServerService>(metrics_.get()));
+          std::make_unique<ParameterServerService>(metrics_.get(),
+                                                   security_.token));
       auto running =
-          StartRpcServer("127.0.0.1:0", {services_.back().get()}, false);
+          StartRpcServer("127.0.0.1:0", {services_.back().get()}, security_);
       ASSERT_TRUE(running.ok()) << running.status();
       servers_.push_back(*std::move(running));
       v1::ShardInfo& info = shard_map_.emplace_back();
@@ -62,10 +63,12 @@ class ParameterServerRpcTest : public ::testing::Test {
     options.shards = shard_map_;
     options.deadline = absl::Seconds(5);
     options.max_attempts = attempts;
-    options.connect = GrpcShardTransport::Factory();
+    options.connect = GrpcShardTransport::Factory(security_);
     return *PsClient::Create(std::move(options));
   }
 
+  // Every call carries the job token, as the roles' do.
+  const RpcSecurity security_{.token = "job-token"};
   std::unique_ptr<MetricsRegistry> registry_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::vector<std::unique_ptr<ParameterShard>> shards_;
@@ -190,7 +193,7 @@ TEST_F(ParameterServerRpcTest, UnattachedShardIsUnavailableThenRetried) {
 }
 
 TEST_F(ParameterServerRpcTest, ServesHealthChecks) {
-  auto channel = MakeChannel(servers_[0].address);
+  auto channel = MakeChannel(servers_[0].address, security_);
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   SetDeadline(&context, absl::Seconds(5));
@@ -202,7 +205,7 @@ TEST_F(ParameterServerRpcTest, ServesHealthChecks) {
 
 TEST(RpcServerTest, RefusesNonLoopbackWithoutInsecure) {
   auto running =
-      StartRpcServer("0.0.0.0:0", {}, /*allow_insecure_remote=*/false);
+      StartRpcServer("0.0.0.0:0", {}, RpcSecurity{.token = "t"});
   EXPECT_EQ(running.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:5"));
   EXPECT_TRUE(IsLoopbackAddress("[::1]:5"));

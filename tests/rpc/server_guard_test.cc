@@ -34,15 +34,16 @@ class ServerGuardTest : public ::testing::Test {
     options.layout.Add({"w", {4}, InitRule::kZeros});
     options.optimizer.mutable_sgd()->set_learning_rate(1.0);
     shard_ = *ParameterShard::Create(std::move(options));
-    service_ = std::make_unique<ParameterServerService>(metrics_.get());
+    service_ = std::make_unique<ParameterServerService>(metrics_.get(), "");
     RpcServerOptions server_options = service_->ServerOptions();
     server_options.max_receive_message_bytes = max_message_bytes;
     auto running =
-        StartRpcServer("127.0.0.1:0", {service_.get()}, false, server_options);
+        StartRpcServer("127.0.0.1:0", {service_.get()}, RpcSecurity(),
+                       server_options);
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = *std::move(running);
     service_->ReportHealth(server_.server.get());
-    channel_ = MakeChannel(server_.address);
+    channel_ = MakeChannel(server_.address, RpcSecurity());
   }
 
   // Sends `bytes` as the request of `method`, unparsed.

@@ -11,6 +11,7 @@ namespace descent {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class CoordinatorTest : public ::testing::Test {
  protected:
@@ -258,8 +259,10 @@ TEST_F(CoordinatorTest, HeartbeatRules) {
   v1::HeartbeatRequest wrong_job;
   wrong_job.set_job_id("other");
   wrong_job.set_role(v1::WORKER);
-  EXPECT_EQ(coordinator_->Heartbeat(wrong_job).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  const absl::Status refused = coordinator_->Heartbeat(wrong_job).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  // The refusal does not tell a stranger the job's id.
+  EXPECT_THAT(refused.message(), Not(HasSubstr("job-1")));
   EXPECT_EQ(Beat(v1::WORKER, 7).status().code(),  // ids are 0..1
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Beat(v1::WORKER, 0)->state(), v1::RUNNING);

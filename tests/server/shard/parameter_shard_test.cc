@@ -200,8 +200,12 @@ TEST(ParameterShardTest, InvalidPullsAreRefused) {
             absl::StatusCode::kFailedPrecondition);
   v1::PullRequest wrong_job = Pull(kBegin, 1);
   wrong_job.mutable_header()->set_job_id("x");
-  EXPECT_EQ(shard->Pull(wrong_job, &response).code(),
-            absl::StatusCode::kFailedPrecondition);
+  const absl::Status refused = shard->Pull(wrong_job, &response);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  // The refusal does not tell a stranger the job's id ("job").
+  EXPECT_EQ(std::string(refused.message()).find("\"job\""),
+            std::string::npos)
+      << refused.message();
   EXPECT_FALSE(response.has_params());
 }
 
