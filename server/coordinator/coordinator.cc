@@ -288,9 +288,8 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
     const v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
   if (request.job_id() != options_.config.job_id()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job id \"", request.job_id(),
-                     "\" is not this coordinator's job"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job id \"", request.job_id(), "\" is not this coordinator's job"));
   }
   // A replaced or lost process is told so before its report is checked
   // (a new incarnation's counts start again from zero).

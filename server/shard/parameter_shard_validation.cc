@@ -120,10 +120,10 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> ParameterShard::Create(
 absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
                                             bool allow_coordinator) const {
   if (header.job_id() != options_.job_id) {
-    return Refuse(absl::FailedPreconditionError(absl::StrCat(
-                      "job id \"", header.job_id(),
-                      "\" is not this shard's job")),
-                  "wrong_job");
+    return Refuse(
+        absl::FailedPreconditionError(absl::StrCat(
+            "job id \"", header.job_id(), "\" is not this shard's job")),
+        "wrong_job");
   }
   const int32_t id = header.worker_id();
   const bool coordinator = allow_coordinator && id == kCoordinatorWorkerId;

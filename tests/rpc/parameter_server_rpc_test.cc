@@ -36,9 +36,8 @@ class ParameterServerRpcTest : public ::testing::Test {
       options.layout.Add({"w", {kParams}, InitRule::kZeros, 1, 1});
       options.optimizer.mutable_sgd()->set_learning_rate(1.0);
       shards_.push_back(*ParameterShard::Create(std::move(options)));
-      services_.push_back(
-          std::make_unique<ParameterServerService>(metrics_.get(),
-                                                   security_.token));
+      services_.push_back(std::make_unique<ParameterServerService>(
+          metrics_.get(), security_.token));
       auto running =
           StartRpcServer("127.0.0.1:0", {services_.back().get()}, security_);
       ASSERT_TRUE(running.ok()) << running.status();
@@ -204,8 +203,7 @@ TEST_F(ParameterServerRpcTest, ServesHealthChecks) {
 }
 
 TEST(RpcServerTest, RefusesNonLoopbackWithoutInsecure) {
-  auto running =
-      StartRpcServer("0.0.0.0:0", {}, RpcSecurity{.token = "t"});
+  auto running = StartRpcServer("0.0.0.0:0", {}, RpcSecurity{.token = "t"});
   EXPECT_EQ(running.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:5"));
   EXPECT_TRUE(IsLoopbackAddress("[::1]:5"));

@@ -37,9 +37,8 @@ class ServerGuardTest : public ::testing::Test {
     service_ = std::make_unique<ParameterServerService>(metrics_.get(), "");
     RpcServerOptions server_options = service_->ServerOptions();
     server_options.max_receive_message_bytes = max_message_bytes;
-    auto running =
-        StartRpcServer("127.0.0.1:0", {service_.get()}, RpcSecurity(),
-                       server_options);
+    auto running = StartRpcServer("127.0.0.1:0", {service_.get()},
+                                  RpcSecurity(), server_options);
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = *std::move(running);
     service_->ReportHealth(server_.server.get());

@@ -203,8 +203,7 @@ TEST(ParameterShardTest, InvalidPullsAreRefused) {
   const absl::Status refused = shard->Pull(wrong_job, &response);
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   // The refusal does not tell a stranger the job's id ("job").
-  EXPECT_EQ(std::string(refused.message()).find("\"job\""),
-            std::string::npos)
+  EXPECT_EQ(std::string(refused.message()).find("\"job\""), std::string::npos)
       << refused.message();
   EXPECT_FALSE(response.has_params());
 }
