@@ -43,6 +43,7 @@ inline constexpr double kMfInitStddev = 0.1;
 // have no test file.
 inline constexpr int32_t kIdxNumClasses = 10;
 inline constexpr int32_t kTestEvery = 5;
+inline constexpr int64_t kLibsvmMaxFeatures = int64_t{1} << 20;
 inline constexpr int32_t kCsvLabelIndex = -1;  // the last column
 inline constexpr int64_t kSyntheticTrainExamples = 10000;
 inline constexpr int64_t kSyntheticTestExamples = 2000;

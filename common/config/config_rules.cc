@@ -242,7 +242,10 @@ std::optional<FieldProblem> CheckData(const v1::JobConfig& c) {
       return First({CheckSplit("data.libsvm", d.libsvm().train(),
                                d.libsvm().test_every()),
                     OutOfRange("data.libsvm.num_classes",
-                               d.libsvm().num_classes(), 0, 65536)});
+                               d.libsvm().num_classes(), 0, 65536),
+                    OutOfRange("data.libsvm.max_features",
+                               static_cast<double>(d.libsvm().max_features()),
+                               1, static_cast<double>(int64_t{1} << 40))});
     case v1::DataConfig::kRatings:
       return CheckSplit("data.ratings", d.ratings().train(),
                         d.ratings().test_every());

@@ -19,8 +19,12 @@ void ApplyDataDefaults(v1::DataConfig* data) {
     if (!csv->has_test_every()) csv->set_test_every(kTestEvery);
     if (!csv->has_label_index()) csv->set_label_index(kCsvLabelIndex);
   }
-  if (data->has_libsvm() && !data->libsvm().has_test_every()) {
-    data->mutable_libsvm()->set_test_every(kTestEvery);
+  if (data->has_libsvm()) {
+    v1::LibsvmDataConfig* libsvm = data->mutable_libsvm();
+    if (!libsvm->has_test_every()) libsvm->set_test_every(kTestEvery);
+    if (!libsvm->has_max_features()) {
+      libsvm->set_max_features(kLibsvmMaxFeatures);
+    }
   }
   if (data->has_ratings() && !data->ratings().has_test_every()) {
     data->mutable_ratings()->set_test_every(kTestEvery);

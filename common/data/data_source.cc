@@ -396,6 +396,8 @@ LibsvmOptions LibsvmOptionsOf(const v1::LibsvmDataConfig& libsvm) {
   if (libsvm.has_zero_based()) options.zero_based = libsvm.zero_based();
   options.regression = libsvm.regression();
   options.num_classes = libsvm.num_classes();
+  options.max_features = libsvm.max_features();
+  options.max_features_field = "data.libsvm.max_features";
   return options;
 }
 

@@ -22,11 +22,12 @@ namespace {
 
 absl::Status CheckOptions(const std::string& path,
                           const LibsvmOptions& options) {
-  if (options.num_features < 0 || options.num_classes < 0) {
+  if (options.num_features < 0 || options.num_classes < 0 ||
+      options.max_features < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(path,
-                     ": invalid LIBSVM options: num_features and "
-                     "num_classes must be >= 0"));
+                     ": invalid LIBSVM options: num_features, max_features "
+                     "and num_classes must be >= 0"));
   }
   if (options.regression && options.num_classes != 0) {
     return absl::InvalidArgumentError(
@@ -169,6 +170,18 @@ absl::Status LibsvmParser::ReadFeature(absl::string_view token,
         options_.num_features, AsWritten(0),
         AsWritten(options_.num_features - 1)));
   }
+  if (options_.max_features > 0 && index >= options_.max_features + slack) {
+    // Undecided, the largest index allowed is a 1-based file's.
+    const std::string allowed =
+        options_.zero_based.has_value()
+            ? absl::StrFormat("%d..%d", AsWritten(0),
+                              AsWritten(options_.max_features - 1))
+            : absl::StrFormat("up to %d", options_.max_features);
+    return LineError(absl::StrFormat(
+        "%s is beyond the feature space's limit: %s = %d allows indices %s "
+        "(raise it for a wider feature space)",
+        where, options_.max_features_field, options_.max_features, allowed));
+  }
   if (index == std::numeric_limits<int64_t>::max()) {
     return LineError(absl::StrCat(where, " is too large"));
   }
@@ -203,6 +216,15 @@ absl::StatusOr<SparseDataset> LibsvmParser::Finish() {
         "%s: index 0 never occurs, so indices are taken as 1-based, and the "
         "largest, %d, is out of range: num_features = %d allows 1..%d",
         path_, max_index_ + 1, options_.num_features, options_.num_features));
+  }
+  if (options_.max_features > 0 && width > options_.max_features) {
+    // Only a file whose base was undecided while it was read gets here.
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: index 0 occurs at line %d, so indices are 0-based, and the "
+        "largest, %d, is beyond the feature space's limit: %s = %d allows "
+        "0..%d",
+        path_, zero_line_, max_index_, options_.max_features_field,
+        options_.max_features, options_.max_features - 1));
   }
   data_.num_features =
       options_.num_features > 0 ? options_.num_features : width;

@@ -27,7 +27,8 @@
 //   INVALID_ARGUMENT  bad options; no examples; a bad label; a token not of
 //                     the form index:value; an index that is negative, 0 in
 //                     a 1-based file, not above the previous one, or not
-//                     below a given num_features; a NaN or infinite value
+//                     below a given num_features or max_features; a NaN
+//                     or infinite value
 //   RESOURCE_EXHAUSTED  (ReadLibsvmDense) the dense form would exceed
 //                     kMaxDenseLibsvmFloats
 #ifndef DESCENT_COMMON_DATA_LIBSVM_READER_H_
@@ -57,6 +58,12 @@ struct LibsvmOptions {
   // Classification only: the number of classes; labels 0..K-1 must be
   // below it. 0 infers it from the labels (see above).
   int32_t num_classes = 0;
+  // A cap on the feature space: an index (0-based) at or beyond it is an
+  // error at its line, so that one stray index cannot size a model or a
+  // dense copy of the data. 0: no cap beyond int64. max_features_field
+  // names the setting in that error (e.g. "data.libsvm.max_features").
+  int64_t max_features = 0;
+  std::string max_features_field = "max_features";
 };
 
 // How a file's indices were read.

@@ -107,4 +107,30 @@ grep -q "$BAD: corrupt gzip stream" "$WORK/stderr" || fail "stderr: $(tail -3 "$
 ! grep -q "bad label" "$WORK/stderr" || fail "compressed bytes read as a label"
 expect_no_children
 
+# 6. One stray feature index in a 13 KB LIBSVM file: exit 3 at its file and
+#    line, before any memory is sized by it (it had made a dense model of
+#    4.9 GB; an index near INT64_MAX aborted the coordinator).
+for stray in 3000000 9223372036854775806; do
+  WIDE="$WORK/wide-$stray.svm"
+  for i in $(seq 1 400); do echo "$((i % 2)) 1:0.5 2:$i"; done >"$WIDE"
+  sed -i "200s/\$/ $stray:1/" "$WIDE"
+  code=0
+  run_job "libsvm { train: \"$WIDE\" }" || code=$?
+  [[ "$code" == 3 ]] || fail "index $stray exited $code, expected 3: $(tail -3 "$WORK/stderr")"
+  grep -q "$WIDE:200: feature index $stray in \"$stray:1\" is beyond the feature space's limit: data.libsvm.max_features = 1048576" \
+    "$WORK/stderr" || fail "index $stray: stderr: $(tail -3 "$WORK/stderr")"
+  expect_no_children
+done
+# The limit is the config's: a 1-based index 2000 needs max_features 2000.
+NARROW="$WORK/narrow.svm"
+sed "200s/ 3000000:1/ 2000:1/" "$WORK/wide-3000000.svm" >"$NARROW"
+code=0
+run_job "libsvm { train: \"$NARROW\" max_features: 1999 }" || code=$?
+[[ "$code" == 3 ]] || fail "max_features 1999 exited $code, expected 3"
+grep -q "$NARROW:200: .*max_features = 1999 allows indices up to 1999" "$WORK/stderr" ||
+  fail "max_features 1999: $(tail -3 "$WORK/stderr")"
+run_job "libsvm { train: \"$NARROW\" max_features: 2000 }" ||
+  fail "max_features 2000 exited $?: $(tail -3 "$WORK/stderr")"
+summary_check 's["data"]["num_features"] == 2000'
+
 echo "data_formats_test: iris (gzip'd TSV, species names, no header) test accuracy $iris_accuracy; LIBSVM 1..3 gave 3 classes; warnings and hints as expected"

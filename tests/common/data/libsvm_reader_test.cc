@@ -27,6 +27,34 @@ LibsvmOptions Options(bool zero_based, int64_t num_features, bool regression,
   return options;
 }
 
+// Base undecided (as a config leaves it), capped at `max_features`.
+LibsvmOptions Capped(int64_t max_features) {
+  LibsvmOptions options;
+  options.max_features = max_features;
+  return options;
+}
+
+TEST(ReadLibsvm, MaxFeaturesIsTheWidestFeatureSpaceInEitherBase) {
+  // 1-based (no index 0): index 4 is feature 3, inside a cap of 4.
+  auto one_based = ReadLibsvm(WriteTempFile("cap1.svm", "1 4:1\n"), Capped(4));
+  ASSERT_TRUE(one_based.ok()) << one_based.status();
+  EXPECT_EQ(one_based->num_features, 4);
+  // The same index in a file that turns out 0-based (index 0 on a later
+  // line) is feature 4: beyond the cap, said once the base is known.
+  const std::string path = WriteTempFile("cap0.svm", "1 4:1\n0 0:1\n");
+  auto zero_based = ReadLibsvm(path, Capped(4));
+  ASSERT_EQ(zero_based.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(zero_based.status().message(),
+              HasSubstr(path + ": index 0 occurs at line 2"));
+  EXPECT_THAT(zero_based.status().message(), HasSubstr("max_features = 4"));
+  // Told 0-based, the error comes at the line itself.
+  LibsvmOptions told = Capped(4);
+  told.zero_based = true;
+  auto at_line = ReadLibsvm(path, told);
+  EXPECT_THAT(at_line.status().message(), HasSubstr(path + ":1: feature "
+                                                           "index 4"));
+}
+
 TEST(ReadLibsvm, ReadsBinaryPlusMinusOneFile) {
   const std::string path = WriteTempFile("a.svm",
                                          "# a comment line\n"
@@ -149,6 +177,17 @@ TEST(ReadLibsvm, RejectsEachMalformedInput) {
        Options(false, 10, false, 0),
        ":2:",
        {"\"11:1\"", "out of range", "num_features = 10", "1..10"}},
+      {"beyond_max_features",
+       "1 1:1\n1 3000000:1\n",
+       Capped(1 << 20),
+       ":2:",
+       {"feature index 3000000 in \"3000000:1\"", "beyond",
+        "max_features = 1048576", "indices up to 1048576"}},
+      {"huge_index",
+       "1 1:1\n0 9223372036854775806:1\n",
+       Capped(1 << 20),
+       ":2:",
+       {"feature index 9223372036854775806", "max_features = 1048576"}},
       {"nan_value", "1 1:nan\n", one_based, ":1:", {"\"1:nan\"", "not finite"}},
       {"inf_value", "1 1:-inf\n", one_based, ":1:", {"\"1:-inf\"", "finite"}},
       {"text_label", "yes 1:1\n", one_based, ":1:", {"bad label \"yes\""}},
