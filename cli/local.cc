@@ -1,6 +1,7 @@
 #include "cli/local.h"
 
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -191,12 +192,34 @@ std::string LastLines(const std::string& path, int count) {
   return tail;
 }
 
+// Bytes an unprivileged process may still write on the file system holding
+// `path`; -1 if that cannot be told.
+int64_t FreeBytes(const std::string& path) {
+  struct statvfs fs;
+  if (::statvfs(path.c_str(), &fs) != 0) return -1;
+  return static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+}
+
+// Below this the output directory counts as full: a log line, a summary or
+// a checkpoint no longer fits.
+constexpr int64_t kNearlyFullBytes = 64 << 10;
+
 int Failed(Job& job, const ChildProcess& child, ProgressDisplay& display) {
   display.Clear();
   const std::string log = LogPath(job, child.name());
+  std::string tail = LastLines(log, 8);
+  if (tail.empty()) tail = "    (nothing: the log is empty)\n";
   std::fprintf(stderr, "descent local: %s (pid %d) %s; last lines of %s:\n%s",
                child.name().c_str(), child.pid(), child.DescribeExit().c_str(),
-               log.c_str(), LastLines(log, 8).c_str());
+               log.c_str(), tail.c_str());
+  const int64_t free = FreeBytes(job.output_dir);
+  if (free >= 0 && free < kNearlyFullBytes) {
+    std::fprintf(stderr,
+                 "descent local: the file system holding %s is full (%lld "
+                 "bytes free): logs, results and checkpoints cannot be "
+                 "written; free space there or choose another --output_dir\n",
+                 job.output_dir.c_str(), static_cast<long long>(free));
+  }
   const int code = child.exit_code();
   TerminateAll(job.children, absl::Seconds(3));
   std::error_code ignored;

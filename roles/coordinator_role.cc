@@ -957,6 +957,11 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
       return kExitUsage;
     }
   }
+  for (const std::string& name :
+       RemoveStaleTemporaries(options.output_dir, JobResultEntries())) {
+    LOG(INFO) << options.output_dir << "/" << name
+              << ": deleted (a temporary file an earlier process left)";
+  }
   CoordinatorState s;
   s.security = options.security;
   absl::Status ready = Setup(options, config, resume, s);

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -49,6 +50,26 @@ absl::Status ClaimOutputDir(const std::string& dir,
         dir, ": cannot create output directory: ", error.message()));
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> RemoveStaleTemporaries(
+    const std::string& dir, const std::vector<std::string>& entries) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> removed;
+  std::error_code error;
+  fs::directory_iterator it(dir, error);
+  if (error) return removed;
+  for (const fs::directory_entry& file : it) {
+    const std::string name = file.path().filename().string();
+    for (const std::string& entry : entries) {
+      if (!absl::StartsWith(name, absl::StrCat(entry, ".tmp"))) continue;
+      if (file.is_regular_file(error) && fs::remove(file.path(), error)) {
+        removed.push_back(name);
+      }
+      break;
+    }
+  }
+  return removed;
 }
 
 }  // namespace descent

@@ -26,6 +26,14 @@ absl::Status ClaimOutputDir(const std::string& dir,
                             const std::vector<std::string>& entries,
                             bool overwrite);
 
+// Deletes what a process killed mid-write leaves in `dir`: the temporary
+// files of `entries` (names directly under `dir` that begin with an
+// entry's name followed by ".tmp", as "evals.svg.tmp" or
+// "summary.json.tmp.4242"). Returns the names deleted; a file that cannot be
+// deleted is left and not returned.
+std::vector<std::string> RemoveStaleTemporaries(
+    const std::string& dir, const std::vector<std::string>& entries);
+
 }  // namespace descent
 
 #endif  // DESCENT_COMMON_STORAGE_OUTPUT_DIR_H_

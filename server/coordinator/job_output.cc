@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "common/storage/atomic_file.h"
 #include "common/wire.h"  // little-endian host
+#include "glog/logging.h"
 #include "server/coordinator/proto_json.h"
 
 namespace descent {
@@ -66,8 +67,11 @@ absl::Status ReplaceChart(const std::string& path, const std::string& svg) {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     out << svg;
     if (!out.flush()) {
+      const int error = errno;
+      out.close();
+      std::remove(temp.c_str());
       return absl::InternalError(
-          absl::StrCat(temp, ": cannot write: ", std::strerror(errno)));
+          absl::StrCat(temp, ": cannot write: ", std::strerror(error)));
     }
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
@@ -101,7 +105,7 @@ absl::StatusOr<std::unique_ptr<EvalLog>> EvalLog::Create(
     return absl::InternalError(
         absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
   }
-  RETURN_IF_ERROR(ReplaceChart(log->chart_path_, RenderEvalChart(log->rows_)));
+  log->DrawChart();
   return log;
 }
 
@@ -125,7 +129,20 @@ absl::Status EvalLog::Append(const v1::Evaluation& e) {
         absl::StrCat(path_, ": cannot write: ", std::strerror(errno)));
   }
   rows_.push_back(ToRow(e));
-  return ReplaceChart(chart_path_, RenderEvalChart(rows_));
+  DrawChart();
+  return absl::OkStatus();
+}
+
+void EvalLog::DrawChart() {
+  const absl::Status drawn = ReplaceChart(chart_path_, RenderEvalChart(rows_));
+  if (drawn.ok()) {
+    if (!chart_ok_) LOG(INFO) << chart_path_ << ": drawn again";
+    chart_ok_ = true;
+  } else if (chart_ok_) {
+    LOG(WARNING) << drawn.message() << " (the chart is skipped; evals.csv "
+                 << "holds every row, and the next evaluation tries again)";
+    chart_ok_ = false;
+  }
 }
 
 absl::Status WriteSummary(const std::string& path,

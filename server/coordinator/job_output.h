@@ -65,14 +65,15 @@ inline constexpr char kEvalsCsvHeader[] =
 // thread-safe.
 class EvalLog {
  public:
-  // Creates (truncates) `path`, writes the header, and writes the chart of
-  // no rows. Errors name the file.
+  // Creates (truncates) `path`, writes the header, and tries to write the
+  // chart of no rows. Errors name evals.csv.
   static absl::StatusOr<std::unique_ptr<EvalLog>> Create(
       const std::string& path);
   ~EvalLog();
 
-  // Errors name the file; the row may be in evals.csv without the chart
-  // showing it.
+  // Errors name evals.csv. The chart is only a view of it: a chart that
+  // cannot be written (a full disk) is logged once as a warning, skipped,
+  // and tried again after the next row, never an error.
   absl::Status Append(const v1::Evaluation& evaluation);
 
  private:
@@ -84,7 +85,11 @@ class EvalLog {
   const std::string path_;
   const std::string chart_path_;
   std::FILE* const file_;
+  // Redraws the chart from rows_; see Append.
+  void DrawChart();
+
   std::vector<EvalRow> rows_;  // every row appended, for the chart
+  bool chart_ok_ = true;       // the last drawing succeeded
 };
 
 // Writes `summary` to `path` as JSON, atomically.

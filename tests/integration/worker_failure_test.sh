@@ -72,7 +72,7 @@ sleep 5
 kill -CONT "$victim"
 finish
 [[ "$code" == 0 ]] || fail "SIGSTOP: exit $code: $(tail -8 "$WORK/stderr")"
-grep -q "declared lost" "$OUT/logs/worker-1.log" ||
+grep -q "worker 1 was declared lost" "$OUT/logs/worker-1.log" ||
   fail "SIGSTOP: worker 1 was not told: $(tail -3 "$OUT/logs/worker-1.log")"
 grep -q "worker/1 (pid $victim) exited with code 4; the job goes on without it" \
   "$WORK/stderr" || fail "SIGSTOP: $(tail -5 "$WORK/stderr")"

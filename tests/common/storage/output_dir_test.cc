@@ -2,8 +2,11 @@
 // job's results (refused without --overwrite, removed with it).
 #include "common/storage/output_dir.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -33,6 +36,28 @@ TEST(OutputDirTest, ModelDirectoriesAreAnotherJobsResults) {
         ClaimOutputDir(dir, JobResultEntries(), /*overwrite=*/true).ok());
     EXPECT_FALSE(std::filesystem::exists(dir + "/" + entry)) << entry;
   }
+}
+
+// What a killed process leaves mid-write (the temporaries of
+// WriteFileAtomically and of the chart) is deleted; a user's own files,
+// even ones named like ours, stay.
+TEST(OutputDirTest, StaleTemporariesAreDeletedAndNothingElse) {
+  const std::string dir = FreshDir("stale");
+  for (const char* name :
+       {"evals.svg.tmp", "summary.json.tmp.4242", "labels.json.tmp.7",
+        "evals.csv", "notes.tmp.1", "my-evals.svg.tmp"}) {
+    std::ofstream(dir + "/" + name) << "x";
+  }
+  std::vector<std::string> removed =
+      RemoveStaleTemporaries(dir, JobResultEntries());
+  std::sort(removed.begin(), removed.end());
+  EXPECT_THAT(removed,
+              ::testing::ElementsAre("evals.svg.tmp", "labels.json.tmp.7",
+                                     "summary.json.tmp.4242"));
+  for (const char* kept : {"evals.csv", "notes.tmp.1", "my-evals.svg.tmp"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + kept)) << kept;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/evals.svg.tmp"));
 }
 
 }  // namespace

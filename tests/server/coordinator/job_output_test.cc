@@ -154,6 +154,31 @@ TEST(EvalLogTest, RedrawsTheChartBesideTheCsvAfterEachRow) {
   EXPECT_THAT(chart, HasSubstr("2 evaluations, last at step 200"));
 }
 
+// The chart is a view of evals.csv: one that cannot be written (here
+// evals.svg is a directory the rename cannot replace, as a full disk would
+// fail the write) fails neither Create nor Append, leaves no temporary
+// file, and is drawn again once it can be.
+TEST(EvalLogTest, AChartThatCannotBeWrittenIsSkippedNotAnError) {
+  const std::string dir = ::testing::TempDir() + "/job_output_test_nochart";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/evals.svg");
+  std::ofstream(dir + "/evals.svg/keep") << "x";
+  absl::StatusOr<std::unique_ptr<EvalLog>> log =
+      EvalLog::Create(dir + "/evals.csv");
+  ASSERT_TRUE(log.ok()) << log.status();
+  v1::Evaluation evaluation;
+  evaluation.set_step(100);
+  evaluation.set_test_accuracy(0.5);
+  EXPECT_TRUE((*log)->Append(evaluation).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/evals.svg.tmp"));
+  EXPECT_THAT(Slurp(dir + "/evals.csv"), HasSubstr("\n100,"));
+  std::filesystem::remove_all(dir + "/evals.svg");
+  evaluation.set_step(200);
+  EXPECT_TRUE((*log)->Append(evaluation).ok());
+  EXPECT_THAT(Slurp(dir + "/evals.svg"),
+              HasSubstr("2 evaluations, last at step 200"));
+}
+
 // A regression job's summary.json: int64 fields are JSON numbers, not
 // strings; fields that do not apply are absent, not 0; the file reads back
 // as the same message.
