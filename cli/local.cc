@@ -15,6 +15,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/child_process.h"
@@ -29,6 +30,7 @@
 #include "common/storage/output_dir.h"
 #include "roles/checkpointer.h"
 #include "rpc/grpc_coordinator_client.h"
+#include "server/coordinator/checkpoints.h"
 
 namespace descent {
 namespace {
@@ -69,7 +71,18 @@ struct Job {
   std::map<std::string, Worker> workers;  // by child name
   // Children whose death the failure policy took care of (by pid).
   std::set<pid_t> absorbed;
+  // A dead server rolls the job back to its newest complete checkpoint
+  // (train.checkpoint on), up to cluster.max_server_restarts times; the
+  // global steps those rollbacks undid.
+  bool checkpoints_on = false;
+  int max_server_restarts = 0;
+  int server_restarts = 0;
+  int64_t steps_lost = 0;
 };
+
+// What Supervise returns (never an exit code) when a server died and the
+// job is to go on from its newest complete checkpoint.
+constexpr int kRollBack = -1;
 
 // How long an interrupted launcher waits for the coordinator to take its
 // last checkpoint, write its results and exit, before stopping everything.
@@ -123,6 +136,92 @@ const ChildProcess* FirstFailure(Job& job) {
 bool WorkerDied(const Job& job, const ChildProcess& child) {
   return job.workers.count(child.name()) > 0 &&
          (child.exit_code() > 128 || child.exit_code() == kExitPeerLost);
+}
+
+// Sends the coordinator SIGTERM and waits up to kInterruptGrace for it to
+// exit (it checkpoints if it can, ends the job as interrupted and writes
+// its results). Returns false if it had exited already.
+bool StopCoordinator(Job& job) {
+  ChildProcess& coordinator = *job.children.front();
+  if (coordinator.Poll()) return false;
+  coordinator.Signal(SIGTERM);
+  const absl::Time give_up = absl::Now() + kInterruptGrace;
+  while (!coordinator.Poll() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+// A server that died (a signal, or exit code 4: it lost a peer) rather
+// than failed on its own.
+bool ServerDied(const ChildProcess& child) {
+  return absl::StartsWith(child.name(), "server/") &&
+         (child.exit_code() > 128 || child.exit_code() == kExitPeerLost);
+}
+
+// Decides whether the job survives `child`, a server that died while the
+// job runs: with a complete checkpoint and restarts left, records the
+// rollback (the steps it undoes), says so and returns true; otherwise says
+// why not and returns false (then the job fails).
+bool PlanRollBack(Job& job, const ChildProcess& child,
+                  CoordinatorClient& client, ProgressDisplay& display) {
+  display.Clear();
+  const std::string died = absl::StrCat(child.name(), " (pid ", child.pid(),
+                                        ") ", child.DescribeExit());
+  if (!job.checkpoints_on || job.max_server_restarts == 0) {
+    std::fprintf(stderr,
+                 "descent local: %s; the job cannot go on without it (set "
+                 "train.checkpoint so that descent local can roll the job "
+                 "back to its last checkpoint)\n",
+                 died.c_str());
+    return false;
+  }
+  if (job.server_restarts >= job.max_server_restarts) {
+    std::fprintf(stderr,
+                 "descent local: %s; the job was already rolled back %d "
+                 "times (cluster.max_server_restarts)\n",
+                 died.c_str(), job.server_restarts);
+    return false;
+  }
+  absl::StatusOr<FoundCheckpoint> found =
+      FindLatestCheckpoint(job.output_dir + "/checkpoints");
+  if (!found.ok()) {
+    std::fprintf(stderr,
+                 "descent local: %s; no complete checkpoint to go on from "
+                 "yet (%s)\n",
+                 died.c_str(), std::string(found.status().message()).c_str());
+    return false;
+  }
+  absl::StatusOr<v1::JobStatus> status = client.GetJobStatus();
+  const int64_t at = status.ok() ? status->global_step() : 0;
+  const int64_t lost = std::max<int64_t>(0, at - found->manifest.global_step());
+  ++job.server_restarts;
+  job.steps_lost += lost;
+  std::fprintf(stderr,
+               "descent local: %s; rolling the job back to its checkpoint "
+               "at global step %lld (%s): %lld steps lost (rollback %d of "
+               "%d, cluster.max_server_restarts)\n",
+               died.c_str(),
+               static_cast<long long>(found->manifest.global_step()),
+               found->dir.c_str(), static_cast<long long>(lost),
+               job.server_restarts, job.max_server_restarts);
+  return true;
+}
+
+// Stops every process of the job for a rollback: servers and workers at
+// once (what they hold is the checkpoint's or is undone by it), then the
+// coordinator gently, so that it records the interruption and its
+// evaluations. No checkpoint can complete meanwhile: a shard is gone.
+void StopForRollBack(Job& job) {
+  for (size_t i = 1; i < job.children.size(); ++i) {
+    if (!job.children[i]->Poll()) job.children[i]->Signal(SIGKILL);
+  }
+  StopCoordinator(job);
+  TerminateAll(job.children, absl::Seconds(3));
+  for (auto& [name, worker] : job.workers) {
+    worker.restart_at = absl::InfiniteFuture();
+  }
+  job.resume = true;
 }
 
 // 1 s, 2 s, 4 s, 8 s, then 10 s.
@@ -325,13 +424,7 @@ int Interrupted(Job& job, ProgressDisplay& display) {
   // them), ends the job as interrupted, writes summary.json and model/ and
   // tells servers and workers, which then exit on their own; whatever is
   // left after that is stopped.
-  ChildProcess& coordinator = *job.children.front();
-  if (!coordinator.Poll()) {
-    coordinator.Signal(SIGTERM);
-    const absl::Time give_up = absl::Now() + kInterruptGrace;
-    while (!coordinator.Poll() && absl::Now() < give_up) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+  if (StopCoordinator(job)) {
     const absl::Time others = absl::Now() + absl::Milliseconds(500);
     while (!AllExited(job) && absl::Now() < others) {
       absl::SleepFor(absl::Milliseconds(10));
@@ -381,6 +474,10 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
           if (WorkerDied(job, *failed) &&
               AbsorbWorkerDeath(job, *failed, display)) {
             continue;
+          }
+          if (ServerDied(*failed) &&
+              PlanRollBack(job, *failed, client, display)) {
+            return kRollBack;
           }
           return Failed(job, *failed, display);
         }
@@ -463,6 +560,10 @@ int Launch(Job& job, const v1::JobConfig& config, ProgressDisplay& display) {
       "--metrics_listen=127.0.0.1:0",
       absl::StrCat("--local_workers=", config.cluster().num_workers()),
       "--metrics_linger=" + absl::FormatDuration(job.metrics_linger)};
+  if (job.server_restarts > 0) {
+    args.push_back(absl::StrCat("--server_restarts=", job.server_restarts));
+    args.push_back(absl::StrCat("--steps_lost=", job.steps_lost));
+  }
   absl::Status spawned = Spawn(job, "coordinator", args);
   if (spawned.ok()) spawned = WriteProcesses(job, nullptr);
   if (!spawned.ok()) {
@@ -548,6 +649,8 @@ int RunLocal(const LocalOptions& options) {
   job.resume = resuming;
   job.on_worker_failure = config->cluster().on_worker_failure();
   job.max_worker_restarts = config->cluster().max_worker_restarts();
+  job.checkpoints_on = CheckpointsOn(config->train());
+  job.max_server_restarts = config->cluster().max_server_restarts();
   absl::Status claimed = resuming
                              ? absl::OkStatus()
                              : ClaimOutputDir(job.output_dir, LocalJobEntries(),
@@ -575,7 +678,15 @@ int RunLocal(const LocalOptions& options) {
   }
   InstallInterruptHandlers();
   ProgressDisplay display(*config);
-  const int code = Launch(job, *config, display);
+  int code = Launch(job, *config, display);
+  while (code == kRollBack) {
+    StopForRollBack(job);
+    if (g_interrupt.load() != 0) {
+      code = kExitInterrupted;
+      break;
+    }
+    code = Launch(job, *config, display);
+  }
   PublishTargets(job, v1::JobStatus());  // the job's processes are gone
   if (code == kExitOk) return PrintResult(job.output_dir);
   return code;

@@ -81,6 +81,8 @@ struct Flags {
   std::string output;
   int64_t max_examples = 0;
   std::string resume;
+  int server_restarts = 0;
+  int64_t steps_lost = 0;
 };
 
 void AddJobFlags(CLI::App* command, Flags& flags) {
@@ -278,6 +280,19 @@ void Define(CLI::App& app, Flags& flags) {
                    "Write the gRPC address here once serving")
       ->type_name("FILE");
   AddLocalWorkersFlag(coordinator, flags);
+  coordinator
+      ->add_option("--server_restarts", flags.server_restarts,
+                   "With --resume: the times this job was already rolled "
+                   "back to a checkpoint because a server died (descent "
+                   "local sets it; summary.json server_restarts)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1000000));
+  coordinator
+      ->add_option("--steps_lost", flags.steps_lost,
+                   "With --resume: global steps those rollbacks undid "
+                   "(descent local sets it; summary.json steps_lost)")
+      ->type_name("N")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50));
   AddLingerFlag(coordinator, flags,
                 "After the job ends, keep serving /metrics this long, so "
                 "Prometheus scrapes the final state (at least two scrape "
@@ -611,6 +626,8 @@ int Coordinator(const Flags& flags) {
   options.security = *std::move(security);
   options.local_workers = flags.local_workers;
   options.metrics_linger = *linger;
+  options.server_restarts = flags.server_restarts;
+  options.steps_lost = flags.steps_lost;
   return RunCoordinator(options);
 }
 

@@ -25,6 +25,7 @@ inline constexpr double kRpcDeadlineSeconds = 10;
 // cluster.on_worker_failure has no constant: RESTART under descent local,
 // CONTINUE otherwise (Coordinator).
 inline constexpr int32_t kMaxWorkerRestarts = 3;
+inline constexpr int32_t kMaxServerRestarts = 3;
 inline constexpr int64_t kMaxSparseRowsPerShard = 10'000'000;
 
 // ModelConfig. Networks: the activation of every layer, the initialization

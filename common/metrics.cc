@@ -23,13 +23,15 @@ std::vector<prometheus::MetricFamily> LabelledCollectable::Collect() const {
   if (extra.empty()) return families;
   for (prometheus::MetricFamily& family : families) {
     for (prometheus::ClientMetric& metric : family.metric) {
-      for (const auto& [name, value] : extra) {
+      // Not a structured binding: C++17 lambdas cannot capture those.
+      for (const auto& entry : extra) {
+        const std::string& name = entry.first;
         const bool present =
             std::any_of(metric.label.begin(), metric.label.end(),
                         [&](const prometheus::ClientMetric::Label& label) {
                           return label.name == name;
                         });
-        if (!present) metric.label.push_back({name, value});
+        if (!present) metric.label.push_back({name, entry.second});
       }
       std::sort(metric.label.begin(), metric.label.end());
     }

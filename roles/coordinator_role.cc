@@ -685,6 +685,8 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   if (resume.has_value()) {
     core.resume = resume->manifest;
     core.resume_dir = resume->dir;
+    core.server_restarts = options.server_restarts;
+    core.steps_lost = options.steps_lost;
     s.resumed_step = resume->step;
     for (const v1::ShardCheckpoint& shard : resume->manifest.shards()) {
       s.resumed_versions.push_back(shard.version());

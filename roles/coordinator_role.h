@@ -46,6 +46,11 @@ struct CoordinatorRoleOptions {
   // newer ones are logged as DATA_LOSS and passed over). `config` must be
   // that checkpoint's, changed at most as CheckResumable allows.
   std::string resume_dir;
+  // Rollbacks of this job to a checkpoint after a server died, and the
+  // global steps they undid (descent local's --server_restarts and
+  // --steps_lost): reported in summary.json.
+  int server_restarts = 0;
+  int64_t steps_lost = 0;
 };
 
 // Runs the coordinator until the job ends; returns the process exit code

@@ -54,6 +54,8 @@ std::optional<FieldProblem> CheckCluster(const v1::JobConfig& c) {
         Positive("cluster.rpc_deadline_seconds", k.rpc_deadline_seconds()),
         OutOfRange("cluster.max_worker_restarts", k.max_worker_restarts(), 0,
                    1000),
+        OutOfRange("cluster.max_server_restarts", k.max_server_restarts(), 0,
+                   1000),
         OutOfRange("cluster.max_sparse_rows_per_shard",
                    static_cast<double>(k.max_sparse_rows_per_shard()), 1,
                    static_cast<double>(int64_t{1} << 40))}) {

@@ -110,6 +110,9 @@ void ApplyClusterDefaults(v1::ClusterConfig* cluster) {
   if (!cluster->has_max_worker_restarts()) {
     cluster->set_max_worker_restarts(kMaxWorkerRestarts);
   }
+  if (!cluster->has_max_server_restarts()) {
+    cluster->set_max_server_restarts(kMaxServerRestarts);
+  }
   if (!cluster->has_rpc_deadline_seconds()) {
     cluster->set_rpc_deadline_seconds(kRpcDeadlineSeconds);
   }

@@ -80,6 +80,10 @@ struct CoordinatorOptions {
   // go on from the manifest's.
   std::optional<v1::CheckpointManifest> resume;
   std::string resume_dir;
+  // A resumed job that descent local rolled back after a server died: how
+  // often so far and the global steps undid (summary.json).
+  int server_restarts = 0;
+  int64_t steps_lost = 0;
 };
 
 class Coordinator {

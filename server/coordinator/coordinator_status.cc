@@ -195,6 +195,10 @@ v1::JobSummary Coordinator::Summary() const {
     summary.set_examples_skipped(examples_skipped_);
   }
   if (worker_restarts_ > 0) summary.set_worker_restarts(worker_restarts_);
+  if (options_.server_restarts > 0) {
+    summary.set_server_restarts(options_.server_restarts);
+    summary.set_steps_lost(options_.steps_lost);
+  }
   for (const v1::Evaluation& evaluation : evaluations_.evaluations()) {
     v1::Evaluation* row = summary.add_history();
     *row = evaluation;

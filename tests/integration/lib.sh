@@ -79,6 +79,23 @@ wait_until_training() {
   fail "the job never trained: $(tail -5 "$WORK/stderr")"
 }
 
+# kill_member NAME: kill -9 of the job's process processes.txt lists as NAME
+# (e.g. server/1); sets victim to its pid.
+kill_member() {
+  victim="$(awk -v n="$1" '$1 == n { print $2 }' "$OUT/processes.txt")"
+  [[ -n "$victim" ]] || fail "no $1 in processes.txt"
+  kill -KILL "$victim"
+}
+
+# Waits for the `descent local` start_local started; sets code to its exit
+# code.
+wait_local() {
+  set +e
+  wait "$LOCAL_PID"
+  code=$?
+  set -e
+}
+
 # Fails if any process listed in processes.txt is still alive.
 expect_no_children() {
   local name pid address

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# A server that dies mid-job, through the real `descent local`:
+#   with train.checkpoint, BSP: kill -9 of server/1 after the first complete
+#     checkpoint; the launcher rolls the whole job back to its newest
+#     complete checkpoint (every shard's slice and optimizer state, every
+#     worker's position) and the job succeeds; summary.json counts the
+#     rollback and the steps it undid (at most about one checkpoint
+#     interval).
+#   the same under ASP.
+#   (without train.checkpoint the job fails: local_child_failure_test.)
+#   cluster.max_server_restarts: 0: the job fails at once.
+source "$(dirname "$0")/lib.sh"
+
+EVERY=500
+# Starts the example with `$@`, waits for its first complete checkpoint (or,
+# without checkpoints, for training) and kills server/1.
+start_and_kill_server() {
+  start_local --set train.epochs=6 "$@"
+  wait_until_running
+  wait_until_training
+  if [[ " $* " == *train.checkpoint* ]]; then
+    for _ in $(seq 1 1200); do
+      ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 && break
+      sleep 0.05
+    done
+    ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 ||
+      fail "no checkpoint was written: $(tail -3 "$WORK/stderr")"
+  fi
+  kill_member server/1
+  wait_local
+  expect_no_children
+}
+
+for consistency in BSP ASP; do
+  start_and_kill_server --set train.consistency=$consistency \
+    --set "train.checkpoint={every_steps: $EVERY}"
+  [[ "$code" == 0 ]] || fail "$consistency: exit $code: $(tail -8 "$WORK/stderr")"
+  grep -q "server/1 (pid $victim) killed by signal 9 (Killed); rolling the job back to its checkpoint at global step [0-9]* (.*checkpoints/step-[0-9]*): [0-9]* steps lost (rollback 1 of 3, cluster.max_server_restarts)" \
+    "$WORK/stderr" || fail "$consistency: no rollback message: $(tail -5 "$WORK/stderr")"
+  [[ "$(json_field "$OUT/summary.json" state)" == SUCCEEDED ]] ||
+    fail "$consistency: $(head -c 300 "$OUT/summary.json")"
+  [[ "$(json_field "$OUT/summary.json" server_restarts)" == 1 ]] ||
+    fail "$consistency: server_restarts '$(json_field "$OUT/summary.json" server_restarts)'"
+  lost="$(json_field "$OUT/summary.json" steps_lost)"
+  # One interval, and the steps the launcher's status poll lags behind.
+  (( lost >= 0 && lost <= EVERY + 200 )) || fail "$consistency: steps_lost '$lost'"
+  said="$(sed -n 's/.*): \([0-9]*\) steps lost.*/\1/p' "$WORK/stderr")"
+  [[ "$said" == "$lost" ]] || fail "$consistency: stderr says $said steps lost, summary $lost"
+  accuracy="$(json_field "$OUT/summary.json" test_accuracy)"
+  at_least "$accuracy" 0.78 || fail "$consistency: test accuracy $accuracy"
+  # The surviving server was rolled back too: its new process restored
+  # its slice from the checkpoint.
+  grep -q "shard 0: restored version" "$OUT/logs/server-0.log" ||
+    fail "$consistency: server 0 did not restore: $(tail -3 "$OUT/logs/server-0.log")"
+  grep -q "shard 1: restored version" "$OUT/logs/server-1.log" ||
+    fail "$consistency: server 1 did not restore: $(tail -3 "$OUT/logs/server-1.log")"
+  echo "server_failure_test: $consistency rolled back after kill -9 of server/1: $lost steps lost, accuracy $accuracy"
+  rm -rf "$OUT"
+done
+
+# Rollbacks switched off.
+start_and_kill_server --set cluster.max_server_restarts=0 \
+  --set "train.checkpoint={every_steps: $EVERY}"
+[[ "$code" == 137 ]] || fail "max_server_restarts 0: exit $code, expected 137"
+grep -q "the job cannot go on without it" "$WORK/stderr" ||
+  fail "max_server_restarts 0: $(tail -5 "$WORK/stderr")"
+echo "server_failure_test: with rollbacks switched off the job fails with 137"
