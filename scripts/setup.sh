@@ -18,6 +18,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev curl
   # monitoring tests: a real Prometheus server and promtool (deploy/)
   prometheus prometheus-alertmanager
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer's runtime and its
+  # OpenMP
+  clang-14 libclang-rt-14-dev libomp-14-dev
   # data: Fashion-MNIST as gzip'd IDX files; scikit-learn's CSV data sets
   # (breast cancer, iris) and the baseline examples/sklearn_baseline.py
   dataset-fashion-mnist python3-sklearn
