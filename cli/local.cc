@@ -21,6 +21,7 @@
 #include "cli/child_process.h"
 #include "cli/progress.h"
 #include "cli/prometheus_targets.h"
+#include "common/backoff.h"
 #include "common/config/config.h"
 #include "common/config/job_options.h"
 #include "common/data/input_files.h"
@@ -224,9 +225,9 @@ void StopForRollBack(Job& job) {
   job.resume = true;
 }
 
-// 1 s, 2 s, 4 s, 8 s, then 10 s.
+// About 1 s, 2 s, 4 s, 8 s, then 10 s, each jittered down by up to half.
 absl::Duration RestartBackoff(int restarts) {
-  return std::min(absl::Seconds(1 << std::min(restarts, 4)), absl::Seconds(10));
+  return Backoff(absl::Seconds(1), restarts + 1, absl::Seconds(10));
 }
 
 // Applies cluster.on_worker_failure to `child`, a worker that died while

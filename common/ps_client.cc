@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "common/partition.h"
 #include "common/status_macros.h"
 #include "common/wire.h"
@@ -120,7 +121,7 @@ absl::Status PsClient::FinishCalls(const StartCall& start) {
       }
     }
     if (retry.empty()) return absl::OkStatus();
-    absl::SleepFor(options_.retry_backoff * attempt);
+    absl::SleepFor(Backoff(options_.retry_backoff, attempt, absl::Seconds(2)));
     StartRound(retry, start);
   }
 }

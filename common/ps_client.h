@@ -5,7 +5,8 @@
 //
 // Every call has a deadline. Calls that fail with UNAVAILABLE or
 // DEADLINE_EXCEEDED are retried (same request id, so a shard applies a
-// retried push at most once) up to max_attempts; other errors are returned
+// retried push at most once) up to max_attempts, with jittered exponential
+// backoff; other errors are returned
 // as they are. On error, `params` may hold a mix of old and new slices.
 //
 // PushPull also comes in two halves: StartPushPull sends and returns at
@@ -46,7 +47,8 @@ class PsClient {
     ShardTransportFactory connect;
     absl::Duration deadline = absl::Seconds(10);
     int max_attempts = 3;
-    // Wait before the k-th retry: k times this.
+    // Wait before the k-th retry: this times 2^(k-1), at most 2 s, with
+    // jitter (common/backoff.h).
     absl::Duration retry_backoff = absl::Milliseconds(50);
   };
 

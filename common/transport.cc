@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "glog/logging.h"
 
 namespace descent {
@@ -23,9 +24,10 @@ auto RetryWhileUnavailable(const std::string& address, const char* what,
   const absl::Time start = absl::Now();
   const absl::Time give_up = start + patience;
   absl::Time next_report = start;
-  absl::Duration backoff = absl::Milliseconds(20);
-  while (true) {
+  for (int attempt = 1;; ++attempt) {
     auto result = call();
+    const absl::Duration backoff =
+        Backoff(absl::Milliseconds(20), attempt, absl::Seconds(1));
     if (!absl::IsUnavailable(result.status()) ||
         absl::Now() + backoff > give_up) {
       return result;
@@ -40,7 +42,6 @@ auto RetryWhileUnavailable(const std::string& address, const char* what,
                    << "): " << result.status().message();
     }
     absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(1));
   }
 }
 

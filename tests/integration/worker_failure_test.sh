@@ -34,7 +34,7 @@ start_training
 kill -KILL "$victim"
 finish
 [[ "$code" == 0 ]] || fail "RESTART: exit $code: $(tail -8 "$WORK/stderr")"
-grep -q "worker/1 (pid $victim) killed by signal 9 (Killed); restarting it in 1s (restart 1 of 3" \
+grep -q "worker/1 (pid $victim) killed by signal 9 (Killed); restarting it in [0-9.]*m\?s (restart 1 of 3" \
   "$WORK/stderr" || fail "RESTART: no restart message: $(tail -5 "$WORK/stderr")"
 [[ "$(json_field "$OUT/summary.json" state)" == SUCCEEDED ]] ||
   fail "RESTART: $(head -c 300 "$OUT/summary.json")"
