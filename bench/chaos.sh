@@ -5,14 +5,16 @@
 # moment of training:
 #   worker       a random worker (cluster.on_worker_failure: the launcher's
 #                default RESTART, or POLICY=CONTINUE);
+#   server       a random server shard; the launcher rolls the job back to
+#                its newest complete checkpoint (cluster.max_server_restarts);
 #   coordinator  the coordinator; the job is then resumed with
-#                `descent local --resume` from its last checkpoint
-#                (train.checkpoint every 500 steps).
+#                `descent local --resume` from its last checkpoint.
+# Every run takes a checkpoint every 500 global steps.
 # A trial completes if the job (and its resume) exits 0 with state
 # SUCCEEDED within 300 s; one that runs past that is a hang. Prints one line
 # a trial and the summary: completed, hangs, test accuracy against the
 # undisturbed run's (the worst drop) and the mean extra wall time.
-#   bench/chaos.sh [BUILD (build)] [worker|coordinator] [BSP|ASP|SSP] [TRIALS (20)] [EPOCHS (20)]
+#   bench/chaos.sh [BUILD (build)] [worker|server|coordinator] [BSP|ASP|SSP] [TRIALS (20)] [EPOCHS (20)]
 # SEED=N reproduces the kill moments and victims.
 set -euo pipefail
 build="$(cd "${1:-build}" && pwd)"
@@ -82,8 +84,8 @@ for trial in $(seq 1 "$trials"); do
   # A random moment in the first 60% of the undisturbed run's training.
   delay=$(awk -v r="$RANDOM" -v w="$base_wall" 'BEGIN { printf "%.2f", r / 32768 * w * 0.6 }')
   sleep "$delay"
-  if [[ "$target" == worker ]]; then
-    victim_name="worker/$(( RANDOM % 2 ))"
+  if [[ "$target" == worker || "$target" == server ]]; then
+    victim_name="$target/$(( RANDOM % 2 ))"
   else
     victim_name=coordinator
   fi
@@ -99,6 +101,8 @@ for trial in $(seq 1 "$trials"); do
   accuracy=$( [[ -s "$out/summary.json" ]] && field "$out/summary.json" test_accuracy || echo 0)
   restarts=$( [[ -s "$out/summary.json" ]] && field "$out/summary.json" worker_restarts || true)
   lost=$( [[ -s "$out/summary.json" ]] && field "$out/summary.json" workers_lost || true)
+  rollbacks=$( [[ -s "$out/summary.json" ]] && field "$out/summary.json" server_restarts || true)
+  steps_lost=$( [[ -s "$out/summary.json" ]] && field "$out/summary.json" steps_lost || true)
   (( code == 124 )) && hangs=$(( hangs + 1 ))
   if (( code == 0 )) && [[ "$state" == SUCCEEDED ]]; then
     completed=$(( completed + 1 ))
@@ -106,7 +110,7 @@ for trial in $(seq 1 "$trials"); do
       'BEGIN { d = b - a; print (d > w ? d : w) }')
     extra_sum=$(awk -v s="$extra_sum" -v w="$wall" -v b="$base_wall" 'BEGIN { print s + w - b }')
   fi
-  echo "trial $trial: killed $victim_name (pid ${victim:-none}) after ${delay} s; exit $code, $state, accuracy $accuracy, wall ${wall} s, restarts ${restarts:-0}, lost ${lost:-0}"
+  echo "trial $trial: killed $victim_name (pid ${victim:-none}) after ${delay} s; exit $code, $state, accuracy $accuracy, wall ${wall} s, restarts ${restarts:-0}, lost ${lost:-0}, rollbacks ${rollbacks:-0}, steps lost ${steps_lost:-0}"
 done
 echo "summary: $target $consistency: $completed/$trials completed, $hangs hangs," \
   "accuracy worst drop $(awk -v d="$worst_drop" 'BEGIN { printf "%.4f", d }') from $base_accuracy," \
