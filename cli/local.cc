@@ -124,7 +124,7 @@ absl::Status Spawn(Job& job, const std::string& name,
 const ChildProcess* FirstFailure(Job& job) {
   for (const auto& child : job.children) {
     if (child->Poll() && child->exit_code() != 0 &&
-        !job.absorbed.count(child->pid()) > 0) {
+        job.absorbed.count(child->pid()) == 0) {
       return child.get();
     }
   }

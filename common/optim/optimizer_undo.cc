@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/optim/optimizer.h"
+#include "common/wire.h"
 
 namespace descent {
 namespace {
@@ -11,31 +12,6 @@ namespace {
 // An update is saved, applied and checked this many elements at a time,
 // so that the check reads what the update just wrote while it is in cache.
 constexpr int64_t kChunk = 4096;
-
-// True if the float with these bits is infinite or NaN (exponent all ones).
-bool NonFinite(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof(bits));
-  return (bits & 0x7f800000u) == 0x7f800000u;
-}
-
-// The first non-finite of values[0, n), or -1. The common case (all finite)
-// is one branch-free pass over the bits that the compiler vectorizes:
-// adding one to an all-ones exponent carries into the sign bit, and no
-// other exponent does.
-int64_t FirstNonFiniteOf(const float* values, int64_t n) {
-  uint32_t carry = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, values + i, sizeof(bits));
-    carry |= (bits & 0x7f800000u) + 0x00800000u;
-  }
-  if ((carry & 0x80000000u) == 0) return -1;
-  for (int64_t i = 0; i < n; ++i) {
-    if (NonFinite(values[i])) return i;
-  }
-  return -1;
-}
 
 }  // namespace
 
@@ -102,10 +78,10 @@ void Optimizer::Undo(UndoLog* log) {
 
 int64_t Optimizer::FirstNonFinite(int64_t position, int64_t n,
                                   const float* params) const {
-  int64_t first = FirstNonFiniteOf(params, n);
+  int64_t first = FirstNonFiniteFloat(params, n);
   for (const Buffer& buffer : CachedBuffers()) {
     if (buffer.f32 == nullptr) continue;
-    const int64_t bad = FirstNonFiniteOf(buffer.f32->data() + position, n);
+    const int64_t bad = FirstNonFiniteFloat(buffer.f32->data() + position, n);
     if (bad >= 0 && (first < 0 || bad < first)) first = bad;
   }
   return first;

@@ -34,32 +34,6 @@ bool Contains(const IndexRange& range, uint64_t offset, uint64_t n) {
   return offset >= begin && offset <= end && n <= end - offset;
 }
 
-// True if the float with these bits is infinite or NaN (exponent all ones).
-bool NonFiniteBits(uint32_t bits) {
-  return (bits & 0x7f800000u) == 0x7f800000u;
-}
-
-// The first non-finite float of `bytes` (n floats), or -1. Every push's
-// gradient goes through here, so the common case (all finite) is one
-// branch-free pass the compiler vectorizes; only a bad push is searched.
-int64_t FirstNonFinite(const std::string& bytes, int64_t n) {
-  auto bits_at = [&bytes](int64_t i) {
-    uint32_t bits;
-    std::memcpy(&bits, bytes.data() + i * sizeof(uint32_t), sizeof(uint32_t));
-    return bits;
-  };
-  // Adding one to an all-ones exponent carries into the sign bit; no
-  // other exponent does.
-  uint32_t carry = 0;
-  for (int64_t i = 0; i < n; ++i)
-    carry |= (bits_at(i) & 0x7f800000u) + 0x00800000u;
-  if ((carry & 0x80000000u) == 0) return -1;
-  for (int64_t i = 0; i < n; ++i) {
-    if (NonFiniteBits(bits_at(i))) return i;
-  }
-  return -1;
-}
-
 }  // namespace
 
 absl::Status Refuse(absl::Status status, const char* reason) {
@@ -190,7 +164,7 @@ absl::Status ParameterShard::ValidateRows(const v1::SparseRows& rows) const {
                      rows.width(), " in ", rows.values().size(),
                      " bytes; this table's rows are ", width, " floats wide"));
   }
-  const int64_t bad = FirstNonFinite(rows.values(), n);
+  const int64_t bad = FirstNonFiniteFloat(rows.values().data(), n);
   if (bad >= 0) {
     return NonFinite(absl::StrCat("row gradient of key ",
                                   rows.keys(bad / width),
@@ -230,7 +204,7 @@ absl::Status ParameterShard::ValidatePush(
                                   offset, " is outside this shard's range ",
                                   RangeText(r.begin, r.end)));
   }
-  const int64_t bad = FirstNonFinite(slice.values(), n);
+  const int64_t bad = FirstNonFiniteFloat(slice.values().data(), n);
   if (bad >= 0) {
     return NonFinite(absl::StrCat("gradient value at index ", offset + bad,
                                   " is not finite"));

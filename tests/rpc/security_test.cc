@@ -29,7 +29,18 @@
 #include "server/shard/parameter_shard.h"
 
 namespace descent {
+// Designated initializers below leave the other fields at their defaults
+// on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 namespace {
+
+// A client's security with `token` and no TLS.
+RpcSecurity TokenOnly(const std::string& token) {
+  RpcSecurity security;
+  security.token = token;
+  return security;
+}
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -98,7 +109,7 @@ class TokenTest : public ::testing::Test {
 
   std::unique_ptr<v1::ParameterServer::Stub> Stub(const std::string& token) {
     return v1::ParameterServer::NewStub(
-        MakeChannel(server_.address, RpcSecurity{.token = token}));
+        MakeChannel(server_.address, TokenOnly(token)));
   }
 
   grpc::Status Push(const std::string& token) {
@@ -165,7 +176,7 @@ TEST(CoordinatorTokenTest, AStrangerCanNeitherRegisterNorReadTheJob) {
   auto running = StartRpcServer("127.0.0.1:0", {&service}, RpcSecurity());
   ASSERT_TRUE(running.ok()) << running.status();
   auto stranger = v1::Coordinator::NewStub(
-      MakeChannel(running->address, RpcSecurity{.token = "guess"}));
+      MakeChannel(running->address, TokenOnly("guess")));
   {
     grpc::ClientContext context;
     SetDeadline(&context, absl::Seconds(5));
@@ -205,7 +216,7 @@ TEST(CoordinatorTokenTest, AStrangerCanNeitherRegisterNorReadTheJob) {
   EXPECT_EQ(coordinator.state(), v1::REGISTERING);
   // The job's own client is served.
   auto member = v1::Coordinator::NewStub(
-      MakeChannel(running->address, RpcSecurity{.token = kToken}));
+      MakeChannel(running->address, TokenOnly(kToken)));
   grpc::ClientContext context;
   SetDeadline(&context, absl::Seconds(5));
   v1::JobStatus status;
