@@ -27,15 +27,16 @@
 #include "roles/coordinator_role.h"
 #include "roles/server_role.h"
 #include "roles/worker_role.h"
+#include "rpc/health_check.h"
 #include "rpc/rpc.h"
 #include "rpc/security.h"
 
 namespace descent {
 namespace {
 
-constexpr char kCommandNames[][12] = {"local",  "coordinator", "server",
-                                      "worker", "predict",     "evaluate",
-                                      "export", "version",     "help"};
+constexpr char kCommandNames[][12] = {
+    "local",    "coordinator", "server", "worker",  "predict",
+    "evaluate", "export",      "health", "version", "help"};
 
 std::string VersionLine() {
   return absl::StrCat("descent ", DESCENT_VERSION, " (git ",
@@ -83,6 +84,9 @@ struct Flags {
   std::string resume;
   int server_restarts = 0;
   int64_t steps_lost = 0;
+  std::string address;
+  double timeout_seconds = 5;
+  std::string service;
 };
 
 void AddJobFlags(CLI::App* command, Flags& flags) {
@@ -427,6 +431,34 @@ void Define(CLI::App& app, Flags& flags) {
       "  descent export --model runs/job1/model --format onnx "
       "--output job1.onnx");
 
+  CLI::App* health = app.add_subcommand(
+      "health",
+      "Ask a descent process (or any gRPC server) whether it is SERVING "
+      "(grpc.health.v1): for container and Kubernetes probes");
+  health->add_option("address", flags.address, "The process's gRPC address")
+      ->required()
+      ->type_name("HOST:PORT")
+      ->check(HostPortFlag(/*listen=*/false));
+  health
+      ->add_option("--timeout", flags.timeout_seconds,
+                   "Seconds to wait for the answer")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+  health
+      ->add_option("--service", flags.service,
+                   "The service to ask about (default: the whole process)")
+      ->type_name("NAME");
+  AddSecurityFlags(health, flags);
+  health->footer(
+      "Prints the status and exits 0 if SERVING, 5 if the process answers "
+      "another\nstatus (NOT_SERVING: a shard that refuses work, a worker "
+      "not yet registered),\n4 if nothing answered within --timeout. No "
+      "token is needed; give --tls_ca\n(and --tls_cert, --tls_key for mTLS) "
+      "to reach a TLS server.\n\n"
+      "Example:\n"
+      "  descent health 127.0.0.1:7000 --timeout 2");
+
   app.add_subcommand("version", "Print the version and exit");
   CLI::App* help = app.add_subcommand("help", "Print help for a command");
   help->add_option("command", flags.help_topic, "The command")
@@ -649,6 +681,25 @@ int Server(const Flags& flags) {
   return RunServer(options);
 }
 
+int Health(const Flags& flags) {
+  RpcSecuritySources sources = SecuritySources(flags);
+  sources.insecure = true;  // health answers without a token
+  absl::StatusOr<RpcSecurity> security = LoadRpcSecurity(sources);
+  if (!security.ok()) {
+    return UsageError(std::string(security.status().message()), "health");
+  }
+  absl::StatusOr<std::string> status =
+      CheckHealth(flags.address, *security, flags.service,
+                  absl::Seconds(flags.timeout_seconds));
+  if (!status.ok()) {
+    std::fprintf(stderr, "descent health: %s\n",
+                 std::string(status.status().message()).c_str());
+    return absl::IsNotFound(status.status()) ? kExitJobFailed : kExitPeerLost;
+  }
+  std::printf("%s\n", status->c_str());
+  return *status == "SERVING" ? kExitOk : kExitJobFailed;
+}
+
 int Worker(const Flags& flags) {
   const std::string listen_problem = CheckListen(flags);
   if (!listen_problem.empty()) return UsageError(listen_problem, "worker");
@@ -744,6 +795,7 @@ int Run(int argc, char** argv) {
                       .format = flags.format,
                       .output = flags.output});
   }
+  if (command == "health") return Health(flags);
   if (command == "version") {
     std::printf("%s\n", VersionLine().c_str());
     return kExitOk;

@@ -23,7 +23,7 @@ lacks() {
   ! grep -Eq -e "$1" "$WORK/out" || fail "output has '$1': $(cat "$WORK/out")"
 }
 
-COMMANDS=(local coordinator server worker predict evaluate export version)
+COMMANDS=(local coordinator server worker predict evaluate export health version)
 
 # Help, four ways, exit 0, listing every command.
 for help in --help -h help; do
@@ -77,7 +77,7 @@ run 1 "$DESCENT" launch
 has 'unknown command "launch"'
 run 1 "$DESCENT" lcoal
 has 'did you mean "local"'
-for command in local coordinator server worker predict evaluate export version; do
+for command in local coordinator server worker predict evaluate export health version; do
   run 1 "$DESCENT" $command --no_such_flag
   has "no_such_flag"
 done

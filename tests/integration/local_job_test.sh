@@ -6,9 +6,9 @@ source "$(dirname "$0")/lib.sh"
 
 # Children bind port 0 and report the ports they got, so nothing here picks
 # a port that could be taken in the meantime.
-# 12 epochs: about 3 s here, long enough to scrape every process while it
-# runs (3 epochs once ended before the first scrape).
-start_local --set train.epochs=12 --set train.eval_every_steps=1200
+# 16 epochs: about 4 s here, long enough to scrape every process and ask
+# its health while it runs (3 epochs once ended before the first scrape).
+start_local --set train.epochs=16 --set train.eval_every_steps=1200
 wait_until_running
 
 # Scrape each role's /metrics while the job runs.
@@ -28,7 +28,42 @@ while read -r name pid address; do
   grep -q "role=\"$role\"" <<<"$body" || fail "$name: metrics lack role=\"$role\""
 done <"$OUT/processes.txt"
 
+# gRPC health of every role while the job runs (descent health): the
+# coordinator's and the servers' addresses from their logs, each worker's
+# too (workers serve health only).
+HEALTH=()
+for log in "$OUT"/logs/*.log; do
+  address="$(grep -o "\(gRPC health on\|serving on\|coordinator serving on\) 127.0.0.1:[0-9]*" "$log" |
+    head -1 | grep -o "127.0.0.1:[0-9]*" || true)"
+  [[ -n "$address" ]] || fail "$log names no gRPC address: $(head -5 "$log")"
+  HEALTH+=("$(basename "$log" .log)=$address")
+  status="$("$DESCENT" health "$address" --timeout 5)" ||
+    fail "descent health $address ($log) exited $?: $status"
+  [[ "$status" == SERVING ]] || fail "$log: health $status"
+done
+(( ${#HEALTH[@]} == 5 )) || fail "health of ${#HEALTH[@]} processes, expected 5: ${HEALTH[*]}"
+
 wait "$LOCAL_PID" || fail "descent local exited with $?: $(tail -20 "$WORK/stderr")"
+
+# Gone, nothing answers: exit 4.
+code=0
+"$DESCENT" health "${HEALTH[-1]#*=}" --timeout 1 2>"$WORK/health.err" || code=$?
+[[ "$code" == 4 ]] || fail "health of an exited process: exit $code"
+grep -q "descent health: ${HEALTH[-1]#*=}: " "$WORK/health.err" ||
+  fail "health error: $(cat "$WORK/health.err")"
+# A server that has not registered (no coordinator there) answers
+# NOT_SERVING: exit 5.
+"$DESCENT" server --coordinator 127.0.0.1:1 --shard 0 >"$WORK/lonely.log" 2>&1 &
+lonely=$!
+BACKGROUND_PIDS+=("$lonely")
+wait_for_file "$WORK/lonely.log" 10
+for _ in $(seq 1 100); do grep -q "serving on" "$WORK/lonely.log" && break; sleep 0.05; done
+address="$(grep -o "serving on 127.0.0.1:[0-9]*" "$WORK/lonely.log" | grep -o "127.0.0.1:[0-9]*")"
+code=0
+status="$("$DESCENT" health "$address" --timeout 5)" || code=$?
+[[ "$code" == 5 && "$status" == NOT_SERVING ]] ||
+  fail "an unregistered server's health: exit $code, $status"
+kill -KILL "$lonely"
 
 # stdout: the result, as key: value lines.
 grep -q "^state: SUCCEEDED$" "$WORK/stdout" || fail "stdout: $(cat "$WORK/stdout")"
