@@ -524,7 +524,20 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
-  if (const ChildProcess* failed = FirstFailure(job)) {
+  const ChildProcess* failed = FirstFailure(job);
+  if (failed != nullptr && failed != job.children.front().get()) {
+    // The coordinator ended the job well and wrote its results; a server or
+    // worker that died after that (killed while the coordinator wrote the
+    // model) cost nothing.
+    display.Clear();
+    std::fprintf(stderr,
+                 "descent local: %s (pid %d) %s after the job ended; its "
+                 "results are complete\n",
+                 failed->name().c_str(), failed->pid(),
+                 failed->DescribeExit().c_str());
+    failed = nullptr;
+  }
+  if (failed != nullptr) {
     // The coordinator has told the others that the job failed: give them a
     // moment to exit (and log why) on their own.
     const absl::Time give_up = absl::Now() + absl::Seconds(1);

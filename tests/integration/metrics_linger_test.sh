@@ -55,3 +55,41 @@ OUT="$WORK/plain"
 ! grep -q "final metrics" "$WORK/stderr" "$OUT/logs/coordinator.log" ||
   fail "descent local lingered without --prometheus_sd_file"
 echo "metrics_linger_test: final state served after the end; stopped in ${elapsed_ms} ms"
+
+# A server or worker killed after the job ended (here while the coordinator
+# lingers) costs nothing: the job's exit is 0, with a note. The launcher
+# once exited with the killed process's 137. Tried a few times: the
+# processes exit on their own soon after the end.
+killed=""
+for attempt in 1 2 3 4 5; do
+  rm -rf "$WORK/run"  # start_local's output directory
+  start_local --set train.epochs=1 --prometheus_sd_file "$WORK/targets.json" \
+    --metrics_linger 3s
+  wait_until_running
+  # The moment the coordinator's /metrics says SUCCEEDED (state 3): the
+  # others learn it at their next heartbeat and exit.
+  read -r _ _ METRICS < <(grep '^coordinator ' "$OUT/processes.txt")
+  for _ in $(seq 1 3000); do
+    curl -s --max-time 1 "http://$METRICS/metrics" 2>/dev/null |
+      grep -q '^descent_job_state{.*} 3$' && break
+    kill -0 "$LOCAL_PID" 2>/dev/null || break
+    sleep 0.01
+  done
+  while read -r name pid _; do
+    [[ "$name" == \#* || "$name" == coordinator ]] && continue
+    # Alive, not a zombie (a zombie takes the signal too).
+    state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
+    [[ -n "$state" && "$state" != Z* ]] || continue
+    if kill -KILL "$pid" 2>/dev/null; then killed="$name"; break; fi
+  done <"$OUT/processes.txt"
+  wait_local
+  [[ -n "$killed" ]] && break
+done
+[[ -n "$killed" ]] || fail "no server or worker was alive after the end in 5 tries"
+grep -q "serves its final metrics" "$WORK/stderr" ||
+  fail "the job did not end with a linger: $(tail -5 "$WORK/stderr")"
+[[ "$code" == 0 ]] || fail "$killed killed after the end: exit $code: $(tail -5 "$WORK/stderr")"
+grep -q "$killed (pid [0-9]*) killed by signal 9 (Killed) after the job ended; its results are complete" \
+  "$WORK/stderr" || fail "no note of $killed: $(tail -5 "$WORK/stderr")"
+[[ "$(json_field "$OUT/summary.json" state)" == SUCCEEDED ]] || fail "summary: $(head -c 300 "$OUT/summary.json")"
+echo "metrics_linger_test: $killed killed after the end (attempt $attempt): exit 0"
