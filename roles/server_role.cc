@@ -1,9 +1,12 @@
 #include "roles/server_role.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +34,30 @@
 
 namespace descent {
 namespace {
+
+// SIGTERM, SIGINT and SIGHUP. Before the shard holds a job's parameters
+// there is nothing to keep: the process exits at once with code 130. After,
+// the serving loop notices g_stop within 100 ms and closes the shard.
+std::atomic<int> g_stop{0};
+std::atomic<bool> g_holding{false};
+
+void OnStop(int signal) {
+  if (!g_holding.load()) {
+    constexpr char kMessage[] = "descent server: interrupted before serving\n";
+    (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+    ::_exit(kExitInterrupted);
+  }
+  g_stop.store(signal);
+}
+
+void InstallStopHandlers() {
+  struct sigaction action = {};
+  action.sa_handler = OnStop;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) {
+    sigaction(signal, &action, nullptr);
+  }
+}
 
 // Exact counts of every push's staleness (capped), for the percentiles a
 // shard logs when its job ends.
@@ -218,7 +245,24 @@ absl::Status Serve(const ServerRoleOptions& options) {
     for (int32_t worker : answer.lost_workers()) shard->WorkerLost(worker);
   };
   HeartbeatLoop loop(std::move(heartbeat));
-  absl::Status outcome = loop.WaitForEnd();
+  g_holding.store(true);
+  absl::Status outcome;
+  while (true) {
+    if (loop.AwaitEnd(absl::Milliseconds(100))) {
+      outcome = loop.WaitForEnd();
+      break;
+    }
+    if (const int signal = g_stop.load(); signal != 0) {
+      // Stopped gently: held answers released, the RPC server shut down,
+      // this shard's state left to the job's checkpoints.
+      outcome =
+          WithExitCode(absl::CancelledError(absl::StrCat(
+                           "interrupted by ", strsignal(signal), " at version ",
+                           shard->version(), "; shard closed")),
+                       kExitInterrupted);
+      break;
+    }
+  }
   LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();
   service.Close();  // answers held at the gate would block Shutdown
   rpc.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
@@ -228,6 +272,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
 }  // namespace
 
 int RunServer(const ServerRoleOptions& options) {
+  InstallStopHandlers();
   absl::Status status = Serve(options);
   if (status.ok()) return kExitOk;
   LOG(ERROR) << "shard " << options.shard << ": " << status.message();

@@ -1,9 +1,11 @@
 #include "roles/worker_role.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <random>
 
@@ -29,6 +31,52 @@
 
 namespace descent {
 namespace {
+
+// The signal that asked this worker to drain (SIGTERM, SIGINT, SIGHUP), or
+// 0: it stops between steps and leaves the job for good.
+std::atomic<int> g_drain{0};
+
+// Whether this worker holds an id of the job: before that, a drain has
+// nobody to tell and the process exits at once with code 130.
+std::atomic<bool> g_registered{false};
+
+void OnDrain(int signal) {
+  if (!g_registered.load()) {
+    constexpr char kMessage[] = "descent worker: interrupted before joining\n";
+    (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+    ::_exit(kExitInterrupted);
+  }
+  g_drain.store(signal);
+}
+
+void InstallDrainHandlers() {
+  struct sigaction action = {};
+  action.sa_handler = OnDrain;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) {
+    sigaction(signal, &action, nullptr);
+  }
+}
+
+// Tells the coordinator that this worker leaves for good (drained), with
+// its progress so far; the job goes on without it.
+void Leave(CoordinatorClient& coordinator, const std::string& job_id,
+           int32_t id, int32_t incarnation,
+           const v1::WorkerProgress& progress) {
+  v1::HeartbeatRequest request;
+  request.set_job_id(job_id);
+  request.set_role(v1::WORKER);
+  request.set_id(id);
+  request.set_incarnation(incarnation);
+  *request.mutable_progress() = progress;
+  request.set_leaving(true);
+  absl::StatusOr<v1::HeartbeatResponse> answer = coordinator.Heartbeat(request);
+  if (!answer.ok()) {
+    LOG(WARNING) << "worker " << id
+                 << ": could not tell the coordinator that it leaves: "
+                 << answer.status().message();
+  }
+}
 
 absl::StatusOr<v1::RegisterWorkerResponse> Register(
     CoordinatorClient& coordinator, const MetricsServer& metrics_server,
@@ -119,6 +167,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
   }
   if (!registered.ok()) return registered.status();
   v1::RegisterWorkerResponse registration = *std::move(registered);
+  g_registered.store(true);
   const v1::JobConfig& config = registration.config();
   const int32_t id = registration.worker_id();
   const ResolvedPeer peer = ResolvePeer(config);
@@ -184,9 +233,19 @@ absl::Status Work(const WorkerRoleOptions& options) {
   int64_t steps = 0;
   absl::Status trained = trainer->Run([&loop, &steps, beat_every] {
     if (beat_every > 0 && ++steps % beat_every == 0) loop.BeatNow();
-    return loop.ended();
+    return loop.ended() || g_drain.load() != 0;
   });
   SetServing(health.server.get(), false);  // it trains no more
+  if (const int signal = g_drain.load(); signal != 0 && !loop.ended()) {
+    // Drained: stopped between steps, its pushes answered; the job goes on
+    // without it.
+    const v1::WorkerProgress progress = trainer->Progress();
+    LOG(WARNING) << "worker " << id << ": " << strsignal(signal)
+                 << ": drained after " << progress.steps()
+                 << " steps; the job goes on without it";
+    Leave(coordinator, peer.job_id, id, registration.incarnation(), progress);
+    return absl::OkStatus();
+  }
   if (ExplicitExitCode(trained) == kExitDiverged) {
     // The progress carries the divergence: let the coordinator hear it and
     // end the job (and write its summary) before this worker exits.
@@ -202,6 +261,17 @@ absl::Status Work(const WorkerRoleOptions& options) {
     if (!loop.AwaitEnd(absl::Seconds(1))) return trained;
   }
   loop.BeatNow();
+  // Done: wait for the job's end, unless drained meanwhile (descent local
+  // stopping it, an orchestrator scaling down).
+  while (!loop.AwaitEnd(absl::Milliseconds(100))) {
+    if (g_drain.load() != 0) {
+      LOG(WARNING) << "worker " << id << ": " << strsignal(g_drain.load())
+                   << " after its last step: leaving";
+      Leave(coordinator, peer.job_id, id, registration.incarnation(),
+            trainer->Progress());
+      return absl::OkStatus();
+    }
+  }
   return loop.WaitForEnd();
 }
 
@@ -213,6 +283,7 @@ int64_t BeatEverySteps(const v1::JobConfig& config, int workers) {
 }
 
 int RunWorker(const WorkerRoleOptions& options) {
+  InstallDrainHandlers();
   absl::Status status = Work(options);
   if (status.ok()) return kExitOk;
   LOG(ERROR) << "worker: " << status.message();

@@ -7,6 +7,7 @@
 #include "common/optim/optimizer.h"
 #include "common/partition.h"
 #include "common/status_macros.h"
+#include "glog/logging.h"
 #include "server/coordinator/progress_bounds.h"
 
 namespace descent {
@@ -194,6 +195,10 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
           workers_.size(), " workers, ids 0..", workers_.size() - 1));
     }
     const MemberState& holder = workers_[wanted];
+    if (holder.drained) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "worker id ", wanted, " was drained; the job goes on without it"));
+    }
     if (holder.lost && policy() == v1::CONTINUE) {
       return absl::FailedPreconditionError(
           absl::StrCat("worker id ", wanted,
@@ -260,7 +265,7 @@ bool Coordinator::ReplaceableLocked(const MemberState& worker,
                                     absl::Time now) const {
   // A worker that had finished may be replaced too: the new process starts
   // at its total steps and only waits for the job's end.
-  return policy() == v1::RESTART && worker.registered &&
+  return policy() == v1::RESTART && worker.registered && !worker.drained &&
          (state_ == v1::REGISTERING || state_ == v1::RUNNING) &&
          (worker.lost || now - worker.last_seen >= kReplaceAfter);
 }
@@ -324,6 +329,10 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
   }
   if (Ended(state_)) member->notified = true;
   member->lost = false;  // RESTART: a silent worker that came back
+  if (request.role() == v1::WORKER && request.leaving() && !member->drained &&
+      !Ended(state_)) {
+    WorkerLeftLocked(member);
+  }
   v1::HeartbeatResponse response;
   response.set_state(state_);
   if (request.role() == v1::SERVER) {
@@ -440,6 +449,7 @@ void Coordinator::Tick() {
       absl::Seconds(cluster.heartbeat_timeout_seconds());
   for (std::vector<MemberState>* members : {&servers_, &workers_}) {
     for (MemberState& m : *members) {
+      if (m.drained) continue;  // gone for good, by request
       if (now - m.last_seen > timeout / 2 && !m.overdue) {
         m.overdue = true;
         ++heartbeats_missed_;
@@ -461,10 +471,36 @@ void Coordinator::Tick() {
   }
 }
 
+void Coordinator::WorkerLeftLocked(MemberState* worker) {
+  worker->drained = true;
+  ++workers_drained_;
+  ++changes_;
+  const int32_t id = worker->member.id();
+  if (!worker->progress.done()) {
+    // The shards stop waiting for it (BSP, SSP) and refuse its pushes.
+    lost_workers_.push_back(id);
+    examples_skipped_ += std::max<int64_t>(
+        0, WorkerExamples(options_, id) - worker->progress.examples());
+  }
+  LOG(INFO) << "worker " << id << " (pid " << worker->member.pid()
+            << ") was drained; the job goes on without it";
+  const bool none_left =
+      std::all_of(workers_.begin(), workers_.end(), [](const MemberState& w) {
+        return (w.drained || w.lost) && !w.progress.done();
+      });
+  if (none_left) {
+    EndLocked(v1::FAILED,
+              absl::StrCat("every worker left or was lost; the last, worker ",
+                           id, ", was drained"),
+              kExitJobFailed);
+  }
+}
+
 void Coordinator::WorkerSilentLocked(MemberState* worker, absl::Time now) {
   const int32_t id = worker->member.id();
   const v1::ClusterConfig& cluster = options_.config.cluster();
-  if (worker->progress.done()) return;  // nothing left to lose
+  // Nothing left to lose, or gone for good.
+  if (worker->progress.done() || worker->drained) return;
   if (!worker->lost) {
     worker->lost = true;
     worker->lost_at = now;
@@ -509,10 +545,10 @@ bool Coordinator::AllWorkersDone() const {
 
 bool Coordinator::AllWorkersDoneLocked() const {
   const bool continuing = policy() == v1::CONTINUE;
-  return std::all_of(workers_.begin(), workers_.end(),
-                     [continuing](const MemberState& w) {
-                       return w.progress.done() || (continuing && w.lost);
-                     });
+  return std::all_of(
+      workers_.begin(), workers_.end(), [continuing](const MemberState& w) {
+        return w.progress.done() || w.drained || (continuing && w.lost);
+      });
 }
 
 v1::Evaluation Coordinator::BeginEvaluation(bool final) {

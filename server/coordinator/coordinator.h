@@ -224,6 +224,8 @@ class Coordinator {
     // Workers: declared lost (silent past the heartbeat timeout), since.
     bool lost = false;
     absl::Time lost_at;
+    // Workers: drained (left for good, HeartbeatRequest.leaving).
+    bool drained = false;
   };
 
   MemberState* FindLocked(v1::Role role, int32_t id)
@@ -234,6 +236,9 @@ class Coordinator {
   // Hands `worker`'s id to a new process: the next incarnation, starting at
   // the steps the dead one reported.
   void ReplaceLocked(MemberState* worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A worker that said it is leaving (drained): the job goes on without
+  // it under every policy; fails the job if no worker is left.
+  void WorkerLeftLocked(MemberState* worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A worker silent past the heartbeat timeout, as the policy says.
   void WorkerSilentLocked(MemberState* worker, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -289,6 +294,7 @@ class Coordinator {
   std::vector<int32_t> lost_workers_ ABSL_GUARDED_BY(mu_);
   int64_t examples_skipped_ ABSL_GUARDED_BY(mu_) = 0;
   int32_t worker_restarts_ ABSL_GUARDED_BY(mu_) = 0;
+  int32_t workers_drained_ ABSL_GUARDED_BY(mu_) = 0;
   // Whether the evaluation begun last is the final one, which
   // RecordEvaluation checks against the workers' reports (ConfirmDoneLocked).
   bool final_begun_ ABSL_GUARDED_BY(mu_) = false;

@@ -190,10 +190,11 @@ v1::JobSummary Coordinator::Summary() const {
   summary.set_samples_per_second(status.samples_per_second());
   summary.set_evaluations(evaluations_.count());
   summary.set_eval_every_steps(evaluations_.eval_every_steps());
-  if (!lost_workers_.empty()) {
-    summary.set_workers_lost(static_cast<int32_t>(lost_workers_.size()));
-    summary.set_examples_skipped(examples_skipped_);
-  }
+  int32_t lost = 0;  // lost_workers_ also lists drained ones
+  for (int32_t id : lost_workers_) lost += workers_[id].drained ? 0 : 1;
+  if (lost > 0) summary.set_workers_lost(lost);
+  if (!lost_workers_.empty()) summary.set_examples_skipped(examples_skipped_);
+  if (workers_drained_ > 0) summary.set_workers_drained(workers_drained_);
   if (worker_restarts_ > 0) summary.set_worker_restarts(worker_restarts_);
   if (options_.server_restarts > 0) {
     summary.set_server_restarts(options_.server_restarts);

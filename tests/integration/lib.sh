@@ -79,12 +79,13 @@ wait_until_training() {
   fail "the job never trained: $(tail -5 "$WORK/stderr")"
 }
 
-# kill_member NAME: kill -9 of the job's process processes.txt lists as NAME
-# (e.g. server/1); sets victim to its pid.
+# kill_member NAME [SIGNAL]: kill -SIGNAL (default KILL) of the job's
+# process processes.txt lists as NAME (e.g. server/1); sets victim to its
+# pid.
 kill_member() {
   victim="$(awk -v n="$1" '$1 == n { print $2 }' "$OUT/processes.txt")"
   [[ -n "$victim" ]] || fail "no $1 in processes.txt"
-  kill -KILL "$victim"
+  kill -"${2:-KILL}" "$victim"
 }
 
 # Waits for the `descent local` start_local started; sets code to its exit

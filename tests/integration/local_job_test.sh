@@ -63,7 +63,14 @@ code=0
 status="$("$DESCENT" health "$address" --timeout 5)" || code=$?
 [[ "$code" == 5 && "$status" == NOT_SERVING ]] ||
   fail "an unregistered server's health: exit $code, $status"
-kill -KILL "$lonely"
+# Stopped by hand before it serves a job: exit 130 at once, saying so (it
+# had died of SIGTERM with 143 and no word).
+kill -TERM "$lonely"
+code=0
+wait "$lonely" || code=$?
+[[ "$code" == 130 ]] || fail "SIGTERM of an unregistered server: exit $code"
+grep -q "descent server: interrupted before serving" "$WORK/lonely.log" ||
+  fail "SIGTERM of an unregistered server: $(tail -2 "$WORK/lonely.log")"
 
 # stdout: the result, as key: value lines.
 grep -q "^state: SUCCEEDED$" "$WORK/stdout" || fail "stdout: $(cat "$WORK/stdout")"

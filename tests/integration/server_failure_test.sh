@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 
 EVERY=500
 # Starts the example with `$@`, waits for its first complete checkpoint (or,
-# without checkpoints, for training) and kills server/1.
+# without checkpoints, for training) and sends server/1 $SIGNAL (KILL).
 start_and_kill_server() {
   start_local --set train.epochs=6 "$@"
   wait_until_running
@@ -26,16 +26,25 @@ start_and_kill_server() {
     ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 ||
       fail "no checkpoint was written: $(tail -3 "$WORK/stderr")"
   fi
-  kill_member server/1
+  kill_member server/1 "${SIGNAL:-KILL}"
   wait_local
   expect_no_children
 }
 
-for consistency in BSP ASP; do
+for run in BSP:KILL ASP:KILL BSP:TERM; do
+  consistency="${run%:*}" SIGNAL="${run#*:}"
   start_and_kill_server --set train.consistency=$consistency \
     --set "train.checkpoint={every_steps: $EVERY}"
   [[ "$code" == 0 ]] || fail "$consistency: exit $code: $(tail -8 "$WORK/stderr")"
-  grep -q "server/1 (pid $victim) killed by signal 9 (Killed); rolling the job back to its checkpoint at global step [0-9]* (.*checkpoints/step-[0-9]*): [0-9]* steps lost (rollback 1 of 3, cluster.max_server_restarts)" \
+  if [[ "$SIGNAL" == TERM ]]; then
+    died="exited with code 130"
+    # Stopped gently: it closed its shard and said so.
+    grep -q "shard 1: interrupted by Terminated at version [0-9]*; shard closed" \
+      "$OUT/logs/server-1.log" || fail "TERM: $(tail -3 "$OUT/logs/server-1.log")"
+  else
+    died="killed by signal 9 (Killed)"
+  fi
+  grep -q "server/1 (pid $victim) $died; rolling the job back to its checkpoint at global step [0-9]* (.*checkpoints/step-[0-9]*): [0-9]* steps lost (rollback 1 of 3, cluster.max_server_restarts)" \
     "$WORK/stderr" || fail "$consistency: no rollback message: $(tail -5 "$WORK/stderr")"
   [[ "$(json_field "$OUT/summary.json" state)" == SUCCEEDED ]] ||
     fail "$consistency: $(head -c 300 "$OUT/summary.json")"
@@ -54,11 +63,12 @@ for consistency in BSP ASP; do
     fail "$consistency: server 0 did not restore: $(tail -3 "$OUT/logs/server-0.log")"
   grep -q "shard 1: restored version" "$OUT/logs/server-1.log" ||
     fail "$consistency: server 1 did not restore: $(tail -3 "$OUT/logs/server-1.log")"
-  echo "server_failure_test: $consistency rolled back after kill -9 of server/1: $lost steps lost, accuracy $accuracy"
+  echo "server_failure_test: $consistency rolled back after SIG$SIGNAL of server/1: $lost steps lost, accuracy $accuracy"
   rm -rf "$OUT"
 done
 
 # Rollbacks switched off.
+SIGNAL=KILL
 start_and_kill_server --set cluster.max_server_restarts=0 \
   --set "train.checkpoint={every_steps: $EVERY}"
 [[ "$code" == 137 ]] || fail "max_server_restarts 0: exit $code, expected 137"

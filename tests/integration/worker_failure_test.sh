@@ -8,6 +8,7 @@
 #     is declared lost; summary.json says how many examples were skipped.
 #   CONTINUE, SIGSTOP past the heartbeat timeout, then SIGCONT: the late
 #     worker is told it was declared lost and stops; the job succeeds.
+#   drain: SIGTERM of a worker: it leaves for good, the job goes on.
 #   FAIL: kill -9 ends the job with the dead process's code (137).
 source "$(dirname "$0")/lib.sh"
 
@@ -79,6 +80,30 @@ grep -q "worker/1 (pid $victim) exited with code 4; the job goes on without it" 
 [[ "$(json_field "$OUT/summary.json" workers_lost)" == 1 ]] ||
   fail "SIGSTOP: $(head -c 400 "$OUT/summary.json")"
 echo "worker_failure_test: SIGSTOP 5 s, SIGCONT: worker 1 declared lost and stopped, job succeeded"
+rm -rf "$OUT"
+
+# Drain: SIGTERM of a worker (an orchestrator scaling down) under the
+# default RESTART: it stops between steps, tells the coordinator it
+# leaves, and exits 0; nothing restarts it and the job (BSP) goes on
+# without it.
+start_training
+kill -TERM "$victim"
+finish
+[[ "$code" == 0 ]] || fail "drain: exit $code: $(tail -8 "$WORK/stderr")"
+grep -q "worker 1: Terminated: drained after [0-9]* steps; the job goes on without it" \
+  "$OUT/logs/worker-1.log" || fail "drain: $(tail -3 "$OUT/logs/worker-1.log")"
+! grep -q "restarting it" "$WORK/stderr" || fail "drain: the drained worker was restarted"
+grep -q "worker 1 (pid $victim) was drained" "$OUT/logs/coordinator.log" ||
+  fail "drain: the coordinator did not hear it"
+[[ "$(json_field "$OUT/summary.json" state)" == SUCCEEDED ]] ||
+  fail "drain: $(head -c 300 "$OUT/summary.json")"
+[[ "$(json_field "$OUT/summary.json" workers_drained)" == 1 ]] ||
+  fail "drain: workers_drained '$(json_field "$OUT/summary.json" workers_drained)'"
+[[ -z "$(json_field "$OUT/summary.json" workers_lost)" ]] ||
+  fail "drain: counted as lost too"
+skipped="$(json_field "$OUT/summary.json" examples_skipped)"
+(( skipped > 0 && skipped < 30 * 30000 )) || fail "drain: examples_skipped '$skipped'"
+echo "worker_failure_test: SIGTERM drained worker 1 ($skipped examples skipped), job succeeded"
 rm -rf "$OUT"
 
 # FAIL.

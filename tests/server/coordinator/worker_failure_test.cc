@@ -212,3 +212,55 @@ TEST_F(WorkerFailureTest, ALiveWorkersIdIsNotHandedOut) {
 
 }  // namespace
 }  // namespace descent
+
+namespace descent {
+namespace {
+
+// A drained worker (HeartbeatRequest.leaving: SIGTERM) leaves for good under
+// every policy, RESTART included: the shards stop waiting for it, its id is
+// not handed out again, its silence fails nothing, the job ends when the
+// others are done, and the summary counts it as drained, not lost.
+TEST_F(WorkerFailureTest, ADrainedWorkerLeavesUnderEveryPolicy) {
+  for (v1::WorkerFailurePolicy policy : {v1::RESTART, v1::CONTINUE, v1::FAIL}) {
+    SCOPED_TRACE(v1::WorkerFailurePolicy_Name(policy));
+    Build(policy);
+    v1::HeartbeatRequest leaving;
+    leaving.set_job_id("job-1");
+    leaving.set_role(v1::WORKER);
+    leaving.set_id(1);
+    leaving.mutable_progress()->set_steps(30);
+    leaving.mutable_progress()->set_examples(300);
+    leaving.set_leaving(true);
+    ASSERT_TRUE(coordinator_->Heartbeat(leaving).ok());
+    EXPECT_THAT(BeatServer(0)->lost_workers(), ElementsAre(1));
+    const absl::Status taken = Register(1, 99).status();
+    EXPECT_EQ(taken.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(taken.message(), HasSubstr("was drained"));
+    PassWithWorker1Silent(120);  // past heartbeat and registration timeouts
+    EXPECT_EQ(coordinator_->state(), v1::RUNNING);
+    EXPECT_FALSE(coordinator_->AllWorkersDone());
+    ASSERT_TRUE(BeatWorker(0, 100, 0, /*done=*/true).ok());
+    EXPECT_TRUE(coordinator_->AllWorkersDone());
+    const v1::JobSummary summary = coordinator_->Summary();
+    EXPECT_EQ(summary.workers_drained(), 1);
+    EXPECT_FALSE(summary.has_workers_lost());
+    EXPECT_EQ(summary.examples_skipped(), 1000 - 300);
+  }
+}
+
+TEST_F(WorkerFailureTest, TheJobFailsWhenEveryWorkerHasLeft) {
+  Build(v1::RESTART);
+  for (int id = 0; id < 2; ++id) {
+    v1::HeartbeatRequest leaving;
+    leaving.set_job_id("job-1");
+    leaving.set_role(v1::WORKER);
+    leaving.set_id(id);
+    leaving.set_leaving(true);
+    ASSERT_TRUE(coordinator_->Heartbeat(leaving).ok());
+  }
+  EXPECT_EQ(coordinator_->state(), v1::FAILED);
+  EXPECT_THAT(coordinator_->Status().error(), HasSubstr("every worker left"));
+}
+
+}  // namespace
+}  // namespace descent
