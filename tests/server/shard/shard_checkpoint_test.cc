@@ -78,13 +78,16 @@ v1::PushRequest StepPush(int worker, int64_t step, int64_t base) {
   return request;
 }
 
-// Pushes both workers' steps [from, to) (BSP: one version a step).
+// Pushes both workers' steps [from, to) (BSP: one version a step). A
+// held push's request and response stay alive until its step completes, as
+// ParameterShard::Push requires.
 void Train(ParameterShard& shard, int64_t from, int64_t to, bool bsp) {
   for (int64_t step = from; step < to; ++step) {
+    std::vector<v1::PushRequest> requests(kWorkers);
+    std::vector<v1::PushResponse> responses(kWorkers);
     for (int w = 0; w < kWorkers; ++w) {
-      const int64_t base = bsp ? step : shard.version();
-      v1::PushResponse response;
-      shard.Push(StepPush(w, step, base), &response,
+      requests[w] = StepPush(w, step, bsp ? step : shard.version());
+      shard.Push(requests[w], &responses[w],
                  [](absl::Status s) { EXPECT_TRUE(s.ok()) << s; });
     }
   }
@@ -135,10 +138,11 @@ TEST(ShardCheckpointTest, BspCaptureWaitsForItsStepBoundary) {
   Train(*shard, 1, 2, true);
   EXPECT_FALSE(captured.has_value());
   // Worker 0's half of step 2 is not a boundary yet.
-  v1::PushResponse response;
-  shard->Push(StepPush(0, 2, 2), &response, [](absl::Status) {});
+  const v1::PushRequest first = StepPush(0, 2, 2), second = StepPush(1, 2, 2);
+  v1::PushResponse responses[2];
+  shard->Push(first, &responses[0], [](absl::Status) {});
   EXPECT_FALSE(captured.has_value());
-  shard->Push(StepPush(1, 2, 2), &response, [](absl::Status) {});
+  shard->Push(second, &responses[1], [](absl::Status) {});
   ASSERT_TRUE(captured.has_value());
   ASSERT_TRUE(captured->ok()) << captured->status();
   EXPECT_EQ((*captured)->version, 3);
@@ -160,11 +164,12 @@ TEST(ShardCheckpointTest, PendingCaptureIsAbortedWhenEveryWorkerLeaves) {
   auto shard = MakeShard("sgd", v1::BSP);
   absl::Status status;
   shard->Capture(5, [&](absl::StatusOr<ShardState> s) { status = s.status(); });
+  std::vector<v1::PushRequest> last(kWorkers);
+  std::vector<v1::PushResponse> responses(kWorkers);
   for (int w = 0; w < kWorkers; ++w) {
-    v1::PushRequest last = StepPush(w, 0, 0);
-    last.set_last(true);
-    v1::PushResponse response;
-    shard->Push(last, &response, [](absl::Status) {});
+    last[w] = StepPush(w, 0, 0);
+    last[w].set_last(true);
+    shard->Push(last[w], &responses[w], [](absl::Status) {});
   }
   EXPECT_TRUE(absl::IsAborted(status)) << status;
 }
