@@ -435,12 +435,22 @@ int Interrupted(Job& job, ProgressDisplay& display) {
   return kExitInterrupted;
 }
 
-// True if the coordinator says the job has ended.
-bool JobEnded(CoordinatorClient& client) {
+// What the coordinator says of the job: still running, ended, or nothing
+// (it did not answer: busy, or shutting down after the end).
+enum class JobPhase { kRunning, kEnded, kUnknown };
+
+JobPhase AskJob(CoordinatorClient& client) {
   absl::StatusOr<v1::JobStatus> status = client.GetJobStatus();
-  return status.ok() &&
-         (status->state() == v1::SUCCEEDED || status->state() == v1::FAILED);
+  if (!status.ok()) return JobPhase::kUnknown;
+  return status->state() == v1::SUCCEEDED || status->state() == v1::FAILED
+             ? JobPhase::kEnded
+             : JobPhase::kRunning;
 }
+
+// How long a failure waits for a coordinator that does not answer (it may
+// be ending the job, and then exits with the job's code) before the failed
+// child is taken as the cause.
+constexpr absl::Duration kUnansweredGrace = absl::Seconds(5);
 
 // Watches the children until the coordinator has exited; returns the exit
 // code for the launcher.
@@ -455,6 +465,7 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
   int published = 0;  // members in the discovery file
   absl::Time next_status = absl::Now();
   absl::Time coordinator_grace_ends = absl::InfiniteFuture();
+  absl::Time unanswered_since = absl::InfiniteFuture();
   absl::Time linger_cut = absl::InfiniteFuture();
   while (!job.children.front()->Poll()) {
     if (g_interrupt.load() != 0) {
@@ -471,7 +482,20 @@ int Supervise(Job& job, CoordinatorClient& client, ProgressDisplay& display) {
     }
     if (const ChildProcess* failed = FirstFailure(job)) {
       if (coordinator_grace_ends == absl::InfiniteFuture()) {
-        if (!JobEnded(client)) {
+        const JobPhase phase = AskJob(client);
+        if (phase == JobPhase::kUnknown) {
+          // Ask again until it answers or exits (the loop then ends), for a
+          // bounded time.
+          if (unanswered_since == absl::InfiniteFuture()) {
+            unanswered_since = absl::Now();
+          }
+          if (absl::Now() - unanswered_since < kUnansweredGrace) {
+            absl::SleepFor(absl::Milliseconds(20));
+            continue;
+          }
+        }
+        unanswered_since = absl::InfiniteFuture();
+        if (phase != JobPhase::kEnded) {
           if (WorkerDied(job, *failed) &&
               AbsorbWorkerDeath(job, *failed, display)) {
             continue;
