@@ -6,6 +6,11 @@
 #   scripts/sanitize.sh thread    ThreadSanitizer, the concurrent parts: shard,
 #                                 consistency gate, coordinator, trainer,
 #                                 transport and RPC tests (build-tsan/)
+# ThreadSanitizer caveat: Debian's Abseil and protobuf are not built with
+# -fsanitize=thread, so TSan cannot see absl::Mutex's synchronization (it
+# reports accesses under one mutex as races) and protobuf's inline map code
+# disagrees with the library's layout (a SEGV in DecodeSafetensors). Its
+# reports here are only meaningful with those libraries instrumented too.
 # Extra arguments go to ctest (address: e.g. -R ParameterShard) or to each
 # test program (thread: e.g. --gtest_filter=Gate*). Any report fails the
 # run: the sanitizers halt on the first error (-fno-sanitize-recover=all).
