@@ -112,7 +112,7 @@ expect_no_children
 #    4.9 GB; an index near INT64_MAX aborted the coordinator).
 for stray in 3000000 9223372036854775806; do
   WIDE="$WORK/wide-$stray.svm"
-  for i in $(seq 1 400); do echo "$((i % 2)) 1:0.5 2:$i"; done >"$WIDE"
+  for i in $(seq 1 400); do echo "$((i % 2)) 1:0.5 2:0.$((i % 10))"; done >"$WIDE"
   sed -i "200s/\$/ $stray:1/" "$WIDE"
   code=0
   run_job "libsvm { train: \"$WIDE\" }" || code=$?
