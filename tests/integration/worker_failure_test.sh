@@ -61,7 +61,9 @@ grep -q "worker/1 (pid $victim) killed by signal 9 (Killed); the job goes on wit
 [[ "$(json_field "$OUT/summary.json" workers_lost)" == 1 ]] ||
   fail "CONTINUE: $(head -c 400 "$OUT/summary.json")"
 skipped="$(json_field "$OUT/summary.json" examples_skipped)"
-(( skipped > 0 && skipped < 30 * 30000 )) || fail "CONTINUE: examples_skipped '$skipped'"
+# At most its whole share (30 epochs of 30,000): all of it when the kill
+# came before its first heartbeat reported progress.
+(( skipped > 0 && skipped <= 30 * 30000 )) || fail "CONTINUE: examples_skipped '$skipped'"
 echo "worker_failure_test: CONTINUE (BSP) succeeded without worker 1, $skipped examples skipped"
 rm -rf "$OUT"
 
@@ -102,7 +104,7 @@ grep -q "worker 1 (pid $victim) was drained" "$OUT/logs/coordinator.log" ||
 [[ -z "$(json_field "$OUT/summary.json" workers_lost)" ]] ||
   fail "drain: counted as lost too"
 skipped="$(json_field "$OUT/summary.json" examples_skipped)"
-(( skipped > 0 && skipped < 30 * 30000 )) || fail "drain: examples_skipped '$skipped'"
+(( skipped > 0 && skipped <= 30 * 30000 )) || fail "drain: examples_skipped '$skipped'"
 echo "worker_failure_test: SIGTERM drained worker 1 ($skipped examples skipped), job succeeded"
 rm -rf "$OUT"
 
