@@ -30,6 +30,7 @@
 #include "common/storage/atomic_file.h"
 #include "common/storage/output_dir.h"
 #include "roles/checkpointer.h"
+#include "roles/stop_signals.h"
 #include "rpc/grpc_coordinator_client.h"
 #include "server/coordinator/checkpoints.h"
 
@@ -39,15 +40,6 @@ namespace {
 std::atomic<int> g_interrupt{0};
 
 void OnInterrupt(int signal) { g_interrupt.store(signal); }
-
-void InstallInterruptHandlers() {
-  struct sigaction action = {};
-  action.sa_handler = OnInterrupt;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGHUP, &action, nullptr);  // the terminal went away
-}
 
 // The launcher's children, coordinator first.
 struct Job {
@@ -714,7 +706,7 @@ int RunLocal(const LocalOptions& options) {
       return kExitUsage;
     }
   }
-  InstallInterruptHandlers();
+  OnStopSignals(OnInterrupt);
   ProgressDisplay display(*config);
   int code = Launch(job, *config, display);
   while (code == kRollBack) {

@@ -29,6 +29,7 @@
 #include "glog/logging.h"
 #include "roles/checkpointer.h"
 #include "roles/metrics_server.h"
+#include "roles/stop_signals.h"
 #include "rpc/coordinator_service.h"
 #include "rpc/grpc_shard_transport.h"
 #include "rpc/rpc.h"
@@ -48,15 +49,6 @@ namespace {
 std::atomic<int> g_stop{0};
 
 void OnStop(int signal) { g_stop.store(signal); }
-
-void InstallStopHandlers() {
-  struct sigaction action = {};
-  action.sa_handler = OnStop;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGHUP, &action, nullptr);
-}
 
 // Waits `linger` (CoordinatorRoleOptions::metrics_linger), or until SIGTERM
 // or SIGINT.
@@ -994,7 +986,7 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
   }
   // From now on SIGTERM and SIGINT end the job gently: results written,
   // servers and workers told (heartbeats), then exit 130.
-  InstallStopHandlers();
+  OnStopSignals(OnStop);
   int code = MainLoop(s, config);
 
   code = WriteResults(options.output_dir, config, s, code);

@@ -53,7 +53,7 @@ void HeartbeatLoop::Run() {
   }
 }
 
-void HeartbeatLoop::Beat() {
+v1::HeartbeatRequest HeartbeatLoop::Request() const {
   v1::HeartbeatRequest request;
   request.set_job_id(options_.job_id);
   request.set_role(options_.role);
@@ -61,8 +61,18 @@ void HeartbeatLoop::Beat() {
   if (options_.progress) *request.mutable_progress() = options_.progress();
   if (options_.version) request.set_version(options_.version());
   request.set_incarnation(options_.incarnation);
+  return request;
+}
+
+absl::Status HeartbeatLoop::Leave() {
+  v1::HeartbeatRequest request = Request();
+  request.set_leaving(true);
+  return options_.client->Heartbeat(request).status();
+}
+
+void HeartbeatLoop::Beat() {
   absl::StatusOr<v1::HeartbeatResponse> response =
-      options_.client->Heartbeat(request);
+      options_.client->Heartbeat(Request());
 
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();

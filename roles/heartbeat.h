@@ -64,7 +64,14 @@ class HeartbeatLoop {
   // Blocks until ended() or `timeout` has passed; returns ended().
   bool AwaitEnd(absl::Duration timeout);
 
+  // Workers: tells the coordinator, in one last heartbeat with the progress
+  // so far, that this worker leaves the job for good (drained,
+  // HeartbeatRequest.leaving). Returns the coordinator's error, if any.
+  absl::Status Leave();
+
  private:
+  // The heartbeat as this process sends it now.
+  v1::HeartbeatRequest Request() const;
   void Run();
   // One heartbeat; records the outcome.
   void Beat();

@@ -24,6 +24,7 @@
 #include "glog/logging.h"
 #include "roles/heartbeat.h"
 #include "roles/metrics_server.h"
+#include "roles/stop_signals.h"
 #include "rpc/grpc_coordinator_client.h"
 #include "rpc/parameter_server_service.h"
 #include "rpc/rpc.h"
@@ -48,15 +49,6 @@ void OnStop(int signal) {
     ::_exit(kExitInterrupted);
   }
   g_stop.store(signal);
-}
-
-void InstallStopHandlers() {
-  struct sigaction action = {};
-  action.sa_handler = OnStop;
-  sigemptyset(&action.sa_mask);
-  for (int signal : {SIGTERM, SIGINT, SIGHUP}) {
-    sigaction(signal, &action, nullptr);
-  }
 }
 
 // Exact counts of every push's staleness (capped), for the percentiles a
@@ -272,7 +264,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
 }  // namespace
 
 int RunServer(const ServerRoleOptions& options) {
-  InstallStopHandlers();
+  OnStopSignals(OnStop);
   absl::Status status = Serve(options);
   if (status.ok()) return kExitOk;
   LOG(ERROR) << "shard " << options.shard << ": " << status.message();

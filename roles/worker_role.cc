@@ -24,6 +24,7 @@
 #include "glog/logging.h"
 #include "roles/heartbeat.h"
 #include "roles/metrics_server.h"
+#include "roles/stop_signals.h"
 #include "rpc/grpc_coordinator_client.h"
 #include "rpc/grpc_shard_transport.h"
 #include "rpc/rpc.h"
@@ -49,32 +50,13 @@ void OnDrain(int signal) {
   g_drain.store(signal);
 }
 
-void InstallDrainHandlers() {
-  struct sigaction action = {};
-  action.sa_handler = OnDrain;
-  sigemptyset(&action.sa_mask);
-  for (int signal : {SIGTERM, SIGINT, SIGHUP}) {
-    sigaction(signal, &action, nullptr);
-  }
-}
-
 // Tells the coordinator that this worker leaves for good (drained), with
 // its progress so far; the job goes on without it.
-void Leave(CoordinatorClient& coordinator, const std::string& job_id,
-           int32_t id, int32_t incarnation,
-           const v1::WorkerProgress& progress) {
-  v1::HeartbeatRequest request;
-  request.set_job_id(job_id);
-  request.set_role(v1::WORKER);
-  request.set_id(id);
-  request.set_incarnation(incarnation);
-  *request.mutable_progress() = progress;
-  request.set_leaving(true);
-  absl::StatusOr<v1::HeartbeatResponse> answer = coordinator.Heartbeat(request);
-  if (!answer.ok()) {
+void Leave(HeartbeatLoop& loop, int32_t id) {
+  if (absl::Status told = loop.Leave(); !told.ok()) {
     LOG(WARNING) << "worker " << id
                  << ": could not tell the coordinator that it leaves: "
-                 << answer.status().message();
+                 << told.message();
   }
 }
 
@@ -243,7 +225,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
     LOG(WARNING) << "worker " << id << ": " << strsignal(signal)
                  << ": drained after " << progress.steps()
                  << " steps; the job goes on without it";
-    Leave(coordinator, peer.job_id, id, registration.incarnation(), progress);
+    Leave(loop, id);
     return absl::OkStatus();
   }
   if (ExplicitExitCode(trained) == kExitDiverged) {
@@ -267,8 +249,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
     if (g_drain.load() != 0) {
       LOG(WARNING) << "worker " << id << ": " << strsignal(g_drain.load())
                    << " after its last step: leaving";
-      Leave(coordinator, peer.job_id, id, registration.incarnation(),
-            trainer->Progress());
+      Leave(loop, id);
       return absl::OkStatus();
     }
   }
@@ -283,7 +264,7 @@ int64_t BeatEverySteps(const v1::JobConfig& config, int workers) {
 }
 
 int RunWorker(const WorkerRoleOptions& options) {
-  InstallDrainHandlers();
+  OnStopSignals(OnDrain);
   absl::Status status = Work(options);
   if (status.ok()) return kExitOk;
   LOG(ERROR) << "worker: " << status.message();

@@ -475,25 +475,12 @@ void Coordinator::WorkerLeftLocked(MemberState* worker) {
   worker->drained = true;
   ++workers_drained_;
   ++changes_;
-  const int32_t id = worker->member.id();
-  if (!worker->progress.done()) {
-    // The shards stop waiting for it (BSP, SSP) and refuse its pushes.
-    lost_workers_.push_back(id);
-    examples_skipped_ += std::max<int64_t>(
-        0, WorkerExamples(options_, id) - worker->progress.examples());
-  }
-  LOG(INFO) << "worker " << id << " (pid " << worker->member.pid()
+  LOG(INFO) << "worker " << worker->member.id() << " (pid "
+            << worker->member.pid()
             << ") was drained; the job goes on without it";
-  const bool none_left =
-      std::all_of(workers_.begin(), workers_.end(), [](const MemberState& w) {
-        return (w.drained || w.lost) && !w.progress.done();
-      });
-  if (none_left) {
-    EndLocked(v1::FAILED,
-              absl::StrCat("every worker left or was lost; the last, worker ",
-                           id, ", was drained"),
-              kExitJobFailed);
-  }
+  RemoveWorkerLocked(
+      *worker, absl::StrCat("worker ", worker->member.id(), " was drained"),
+      kExitJobFailed);
 }
 
 void Coordinator::WorkerSilentLocked(MemberState* worker, absl::Time now) {
@@ -501,35 +488,46 @@ void Coordinator::WorkerSilentLocked(MemberState* worker, absl::Time now) {
   const v1::ClusterConfig& cluster = options_.config.cluster();
   // Nothing left to lose, or gone for good.
   if (worker->progress.done() || worker->drained) return;
+  const std::string silent = absl::StrCat(
+      "worker ", id, " (pid ", worker->member.pid(), ") sent no heartbeat for ",
+      absl::FormatDuration(now - worker->last_seen));
   if (!worker->lost) {
     worker->lost = true;
     worker->lost_at = now;
     ++changes_;
     if (policy() == v1::CONTINUE) {
-      lost_workers_.push_back(id);
-      examples_skipped_ += std::max<int64_t>(
-          0, WorkerExamples(options_, id) - worker->progress.examples());
+      RemoveWorkerLocked(*worker, silent, kExitPeerLost);
+      return;
     }
   }
-  const std::string silent = absl::StrCat(
-      "worker ", id, " (pid ", worker->member.pid(), ") sent no heartbeat for ",
-      absl::FormatDuration(now - worker->last_seen));
-  if (policy() == v1::CONTINUE) {
-    const bool all_lost =
-        std::all_of(workers_.begin(), workers_.end(),
-                    [](const MemberState& w) { return w.lost; });
-    if (all_lost) {
-      EndLocked(v1::FAILED,
-                absl::StrCat("every worker was lost; last: ", silent),
-                kExitPeerLost);
-    }
-  } else if (now - worker->lost_at >
-             absl::Seconds(cluster.registration_timeout_seconds())) {
+  if (policy() != v1::CONTINUE &&
+      now - worker->lost_at >
+          absl::Seconds(cluster.registration_timeout_seconds())) {
     EndLocked(v1::FAILED,
               absl::StrCat(silent, ", and no process replaced it within ",
                            cluster.registration_timeout_seconds(),
                            "s (cluster.registration_timeout_seconds)"),
               kExitPeerLost);
+  }
+}
+
+void Coordinator::RemoveWorkerLocked(const MemberState& worker,
+                                     const std::string& why, int exit_code) {
+  if (!worker.progress.done()) {
+    // The shards stop waiting for it (BSP, SSP) and refuse its pushes.
+    const int32_t id = worker.member.id();
+    lost_workers_.push_back(id);
+    examples_skipped_ += std::max<int64_t>(
+        0, WorkerExamples(options_, id) - worker.progress.examples());
+  }
+  const bool none_left =
+      std::all_of(workers_.begin(), workers_.end(), [](const MemberState& w) {
+        return (w.drained || w.lost) && !w.progress.done();
+      });
+  if (none_left) {
+    EndLocked(v1::FAILED,
+              absl::StrCat("every worker left or was lost; last: ", why),
+              exit_code);
   }
 }
 

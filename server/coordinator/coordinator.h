@@ -242,6 +242,12 @@ class Coordinator {
   // A worker silent past the heartbeat timeout, as the policy says.
   void WorkerSilentLocked(MemberState* worker, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A worker the job goes on without (drained, or lost under CONTINUE):
+  // the shards stop waiting for it and refuse its pushes, and the rest of
+  // its data shard is skipped. Fails the job, with `exit_code` and `why`,
+  // once no worker is left to train.
+  void RemoveWorkerLocked(const MemberState& worker, const std::string& why,
+                          int exit_code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::WorkerFailurePolicy policy() const {
     return options_.config.cluster().on_worker_failure();
   }

@@ -23,10 +23,7 @@ start_training() {
 }
 
 finish() {
-  set +e
-  wait "$LOCAL_PID"
-  code=$?
-  set -e
+  wait_local
   expect_no_children
 }
 

@@ -210,12 +210,6 @@ TEST_F(WorkerFailureTest, ALiveWorkersIdIsNotHandedOut) {
   }
 }
 
-}  // namespace
-}  // namespace descent
-
-namespace descent {
-namespace {
-
 // A drained worker (HeartbeatRequest.leaving: SIGTERM) leaves for good under
 // every policy, RESTART included: the shards stop waiting for it, its id is
 // not handed out again, its silence fails nothing, the job ends when the
@@ -260,6 +254,28 @@ TEST_F(WorkerFailureTest, TheJobFailsWhenEveryWorkerHasLeft) {
   }
   EXPECT_EQ(coordinator_->state(), v1::FAILED);
   EXPECT_THAT(coordinator_->Status().error(), HasSubstr("every worker left"));
+}
+
+// One worker drained and the other lost (CONTINUE): nobody is left to
+// train, so the job fails rather than ending SUCCEEDED untrained.
+TEST_F(WorkerFailureTest, ADrainedAndALostWorkerLeaveNobodyToTrain) {
+  Build(v1::CONTINUE);
+  v1::HeartbeatRequest leaving;
+  leaving.set_job_id("job-1");
+  leaving.set_role(v1::WORKER);
+  leaving.set_id(0);
+  leaving.set_leaving(true);
+  ASSERT_TRUE(coordinator_->Heartbeat(leaving).ok());
+  ASSERT_EQ(coordinator_->state(), v1::RUNNING);
+  now_ += absl::Seconds(11);  // worker 1 silent past the timeout
+  ASSERT_TRUE(BeatServer(0).ok());
+  ASSERT_TRUE(BeatServer(1).ok());
+  coordinator_->Tick();
+  EXPECT_EQ(coordinator_->state(), v1::FAILED);
+  EXPECT_EQ(coordinator_->exit_code(), kExitPeerLost);
+  EXPECT_THAT(coordinator_->Status().error(),
+              HasSubstr("every worker left or was lost; last: worker 1"));
+  EXPECT_EQ(coordinator_->Summary().examples_skipped(), 2 * 1000);
 }
 
 }  // namespace
