@@ -12,6 +12,25 @@
 
 namespace descent {
 
+namespace {
+
+// Refusals for what the call carries or who sends it: a client that gets
+// one and sends the same again is refused again, so it may wait.
+bool HeldInTarpit(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 void ParameterServerService::Attach(ParameterShard* shard, int index,
                                     std::string checkpoint_root) {
   index_ = index;
@@ -43,15 +62,28 @@ void ParameterServerService::ReportHealth(grpc::Server* server) {
 void ParameterServerService::Close() {
   if (grpc::Server* server = health_.load())
     SetServing(server, false, {v1::ParameterServer::service_full_name()});
+  tarpit_.Close();
   if (ParameterShard* shard = shard_.load()) shard->Close();
+}
+
+void ParameterServerService::FinishRefused(
+    grpc::ServerUnaryReactor* reactor, const grpc::Status& refused,
+    const google::protobuf::MessageLite& request) {
+  if (HeldInTarpit(refused.error_code()) &&
+      tarpit_.Hold(static_cast<int64_t>(request.ByteSizeLong()),
+                   [reactor, refused] { reactor->Finish(refused); })) {
+    return;
+  }
+  reactor->Finish(refused);
 }
 
 ParameterShard* ParameterServerService::ShardOrRefuse(
     const grpc::CallbackServerContext* context,
+    const google::protobuf::MessageLite& request,
     grpc::ServerUnaryReactor* reactor) {
   if (grpc::Status allowed = guard_.Check(*context); !allowed.ok()) {
     metrics_->rejected.Add({{"reason", "unauthenticated"}}).Increment();
-    reactor->Finish(allowed);
+    FinishRefused(reactor, allowed, request);
     return nullptr;
   }
   ParameterShard* shard = shard_.load();
@@ -68,7 +100,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Pull(
     v1::PullResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(context, reactor);
+  ParameterShard* shard = ShardOrRefuse(context, *request, reactor);
   if (shard == nullptr) return reactor;
   absl::Status status = shard->Pull(*request, response);
   if (status.ok()) {
@@ -76,10 +108,11 @@ grpc::ServerUnaryReactor* ParameterServerService::Pull(
     metrics_->pull_bytes.Increment(response->params().values().size() +
                                    response->rows().values().size());
     metrics_->pull_duration.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    reactor->Finish(grpc::Status::OK);
   } else {
     metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
+    FinishRefused(reactor, ToGrpcStatus(status), *request);
   }
-  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -88,7 +121,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
     v1::PushResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(context, reactor);
+  ParameterShard* shard = ShardOrRefuse(context, *request, reactor);
   if (shard == nullptr) return reactor;
   shard->Push(*request, response, [=](absl::Status status) {
     FinishPush(shard, reactor, status, *request, 0, response->version(), start);
@@ -101,7 +134,7 @@ grpc::ServerUnaryReactor* ParameterServerService::PushPull(
     v1::PushPullResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(context, reactor);
+  ParameterShard* shard = ShardOrRefuse(context, *request, reactor);
   if (shard == nullptr) return reactor;
   shard->PushPull(*request, response, [=](absl::Status status) {
     FinishPush(
@@ -131,10 +164,11 @@ void ParameterServerService::FinishPush(const ParameterShard* shard,
       metrics_->pulls.Increment();
       metrics_->pull_bytes.Increment(pulled_bytes);
     }
+    reactor->Finish(grpc::Status::OK);
   } else {
     metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
+    FinishRefused(reactor, ToGrpcStatus(status), request);
   }
-  reactor->Finish(ToGrpcStatus(status));
 }
 
 namespace {
@@ -168,7 +202,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Checkpoint(
     grpc::CallbackServerContext* context, const v1::CheckpointRequest* request,
     v1::CheckpointResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(context, reactor);
+  ParameterShard* shard = ShardOrRefuse(context, *request, reactor);
   if (shard == nullptr) return reactor;
   absl::Status refused = shard->ValidateCheckpoint(*request);
   if (refused.ok() && checkpoint_root_.empty()) {
@@ -181,7 +215,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Checkpoint(
   }
   if (!refused.ok()) {
     metrics_->rejected.Add({{"reason", RejectReason(refused)}}).Increment();
-    reactor->Finish(ToGrpcStatus(refused));
+    FinishRefused(reactor, ToGrpcStatus(refused), *request);
     return reactor;
   }
   const std::string path =

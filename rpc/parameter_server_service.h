@@ -9,8 +9,19 @@
 // on); until Attach() every call is answered UNAVAILABLE, which clients
 // retry (rejection reason "not_registered"). Its grpc.health.v1 status
 // (ReportHealth) tells the same: NOT_SERVING until Attach, SERVING while
-// the shard takes work, NOT_SERVING again from Close. Thread-safe; the
-// shard and metrics must outlive it.
+// the shard takes work, NOT_SERVING again from Close.
+//
+// A call refused for what it carries or who sends it (INVALID_ARGUMENT,
+// FAILED_PRECONDITION, OUT_OF_RANGE, PERMISSION_DENIED, UNAUTHENTICATED:
+// a malformed request, a wrong job, an unknown or lost worker, a wrong
+// token) is counted at once but answered only after the tarpit's delay
+// (refusal_tarpit.h; 500 ms by default), so that a client sending such
+// calls back to back cannot keep the shard busy refusing them. Past the
+// tarpit's bounds, and from Close, refusals are answered at once. Refusals
+// a well-formed worker may meet and retry (UNAVAILABLE, RESOURCE_EXHAUSTED)
+// and every accepted call are never delayed.
+//
+// Thread-safe; the shard and metrics must outlive it.
 #ifndef DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
 #define DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
 
@@ -23,6 +34,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 #include "descent/v1/ps.grpc.pb.h"
+#include "rpc/refusal_tarpit.h"
 #include "rpc/security.h"
 #include "rpc/server_options.h"
 #include "server/shard/parameter_shard.h"
@@ -33,9 +45,12 @@ class ParameterServerService final
     : public v1::ParameterServer::CallbackService {
  public:
   // Every call must carry `token` (rpc/security.h; empty: none needed).
-  ParameterServerService(ServerMetrics* metrics, std::string token)
-      : metrics_(metrics), guard_(std::move(token)) {}
-  // Waits for the checkpoints being written.
+  // Refused calls are held as `tarpit` says.
+  ParameterServerService(ServerMetrics* metrics, std::string token,
+                         RefusalTarpitOptions tarpit = {})
+      : metrics_(metrics), guard_(std::move(token)), tarpit_(tarpit) {}
+  // Waits for the checkpoints being written; answers the refusals still
+  // held.
   ~ParameterServerService() override;
 
   // Starts answering calls from `shard` (index `index` of the job), whose
@@ -53,8 +68,9 @@ class ParameterServerService final
   // From now on reports its state in `server`'s grpc.health.v1 (the server
   // this service is registered with): SERVING once attached.
   void ReportHealth(grpc::Server* server);
-  // Stops taking work (the job has ended): health NOT_SERVING, then the
-  // shard is closed (held answers UNAVAILABLE, later pushes refused).
+  // Stops taking work (the job has ended): health NOT_SERVING, refusals in
+  // the tarpit answered at once, then the shard is closed (held answers
+  // UNAVAILABLE, later pushes refused).
   void Close();
 
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
@@ -75,10 +91,17 @@ class ParameterServerService final
       v1::CheckpointResponse* response) override;
 
  private:
-  // The attached shard, or null after finishing the call UNAUTHENTICATED
-  // (without the job's token; counted) or UNAVAILABLE (not attached).
+  // The attached shard, or null after refusing the call UNAUTHENTICATED
+  // (without the job's token; counted, held in the tarpit) or UNAVAILABLE
+  // (not attached).
   ParameterShard* ShardOrRefuse(const grpc::CallbackServerContext* context,
+                                const google::protobuf::MessageLite& request,
                                 grpc::ServerUnaryReactor* reactor);
+  // Finishes the call with `refused` (not OK) now, or after the tarpit's
+  // delay if the code is one the tarpit holds and it has room.
+  void FinishRefused(grpc::ServerUnaryReactor* reactor,
+                     const grpc::Status& refused,
+                     const google::protobuf::MessageLite& request);
   // Records a finished push in the metrics and finishes the call.
   void FinishPush(const ParameterShard* shard,
                   grpc::ServerUnaryReactor* reactor, const absl::Status& status,
@@ -94,6 +117,7 @@ class ParameterServerService final
   std::vector<std::thread> writers_ ABSL_GUARDED_BY(writers_mu_);
   ServerMetrics* const metrics_;
   const TokenGuard guard_;
+  RefusalTarpit tarpit_;
 };
 
 }  // namespace descent

@@ -1,9 +1,10 @@
 // Who may talk to a descent server: the job token on every call of the
 // parameter-server and coordinator services (a stranger can neither push,
 // pull, register nor read the job's state, is counted, and changes
-// nothing), TLS with certificates this test makes with openssl (plaintext
-// refused, mTLS refuses a client without a certificate or with one of
-// another CA), and LoadRpcSecurity's errors.
+// nothing; a parameter server answers it late), TLS with certificates this
+// test makes with openssl (plaintext refused, mTLS refuses a client
+// without a certificate or with one of another CA), and LoadRpcSecurity's
+// errors.
 #include "rpc/security.h"
 
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/metrics.h"
 #include "common/storage/atomic_file.h"
 #include "descent/v1/coordinator.grpc.pb.h"
@@ -137,8 +139,12 @@ class TokenTest : public ::testing::Test {
 TEST_F(TokenTest, AStrangerCanNeitherPushNorPullAndIsCounted) {
   const std::string family = "descent_server_rejected_requests_total";
   EXPECT_EQ(Rejected(*registry_, family, "unauthenticated"), 0);
+  const absl::Time start = absl::Now();
   const grpc::Status missing = Push("");
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Answered after the tarpit's delay (refusal_tarpit.h): a stranger
+  // guessing tokens gets a couple of answers a second.
+  EXPECT_GE(absl::Now() - start, RefusalTarpitOptions().delay);
   const grpc::Status wrong = Push("right-token-0123456788");
   EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(wrong.error_message(), Not(HasSubstr(kToken)));

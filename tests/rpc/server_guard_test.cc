@@ -1,12 +1,16 @@
 // What a parameter server answers to calls from outside that no handler
 // should see, over real gRPC on 127.0.0.1: raw bytes that are no protobuf
 // (a hand-written client, grpc::GenericStub), unknown methods, requests
-// over the message limit; and what its grpc.health.v1 says as its shard is
-// attached and closed.
+// over the message limit; what its grpc.health.v1 says as its shard is
+// attached and closed; and how late it answers calls it refuses (the
+// tarpit: refused >= the delay, well-formed at once, no more held than its
+// cap, none held past Close).
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "common/metrics.h"
 #include "common/wire.h"
 #include "gmock/gmock.h"
@@ -25,7 +29,8 @@ using Health = grpc::health::v1::HealthCheckResponse;
 
 class ServerGuardTest : public ::testing::Test {
  protected:
-  void Start(int max_message_bytes = kMaxMessageBytes) {
+  void Start(int max_message_bytes = kMaxMessageBytes,
+             RefusalTarpitOptions tarpit = {}) {
     registry_ = MetricsRegistry::Create({{"role", "server"}});
     metrics_ = std::make_unique<ServerMetrics>(*registry_);
     ParameterShardOptions options;
@@ -34,7 +39,8 @@ class ServerGuardTest : public ::testing::Test {
     options.layout.Add({"w", {4}, InitRule::kZeros});
     options.optimizer.mutable_sgd()->set_learning_rate(1.0);
     shard_ = *ParameterShard::Create(std::move(options));
-    service_ = std::make_unique<ParameterServerService>(metrics_.get(), "");
+    service_ =
+        std::make_unique<ParameterServerService>(metrics_.get(), "", tarpit);
     RpcServerOptions server_options = service_->ServerOptions();
     server_options.max_receive_message_bytes = max_message_bytes;
     auto running = StartRpcServer("127.0.0.1:0", {service_.get()},
@@ -72,6 +78,49 @@ class ServerGuardTest : public ::testing::Test {
     grpc::health::v1::HealthCheckResponse response;
     EXPECT_TRUE(stub->Check(&context, request, &response).ok());
     return response.status();
+  }
+
+  // A PushPull of worker `worker` to the 4 parameters, sent at once; its
+  // answer and when it came arrive later.
+  struct Call {
+    grpc::ClientContext context;
+    v1::PushRequest request;
+    v1::PushPullResponse response;
+    grpc::Status status;
+    absl::Time sent;
+    absl::Duration took;
+    absl::Notification done;
+  };
+  std::unique_ptr<Call> SendPushPull(int32_t worker) {
+    auto call = std::make_unique<Call>();
+    SetDeadline(&call->context, absl::Seconds(60));
+    call->request.mutable_header()->set_job_id("job");
+    call->request.mutable_header()->set_worker_id(worker);
+    call->request.mutable_gradient()->set_values(std::string(16, '\0'));
+    call->request.set_examples(1);
+    call->sent = absl::Now();
+    Call* c = call.get();
+    v1::ParameterServer::NewStub(channel_)->async()->PushPull(
+        &c->context, &c->request, &c->response, [c](grpc::Status status) {
+          c->took = absl::Now() - c->sent;
+          c->status = std::move(status);
+          c->done.Notify();
+        });
+    return call;
+  }
+  grpc::Status PullAll() {
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(60));
+    v1::PullRequest request;
+    request.mutable_header()->set_job_id("job");
+    v1::PullResponse response;
+    return v1::ParameterServer::NewStub(channel_)->Pull(&context, request,
+                                                        &response);
+  }
+  // Waits until `n` calls have been refused for `reason` (counted just
+  // before they are held).
+  void AwaitRejected(const std::string& reason, double n) {
+    while (Rejected(reason) < n) absl::SleepFor(absl::Milliseconds(5));
   }
 
   double Rejected(const std::string& reason) {
@@ -137,6 +186,73 @@ TEST_F(ServerGuardTest, HealthIsServingOnlyWhileTheShardTakesWork) {
   EXPECT_EQ(HealthStatus("descent.v1.ParameterServer"), Health::SERVING);
   service_->Close();  // the job ended
   EXPECT_EQ(HealthStatus(), Health::NOT_SERVING);
+}
+
+RefusalTarpitOptions Tarpit(absl::Duration delay, int max_calls = 64) {
+  RefusalTarpitOptions tarpit;
+  tarpit.delay = delay;
+  tarpit.max_calls = max_calls;
+  return tarpit;
+}
+
+TEST_F(ServerGuardTest, RefusedCallsAreAnsweredLateWellFormedOnesAtOnce) {
+  const absl::Duration delay = absl::Seconds(2);
+  Start(kMaxMessageBytes, Tarpit(delay));
+  service_->Attach(shard_.get());
+  ASSERT_TRUE(PullAll().ok());                                 // connected
+  std::unique_ptr<Call> refused = SendPushPull(/*worker=*/7);  // no such one
+  AwaitRejected("unknown_worker", 1);
+  // Held refusals do not delay the shard's work.
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(PullAll().ok());
+  std::unique_ptr<Call> push = SendPushPull(/*worker=*/0);
+  push->done.WaitForNotification();
+  EXPECT_TRUE(push->status.ok()) << push->status.error_message();
+  EXPECT_LT(absl::Now() - start, delay);
+  refused->done.WaitForNotification();
+  EXPECT_EQ(refused->status.error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_GE(refused->took, delay);
+  // Counted once, and it changed nothing: only worker 0's push applied.
+  EXPECT_EQ(Rejected("unknown_worker"), 1);
+  EXPECT_EQ(shard_->version(), 1);
+  EXPECT_EQ(metrics_->pushes.Value(), 1);
+}
+
+TEST_F(ServerGuardTest, PastItsCapTheTarpitAnswersAtOnce) {
+  const absl::Duration delay = absl::Seconds(3);
+  Start(kMaxMessageBytes, Tarpit(delay, /*max_calls=*/2));
+  service_->Attach(shard_.get());
+  ASSERT_TRUE(PullAll().ok());
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 4; ++i) calls.push_back(SendPushPull(100 + i));
+  int late = 0, prompt = 0;
+  for (const std::unique_ptr<Call>& call : calls) {
+    call->done.WaitForNotification();
+    EXPECT_EQ(call->status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    if (call->took >= delay) ++late;
+    if (call->took < delay / 2) ++prompt;
+  }
+  EXPECT_EQ(late, 2);
+  EXPECT_EQ(prompt, 2);
+  EXPECT_EQ(Rejected("unknown_worker"), 4);
+  EXPECT_EQ(shard_->version(), 0);
+}
+
+TEST_F(ServerGuardTest, CloseAnswersHeldRefusalsAndShutdownDoesNotWait) {
+  const absl::Duration delay = absl::Seconds(60);
+  Start(kMaxMessageBytes, Tarpit(delay));
+  service_->Attach(shard_.get());
+  std::unique_ptr<Call> first = SendPushPull(100);
+  std::unique_ptr<Call> second = SendPushPull(101);
+  AwaitRejected("unknown_worker", 2);
+  const absl::Time start = absl::Now();
+  service_->Close();  // what the server role does before Shutdown
+  server_.server->Shutdown();
+  EXPECT_TRUE(first->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_TRUE(second->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_LT(absl::Now() - start, delay / 2);
+  EXPECT_EQ(first->status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 }  // namespace
