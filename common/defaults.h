@@ -27,6 +27,10 @@ inline constexpr double kRpcDeadlineSeconds = 10;
 inline constexpr int32_t kMaxWorkerRestarts = 3;
 inline constexpr int32_t kMaxServerRestarts = 3;
 inline constexpr int64_t kMaxSparseRowsPerShard = 10'000'000;
+// cluster.max_workers: num_workers plus this many slots for workers that
+// join the running job.
+inline constexpr int32_t kJoinSlots = 16;
+inline constexpr v1::LostWorkerData kLostWorkerData = v1::SPLIT;
 
 // ModelConfig. Networks: the activation of every layer, the initialization
 // of all but the output layer (always Xavier), and a convolution's stride.

@@ -107,7 +107,6 @@ Checkpointer::Checkpointer(CheckpointerOptions options)
                               : std::max<int64_t>(1, share.size());
     const int64_t per_epoch = (share.size() + batch - 1) / batch;
     steps_per_epoch_.push_back(per_epoch);
-    total_steps_.push_back(per_epoch * std::max(1, train.epochs()));
   }
   if (train.checkpoint().every_seconds() > 0) {
     next_time_ =
@@ -267,10 +266,16 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
   manifest.set_version(low);
   manifest.set_version_skew(high - low);
   if (bsp) {
-    // Every worker has done exactly min(version, its total) steps.
+    // Every configured worker has done exactly min(version, its total)
+    // steps; one that joined the running job counts what it reported.
     int64_t global = 0;
+    const std::vector<int64_t> totals = coordinator.TotalSteps();
     for (v1::WorkerCheckpoint& w : *manifest.mutable_workers()) {
-      const int64_t total = total_steps_[w.worker()];
+      if (w.worker() >= static_cast<int32_t>(totals.size())) {
+        global += w.step();
+        continue;
+      }
+      const int64_t total = totals[w.worker()];
       const int64_t per_epoch =
           std::max<int64_t>(1, steps_per_epoch_[w.worker()]);
       w.set_step(std::min(low, total));

@@ -105,9 +105,8 @@ class Checkpointer {
 
   const CheckpointerOptions options_;
   std::vector<std::unique_ptr<v1::ParameterServer::Stub>> stubs_;
-  // Steps per epoch and in all of each worker's data order.
+  // Steps per epoch of each configured worker's first split.
   std::vector<int64_t> steps_per_epoch_;
-  std::vector<int64_t> total_steps_;
   int64_t next_step_ = 0;
   absl::Time next_time_ = absl::InfiniteFuture();
   // The versions of the last checkpoint written (or resumed from), and N of

@@ -58,7 +58,11 @@ v1::HeartbeatRequest HeartbeatLoop::Request() const {
   request.set_job_id(options_.job_id);
   request.set_role(options_.role);
   request.set_id(options_.id);
-  if (options_.progress) *request.mutable_progress() = options_.progress();
+  if (options_.progress) {
+    if (std::optional<v1::WorkerProgress> p = options_.progress()) {
+      *request.mutable_progress() = *std::move(p);
+    }
+  }
   if (options_.version) request.set_version(options_.version());
   request.set_incarnation(options_.incarnation);
   return request;
@@ -68,6 +72,15 @@ absl::Status HeartbeatLoop::Leave() {
   v1::HeartbeatRequest request = Request();
   request.set_leaving(true);
   return options_.client->Heartbeat(request).status();
+}
+
+absl::StatusOr<v1::DataShare> HeartbeatLoop::AskShare(int32_t epoch) {
+  v1::HeartbeatRequest request = Request();
+  request.set_share_epoch(epoch);
+  absl::StatusOr<v1::HeartbeatResponse> answer =
+      options_.client->Heartbeat(request);
+  if (!answer.ok()) return answer.status();
+  return answer->share();
 }
 
 void HeartbeatLoop::Beat() {

@@ -11,6 +11,7 @@
 #define DESCENT_ROLES_HEARTBEAT_H_
 
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -30,8 +31,10 @@ class HeartbeatLoop {
     int32_t id = 0;
     absl::Duration interval = absl::Milliseconds(200);
     absl::Duration lost_after = absl::Seconds(10);
-    // Workers: returns the progress to report. May be empty.
-    std::function<v1::WorkerProgress()> progress;
+    // Workers: returns the progress to report, or nullopt while there is
+    // none yet (a replacement's counts go on from its predecessor's, so an
+    // empty report would go back). May be empty.
+    std::function<std::optional<v1::WorkerProgress>()> progress;
     // Servers: returns the shard's version to report. May be empty.
     std::function<int64_t()> version;
     // Workers: RegisterWorkerResponse.incarnation.
@@ -68,6 +71,10 @@ class HeartbeatLoop {
   // so far, that this worker leaves the job for good (drained,
   // HeartbeatRequest.leaving). Returns the coordinator's error, if any.
   absl::Status Leave();
+
+  // Workers: asks for this worker's DataShare of `epoch` (a heartbeat with
+  // share_epoch, its progress included).
+  absl::StatusOr<v1::DataShare> AskShare(int32_t epoch);
 
  private:
   // The heartbeat as this process sends it now.

@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   ParameterShardOptions options;
   options.job_id = std::move(resolved.job_id);
   options.num_workers = resolved.num_workers;
+  options.max_workers = resolved.max_workers;
   options.range = {static_cast<int64_t>(registration.begin()),
                    static_cast<int64_t>(registration.end())};
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
@@ -234,6 +235,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
   heartbeat.lost_after = peer.heartbeat_timeout;
   heartbeat.version = [&shard] { return shard->version(); };
   heartbeat.on_answer = [&shard](const v1::HeartbeatResponse& answer) {
+    for (int32_t worker : answer.joined_workers()) shard->WorkerJoined(worker);
     for (int32_t worker : answer.lost_workers()) shard->WorkerLost(worker);
   };
   HeartbeatLoop loop(std::move(heartbeat));

@@ -22,6 +22,7 @@
 #include "common/ps_client.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
+#include "roles/epoch_shares.h"
 #include "roles/heartbeat.h"
 #include "roles/metrics_server.h"
 #include "roles/stop_signals.h"
@@ -74,22 +75,18 @@ absl::StatusOr<v1::RegisterWorkerResponse> Register(
       request, absl::Seconds(defaults::kRegistrationTimeoutSeconds));
 }
 
-// Reads only this worker's contiguous share of the training set.
-absl::StatusOr<Examples> LoadShard(const v1::RegisterWorkerResponse& r) {
-  ASSIGN_OR_RETURN(Examples shard,
-                   DataSource(r.config())
-                       .LoadTrainShard(r.data_shard(), r.num_data_shards()));
-  if (!shard.is_sparse() && shard.num_features() != r.num_features()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("data: training examples have ", shard.num_features(),
-                     " features but the test set has ", r.num_features()));
-  }
-  if (shard.size() == 0) {
+// The examples of this worker's first epoch: its share of the training
+// set, which it alone reads.
+absl::StatusOr<EpochData> FirstEpoch(EpochShares& shares,
+                                     const v1::RegisterWorkerResponse& r) {
+  ASSIGN_OR_RETURN(std::optional<EpochData> first,
+                   shares.Epoch(r.first_epoch()));
+  if (!first.has_value() || first->size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "worker ", r.worker_id(), " got an empty data shard: ",
         "fewer examples than the ", r.num_data_shards(), " workers"));
   }
-  return shard;
+  return *first;
 }
 
 absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
@@ -143,8 +140,10 @@ absl::Status Work(const WorkerRoleOptions& options) {
   absl::StatusOr<v1::RegisterWorkerResponse> registered =
       Register(coordinator, *metrics_server, options.worker_id);
   if (absl::IsInvalidArgument(registered.status()) ||
-      absl::IsAlreadyExists(registered.status())) {
-    // Only a --worker_id the job cannot grant is refused so.
+      absl::IsAlreadyExists(registered.status()) ||
+      absl::IsFailedPrecondition(registered.status())) {
+    // A --worker_id the job cannot grant, or a job that takes no (more)
+    // workers: its last epoch, every id taken, no longer registering.
     return WithExitCode(registered.status(), kExitUsage);
   }
   if (!registered.ok()) return registered.status();
@@ -162,7 +161,6 @@ absl::Status Work(const WorkerRoleOptions& options) {
   SetServing(health.server.get(), true);
 
   // Declared before the heartbeat loop, so they outlive its thread.
-  Examples data;
   std::unique_ptr<Model> model;
   std::unique_ptr<SparseModel> sparse_model;
   std::unique_ptr<PsClient> ps;
@@ -177,33 +175,40 @@ absl::Status Work(const WorkerRoleOptions& options) {
   heartbeat.id = id;
   heartbeat.lost_after = peer.heartbeat_timeout;
   heartbeat.incarnation = registration.incarnation();
-  heartbeat.progress = [&training] {
+  heartbeat.progress = [&training]() -> std::optional<v1::WorkerProgress> {
     const Trainer* trainer = training.load();
-    return trainer == nullptr ? v1::WorkerProgress() : trainer->Progress();
+    if (trainer == nullptr) return std::nullopt;
+    return trainer->Progress();
   };
   HeartbeatLoop loop(std::move(heartbeat));
 
-  ASSIGN_OR_RETURN(data, LoadShard(registration));
+  EpochShares shares(&loop, config, registration.num_features(),
+                     peer.registration_timeout);
+  ASSIGN_OR_RETURN(const EpochData first, FirstEpoch(shares, registration));
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
-  const ResolvedTrain train = ResolveTrain(config, data.size());
+  const ResolvedTrain train = ResolveTrain(config, first.size());
   TrainerOptions trainer_options = TrainerOptionsOf(train, id);
   trainer_options.start_step = registration.start_step();
+  trainer_options.first_epoch = registration.first_epoch();
+  trainer_options.clock_offset = registration.clock_offset();
   ASSIGN_OR_RETURN(
       ps, ConnectShards(coordinator, registration, peer, options.security));
-  LOG(INFO) << "worker " << id << " trains on " << data.size() << " examples, "
+  LOG(INFO) << "worker " << id << " trains on " << first.size()
+            << " examples from epoch " << registration.first_epoch() << ", "
             << train.batch_size << " a step";
-  if (data.is_sparse()) {
+  if (first.sparse != nullptr) {
     ASSIGN_OR_RETURN(sparse_model, CreateSparseModel(config.model(), shape,
                                                      train.batch_size));
-    trainer = std::make_unique<Trainer>(trainer_options, sparse_model.get(),
-                                        ps.get(), &data.sparse(), &metrics);
+    trainer =
+        std::make_unique<Trainer>(trainer_options, sparse_model.get(), ps.get(),
+                                  &shares, first.sparse, &metrics);
   } else {
     ASSIGN_OR_RETURN(model, CreateModel(config.model(), shape, train.batch_size,
                                         ResolveThreads(train.threads,
                                                        options.local_workers)));
     trainer = std::make_unique<Trainer>(trainer_options, model.get(), ps.get(),
-                                        &data.dense(), &metrics);
+                                        &shares, first.dense, &metrics);
   }
   training.store(trainer.get());
   // A heartbeat each time this worker's steps pass its share of an

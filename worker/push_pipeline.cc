@@ -4,12 +4,8 @@
 
 namespace descent {
 
-PushPipeline::PushPipeline(PsClient* ps, bool overlap, int64_t total_steps,
-                           OnPushed on_pushed)
-    : ps_(ps),
-      overlap_(overlap),
-      total_steps_(total_steps),
-      on_pushed_(std::move(on_pushed)) {
+PushPipeline::PushPipeline(PsClient* ps, bool overlap, OnPushed on_pushed)
+    : ps_(ps), overlap_(overlap), on_pushed_(std::move(on_pushed)) {
   if (overlap_) incoming_.resize(ps->num_parameters());
 }
 
@@ -25,8 +21,7 @@ absl::Status PushPipeline::Await() {
 absl::Status PushPipeline::Push(const Step& step, const float* grad,
                                 std::vector<float>* params,
                                 const PsClient::Rows* rows) {
-  const PsClient::Step clock{step.step, step.examples,
-                             step.step + 1 == total_steps_};
+  const PsClient::Step clock{step.step, step.examples, step.last};
   if (!overlap_) {
     ps_->StartPushPull(clock, grad, params->data(), rows);
     in_flight_ = step;

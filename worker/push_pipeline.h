@@ -31,18 +31,17 @@ class PushPipeline {
  public:
   // What a push carries beside the gradient, and what its report says.
   struct Step {
-    int64_t step = 0;
+    int64_t step = 0;  // the worker's clock (RequestHeader.step)
     int examples = 0;
     float loss = 0;
     double compute_seconds = 0;
+    bool last = false;  // the worker's last push: the shards stop waiting
   };
   using OnPushed =
       std::function<void(const Step& step, const PsClient::Transfer& transfer)>;
 
-  // `ps` must outlive the pipeline; its last push (step total_steps - 1)
-  // tells the shards it is the worker's last.
-  PushPipeline(PsClient* ps, bool overlap, int64_t total_steps,
-               OnPushed on_pushed);
+  // `ps` must outlive the pipeline.
+  PushPipeline(PsClient* ps, bool overlap, OnPushed on_pushed);
 
   // Sends `grad` (and rows, as PsClient::PushPull). `grad` and the row
   // gradients may be reused on return; *params (P floats) is where the next
@@ -60,7 +59,6 @@ class PushPipeline {
 
   PsClient* const ps_;
   const bool overlap_;
-  const int64_t total_steps_;
   const OnPushed on_pushed_;
   // Overlap: the parameters the push in flight brings, and its step.
   std::vector<float> incoming_;

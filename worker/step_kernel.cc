@@ -16,6 +16,7 @@ class DenseKernel final : public StepKernel {
         targets_(max_batch) {}
 
   int64_t num_examples() const override { return data_->num_examples; }
+  void SetData(const EpochData& data) override { data_ = data.dense; }
   const ParamLayout& layout() const override { return model_->layout(); }
   bool has_rows() const override { return false; }
 
@@ -42,7 +43,7 @@ class DenseKernel final : public StepKernel {
 
  private:
   Model* const model_;
-  const Dataset* const data_;
+  const Dataset* data_;
   BatchSpan next_;
   std::vector<float> features_;
   std::vector<int32_t> labels_;
@@ -69,6 +70,7 @@ class SparseKernel final : public StepKernel {
       : model_(model), data_(data), width_(model->table().row_width) {}
 
   int64_t num_examples() const override { return data_->num_examples; }
+  void SetData(const EpochData& data) override { data_ = data.sparse; }
   const ParamLayout& layout() const override { return model_->dense_layout(); }
   bool has_rows() const override { return true; }
 
@@ -150,7 +152,7 @@ class SparseKernel final : public StepKernel {
   }
 
   SparseModel* const model_;
-  const SparseDataset* const data_;
+  const SparseDataset* data_;
   const int width_;
   // The current batch and the next; Compute swaps them.
   SparseBuffers buffers_[2];

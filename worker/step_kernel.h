@@ -27,6 +27,7 @@
 #include "common/optim/clipping.h"
 #include "common/ps_client.h"
 #include "worker/batch_order.h"
+#include "worker/epoch_source.h"
 
 namespace descent {
 
@@ -34,8 +35,11 @@ class StepKernel {
  public:
   virtual ~StepKernel() = default;
 
-  // Examples in the worker's shard.
+  // Examples in the worker's shard (of the epoch SetData gave).
   virtual int64_t num_examples() const = 0;
+  // The examples the batches given to SetNext from now on index: dense
+  // data for a dense kernel, sparse for a sparse one (same features).
+  virtual void SetData(const EpochData& data) = 0;
   // The dense parameters' layout.
   virtual const ParamLayout& layout() const = 0;
   // True for sparse models: the gradient has a row part, "sparse_rows".

@@ -5,6 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "common/exit_codes.h"
+#include "common/status_macros.h"
 
 namespace descent {
 namespace {
@@ -35,51 +36,103 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
     : Trainer(options,
               DenseStepKernel(model, data,
                               ResolvedBatch(options, data->num_examples)),
-              ps, metrics) {}
+              ps, nullptr, FixedEpochs({data, nullptr}, options.epochs),
+              metrics) {}
 
 Trainer::Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,
                  const SparseDataset* data, WorkerMetrics* metrics)
-    : Trainer(options, SparseStepKernel(model, data), ps, metrics) {}
+    : Trainer(options, SparseStepKernel(model, data), ps, nullptr,
+              FixedEpochs({nullptr, data}, options.epochs), metrics) {}
+
+Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
+                 EpochSource* epochs, const Dataset* first,
+                 WorkerMetrics* metrics)
+    : Trainer(options,
+              DenseStepKernel(model, first,
+                              ResolvedBatch(options, first->num_examples)),
+              ps, epochs, nullptr, metrics) {}
+
+Trainer::Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,
+                 EpochSource* epochs, const SparseDataset* first,
+                 WorkerMetrics* metrics)
+    : Trainer(options, SparseStepKernel(model, first), ps, epochs, nullptr,
+              metrics) {}
 
 Trainer::Trainer(TrainerOptions options, std::unique_ptr<StepKernel> kernel,
-                 PsClient* ps, WorkerMetrics* metrics)
+                 PsClient* ps, EpochSource* epochs,
+                 std::unique_ptr<EpochSource> owned, WorkerMetrics* metrics)
     : options_(options),
       kernel_(std::move(kernel)),
-      order_(kernel_->num_examples(), options.batch_size, options.epochs,
-             options.seed, options.worker_id),
+      owned_epochs_(std::move(owned)),
+      epochs_(epochs != nullptr ? epochs : owned_epochs_.get()),
       ps_(ps),
       metrics_(metrics),
       checks_(CheckOptions(options), kernel_->layout(), kernel_->has_rows(),
               metrics),
       pipeline_(ps, options.overlap && !kernel_->has_rows(),
-                order_.total_steps(),
                 [this](const PushPipeline::Step& step,
                        const PsClient::Transfer& transfer) {
                   Pushed(step, transfer);
                 }),
       params_(ps->num_parameters()),
       grad_(ps->num_parameters()) {
-  absl::MutexLock lock(&mu_);
-  const int64_t start = std::min(options_.start_step, order_.total_steps());
-  progress_.set_steps(start);
-  progress_.set_examples(order_.ExamplesBefore(start));
-  for (const std::string& layer : checks_.layers()) {
-    progress_.add_gradient_norm_layers(layer);
-    progress_.add_gradient_norm_sums(0);
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& layer : checks_.layers()) {
+      progress_.add_gradient_norm_layers(layer);
+      progress_.add_gradient_norm_sums(0);
+    }
+  }
+  positioned_ = Position();
+}
+
+absl::StatusOr<Trainer::Span> Trainer::SpanFrom(int epoch, int64_t first_step) {
+  for (;; ++epoch) {
+    ASSIGN_OR_RETURN(std::optional<EpochData> data, epochs_->Epoch(epoch));
+    Span span;
+    span.first_step = first_step;
+    if (!data.has_value()) return span;  // epoch -1: past the last
+    if (data->size() == 0) continue;     // no examples for it this epoch
+    span.epoch = epoch;
+    span.data = *data;
+    span.order = std::make_unique<BatchOrder>(data->size(), options_.batch_size,
+                                              epoch + 1, options_.seed,
+                                              options_.worker_id);
+    span.steps = span.order->steps_per_epoch();
+    return span;
   }
 }
 
-int64_t Trainer::FirstStep() const {
-  return std::clamp<int64_t>(options_.start_step, 0, order_.total_steps());
+absl::Status Trainer::Position() {
+  int64_t remaining = std::max<int64_t>(0, options_.start_step);
+  int64_t examples = 0;
+  ASSIGN_OR_RETURN(current_, SpanFrom(options_.first_epoch, 0));
+  while (current_.epoch >= 0 && remaining >= current_.steps) {
+    remaining -= current_.steps;
+    examples += current_.data.size();
+    ASSIGN_OR_RETURN(current_, SpanFrom(current_.epoch + 1,
+                                        current_.first_step + current_.steps));
+  }
+  if (current_.epoch < 0) remaining = 0;
+  local_ = remaining;
+  if (current_.epoch >= 0) {
+    kernel_->SetData(current_.data);
+    examples += std::min<int64_t>(local_ * current_.order->batch_size(),
+                                  current_.data.size());
+  }
+  absl::MutexLock lock(&mu_);
+  progress_.set_steps(current_.first_step + local_);
+  progress_.set_examples(examples);
+  return absl::OkStatus();
 }
 
 absl::Status Trainer::PullFirst() {
   const absl::Time start = absl::Now();
   PsClient::Transfer transfer;
-  const int64_t first = FirstStep();
-  if (first < order_.total_steps()) kernel_->SetNext(order_.Batch(first));
+  if (current_.epoch >= 0) kernel_->SetNext(current_.Batch(local_));
   absl::Status pulled =
-      ps_->Pull(first, params_.data(), &transfer, kernel_->PullRows());
+      ps_->Pull(options_.clock_offset + current_.first_step + local_,
+                params_.data(), &transfer, kernel_->PullRows());
   if (!pulled.ok()) return pulled;
   if (metrics_ != nullptr) {
     metrics_->pull_duration.Observe(SecondsSince(start));
@@ -89,6 +142,7 @@ absl::Status Trainer::PullFirst() {
 }
 
 absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
+  if (!positioned_.ok()) return positioned_;
   absl::Status pulled = PullFirst();
   if (!pulled.ok()) return pulled;
   absl::Status trained = Train(should_stop);
@@ -101,21 +155,41 @@ absl::Status Trainer::Run(const std::function<bool()>& should_stop) {
 }
 
 absl::Status Trainer::Train(const std::function<bool()>& should_stop) {
-  for (int64_t step = FirstStep(); step < order_.total_steps(); ++step) {
-    if (should_stop()) return absl::CancelledError("training stopped");
-    absl::Status status = Step(step);
-    if (!status.ok()) return status;
+  while (current_.epoch >= 0) {
+    for (; local_ < current_.steps; ++local_) {
+      if (should_stop()) return absl::CancelledError("training stopped");
+      absl::Status status = Step(local_);
+      if (!status.ok()) return status;
+    }
+    current_ = std::move(next_);
+    next_ = Span();
+    local_ = 0;
   }
   return absl::OkStatus();
 }
 
-absl::Status Trainer::Step(int64_t step) {
+absl::Status Trainer::Step(int64_t i) {
   const absl::Time start = absl::Now();
-  const int n = order_.Batch(step).size;
+  const int n = current_.Batch(i).size;
   const float loss = kernel_->Compute(params_.data(), grad_.data());
-  kernel_->SetNext(step + 1 < order_.total_steps() ? order_.Batch(step + 1)
-                                                   : BatchSpan{});
+  bool last = false;
+  if (i + 1 < current_.steps) {
+    kernel_->SetNext(current_.Batch(i + 1));
+  } else {
+    // The epoch's last step: the next epoch's examples, so that this push
+    // fetches its first batch's rows and knows whether it is the last.
+    ASSIGN_OR_RETURN(next_, SpanFrom(current_.epoch + 1,
+                                     current_.first_step + current_.steps));
+    last = next_.epoch < 0;
+    if (last) {
+      kernel_->SetNext(BatchSpan{});
+    } else {
+      kernel_->SetData(next_.data);
+      kernel_->SetNext(next_.Batch(0));
+    }
+  }
   const double compute_seconds = SecondsSince(start);
+  const int64_t step = current_.first_step + i;
   const GradientSpan dense{grad_.data(), static_cast<int64_t>(grad_.size())};
   const GradientSpan rows = kernel_->RowGradient();
   absl::StatusOr<double> norm = checks_.Check(step, loss, dense, rows);
@@ -126,8 +200,9 @@ absl::Status Trainer::Step(int64_t step) {
   }
   RecordNorms(*norm);
   checks_.Clip(dense, rows, *norm);
-  return pipeline_.Push({step, n, loss, compute_seconds}, grad_.data(),
-                        &params_, kernel_->PushRows());
+  return pipeline_.Push(
+      {options_.clock_offset + step, n, loss, compute_seconds, last},
+      grad_.data(), &params_, kernel_->PushRows());
 }
 
 void Trainer::RecordNorms(double total) {

@@ -14,6 +14,11 @@
 // while the worker computes step t + 1's gradient on the parameters it has,
 // which lack its own step-t update (push_pipeline.h).
 //
+// Epochs: the worker's examples of each epoch come from an EpochSource
+// (the same shard every epoch unless the job's membership changes); the
+// next epoch's are asked for during the last step of the one before, so
+// that step can already fetch the next batch's rows.
+//
 // Buffers are sized once; a step allocates nothing but what the transport
 // and a sparse batch's keys do. Run() is called from one thread; Progress()
 // may be called from any.
@@ -65,6 +70,11 @@ struct TrainerOptions {
   // A resumed job: the first step to train (the steps before were done
   // before the checkpoint); progress counts them as done.
   int64_t start_step = 0;
+  // The first epoch this worker trains (one that joined the running job:
+  // the epoch it joined at), and what its pushes add to their step
+  // (RequestHeader.step, the consistency gate's clock).
+  int first_epoch = 0;
+  int64_t clock_offset = 0;
 };
 
 class Trainer {
@@ -77,6 +87,15 @@ class Trainer {
   // A sparse model on sparse data.
   Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,
           const SparseDataset* data, WorkerMetrics* metrics);
+  // Epoch by epoch from `epochs` (options.epochs unused), whose first
+  // epoch's data is `first` (its sizes fix the buffers; a dense model's max
+  // batch must hold batch_size, or `first`'s size for batch_size 0). Not
+  // owned; must outlive the trainer.
+  Trainer(TrainerOptions options, Model* model, PsClient* ps,
+          EpochSource* epochs, const Dataset* first, WorkerMetrics* metrics);
+  Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,
+          EpochSource* epochs, const SparseDataset* first,
+          WorkerMetrics* metrics);
 
   // Pulls the parameters, then trains for the configured epochs. Returns
   // CANCELLED as soon as `should_stop` returns true (checked every step),
@@ -90,17 +109,32 @@ class Trainer {
   v1::WorkerProgress Progress() const;
 
  private:
-  Trainer(TrainerOptions options, std::unique_ptr<StepKernel> kernel,
-          PsClient* ps, WorkerMetrics* metrics);
+  // One epoch of the worker's: its examples and their order.
+  struct Span {
+    int epoch = -1;  // -1: past the last
+    EpochData data;
+    std::unique_ptr<BatchOrder> order;
+    int64_t steps = 0;       // in this epoch
+    int64_t first_step = 0;  // the worker's steps before it
+    BatchSpan Batch(int64_t i) const { return order->Batch(epoch * steps + i); }
+  };
 
-  // options_.start_step, within [0, total steps].
-  int64_t FirstStep() const;
+  Trainer(TrainerOptions options, std::unique_ptr<StepKernel> kernel,
+          PsClient* ps, EpochSource* epochs, std::unique_ptr<EpochSource> owned,
+          WorkerMetrics* metrics);
+
+  // The first epoch from `epoch` on with examples, starting at step
+  // `first_step` of the worker's; epoch -1 if none is left.
+  absl::StatusOr<Span> SpanFrom(int epoch, int64_t first_step);
+  // Finds the epoch and step options_.start_step falls in (current_,
+  // local_) and the progress before it.
+  absl::Status Position();
   // Pulls the parameters (and the first sparse batch's rows).
   absl::Status PullFirst();
   // Every step, after PullFirst.
   absl::Status Train(const std::function<bool()>& should_stop);
-  // One step: gradient, checks, clipping, push.
-  absl::Status Step(int64_t step);
+  // Step `i` of the current epoch: gradient, checks, clipping, push.
+  absl::Status Step(int64_t i);
   // Records the last checked step's gradient norms in the progress.
   void RecordNorms(double total);
   // A push's answer is in: metrics and progress.
@@ -109,7 +143,14 @@ class Trainer {
 
   const TrainerOptions options_;
   const std::unique_ptr<StepKernel> kernel_;
-  BatchOrder order_;
+  const std::unique_ptr<EpochSource> owned_epochs_;  // FixedEpochs, or null
+  EpochSource* const epochs_;
+  // The epoch being trained, its next step, and the epoch after.
+  Span current_;
+  int64_t local_ = 0;
+  Span next_;
+  // An error of the source met while positioning, returned by Run().
+  absl::Status positioned_;
   PsClient* const ps_;
   WorkerMetrics* const metrics_;
   StepChecks checks_;

@@ -56,6 +56,8 @@ std::optional<FieldProblem> CheckCluster(const v1::JobConfig& c) {
                    1000),
         OutOfRange("cluster.max_server_restarts", k.max_server_restarts(), 0,
                    1000),
+        OutOfRange("cluster.max_workers", k.max_workers(), k.num_workers(),
+                   k.num_workers() + 4096),
         OutOfRange("cluster.max_sparse_rows_per_shard",
                    static_cast<double>(k.max_sparse_rows_per_shard()), 1,
                    static_cast<double>(int64_t{1} << 40))}) {

@@ -110,6 +110,12 @@ void ApplyClusterDefaults(v1::ClusterConfig* cluster) {
   if (!cluster->has_max_worker_restarts()) {
     cluster->set_max_worker_restarts(kMaxWorkerRestarts);
   }
+  if (!cluster->has_max_workers()) {
+    cluster->set_max_workers(cluster->num_workers() + kJoinSlots);
+  }
+  if (cluster->lost_worker_data() == v1::LOST_WORKER_DATA_UNSPECIFIED) {
+    cluster->set_lost_worker_data(kLostWorkerData);
+  }
   if (!cluster->has_max_server_restarts()) {
     cluster->set_max_server_restarts(kMaxServerRestarts);
   }

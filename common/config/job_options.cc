@@ -67,6 +67,7 @@ ResolvedShard ResolveShard(const v1::JobConfig& config) {
   ResolvedShard shard;
   shard.job_id = config.job_id();
   shard.num_workers = config.cluster().num_workers();
+  shard.max_workers = config.cluster().max_workers();
   shard.num_shards = config.cluster().num_servers();
   shard.seed = config.train().seed();
   shard.optimizer = config.optimizer();

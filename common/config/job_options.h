@@ -83,6 +83,8 @@ struct ResolvedShard {
   std::string job_id;
   // Pushes from worker ids outside [0, num_workers) are refused.
   int32_t num_workers = 0;
+  // Workers that join the running job take ids up to max_workers - 1.
+  int32_t max_workers = 0;
   int num_shards = 0;
   // Initial values and sparse rows come from this seed (train.seed).
   uint64_t seed = 0;

@@ -665,17 +665,34 @@ absl::StatusOr<Examples> DataSource::LoadValidation() const {
 
 absl::StatusOr<Examples> DataSource::LoadTrainShard(int shard,
                                                     int num_shards) const {
+  return LoadTrain([&](int64_t n) {
+    return absl::StatusOr<IndexRange>(SplitEvenly(n, num_shards)[shard]);
+  });
+}
+
+absl::StatusOr<Examples> DataSource::LoadTrainRange(IndexRange range) const {
+  return LoadTrain([range](int64_t n) -> absl::StatusOr<IndexRange> {
+    if (range.begin < 0 || range.begin > range.end || range.end > n) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("data: training examples [", range.begin, ", ",
+                       range.end, ") are not within the training set's ", n));
+    }
+    return range;
+  });
+}
+
+absl::StatusOr<Examples> DataSource::LoadTrain(
+    const std::function<absl::StatusOr<IndexRange>(int64_t)>& range_of) const {
   if (ReadsIdxDirectly()) {
     const v1::IdxDataConfig& idx = data_.idx();
     ASSIGN_OR_RETURN(IndexRange all,
                      IdxRange(idx.train_images(), idx.max_train_examples()));
-    ASSIGN_OR_RETURN(
-        Dataset train,
-        ReadIdxTrain(idx, SplitEvenly(all.size(), num_shards)[shard]));
+    ASSIGN_OR_RETURN(IndexRange range, range_of(all.size()));
+    ASSIGN_OR_RETURN(Dataset train, ReadIdxTrain(idx, range));
     return Dense(std::move(train));
   }
   ASSIGN_OR_RETURN(Splits splits, LoadAll());
-  const IndexRange range = SplitEvenly(splits.train.size(), num_shards)[shard];
+  ASSIGN_OR_RETURN(const IndexRange range, range_of(splits.train.size()));
   if (splits.train.is_sparse()) {
     return Sparse(SliceRows(splits.train.sparse(), range));
   }

@@ -32,6 +32,7 @@
 #define DESCENT_COMMON_DATA_DATA_SOURCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -105,6 +106,9 @@ class DataSource {
   absl::StatusOr<Examples> LoadValidation() const;
   // Training examples SplitEvenly(N, num_shards)[shard].
   absl::StatusOr<Examples> LoadTrainShard(int shard, int num_shards) const;
+  // Training examples [range.begin, range.end) (validation examples
+  // excluded from the numbering); INVALID_ARGUMENT past the training set.
+  absl::StatusOr<Examples> LoadTrainRange(IndexRange range) const;
   // For synthetic data, the planted model; an empty PlantedModel otherwise.
   PlantedModel Planted() const;
 
@@ -118,6 +122,9 @@ class DataSource {
     std::vector<float> scaling_scale;
   };
   absl::StatusOr<Splits> LoadAll() const;
+  // The training examples range_of(training set size) names.
+  absl::StatusOr<Examples> LoadTrain(
+      const std::function<absl::StatusOr<IndexRange>(int64_t)>& range_of) const;
   absl::StatusOr<Splits> ReadDense() const;
   absl::StatusOr<Splits> ReadSparse() const;
   // Whole IDX files can be read by ranges without loading everything (not

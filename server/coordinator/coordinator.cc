@@ -76,13 +76,24 @@ CoordinatorOptions WithEvalInterval(CoordinatorOptions options) {
   return options;
 }
 
-// The examples worker `id` trains on over the job: its share, every epoch.
-int64_t WorkerExamples(const CoordinatorOptions& options, int32_t id) {
-  const int workers = std::max(1, options.config.cluster().num_workers());
-  const std::vector<IndexRange> shares =
-      SplitEvenly(options.train_examples, workers);
-  if (id < 0 || id >= static_cast<int32_t>(shares.size())) return 0;
-  return shares[id].size() * std::max(1, options.config.train().epochs());
+// Worker ids: the configured W, then cluster.max_workers' slots for
+// workers that join the running job.
+int MaxWorkers(const v1::ClusterConfig& cluster) {
+  return std::max(cluster.num_workers(), cluster.max_workers());
+}
+
+EpochPlans PlansOf(const CoordinatorOptions& options) {
+  const v1::JobConfig& config = options.config;
+  // A full-batch job's step is its worker's whole share: its split stays.
+  const bool split = config.cluster().lost_worker_data() != v1::DROP &&
+                     config.train().batch_size() > 0;
+  EpochPlans plans(options.train_examples, config.train().epochs(),
+                   config.cluster().num_workers(), split);
+  if (options.resume.has_value()) {
+    plans.Restore(
+        {options.resume->plans().begin(), options.resume->plans().end()});
+  }
+  return plans;
 }
 
 EvaluationTrackerOptions TrackerOptions(const CoordinatorOptions& options) {
@@ -103,11 +114,19 @@ Coordinator::Coordinator(CoordinatorOptions options)
                                 options_.config.cluster().num_servers())),
       created_(options_.clock()),
       schedule_(ScheduleOrZero(options_.config.optimizer())),
-      limits_(WorkerLimitsOf(options_.config, options_.train_examples)),
       servers_(options_.config.cluster().num_servers()),
-      workers_(options_.config.cluster().num_workers()),
+      workers_(MaxWorkers(options_.config.cluster())),
+      plans_(PlansOf(options_)),
       evaluations_(TrackerOptions(options_)) {
   if (options_.resume.has_value()) {
+    for (const v1::WorkerCheckpoint& saved : options_.resume->workers()) {
+      if (saved.worker() < 0 ||
+          saved.worker() >= options_.config.cluster().num_workers()) {
+        continue;
+      }
+      workers_[saved.worker()].first_epoch = saved.first_epoch();
+      workers_[saved.worker()].clock_offset = saved.clock_offset();
+    }
     evaluations_.Restore(
         {options_.resume->history().begin(), options_.resume->history().end()},
         options_.resume->next_evaluation_step());
@@ -152,10 +171,10 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
   response.set_num_classes(options_.num_classes);
   response.set_checkpoint_root(options_.checkpoint_root);
   if (options_.resume.has_value()) {
-    const std::vector<int64_t> totals = WorkerTotalSteps(options_);
     for (const v1::WorkerCheckpoint& saved : options_.resume->workers()) {
-      if (saved.worker() < static_cast<int32_t>(totals.size()) &&
-          saved.step() >= totals[saved.worker()]) {
+      if (saved.worker() >= 0 &&
+          saved.worker() < options_.config.cluster().num_workers() &&
+          saved.step() >= LimitsLocked(saved.worker()).steps) {
         response.add_done_workers(saved.worker());
       }
     }
@@ -179,22 +198,39 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   auto same = std::find_if(workers_.begin(), workers_.end(), [&](auto& w) {
     return w.registered && w.instance_id == request.instance_id();
   });
-  auto free = std::find_if(workers_.begin(), workers_.end(),
+  const auto configured =
+      workers_.begin() + options_.config.cluster().num_workers();
+  // A configured id first, then a dead worker's, then (once RUNNING) a
+  // joiner's.
+  auto free = std::find_if(workers_.begin(), configured,
                            [](auto& w) { return !w.registered; });
-  if (free == workers_.end()) {
+  if (free == configured) {
     free = std::find_if(workers_.begin(), workers_.end(),
                         [&](auto& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
                           return ReplaceableLocked(w, now);
                         });
   }
+  if (free == workers_.end() && state_ == v1::RUNNING && JoinableLocked()) {
+    free = std::find_if(configured, workers_.end(),
+                        [](auto& w) { return !w.registered; });
+  }
   if (request.has_requested_id() && same == workers_.end()) {
     const int32_t wanted = request.requested_id();
     if (wanted < 0 || wanted >= static_cast<int32_t>(workers_.size())) {
+      const int configured_workers = options_.config.cluster().num_workers();
       return absl::InvalidArgumentError(absl::StrCat(
           "worker id ", wanted, " is out of range: the job has ",
-          workers_.size(), " workers, ids 0..", workers_.size() - 1));
+          configured_workers, " workers, ids 0..", configured_workers - 1,
+          ", and ids up to ", workers_.size() - 1,
+          " for workers that join it (cluster.max_workers)"));
     }
     const MemberState& holder = workers_[wanted];
+    if (workers_.begin() + wanted >= configured && !holder.registered) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "worker id ", wanted, " is not one of the job's ",
+          options_.config.cluster().num_workers(),
+          " workers: start the worker without --worker_id to join the job"));
+    }
     if (holder.drained) {
       return absl::FailedPreconditionError(absl::StrCat(
           "worker id ", wanted, " was drained; the job goes on without it"));
@@ -223,17 +259,34 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
     free = workers_.begin() + wanted;
   }
   if (same == workers_.end() && free == workers_.end()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the job already has its ", workers_.size(), " workers"));
+    const int configured_workers = options_.config.cluster().num_workers();
+    if (state_ == v1::RUNNING && !JoinableLocked()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the job already has its ", configured_workers, " workers",
+          options_.config.train().batch_size() == 0
+              ? " and trains full batches (train.batch_size 0), whose split "
+                "cannot change"
+              : " and takes no more (cluster.max_workers)"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the job already has its ", configured_workers, " workers",
+        state_ == v1::RUNNING
+            ? absl::StrCat(" and ", workers_.size() - configured_workers,
+                           " that joined (cluster.max_workers ",
+                           workers_.size(), ")")
+            : "; workers may join once it runs"));
   }
   if (same == workers_.end() && !free->registered &&
-      state_ != v1::REGISTERING) {
+      state_ != v1::REGISTERING && free < configured) {
     return absl::FailedPreconditionError("the job is no longer registering");
   }
   MemberState& slot = same != workers_.end() ? *same : *free;
   const int32_t id = static_cast<int32_t>(&slot - workers_.data());
   const bool replacing = same == workers_.end() && slot.registered;
   if (replacing) ReplaceLocked(&slot);
+  if (same == workers_.end() && !slot.registered && free >= configured) {
+    RETURN_IF_ERROR(JoinLocked(&slot, now));
+  }
   slot.registered = true;
   slot.instance_id = request.instance_id();
   slot.last_seen = now;
@@ -251,6 +304,8 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   response.set_num_features(options_.num_features);
   response.set_num_classes(options_.num_classes);
   response.set_incarnation(slot.incarnation);
+  response.set_first_epoch(slot.first_epoch);
+  response.set_clock_offset(slot.clock_offset);
   if (slot.incarnation > 0) {
     response.set_start_step(slot.progress.steps());
   } else if (options_.resume.has_value()) {
@@ -321,6 +376,7 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
         absl::StrCat("unknown ", RoleName(request.role()), " ", request.id(),
                      ": register first"));
   }
+  member->seen_before = member->last_seen;
   member->last_seen = options_.clock();
   member->overdue = false;
   if (request.role() == v1::SERVER) member->version = request.version();
@@ -337,6 +393,10 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
   response.set_state(state_);
   if (request.role() == v1::SERVER) {
     for (int32_t lost : lost_workers_) response.add_lost_workers(lost);
+    for (int32_t joined : joined_workers_) response.add_joined_workers(joined);
+  }
+  if (request.role() == v1::WORKER && request.has_share_epoch()) {
+    *response.mutable_share() = ShareLocked(*member, request.share_epoch());
   }
   if (state_ == v1::FAILED || state_ == v1::INTERRUPTED) {
     response.set_exit_code(exit_code_);
@@ -372,8 +432,15 @@ absl::Status Coordinator::CheckHeartbeatLocked(
     }
     return absl::OkStatus();
   }
+  if (request.has_share_epoch() &&
+      (request.share_epoch() < 0 ||
+       request.share_epoch() > options_.config.train().epochs())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker ", id, ": share_epoch ", request.share_epoch(),
+        " is outside the job's epochs 0..", options_.config.train().epochs()));
+  }
   if (!request.has_progress()) return absl::OkStatus();
-  return CheckProgress(id, limits_[id], members[id].progress,
+  return CheckProgress(id, LimitsLocked(id), members[id].progress,
                        request.progress());
 }
 
@@ -416,9 +483,11 @@ Coordinator::MemberState* Coordinator::FindLocked(v1::Role role, int32_t id) {
 
 void Coordinator::StartIfCompleteLocked(absl::Time now) {
   auto registered = [](const MemberState& m) { return m.registered; };
+  const auto configured =
+      workers_.begin() + options_.config.cluster().num_workers();
   if (state_ == v1::REGISTERING &&
       std::all_of(servers_.begin(), servers_.end(), registered) &&
-      std::all_of(workers_.begin(), workers_.end(), registered)) {
+      std::all_of(workers_.begin(), configured, registered)) {
     state_ = v1::RUNNING;
     started_ = now;
     evaluations_.StartSchedule();
@@ -440,7 +509,7 @@ void Coordinator::Tick() {
                            cluster.registration_timeout_seconds(),
                            "s: ", count(servers_), " of ", servers_.size(),
                            " servers and ", count(workers_), " of ",
-                           workers_.size(), " workers registered"),
+                           cluster.num_workers(), " workers registered"),
               kExitPeerLost);
     return;
   }
@@ -449,7 +518,8 @@ void Coordinator::Tick() {
       absl::Seconds(cluster.heartbeat_timeout_seconds());
   for (std::vector<MemberState>* members : {&servers_, &workers_}) {
     for (MemberState& m : *members) {
-      if (m.drained) continue;  // gone for good, by request
+      // Gone for good, by request; or a joiner's slot nobody took.
+      if (m.drained || !m.registered) continue;
       if (now - m.last_seen > timeout / 2 && !m.overdue) {
         m.overdue = true;
         ++heartbeats_missed_;
@@ -514,15 +584,17 @@ void Coordinator::WorkerSilentLocked(MemberState* worker, absl::Time now) {
 void Coordinator::RemoveWorkerLocked(const MemberState& worker,
                                      const std::string& why, int exit_code) {
   if (!worker.progress.done()) {
-    // The shards stop waiting for it (BSP, SSP) and refuse its pushes.
+    // The shards stop waiting for it (BSP, SSP) and refuse its pushes; the
+    // rest of the epoch it is in goes untrained, and later epochs are split
+    // among the others (SPLIT) or skip its part (DROP).
     const int32_t id = worker.member.id();
     lost_workers_.push_back(id);
-    examples_skipped_ += std::max<int64_t>(
-        0, WorkerExamples(options_, id) - worker.progress.examples());
+    CurrentEpochLocked(worker);
+    plans_.Remove(id);
   }
   const bool none_left =
       std::all_of(workers_.begin(), workers_.end(), [](const MemberState& w) {
-        return (w.drained || w.lost) && !w.progress.done();
+        return !w.registered || ((w.drained || w.lost) && !w.progress.done());
       });
   if (none_left) {
     EndLocked(v1::FAILED,
@@ -543,10 +615,94 @@ bool Coordinator::AllWorkersDone() const {
 
 bool Coordinator::AllWorkersDoneLocked() const {
   const bool continuing = policy() == v1::CONTINUE;
-  return std::all_of(
-      workers_.begin(), workers_.end(), [continuing](const MemberState& w) {
-        return w.progress.done() || w.drained || (continuing && w.lost);
+  return std::all_of(workers_.begin(), workers_.end(),
+                     [continuing](const MemberState& w) {
+                       return !w.registered || w.progress.done() || w.drained ||
+                              (continuing && w.lost);
+                     });
+}
+
+bool Coordinator::JoinableLocked() const {
+  return static_cast<int>(workers_.size()) >
+             options_.config.cluster().num_workers() &&
+         options_.config.train().batch_size() > 0;
+}
+
+absl::Status Coordinator::JoinLocked(MemberState* worker, absl::Time now) {
+  const int32_t id = static_cast<int32_t>(worker - workers_.data());
+  const int first = plans_.next_epoch();
+  if (first >= plans_.epochs()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the job is in its last epoch (", plans_.epochs(),
+                     "): every epoch's data is already shared out, so there is "
+                     "nothing left for a new worker to train"));
+  }
+  // Its clock starts at the slowest training worker's, so that SSP does
+  // not hold the others back until it has caught up from 0.
+  int64_t slowest = -1;
+  for (const MemberState& w : workers_) {
+    if (!w.registered || w.lost || w.drained || w.progress.done()) continue;
+    const int64_t clock = w.clock_offset + w.progress.steps();
+    slowest = slowest < 0 ? clock : std::min(slowest, clock);
+  }
+  worker->first_epoch = first;
+  worker->clock_offset = std::max<int64_t>(0, slowest);
+  worker->joined_at = now;
+  plans_.Join(id);
+  joined_workers_.push_back(id);
+  ++changes_;
+  LOG(INFO) << "worker " << id << " joins the running job from epoch " << first
+            << " (clock " << worker->clock_offset << ")";
+  return absl::OkStatus();
+}
+
+WorkerLimits Coordinator::LimitsLocked(int32_t id) const {
+  return plans_.LimitsOf(id, options_.config.train().batch_size(),
+                         /*projected=*/true);
+}
+
+v1::DataShare Coordinator::ShareLocked(const MemberState& worker,
+                                       int32_t epoch) {
+  v1::DataShare share;
+  share.set_epoch(epoch);
+  const bool acknowledged = std::all_of(
+      servers_.begin(), servers_.end(), [&worker](const MemberState& s) {
+        return s.seen_before > worker.joined_at;
       });
+  if (worker.joined_at != absl::Time() && !acknowledged) return share;
+  share.set_ready(true);
+  const std::optional<IndexRange> part =
+      epoch < worker.first_epoch ? std::nullopt
+                                 : plans_.ShareOf(worker.member.id(), epoch);
+  if (!part.has_value()) {
+    share.set_none(true);
+    return share;
+  }
+  share.set_begin(part->begin);
+  share.set_end(part->end);
+  return share;
+}
+
+int Coordinator::CurrentEpochLocked(const MemberState& worker) {
+  int64_t before = 0;
+  int epoch = worker.first_epoch;
+  for (; epoch < plans_.epochs(); ++epoch) {
+    const std::optional<IndexRange> part =
+        plans_.ShareOf(worker.member.id(), epoch);
+    before += part.has_value() ? part->size() : 0;
+    if (before > worker.progress.examples()) break;
+  }
+  return epoch;
+}
+
+int64_t Coordinator::ExamplesSkippedLocked() const {
+  const int batch = options_.config.train().batch_size();
+  int64_t skipped = 0;
+  for (int32_t id : lost_workers_) {
+    skipped += std::max<int64_t>(0, plans_.LimitsOf(id, batch).examples -
+                                        workers_[id].progress.examples());
+  }
+  return skipped;
 }
 
 v1::Evaluation Coordinator::BeginEvaluation(bool final) {
@@ -584,7 +740,14 @@ bool Coordinator::RecordEvaluation(const v1::Evaluation& evaluation) {
 }
 
 void Coordinator::ConfirmDoneLocked(int64_t version) {
-  std::vector<int64_t> starts(limits_.size(), 0);
+  const bool bsp = options_.config.train().consistency() == v1::BSP;
+  // Under BSP a joiner's first push may miss its step (it computed on older
+  // parameters): only the configured workers count there.
+  const size_t counted =
+      bsp ? options_.config.cluster().num_workers() : workers_.size();
+  std::vector<int64_t> steps(counted, 0);
+  std::vector<int64_t> starts(counted, 0);
+  for (size_t w = 0; w < counted; ++w) steps[w] = workers_[w].progress.steps();
   if (options_.resume.has_value()) {
     for (const v1::WorkerCheckpoint& saved : options_.resume->workers()) {
       if (saved.worker() >= 0 &&
@@ -594,7 +757,7 @@ void Coordinator::ConfirmDoneLocked(int64_t version) {
     }
   }
   const int64_t expected =
-      UpdatesWhenDone(options_.config.train().consistency(), limits_, starts);
+      UpdatesWhenDone(options_.config.train().consistency(), steps, starts);
   if (version >= expected) return;
   ++progress_refused_;
   EndLocked(v1::FAILED,

@@ -51,6 +51,7 @@
 #include "common/optim/schedule.h"
 #include "descent/v1/checkpoint.pb.h"
 #include "descent/v1/coordinator.pb.h"
+#include "server/coordinator/epoch_plans.h"
 #include "server/coordinator/evaluation_tracker.h"
 #include "server/coordinator/progress_bounds.h"
 
@@ -102,7 +103,12 @@ class Coordinator {
 
   // Admits a worker and assigns it the next worker id and the data shard of
   // the same number. A retry with the same instance id gets the same id.
-  // FAILED_PRECONDITION once W workers are registered.
+  // Once RUNNING, a worker that asks for no id joins the job (elastic
+  // membership, cluster.max_workers): it gets the next id at or past W,
+  // trains from the first epoch whose split is not handed out yet
+  // (RegisterWorkerResponse.first_epoch), and every shard hears of it in its
+  // next heartbeat answer (joined_workers). FAILED_PRECONDITION once every
+  // id is taken, in the job's last epoch, or for full-batch jobs.
   //
   // Under cluster.on_worker_failure RESTART, a new process may take the id
   // of a worker that died: once the holder has been silent for
@@ -115,7 +121,10 @@ class Coordinator {
 
   // Records that a registered member is alive (and a worker's progress; a
   // progress reporting a divergence fails the job); answers with the job
-  // state and, once FAILED, the exit code and the error.
+  // state and, once FAILED, the exit code and the error. A worker's
+  // share_epoch gets its DataShare of that epoch (EpochPlans): not ready
+  // for a joiner until every shard has acknowledged it (answered one more
+  // heartbeat after the one that told it).
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(
       const v1::HeartbeatRequest& request);
 
@@ -202,9 +211,13 @@ class Coordinator {
   // The versions the servers last reported in their heartbeats, by shard
   // (0 before any).
   std::vector<int64_t> ShardVersions() const;
+  // The steps each configured worker takes over the job: its parts of the
+  // epoch plans, those not fixed yet as today's members would split them.
+  std::vector<int64_t> TotalSteps() const;
   // The coordinator's part of a checkpoint: global step, every worker's
   // progress (WorkerCheckpoint: `steps_per_epoch` of each worker's data
-  // order), the evaluations, the next boundary and the training time.
+  // order), the epoch plans, the evaluations, the next boundary and the
+  // training time.
   void FillCheckpoint(const std::vector<int64_t>& steps_per_epoch,
                       v1::CheckpointManifest* manifest) const;
 
@@ -226,6 +239,13 @@ class Coordinator {
     absl::Time lost_at;
     // Workers: drained (left for good, HeartbeatRequest.leaving).
     bool drained = false;
+    // Workers: RegisterWorkerResponse.first_epoch and clock_offset; when a
+    // worker that joined the running job did.
+    int32_t first_epoch = 0;
+    int64_t clock_offset = 0;
+    absl::Time joined_at;
+    // Servers: the heartbeat before the last.
+    absl::Time seen_before;
   };
 
   MemberState* FindLocked(v1::Role role, int32_t id)
@@ -265,6 +285,26 @@ class Coordinator {
   // (UpdatesWhenDone), so a forged "done" never ends it SUCCEEDED.
   void ConfirmDoneLocked(int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllWorkersDoneLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Workers may join the running job: cluster.max_workers above
+  // num_workers, and mini-batches (a full-batch job keeps its split).
+  bool JoinableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets up `worker` (id at or past W) as a worker that joins now.
+  absl::Status JoinLocked(MemberState* worker, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The bounds of worker `id`'s progress: its parts of the epoch plans,
+  // those not fixed yet projected with today's members.
+  WorkerLimits LimitsLocked(int32_t id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `worker`'s DataShare of `epoch`.
+  v1::DataShare ShareLocked(const MemberState& worker, int32_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The epoch `worker` trains in now, by its examples (fixing the plans up
+  // to it).
+  int CurrentEpochLocked(const MemberState& worker)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The examples handed out to workers the job went on without that they
+  // did not train on.
+  int64_t ExamplesSkippedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double WallSecondsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double TrainLossLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t GlobalStepLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -276,7 +316,6 @@ class Coordinator {
   const std::vector<v1::ShardInfo> shard_ranges_;  // addresses empty
   const absl::Time created_;
   const LearningRateSchedule schedule_;
-  const std::vector<WorkerLimits> limits_;  // by worker id
 
   mutable absl::Mutex mu_;
   // Protected by mu_:
@@ -286,19 +325,23 @@ class Coordinator {
   int64_t heartbeats_missed_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t progress_refused_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<MemberState> servers_ ABSL_GUARDED_BY(mu_);  // by shard
-  std::vector<MemberState> workers_ ABSL_GUARDED_BY(mu_);  // by worker id
-  absl::Time started_ ABSL_GUARDED_BY(mu_);                // entered RUNNING
-  absl::Time finished_ ABSL_GUARDED_BY(mu_);               // left RUNNING
+  // By worker id: W configured, then slots for joiners (max_workers).
+  std::vector<MemberState> workers_ ABSL_GUARDED_BY(mu_);
+  EpochPlans plans_ ABSL_GUARDED_BY(mu_);
+  // Workers that joined the running job, in order (HeartbeatResponse.
+  // joined_workers).
+  std::vector<int32_t> joined_workers_ ABSL_GUARDED_BY(mu_);
+  absl::Time started_ ABSL_GUARDED_BY(mu_);   // entered RUNNING
+  absl::Time finished_ ABSL_GUARDED_BY(mu_);  // left RUNNING
   EvaluationTracker evaluations_ ABSL_GUARDED_BY(mu_);
   // Whether early stopping ended the job.
   bool stopped_early_ ABSL_GUARDED_BY(mu_) = false;
   // Counts progress reports and state changes, for AwaitChange.
   int64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t changes_seen_ ABSL_GUARDED_BY(mu_) = 0;
-  // Worker failures: ids declared lost (CONTINUE), in order; the examples
-  // their shards will not train on; processes that replaced a dead worker.
+  // Worker failures: ids declared lost (CONTINUE) or drained before done,
+  // in order; processes that replaced a dead worker.
   std::vector<int32_t> lost_workers_ ABSL_GUARDED_BY(mu_);
-  int64_t examples_skipped_ ABSL_GUARDED_BY(mu_) = 0;
   int32_t worker_restarts_ ABSL_GUARDED_BY(mu_) = 0;
   int32_t workers_drained_ ABSL_GUARDED_BY(mu_) = 0;
   // Whether the evaluation begun last is the final one, which

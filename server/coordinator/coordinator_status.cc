@@ -46,8 +46,11 @@ void Coordinator::FillCheckpoint(const std::vector<int64_t>& steps_per_epoch,
   absl::MutexLock lock(&mu_);
   manifest->set_global_step(GlobalStepLocked());
   for (size_t w = 0; w < workers_.size(); ++w) {
+    if (!workers_[w].registered) continue;
     const v1::WorkerProgress& p = workers_[w].progress;
     v1::WorkerCheckpoint* saved = manifest->add_workers();
+    saved->set_first_epoch(workers_[w].first_epoch);
+    saved->set_clock_offset(workers_[w].clock_offset);
     saved->set_worker(static_cast<int32_t>(w));
     saved->set_step(p.steps());
     const int64_t per_epoch = w < steps_per_epoch.size()
@@ -63,6 +66,18 @@ void Coordinator::FillCheckpoint(const std::vector<int64_t>& steps_per_epoch,
   }
   manifest->set_next_evaluation_step(evaluations_.next_step());
   manifest->set_wall_seconds(WallSecondsLocked());
+  for (const v1::EpochPlan& plan : plans_.plans()) {
+    *manifest->add_plans() = plan;
+  }
+}
+
+std::vector<int64_t> Coordinator::TotalSteps() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> totals;
+  for (int32_t w = 0; w < options_.config.cluster().num_workers(); ++w) {
+    totals.push_back(LimitsLocked(w).steps);
+  }
+  return totals;
 }
 
 double Coordinator::TrainLossLocked() const {
@@ -89,8 +104,8 @@ int64_t Coordinator::progress_refused() const {
 double Coordinator::learning_rate() const {
   absl::MutexLock lock(&mu_);
   int64_t updates = GlobalStepLocked();
-  if (options_.config.train().consistency() == v1::BSP && !workers_.empty()) {
-    updates /= static_cast<int64_t>(workers_.size());
+  if (options_.config.train().consistency() == v1::BSP) {
+    updates /= std::max(1, options_.config.cluster().num_workers());
   }
   return schedule_.At(updates);
 }
@@ -193,7 +208,12 @@ v1::JobSummary Coordinator::Summary() const {
   int32_t lost = 0;  // lost_workers_ also lists drained ones
   for (int32_t id : lost_workers_) lost += workers_[id].drained ? 0 : 1;
   if (lost > 0) summary.set_workers_lost(lost);
-  if (!lost_workers_.empty()) summary.set_examples_skipped(examples_skipped_);
+  if (!lost_workers_.empty()) {
+    summary.set_examples_skipped(ExamplesSkippedLocked());
+  }
+  if (!joined_workers_.empty()) {
+    summary.set_workers_joined(static_cast<int32_t>(joined_workers_.size()));
+  }
   if (workers_drained_ > 0) summary.set_workers_drained(workers_drained_);
   if (worker_restarts_ > 0) summary.set_worker_restarts(worker_restarts_);
   if (options_.server_restarts > 0) {

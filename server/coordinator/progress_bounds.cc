@@ -109,15 +109,15 @@ absl::Status CheckProgress(int worker, const WorkerLimits& limits,
 }
 
 int64_t UpdatesWhenDone(v1::Consistency consistency,
-                        const std::vector<WorkerLimits>& limits,
+                        const std::vector<int64_t>& steps,
                         const std::vector<int64_t>& start_steps) {
   int64_t sum = 0;
   int64_t most = 0;
-  for (size_t w = 0; w < limits.size(); ++w) {
+  for (size_t w = 0; w < steps.size(); ++w) {
     const int64_t start =
-        w < start_steps.size() ? std::min(start_steps[w], limits[w].steps) : 0;
-    sum += limits[w].steps - start;
-    most = std::max(most, limits[w].steps - start);
+        w < start_steps.size() ? std::min(start_steps[w], steps[w]) : 0;
+    sum += steps[w] - start;
+    most = std::max(most, steps[w] - start);
   }
   return consistency == v1::BSP ? most : sum;
 }

@@ -55,14 +55,14 @@ absl::Status CheckProgress(int worker, const WorkerLimits& limits,
                            const v1::WorkerProgress& old,
                            const v1::WorkerProgress& now);
 
-// The fewest updates every shard must have applied once every worker has
-// done its steps, counting from the steps the workers started at
-// (`start_steps`, by worker; 0 for a new job): under BSP one a global step
-// (the most steps any worker takes), otherwise one a push of every worker.
-// A final evaluation that pulls an older version shows reports of "done"
-// that the shards never saw.
+// The fewest updates every shard must have applied once the workers have
+// reported `steps` (by worker; each a push answered), counting from the
+// steps they started at (`start_steps`; 0 for a new job): under BSP one a
+// global step (the most steps any worker took), otherwise one a push of
+// every worker. A final evaluation that pulls an older version shows
+// reports ("done" among them) that the shards never saw.
 int64_t UpdatesWhenDone(v1::Consistency consistency,
-                        const std::vector<WorkerLimits>& limits,
+                        const std::vector<int64_t>& steps,
                         const std::vector<int64_t>& start_steps);
 
 // OK if a registration's fields can be right: `address` (servers: the

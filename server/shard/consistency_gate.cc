@@ -11,7 +11,19 @@ ConsistencyGate::ConsistencyGate(ConsistencyGateOptions options)
       clock_(options.num_workers, 0),
       left_(options.num_workers, false),
       live_(options.num_workers),
-      held_by_(options.num_workers, 0) {}
+      held_by_(options.num_workers, 0) {
+  for (int32_t w = options.live_workers > 0 ? options.live_workers
+                                            : options.num_workers;
+       w < options.num_workers; ++w) {
+    Leave(w);
+  }
+}
+
+void ConsistencyGate::Join(int32_t worker) {
+  if (!left_[worker]) return;
+  left_[worker] = false;
+  ++live_;
+}
 
 void ConsistencyGate::Arrived(int32_t worker, int64_t step) {
   clock_[worker] = std::max(clock_[worker], step + 1);

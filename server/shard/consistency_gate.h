@@ -35,6 +35,9 @@ namespace descent {
 struct ConsistencyGateOptions {
   v1::Consistency consistency = v1::ASP;
   int32_t num_workers = 1;
+  // Workers 0..live_workers-1 are live from the start; the others (slots
+  // for workers that join the running job) only once they Join. 0: all.
+  int32_t live_workers = 0;
   // SSP: the bound s.
   int staleness = 0;
   // BSP: gradients a step may go without.
@@ -71,6 +74,8 @@ class ConsistencyGate {
   void Arrived(int32_t worker, int64_t step);
   // Records that `worker` will push no more: nobody waits for it from now.
   void Leave(int32_t worker);
+  // Makes `worker`, which has not been live yet (a joiner's slot), live.
+  void Join(int32_t worker);
 
   // Workers that have not left.
   int live() const { return live_; }

@@ -14,10 +14,15 @@ namespace descent {
 
 namespace {
 
+int32_t Capacity(const ParameterShardOptions& shard) {
+  return std::max({0, shard.num_workers, shard.max_workers});
+}
+
 ConsistencyGateOptions GateOptionsOf(const ParameterShardOptions& shard) {
   ConsistencyGateOptions gate;
   gate.consistency = shard.consistency;
-  gate.num_workers = shard.num_workers;
+  gate.num_workers = Capacity(shard);
+  gate.live_workers = shard.num_workers;
   gate.staleness = shard.staleness;
   gate.backup_workers = shard.backup_workers;
   return gate;
@@ -34,8 +39,11 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
       optimizer_(std::move(optimizer)),
       row_optimizer_(std::move(row_optimizer)),
       gate_(GateOptionsOf(options_)),
-      incarnation_(std::max(0, options_.num_workers), 0),
-      lost_(std::max(0, options_.num_workers), false) {
+      incarnation_(Capacity(options_), 0),
+      lost_(Capacity(options_), false),
+      admitted_(Capacity(options_), false),
+      joined_(Capacity(options_), false) {
+  for (int32_t w = 0; w < options_.num_workers; ++w) admitted_[w] = true;
   options_.layout.Initialize(options_.seed, options_.range.begin,
                              options_.range.end, params_.data());
   if (options_.consistency == v1::BSP) {
@@ -78,6 +86,13 @@ absl::Status ParameterShard::CompleteStepLocked(PushRecord* record) {
 absl::Status ParameterShard::AdmitIncarnationLocked(
     const v1::RequestHeader& header) {
   const int32_t worker = header.worker_id();
+  if (!admitted_[worker]) {
+    return Refuse(absl::FailedPreconditionError(absl::StrCat(
+                      "unknown worker ", worker, ": the job has workers 0..",
+                      options_.num_workers - 1,
+                      " and this shard has not heard of it joining")),
+                  "unknown_worker");
+  }
   if (lost_[worker]) {
     return Refuse(absl::FailedPreconditionError(absl::StrCat(
                       "worker ", worker,
@@ -102,7 +117,7 @@ void ParameterShard::WorkerLost(int32_t worker) {
   absl::Status applied;
   {
     absl::MutexLock lock(&mu_);
-    if (worker < 0 || worker >= options_.num_workers || lost_[worker]) return;
+    if (worker < 0 || worker >= Capacity(options_) || lost_[worker]) return;
     lost_[worker] = true;
     if (sum_ != nullptr && sum_->Contains(worker)) {
       leaving_.push_back(worker);
@@ -119,6 +134,12 @@ void ParameterShard::WorkerLost(int32_t worker) {
   for (ConsistencyGate::Held& held : refused) held.done(applied);
   Finish(std::move(release));
   FinishCaptures();
+}
+
+void ParameterShard::WorkerJoined(int32_t worker) {
+  absl::MutexLock lock(&mu_);
+  if (worker < options_.num_workers || worker >= Capacity(options_)) return;
+  admitted_[worker] = true;
 }
 
 void ParameterShard::Submit(const v1::PushRequest& request,
@@ -262,6 +283,7 @@ ShardState ParameterShard::CaptureLocked() const {
   state.keys.resize(row_of_.size());
   for (const auto& [key, row] : row_of_) state.keys[row] = key;
   state.rows = table_;
+  // Only configured workers: a joiner's slot starts left in every shard.
   for (int32_t w = 0; w < options_.num_workers; ++w) {
     if (gate_.left(w)) state.left.push_back(w);
   }

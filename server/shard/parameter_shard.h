@@ -95,8 +95,11 @@ struct PushRecord {
 
 struct ParameterShardOptions {
   std::string job_id;
-  // Requests from worker ids outside [0, num_workers) are refused.
+  // Requests from worker ids outside [0, num_workers) are refused, and
+  // from [num_workers, max_workers) (workers that join the running job)
+  // until WorkerJoined. max_workers 0: num_workers.
   int32_t num_workers = 1;
+  int32_t max_workers = 0;
   // The slice of the flat parameter vector this shard owns.
   IndexRange range;
   // Initial values come from layout.Initialize(seed, range...).
@@ -242,6 +245,11 @@ class ParameterShard {
   // (FAILED_PRECONDITION, reason "lost"). Releases whatever that lets go.
   // No effect for a worker outside [0, num_workers) or already lost.
   void WorkerLost(int32_t worker);
+
+  // The coordinator admitted `worker` (at or past num_workers) to the
+  // running job: its pushes are accepted from now on, and the consistency
+  // gate counts it from its first. No effect for other ids.
+  void WorkerJoined(int32_t worker);
 
   // Releases every held answer with UNAVAILABLE and refuses later pushes
   // (reason "closed"), so that a server can shut down without waiting for
@@ -417,6 +425,10 @@ class ParameterShard {
   // coordinator declared it lost.
   std::vector<int32_t> incarnation_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> lost_ ABSL_GUARDED_BY(mu_);
+  // Per worker: admitted (the configured ones from the start, joiners by
+  // WorkerJoined), and whether a joiner's first push made it live.
+  std::vector<bool> admitted_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> joined_ ABSL_GUARDED_BY(mu_);
   // The capture waiting for its version (BSP), and captures completed under
   // the lock that FinishCaptures hands over.
   struct Pending {

@@ -193,6 +193,13 @@ absl::Status ParameterShard::AdmitLocked(const v1::PushRequest& request,
                                          bool* step_refused) {
   *step_refused = false;
   const v1::RequestHeader& header = request.header();
+  if (!joined_[header.worker_id()] &&
+      header.worker_id() >= options_.num_workers) {
+    // A worker that joined the running job counts from its first push
+    // (under BSP from the step after, if this one is late).
+    joined_[header.worker_id()] = true;
+    gate_.Join(header.worker_id());
+  }
   PushRecord record;
   record.worker = header.worker_id();
   record.step = header.step();

@@ -101,7 +101,8 @@ absl::Status ParameterShard::ValidateHeader(const v1::RequestHeader& header,
   }
   const int32_t id = header.worker_id();
   const bool coordinator = allow_coordinator && id == kCoordinatorWorkerId;
-  if (!coordinator && (id < 0 || id >= options_.num_workers)) {
+  if (!coordinator &&
+      (id < 0 || id >= std::max(options_.num_workers, options_.max_workers))) {
     return Refuse(absl::FailedPreconditionError(absl::StrCat(
                       "unknown worker ", id, ": the job has workers 0..",
                       options_.num_workers - 1)),

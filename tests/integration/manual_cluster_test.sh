@@ -22,7 +22,7 @@ ADDRESS="$(cat "$OUT/coordinator.addr")"
 code=0
 "$DESCENT" worker --coordinator "$ADDRESS" --worker_id 1 2>"$WORK/bad_id.log" || code=$?
 [[ "$code" == 1 ]] || fail "--worker_id 1 of 1 worker: exit $code: $(tail -2 "$WORK/bad_id.log")"
-grep -q "worker id 1 is out of range: the job has 1 workers" "$WORK/bad_id.log" ||
+grep -q "worker id 1 is not one of the job's 1 workers: start the worker without --worker_id to join" "$WORK/bad_id.log" ||
   fail "$(tail -2 "$WORK/bad_id.log")"
 
 # Starts both servers and the worker against $ADDRESS and waits for them

@@ -39,7 +39,7 @@ class PushPipelineTest : public ::testing::Test {
 
   std::unique_ptr<PushPipeline> Pipeline(bool overlap) {
     return std::make_unique<PushPipeline>(
-        ps_.get(), overlap, 3,
+        ps_.get(), overlap,
         [this](const PushPipeline::Step& step, const PsClient::Transfer&) {
           pushed_.push_back(step.step);
         });
@@ -56,9 +56,10 @@ class PushPipelineTest : public ::testing::Test {
 TEST_F(PushPipelineTest, WithoutOverlapEachPushIsAnsweredAtOnce) {
   auto pipeline = Pipeline(false);
   for (int64_t step = 0; step < 3; ++step) {
-    ASSERT_TRUE(
-        pipeline->Push({step, 1, 0.5f, 0}, grad_.data(), &params_, nullptr)
-            .ok());
+    ASSERT_TRUE(pipeline
+                    ->Push({step, 1, 0.5f, 0, step == 2}, grad_.data(),
+                           &params_, nullptr)
+                    .ok());
     EXPECT_EQ(params_, std::vector<float>(kParams, -(step + 1.0f)));
   }
   EXPECT_EQ(pushed_, (std::vector<int64_t>{0, 1, 2}));

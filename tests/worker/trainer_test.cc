@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "common/data/data_source.h"
 #include "common/data/synthetic.h"
 #include "common/exit_codes.h"
 #include "common/metrics.h"
@@ -165,6 +166,71 @@ TEST_F(TrainerTest, WithOverlapEachGradientIsOneStepLate) {
     largest = std::max(largest, std::abs(plain[i] - trained[i]));
   }
   EXPECT_GT(largest, 1e-3f);
+}
+
+// Epochs whose examples change (elastic membership): 10 examples, then
+// none, then all 22, then the job has no more.
+class ChangingEpochs final : public EpochSource {
+ public:
+  explicit ChangingEpochs(const Dataset& all)
+      : first_(SliceRows(all, {0, 10})), all_(&all) {}
+
+  absl::StatusOr<std::optional<EpochData>> Epoch(int epoch) override {
+    asked_.push_back(epoch);
+    switch (epoch) {
+      case 0:
+        return EpochData{&first_, nullptr};
+      case 1:
+        return EpochData{&empty_, nullptr};
+      case 2:
+        return EpochData{all_, nullptr};
+      default:
+        return std::nullopt;
+    }
+  }
+
+  std::vector<int> asked_;
+
+ private:
+  const Dataset first_;
+  const Dataset empty_;
+  const Dataset* all_;
+};
+
+TrainerOptions EpochOptions(int64_t start_step = 0) {
+  TrainerOptions options;
+  options.batch_size = kBatch;
+  options.seed = kSeed;
+  options.start_step = start_step;
+  return options;
+}
+
+TEST_F(TrainerTest, TrainsEachEpochOnTheExamplesItsSourceGives) {
+  std::unique_ptr<PsClient> ps = Client();
+  ChangingEpochs epochs(data_);
+  Trainer trainer(EpochOptions(), model_.get(), ps.get(), &epochs, &data_,
+                  nullptr);
+  ASSERT_TRUE(trainer.Run([] { return false; }).ok());
+  const v1::WorkerProgress progress = trainer.Progress();
+  EXPECT_TRUE(progress.done());
+  EXPECT_EQ(progress.steps(), 3 + 6);  // ceil(10 / 4) + ceil(22 / 4)
+  EXPECT_EQ(progress.examples(), 10 + 22);
+  EXPECT_EQ(shard_->version(), 3 + 6);
+  EXPECT_EQ(epochs.asked_, (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST_F(TrainerTest, StartsAtTheEpochAndStepItsStartStepFallsIn) {
+  std::unique_ptr<PsClient> ps = Client();
+  ChangingEpochs epochs(data_);
+  // Epoch 0's 3 steps, then step 1 of epoch 2.
+  Trainer trainer(EpochOptions(/*start_step=*/4), model_.get(), ps.get(),
+                  &epochs, &data_, nullptr);
+  EXPECT_EQ(trainer.Progress().steps(), 4);
+  EXPECT_EQ(trainer.Progress().examples(), 10 + 4);
+  ASSERT_TRUE(trainer.Run([] { return false; }).ok());
+  EXPECT_EQ(trainer.Progress().steps(), 9);
+  EXPECT_EQ(trainer.Progress().examples(), 10 + 22);
+  EXPECT_EQ(shard_->version(), 5);
 }
 
 // The divergence guard and the per-layer gradient norms.

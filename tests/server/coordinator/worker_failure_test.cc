@@ -20,7 +20,8 @@ class WorkerFailureTest : public ::testing::Test {
   // 2 servers, 2 workers, 1000 examples (500 a worker), batches of 10,
   // 2 epochs (100 steps a worker); heartbeat timeout 10 s, registration
   // timeout 60 s.
-  void Build(v1::WorkerFailurePolicy policy) {
+  void Build(v1::WorkerFailurePolicy policy,
+             v1::LostWorkerData data = v1::SPLIT) {
     CoordinatorOptions options;
     options.config.set_job_id("job-1");
     v1::ClusterConfig& cluster = *options.config.mutable_cluster();
@@ -28,6 +29,8 @@ class WorkerFailureTest : public ::testing::Test {
     cluster.set_num_workers(2);
     cluster.set_heartbeat_timeout_seconds(10);
     cluster.set_registration_timeout_seconds(60);
+    cluster.set_lost_worker_data(data);
+    cluster.set_max_workers(4);
     if (policy != v1::WORKER_FAILURE_POLICY_UNSPECIFIED) {
       cluster.set_on_worker_failure(policy);
     }
@@ -76,6 +79,18 @@ class WorkerFailureTest : public ::testing::Test {
     return coordinator_->Heartbeat(request);
   }
 
+  // Worker `id` asks for its share of `epoch`.
+  v1::DataShare AskShare(int id, int epoch) {
+    v1::HeartbeatRequest ask;
+    ask.set_job_id("job-1");
+    ask.set_role(v1::WORKER);
+    ask.set_id(id);
+    ask.set_share_epoch(epoch);
+    absl::StatusOr<v1::HeartbeatResponse> answer = coordinator_->Heartbeat(ask);
+    EXPECT_TRUE(answer.ok()) << answer.status();
+    return answer.ok() ? answer->share() : v1::DataShare();
+  }
+
   absl::StatusOr<v1::HeartbeatResponse> BeatServer(int shard) {
     v1::HeartbeatRequest request;
     request.set_job_id("job-1");
@@ -120,14 +135,91 @@ TEST_F(WorkerFailureTest, ContinueDeclaresASilentWorkerLostAndGoesOn) {
   EXPECT_THAT(refused.message(), HasSubstr("declared lost"));
   EXPECT_EQ(Register(1, 99).status().code(),
             absl::StatusCode::kFailedPrecondition);
+  // SPLIT: worker 0 trains all of epoch 1 (100 steps more than its 50 of
+  // epoch 0), and is not done before.
+  EXPECT_EQ(BeatWorker(0, 100, 0, /*done=*/true).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const v1::DataShare share = AskShare(0, 1);
+  EXPECT_TRUE(share.ready());
+  EXPECT_EQ(share.begin(), 0);
+  EXPECT_EQ(share.end(), 1000);
   // The job ends when the live worker is done.
   EXPECT_FALSE(coordinator_->AllWorkersDone());
-  ASSERT_TRUE(BeatWorker(0, 100, 0, /*done=*/true).ok());
+  ASSERT_TRUE(BeatWorker(0, 150, 0, /*done=*/true).ok());
   EXPECT_TRUE(coordinator_->AllWorkersDone());
   const v1::JobSummary summary = coordinator_->Summary();
   EXPECT_EQ(summary.workers_lost(), 1);
-  EXPECT_EQ(summary.examples_skipped(), 1000 - 300);
+  // Only the rest of the epoch it was lost in.
+  EXPECT_EQ(summary.examples_skipped(), 500 - 300);
   EXPECT_FALSE(summary.has_worker_restarts());
+}
+
+// Elastic membership: a worker that registers once the job runs joins it
+// with the next id, trains from the next epoch on (once every shard knows
+// it), and that epoch is split three ways.
+TEST_F(WorkerFailureTest, AWorkerJoinsTheRunningJobFromTheNextEpoch) {
+  Build(v1::CONTINUE);
+  EXPECT_EQ(AskShare(0, 0).end(), 500);
+  ASSERT_TRUE(BeatWorker(0, 20).ok());
+  ASSERT_TRUE(BeatWorker(1, 30).ok());
+  v1::RegisterWorkerRequest join;
+  join.set_instance_id(77);
+  const absl::StatusOr<v1::RegisterWorkerResponse> joined =
+      coordinator_->RegisterWorker(join);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_EQ(joined->worker_id(), 2);
+  EXPECT_EQ(joined->first_epoch(), 1);
+  EXPECT_EQ(joined->clock_offset(), 20);  // the slowest worker's clock
+  // Not before every shard has heard of it.
+  EXPECT_FALSE(AskShare(2, 1).ready());
+  now_ += absl::Milliseconds(200);
+  EXPECT_THAT(BeatServer(0)->joined_workers(), ElementsAre(2));
+  ASSERT_TRUE(BeatServer(1).ok());
+  now_ += absl::Milliseconds(200);
+  ASSERT_TRUE(BeatServer(0).ok());
+  ASSERT_TRUE(BeatServer(1).ok());
+  const v1::DataShare share = AskShare(2, 1);
+  ASSERT_TRUE(share.ready());
+  EXPECT_EQ(share.end() - share.begin(), 333);
+  EXPECT_TRUE(AskShare(2, 0).none());  // before it joined
+  EXPECT_EQ(AskShare(0, 1).end(), 334);
+  // Epoch 1 is the last and is handed out: nothing is left to join for.
+  join.set_instance_id(78);
+  const absl::Status late = coordinator_->RegisterWorker(join).status();
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(late.message(), HasSubstr("last epoch"));
+  // A --worker_id past the configured ones is not a way in.
+  const absl::Status named = Register(3, 79).status();
+  EXPECT_EQ(named.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(named.message(), HasSubstr("without --worker_id"));
+  // The job waits for the joiner too.
+  for (int id : {0, 1}) {
+    v1::HeartbeatRequest done;
+    done.set_job_id("job-1");
+    done.set_role(v1::WORKER);
+    done.set_id(id);
+    done.mutable_progress()->set_steps(50 + 34);  // 500 + 333 or 334
+    done.mutable_progress()->set_examples(id == 0 ? 834 : 833);
+    done.mutable_progress()->set_loss_count(50);
+    done.mutable_progress()->set_done(true);
+    const absl::Status beat = coordinator_->Heartbeat(done).status();
+    ASSERT_TRUE(beat.ok()) << beat;
+  }
+  EXPECT_FALSE(coordinator_->AllWorkersDone());
+  EXPECT_EQ(coordinator_->Summary().workers_joined(), 1);
+}
+
+TEST_F(WorkerFailureTest, DropSkipsALostWorkersPartOfEveryEpoch) {
+  Build(v1::CONTINUE, v1::DROP);
+  ASSERT_TRUE(BeatWorker(1, 30).ok());  // 300 of its 1000 examples
+  PassWithWorker1Silent(11);
+  EXPECT_THAT(BeatServer(0)->lost_workers(), ElementsAre(1));
+  const v1::DataShare share = AskShare(0, 1);
+  EXPECT_EQ(share.begin(), 0);
+  EXPECT_EQ(share.end(), 500);  // its own part, as in epoch 0
+  ASSERT_TRUE(BeatWorker(0, 100, 0, /*done=*/true).ok());
+  EXPECT_TRUE(coordinator_->AllWorkersDone());
+  EXPECT_EQ(coordinator_->Summary().examples_skipped(), 1000 - 300);
 }
 
 TEST_F(WorkerFailureTest, ContinueFailsOnceEveryWorkerIsLost) {
@@ -233,12 +325,13 @@ TEST_F(WorkerFailureTest, ADrainedWorkerLeavesUnderEveryPolicy) {
     PassWithWorker1Silent(120);  // past heartbeat and registration timeouts
     EXPECT_EQ(coordinator_->state(), v1::RUNNING);
     EXPECT_FALSE(coordinator_->AllWorkersDone());
-    ASSERT_TRUE(BeatWorker(0, 100, 0, /*done=*/true).ok());
+    // SPLIT: epoch 1 is all worker 0's.
+    ASSERT_TRUE(BeatWorker(0, 150, 0, /*done=*/true).ok());
     EXPECT_TRUE(coordinator_->AllWorkersDone());
     const v1::JobSummary summary = coordinator_->Summary();
     EXPECT_EQ(summary.workers_drained(), 1);
     EXPECT_FALSE(summary.has_workers_lost());
-    EXPECT_EQ(summary.examples_skipped(), 1000 - 300);
+    EXPECT_EQ(summary.examples_skipped(), 500 - 300);
   }
 }
 
@@ -275,7 +368,8 @@ TEST_F(WorkerFailureTest, ADrainedAndALostWorkerLeaveNobodyToTrain) {
   EXPECT_EQ(coordinator_->exit_code(), kExitPeerLost);
   EXPECT_THAT(coordinator_->Status().error(),
               HasSubstr("every worker left or was lost; last: worker 1"));
-  EXPECT_EQ(coordinator_->Summary().examples_skipped(), 2 * 1000);
+  // Epoch 0's split; epoch 1's was never handed out.
+  EXPECT_EQ(coordinator_->Summary().examples_skipped(), 1000);
 }
 
 }  // namespace

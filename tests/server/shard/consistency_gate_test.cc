@@ -227,5 +227,33 @@ TEST(GradientSumTest, WeightedMeanOfDenseSlicesAndRows) {
   EXPECT_EQ(sum.dense()[0], 0.0f);
 }
 
+// Elastic membership: a joiner's id (at or past num_workers) is refused
+// until the coordinator announces it, and under BSP it counts toward a
+// step from its first push on.
+TEST_F(GateTest, BspCountsAJoinerFromItsFirstPush) {
+  Make(v1::BSP, 2, 0, 0, kSize, /*max_workers=*/4);
+  Answer* early = Send(2, 0, 0, 1.0f);
+  ASSERT_EQ(early->calls, 1);
+  EXPECT_EQ(early->status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(early->status.message(), HasSubstr("not heard of it joining"));
+  shard_->WorkerJoined(2);
+  // A step of the two configured workers does not wait for it...
+  Send(0, 0, 0, 1.0f);
+  Send(1, 0, 0, 1.0f);
+  EXPECT_EQ(shard_->version(), 1);
+  // ...but once it has pushed, the next step does.
+  Answer* joiner = Send(2, 5, 1, 1.0f);
+  Answer* a = Send(0, 1, 1, 1.0f);
+  Answer* b = Send(1, 1, 1, 1.0f);
+  EXPECT_EQ(a->calls + b->calls + joiner->calls, 3);
+  EXPECT_EQ(shard_->version(), 2);
+  Answer* c = Send(0, 2, 2, 1.0f);
+  Answer* d = Send(1, 2, 2, 1.0f);
+  EXPECT_EQ(c->calls + d->calls, 0);  // held for the joiner
+  Send(2, 6, 2, 1.0f, 1, /*last=*/true);
+  EXPECT_EQ(shard_->version(), 3);
+  EXPECT_EQ(c->calls + d->calls, 2);
+}
+
 }  // namespace
 }  // namespace descent

@@ -55,11 +55,12 @@ class GateFixture : public ::testing::Test {
   static constexpr float kLearningRate = 0.5f;
 
   void Make(v1::Consistency consistency, int workers, int staleness = 0,
-            int backup = 0, int64_t size = kSize) {
+            int backup = 0, int64_t size = kSize, int max_workers = 0) {
     size_ = size;
     ParameterShardOptions options;
     options.job_id = "job";
     options.num_workers = workers;
+    options.max_workers = max_workers;
     options.range = {0, size};
     options.layout.Add({"w", {size}, InitRule::kZeros, size, 1});
     options.optimizer.mutable_sgd()->set_learning_rate(kLearningRate);
