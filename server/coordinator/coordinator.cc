@@ -300,7 +300,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   *response.mutable_config() = options_.config;
   response.set_worker_id(id);
   response.set_data_shard(id);
-  response.set_num_data_shards(static_cast<int32_t>(workers_.size()));
+  response.set_num_data_shards(options_.config.cluster().num_workers());
   response.set_num_features(options_.num_features);
   response.set_num_classes(options_.num_classes);
   response.set_incarnation(slot.incarnation);

@@ -169,6 +169,7 @@ TEST_F(WorkerFailureTest, AWorkerJoinsTheRunningJobFromTheNextEpoch) {
   ASSERT_TRUE(joined.ok()) << joined.status();
   EXPECT_EQ(joined->worker_id(), 2);
   EXPECT_EQ(joined->first_epoch(), 1);
+  EXPECT_EQ(joined->num_data_shards(), 2);  // the configured workers
   EXPECT_EQ(joined->clock_offset(), 20);  // the slowest worker's clock
   // Not before every shard has heard of it.
   EXPECT_FALSE(AskShare(2, 1).ready());
