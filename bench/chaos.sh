@@ -13,7 +13,8 @@
 # A trial completes if the job (and its resume) exits 0 with state
 # SUCCEEDED within 300 s; one that runs past that is a hang. Prints one line
 # a trial and the summary: completed, hangs, test accuracy against the
-# undisturbed run's (the worst drop) and the mean extra wall time.
+# undisturbed run's (the worst drop), the mean extra wall time and the most
+# steps a server's rollback undid.
 #   bench/chaos.sh [BUILD (build)] [worker|server|coordinator] [BSP|ASP|SSP] [TRIALS (20)] [EPOCHS (20)]
 # SEED=N reproduces the kill moments and victims.
 set -euo pipefail
@@ -70,7 +71,7 @@ base_wall=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
 base_accuracy=$(field "$out/summary.json" test_accuracy)
 echo "undisturbed: accuracy $base_accuracy, wall ${base_wall} s"
 
-completed=0 hangs=0 worst_drop=0 extra_sum=0
+completed=0 hangs=0 worst_drop=0 extra_sum=0 most_steps_lost=0
 for trial in $(seq 1 "$trials"); do
   rm -rf "$out"
   : >"$work/stderr"
@@ -104,6 +105,7 @@ for trial in $(seq 1 "$trials"); do
   rollbacks=$( [[ -s "$out/summary.json" ]] && field "$out/summary.json" server_restarts || true)
   steps_lost=$( [[ -s "$out/summary.json" ]] && field "$out/summary.json" steps_lost || true)
   (( code == 124 )) && hangs=$(( hangs + 1 ))
+  (( ${steps_lost:-0} > most_steps_lost )) && most_steps_lost=${steps_lost}
   if (( code == 0 )) && [[ "$state" == SUCCEEDED ]]; then
     completed=$(( completed + 1 ))
     worst_drop=$(awk -v w="$worst_drop" -v b="$base_accuracy" -v a="$accuracy" \
@@ -114,4 +116,5 @@ for trial in $(seq 1 "$trials"); do
 done
 echo "summary: $target $consistency: $completed/$trials completed, $hangs hangs," \
   "accuracy worst drop $(awk -v d="$worst_drop" 'BEGIN { printf "%.4f", d }') from $base_accuracy," \
-  "mean extra wall time $(awk -v s="$extra_sum" -v n="$completed" 'BEGIN { printf "%.2f", n ? s / n : 0 }') s over ${base_wall} s"
+  "mean extra wall time $(awk -v s="$extra_sum" -v n="$completed" 'BEGIN { printf "%.2f", n ? s / n : 0 }') s over ${base_wall} s," \
+  "most steps lost in a rollback $most_steps_lost (a checkpoint every 500)"

@@ -81,6 +81,10 @@ constexpr int kRollBack = -1;
 // last checkpoint, write its results and exit, before stopping everything.
 constexpr absl::Duration kInterruptGrace = absl::Seconds(20);
 
+// A heartbeat interval (roles/heartbeat.h) and a margin: how long after a
+// server died the coordinator's view of the workers' steps is current.
+constexpr absl::Duration kProgressSettles = absl::Milliseconds(300);
+
 // logs/server-1.log for child "server/1".
 std::string LogPath(const Job& job, const std::string& name) {
   std::string file = name;
@@ -185,6 +189,9 @@ bool PlanRollBack(Job& job, const ChildProcess& child,
                  died.c_str(), std::string(found.status().message()).c_str());
     return false;
   }
+  // The workers wait for the dead shard and no longer step; after one
+  // heartbeat interval their reports hold every step they had done.
+  absl::SleepFor(kProgressSettles);
   absl::StatusOr<v1::JobStatus> status = client.GetJobStatus();
   const int64_t at = status.ok() ? status->global_step() : 0;
   const int64_t lost = std::max<int64_t>(0, at - found->manifest.global_step());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/config/config.h"
+#include "common/data/data_source.h"
 #include "common/partition.h"
 #include "common/status_macros.h"
 #include "common/storage/atomic_file.h"
@@ -90,6 +92,19 @@ bool CheckpointsOn(const v1::TrainConfig& train) {
          train.checkpoint().every_seconds() > 0;
 }
 
+int64_t BoundaryEveryVersions(const v1::JobConfig& config) {
+  const v1::TrainConfig& train = config.train();
+  const int64_t every = train.checkpoint().every_steps();
+  if (every <= 0) return 0;
+  if (train.consistency() == v1::BSP) {
+    return std::max<int64_t>(
+        1, every / std::max(1, config.cluster().num_workers()));
+  }
+  // A sparse model's step may push to only some shards: their versions
+  // part, and a boundary one of them is asked for may never come.
+  return IsSparseModel(config.model()) ? 0 : every;
+}
+
 Checkpointer::Checkpointer(CheckpointerOptions options)
     : options_(std::move(options)),
       last_versions_(options_.resumed_versions),
@@ -114,9 +129,25 @@ Checkpointer::Checkpointer(CheckpointerOptions options)
   }
 }
 
-bool Checkpointer::Due(int64_t global_step, absl::Time now) {
+bool Checkpointer::Due(int64_t global_step,
+                       const std::vector<int64_t>& shard_versions,
+                       absl::Time now) {
   const int64_t every = options_.config.train().checkpoint().every_steps();
-  if (every > 0) {
+  const int64_t boundary = BoundaryEveryVersions(options_.config);
+  if (boundary > 0 && !shard_versions.empty()) {
+    // A shard that passed the next boundary holds its copy: take it now.
+    int64_t done = asked_version_;
+    for (const int64_t version : last_versions_) {
+      done = std::max(done, version);
+    }
+    const int64_t furthest =
+        *std::max_element(shard_versions.begin(), shard_versions.end());
+    if (furthest >= (done / boundary + 1) * boundary) {
+      due_at_boundary_ = true;
+      return true;
+    }
+  }
+  if (every > 0 && boundary == 0) {
     // The first boundary after the step the job started (or resumed) at:
     // a resumed job's workers may not have reported their steps yet.
     if (next_step_ == 0) {
@@ -159,7 +190,7 @@ std::vector<absl::StatusOr<v1::CheckpointResponse>> Checkpointer::AskShards(
 absl::StatusOr<CheckpointTaken> Checkpointer::Take(
     const std::string& reason, const Coordinator& coordinator,
     const std::string& best_tensors, int best_evaluation, bool final,
-    absl::Duration patience) {
+    bool periodic, absl::Duration patience) {
   const absl::Time start = absl::Now();
   const absl::Time give_up = start + patience;
   const v1::TrainConfig& train = options_.config.train();
@@ -177,22 +208,43 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
         absl::Now() + absl::Seconds(train.checkpoint().every_seconds());
   }
 
-  // BSP before the end: the next step boundary of every shard. Shards are
-  // within one step of each other, and the servers' heartbeats may lag.
+  // BSP before the end: a step boundary of every shard. Shards are within
+  // one step of each other, and the servers' heartbeats may lag. Periodic
+  // ones: the last boundary the shards copied their state at, unless it is
+  // checkpointed already (then the next); others: the next version.
+  const int64_t boundary =
+      periodic && due_at_boundary_ ? BoundaryEveryVersions(options_.config) : 0;
+  due_at_boundary_ = false;
+  auto boundary_from = [boundary](int64_t version) {  // the next multiple
+    return (version + boundary - 1) / boundary * boundary;
+  };
   int64_t at_version = 0;
-  if (bsp && !final) {
+  if (!final && (bsp || boundary > 0)) {
     const std::vector<int64_t> reported = coordinator.ShardVersions();
-    at_version = *std::max_element(reported.begin(), reported.end()) + 1;
+    const int64_t furthest =
+        *std::max_element(reported.begin(), reported.end());
+    if (boundary > 0) {
+      const int64_t done =
+          last_versions_.empty()
+              ? 0
+              : *std::max_element(last_versions_.begin(), last_versions_.end());
+      at_version =
+          std::max(furthest / boundary * boundary, boundary_from(done + 1));
+    } else {
+      at_version = furthest + 1;
+    }
   }
+  if (boundary > 0) asked_version_ = std::max(asked_version_, at_version);
   std::error_code error;
   fs::create_directories(options_.root, error);
   std::vector<absl::StatusOr<v1::CheckpointResponse>> answers;
   std::string dir;
   int64_t name_step = 0;
   for (int attempt = 0;; ++attempt) {
-    const int64_t global_step = bsp && at_version > 0
-                                    ? at_version * workers
-                                    : coordinator.Status().global_step();
+    // A version counts steps of every worker (BSP) or pushes (ASP, SSP).
+    const int64_t global_step = at_version == 0
+                                    ? coordinator.Status().global_step()
+                                    : (bsp ? at_version * workers : at_version);
     name_step = std::max(global_step, last_step_ + 1);
     const std::string name = CheckpointDirName(name_step);
     dir = absl::StrCat(options_.root, "/", name);
@@ -225,8 +277,16 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
           "checkpoint: the shards kept passing the step boundary asked for (",
           at_version, ")"));
     }
-    // Shards move on while the answers travel: aim further ahead each time.
-    at_version = furthest + (int64_t{1} << (2 * attempt + 1));
+    if (boundary > 0) {
+      // A shard past the boundary answers with the later one it holds a
+      // copy of (or, holding none, its version: the next boundary then).
+      at_version = boundary_from(furthest);
+      asked_version_ = std::max(asked_version_, at_version);
+    } else {
+      // Shards move on while the answers travel: aim further ahead each
+      // time.
+      at_version = furthest + (int64_t{1} << (2 * attempt + 1));
+    }
   }
   v1::CheckpointManifest manifest;
   for (size_t i = 0; i < answers.size(); ++i) {
@@ -282,6 +342,33 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
       w.set_epoch(w.step() / per_epoch);
       w.set_position(w.step() % per_epoch);
       w.set_done(w.step() == total);
+      global += w.step();
+    }
+    manifest.set_global_step(global);
+  } else if (at_version > 0) {
+    // The shards' copies are of a boundary, the workers' reports of
+    // whenever they last beat: each worker resumes at the steps of it
+    // every shard holds (a shard that holds more gets those again), or,
+    // having pushed nothing to some shard since it started, at its report.
+    int64_t global = 0;
+    const std::vector<int64_t> totals = coordinator.TotalSteps();
+    for (v1::WorkerCheckpoint& w : *manifest.mutable_workers()) {
+      int64_t held = std::numeric_limits<int64_t>::max();
+      for (const auto& answer : answers) {
+        const int64_t steps = w.worker() < answer->worker_steps_size()
+                                  ? answer->worker_steps(w.worker())
+                                  : 0;
+        held = steps > 0 ? std::min(held, steps) : 0;
+        if (held == 0) break;
+      }
+      if (held > 0 && w.worker() < static_cast<int32_t>(totals.size())) {
+        const int64_t per_epoch =
+            std::max<int64_t>(1, steps_per_epoch_[w.worker()]);
+        w.set_step(held);
+        w.set_epoch(held / per_epoch);
+        w.set_position(held % per_epoch);
+        w.set_done(held == totals[w.worker()]);
+      }
       global += w.step();
     }
     manifest.set_global_step(global);

@@ -36,6 +36,14 @@ namespace descent {
 // Whether `train` asks for checkpoints (every_steps or every_seconds set).
 bool CheckpointsOn(const v1::TrainConfig& train);
 
+// BSP with train.checkpoint.every_steps: the shard versions at which
+// periodic checkpoints are taken, every every_steps / num_workers steps of
+// each worker (at least 1); each shard copies its state at every multiple
+// (ParameterShardOptions::snapshot_every), so that the checkpoint holds
+// exactly that boundary however late the coordinator asks for it. 0
+// otherwise.
+int64_t BoundaryEveryVersions(const v1::JobConfig& config);
+
 // The config of the job whose output directory is `dir`, as its newest
 // complete checkpoint recorded it (damaged newer ones are logged and passed
 // over): NOT_FOUND or DATA_LOSS as FindLatestCheckpoint.
@@ -83,20 +91,25 @@ class Checkpointer {
  public:
   explicit Checkpointer(CheckpointerOptions options);
 
-  // Whether a periodic checkpoint is due at `global_step` and `now`.
-  bool Due(int64_t global_step, absl::Time now);
+  // Whether a periodic checkpoint is due at `global_step`, with the shards
+  // at `shard_versions` (as their heartbeats report them), and `now`.
+  bool Due(int64_t global_step, const std::vector<int64_t>& shard_versions,
+           absl::Time now);
 
   // Takes one (`reason`: "steps", "seconds", "interrupt", "final"), with
   // `best_tensors` (the bytes of best.safetensors) if not empty, the
   // parameters of evaluation `best_evaluation` of the history. At the end
   // (`final`: every worker done) the shards are asked for their state as it
-  // is; before, under BSP, for the next step boundary every shard will
-  // reach. Gives up after `patience`.
+  // is; before, with `periodic`, Due having found a shard past a
+  // boundary (BoundaryEveryVersions), the last boundary the shards passed
+  // (the copy they took there); else, under BSP, the next version every
+  // shard will reach.
+  // Gives up after `patience`.
   absl::StatusOr<CheckpointTaken> Take(const std::string& reason,
                                        const Coordinator& coordinator,
                                        const std::string& best_tensors,
                                        int best_evaluation, bool final,
-                                       absl::Duration patience);
+                                       bool periodic, absl::Duration patience);
 
  private:
   // Asks every shard for its state at `at_version` into directory `name`.
@@ -117,6 +130,12 @@ class Checkpointer {
   // written over a complete one of the same name.
   std::vector<int64_t> last_versions_;
   int64_t last_step_ = 0;
+  // The latest boundary version asked for (BoundaryEveryVersions): one that
+  // failed is not asked for again; the next boundary is.
+  int64_t asked_version_ = 0;
+  // Whether Due found a shard past the next boundary (rather than the
+  // time due): Take then asks for that boundary.
+  bool due_at_boundary_ = false;
 };
 
 }  // namespace descent

@@ -339,8 +339,9 @@ void TakeCheckpoint(CoordinatorState& s, const std::string& reason, bool final,
       if (summary.history(i).step() == s.best_evaluation.step()) best_index = i;
     }
   }
-  absl::StatusOr<CheckpointTaken> taken = s.checkpointer->Take(
-      reason, *s.coordinator, best, best_index, final, patience);
+  absl::StatusOr<CheckpointTaken> taken =
+      s.checkpointer->Take(reason, *s.coordinator, best, best_index, final,
+                           /*periodic=*/reason == "periodic", patience);
   if (!taken.ok()) {
     LOG(WARNING) << "checkpoint (" << reason
                  << ") not taken: " << taken.status().message();
@@ -386,11 +387,17 @@ absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
     RETURN_IF_ERROR(Evaluate(s, config, /*final=*/true));
     TakeCheckpoint(s, "final", /*final=*/true, absl::Seconds(60));
     s.coordinator->Succeed();
-  } else if (s.coordinator->EvaluationDue()) {
-    RETURN_IF_ERROR(Evaluate(s, config, /*final=*/false));
-  } else if (s.checkpointer != nullptr &&
-             s.checkpointer->Due(status.global_step(), absl::Now())) {
+    return absl::OkStatus();
+  }
+  // The checkpoint first: the shards keep the copy of its boundary only
+  // until the next one, and an evaluation can take longer than that.
+  if (s.checkpointer != nullptr &&
+      s.checkpointer->Due(status.global_step(), s.coordinator->ShardVersions(),
+                          absl::Now())) {
     TakeCheckpoint(s, "periodic", /*final=*/false, absl::Seconds(60));
+  }
+  if (s.coordinator->EvaluationDue()) {
+    RETURN_IF_ERROR(Evaluate(s, config, /*final=*/false));
   }
   return absl::OkStatus();
 }

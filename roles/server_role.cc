@@ -22,6 +22,7 @@
 #include "common/process_metrics.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
+#include "roles/checkpointer.h"
 #include "roles/heartbeat.h"
 #include "roles/metrics_server.h"
 #include "roles/stop_signals.h"
@@ -96,7 +97,8 @@ class StalenessTally {
 
 absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
     int shard, const v1::RegisterServerResponse& registration,
-    ServerMetrics* metrics, StalenessTally* tally) {
+    ServerMetrics* metrics, StalenessTally* tally,
+    std::function<void()> on_snapshot) {
   const v1::JobConfig& config = registration.config();
   const DataShape shape{registration.num_features(),
                         registration.num_classes()};
@@ -117,6 +119,8 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   options.consistency = resolved.consistency;
   options.staleness = resolved.staleness;
   options.backup_workers = resolved.backup_workers;
+  options.snapshot_every = BoundaryEveryVersions(config);
+  options.on_snapshot = std::move(on_snapshot);
   if (resolved.max_sparse_rows > 0) {
     options.max_sparse_rows = resolved.max_sparse_rows;
   }
@@ -196,8 +200,16 @@ absl::Status Serve(const ServerRoleOptions& options) {
       coordinator.RegisterServer(
           request, absl::Seconds(defaults::kRegistrationTimeoutSeconds)));
   registry->AddLabel("job_id", registration.config().job_id());
-  ASSIGN_OR_RETURN(std::unique_ptr<ParameterShard> shard,
-                   CreateShard(options.shard, registration, &metrics, &tally));
+  // The heartbeat loop starts after the shard: until then a boundary
+  // copy (none before the first push) has nobody to tell.
+  std::atomic<HeartbeatLoop*> beats{nullptr};
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ParameterShard> shard,
+      CreateShard(options.shard, registration, &metrics, &tally, [&beats] {
+        if (HeartbeatLoop* loop = beats.load()) {
+          loop->BeatNow();
+        }
+      }));
   if (!registration.restore_path().empty()) {
     ASSIGN_OR_RETURN(ShardState state,
                      ReadShardCheckpoint(registration.restore_path(),
@@ -239,6 +251,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
     for (int32_t worker : answer.lost_workers()) shard->WorkerLost(worker);
   };
   HeartbeatLoop loop(std::move(heartbeat));
+  beats.store(&loop);
   g_holding.store(true);
   absl::Status outcome;
   while (true) {
@@ -258,7 +271,8 @@ absl::Status Serve(const ServerRoleOptions& options) {
     }
   }
   LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();
-  service.Close();  // answers held at the gate would block Shutdown
+  service.Close();       // answers held at the gate would block Shutdown
+  beats.store(nullptr);  // closed: the shard copies nothing more
   rpc.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   return outcome;
 }

@@ -212,9 +212,9 @@ absl::Status Work(const WorkerRoleOptions& options) {
   }
   training.store(trainer.get());
   // A heartbeat each time this worker's steps pass its share of an
-  // evaluation interval, so that the coordinator hears of every boundary
-  // at once rather than up to a heartbeat interval later (longer than a
-  // small job lasts).
+  // evaluation or checkpoint interval, so that the coordinator hears of
+  // every boundary at once rather than up to a heartbeat interval later (longer
+  // than a small job lasts).
   const int64_t beat_every =
       BeatEverySteps(config, registration.num_data_shards());
   int64_t steps = 0;
@@ -264,8 +264,14 @@ absl::Status Work(const WorkerRoleOptions& options) {
 }  // namespace
 
 int64_t BeatEverySteps(const v1::JobConfig& config, int workers) {
-  const int64_t every = config.train().eval_every_steps();
-  return every > 0 ? std::max<int64_t>(1, every / std::max(1, workers)) : 0;
+  int64_t beat = 0;
+  for (const int64_t every : {config.train().eval_every_steps(),
+                              config.train().checkpoint().every_steps()}) {
+    if (every <= 0) continue;
+    const int64_t share = std::max<int64_t>(1, every / std::max(1, workers));
+    beat = beat == 0 ? share : std::min(beat, share);
+  }
+  return beat;
 }
 
 int RunWorker(const WorkerRoleOptions& options) {

@@ -34,8 +34,8 @@ int RunWorker(const WorkerRoleOptions& options);
 
 // How many of its own steps a worker of `workers` lets pass between the
 // heartbeats it sends at once: its share of train.eval_every_steps (which
-// the coordinator resolves before it hands out the config), at least 1; 0
-// without periodic evaluations.
+// the coordinator resolves before it hands out the config) or of
+// train.checkpoint.every_steps, the smaller, at least 1; 0 without either.
 int64_t BeatEverySteps(const v1::JobConfig& config, int workers);
 
 }  // namespace descent

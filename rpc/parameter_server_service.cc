@@ -250,6 +250,9 @@ grpc::ServerUnaryReactor* ParameterServerService::Checkpoint(
             return;
           }
           response->set_version(state.version);
+          for (const int64_t steps : state.worker_steps) {
+            response->add_worker_steps(steps);
+          }
           response->set_bytes(digest->bytes);
           response->set_crc32(digest->crc32);
           response->set_capture_seconds(capture_seconds);

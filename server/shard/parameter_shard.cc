@@ -41,6 +41,7 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
       gate_(GateOptionsOf(options_)),
       incarnation_(Capacity(options_), 0),
       lost_(Capacity(options_), false),
+      worker_steps_(Capacity(options_), 0),
       admitted_(Capacity(options_), false),
       joined_(Capacity(options_), false) {
   for (int32_t w = 0; w < options_.num_workers; ++w) admitted_[w] = true;
@@ -283,6 +284,7 @@ ShardState ParameterShard::CaptureLocked() const {
   state.keys.resize(row_of_.size());
   for (const auto& [key, row] : row_of_) state.keys[row] = key;
   state.rows = table_;
+  if (gate_.consistency() != v1::BSP) state.worker_steps = worker_steps_;
   // Only configured workers: a joiner's slot starts left in every shard.
   for (int32_t w = 0; w < options_.num_workers; ++w) {
     if (gate_.left(w)) state.left.push_back(w);
@@ -291,11 +293,24 @@ ShardState ParameterShard::CaptureLocked() const {
 }
 
 void ParameterShard::CheckPendingLocked() {
-  if (!pending_.has_value()) return;
+  const int64_t every = options_.snapshot_every;
+  const bool boundary =
+      every > 0 && version_ > 0 && version_ % every == 0 &&
+      (!snapshot_.has_value() || snapshot_->version != version_);
+  if (boundary && options_.on_snapshot) options_.on_snapshot();
+  if (!pending_.has_value()) {
+    if (boundary) snapshot_ = CaptureLocked();
+    return;
+  }
   if (version_ == pending_->at_version) {
+    // The capture takes the boundary's copy: it is not kept.
+    if (boundary) snapshot_.reset();
     completed_.emplace_back(std::move(pending_->captured), CaptureLocked());
     pending_.reset();
-  } else if (gate_.live() == 0) {
+    return;
+  }
+  if (boundary) snapshot_ = CaptureLocked();
+  if (gate_.live() == 0) {
     completed_.emplace_back(
         std::move(pending_->captured),
         absl::AbortedError(absl::StrCat(
@@ -322,9 +337,18 @@ void ParameterShard::Capture(int64_t at_version, Captured captured,
     if (version_now != nullptr) *version_now = version_;
     if (closed_) {
       refused = absl::UnavailableError("the shard is shutting down");
-    } else if (at_version == 0 || gate_.consistency() != v1::BSP) {
+    } else if (at_version == 0 || (gate_.consistency() != v1::BSP &&
+                                   options_.snapshot_every == 0)) {
       completed_.emplace_back(std::move(captured), CaptureLocked());
+    } else if (at_version < version_ && snapshot_.has_value() &&
+               snapshot_->version == at_version) {
+      completed_.emplace_back(std::move(captured), *std::move(snapshot_));
+      snapshot_.reset();
     } else if (at_version < version_) {
+      if (version_now != nullptr && snapshot_.has_value() &&
+          snapshot_->version > at_version) {
+        *version_now = snapshot_->version;
+      }
       refused = absl::FailedPreconditionError(
           absl::StrCat("the shard is at version ", version_,
                        ", past checkpoint version ", at_version));

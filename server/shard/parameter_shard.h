@@ -121,6 +121,18 @@ struct ParameterShardOptions {
   v1::Consistency consistency = v1::ASP;
   int staleness = 0;
   int backup_workers = 0;
+  // The shard copies its whole state at every version that is a multiple
+  // of this (the periodic checkpoints' boundaries, BoundaryEveryVersions
+  // in roles/checkpointer.h: steps under BSP, pushes under ASP and SSP)
+  // and keeps the latest copy until a Capture of that version takes it, so
+  // that a checkpoint asked for after the shard passed its boundary still
+  // gets exactly that boundary. 0: no copies (and under ASP and SSP every
+  // Capture takes the state as it is).
+  int64_t snapshot_every = 0;
+  // If set, called under the shard's lock right after each such copy (the
+  // server sends a heartbeat at once, so that the coordinator asks for the
+  // checkpoint soon): keep it short, and don't call the shard from it.
+  std::function<void()> on_snapshot;
   // If set, called for every valid push, under the shard's lock: keep it
   // short, and don't call the shard from it.
   std::function<void(const PushRecord&)> observer;
@@ -148,6 +160,10 @@ struct ShardState {
   std::vector<float> rows;
   // Workers that have pushed their last gradient (nobody waits for them).
   std::vector<int32_t> left;
+  // ASP and SSP: for each worker id, the steps of it the state holds (its
+  // largest applied push's step + 1). Not in the checkpoint file: the
+  // coordinator records it in the manifest.
+  std::vector<int64_t> worker_steps;
 };
 
 // The rule a request refused by a ParameterShard broke, one of a fixed set
@@ -211,13 +227,17 @@ class ParameterShard {
   // after the shard's lock is dropped.
   using Captured = std::function<void(absl::StatusOr<ShardState>)>;
 
-  // Copies the shard's state. At once if `at_version` is 0 or the shard
-  // is not BSP; under BSP when its version becomes `at_version` (a step
-  // boundary: right after that step's update, before the next), possibly
-  // from the thread of the push that completes the step. FAILED_PRECONDITION
-  // if the shard is already past `at_version` (its version in the message
-  // and in *version_now); ABORTED if every worker leaves before the shard
-  // gets there, or a later Capture supersedes this one while it waits;
+  // Copies the shard's state. At once if `at_version` is 0, or the shard
+  // is not BSP and takes no copies (options.snapshot_every 0); else when
+  // its version becomes `at_version` (under BSP a step boundary: right
+  // after that step's update, before the next), possibly from the thread
+  // of the push that completes the step or the update, or at once from
+  // the copy taken at `at_version` (options.snapshot_every) if the shard
+  // has passed it. FAILED_PRECONDITION if the shard is already past
+  // `at_version` without that copy (the message gives its version;
+  // *version_now is the version of a later copy it holds, else its
+  // version now); ABORTED if every worker leaves before the shard gets
+  // there, or a later Capture supersedes this one while it waits;
   // UNAVAILABLE on Close().
   void Capture(int64_t at_version, Captured captured,
                int64_t* version_now = nullptr);
@@ -377,9 +397,9 @@ class ParameterShard {
 
   // The state as it is now.
   ShardState CaptureLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After an update or a worker leaving: completes the pending capture if
-  // the shard has reached its version, or fails it if nobody is left to
-  // take the shard there.
+  // After an update or a worker leaving: copies the state at a snapshot
+  // boundary, completes the pending capture if the shard has reached its
+  // version, or fails it if nobody is left to take the shard there.
   void CheckPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs the captures completed under the lock; call without it.
   void FinishCaptures();
@@ -425,6 +445,8 @@ class ParameterShard {
   // coordinator declared it lost.
   std::vector<int32_t> incarnation_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> lost_ ABSL_GUARDED_BY(mu_);
+  // ShardState::worker_steps, as the shard is now (ASP and SSP).
+  std::vector<int64_t> worker_steps_ ABSL_GUARDED_BY(mu_);
   // Per worker: admitted (the configured ones from the start, joiners by
   // WorkerJoined), and whether a joiner's first push made it live.
   std::vector<bool> admitted_ ABSL_GUARDED_BY(mu_);
@@ -436,6 +458,9 @@ class ParameterShard {
     Captured captured;
   };
   std::optional<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  // BSP: the state at the last multiple of options_.snapshot_every the
+  // shard reached, until a Capture takes it.
+  std::optional<ShardState> snapshot_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<Captured, absl::StatusOr<ShardState>>> completed_
       ABSL_GUARDED_BY(mu_);
   int64_t slice_encodings_ ABSL_GUARDED_BY(mu_) = 0;

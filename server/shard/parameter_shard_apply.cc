@@ -211,6 +211,8 @@ absl::Status ParameterShard::AdmitLocked(const v1::PushRequest& request,
                       !sum_->Contains(header.worker_id());
   if (gate_.consistency() != v1::BSP) {
     RETURN_IF_ERROR(ApplyLocked(request, &record));
+    int64_t& steps = worker_steps_[header.worker_id()];
+    steps = std::max(steps, header.step() + 1);
   } else if (summed) {
     RETURN_IF_ERROR(ReserveRowsLocked(request));
     sum_->Add(request, std::max(1, request.examples()));

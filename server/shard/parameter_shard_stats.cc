@@ -58,6 +58,19 @@ int64_t ParameterShard::MemoryBytesLocked() const {
   bytes += undo_.bytes() + row_undo_.bytes() +
            static_cast<int64_t>(row_scratch_.capacity() * sizeof(float));
   if (sum_ != nullptr) bytes += sum_->memory_bytes();
+  if (snapshot_.has_value()) {
+    const ShardState& copy = *snapshot_;
+    size_t held =
+        (copy.params.capacity() + copy.rows.capacity()) * sizeof(float) +
+        copy.keys.capacity() * sizeof(uint64_t);
+    for (const auto* tensors : {&copy.optimizer, &copy.row_optimizer}) {
+      for (const NamedTensor& t : *tensors) {
+        held += t.f32.capacity() * sizeof(float) +
+                t.u64.capacity() * sizeof(uint64_t);
+      }
+    }
+    bytes += static_cast<int64_t>(held);
+  }
   return bytes;
 }
 

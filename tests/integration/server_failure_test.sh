@@ -4,8 +4,8 @@
 #     checkpoint; the launcher rolls the whole job back to its newest
 #     complete checkpoint (every shard's slice and optimizer state, every
 #     worker's position) and the job succeeds; summary.json counts the
-#     rollback and the steps it undid (at most about one checkpoint
-#     interval).
+#     rollback and the steps it undid (at most one checkpoint interval,
+#     and the few steps of a checkpoint's write).
 #   the same under ASP.
 #   (without train.checkpoint the job fails: local_child_failure_test.)
 #   cluster.max_server_restarts: 0: the job fails at once.
@@ -51,8 +51,9 @@ for run in BSP:KILL ASP:KILL BSP:TERM; do
   [[ "$(json_field "$OUT/summary.json" server_restarts)" == 1 ]] ||
     fail "$consistency: server_restarts '$(json_field "$OUT/summary.json" server_restarts)'"
   lost="$(json_field "$OUT/summary.json" steps_lost)"
-  # One interval, and the steps the launcher's status poll lags behind.
-  (( lost >= 0 && lost <= EVERY + 200 )) || fail "$consistency: steps_lost '$lost'"
+  # At most one interval: checkpoints hold exactly the step boundaries
+  # (plus the few steps a checkpoint's write takes, if the kill fell in it).
+  (( lost >= 0 && lost <= EVERY + 20 )) || fail "$consistency: steps_lost '$lost'"
   said="$(sed -n 's/.*): \([0-9]*\) steps lost.*/\1/p' "$WORK/stderr")"
   [[ "$said" == "$lost" ]] || fail "$consistency: stderr says $said steps lost, summary $lost"
   accuracy="$(json_field "$OUT/summary.json" test_accuracy)"
@@ -63,7 +64,23 @@ for run in BSP:KILL ASP:KILL BSP:TERM; do
     fail "$consistency: server 0 did not restore: $(tail -3 "$OUT/logs/server-0.log")"
   grep -q "shard 1: restored version" "$OUT/logs/server-1.log" ||
     fail "$consistency: server 1 did not restore: $(tail -3 "$OUT/logs/server-1.log")"
-  echo "server_failure_test: $consistency rolled back after SIG$SIGNAL of server/1: $lost steps lost, accuracy $accuracy"
+  # Periodic checkpoints hold exact boundaries, however late the
+  # coordinator asks: named at multiples of EVERY, and under BSP after
+  # exactly that many steps.
+  periodic=0
+  for manifest in "$OUT"/checkpoints/step-*/manifest.json; do
+    [[ "$(json_field "$manifest" reason)" == periodic ]] || continue
+    dir="${manifest%/manifest.json}"
+    name=$((10#${dir##*step-}))
+    (( name % EVERY == 0 )) || fail "$consistency: periodic checkpoint off its boundary: $dir"
+    if [[ "$consistency" == BSP ]]; then
+      [[ "$(json_field "$manifest" global_step)" == "$name" ]] ||
+        fail "$consistency: $dir holds global step $(json_field "$manifest" global_step)"
+    fi
+    periodic=$((periodic + 1))
+  done
+  (( periodic > 0 )) || fail "$consistency: no periodic checkpoint kept: $(ls "$OUT/checkpoints")"
+  echo "server_failure_test: $consistency rolled back after SIG$SIGNAL of server/1: $lost steps lost, accuracy $accuracy, $periodic periodic checkpoints on their boundaries"
   rm -rf "$OUT"
 done
 

@@ -35,8 +35,10 @@ v1::OptimizerConfig OptimizerNamed(const std::string& name) {
 }
 
 std::unique_ptr<ParameterShard> MakeShard(const std::string& optimizer,
-                                          v1::Consistency consistency) {
+                                          v1::Consistency consistency,
+                                          int64_t snapshot_every = 0) {
   ParameterShardOptions options;
+  options.snapshot_every = snapshot_every;
   options.job_id = "job";
   options.num_workers = kWorkers;
   options.range = {0, 6};
@@ -103,6 +105,32 @@ std::string StateBytes(ParameterShard& shard) {
   return bytes;
 }
 
+// Asks `shard`, expected to be past `at_version` without a copy of it,
+// for that version: FAILED_PRECONDITION, "past". Returns the version the
+// refusal names (*version_now).
+int64_t MissedCapture(ParameterShard& shard, int64_t at_version) {
+  absl::Status status;
+  int64_t now = -1;
+  shard.Capture(
+      at_version, [&](absl::StatusOr<ShardState> s) { status = s.status(); },
+      &now);
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr("past"));
+  return now;
+}
+
+// Asks `shard` for `at_version`, expecting its state at once (version -1
+// if none came).
+ShardState CaptureNow(ParameterShard& shard, int64_t at_version) {
+  std::optional<absl::StatusOr<ShardState>> captured;
+  shard.Capture(at_version,
+                [&](absl::StatusOr<ShardState> s) { captured = std::move(s); });
+  EXPECT_TRUE(captured.has_value()) << "no answer at once";
+  if (!captured.has_value()) return ShardState{-1};
+  EXPECT_TRUE(captured->ok()) << captured->status();
+  return captured->ok() ? **std::move(captured) : ShardState{-1};
+}
+
 class ResumeTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ResumeTest, RestoredShardGoesOnBitForBit) {
@@ -151,13 +179,63 @@ TEST(ShardCheckpointTest, BspCaptureWaitsForItsStepBoundary) {
 TEST(ShardCheckpointTest, BspCapturePastItsVersionIsRefused) {
   auto shard = MakeShard("sgd", v1::BSP);
   Train(*shard, 0, 3, true);
-  absl::Status status;
-  int64_t now = -1;
-  shard->Capture(
-      2, [&](absl::StatusOr<ShardState> s) { status = s.status(); }, &now);
-  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
-  EXPECT_THAT(status.message(), HasSubstr("past"));
-  EXPECT_EQ(now, 3);
+  EXPECT_EQ(MissedCapture(*shard, 2), 3);
+}
+
+TEST(ShardCheckpointTest, BspCaptureOfAPassedBoundaryGetsItsCopy) {
+  auto reference = MakeShard("adam", v1::BSP);
+  Train(*reference, 0, 4, true);
+  const std::string at_four = StateBytes(*reference);
+
+  auto shard = MakeShard("adam", v1::BSP, /*snapshot_every=*/2);
+  Train(*shard, 0, 5, true);
+  const int64_t holding = shard->memory_bytes();
+  const ShardState captured = CaptureNow(*shard, 4);
+  EXPECT_EQ(captured.version, 4);
+  EXPECT_EQ(EncodeShardState(captured), at_four);
+  // The copy went with the capture.
+  EXPECT_LT(shard->memory_bytes(), holding);
+  EXPECT_EQ(MissedCapture(*shard, 4), 5);
+}
+
+TEST(ShardCheckpointTest, BspCaptureOfAnOlderBoundaryNamesTheCopyItHolds) {
+  auto shard = MakeShard("sgd", v1::BSP, /*snapshot_every=*/2);
+  Train(*shard, 0, 5, true);
+  // The boundary it holds a copy of, not its version 5.
+  EXPECT_EQ(MissedCapture(*shard, 2), 4);
+  EXPECT_EQ(CaptureNow(*shard, 4).version, 4);
+}
+
+TEST(ShardCheckpointTest, AspCaptureGetsTheBoundaryCopyAndEachWorkersSteps) {
+  auto reference = MakeShard("adam", v1::ASP);
+  Train(*reference, 0, 2, false);  // 4 pushes: version 4
+  const std::string at_four = StateBytes(*reference);
+
+  auto shard = MakeShard("adam", v1::ASP, /*snapshot_every=*/4);
+  Train(*shard, 0, 3, false);  // version 6
+  const ShardState copy = CaptureNow(*shard, 4);
+  EXPECT_EQ(copy.version, 4);
+  EXPECT_EQ(EncodeShardState(copy), at_four);
+  EXPECT_EQ(copy.worker_steps, (std::vector<int64_t>{2, 2}));
+  // The next boundary: when the shard gets there.
+  std::optional<absl::StatusOr<ShardState>> captured;
+  shard->Capture(8, [&](absl::StatusOr<ShardState> s) { captured = s; });
+  EXPECT_FALSE(captured.has_value());
+  v1::PushRequest push = StepPush(0, 3, shard->version());
+  v1::PushResponse response;
+  shard->Push(push, &response, [](absl::Status) {});
+  EXPECT_FALSE(captured.has_value());  // version 7
+  push = StepPush(1, 3, shard->version());
+  shard->Push(push, &response, [](absl::Status) {});
+  ASSERT_TRUE(captured.has_value() && captured->ok());
+  EXPECT_EQ((*captured)->version, 8);
+  EXPECT_EQ((*captured)->worker_steps, (std::vector<int64_t>{4, 4}));
+}
+
+TEST(ShardCheckpointTest, WithoutCopiesABoundaryPassedIsMissed) {
+  auto shard = MakeShard("sgd", v1::BSP);
+  Train(*shard, 0, 5, true);
+  EXPECT_EQ(MissedCapture(*shard, 4), 5);
 }
 
 TEST(ShardCheckpointTest, PendingCaptureIsAbortedWhenEveryWorkerLeaves) {
