@@ -77,10 +77,24 @@ for attempt in 1 2 3 4 5; do
   done
   while read -r name pid _; do
     [[ "$name" == \#* || "$name" == coordinator ]] && continue
-    # Alive, not a zombie (a zombie takes the signal too).
-    state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
-    [[ -n "$state" && "$state" != Z* ]] || continue
-    if kill -KILL "$pid" 2>/dev/null; then killed="$name"; break; fi
+    # Frozen first, so that it cannot exit on its own between the look and
+    # the kill: a process that is exiting, or a zombie, takes both signals
+    # without a word and is then reaped with its own exit code.
+    kill -STOP "$pid" 2>/dev/null || continue
+    stopped=""
+    for _ in $(seq 1 50); do
+      state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
+      [[ "$state" == T* ]] && { stopped=1; break; }
+      [[ -z "$state" || "$state" == Z* ]] && break
+      sleep 0.01
+    done
+    if [[ -z "$stopped" ]]; then
+      kill -CONT "$pid" 2>/dev/null || true
+      continue
+    fi
+    kill -KILL "$pid"
+    killed="$name"
+    break
   done <"$OUT/processes.txt"
   wait_local
   [[ -n "$killed" ]] && break
