@@ -4,6 +4,7 @@
 # time, starting from its committed seed corpus (tests/fuzz/corpus/TARGET;
 # new inputs go to build-fuzz/corpus/TARGET, never into the tree).
 #   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]   default 10 s, all
+#   FUZZ_RUNS=N scripts/fuzz.sh ...   also stops a target after N executions
 # CI runs it short; run it long (e.g. scripts/fuzz.sh 3600) to search
 # deeper. Prints one line per target: executions, seconds, corpus size. A
 # crash, leak, sanitizer report or timeout fails the run and leaves the
@@ -39,7 +40,8 @@ for target in "${targets[@]}"; do
   # a finding, not a reason to swap.
   if ! "build-fuzz/tests/fuzz/${target}_fuzz" "$corpus" "tests/fuzz/corpus/$target" \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -max_len=4096 -artifact_prefix="$crashes/" -print_final_stats=1 \
+      -max_len=4096 -runs="${FUZZ_RUNS:--1}" -artifact_prefix="$crashes/" \
+      -print_final_stats=1 \
       >"$log" 2>&1; then
     echo "fuzz: $target FAILED (input in $crashes/; log $log):" >&2
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" | head -10 >&2

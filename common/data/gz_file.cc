@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -9,6 +11,23 @@
 #include "absl/strings/str_cat.h"
 
 namespace descent {
+namespace {
+
+// zlib's read buffer (it allocates twice as much again for output): large
+// files read in large pieces, a small one needs no more than its size.
+constexpr int64_t kMaxBufferBytes = 1 << 17;
+constexpr int64_t kMinBufferBytes = 1 << 10;
+
+int64_t BufferBytesFor(const std::string& path) {
+  std::error_code error;
+  const std::uintmax_t bytes = std::filesystem::file_size(path, error);
+  if (error || bytes >= static_cast<std::uintmax_t>(kMaxBufferBytes)) {
+    return kMaxBufferBytes;
+  }
+  return std::max(static_cast<int64_t>(bytes) + 1, kMinBufferBytes);
+}
+
+}  // namespace
 
 absl::StatusOr<GzReader> GzReader::Open(const std::string& path) {
   errno = 0;
@@ -17,8 +36,9 @@ absl::StatusOr<GzReader> GzReader::Open(const std::string& path) {
     return absl::ErrnoToStatus(errno == 0 ? ENOMEM : errno,
                                absl::StrCat(path, ": cannot open"));
   }
-  gzbuffer(file, 1 << 17);
-  return GzReader(path, file);
+  const int64_t buffer_bytes = BufferBytesFor(path);
+  gzbuffer(file, static_cast<unsigned>(buffer_bytes));
+  return GzReader(path, file, buffer_bytes);
 }
 
 absl::StatusOr<int64_t> GzReader::Read(void* buf, int64_t n) {

@@ -36,20 +36,25 @@ class GzReader {
   // True once Read has met the end of a gzip stream that was cut short.
   bool truncated() const { return truncated_; }
   const std::string& path() const { return path_; }
+  // zlib's read buffer: the file's size where that is under 128 KiB, else
+  // 128 KiB. A caller's own buffer need be no larger to read it in few
+  // calls.
+  int64_t buffer_bytes() const { return buffer_bytes_; }
 
  private:
   struct Closer {
     void operator()(gzFile file) const { gzclose(file); }
   };
 
-  GzReader(std::string path, gzFile file)
-      : path_(std::move(path)), file_(file) {}
+  GzReader(std::string path, gzFile file, int64_t buffer_bytes)
+      : path_(std::move(path)), file_(file), buffer_bytes_(buffer_bytes) {}
 
   // zlib prefixes its messages with the path given to gzopen.
   absl::string_view WithoutPathPrefix(absl::string_view message) const;
 
   std::string path_;
   std::unique_ptr<gzFile_s, Closer> file_;
+  int64_t buffer_bytes_;
   bool truncated_ = false;
 };
 

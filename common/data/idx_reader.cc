@@ -151,15 +151,28 @@ using RecordVisitor =
     absl::FunctionRef<absl::Status(int64_t index, const unsigned char* record)>;
 
 // Streams every record of `file`, in order, through `visit`, then checks
-// that nothing follows them.
+// that nothing follows them. Reads up to kChunkBytes of whole records at a
+// time (one record where a record is larger), into a buffer that grows
+// only as the file's bytes arrive: a header that declares huge records
+// fails as truncated before it can make us allocate for them.
 absl::Status ReadRecords(IdxFile& file, RecordVisitor visit) {
   const int64_t count = file.header.count;
   const int64_t size = file.header.record_size;
   const int64_t chunk = std::max<int64_t>(1, kChunkBytes / size);
-  std::vector<unsigned char> buffer(chunk * size);
+  std::vector<unsigned char> buffer;
   for (int64_t first = 0; first < count; first += chunk) {
     const int64_t want = std::min(chunk, count - first) * size;
-    ASSIGN_OR_RETURN(const int64_t got, file.reader.Read(buffer.data(), want));
+    int64_t got = 0;
+    while (got < want) {
+      const int64_t piece = std::min(want - got, kChunkBytes);
+      if (static_cast<int64_t>(buffer.size()) < got + piece) {
+        buffer.resize(got + piece);
+      }
+      ASSIGN_OR_RETURN(const int64_t read,
+                       file.reader.Read(buffer.data() + got, piece));
+      got += read;
+      if (read < piece) break;
+    }
     for (int64_t i = 0; i < got / size; ++i) {
       RETURN_IF_ERROR(visit(first + i, &buffer[i * size]));
     }

@@ -1,7 +1,8 @@
 #include "common/data/text_lines.h"
 
+#include <algorithm>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -18,7 +19,9 @@ constexpr int64_t kChunkBytes = 1 << 16;
 
 absl::Status ForEachLine(const std::string& path, LineVisitor visit) {
   ASSIGN_OR_RETURN(GzReader reader, GzReader::Open(path));
-  std::vector<char> chunk(kChunkBytes);
+  // Not zeroed: a small file's lines cost no 64 KiB memset.
+  const int64_t chunk_bytes = std::min(kChunkBytes, reader.buffer_bytes());
+  std::unique_ptr<char[]> chunk(new char[chunk_bytes]);
   std::string pending;  // the start of a line that has not ended yet
   int64_t line_number = 0;
   auto deliver = [&](absl::string_view line) {
@@ -27,9 +30,9 @@ absl::Status ForEachLine(const std::string& path, LineVisitor visit) {
     return visit(line_number, line);
   };
   while (true) {
-    ASSIGN_OR_RETURN(const int64_t got, reader.Read(chunk.data(), kChunkBytes));
+    ASSIGN_OR_RETURN(const int64_t got, reader.Read(chunk.get(), chunk_bytes));
     if (got == 0) break;
-    absl::string_view data(chunk.data(), static_cast<size_t>(got));
+    absl::string_view data(chunk.get(), static_cast<size_t>(got));
     for (size_t end = data.find('\n'); end != absl::string_view::npos;
          end = data.find('\n')) {
       if (pending.empty()) {

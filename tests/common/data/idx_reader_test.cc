@@ -133,6 +133,30 @@ TEST(ReadIdxImages, ReadsTheImagesOfARangeWithoutLabels) {
               absl::StatusCode::kInvalidArgument, {labels});
 }
 
+// Records larger than one read (64 KiB) arrive in pieces: a whole file
+// reads pixel for pixel, and a short one that declares huge records fails
+// as truncated where its bytes end.
+TEST(ReadIdxImages, RecordsLargerThanOneReadArriveWhole) {
+  constexpr uint32_t kSide = 300;  // 90,000 pixels a record
+  std::string bytes = Header(kImageMagic, {2, kSide, kSide});
+  for (int64_t j = 0; j < 2 * kSide * kSide; ++j) bytes.push_back(j % 251);
+  for (bool gzip : {false, true}) {
+    SCOPED_TRACE(gzip ? "gzip" : "plain");
+    absl::StatusOr<Dataset> data = ReadIdxImages(Write(gzip, "big", bytes));
+    ASSERT_TRUE(data.ok()) << data.status();
+    ASSERT_EQ(data->features.size(), size_t{2} * kSide * kSide);
+    for (int64_t j = 0; j < 2 * kSide * kSide; j += 997) {
+      ASSERT_EQ(data->features[j], (j % 251) / 255.0f) << j;
+    }
+    const std::string huge = Write(
+        gzip, "huge",
+        Header(kImageMagic, {3, 4096, 4096}) + std::string(70000, '\x01'));
+    ExpectError(ReadIdxImages(huge).status(), absl::StatusCode::kDataLoss,
+                {huge, "truncated at image 0 of 3",
+                 "70000 bytes into that 16777216-byte record"});
+  }
+}
+
 TEST(ReadIdxCount, ReturnsDeclaredCountOfImagesAndLabels) {
   for (bool gzip : {false, true}) {
     SCOPED_TRACE(gzip ? "gzip" : "plain");

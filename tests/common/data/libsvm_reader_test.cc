@@ -1,9 +1,11 @@
 #include "common/data/libsvm_reader.h"
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/data/temp_file.h"
@@ -264,6 +266,27 @@ TEST(ReadLibsvm, EncodesLabelsThatAreNotZeroToK) {
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_THAT(data->labels, ElementsAre(0, 2, 1));
   EXPECT_THAT(data->class_names, ElementsAre("-1", "0", "1"));
+}
+
+// A small gzip file can hold many times its size in lines: they arrive
+// in pieces of the file's size and are split across them correctly.
+TEST(ReadLibsvm, GzipFileFarLargerUnpackedReadsEveryLine) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    text += absl::StrCat(i % 2 == 0 ? "+1" : "-1", " ", 1 + i % 7, ":0.5 ",
+                         8 + i % 3, ":-2\n");
+  }
+  const std::string path = WriteGzipTempFile("many.svm.gz", text);
+  ASSERT_LT(std::filesystem::file_size(path) * 20, text.size());
+  auto data = ReadLibsvm(path, {});
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_EQ(data->num_examples, 20000);
+  ASSERT_EQ(data->indices.size(), size_t{40000});
+  for (int i = 0; i < 20000; i += 37) {
+    ASSERT_EQ(data->labels[i], i % 2 == 0 ? 1 : 0) << i;
+    ASSERT_EQ(data->indices[2 * i], i % 7) << i;
+    ASSERT_EQ(data->indices[2 * i + 1], 7 + i % 3) << i;
+  }
 }
 
 TEST(ReadLibsvm, ReadsGzipAndRejectsCorruptGzipByName) {
