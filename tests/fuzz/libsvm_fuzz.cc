@@ -16,7 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (choice & 16) options.num_features = 64;
   const std::string path = descent::WriteFuzzFile("in.svm", data + 1, size - 1);
   auto sparse = descent::ReadLibsvm(path, options);
-  if (sparse.ok() && sparse->num_examples * sparse->num_features < (1 << 20)) {
+  // Divided, not multiplied: a file can declare ~2^62 features (the
+  // product overflowed, a harness bug the fuzzer found).
+  if (sparse.ok() && sparse->num_features > 0 &&
+      sparse->num_examples < (1 << 20) / sparse->num_features) {
     (void)descent::ReadLibsvmDense(path, options);
   }
   return 0;

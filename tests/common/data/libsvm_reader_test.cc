@@ -128,6 +128,22 @@ TEST(ReadLibsvmDense, RefusesAHugeDenseCopy) {
   EXPECT_THAT(data.status().message(), HasSubstr("ReadLibsvm"));
 }
 
+// The shape libFuzzer found (an index near 2^62, uncapped): examples x
+// features does not fit in 64 bits, and the dense copy is refused by
+// division, not by an overflowing product.
+TEST(ReadLibsvmDense, RefusesAFeatureSpaceWhoseSizeOverflowsAProduct) {
+  const std::string path = WriteTempFile(
+      "wide.svm",
+      "1\n0\n5\n2\n51\n55\n101\n-10\n0 3333333333334999998:3\n");
+  auto sparse = ReadLibsvm(path, Options(true, 0, false, 0));
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  EXPECT_EQ(sparse->num_examples, 9);
+  EXPECT_EQ(sparse->num_features, int64_t{3333333333334999999});
+  auto dense = ReadLibsvmDense(path, Options(true, 0, false, 0));
+  EXPECT_EQ(dense.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(dense.status().message(), HasSubstr("9 examples x"));
+}
+
 TEST(ReadLibsvm, MissingFileIsNotFound) {
   auto data = ReadLibsvm(::testing::TempDir() + "/no_such_file.svm", {});
   EXPECT_EQ(data.status().code(), absl::StatusCode::kNotFound);
