@@ -294,7 +294,6 @@ class FtrlOptimizer : public Optimizer {
 
  private:
   FtrlOptimizer(int64_t size, LearningRateSchedule lr, FtrlOptions options);
-  double Power(double n) const;
   const LearningRateSchedule lr_;
   const FtrlOptions options_;
   std::vector<float> z_;

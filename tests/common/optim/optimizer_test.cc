@@ -255,6 +255,88 @@ TEST(AdamOptimizer, LazyRowGetsItsOwnBiasCorrection) {
   EXPECT_NEAR(params[1], 1.0 - 0.1, 1e-6);
 }
 
+// A slice long enough for several of Apply's chunks, whose parameters
+// reach different step counts in some chunks and not in others (rows
+// updated lazily), with and without weight decay: every parameter ends as
+// a one-parameter optimizer given the same gradients ends. Each Adam
+// coordinate is independent, so that is the rule's own answer.
+TEST(AdamOptimizer, ChunksWithOneStepCountAndWithManyAgree) {
+  constexpr int64_t kN = 3 * 2048 + 77;
+  for (const AdamOptions& options : {AdamOptions(), AdamOptions::AdamW()}) {
+    auto adam = AdamOptimizer::Create(kN, Lr(0.01), options).value();
+    std::vector<float> params(kN), grad(kN);
+    for (int64_t i = 0; i < kN; ++i) {
+      params[i] = std::sin(0.1f * i);
+      grad[i] = std::cos(0.37f * i);
+    }
+    const std::vector<float> initial = params;
+    // Updates: the whole slice, a range inside the second chunk, the whole
+    // slice again, a range across the first two chunks, the whole slice.
+    const std::vector<std::pair<int64_t, int64_t>> updates = {
+        {0, kN}, {2100, 300}, {0, kN}, {2000, 100}, {0, kN}};
+    int64_t version = 0;
+    for (const auto& [begin, n] : updates) {
+      adam->Apply(begin, grad.data() + begin, n, version++,
+                  params.data() + begin);
+    }
+    for (int64_t i = 0; i < kN; i += 7) {
+      auto one = AdamOptimizer::Create(1, Lr(0.01), options).value();
+      float expected = initial[i];
+      int64_t one_version = 0;
+      for (const auto& [begin, n] : updates) {
+        if (i >= begin && i < begin + n) {
+          one->Apply(0, &grad[i], 1, one_version, &expected);
+        }
+        ++one_version;
+      }
+      ASSERT_FLOAT_EQ(params[i], expected) << "parameter " << i;
+    }
+  }
+}
+
+// ApplyFinite is all or nothing over several of its chunks: a result that
+// overflows in the last chunk ((1 - beta2) * g * g past float's range
+// makes Adam's v infinite) leaves every parameter and state value as it was, and an
+// update that stays finite is exactly Apply's. The parameters start at an
+// odd index, so the saved copies start unaligned.
+TEST(Optimizer, ApplyFiniteTakesBackEveryChunkOrAppliesLikeApply) {
+  constexpr int64_t kN = 3 * 4096 + 10, kIndex = 3;
+  auto adam = AdamOptimizer::Create(kN, Lr(0.01)).value();
+  auto twin = AdamOptimizer::Create(kN, Lr(0.01)).value();
+  std::vector<float> params(kIndex + kN), grad(kN);
+  for (int64_t i = 0; i < kN; ++i) {
+    params[kIndex + i] = std::sin(0.1f * i);
+    grad[i] = std::cos(0.37f * i);
+  }
+  std::vector<float> twin_params = params;
+  UndoLog log;
+  ASSERT_EQ(adam->ApplyFinite(0, grad.data(), kN, 0, &params, kIndex, &log),
+            -1);
+  twin->Apply(0, grad.data(), kN, 0, twin_params.data() + kIndex);
+  EXPECT_EQ(params, twin_params);
+
+  const std::vector<float> before = params;
+  const std::vector<NamedTensor> state = adam->State("");
+  std::vector<float> huge = grad;
+  huge[kN - 5] = 1e30f;
+  EXPECT_EQ(adam->ApplyFinite(0, huge.data(), kN, 1, &params, kIndex, &log),
+            kN - 5);
+  EXPECT_EQ(params, before);
+  const std::vector<NamedTensor> after = adam->State("");
+  ASSERT_EQ(after.size(), state.size());
+  for (size_t b = 0; b < state.size(); ++b) {
+    EXPECT_EQ(after[b].f32, state[b].f32) << state[b].name;
+    EXPECT_EQ(after[b].u64, state[b].u64) << state[b].name;
+  }
+  // The log's storage is reused: the same update again, then a good one.
+  EXPECT_EQ(adam->ApplyFinite(0, huge.data(), kN, 1, &params, kIndex, &log),
+            kN - 5);
+  ASSERT_EQ(adam->ApplyFinite(0, grad.data(), kN, 1, &params, kIndex, &log),
+            -1);
+  twin->Apply(0, grad.data(), kN, 1, twin_params.data() + kIndex);
+  EXPECT_EQ(params, twin_params);
+}
+
 TEST(AdamOptimizer, GrowKeepsOldStateAndZeroesNew) {
   auto grown = AdamOptimizer::Create(1, Lr(0.1)).value();
   auto steady = AdamOptimizer::Create(1, Lr(0.1)).value();
