@@ -28,6 +28,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/heap.h"
 #include "common/metrics.h"
 #include "common/ps_client.h"
 #include "glog/logging.h"
@@ -194,6 +195,7 @@ void RunMemcpy(int64_t bytes, double seconds) {
 }  // namespace descent
 
 int main(int argc, char** argv) {
+  descent::KeepTensorBuffersInHeap();  // as the roles do (cli/main.cc)
   google::InitGoogleLogging(argv[0]);
   absl::ParseCommandLine(argc, argv);
   const double seconds = absl::GetFlag(FLAGS_seconds);

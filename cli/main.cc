@@ -1,7 +1,6 @@
 // descent: one binary, one subcommand per role. This file only reads flags
 // (CLI11) into each role's options struct and maps the outcome to an exit
 // code (common/exit_codes.h; README, "Exit codes").
-#include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "cli/predict.h"
 #include "common/config/config.h"
 #include "common/exit_codes.h"
+#include "common/heap.h"
 #include "common/host_port.h"
 #include "glog/logging.h"
 #include "roles/checkpointer.h"
@@ -815,12 +815,6 @@ int main(int argc, char** argv) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     execv("/proc/self/exe", argv);  // returns only if it failed: go on
   }
-  // Parameter slices and gradients are megabytes per RPC, and gRPC and
-  // protobuf allocate a fresh buffer for each. Above glibc's mmap threshold
-  // each such buffer would be mmap'd, page-faulted in byte by byte and
-  // unmapped per call (most of a server's time, measured with perf); keep
-  // them in the heap, where freed pages are reused.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  descent::KeepTensorBuffersInHeap();
   return descent::Run(argc, argv);
 }
