@@ -5,16 +5,7 @@
 #include <cstdint>
 
 #include "common/data/csv_reader.h"
-#include "glog/logging.h"
 #include "tests/fuzz/fuzz_input.h"
-
-// The reader's notes to the user (LOG(INFO), e.g. "line 1 is taken as
-// data") are still formatted, but not written: at one or more per input
-// they filled the fuzzer's log at 40 MB a minute and halved its rate.
-extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  FLAGS_minloglevel = google::GLOG_WARNING;
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
