@@ -37,7 +37,7 @@ std::vector<float> Uniform(int64_t n, float low, float high, uint32_t seed) {
 void BM_Triad(benchmark::State& state) {
   const int64_t n = state.range(0);
   std::vector<float> a(n, 0.0f), b = Uniform(n, -1, 1, 1),
-                     c = Uniform(n, -1, 1, 2);
+                                 c = Uniform(n, -1, 1, 2);
   for (auto _ : state) {
     float* __restrict pa = a.data();
     const float* __restrict pb = b.data();
@@ -75,8 +75,8 @@ void RunApply(benchmark::State& state, const std::string& rule, bool finite) {
   int64_t version = 0;
   for (auto _ : state) {
     if (finite) {
-      const int64_t bad = optimizer->ApplyFinite(0, grad.data(), n, version,
-                                                 &params, 0, &log);
+      const int64_t bad =
+          optimizer->ApplyFinite(0, grad.data(), n, version, &params, 0, &log);
       if (bad >= 0) {
         state.SkipWithError("an update was not finite");
         break;

@@ -61,8 +61,8 @@ std::vector<int64_t> Numbers(const std::string& list) {
 
 double Percentile(std::vector<double> values, double q) {
   std::sort(values.begin(), values.end());
-  const size_t i = std::min(values.size() - 1,
-                            static_cast<size_t>(q * values.size()));
+  const size_t i =
+      std::min(values.size() - 1, static_cast<size_t>(q * values.size()));
   return values[i];
 }
 
@@ -129,9 +129,8 @@ void RunPushPull(int64_t bytes, int shards, int workers, double seconds) {
   Cluster cluster(params, shards, workers);
   std::vector<std::vector<double>> latencies(workers);
   std::vector<int64_t> calls(workers, 0);
-  const auto until =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(seconds));
+  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(seconds));
   const auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
@@ -143,9 +142,8 @@ void RunPushPull(int64_t bytes, int shards, int workers, double seconds) {
       // At least 5 calls, so that even 64 MB gives percentiles.
       while (Clock::now() < until || calls[w] < 5) {
         const auto t0 = Clock::now();
-        const absl::Status status =
-            client->PushPull({step++, 64, false}, grad.data(), out.data(),
-                             &transfer);
+        const absl::Status status = client->PushPull(
+            {step++, 64, false}, grad.data(), out.data(), &transfer);
         CHECK(status.ok()) << status;
         latencies[w].push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - t0)

@@ -377,13 +377,14 @@ void FtrlOptimizer::Apply(int64_t position, const float* grad, int64_t n,
   float* z = z_.data() + position;
   float* acc = n_.data() + position;
   if (options_.learning_rate_power == -0.5) {
-    FtrlLoop(grad, n, inv_alpha, l1, l2, beta,
-             [](double x) { return std::sqrt(x); }, z, acc, params);
+    FtrlLoop(
+        grad, n, inv_alpha, l1, l2, beta, [](double x) { return std::sqrt(x); },
+        z, acc, params);
   } else {
     const double exponent = -options_.learning_rate_power;
-    FtrlLoop(grad, n, inv_alpha, l1, l2, beta,
-             [exponent](double x) { return std::pow(x, exponent); }, z, acc,
-             params);
+    FtrlLoop(
+        grad, n, inv_alpha, l1, l2, beta,
+        [exponent](double x) { return std::pow(x, exponent); }, z, acc, params);
   }
 }
 

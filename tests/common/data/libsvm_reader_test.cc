@@ -133,8 +133,7 @@ TEST(ReadLibsvmDense, RefusesAHugeDenseCopy) {
 // division, not by an overflowing product.
 TEST(ReadLibsvmDense, RefusesAFeatureSpaceWhoseSizeOverflowsAProduct) {
   const std::string path = WriteTempFile(
-      "wide.svm",
-      "1\n0\n5\n2\n51\n55\n101\n-10\n0 3333333333334999998:3\n");
+      "wide.svm", "1\n0\n5\n2\n51\n55\n101\n-10\n0 3333333333334999998:3\n");
   auto sparse = ReadLibsvm(path, Options(true, 0, false, 0));
   ASSERT_TRUE(sparse.ok()) << sparse.status();
   EXPECT_EQ(sparse->num_examples, 9);

@@ -296,9 +296,9 @@ TEST(AdamOptimizer, ChunksWithOneStepCountAndWithManyAgree) {
 
 // ApplyFinite is all or nothing over several of its chunks: a result that
 // overflows in the last chunk ((1 - beta2) * g * g past float's range
-// makes Adam's v infinite) leaves every parameter and state value as it was, and an
-// update that stays finite is exactly Apply's. The parameters start at an
-// odd index, so the saved copies start unaligned.
+// makes Adam's v infinite) leaves every parameter and state value as it was,
+// and an update that stays finite is exactly Apply's. The parameters start at
+// an odd index, so the saved copies start unaligned.
 TEST(Optimizer, ApplyFiniteTakesBackEveryChunkOrAppliesLikeApply) {
   constexpr int64_t kN = 3 * 4096 + 10, kIndex = 3;
   auto adam = AdamOptimizer::Create(kN, Lr(0.01)).value();
