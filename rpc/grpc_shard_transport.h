@@ -2,6 +2,11 @@
 // over gRPC's callback API, on a channel with descent's message limits and
 // keepalive (rpc/rpc.h). Each call gets its own ClientContext with the
 // given deadline; `done` runs on a gRPC thread. Thread-safe.
+//
+// Calls go through gRPC's generic stub so that a request's gradient bytes
+// are sent from the request itself, not from a copy (rpc/aliased_bytes.h):
+// `done` runs once the call has ended and gRPC has released the request's
+// bytes, which is what the transport contract already asks of the caller.
 #ifndef DESCENT_RPC_GRPC_SHARD_TRANSPORT_H_
 #define DESCENT_RPC_GRPC_SHARD_TRANSPORT_H_
 
@@ -9,7 +14,7 @@
 #include <string>
 
 #include "common/transport.h"
-#include "descent/v1/ps.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "rpc/security.h"
 
 namespace descent {
@@ -28,7 +33,7 @@ class GrpcShardTransport final : public ShardTransport {
                 absl::Duration deadline, Done done) override;
 
  private:
-  std::unique_ptr<v1::ParameterServer::Stub> stub_;
+  grpc::GenericStub stub_;
 };
 
 }  // namespace descent

@@ -7,12 +7,29 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "rpc/aliased_bytes.h"
 #include "rpc/rpc.h"
 #include "server/shard/shard_checkpoint.h"
 
 namespace descent {
 
 namespace {
+
+constexpr char kPullMethod[] = "/descent.v1.ParameterServer/Pull";
+constexpr char kPushPullMethod[] = "/descent.v1.ParameterServer/PushPull";
+
+// A Pull's or PushPull's request and answer: alive until the call has been
+// answered and gRPC has released the answer's aliased bytes.
+template <typename Request, typename Response>
+class RawCall final : public AliasedBytesOwner {
+ public:
+  Request request;
+  Response response;
+
+ private:
+  ~RawCall() override = default;
+  void OnReleased() override { delete this; }
+};
 
 // Refusals for what the call carries or who sends it: a client that gets
 // one and sends the same again is refused again, so it may wait.
@@ -96,23 +113,33 @@ ParameterShard* ParameterServerService::ShardOrRefuse(
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::Pull(
-    grpc::CallbackServerContext* context, const v1::PullRequest* request,
-    v1::PullResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(context, *request, reactor);
-  if (shard == nullptr) return reactor;
-  absl::Status status = shard->Pull(*request, response);
-  if (status.ok()) {
-    metrics_->pulls.Increment();
-    metrics_->pull_bytes.Increment(response->params().values().size() +
-                                   response->rows().values().size());
-    metrics_->pull_duration.Observe(absl::ToDoubleSeconds(absl::Now() - start));
-    reactor->Finish(grpc::Status::OK);
-  } else {
-    metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
-    FinishRefused(reactor, ToGrpcStatus(status), *request);
+  auto* call = new RawCall<v1::PullRequest, v1::PullResponse>;
+  ParameterShard* shard = nullptr;
+  if (ParseOrRefuse(request, kPullMethod, &call->request, reactor)) {
+    shard = ShardOrRefuse(context, call->request, reactor);
   }
+  if (shard != nullptr) {
+    absl::Status status = shard->Pull(call->request, &call->response);
+    if (status.ok() && !call->SerializeAliased(call->response, response)) {
+      status = absl::InternalError("the answer is over 2 GiB");
+    }
+    if (status.ok()) {
+      metrics_->pulls.Increment();
+      metrics_->pull_bytes.Increment(call->response.params().values().size() +
+                                     call->response.rows().values().size());
+      metrics_->pull_duration.Observe(
+          absl::ToDoubleSeconds(absl::Now() - start));
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
+      FinishRefused(reactor, ToGrpcStatus(status), call->request);
+    }
+  }
+  call->Unref();
   return reactor;
 }
 
@@ -130,19 +157,44 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::PushPull(
-    grpc::CallbackServerContext* context, const v1::PushRequest* request,
-    v1::PushPullResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(context, *request, reactor);
-  if (shard == nullptr) return reactor;
-  shard->PushPull(*request, response, [=](absl::Status status) {
-    FinishPush(
-        shard, reactor, status, *request,
-        response->params().values().size() + response->rows().values().size(),
-        response->version(), start);
+  auto* call = new RawCall<v1::PushRequest, v1::PushPullResponse>;
+  ParameterShard* shard = nullptr;
+  if (ParseOrRefuse(request, kPushPullMethod, &call->request, reactor)) {
+    shard = ShardOrRefuse(context, call->request, reactor);
+  }
+  if (shard == nullptr) {
+    call->Unref();
+    return reactor;
+  }
+  shard->PushPull(call->request, &call->response, [=](absl::Status status) {
+    if (status.ok() && !call->SerializeAliased(call->response, response)) {
+      status = absl::InternalError("the answer is over 2 GiB");
+    }
+    FinishPush(shard, reactor, status, call->request,
+               call->response.params().values().size() +
+                   call->response.rows().values().size(),
+               call->response.version(), start);
+    call->Unref();
   });
   return reactor;
+}
+
+bool ParameterServerService::ParseOrRefuse(
+    const grpc::ByteBuffer* bytes, const char* method,
+    google::protobuf::MessageLite* request, grpc::ServerUnaryReactor* reactor) {
+  // gRPC's reader only reads the buffer.
+  if (ParseByteBuffer(const_cast<grpc::ByteBuffer*>(bytes), request)) {
+    return true;
+  }
+  metrics_->rejected.Add({{"reason", "malformed"}}).Increment();
+  reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               absl::StrCat("the request of ", method,
+                                            " does not parse as its message")));
+  return false;
 }
 
 void ParameterServerService::FinishPush(const ParameterShard* shard,

@@ -21,6 +21,12 @@
 // a well-formed worker may meet and retry (UNAVAILABLE, RESOURCE_EXHAUSTED)
 // and every accepted call are never delayed.
 //
+// Pull and PushPull take and answer raw bytes: the service parses the
+// request itself (a request that does not parse is INVALID_ARGUMENT and
+// counted "malformed", as gRPC's generated handlers do for the other
+// methods through server_options.h) and sends the answer's parameters
+// from the answer itself rather than from a copy (rpc/aliased_bytes.h).
+//
 // Thread-safe; the shard and metrics must outlive it.
 #ifndef DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
 #define DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
@@ -42,7 +48,9 @@
 namespace descent {
 
 class ParameterServerService final
-    : public v1::ParameterServer::CallbackService {
+    : public v1::ParameterServer::WithRawCallbackMethod_Pull<
+          v1::ParameterServer::WithRawCallbackMethod_PushPull<
+              v1::ParameterServer::CallbackService>> {
  public:
   // Every call must carry `token` (rpc/security.h; empty: none needed).
   // Refused calls are held as `tarpit` says.
@@ -73,15 +81,17 @@ class ParameterServerService final
   // UNAVAILABLE, later pushes refused).
   void Close();
 
+  // Request and response: encoded v1::PullRequest and v1::PullResponse.
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
-                                 const v1::PullRequest* request,
-                                 v1::PullResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const v1::PushRequest* request,
                                  v1::PushResponse* response) override;
+  // Request and response: encoded v1::PushRequest and v1::PushPullResponse.
   grpc::ServerUnaryReactor* PushPull(grpc::CallbackServerContext* context,
-                                     const v1::PushRequest* request,
-                                     v1::PushPullResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   // Captures the shard's state (ParameterShard::Capture) and writes it on a
   // thread of its own (shard_checkpoint.h), so that no push waits for the
   // disk.
@@ -97,6 +107,11 @@ class ParameterServerService final
   ParameterShard* ShardOrRefuse(const grpc::CallbackServerContext* context,
                                 const google::protobuf::MessageLite& request,
                                 grpc::ServerUnaryReactor* reactor);
+  // True if `bytes` parses as `request`; else finishes the call
+  // INVALID_ARGUMENT naming `method` and counts it "malformed".
+  bool ParseOrRefuse(const grpc::ByteBuffer* bytes, const char* method,
+                     google::protobuf::MessageLite* request,
+                     grpc::ServerUnaryReactor* reactor);
   // Finishes the call with `refused` (not OK) now, or after the tarpit's
   // delay if the code is one the tarpit holds and it has room.
   void FinishRefused(grpc::ServerUnaryReactor* reactor,

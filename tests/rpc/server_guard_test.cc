@@ -138,14 +138,20 @@ class ServerGuardTest : public ::testing::Test {
 TEST_F(ServerGuardTest, GarbageForAKnownMethodIsInvalidArgumentAndCounted) {
   Start();
   service_->Attach(shard_.get());
-  // A field-2 length-delimited tag whose length runs past the end.
-  const grpc::Status status =
-      RawCall("/descent.v1.ParameterServer/Push", std::string("\x12\x7f\x01"));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
-      << status.error_message();
-  EXPECT_THAT(status.error_message(),
-              HasSubstr("/descent.v1.ParameterServer/Push"));
-  EXPECT_EQ(Rejected("malformed"), 1);
+  // Push goes through gRPC's generated handler, Pull and PushPull through
+  // the service's own parsing of raw bytes: all refuse alike.
+  const std::vector<std::string> methods = {
+      "/descent.v1.ParameterServer/Push", "/descent.v1.ParameterServer/Pull",
+      "/descent.v1.ParameterServer/PushPull"};
+  for (size_t i = 0; i < methods.size(); ++i) {
+    // A field-2 length-delimited tag whose length runs past the end.
+    const grpc::Status status =
+        RawCall(methods[i], std::string("\x12\x7f\x01"));
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << methods[i] << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(methods[i]));
+    EXPECT_EQ(Rejected("malformed"), i + 1) << methods[i];
+  }
   EXPECT_EQ(shard_->version(), 0);
 }
 
