@@ -71,7 +71,10 @@ v1::HeartbeatRequest HeartbeatLoop::Request() const {
 absl::Status HeartbeatLoop::Leave() {
   v1::HeartbeatRequest request = Request();
   request.set_leaving(true);
-  return options_.client->Heartbeat(request).status();
+  absl::StatusOr<v1::HeartbeatResponse> answer =
+      options_.client->Heartbeat(request);
+  Record(answer);
+  return answer.status();
 }
 
 absl::StatusOr<v1::DataShare> HeartbeatLoop::AskShare(int32_t epoch) {
@@ -79,14 +82,15 @@ absl::StatusOr<v1::DataShare> HeartbeatLoop::AskShare(int32_t epoch) {
   request.set_share_epoch(epoch);
   absl::StatusOr<v1::HeartbeatResponse> answer =
       options_.client->Heartbeat(request);
+  Record(answer);
   if (!answer.ok()) return answer.status();
   return answer->share();
 }
 
-void HeartbeatLoop::Beat() {
-  absl::StatusOr<v1::HeartbeatResponse> response =
-      options_.client->Heartbeat(Request());
+void HeartbeatLoop::Beat() { Record(options_.client->Heartbeat(Request())); }
 
+void HeartbeatLoop::Record(
+    const absl::StatusOr<v1::HeartbeatResponse>& response) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   if (absl::IsFailedPrecondition(response.status())) {

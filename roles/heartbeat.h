@@ -39,7 +39,8 @@ class HeartbeatLoop {
     std::function<int64_t()> version;
     // Workers: RegisterWorkerResponse.incarnation.
     int32_t incarnation = 0;
-    // Called with every answer, on the loop's thread. May be empty.
+    // Called with every answer to the loop's own heartbeats, on its thread.
+    // May be empty.
     std::function<void(const v1::HeartbeatResponse&)> on_answer;
   };
 
@@ -82,6 +83,10 @@ class HeartbeatLoop {
   void Run();
   // One heartbeat; records the outcome.
   void Beat();
+  // What an answer to any heartbeat of this process says (the loop's own,
+  // AskShare's, Leave's): the coordinator counts a member as told of the
+  // job's end by whichever of them it answers first.
+  void Record(const absl::StatusOr<v1::HeartbeatResponse>& response);
 
   const Options options_;
 
