@@ -8,7 +8,7 @@
 # Prints the `pslite ...` and `pslite_sparse ...` lines (see
 # pslite_bench.cc) on stdout; build and node logs go to stderr on failure.
 #
-#   bench/pslite.sh [PSLITE_SRC] [--seconds=N] [other pslite_bench flags...]
+#   bench/pslite.sh [PSLITE_SRC] [--seconds=N] [--no-sparse] [other pslite_bench flags...]
 #
 # PSLITE_SRC is a ps-lite checkout or git repository; by default the mirror
 # at /work/.mirror/dmlc+ps-lite/repo. Without either it prints
@@ -28,9 +28,13 @@ if [[ $# -gt 0 && "$1" != --* ]]; then
   shift
 fi
 seconds=2
+sparse=1
+flags=()
 for arg in "$@"; do
   [[ "$arg" == --seconds=* ]] && seconds="${arg#--seconds=}"
+  if [[ "$arg" == --no-sparse ]]; then sparse=0; else flags+=("$arg"); fi
 done
+set -- "${flags[@]}"
 if [[ ! -d "$src" ]]; then
   echo "ps-lite: not measured (no source at $src)"
   exit 0
@@ -176,6 +180,7 @@ for servers in 1 2; do
   done
 done
 for servers in 1 2; do
+  ((sparse)) || break
   name="sparse_S${servers}_W1"
   if launch "$name" "$servers" 1 "$(awk -v s="$seconds" 'BEGIN { print int(150 + 32 * s) }')" \
       --mode=sparse "$@"; then

@@ -1,11 +1,13 @@
-// Dense PushPull over real gRPC on 127.0.0.1, as workers call it: S shards
-// (ParameterShard behind ParameterServerService, each its own gRPC server,
-// SGD, ASP) in this process and W client threads, each its own PsClient and
-// worker id, calling PushPull back to back on a model of B bytes for
-// --seconds. One line per configuration:
+// Dense PushPull as workers call it: S shards (ParameterShard behind
+// ParameterServerService, each its own gRPC server and shared-memory
+// endpoint, SGD, ASP) in this process and W client threads, each its own
+// PsClient and worker id, calling PushPull back to back on a model of B
+// bytes for --seconds, over each transport of --transports: "grpc"
+// (loopback TCP) or "shm" (rpc/shm_shard_transport.h, what descent's roles
+// choose on one host). One line per configuration:
 //
-//   pushpull bytes=4194304 shards=1 workers=1 calls=812 p50_ms=2.41
-//     p90_ms=2.6 p99_ms=3.1 gbps=3.45
+//   pushpull transport=grpc bytes=4194304 shards=1 workers=1 calls=812
+//     p50_ms=2.41 p90_ms=2.6 p99_ms=3.1 gbps=3.45
 //
 // gbps counts the bytes each call moves both ways (2 * B) over the wall
 // time of all W workers together. The co-located limit is measured in the
@@ -32,9 +34,10 @@
 #include "common/metrics.h"
 #include "common/ps_client.h"
 #include "glog/logging.h"
-#include "rpc/grpc_shard_transport.h"
 #include "rpc/parameter_server_service.h"
 #include "rpc/rpc.h"
+#include "rpc/shm_server.h"
+#include "rpc/shm_shard_transport.h"
 #include "server/shard/parameter_shard.h"
 
 ABSL_FLAG(std::string, bytes, "4096,65536,1048576,4194304,16777216,67108864",
@@ -42,6 +45,8 @@ ABSL_FLAG(std::string, bytes, "4096,65536,1048576,4194304,16777216,67108864",
 ABSL_FLAG(std::string, shards, "1,2", "shard counts, comma-separated");
 ABSL_FLAG(std::string, workers, "1,2,4", "worker counts, comma-separated");
 ABSL_FLAG(double, seconds, 2, "timed seconds per configuration");
+ABSL_FLAG(std::string, transports, "shm,grpc",
+          "transports, comma-separated: shm, grpc");
 
 namespace descent {
 namespace bench {
@@ -66,10 +71,11 @@ double Percentile(std::vector<double> values, double q) {
   return values[i];
 }
 
-// S shards of a P-parameter model, each behind its own gRPC server.
+// S shards of a P-parameter model, each behind its own gRPC server and,
+// with `shm`, its shared-memory endpoint (which the clients then use).
 class Cluster {
  public:
-  Cluster(int64_t params, int shards, int workers) {
+  Cluster(int64_t params, int shards, int workers, bool shm) : shm_(shm) {
     registry_ = MetricsRegistry::Create({{"role", "server"}});
     metrics_ = std::make_unique<ServerMetrics>(*registry_);
     for (int s = 0; s < shards; ++s) {
@@ -93,6 +99,12 @@ class Cluster {
       servers_.push_back(*std::move(running));
       services_.back()->Attach(shards_.back().get(), s, "");
       v1::ShardInfo& info = map_.emplace_back();
+      if (shm) {
+        auto local = ShmServer::Start(services_.back().get());
+        CHECK(local.ok()) << local.status();
+        info.set_local_socket((*local)->name());
+        locals_.push_back(*std::move(local));
+      }
       info.set_shard(s);
       info.set_address(servers_.back().address);
       info.set_begin(begin);
@@ -101,6 +113,8 @@ class Cluster {
   }
 
   ~Cluster() {
+    for (auto& service : services_) service->Close();
+    for (auto& local : locals_) local->Stop();
     for (RunningServer& server : servers_) server.server->Shutdown();
   }
 
@@ -110,23 +124,26 @@ class Cluster {
     options.worker_id = worker_id;
     options.shards = map_;
     options.deadline = absl::Seconds(30);
-    options.connect = GrpcShardTransport::Factory(security_);
+    options.connect = ShardTransportFactoryFor(security_, shm_);
     return *PsClient::Create(std::move(options));
   }
 
  private:
+  const bool shm_;
   const RpcSecurity security_{};
   std::unique_ptr<MetricsRegistry> registry_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::vector<std::unique_ptr<ParameterShard>> shards_;
   std::vector<std::unique_ptr<ParameterServerService>> services_;
   std::vector<RunningServer> servers_;
+  std::vector<std::unique_ptr<ShmServer>> locals_;
   std::vector<v1::ShardInfo> map_;
 };
 
-void RunPushPull(int64_t bytes, int shards, int workers, double seconds) {
+void RunPushPull(const std::string& transport, int64_t bytes, int shards,
+                 int workers, double seconds) {
   const int64_t params = bytes / 4;
-  Cluster cluster(params, shards, workers);
+  Cluster cluster(params, shards, workers, transport == "shm");
   std::vector<std::vector<double>> latencies(workers);
   std::vector<int64_t> calls(workers, 0);
   const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -162,9 +179,9 @@ void RunPushPull(int64_t bytes, int shards, int workers, double seconds) {
     total += calls[w];
   }
   std::printf(
-      "pushpull bytes=%lld shards=%d workers=%d calls=%lld p50_ms=%.3f "
-      "p90_ms=%.3f p99_ms=%.3f gbps=%.3f\n",
-      static_cast<long long>(bytes), shards, workers,
+      "pushpull transport=%s bytes=%lld shards=%d workers=%d calls=%lld "
+      "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f gbps=%.3f\n",
+      transport.c_str(), static_cast<long long>(bytes), shards, workers,
       static_cast<long long>(total), Percentile(all, 0.50),
       Percentile(all, 0.90), Percentile(all, 0.99),
       2.0 * bytes * total / wall / 1e9);
@@ -197,14 +214,23 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   absl::ParseCommandLine(argc, argv);
   const double seconds = absl::GetFlag(FLAGS_seconds);
+  const std::vector<std::string> transports =
+      absl::StrSplit(absl::GetFlag(FLAGS_transports), ',', absl::SkipEmpty());
+  for (const std::string& transport : transports) {
+    CHECK(transport == "shm" || transport == "grpc")
+        << "--transports: " << transport << " is not shm or grpc";
+  }
   for (int64_t bytes : descent::bench::Numbers(absl::GetFlag(FLAGS_bytes))) {
     descent::bench::RunMemcpy(bytes, seconds / 4);
     for (int64_t shards :
          descent::bench::Numbers(absl::GetFlag(FLAGS_shards))) {
       for (int64_t workers :
            descent::bench::Numbers(absl::GetFlag(FLAGS_workers))) {
-        descent::bench::RunPushPull(bytes, static_cast<int>(shards),
-                                    static_cast<int>(workers), seconds);
+        for (const std::string& transport : transports) {
+          descent::bench::RunPushPull(transport, bytes,
+                                      static_cast<int>(shards),
+                                      static_cast<int>(workers), seconds);
+        }
       }
     }
   }

@@ -31,8 +31,8 @@
 #include "roles/metrics_server.h"
 #include "roles/stop_signals.h"
 #include "rpc/coordinator_service.h"
-#include "rpc/grpc_shard_transport.h"
 #include "rpc/rpc.h"
+#include "rpc/shm_shard_transport.h"
 #include "server/coordinator/checkpoints.h"
 #include "server/coordinator/coordinator.h"
 #include "server/coordinator/evaluator.h"
@@ -366,7 +366,7 @@ absl::Status Advance(CoordinatorState& s, const v1::JobStatus& status,
     options.worker_id = kCoordinatorWorkerId;
     options.shards.assign(status.shards().begin(), status.shards().end());
     options.deadline = peer.rpc_deadline;
-    options.connect = GrpcShardTransport::Factory(s.security);
+    options.connect = ShardTransportFactoryFor(s.security, peer.shared_memory);
     ASSIGN_OR_RETURN(s.ps, PsClient::Create(std::move(options)));
     LOG(INFO) << "all " << config.cluster().num_servers() << " servers and "
               << config.cluster().num_workers() << " workers registered";
@@ -1006,10 +1006,13 @@ int RunCoordinator(const CoordinatorRoleOptions& requested) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   Linger(options.metrics_linger);
-  // Everyone who needs the outcome has it: cancel whatever is still open
-  // (a last status poll) rather than let gRPC wait for it, which kept every
-  // job's coordinator alive some 0.7 s longer.
-  rpc->server->Shutdown(absl::ToChronoTime(absl::Now()));
+  // Everyone who needs the outcome has it, or its answer is on the way: a
+  // member counts as told when its heartbeat is handled, before the answer
+  // is sent, so answers in flight get 100 ms to go out; then whatever is
+  // still open (a last status poll) is cancelled rather than waited for,
+  // which kept every job's coordinator alive some 0.7 s longer.
+  rpc->server->Shutdown(
+      absl::ToChronoTime(absl::Now() + absl::Milliseconds(100)));
   return code;
 }
 

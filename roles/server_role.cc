@@ -29,6 +29,7 @@
 #include "rpc/grpc_coordinator_client.h"
 #include "rpc/parameter_server_service.h"
 #include "rpc/rpc.h"
+#include "rpc/shm_server.h"
 #include "server/coordinator/model_dir.h"
 #include "server/shard/metrics_observer.h"
 #include "server/shard/parameter_shard.h"
@@ -184,7 +185,15 @@ absl::Status Serve(const ServerRoleOptions& options) {
                    StartRpcServer(options.listen, {&service}, options.security,
                                   service.ServerOptions()));
   service.ReportHealth(rpc.server.get());
+  // Workers on this host reach the shard through shared memory; without
+  // the endpoint they use gRPC.
+  absl::StatusOr<std::unique_ptr<ShmServer>> local = ShmServer::Start(&service);
+  if (!local.ok()) {
+    LOG(WARNING) << "shard " << options.shard << ": no shared-memory endpoint ("
+                 << local.status().message() << "); every call goes over gRPC";
+  }
   LOG(INFO) << "shard " << options.shard << " serving on " << rpc.address
+            << (local.ok() ? absl::StrCat(" and @", (*local)->name()) : "")
             << ", metrics on " << metrics_server->address();
 
   GrpcCoordinatorClient coordinator(options.coordinator, options.security);
@@ -194,6 +203,7 @@ absl::Status Serve(const ServerRoleOptions& options) {
       AdvertisedAddress(options.advertise_address, rpc.address));
   request.set_metrics_address(metrics_server->address());
   request.set_pid(::getpid());
+  if (local.ok()) request.set_local_socket((*local)->name());
   // The job's registration timeout is in the config this answer brings.
   ASSIGN_OR_RETURN(
       v1::RegisterServerResponse registration,
@@ -271,7 +281,8 @@ absl::Status Serve(const ServerRoleOptions& options) {
     }
   }
   LOG(INFO) << "shard " << options.shard << ": " << tally.Summary();
-  service.Close();       // answers held at the gate would block Shutdown
+  service.Close();  // answers held at the gate would block Shutdown
+  if (local.ok()) (*local)->Stop();
   beats.store(nullptr);  // closed: the shard copies nothing more
   rpc.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   return outcome;

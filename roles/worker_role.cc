@@ -27,8 +27,8 @@
 #include "roles/metrics_server.h"
 #include "roles/stop_signals.h"
 #include "rpc/grpc_coordinator_client.h"
-#include "rpc/grpc_shard_transport.h"
 #include "rpc/rpc.h"
+#include "rpc/shm_shard_transport.h"
 #include "worker/trainer.h"
 
 namespace descent {
@@ -101,7 +101,7 @@ absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
   options.shards.assign(status.shards().begin(), status.shards().end());
   options.deadline = peer.rpc_deadline;
   options.max_attempts = 5;
-  options.connect = GrpcShardTransport::Factory(security);
+  options.connect = ShardTransportFactoryFor(security, peer.shared_memory);
   return PsClient::Create(std::move(options));
 }
 

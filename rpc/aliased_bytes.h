@@ -43,7 +43,9 @@ class AliasedBytesOwner {
   bool SerializeAliased(const google::protobuf::MessageLite& message,
                         grpc::ByteBuffer* buffer);
 
-  // Drops the holder's reference.
+  // Adds a reference for another holder (a callback the call waits on).
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // Drops a holder's reference.
   void Unref();
 
  protected:

@@ -31,6 +31,19 @@ class RawCall final : public AliasedBytesOwner {
   void OnReleased() override { delete this; }
 };
 
+// Finishes a raw call: its answer serialized into `response` (aliased)
+// when OK. Drops the ref the call was served with.
+template <typename Request, typename Response>
+void AnswerRaw(RawCall<Request, Response>* call, grpc::Status status,
+               grpc::ServerUnaryReactor* reactor, grpc::ByteBuffer* response) {
+  if (status.ok() && !call->SerializeAliased(call->response, response)) {
+    status =
+        grpc::Status(grpc::StatusCode::INTERNAL, "the answer is over 2 GiB");
+  }
+  reactor->Finish(status);
+  call->Unref();
+}
+
 // Refusals for what the call carries or who sends it: a client that gets
 // one and sends the same again is refused again, so it may wait.
 bool HeldInTarpit(grpc::StatusCode code) {
@@ -84,60 +97,94 @@ void ParameterServerService::Close() {
 }
 
 void ParameterServerService::FinishRefused(
-    grpc::ServerUnaryReactor* reactor, const grpc::Status& refused,
+    const Finish& finish, const grpc::Status& refused,
     const google::protobuf::MessageLite& request) {
   if (HeldInTarpit(refused.error_code()) &&
       tarpit_.Hold(static_cast<int64_t>(request.ByteSizeLong()),
-                   [reactor, refused] { reactor->Finish(refused); })) {
+                   [finish, refused] { finish(refused); })) {
     return;
   }
-  reactor->Finish(refused);
+  finish(refused);
 }
 
 ParameterShard* ParameterServerService::ShardOrRefuse(
-    const grpc::CallbackServerContext* context,
-    const google::protobuf::MessageLite& request,
-    grpc::ServerUnaryReactor* reactor) {
-  if (grpc::Status allowed = guard_.Check(*context); !allowed.ok()) {
+    const grpc::Status& allowed, const google::protobuf::MessageLite& request,
+    const Finish& finish) {
+  if (!allowed.ok()) {
     metrics_->rejected.Add({{"reason", "unauthenticated"}}).Increment();
-    FinishRefused(reactor, allowed, request);
+    FinishRefused(finish, allowed, request);
     return nullptr;
   }
   ParameterShard* shard = shard_.load();
   if (shard == nullptr) {
     metrics_->rejected.Add({{"reason", "not_registered"}}).Increment();
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "shard not registered with its job yet"));
+    finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "shard not registered with its job yet"));
   }
   return shard;
+}
+
+ParameterServerService::Finish ParameterServerService::FinishOf(
+    grpc::ServerUnaryReactor* reactor) {
+  return [reactor](const grpc::Status& status) { reactor->Finish(status); };
+}
+
+bool ParameterServerService::AcceptsToken(absl::string_view token) const {
+  return guard_.Accepts(token);
+}
+
+void ParameterServerService::CountRejected(const char* reason) {
+  metrics_->rejected.Add({{"reason", reason}}).Increment();
+}
+
+void ParameterServerService::ServePull(const grpc::Status& allowed,
+                                       const v1::PullRequest& request,
+                                       v1::PullResponse* response,
+                                       Finish finish) {
+  const absl::Time start = absl::Now();
+  ParameterShard* shard = ShardOrRefuse(allowed, request, finish);
+  if (shard == nullptr) return;
+  absl::Status status = shard->Pull(request, response);
+  if (status.ok()) {
+    metrics_->pulls.Increment();
+    metrics_->pull_bytes.Increment(response->params().values().size() +
+                                   response->rows().values().size());
+    metrics_->pull_duration.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    finish(grpc::Status::OK);
+  } else {
+    metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
+    FinishRefused(finish, ToGrpcStatus(status), request);
+  }
+}
+
+void ParameterServerService::ServePushPull(const grpc::Status& allowed,
+                                           const v1::PushRequest& request,
+                                           v1::PushPullResponse* response,
+                                           Finish finish) {
+  const absl::Time start = absl::Now();
+  ParameterShard* shard = ShardOrRefuse(allowed, request, finish);
+  if (shard == nullptr) return;
+  const v1::PushRequest* pushed = &request;  // not copied into the callback
+  shard->PushPull(request, response,
+                  [=, finish = std::move(finish)](absl::Status status) {
+                    FinishPush(shard, finish, status, *pushed,
+                               response->params().values().size() +
+                                   response->rows().values().size(),
+                               response->version(), start);
+                  });
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::Pull(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto* call = new RawCall<v1::PullRequest, v1::PullResponse>;
-  ParameterShard* shard = nullptr;
   if (ParseOrRefuse(request, kPullMethod, &call->request, reactor)) {
-    shard = ShardOrRefuse(context, call->request, reactor);
-  }
-  if (shard != nullptr) {
-    absl::Status status = shard->Pull(call->request, &call->response);
-    if (status.ok() && !call->SerializeAliased(call->response, response)) {
-      status = absl::InternalError("the answer is over 2 GiB");
-    }
-    if (status.ok()) {
-      metrics_->pulls.Increment();
-      metrics_->pull_bytes.Increment(call->response.params().values().size() +
-                                     call->response.rows().values().size());
-      metrics_->pull_duration.Observe(
-          absl::ToDoubleSeconds(absl::Now() - start));
-      reactor->Finish(grpc::Status::OK);
-    } else {
-      metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
-      FinishRefused(reactor, ToGrpcStatus(status), call->request);
-    }
+    call->Ref();
+    ServePull(guard_.Check(*context), call->request, &call->response,
+              [call, reactor, response](const grpc::Status& status) {
+                AnswerRaw(call, status, reactor, response);
+              });
   }
   call->Unref();
   return reactor;
@@ -148,10 +195,12 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
     v1::PushResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(context, *request, reactor);
+  const Finish finish = FinishOf(reactor);
+  ParameterShard* shard =
+      ShardOrRefuse(guard_.Check(*context), *request, finish);
   if (shard == nullptr) return reactor;
   shard->Push(*request, response, [=](absl::Status status) {
-    FinishPush(shard, reactor, status, *request, 0, response->version(), start);
+    FinishPush(shard, finish, status, *request, 0, response->version(), start);
   });
   return reactor;
 }
@@ -159,27 +208,16 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
 grpc::ServerUnaryReactor* ParameterServerService::PushPull(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto* call = new RawCall<v1::PushRequest, v1::PushPullResponse>;
-  ParameterShard* shard = nullptr;
   if (ParseOrRefuse(request, kPushPullMethod, &call->request, reactor)) {
-    shard = ShardOrRefuse(context, call->request, reactor);
+    call->Ref();
+    ServePushPull(guard_.Check(*context), call->request, &call->response,
+                  [call, reactor, response](const grpc::Status& status) {
+                    AnswerRaw(call, status, reactor, response);
+                  });
   }
-  if (shard == nullptr) {
-    call->Unref();
-    return reactor;
-  }
-  shard->PushPull(call->request, &call->response, [=](absl::Status status) {
-    if (status.ok() && !call->SerializeAliased(call->response, response)) {
-      status = absl::InternalError("the answer is over 2 GiB");
-    }
-    FinishPush(shard, reactor, status, call->request,
-               call->response.params().values().size() +
-                   call->response.rows().values().size(),
-               call->response.version(), start);
-    call->Unref();
-  });
+  call->Unref();
   return reactor;
 }
 
@@ -198,7 +236,7 @@ bool ParameterServerService::ParseOrRefuse(
 }
 
 void ParameterServerService::FinishPush(const ParameterShard* shard,
-                                        grpc::ServerUnaryReactor* reactor,
+                                        const Finish& finish,
                                         const absl::Status& status,
                                         const v1::PushRequest& request,
                                         int64_t pulled_bytes, int64_t version,
@@ -216,10 +254,10 @@ void ParameterServerService::FinishPush(const ParameterShard* shard,
       metrics_->pulls.Increment();
       metrics_->pull_bytes.Increment(pulled_bytes);
     }
-    reactor->Finish(grpc::Status::OK);
+    finish(grpc::Status::OK);
   } else {
     metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
-    FinishRefused(reactor, ToGrpcStatus(status), request);
+    FinishRefused(finish, ToGrpcStatus(status), request);
   }
 }
 
@@ -254,7 +292,8 @@ grpc::ServerUnaryReactor* ParameterServerService::Checkpoint(
     grpc::CallbackServerContext* context, const v1::CheckpointRequest* request,
     v1::CheckpointResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ParameterShard* shard = ShardOrRefuse(context, *request, reactor);
+  ParameterShard* shard =
+      ShardOrRefuse(guard_.Check(*context), *request, FinishOf(reactor));
   if (shard == nullptr) return reactor;
   absl::Status refused = shard->ValidateCheckpoint(*request);
   if (refused.ok() && checkpoint_root_.empty()) {
@@ -267,7 +306,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Checkpoint(
   }
   if (!refused.ok()) {
     metrics_->rejected.Add({{"reason", RejectReason(refused)}}).Increment();
-    FinishRefused(reactor, ToGrpcStatus(refused), *request);
+    FinishRefused(FinishOf(reactor), ToGrpcStatus(refused), *request);
     return reactor;
   }
   const std::string path =

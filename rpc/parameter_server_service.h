@@ -27,11 +27,16 @@
 // methods through server_options.h) and sends the answer's parameters
 // from the answer itself rather than from a copy (rpc/aliased_bytes.h).
 //
+// ServePull and ServePushPull are the same two calls for another carrier
+// (the shared-memory connections of rpc/shm_server.h), which parses and
+// answers itself: the same checks, tarpit, metrics and shard calls.
+//
 // Thread-safe; the shard and metrics must outlive it.
 #ifndef DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
 #define DESCENT_RPC_PARAMETER_SERVER_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,6 +86,24 @@ class ParameterServerService final
   // UNAVAILABLE, later pushes refused).
   void Close();
 
+  // Ends a call, exactly once, perhaps on another thread (the tarpit's, or
+  // the one that releases a held push): OK with the answer filled in, or
+  // the refusal.
+  using Finish = std::function<void(const grpc::Status&)>;
+  // A Pull or PushPull whose sender was checked as `allowed` says (OK, or
+  // the UNAUTHENTICATED refusal to give it): runs it on the shard and ends
+  // it through `finish`. `request` and `response` must outlive `finish`.
+  void ServePull(const grpc::Status& allowed, const v1::PullRequest& request,
+                 v1::PullResponse* response, Finish finish);
+  void ServePushPull(const grpc::Status& allowed,
+                     const v1::PushRequest& request,
+                     v1::PushPullResponse* response, Finish finish);
+  // Whether `token` is this job's (for carriers that authenticate once per
+  // connection).
+  bool AcceptsToken(absl::string_view token) const;
+  // Counts a call refused before it reached the shard (e.g. "malformed").
+  void CountRejected(const char* reason);
+
   // Request and response: encoded v1::PullRequest and v1::PullResponse.
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
@@ -101,12 +124,13 @@ class ParameterServerService final
       v1::CheckpointResponse* response) override;
 
  private:
-  // The attached shard, or null after refusing the call UNAUTHENTICATED
-  // (without the job's token; counted, held in the tarpit) or UNAVAILABLE
-  // (not attached).
-  ParameterShard* ShardOrRefuse(const grpc::CallbackServerContext* context,
+  static Finish FinishOf(grpc::ServerUnaryReactor* reactor);
+  // The attached shard, or null after refusing the call with `allowed`
+  // (not OK: without the job's token; counted, held in the tarpit) or
+  // UNAVAILABLE (not attached).
+  ParameterShard* ShardOrRefuse(const grpc::Status& allowed,
                                 const google::protobuf::MessageLite& request,
-                                grpc::ServerUnaryReactor* reactor);
+                                const Finish& finish);
   // True if `bytes` parses as `request`; else finishes the call
   // INVALID_ARGUMENT naming `method` and counts it "malformed".
   bool ParseOrRefuse(const grpc::ByteBuffer* bytes, const char* method,
@@ -114,14 +138,12 @@ class ParameterServerService final
                      grpc::ServerUnaryReactor* reactor);
   // Finishes the call with `refused` (not OK) now, or after the tarpit's
   // delay if the code is one the tarpit holds and it has room.
-  void FinishRefused(grpc::ServerUnaryReactor* reactor,
-                     const grpc::Status& refused,
+  void FinishRefused(const Finish& finish, const grpc::Status& refused,
                      const google::protobuf::MessageLite& request);
   // Records a finished push in the metrics and finishes the call.
-  void FinishPush(const ParameterShard* shard,
-                  grpc::ServerUnaryReactor* reactor, const absl::Status& status,
-                  const v1::PushRequest& request, int64_t pulled_bytes,
-                  int64_t version, absl::Time start);
+  void FinishPush(const ParameterShard* shard, const Finish& finish,
+                  const absl::Status& status, const v1::PushRequest& request,
+                  int64_t pulled_bytes, int64_t version, absl::Time start);
 
   std::atomic<ParameterShard*> shard_{nullptr};
   std::atomic<grpc::Server*> health_{nullptr};

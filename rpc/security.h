@@ -89,6 +89,11 @@ class TokenGuard {
   // OK if the call carries the token (or none is required); else
   // UNAUTHENTICATED, saying nothing of the token.
   grpc::Status Check(const grpc::ServerContextBase& context) const;
+  // True if `token` is the one (or none is required); compared in constant
+  // time.
+  bool Accepts(absl::string_view token) const {
+    return token_.empty() || SameToken(token, token_);
+  }
 
  private:
   const std::string token_;

@@ -122,6 +122,7 @@ void ApplyClusterDefaults(v1::ClusterConfig* cluster) {
   if (!cluster->has_rpc_deadline_seconds()) {
     cluster->set_rpc_deadline_seconds(kRpcDeadlineSeconds);
   }
+  if (!cluster->has_shared_memory()) cluster->set_shared_memory(true);
   if (!cluster->has_max_sparse_rows_per_shard()) {
     cluster->set_max_sparse_rows_per_shard(kMaxSparseRowsPerShard);
   }

@@ -42,6 +42,7 @@ ResolvedPeer ResolvePeer(const v1::JobConfig& config) {
   peer.registration_timeout =
       absl::Seconds(cluster.registration_timeout_seconds());
   peer.rpc_deadline = absl::Seconds(cluster.rpc_deadline_seconds());
+  peer.shared_memory = cluster.shared_memory();
   return peer;
 }
 

@@ -50,6 +50,8 @@ struct ResolvedPeer {
   absl::Duration registration_timeout;
   // The deadline of each parameter-server RPC (cluster.rpc_deadline_seconds).
   absl::Duration rpc_deadline;
+  // Reach shards on this host through shared memory (cluster.shared_memory).
+  bool shared_memory = true;
 };
 ResolvedPeer ResolvePeer(const v1::JobConfig& config);
 

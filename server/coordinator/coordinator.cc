@@ -145,6 +145,8 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
   RETURN_IF_ERROR(CheckMemberFields(absl::StrCat("server ", shard),
                                     &request.address(),
                                     request.metrics_address(), request.pid()));
+  RETURN_IF_ERROR(
+      CheckLocalSocket(absl::StrCat("server ", shard), request.local_socket()));
   MemberState& slot = servers_[shard];
   if (slot.registered && slot.member.address() != request.address()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -161,6 +163,7 @@ absl::StatusOr<v1::RegisterServerResponse> Coordinator::RegisterServer(
   slot.member.set_pid(request.pid());
   slot.member.set_address(request.address());
   slot.member.set_metrics_address(request.metrics_address());
+  slot.member.set_local_socket(request.local_socket());
   StartIfCompleteLocked(now);
 
   v1::RegisterServerResponse response;

@@ -121,6 +121,7 @@ v1::JobStatus Coordinator::Status() const {
     v1::ShardInfo* info = status.add_shards();
     *info = shard_ranges_[s];
     info->set_address(servers_[s].member.address());
+    info->set_local_socket(servers_[s].member.local_socket());
     if (servers_[s].registered) *status.add_members() = servers_[s].member;
   }
   for (const MemberState& w : workers_) {

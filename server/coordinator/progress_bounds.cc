@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/host_port.h"
 #include "common/partition.h"
@@ -144,6 +145,19 @@ absl::Status CheckMemberFields(absl::string_view member,
                      std::numeric_limits<int32_t>::max(), ")"));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckLocalSocket(absl::string_view member,
+                              absl::string_view name) {
+  const bool fits =
+      name.size() <= 100 && std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+               c == '_' || c == '-';
+      });
+  if (fits) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(member, ": local_socket is not 1 to 100 of [A-Za-z0-9._-] (",
+                   name.size(), " bytes)"));
 }
 
 }  // namespace descent

@@ -74,6 +74,11 @@ absl::Status CheckMemberFields(absl::string_view member,
                                const std::string* address,
                                absl::string_view metrics_address, int64_t pid);
 
+// INVALID_ARGUMENT naming `member` unless `name` (a server's
+// RegisterServerRequest.local_socket) is empty or 1 to 100 of
+// [A-Za-z0-9._-].
+absl::Status CheckLocalSocket(absl::string_view member, absl::string_view name);
+
 }  // namespace descent
 
 #endif  // DESCENT_SERVER_COORDINATOR_PROGRESS_BOUNDS_H_

@@ -15,7 +15,7 @@ EVERY=500
 # Starts the example with `$@`, waits for its first complete checkpoint (or,
 # without checkpoints, for training) and sends server/1 $SIGNAL (KILL).
 start_and_kill_server() {
-  start_local --set train.epochs=6 "$@"
+  start_local --set train.epochs=30 "$@"
   wait_until_running
   wait_until_training
   if [[ " $* " == *train.checkpoint* ]]; then

@@ -87,6 +87,10 @@ TEST(ResolvePeer, TakesTheClustersTimeoutsWithTheirDefaults) {
   EXPECT_EQ(peer.heartbeat_timeout, absl::Seconds(10));
   EXPECT_EQ(peer.registration_timeout, absl::Seconds(60));
   EXPECT_EQ(peer.rpc_deadline, absl::Milliseconds(2500));
+  EXPECT_TRUE(peer.shared_memory);
+  EXPECT_FALSE(
+      ResolvePeer(Job({"job_id=run-1", "cluster.shared_memory=false"}))
+          .shared_memory);
 }
 
 TEST(ResolveShard, CopiesTheShardsFields) {

@@ -179,14 +179,19 @@ TEST_F(CoordinatorProgressTest, HeartbeatRolesAndIdsAreRangeChecked) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("worker id -3"));
 }
 
-TEST(CoordinatorRegistrationTest, AddressesAndPidsAreRangeChecked) {
+// A job of 1 server and 1 worker, 3 parameters, 10 examples.
+CoordinatorOptions OneOfEach() {
   CoordinatorOptions options;
   options.config.set_job_id("job-1");
   options.config.mutable_cluster()->set_num_servers(1);
   options.config.mutable_cluster()->set_num_workers(1);
   options.num_parameters = 3;
   options.train_examples = 10;
-  Coordinator coordinator(std::move(options));
+  return options;
+}
+
+TEST(CoordinatorRegistrationTest, AddressesAndPidsAreRangeChecked) {
+  Coordinator coordinator(OneOfEach());
   v1::RegisterServerRequest server;
   server.set_shard(0);
   server.set_address("127.0.0.1:183400");
@@ -209,6 +214,28 @@ TEST(CoordinatorRegistrationTest, AddressesAndPidsAreRangeChecked) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(coordinator.state(), v1::REGISTERING);
   EXPECT_TRUE(coordinator.Status().members_size() <= 1);  // itself only
+}
+
+TEST(CoordinatorRegistrationTest, ALocalSocketIsCheckedAndReachesTheShardMap) {
+  Coordinator coordinator(OneOfEach());
+  v1::RegisterServerRequest server;
+  server.set_shard(0);
+  server.set_address("127.0.0.1:7000");
+  for (const std::string bad :
+       {std::string("has/slash"), std::string("with space"),
+        std::string(1, '\0') + "nul", std::string(101, 'a')}) {
+    server.set_local_socket(bad);
+    const absl::Status status = coordinator.RegisterServer(server).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr("server 0: local_socket is not 1 to 100 of"));
+  }
+  EXPECT_TRUE(coordinator.Status().members_size() <= 1);  // nobody joined
+  server.set_local_socket("descent-42-00ff00ff00ff00ff");
+  ASSERT_TRUE(coordinator.RegisterServer(server).ok());
+  const v1::JobStatus status = coordinator.Status();
+  ASSERT_EQ(status.shards_size(), 1);
+  EXPECT_EQ(status.shards(0).local_socket(), "descent-42-00ff00ff00ff00ff");
 }
 
 }  // namespace
