@@ -14,7 +14,12 @@ export DESCENT_JOB_TOKEN="integration-test-token-$$"
 
 cleanup() {
   for pid in "${BACKGROUND_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  # DESCENT_KEEP_WORK=1 keeps the folder (logs, outputs) to look at a failure.
+  if [[ -n "${DESCENT_KEEP_WORK:-}" ]]; then
+    echo "kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 

@@ -24,7 +24,8 @@ start_and_kill_server() {
       sleep 0.05
     done
     ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 ||
-      fail "no checkpoint was written: $(tail -3 "$WORK/stderr")"
+      fail "no checkpoint was written: $(tr '\r' '\n' <"$WORK/stderr" | tail -3)
+$(tail -n 3 "$OUT"/logs/*.log)"
   fi
   kill_member server/1 "${SIGNAL:-KILL}"
   wait_local
@@ -51,9 +52,14 @@ for run in BSP:KILL ASP:KILL BSP:TERM; do
   [[ "$(json_field "$OUT/summary.json" server_restarts)" == 1 ]] ||
     fail "$consistency: server_restarts '$(json_field "$OUT/summary.json" server_restarts)'"
   lost="$(json_field "$OUT/summary.json" steps_lost)"
-  # At most one interval: checkpoints hold exactly the step boundaries
-  # (plus the few steps a checkpoint's write takes, if the kill fell in it).
-  (( lost >= 0 && lost <= EVERY + 20 )) || fail "$consistency: steps_lost '$lost'"
+  # At most one interval: checkpoints hold exactly the step boundaries,
+  # plus the steps of a checkpoint's write if the kill fell in it and those
+  # the workers take before they find the shard gone. Both last tens of
+  # milliseconds, which is a few hundred steps of this model (5000-6500
+  # steps/s here); a rollback to the checkpoint before the newest would
+  # lose more than EVERY + EVERY/2 unless the kill fell in the first 250
+  # steps of an interval.
+  (( lost >= 0 && lost <= EVERY + EVERY / 2 )) || fail "$consistency: steps_lost '$lost'"
   said="$(sed -n 's/.*): \([0-9]*\) steps lost.*/\1/p' "$WORK/stderr")"
   [[ "$said" == "$lost" ]] || fail "$consistency: stderr says $said steps lost, summary $lost"
   accuracy="$(json_field "$OUT/summary.json" test_accuracy)"
