@@ -8,6 +8,14 @@
 # loop with the same batch, learning rate and threads.
 #
 #   bench/compare_pytorch.sh [BUILD_DIR] [--repeats N] [--no-tta | --tta-only]
+#                            [--adam LR] [--shape SERVERSxWORKERS]
+#
+# --adam LR runs the time-to-accuracy part with Adam at learning rate LR on
+# both sides (descent's `adam { }`, torch.optim.Adam, both with betas 0.9,
+# 0.999 and eps 1e-8) instead of the example's SGD. --shape (default 1x1)
+# sets descent's cluster for it. The time-to-accuracy part runs --repeats
+# interleaved pairs (descent, PyTorch, descent, ...) and compares medians;
+# both sides count from launch, descent's start-up included.
 #
 # BUILD_DIR (default build/) must hold bench/descent_train_bench and, for
 # the time-to-accuracy part, descent. Run from anywhere; paths are relative
@@ -25,11 +33,16 @@ build_dir="build"
 repeats=1
 tta=1
 throughput=1
+adam_lr=""
+servers=1
+workers=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --repeats) repeats="$2"; shift 2 ;;
     --no-tta) tta=0; shift ;;
     --tta-only) throughput=0; shift ;;
+    --adam) adam_lr="$2"; shift 2 ;;
+    --shape) IFS=x read -r servers workers <<<"$2"; shift 2 ;;
     *) build_dir="$1"; shift ;;
   esac
 done
@@ -137,50 +150,90 @@ lr="$(sed -n 's/.*learning_rate: *\([0-9.eE+-]*\).*/\1/p' "${example}" | head -1
 batch="$(sed -n 's/.*batch_size: *\([0-9]*\).*/\1/p' "${example}" | head -1)"
 threads="$(sed -n 's/.*threads: *\([0-9]*\).*/\1/p' "${example}" | head -1)"
 echo
-echo "## Time to ${target} test accuracy (MLP, batch ${batch}, SGD lr ${lr}, ${threads} thread(s))"
-out="${tmp}/descent_run"
-start="$(date +%s.%N)"
-OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
-  "${build_dir}/descent" local --config "${example}" --output_dir "${out}" \
-  --set cluster.num_servers=1 --set cluster.num_workers=1 \
-  --set train.eval_every_steps=938 >"${tmp}/descent_local.out" 2>"${tmp}/descent_local.err" || {
-  echo "descent local failed:" >&2
-  tail -5 "${tmp}/descent_local.err" >&2
-  exit 1
-}
-wall="$(awk -v s="${start}" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')"
-accuracy="$("${python}" -c '
+optimizer=sgd
+optimizer_set=()
+if [[ -n "${adam_lr}" ]]; then
+  optimizer=adam
+  lr="${adam_lr}"
+  optimizer_set=(--set "optimizer.adam={learning_rate: ${lr}}")
+fi
+echo "## Time to ${target} test accuracy (MLP, batch ${batch}, ${optimizer} lr ${lr}, ${threads} thread(s))"
+# One descent run: prints "WALL ACCURACY REACHED_SECONDS DETAIL" (REACHED
+# "inf" when no evaluation reached the target).
+descent_tta() {
+  local out="${tmp}/descent_run_$1"
+  local start wall accuracy job_seconds outside reached
+  start="$(date +%s.%N)"
+  OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
+    "${build_dir}/descent" local --config "${example}" --output_dir "${out}" \
+    --set cluster.num_servers="${servers}" --set cluster.num_workers="${workers}" \
+    --set train.eval_every_steps=938 "${optimizer_set[@]}" \
+    >"${tmp}/descent_local.out" 2>"${tmp}/descent_local.err" || {
+    echo "descent local failed:" >&2
+    tail -5 "${tmp}/descent_local.err" >&2
+    exit 1
+  }
+  wall="$(awk -v s="${start}" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')"
+  accuracy="$("${python}" -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(s.get("testAccuracy", s.get("test_accuracy", "nan")))' "${out}/summary.json")"
-# The first evaluation at or above the target, from the job's evals.csv
-# (seconds since the job started, as the coordinator counts them). The run
-# evaluates every 938 steps (one epoch of 60000 / 64) to match PyTorch's
-# per-epoch evaluation; the rest of the config is the example's.
-# To compare with PyTorch's figure, which includes loading the data, add
-# what the job spent outside training: launching the processes, loading
-# data and registering before, and stopping after (so this overstates
-# descent's time by the shutdown).
-job_seconds="$("${python}" -c '
+  # The first evaluation at or above the target, from the job's evals.csv
+  # (seconds since the job started, as the coordinator counts them). The
+  # run evaluates every 938 steps (one epoch of 60000 / 64) to match
+  # PyTorch's per-epoch evaluation; the rest of the config is the
+  # example's. To compare with PyTorch's figure, which includes loading the
+  # data, add what the job spent outside training: launching the
+  # processes, loading data and registering before, and stopping after (so
+  # this overstates descent's time by the shutdown).
+  job_seconds="$("${python}" -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(s.get("wallSeconds", s.get("wall_seconds", 0)))' "${out}/summary.json")"
-outside="$(awk -v w="${wall}" -v j="${job_seconds}" 'BEGIN {printf "%.1f", w - j}')"
-reached="n/a"
-if [[ -f "${out}/evals.csv" ]]; then
-  reached="$(awk -F, -v t="${target}" -v o="${outside}" 'NR == 1 {for (i = 1; i <= NF; ++i) c[$i] = i; next}
-    $c["test_accuracy"] >= t {printf "%.1f s (epoch %.2f; %.1f s training + %.1f s launch, load, stop)", $c["wall_seconds"] + o, $c["epoch"], $c["wall_seconds"], o; exit}' \
-    "${out}/evals.csv")"
-  reached="${reached:-not reached}"
-fi
-torch_line="$(OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
-  LD_LIBRARY_PATH="${openblas_dir}" "${python}" bench/pytorch_compare.py \
-  --time-to-accuracy "${target}" --lr "${lr}" --batch "${batch}" \
-  --threads "${threads}" 2>/dev/null || true)"
-torch_seconds="$(sed -n 's/.* seconds=\([0-9.na]*\).*/\1/p' <<<"${torch_line}")"
-torch_epochs="$(sed -n 's/.* epochs=\([0-9]*\).*/\1/p' <<<"${torch_line}")"
-echo "| | wall seconds | test accuracy |"
-echo "|---|---|---|"
-echo "| descent local, whole run (1 server, 1 worker) | ${wall} | ${accuracy} |"
-echo "| descent, first evaluation >= ${target} | ${reached} | |"
-echo "| PyTorch, first epoch >= ${target} (incl. data loading) | ${torch_seconds} (epoch ${torch_epochs}) | |"
+  outside="$(awk -v w="${wall}" -v j="${job_seconds}" 'BEGIN {printf "%.1f", w - j}')"
+  reached="inf not-reached"
+  if [[ -f "${out}/evals.csv" ]]; then
+    reached="$(awk -F, -v t="${target}" -v o="${outside}" 'NR == 1 {for (i = 1; i <= NF; ++i) c[$i] = i; next}
+      $c["test_accuracy"] >= t {printf "%.1f epoch=%.2f,training=%.1fs,outside=%.1fs", $c["wall_seconds"] + o, $c["epoch"], $c["wall_seconds"], o; exit}' \
+      "${out}/evals.csv")"
+    reached="${reached:-inf not-reached}"
+  fi
+  rm -rf "${out}"
+  echo "${wall} ${accuracy} ${reached}"
+}
+
+# One PyTorch run: prints "SECONDS EPOCHS" ("inf none" when not reached).
+torch_tta() {
+  local line seconds epochs
+  line="$(OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
+    LD_LIBRARY_PATH="${openblas_dir}" "${python}" bench/pytorch_compare.py \
+    --time-to-accuracy "${target}" --lr "${lr}" --batch "${batch}" \
+    --optimizer "${optimizer}" \
+    --threads "${threads}" 2>/dev/null || true)"
+  seconds="$(sed -n 's/.* seconds=\([0-9.na]*\).*/\1/p' <<<"${line}")"
+  epochs="$(sed -n 's/.* epochs=\([0-9]*\).*/\1/p' <<<"${line}")"
+  [[ -z "${seconds}" || "${seconds}" == nan ]] && seconds=inf epochs=none
+  echo "${seconds} ${epochs}"
+}
+
+# Interleaved pairs: descent, PyTorch, descent, PyTorch, ...
+echo "| pair | descent local ${servers}x${workers}: whole run s, final accuracy | descent: first eval >= ${target} | PyTorch: first epoch >= ${target} (incl. data loading) |"
+echo "|---|---|---|---|"
+ours="" theirs=""
+for ((r = 1; r <= repeats; ++r)); do
+  read -r wall accuracy reached detail <<<"$(descent_tta "${r}")"
+  read -r torch_seconds torch_epochs <<<"$(torch_tta)"
+  echo "| ${r} | ${wall}, ${accuracy} | ${reached} s (${detail}) | ${torch_seconds} s (epoch ${torch_epochs}) |"
+  ours+=" ${reached}" theirs+=" ${torch_seconds}"
+done
+ours="$(median <<<"${ours}")"
+theirs="$(median <<<"${theirs}")"
+awk -v o="${ours}" -v p="${theirs}" -v n="${repeats}" 'BEGIN {
+  if (o == "inf" || p == "inf" || p + 0 == 0) {
+    printf "\nmedian of %d: descent %s s, PyTorch %s s; ratio n/a\n", n, o, p
+    exit
+  }
+  r = o / p
+  printf "\nmedian of %d: descent %.1f s, PyTorch %.1f s; descent/PyTorch %.2fx (goal <= 0.8x: %s)\n",
+         n, o, p, r, (r <= 0.8) ? "met" : "MISSED"
+}'

@@ -17,6 +17,10 @@ after each epoch and prints the wall seconds, counted from the start of data
 loading, at which it first reaches the target:
 
   pytorch_compare.py --time-to-accuracy 0.88 [--threads 1] [--lr 0.05]
+                     [--optimizer sgd|adam]
+
+--optimizer adam uses torch.optim.Adam(lr, betas=(0.9, 0.999), eps=1e-8),
+descent's `adam { }` with the same learning rate.
 
 Which BLAS torch uses is the caller's: see bench/compare_pytorch.sh.
 """
@@ -75,11 +79,15 @@ def init_like_descent(model):
 class SgdLoop:
     """Steps over consecutive batches, wrapping at the end of the set."""
 
-    def __init__(self, model_name, batch, x, y, lr):
+    def __init__(self, model_name, batch, x, y, lr, optimizer="sgd"):
         self.model = make_model(model_name)
         init_like_descent(self.model)
         self.loss_fn = nn.CrossEntropyLoss()
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr)
+        if optimizer == "adam":
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=lr,
+                                        betas=(0.9, 0.999), eps=1e-8)
+        else:
+            self.opt = torch.optim.SGD(self.model.parameters(), lr=lr)
         self.batch, self.x, self.y = batch, x, y
         self.next = 0
 
@@ -118,7 +126,7 @@ def throughput(args):
     for model, batch, threads, seconds in configs:
         torch.set_num_threads(threads)
         torch.manual_seed(1)
-        loop = SgdLoop(model, batch, x, y, args.lr)
+        loop = SgdLoop(model, batch, x, y, args.lr, args.optimizer)
         loop.run(args.warmup_seconds)
         steps, elapsed, loss = loop.run(seconds)
         print(f"model={model} batch={batch} threads={threads} "
@@ -140,7 +148,7 @@ def time_to_accuracy(args):
     x, y = read_idx("train")
     x_test, y_test = read_idx("t10k")
     batch = args.batch or 64
-    loop = SgdLoop("mlp", batch, x, y, args.lr)
+    loop = SgdLoop("mlp", batch, x, y, args.lr, args.optimizer)
     model, opt, loss_fn = loop.model, loop.opt, loop.loss_fn
     for epoch in range(1, args.max_epochs + 1):
         order = torch.randperm(len(x))
@@ -154,7 +162,8 @@ def time_to_accuracy(args):
         print(f"epoch={epoch} test_accuracy={acc:.4f} seconds={elapsed:.2f}",
               file=sys.stderr, flush=True)
         if acc >= args.time_to_accuracy:
-            print(f"time_to_accuracy model=mlp batch={batch} lr={args.lr} "
+            print(f"time_to_accuracy model=mlp optimizer={args.optimizer} "
+                  f"batch={batch} lr={args.lr} "
                   f"threads={args.threads or 1} target={args.time_to_accuracy} "
                   f"seconds={elapsed:.2f} epochs={epoch} test_accuracy={acc:.4f}")
             return 0
@@ -171,6 +180,7 @@ def main():
     p.add_argument("--seconds", type=float, default=0)
     p.add_argument("--warmup-seconds", type=float, default=0.5)
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     p.add_argument("--time-to-accuracy", type=float, metavar="TARGET")
     p.add_argument("--max-epochs", type=int, default=30)
     args = p.parse_args()
