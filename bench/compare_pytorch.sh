@@ -14,7 +14,9 @@
 # both sides (descent's `adam { }`, torch.optim.Adam, both with betas 0.9,
 # 0.999 and eps 1e-8) instead of the example's SGD. --shape (default 1x1)
 # sets descent's cluster for it. The time-to-accuracy part runs --repeats
-# interleaved pairs (descent, PyTorch, descent, ...) and compares medians;
+# interleaved pairs (descent, PyTorch, descent, ...), pair r with seed r on
+# both sides (the initial weights and the batch order), and
+# compares medians;
 # both sides count from launch, descent's start-up included.
 #
 # BUILD_DIR (default build/) must hold bench/descent_train_bench and, for
@@ -158,7 +160,7 @@ if [[ -n "${adam_lr}" ]]; then
   optimizer_set=(--set "optimizer.adam={learning_rate: ${lr}}")
 fi
 echo "## Time to ${target} test accuracy (MLP, batch ${batch}, ${optimizer} lr ${lr}, ${threads} thread(s))"
-# One descent run: prints "WALL ACCURACY REACHED_SECONDS DETAIL" (REACHED
+# One descent run with seed $1: prints "WALL ACCURACY REACHED_SECONDS DETAIL" (REACHED
 # "inf" when no evaluation reached the target).
 descent_tta() {
   local out="${tmp}/descent_run_$1"
@@ -167,7 +169,7 @@ descent_tta() {
   OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
     "${build_dir}/descent" local --config "${example}" --output_dir "${out}" \
     --set cluster.num_servers="${servers}" --set cluster.num_workers="${workers}" \
-    --set train.eval_every_steps=938 "${optimizer_set[@]}" \
+    --set train.eval_every_steps=938 --set train.seed="$1" "${optimizer_set[@]}" \
     >"${tmp}/descent_local.out" 2>"${tmp}/descent_local.err" || {
     echo "descent local failed:" >&2
     tail -5 "${tmp}/descent_local.err" >&2
@@ -202,13 +204,13 @@ print(s.get("wallSeconds", s.get("wall_seconds", 0)))' "${out}/summary.json")"
   echo "${wall} ${accuracy} ${reached}"
 }
 
-# One PyTorch run: prints "SECONDS EPOCHS" ("inf none" when not reached).
+# One PyTorch run with seed $1: prints "SECONDS EPOCHS" ("inf none" when not reached).
 torch_tta() {
   local line seconds epochs
   line="$(OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
     LD_LIBRARY_PATH="${openblas_dir}" "${python}" bench/pytorch_compare.py \
     --time-to-accuracy "${target}" --lr "${lr}" --batch "${batch}" \
-    --optimizer "${optimizer}" \
+    --optimizer "${optimizer}" --seed "$1" \
     --threads "${threads}" 2>/dev/null || true)"
   seconds="$(sed -n 's/.* seconds=\([0-9.na]*\).*/\1/p' <<<"${line}")"
   epochs="$(sed -n 's/.* epochs=\([0-9]*\).*/\1/p' <<<"${line}")"
@@ -222,7 +224,7 @@ echo "|---|---|---|---|"
 ours="" theirs=""
 for ((r = 1; r <= repeats; ++r)); do
   read -r wall accuracy reached detail <<<"$(descent_tta "${r}")"
-  read -r torch_seconds torch_epochs <<<"$(torch_tta)"
+  read -r torch_seconds torch_epochs <<<"$(torch_tta "${r}")"
   echo "| ${r} | ${wall}, ${accuracy} | ${reached} s (${detail}) | ${torch_seconds} s (epoch ${torch_epochs}) |"
   ours+=" ${reached}" theirs+=" ${torch_seconds}"
 done

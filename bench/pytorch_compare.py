@@ -17,7 +17,7 @@ after each epoch and prints the wall seconds, counted from the start of data
 loading, at which it first reaches the target:
 
   pytorch_compare.py --time-to-accuracy 0.88 [--threads 1] [--lr 0.05]
-                     [--optimizer sgd|adam]
+                     [--optimizer sgd|adam] [--seed 1]
 
 --optimizer adam uses torch.optim.Adam(lr, betas=(0.9, 0.999), eps=1e-8),
 descent's `adam { }` with the same learning rate.
@@ -144,7 +144,7 @@ def test_accuracy(model, x, y):
 def time_to_accuracy(args):
     start = time.perf_counter()
     torch.set_num_threads(args.threads or 1)
-    torch.manual_seed(1)
+    torch.manual_seed(args.seed)
     x, y = read_idx("train")
     x_test, y_test = read_idx("t10k")
     batch = args.batch or 64
@@ -183,6 +183,8 @@ def main():
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     p.add_argument("--time-to-accuracy", type=float, metavar="TARGET")
     p.add_argument("--max-epochs", type=int, default=30)
+    p.add_argument("--seed", type=int, default=1,
+                   help="torch.manual_seed for --time-to-accuracy")
     args = p.parse_args()
     if args.time_to_accuracy is not None:
         return time_to_accuracy(args)

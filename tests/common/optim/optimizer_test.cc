@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -335,6 +336,90 @@ TEST(Optimizer, ApplyFiniteTakesBackEveryChunkOrAppliesLikeApply) {
             -1);
   twin->Apply(0, grad.data(), kN, 1, twin_params.data() + kIndex);
   EXPECT_EQ(params, twin_params);
+}
+
+// Every rule's all-or-nothing update is its Apply, bit for bit, over a
+// slice that starts inside the state (position > 0) and spans chunks; and a
+// refused one changes neither the parameters nor the state.
+TEST(Optimizer, EveryRulesApplyFiniteIsItsApply) {
+  constexpr int64_t kSize = 2 * 4096 + 100, kPosition = 37;
+  constexpr int64_t kN = kSize - kPosition - 5;
+  for (const char* rule : {"sgd", "momentum", "adagrad", "rmsprop", "adam",
+                           "adamw", "ftrl"}) {
+    SCOPED_TRACE(rule);
+    v1::OptimizerConfig config;
+    const std::string name = rule;
+    if (name == "sgd") config.mutable_sgd();
+    if (name == "momentum") config.mutable_momentum();
+    if (name == "adagrad") config.mutable_adagrad();
+    if (name == "rmsprop") config.mutable_rmsprop();
+    if (name == "adam") config.mutable_adam();
+    if (name == "adamw") config.mutable_adamw();
+    if (name == "ftrl") config.mutable_ftrl();
+    ApplyOptimizerDefaults(&config);
+    auto ours = CreateOptimizer(config, kSize).value();
+    auto twin = CreateOptimizer(config, kSize).value();
+    std::vector<float> params(kN), grad(kN);
+    for (int64_t i = 0; i < kN; ++i) {
+      params[i] = 0.5f * std::sin(0.3f * i);
+      grad[i] = std::cos(0.71f * i);
+    }
+    std::vector<float> twin_params = params;
+    UndoLog log;
+    for (int64_t version = 0; version < 3; ++version) {
+      ASSERT_EQ(ours->ApplyFinite(kPosition, grad.data(), kN, version, &params,
+                                  0, &log),
+                -1);
+      twin->Apply(kPosition, grad.data(), kN, version, twin_params.data());
+      ASSERT_EQ(params, twin_params) << "version " << version;
+    }
+    const std::vector<NamedTensor> state = ours->State("");
+    std::vector<float> bad = grad;
+    bad[kN - 1] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_EQ(ours->ApplyFinite(kPosition, bad.data(), kN, 3, &params, 0, &log),
+              kN - 1);
+    EXPECT_EQ(params, twin_params);
+    const std::vector<NamedTensor> after = ours->State("");
+    ASSERT_EQ(after.size(), state.size());
+    for (size_t b = 0; b < state.size(); ++b) {
+      EXPECT_EQ(after[b].f32, state[b].f32) << state[b].name;
+      EXPECT_EQ(after[b].u64, state[b].u64) << state[b].name;
+    }
+  }
+}
+
+// The log grows while an update is saved (its first use, then a larger
+// update than any before) and still takes everything back; row-sized saves
+// and chunk-sized ones mix in one log.
+TEST(Optimizer, UndoLogGrowsMidUpdateAndMixesSmallAndLargeSaves) {
+  constexpr int64_t kSmall = 100, kLarge = 5 * 4096 + 3;
+  auto momentum = MomentumOptimizer::Create(kLarge, Lr(0.1)).value();
+  std::vector<float> params(kLarge), grad(kLarge);
+  for (int64_t i = 0; i < kLarge; ++i) {
+    params[i] = std::sin(0.2f * i);
+    grad[i] = std::cos(0.3f * i);
+  }
+  UndoLog log;
+  ASSERT_EQ(momentum->ApplyFinite(0, grad.data(), kSmall, 0, &params, 0, &log),
+            -1);
+  const std::vector<float> before = params;
+  const std::vector<NamedTensor> state = momentum->State("");
+  grad[kLarge - 1] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(momentum->ApplyFinite(0, grad.data(), kLarge, 1, &params, 0, &log),
+            kLarge - 1);
+  EXPECT_EQ(params, before);
+  EXPECT_EQ(momentum->State("")[0].f32, state[0].f32);
+  // Rows saved by hand: small ranges, then a large one, all taken back.
+  for (int64_t at : {int64_t{10}, int64_t{500}}) {
+    momentum->Save(at, 7, &params, at, &log);
+    momentum->Apply(at, grad.data() + at, 7, 2, params.data() + at);
+  }
+  momentum->Save(1000, 3000, &params, 1000, &log);
+  momentum->Apply(1000, grad.data() + 1000, 3000, 2, params.data() + 1000);
+  EXPECT_NE(params, before);
+  momentum->Undo(&log);
+  EXPECT_EQ(params, before);
+  EXPECT_EQ(momentum->State("")[0].f32, state[0].f32);
 }
 
 TEST(AdamOptimizer, GrowKeepsOldStateAndZeroesNew) {
