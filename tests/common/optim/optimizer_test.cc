@@ -344,8 +344,8 @@ TEST(Optimizer, ApplyFiniteTakesBackEveryChunkOrAppliesLikeApply) {
 TEST(Optimizer, EveryRulesApplyFiniteIsItsApply) {
   constexpr int64_t kSize = 2 * 4096 + 100, kPosition = 37;
   constexpr int64_t kN = kSize - kPosition - 5;
-  for (const char* rule : {"sgd", "momentum", "adagrad", "rmsprop", "adam",
-                           "adamw", "ftrl"}) {
+  for (const char* rule :
+       {"sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "ftrl"}) {
     SCOPED_TRACE(rule);
     v1::OptimizerConfig config;
     const std::string name = rule;
