@@ -295,6 +295,17 @@ TEST(AdamOptimizer, ChunksWithOneStepCountAndWithManyAgree) {
   }
 }
 
+// The optimizer's state is `state`, tensor for tensor.
+void ExpectStateIs(const Optimizer& optimizer,
+                   const std::vector<NamedTensor>& state) {
+  const std::vector<NamedTensor> now = optimizer.State("");
+  ASSERT_EQ(now.size(), state.size());
+  for (size_t b = 0; b < state.size(); ++b) {
+    EXPECT_EQ(now[b].f32, state[b].f32) << state[b].name;
+    EXPECT_EQ(now[b].u64, state[b].u64) << state[b].name;
+  }
+}
+
 // ApplyFinite is all or nothing over several of its chunks: a result that
 // overflows in the last chunk ((1 - beta2) * g * g past float's range
 // makes Adam's v infinite) leaves every parameter and state value as it was,
@@ -323,12 +334,7 @@ TEST(Optimizer, ApplyFiniteTakesBackEveryChunkOrAppliesLikeApply) {
   EXPECT_EQ(adam->ApplyFinite(0, huge.data(), kN, 1, &params, kIndex, &log),
             kN - 5);
   EXPECT_EQ(params, before);
-  const std::vector<NamedTensor> after = adam->State("");
-  ASSERT_EQ(after.size(), state.size());
-  for (size_t b = 0; b < state.size(); ++b) {
-    EXPECT_EQ(after[b].f32, state[b].f32) << state[b].name;
-    EXPECT_EQ(after[b].u64, state[b].u64) << state[b].name;
-  }
+  ExpectStateIs(*adam, state);
   // The log's storage is reused: the same update again, then a good one.
   EXPECT_EQ(adam->ApplyFinite(0, huge.data(), kN, 1, &params, kIndex, &log),
             kN - 5);
@@ -379,12 +385,7 @@ TEST(Optimizer, EveryRulesApplyFiniteIsItsApply) {
     EXPECT_EQ(ours->ApplyFinite(kPosition, bad.data(), kN, 3, &params, 0, &log),
               kN - 1);
     EXPECT_EQ(params, twin_params);
-    const std::vector<NamedTensor> after = ours->State("");
-    ASSERT_EQ(after.size(), state.size());
-    for (size_t b = 0; b < state.size(); ++b) {
-      EXPECT_EQ(after[b].f32, state[b].f32) << state[b].name;
-      EXPECT_EQ(after[b].u64, state[b].u64) << state[b].name;
-    }
+    ExpectStateIs(*ours, state);
   }
 }
 
