@@ -606,9 +606,13 @@ absl::StatusOr<DataDescription> DataSource::Describe() const {
     description.train_examples = train.size();
     ASSIGN_OR_RETURN(Examples validation, LoadValidation());
     description.validation_examples = validation.size();
-    ASSIGN_OR_RETURN(Examples test, LoadTest());
-    description.test_examples = test.size();
-    description.num_features = test.num_features();
+    // The test set's header too: the evaluator reads (and validates) its
+    // data once, when it is made.
+    ASSIGN_OR_RETURN(const IdxShape test, ReadIdxShape(idx.test_images()));
+    ASSIGN_OR_RETURN(IndexRange tested,
+                     IdxRange(idx.test_images(), idx.max_test_examples()));
+    description.test_examples = tested.size();
+    description.num_features = test.record_size;
     description.num_classes = idx.num_classes();
     description.label_min = 0;
     description.label_max = idx.num_classes() - 1;

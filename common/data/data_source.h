@@ -97,6 +97,9 @@ class DataSource {
   // `config` must be valid (FindConfigIssue) with defaults applied.
   explicit DataSource(const v1::JobConfig& config);
 
+  // The data's shape and warnings. IDX files read as they are yield it
+  // from their headers (and a validation file's data): LoadTest() reads and
+  // validates the test set itself.
   absl::StatusOr<DataDescription> Describe() const;
   absl::StatusOr<Examples> LoadTest() const;
   // The validation split: DataConfig.validation_fraction of the training

@@ -1,5 +1,7 @@
 #include "common/data/idx_reader.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "common/data/gz_file.h"
 #include "common/status_macros.h"
 
@@ -187,6 +190,24 @@ absl::Status ReadRecords(IdxFile& file, RecordVisitor visit) {
   return ExpectEnd(file);
 }
 
+// Makes room for n elements in *v, growing its capacity geometrically, and
+// asks the kernel to back new storage with transparent huge pages (Debian's
+// kernels grant them on madvise). Filling a 188 MB training set 4 KiB page
+// by page cost more than decompressing it; in 2 MiB pages the faults are
+// few. The advice is only advice: if the kernel refuses, nothing changes.
+template <typename T>
+void ReserveInHugePages(size_t n, std::vector<T>* v) {
+  if (v->capacity() >= n) return;
+  v->reserve(std::max(n, 2 * v->capacity()));
+  constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(v->data());
+  const uintptr_t begin = (start + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (start + v->capacity() * sizeof(T)) & ~(kHugePage - 1);
+  if (end > begin) {
+    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  }
+}
+
 absl::Status CheckCounts(const IdxFile& images, const IdxFile& labels) {
   if (images.header.count == labels.header.count) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrFormat(
@@ -222,21 +243,29 @@ absl::Status ReadLabels(IdxFile& file, IndexRange keep, int32_t num_classes,
   });
 }
 
-// Appends the images in `keep`, scaled to [0, 1], to `features`. Grows as
-// data arrives rather than reserving up front, so a header that lies about
-// N fails as truncated before it can make us allocate for it.
+// Appends the images in `keep`, scaled to [0, 1], to `features`. The kept
+// bytes are staged as they arrive (so a header that lies about N fails as
+// truncated before it can make us allocate for it), then converted in one
+// pass into float storage allocated once: growing the floats record by
+// record copied and page-faulted about twice their final size.
 absl::Status ReadImages(IdxFile& file, IndexRange keep,
                         std::vector<float>* features) {
   const int64_t size = file.header.record_size;
-  return ReadRecords(file, [&](int64_t index, const unsigned char* record) {
-    if (index < keep.begin || index >= keep.end) return absl::OkStatus();
-    const size_t offset = features->size();
-    features->resize(offset + size);
-    std::transform(
-        record, record + size, features->begin() + offset,
-        [](unsigned char x) { return static_cast<float>(x) / 255.0f; });
-    return absl::OkStatus();
-  });
+  std::vector<unsigned char> kept;
+  RETURN_IF_ERROR(
+      ReadRecords(file, [&](int64_t index, const unsigned char* record) {
+        if (index >= keep.begin && index < keep.end) {
+          ReserveInHugePages(kept.size() + size, &kept);
+          kept.insert(kept.end(), record, record + size);
+        }
+        return absl::OkStatus();
+      }));
+  const size_t offset = features->size();
+  ReserveInHugePages(offset + kept.size(), features);
+  // Constructs each float from its byte: no zero fill before the writes.
+  features->insert(features->end(), kept.begin(), kept.end());
+  for (float& x : absl::MakeSpan(*features).subspan(offset)) x /= 255.0f;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -274,7 +303,7 @@ absl::StatusOr<Dataset> ReadIdxImages(const std::string& images_path,
   return data;
 }
 
-absl::StatusOr<int64_t> ReadIdxCount(const std::string& path) {
+absl::StatusOr<IdxShape> ReadIdxShape(const std::string& path) {
   ASSIGN_OR_RETURN(GzReader reader, GzReader::Open(path));
   ASSIGN_OR_RETURN(const uint32_t magic, ReadMagic(reader));
   if (magic != kImageMagic && magic != kLabelMagic) {
@@ -284,7 +313,12 @@ absl::StatusOr<int64_t> ReadIdxCount(const std::string& path) {
         path, magic, kImageMagic, kLabelMagic));
   }
   ASSIGN_OR_RETURN(const IdxHeader header, ReadDims(reader, magic));
-  return header.count;
+  return IdxShape{header.count, header.record_size};
+}
+
+absl::StatusOr<int64_t> ReadIdxCount(const std::string& path) {
+  ASSIGN_OR_RETURN(const IdxShape shape, ReadIdxShape(path));
+  return shape.count;
 }
 
 }  // namespace descent

@@ -54,6 +54,15 @@ absl::StatusOr<Dataset> ReadIdxImages(
 // the data may still turn out truncated when ReadIdx reads it.
 absl::StatusOr<int64_t> ReadIdxCount(const std::string& path);
 
+// What an IDX file's header declares: `count` records of `record_size`
+// bytes (rows * cols for an image file, 1 for a label file). Reads and
+// validates only the header, as ReadIdxCount does.
+struct IdxShape {
+  int64_t count = 0;
+  int64_t record_size = 0;
+};
+absl::StatusOr<IdxShape> ReadIdxShape(const std::string& path);
+
 }  // namespace descent
 
 #endif  // DESCENT_COMMON_DATA_IDX_READER_H_

@@ -755,6 +755,7 @@ TEST(DataSource, IdxHonoursMaxExamples) {
   absl::StatusOr<DataDescription> description = source.Describe();
   ASSERT_TRUE(description.ok()) << description.status();
   EXPECT_EQ(description->train_examples, 100);
+  EXPECT_EQ(description->test_examples, 40);
   EXPECT_EQ(description->num_features, 784);
   EXPECT_EQ(description->num_classes, 10);
   absl::StatusOr<Examples> test = source.LoadTest();

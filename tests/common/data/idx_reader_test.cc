@@ -119,6 +119,20 @@ TEST(ReadIdx, RangeKeepsExactlyThoseRecords) {
   }
 }
 
+// 3.2 MB of pixels: many reads of whole records, kept bytes that outgrow
+// their staging several times, floats in more than one 2 MiB huge page.
+TEST(ReadIdx, ManyReadsAndGrowthsKeepEveryRecordExact) {
+  constexpr int kImages = 100000;
+  const std::string images = Write(true, "many_images", ImageFile(kImages));
+  const std::string labels = Write(true, "many_labels", LabelFile(kImages));
+  for (IndexRange range : {IndexRange{0, kImages}, IndexRange{12345, 99999}}) {
+    SCOPED_TRACE(absl::StrCat("[", range.begin, ", ", range.end, ")"));
+    absl::StatusOr<Dataset> data = ReadIdx(images, labels, 10, range);
+    ASSERT_TRUE(data.ok()) << data.status();
+    ExpectRecords(*data, range.begin, range.end);
+  }
+}
+
 TEST(ReadIdxImages, ReadsTheImagesOfARangeWithoutLabels) {
   const std::string images = Write(true, "images", ImageFile(10));
   absl::StatusOr<Dataset> data = ReadIdxImages(images, IndexRange{2, 5});
@@ -174,6 +188,30 @@ TEST(ReadIdxCount, ReturnsDeclaredCountOfImagesAndLabels) {
       ReadIdxCount(WriteTempFile("h", Header(kImageMagic, {60000, 28, 28})));
   ASSERT_TRUE(header_only.ok()) << header_only.status();
   EXPECT_EQ(*header_only, 60000);
+}
+
+TEST(ReadIdxShape, ReturnsDeclaredCountAndRecordSize) {
+  for (bool gzip : {false, true}) {
+    SCOPED_TRACE(gzip ? "gzip" : "plain");
+    absl::StatusOr<IdxShape> images =
+        ReadIdxShape(Write(gzip, "i", ImageFile(7)));
+    ASSERT_TRUE(images.ok()) << images.status();
+    EXPECT_EQ(images->count, 7);
+    EXPECT_EQ(images->record_size, kPixels);
+    absl::StatusOr<IdxShape> labels =
+        ReadIdxShape(Write(gzip, "l", LabelFile(9)));
+    ASSERT_TRUE(labels.ok()) << labels.status();
+    EXPECT_EQ(labels->count, 9);
+    EXPECT_EQ(labels->record_size, 1);
+  }
+  absl::StatusOr<IdxShape> header_only =
+      ReadIdxShape(WriteTempFile("h", Header(kImageMagic, {60000, 28, 28})));
+  ASSERT_TRUE(header_only.ok()) << header_only.status();
+  EXPECT_EQ(header_only->count, 60000);
+  EXPECT_EQ(header_only->record_size, 784);
+  const std::string text = WriteTempFile("text", "hello, world\n");
+  ExpectError(ReadIdxShape(text).status(), absl::StatusCode::kInvalidArgument,
+              {text, "wrong magic"});
 }
 
 TEST(ReadIdxCount, ReportsMissingFileAndWrongMagic) {
