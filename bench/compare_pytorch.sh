@@ -9,11 +9,14 @@
 #
 #   bench/compare_pytorch.sh [BUILD_DIR] [--repeats N] [--no-tta | --tta-only]
 #                            [--adam LR] [--shape SERVERSxWORKERS]
+#                            [--set FIELD=VALUE]...
 #
 # --adam LR runs the time-to-accuracy part with Adam at learning rate LR on
 # both sides (descent's `adam { }`, torch.optim.Adam, both with betas 0.9,
 # 0.999 and eps 1e-8) instead of the example's SGD. --shape (default 1x1)
-# sets descent's cluster for it. The time-to-accuracy part runs --repeats
+# sets descent's cluster for it; each --set is passed on to `descent local`
+# after the script's own (train.overlap_communication=false, say). The
+# time-to-accuracy part runs --repeats
 # interleaved pairs (descent, PyTorch, descent, ...), pair r with seed r on
 # both sides (the initial weights and the batch order), and
 # compares medians;
@@ -36,6 +39,7 @@ repeats=1
 tta=1
 throughput=1
 adam_lr=""
+extra_set=()
 servers=1
 workers=1
 while [[ $# -gt 0 ]]; do
@@ -45,6 +49,7 @@ while [[ $# -gt 0 ]]; do
     --tta-only) throughput=0; shift ;;
     --adam) adam_lr="$2"; shift 2 ;;
     --shape) IFS=x read -r servers workers <<<"$2"; shift 2 ;;
+    --set) extra_set+=(--set "$2"); shift 2 ;;
     *) build_dir="$1"; shift ;;
   esac
 done
@@ -159,7 +164,7 @@ if [[ -n "${adam_lr}" ]]; then
   lr="${adam_lr}"
   optimizer_set=(--set "optimizer.adam={learning_rate: ${lr}}")
 fi
-echo "## Time to ${target} test accuracy (MLP, batch ${batch}, ${optimizer} lr ${lr}, ${threads} thread(s))"
+echo "## Time to ${target} test accuracy (MLP, batch ${batch}, ${optimizer} lr ${lr}, ${threads} thread(s)${extra_set[*]:+; descent ${extra_set[*]}})"
 # One descent run with seed $1: prints "WALL ACCURACY REACHED_SECONDS DETAIL" (REACHED
 # "inf" when no evaluation reached the target).
 descent_tta() {
@@ -169,7 +174,7 @@ descent_tta() {
   OMP_NUM_THREADS="${threads}" OMP_WAIT_POLICY=passive \
     "${build_dir}/descent" local --config "${example}" --output_dir "${out}" \
     --set cluster.num_servers="${servers}" --set cluster.num_workers="${workers}" \
-    --set train.eval_every_steps=938 --set train.seed="$1" "${optimizer_set[@]}" \
+    --set train.eval_every_steps=938 --set train.seed="$1" "${optimizer_set[@]}" "${extra_set[@]}" \
     >"${tmp}/descent_local.out" 2>"${tmp}/descent_local.err" || {
     echo "descent local failed:" >&2
     tail -5 "${tmp}/descent_local.err" >&2

@@ -39,6 +39,42 @@ void CheckRange(int64_t position, int64_t n, size_t size) {
   DCHECK_LE(position + n, static_cast<int64_t>(size));
 }
 
+// The update of a rule with one per-parameter state value over [0, n):
+// `element(g, state, param)` updates one parameter and its state in place.
+// In place, and from one set of buffers into another; templates, so that
+// the element is inlined and the loops vectorize.
+template <typename Element>
+void OneStateLoop(const float* __restrict grad, int64_t n,
+                  float* __restrict state, float* __restrict params,
+                  Element element) {
+  for (int64_t i = 0; i < n; ++i) element(grad[i], state[i], params[i]);
+}
+
+template <typename Element>
+void OneStateLoopInto(const float* __restrict grad, int64_t n,
+                      const float* __restrict state_in,
+                      const float* __restrict from, float* __restrict state_out,
+                      float* __restrict to, Element element) {
+  for (int64_t i = 0; i < n; ++i) {
+    float state = state_in[i], p = from[i];
+    element(grad[i], state, p);
+    state_out[i] = state;
+    to[i] = p;
+  }
+}
+
+// Apply (from == to) or ApplyInto of a one-state rule.
+template <typename Element>
+void OneStateRun(const float* grad, int64_t n, const float* state_in,
+                 const float* from, float* state_out, float* to,
+                 Element element) {
+  if (from == to) {
+    OneStateLoop(grad, n, state_out, to, element);
+  } else {
+    OneStateLoopInto(grad, n, state_in, from, state_out, to, element);
+  }
+}
+
 }  // namespace
 
 std::vector<NamedTensor> Optimizer::State(const std::string& prefix) const {
@@ -102,6 +138,14 @@ void SgdOptimizer::Apply(int64_t /*position*/, const float* grad, int64_t n,
   p -= learning_rate_ * g;
 }
 
+void SgdOptimizer::ApplyInto(int64_t /*position*/, const float* grad, int64_t n,
+                             int64_t /*version*/, const float* from, float* to,
+                             const std::vector<Buffer>& /*next*/) {
+  Eigen::Map<Eigen::ArrayXf> p(to, n);
+  Eigen::Map<const Eigen::ArrayXf> g(grad, n), old(from, n);
+  p = old - learning_rate_ * g;
+}
+
 // --- Momentum ---------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<Optimizer>> MomentumOptimizer::Create(
@@ -123,15 +167,28 @@ int64_t MomentumOptimizer::state_bytes() const { return Bytes(velocity_); }
 
 void MomentumOptimizer::Apply(int64_t position, const float* grad, int64_t n,
                               int64_t version, float* params) {
+  Step(position, grad, n, version, params, params, velocity_.data() + position);
+}
+
+void MomentumOptimizer::ApplyInto(int64_t position, const float* grad,
+                                  int64_t n, int64_t version, const float* from,
+                                  float* to, const std::vector<Buffer>& next) {
+  Step(position, grad, n, version, from, to, next[0].f32->data() + position);
+}
+
+void MomentumOptimizer::Step(int64_t position, const float* grad, int64_t n,
+                             int64_t version, const float* from, float* to,
+                             float* velocity_out) {
   CheckRange(position, n, velocity_.size());
   const float lr = static_cast<float>(lr_.At(version));
   const float mu = static_cast<float>(options_.momentum);
-  float* v = velocity_.data() + position;
-  for (int64_t i = 0; i < n; ++i) {
-    v[i] = v[i] * mu + grad[i];
-    const float step = options_.nesterov ? grad[i] + mu * v[i] : v[i];
-    params[i] += -lr * step;
-  }
+  const bool nesterov = options_.nesterov;
+  OneStateRun(grad, n, velocity_.data() + position, from, velocity_out, to,
+              [=](float g, float& v, float& p) {
+                v = v * mu + g;
+                const float step = nesterov ? g + mu * v : v;
+                p += -lr * step;
+              });
 }
 
 // --- Adagrad ----------------------------------------------------------------
@@ -157,14 +214,26 @@ int64_t AdagradOptimizer::state_bytes() const { return Bytes(sum_); }
 
 void AdagradOptimizer::Apply(int64_t position, const float* grad, int64_t n,
                              int64_t version, float* params) {
+  Step(position, grad, n, version, params, params, sum_.data() + position);
+}
+
+void AdagradOptimizer::ApplyInto(int64_t position, const float* grad, int64_t n,
+                                 int64_t version, const float* from, float* to,
+                                 const std::vector<Buffer>& next) {
+  Step(position, grad, n, version, from, to, next[0].f32->data() + position);
+}
+
+void AdagradOptimizer::Step(int64_t position, const float* grad, int64_t n,
+                            int64_t version, const float* from, float* to,
+                            float* sum_out) {
   CheckRange(position, n, sum_.size());
   const float lr = static_cast<float>(lr_.At(version));
   const float eps = static_cast<float>(options_.eps);
-  float* sum = sum_.data() + position;
-  for (int64_t i = 0; i < n; ++i) {
-    sum[i] += grad[i] * grad[i];
-    params[i] += -lr * grad[i] / (std::sqrt(sum[i]) + eps);
-  }
+  OneStateRun(grad, n, sum_.data() + position, from, sum_out, to,
+              [=](float g, float& sum, float& p) {
+                sum += g * g;
+                p += -lr * g / (std::sqrt(sum) + eps);
+              });
 }
 
 // --- RMSprop ----------------------------------------------------------------
@@ -188,16 +257,29 @@ int64_t RmspropOptimizer::state_bytes() const { return Bytes(square_avg_); }
 
 void RmspropOptimizer::Apply(int64_t position, const float* grad, int64_t n,
                              int64_t version, float* params) {
+  Step(position, grad, n, version, params, params,
+       square_avg_.data() + position);
+}
+
+void RmspropOptimizer::ApplyInto(int64_t position, const float* grad, int64_t n,
+                                 int64_t version, const float* from, float* to,
+                                 const std::vector<Buffer>& next) {
+  Step(position, grad, n, version, from, to, next[0].f32->data() + position);
+}
+
+void RmspropOptimizer::Step(int64_t position, const float* grad, int64_t n,
+                            int64_t version, const float* from, float* to,
+                            float* square_avg_out) {
   CheckRange(position, n, square_avg_.size());
   const float lr = static_cast<float>(lr_.At(version));
   const float alpha = static_cast<float>(options_.alpha);
   const float one_minus_alpha = static_cast<float>(1 - options_.alpha);
   const float eps = static_cast<float>(options_.eps);
-  float* sq = square_avg_.data() + position;
-  for (int64_t i = 0; i < n; ++i) {
-    sq[i] = sq[i] * alpha + one_minus_alpha * grad[i] * grad[i];
-    params[i] += -lr * grad[i] / (std::sqrt(sq[i]) + eps);
-  }
+  OneStateRun(grad, n, square_avg_.data() + position, from, square_avg_out, to,
+              [=](float g, float& sq, float& p) {
+                sq = sq * alpha + one_minus_alpha * g * g;
+                p += -lr * g / (std::sqrt(sq) + eps);
+              });
 }
 
 // --- Adam / AdamW -----------------------------------------------------------
@@ -231,23 +313,50 @@ namespace {
 // checked first, while the chunk is in cache.
 constexpr int64_t kAdamChunk = 2048;
 
-// One Adam step of [0, n) whose parameters all reach the same step count,
-// so that the bias corrections are constants and the loop vectorizes. The
-// same float operations, in the same order, as the general loop below.
-void AdamUniformStep(const float* __restrict grad, int64_t n, float decay,
-                     float b1f, float b2f, float one_minus_b1,
-                     float one_minus_b2, float eps, float step_size,
-                     float bc2_sqrt, float* __restrict m, float* __restrict v,
+struct AdamConstants {
+  float decay;  // 1 - lr * weight_decay, or exactly 1 without decay
+  float b1, b2, one_minus_b1, one_minus_b2, eps;
+};
+
+// One parameter's Adam step at bias corrections `step_size` and `bc2_sqrt`,
+// for every loop below alike.
+inline void AdamElement(float g, const AdamConstants& c, float step_size,
+                        float bc2_sqrt, float& m, float& v, float& p) {
+  p *= c.decay;
+  m = m * c.b1 + c.one_minus_b1 * g;
+  v = v * c.b2 + c.one_minus_b2 * g * g;
+  const float denom = std::sqrt(v) / bc2_sqrt + c.eps;
+  p += -step_size * m / denom;
+}
+
+// Adam steps of [0, n) whose parameters all reach the same step count, so
+// that the bias corrections are constants and the loops vectorize: in
+// place, and from one set of buffers into another.
+void AdamUniformStep(const float* __restrict grad, int64_t n,
+                     const AdamConstants& c, float step_size, float bc2_sqrt,
+                     float* __restrict m, float* __restrict v,
                      int32_t* __restrict steps, float* __restrict params) {
   for (int64_t i = 0; i < n; ++i) {
     ++steps[i];
-    const float p = params[i] * decay;
-    const float mi = m[i] * b1f + one_minus_b1 * grad[i];
-    const float vi = v[i] * b2f + one_minus_b2 * grad[i] * grad[i];
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = std::sqrt(vi) / bc2_sqrt + eps;
-    params[i] = p + -step_size * mi / denom;
+    AdamElement(grad[i], c, step_size, bc2_sqrt, m[i], v[i], params[i]);
+  }
+}
+
+void AdamUniformStepInto(const float* __restrict grad, int64_t n,
+                         const AdamConstants& c, float step_size,
+                         float bc2_sqrt, const float* __restrict m_in,
+                         const float* __restrict v_in,
+                         const int32_t* __restrict steps_in,
+                         const float* __restrict from, float* __restrict m_out,
+                         float* __restrict v_out, int32_t* __restrict steps_out,
+                         float* __restrict to) {
+  for (int64_t i = 0; i < n; ++i) {
+    steps_out[i] = steps_in[i] + 1;
+    float m = m_in[i], v = v_in[i], p = from[i];
+    AdamElement(grad[i], c, step_size, bc2_sqrt, m, v, p);
+    m_out[i] = m;
+    v_out[i] = v;
+    to[i] = p;
   }
 }
 
@@ -255,21 +364,38 @@ void AdamUniformStep(const float* __restrict grad, int64_t n, float decay,
 
 void AdamOptimizer::Apply(int64_t position, const float* grad, int64_t n,
                           int64_t version, float* params) {
+  Step(position, grad, n, version, params, params, m_.data() + position,
+       v_.data() + position, steps_.data() + position);
+}
+
+void AdamOptimizer::ApplyInto(int64_t position, const float* grad, int64_t n,
+                              int64_t version, const float* from, float* to,
+                              const std::vector<Buffer>& next) {
+  Step(position, grad, n, version, from, to, next[0].f32->data() + position,
+       next[1].f32->data() + position, next[2].i32->data() + position);
+}
+
+void AdamOptimizer::Step(int64_t position, const float* grad, int64_t n,
+                         int64_t version, const float* from, float* to,
+                         float* m_out, float* v_out, int32_t* steps_out) {
   CheckRange(position, n, m_.size());
   const double lr = lr_.At(version);
   const double b1 = options_.beta1, b2 = options_.beta2;
+  AdamConstants c;
   // 1 exactly without weight decay, so that multiplying by it changes
   // nothing.
-  const float decay = options_.weight_decay != 0
-                          ? static_cast<float>(1 - lr * options_.weight_decay)
-                          : 1.0f;
-  const float b1f = static_cast<float>(b1), b2f = static_cast<float>(b2);
-  const float one_minus_b1 = static_cast<float>(1 - b1);
-  const float one_minus_b2 = static_cast<float>(1 - b2);
-  const float eps = static_cast<float>(options_.eps);
-  float* m = m_.data() + position;
-  float* v = v_.data() + position;
-  int32_t* steps = steps_.data() + position;
+  c.decay = options_.weight_decay != 0
+                ? static_cast<float>(1 - lr * options_.weight_decay)
+                : 1.0f;
+  c.b1 = static_cast<float>(b1);
+  c.b2 = static_cast<float>(b2);
+  c.one_minus_b1 = static_cast<float>(1 - b1);
+  c.one_minus_b2 = static_cast<float>(1 - b2);
+  c.eps = static_cast<float>(options_.eps);
+  const bool in_place = from == to;
+  const float* m_in = m_.data() + position;
+  const float* v_in = v_.data() + position;
+  const int32_t* steps_in = steps_.data() + position;
   // Per-parameter bias correction, in double as torch computes it. A dense
   // slice shares one step count, so a chunk whose parameters all do takes
   // the vectorized loop with the powers computed once; otherwise (sparse
@@ -285,7 +411,7 @@ void AdamOptimizer::Apply(int64_t position, const float* grad, int64_t n,
   float step_size = 0, bc2_sqrt = 1;
   for (int64_t start = 0; start < n; start += kAdamChunk) {
     const int64_t len = std::min(kAdamChunk, n - start);
-    const int32_t* s = steps + start;
+    const int32_t* s = steps_in + start;
     const int32_t first = s[0];
     int32_t differ = 0;
     for (int64_t i = 0; i < len; ++i) differ |= s[i] ^ first;
@@ -296,23 +422,31 @@ void AdamOptimizer::Apply(int64_t position, const float* grad, int64_t n,
         bc2_sqrt = bc2_sqrt_at(t);
         last_t = t;
       }
-      AdamUniformStep(grad + start, len, decay, b1f, b2f, one_minus_b1,
-                      one_minus_b2, eps, step_size, bc2_sqrt, m + start,
-                      v + start, steps + start, params + start);
+      if (in_place) {
+        AdamUniformStep(grad + start, len, c, step_size, bc2_sqrt,
+                        m_out + start, v_out + start, steps_out + start,
+                        to + start);
+      } else {
+        AdamUniformStepInto(grad + start, len, c, step_size, bc2_sqrt,
+                            m_in + start, v_in + start, steps_in + start,
+                            from + start, m_out + start, v_out + start,
+                            steps_out + start, to + start);
+      }
       continue;
     }
     for (int64_t i = start; i < start + len; ++i) {
-      const int32_t t = ++steps[i];
+      const int32_t t = steps_in[i] + 1;
       if (t != last_t) {
         step_size = step_size_at(t);
         bc2_sqrt = bc2_sqrt_at(t);
         last_t = t;
       }
-      params[i] *= decay;
-      m[i] = m[i] * b1f + one_minus_b1 * grad[i];
-      v[i] = v[i] * b2f + one_minus_b2 * grad[i] * grad[i];
-      const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
-      params[i] += -step_size * m[i] / denom;
+      float m = m_in[i], v = v_in[i], p = from[i];
+      AdamElement(grad[i], c, step_size, bc2_sqrt, m, v, p);
+      steps_out[i] = t;
+      m_out[i] = m;
+      v_out[i] = v;
+      to[i] = p;
     }
   }
 }
@@ -341,29 +475,55 @@ int64_t FtrlOptimizer::state_bytes() const { return Bytes(z_) + Bytes(n_); }
 
 namespace {
 
-// FTRL-Proximal's update of [0, n) with n^-learning_rate_power computed by
-// `power`: a template, so that the common power (-0.5, a square root) is
-// inlined and the loop vectorizes. In double, as McMahan et al. write it,
-// with 1 / alpha taken once (the products round within double's last bit,
-// far below the float results).
+struct FtrlConstants {
+  double inv_alpha, l1, l2, beta;
+};
+
+// One coordinate's FTRL-Proximal step with n^-learning_rate_power computed
+// by `power`. In double, as McMahan et al. write it, with 1 / alpha taken
+// once (the products round within double's last bit, far below the float
+// results).
 template <typename Power>
-void FtrlLoop(const float* __restrict grad, int64_t n, double inv_alpha,
-              double l1, double l2, double beta, Power power,
-              float* __restrict z, float* __restrict acc,
+inline void FtrlElement(float grad, const FtrlConstants& c, Power power,
+                        float& z, float& acc, float& w) {
+  const double g = grad;
+  const double n_old = acc;
+  const double n_new = n_old + g * g;
+  const double root_new = power(n_new);
+  const double sigma = (root_new - power(n_old)) * c.inv_alpha;
+  const double z_new = z + g - sigma * w;
+  z = static_cast<float>(z_new);
+  acc = static_cast<float>(n_new);
+  const double sign = z_new < 0 ? -1.0 : 1.0;
+  const double w_new =
+      -(z_new - sign * c.l1) / ((c.beta + root_new) * c.inv_alpha + c.l2);
+  w = static_cast<float>(std::abs(z_new) <= c.l1 ? 0.0 : w_new);
+}
+
+// FTRL's update of [0, n), in place and from one set of buffers into
+// another: templates, so that the common power (-0.5, a square root) is
+// inlined and the loops vectorize.
+template <typename Power>
+void FtrlLoop(const float* __restrict grad, int64_t n, const FtrlConstants& c,
+              Power power, float* __restrict z, float* __restrict acc,
               float* __restrict params) {
   for (int64_t i = 0; i < n; ++i) {
-    const double g = grad[i];
-    const double n_old = acc[i];
-    const double n_new = n_old + g * g;
-    const double root_new = power(n_new);
-    const double sigma = (root_new - power(n_old)) * inv_alpha;
-    const double z_new = z[i] + g - sigma * params[i];
-    z[i] = static_cast<float>(z_new);
-    acc[i] = static_cast<float>(n_new);
-    const double sign = z_new < 0 ? -1.0 : 1.0;
-    const double w =
-        -(z_new - sign * l1) / ((beta + root_new) * inv_alpha + l2);
-    params[i] = static_cast<float>(std::abs(z_new) <= l1 ? 0.0 : w);
+    FtrlElement(grad[i], c, power, z[i], acc[i], params[i]);
+  }
+}
+
+template <typename Power>
+void FtrlLoopInto(const float* __restrict grad, int64_t n,
+                  const FtrlConstants& c, Power power,
+                  const float* __restrict z_in, const float* __restrict acc_in,
+                  const float* __restrict from, float* __restrict z_out,
+                  float* __restrict acc_out, float* __restrict to) {
+  for (int64_t i = 0; i < n; ++i) {
+    float z = z_in[i], acc = acc_in[i], w = from[i];
+    FtrlElement(grad[i], c, power, z, acc, w);
+    z_out[i] = z;
+    acc_out[i] = acc;
+    to[i] = w;
   }
 }
 
@@ -371,20 +531,37 @@ void FtrlLoop(const float* __restrict grad, int64_t n, double inv_alpha,
 
 void FtrlOptimizer::Apply(int64_t position, const float* grad, int64_t n,
                           int64_t version, float* params) {
+  Step(position, grad, n, version, params, params, z_.data() + position,
+       n_.data() + position);
+}
+
+void FtrlOptimizer::ApplyInto(int64_t position, const float* grad, int64_t n,
+                              int64_t version, const float* from, float* to,
+                              const std::vector<Buffer>& next) {
+  Step(position, grad, n, version, from, to, next[0].f32->data() + position,
+       next[1].f32->data() + position);
+}
+
+void FtrlOptimizer::Step(int64_t position, const float* grad, int64_t n,
+                         int64_t version, const float* from, float* to,
+                         float* z_out, float* acc_out) {
   CheckRange(position, n, z_.size());
-  const double inv_alpha = 1 / lr_.At(version);
-  const double l1 = options_.l1, l2 = options_.l2, beta = options_.beta;
-  float* z = z_.data() + position;
-  float* acc = n_.data() + position;
+  const FtrlConstants c{1 / lr_.At(version), options_.l1, options_.l2,
+                        options_.beta};
+  const float* z_in = z_.data() + position;
+  const float* acc_in = n_.data() + position;
+  auto run = [&](auto power) {
+    if (from == to) {
+      FtrlLoop(grad, n, c, power, z_out, acc_out, to);
+    } else {
+      FtrlLoopInto(grad, n, c, power, z_in, acc_in, from, z_out, acc_out, to);
+    }
+  };
   if (options_.learning_rate_power == -0.5) {
-    FtrlLoop(
-        grad, n, inv_alpha, l1, l2, beta, [](double x) { return std::sqrt(x); },
-        z, acc, params);
+    run([](double x) { return std::sqrt(x); });
   } else {
     const double exponent = -options_.learning_rate_power;
-    FtrlLoop(
-        grad, n, inv_alpha, l1, l2, beta,
-        [exponent](double x) { return std::pow(x, exponent); }, z, acc, params);
+    run([exponent](double x) { return std::pow(x, exponent); });
   }
 }
 

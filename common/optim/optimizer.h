@@ -34,7 +34,10 @@ namespace descent {
 // What an update changed, so that it can be taken back: Optimizer::Save
 // copies the parameters and the per-parameter state an update is about to
 // change, and Optimizer::Undo puts back everything saved since Clear().
-// Its buffers keep their capacity between updates. Not thread-safe.
+// An update of a whole parameter vector and state (ApplyFinite) is written
+// out of place instead, into the log's spare vectors, which are then
+// swapped in: the log then holds the state as it was, and Undo swaps it
+// back. Its buffers keep their capacity between updates. Not thread-safe.
 class UndoLog {
  public:
   void Clear();
@@ -52,6 +55,14 @@ class UndoLog {
   std::vector<Range> ranges_;
   std::vector<float> f32_;
   std::vector<int32_t> i32_;
+  // The out-of-place update's spares: parameters, then one vector per
+  // state buffer (Optimizer::Buffers() order; the unused one of each pair
+  // stays empty). `swapped_` is the parameters' vector they were swapped
+  // with since Clear(), or null.
+  std::vector<float> spare_params_;
+  std::vector<std::vector<float>> spare_f32_;
+  std::vector<std::vector<int32_t>> spare_i32_;
+  std::vector<float>* swapped_ = nullptr;
 };
 
 class Optimizer {
@@ -96,11 +107,15 @@ class Optimizer {
   int64_t FirstNonFinite(int64_t position, int64_t n,
                          const float* params) const;
   // As Apply on (*params)[index, index + n) with the state of position,
-  // but all or nothing: applied chunk by chunk (each saved in *log first
-  // and checked while it is in cache), and if any updated parameter or
-  // state value is not finite, everything is restored as it was. Returns
-  // that value's i in [0, n), or -1 when the update was applied. Clears
-  // *log first.
+  // but all or nothing: if any updated parameter or state value is not
+  // finite, everything is as it was. Returns that value's i in [0, n), or
+  // -1 when the update was applied. Clears *log first. An update of all of
+  // *params and of the whole state is written chunk by chunk into *log's
+  // spares and checked while each chunk is in cache, then swapped in (no
+  // copy of the old state is made: *params and the state buffers exchange
+  // storage with the log); any other is applied in place, each chunk saved
+  // in *log first. Either way Undo(log) takes it back. The results are
+  // Apply's, bit for bit.
   int64_t ApplyFinite(int64_t position, const float* grad, int64_t n,
                       int64_t version, std::vector<float>* params,
                       int64_t index, UndoLog* log);
@@ -125,7 +140,24 @@ class Optimizer {
   };
   virtual std::vector<Buffer> Buffers() { return {}; }
 
+  // As Apply, but out of place: reads the parameters from `from` and the
+  // state from this optimizer's buffers, and writes the new parameters to
+  // `to` and the new state to `next` (vectors in Buffers() order, each of
+  // at least position + n elements), changing nothing of this optimizer.
+  // `to` and `next` overlap nothing that is read. The same float
+  // operations as Apply, so the same results bit for bit.
+  virtual void ApplyInto(int64_t position, const float* grad, int64_t n,
+                         int64_t version, const float* from, float* to,
+                         const std::vector<Buffer>& next) = 0;
+
  private:
+  // The size of the per-parameter state, or -1 for a stateless rule.
+  int64_t StateSize() const;
+  // ApplyFinite's path for a whole parameter vector and state.
+  int64_t ApplyOutOfPlace(const float* grad, int64_t n, int64_t version,
+                          std::vector<float>* params, UndoLog* log);
+  // Exchanges *log->swapped_ and the state buffers with log's spares.
+  void SwapIn(UndoLog* log);
   // Buffers(), taken once: the vectors are members, so they stay put.
   const std::vector<Buffer>& CachedBuffers() const;
   mutable std::vector<Buffer> buffers_;
@@ -138,6 +170,11 @@ class SgdOptimizer : public Optimizer {
   explicit SgdOptimizer(float learning_rate) : learning_rate_(learning_rate) {}
   void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
              float* params) override;
+
+ protected:
+  void ApplyInto(int64_t position, const float* grad, int64_t n,
+                 int64_t version, const float* from, float* to,
+                 const std::vector<Buffer>& next) override;
 
  private:
   const float learning_rate_;
@@ -159,11 +196,17 @@ class MomentumOptimizer : public Optimizer {
   int64_t state_bytes() const override;
 
  protected:
+  void ApplyInto(int64_t position, const float* grad, int64_t n,
+                 int64_t version, const float* from, float* to,
+                 const std::vector<Buffer>& next) override;
   std::vector<Buffer> Buffers() override { return {{"velocity", &velocity_}}; }
 
  private:
   MomentumOptimizer(int64_t size, LearningRateSchedule lr,
                     MomentumOptions options);
+  // Apply and ApplyInto, as AdamOptimizer::Step.
+  void Step(int64_t position, const float* grad, int64_t n, int64_t version,
+            const float* from, float* to, float* velocity_out);
   const LearningRateSchedule lr_;
   const MomentumOptions options_;
   std::vector<float> velocity_;
@@ -185,11 +228,17 @@ class AdagradOptimizer : public Optimizer {
   int64_t state_bytes() const override;
 
  protected:
+  void ApplyInto(int64_t position, const float* grad, int64_t n,
+                 int64_t version, const float* from, float* to,
+                 const std::vector<Buffer>& next) override;
   std::vector<Buffer> Buffers() override { return {{"sum", &sum_}}; }
 
  private:
   AdagradOptimizer(int64_t size, LearningRateSchedule lr,
                    AdagradOptions options);
+  // Apply and ApplyInto, as AdamOptimizer::Step.
+  void Step(int64_t position, const float* grad, int64_t n, int64_t version,
+            const float* from, float* to, float* sum_out);
   const LearningRateSchedule lr_;
   const AdagradOptions options_;
   std::vector<float> sum_;
@@ -211,6 +260,9 @@ class RmspropOptimizer : public Optimizer {
   int64_t state_bytes() const override;
 
  protected:
+  void ApplyInto(int64_t position, const float* grad, int64_t n,
+                 int64_t version, const float* from, float* to,
+                 const std::vector<Buffer>& next) override;
   std::vector<Buffer> Buffers() override {
     return {{"square_avg", &square_avg_}};
   }
@@ -218,6 +270,9 @@ class RmspropOptimizer : public Optimizer {
  private:
   RmspropOptimizer(int64_t size, LearningRateSchedule lr,
                    RmspropOptions options);
+  // Apply and ApplyInto, as AdamOptimizer::Step.
+  void Step(int64_t position, const float* grad, int64_t n, int64_t version,
+            const float* from, float* to, float* square_avg_out);
   const LearningRateSchedule lr_;
   const RmspropOptions options_;
   std::vector<float> square_avg_;
@@ -254,12 +309,21 @@ class AdamOptimizer : public Optimizer {
   int64_t state_bytes() const override;
 
  protected:
+  void ApplyInto(int64_t position, const float* grad, int64_t n,
+                 int64_t version, const float* from, float* to,
+                 const std::vector<Buffer>& next) override;
   std::vector<Buffer> Buffers() override {
     return {{"m", &m_}, {"v", &v_}, {"steps", nullptr, &steps_}};
   }
 
  private:
   AdamOptimizer(int64_t size, LearningRateSchedule lr, AdamOptions options);
+  // Apply (from == to, the outputs this optimizer's own state) and
+  // ApplyInto: reads from `from` and this optimizer's state at `position`,
+  // writes to `to` and the outputs.
+  void Step(int64_t position, const float* grad, int64_t n, int64_t version,
+            const float* from, float* to, float* m_out, float* v_out,
+            int32_t* steps_out);
   const LearningRateSchedule lr_;
   const AdamOptions options_;
   std::vector<float> m_;
@@ -290,10 +354,16 @@ class FtrlOptimizer : public Optimizer {
   int64_t state_bytes() const override;
 
  protected:
+  void ApplyInto(int64_t position, const float* grad, int64_t n,
+                 int64_t version, const float* from, float* to,
+                 const std::vector<Buffer>& next) override;
   std::vector<Buffer> Buffers() override { return {{"z", &z_}, {"n", &n_}}; }
 
  private:
   FtrlOptimizer(int64_t size, LearningRateSchedule lr, FtrlOptions options);
+  // Apply and ApplyInto, as AdamOptimizer::Step.
+  void Step(int64_t position, const float* grad, int64_t n, int64_t version,
+            const float* from, float* to, float* z_out, float* acc_out);
   const LearningRateSchedule lr_;
   const FtrlOptions options_;
   std::vector<float> z_;

@@ -344,48 +344,69 @@ TEST(Optimizer, ApplyFiniteTakesBackEveryChunkOrAppliesLikeApply) {
   EXPECT_EQ(params, twin_params);
 }
 
-// Every rule's all-or-nothing update is its Apply, bit for bit, over a
-// slice that starts inside the state (position > 0) and spans chunks; and a
-// refused one changes neither the parameters nor the state.
+// Every rule's all-or-nothing update is its Apply, bit for bit, both over
+// a slice that starts inside the state (position > 0; saved in the log, in
+// place) and over the whole parameter vector and state (written out of
+// place and swapped in), each spanning chunks; a refused one changes
+// neither the parameters nor the state, and Undo takes back an applied one.
 TEST(Optimizer, EveryRulesApplyFiniteIsItsApply) {
-  constexpr int64_t kSize = 2 * 4096 + 100, kPosition = 37;
-  constexpr int64_t kN = kSize - kPosition - 5;
-  for (const char* rule :
-       {"sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "ftrl"}) {
-    SCOPED_TRACE(rule);
-    v1::OptimizerConfig config;
-    const std::string name = rule;
-    if (name == "sgd") config.mutable_sgd();
-    if (name == "momentum") config.mutable_momentum();
-    if (name == "adagrad") config.mutable_adagrad();
-    if (name == "rmsprop") config.mutable_rmsprop();
-    if (name == "adam") config.mutable_adam();
-    if (name == "adamw") config.mutable_adamw();
-    if (name == "ftrl") config.mutable_ftrl();
-    ApplyOptimizerDefaults(&config);
-    auto ours = CreateOptimizer(config, kSize).value();
-    auto twin = CreateOptimizer(config, kSize).value();
-    std::vector<float> params(kN), grad(kN);
-    for (int64_t i = 0; i < kN; ++i) {
-      params[i] = 0.5f * std::sin(0.3f * i);
-      grad[i] = std::cos(0.71f * i);
+  constexpr int64_t kSize = 2 * 4096 + 100;
+  for (const char* rule : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop",
+                           "adam", "adamw", "ftrl"}) {
+    for (const bool whole : {false, true}) {
+      SCOPED_TRACE(std::string(rule) + (whole ? " whole" : " slice"));
+      const int64_t position = whole ? 0 : 37;
+      const int64_t n = whole ? kSize : kSize - position - 5;
+      v1::OptimizerConfig config;
+      const std::string name = rule;
+      if (name == "sgd") config.mutable_sgd();
+      if (name == "momentum") config.mutable_momentum();
+      if (name == "nesterov") config.mutable_momentum()->set_nesterov(true);
+      if (name == "adagrad") config.mutable_adagrad();
+      if (name == "rmsprop") config.mutable_rmsprop();
+      if (name == "adam") config.mutable_adam();
+      if (name == "adamw") config.mutable_adamw();
+      if (name == "ftrl") config.mutable_ftrl();
+      ApplyOptimizerDefaults(&config);
+      auto ours = CreateOptimizer(config, kSize).value();
+      auto twin = CreateOptimizer(config, kSize).value();
+      std::vector<float> params(n), grad(n);
+      for (int64_t i = 0; i < n; ++i) {
+        params[i] = 0.5f * std::sin(0.3f * i);
+        grad[i] = std::cos(0.71f * i);
+      }
+      std::vector<float> twin_params = params;
+      UndoLog log;
+      for (int64_t version = 0; version < 3; ++version) {
+        ASSERT_EQ(ours->ApplyFinite(position, grad.data(), n, version, &params,
+                                    0, &log),
+                  -1);
+        twin->Apply(position, grad.data(), n, version, twin_params.data());
+        ASSERT_EQ(params, twin_params) << "version " << version;
+        ExpectStateIs(*ours, twin->State(""));
+      }
+      const std::vector<NamedTensor> state = ours->State("");
+      std::vector<float> bad = grad;
+      bad[n - 1] = std::numeric_limits<float>::quiet_NaN();
+      EXPECT_EQ(ours->ApplyFinite(position, bad.data(), n, 3, &params, 0, &log),
+                n - 1);
+      EXPECT_EQ(params, twin_params);
+      ExpectStateIs(*ours, state);
+      // Applied, then taken back (as a shard does when the push's rows are
+      // refused after its dense part was applied).
+      ASSERT_EQ(
+          ours->ApplyFinite(position, grad.data(), n, 3, &params, 0, &log), -1);
+      EXPECT_NE(params, twin_params);
+      ours->Undo(&log);
+      EXPECT_EQ(params, twin_params);
+      ExpectStateIs(*ours, state);
+      // And the same update once more is the twin's.
+      ASSERT_EQ(
+          ours->ApplyFinite(position, grad.data(), n, 3, &params, 0, &log), -1);
+      twin->Apply(position, grad.data(), n, 3, twin_params.data());
+      EXPECT_EQ(params, twin_params);
+      ExpectStateIs(*ours, twin->State(""));
     }
-    std::vector<float> twin_params = params;
-    UndoLog log;
-    for (int64_t version = 0; version < 3; ++version) {
-      ASSERT_EQ(ours->ApplyFinite(kPosition, grad.data(), kN, version, &params,
-                                  0, &log),
-                -1);
-      twin->Apply(kPosition, grad.data(), kN, version, twin_params.data());
-      ASSERT_EQ(params, twin_params) << "version " << version;
-    }
-    const std::vector<NamedTensor> state = ours->State("");
-    std::vector<float> bad = grad;
-    bad[kN - 1] = std::numeric_limits<float>::quiet_NaN();
-    EXPECT_EQ(ours->ApplyFinite(kPosition, bad.data(), kN, 3, &params, 0, &log),
-              kN - 1);
-    EXPECT_EQ(params, twin_params);
-    ExpectStateIs(*ours, state);
   }
 }
 

@@ -86,8 +86,10 @@ v1::PushRequest RowPush(const std::vector<uint64_t>& keys, float value,
   for (uint64_t key : keys) rows->add_keys(key);
   const std::vector<float> values(keys.size() * kWidth, value);
   EncodeFloats(values.data(), values.size(), rows->mutable_values());
-  // A dense part that is harmless, so the row part decides.
-  const std::vector<float> dense(kSize, 0.0f);
+  // A dense part that is finite but changes every parameter and state
+  // value, so the row part decides and a refusal must take the dense part
+  // back too.
+  const std::vector<float> dense(kSize, 0.25f);
   EncodeFloats(dense.data(), kSize, r.mutable_gradient()->mutable_values());
   return r;
 }
