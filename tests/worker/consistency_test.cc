@@ -126,7 +126,9 @@ class ConsistencyTest : public ::testing::Test {
   // Runs one Trainer per data shard, each on its own thread; worker w's
   // model sleeps delays[w] per step. If held_worker >= 0, that worker's
   // first push is held in the network until every other worker has
-  // finished: the slowest worker possible, without timing.
+  // finished, and the others' first pushes wait until it is held, so it
+  // read the initial parameters: the slowest worker possible, without
+  // timing and whatever order the threads start in.
   void Train(int epochs, int batch, const std::vector<absl::Duration>& delays,
              float clip_norm = 0, int held_worker = -1) {
     std::vector<std::unique_ptr<PsClient>> clients;
@@ -144,8 +146,10 @@ class ConsistencyTest : public ::testing::Test {
       clients.push_back(*std::move(ps));
     }
     if (held_worker >= 0) {
-      for (FaultyShardTransport* t : faulty[held_worker]) {
-        t->Hold(FaultyShardTransport::Method::kPushPull, 1);
+      for (auto& transports : faulty) {
+        for (FaultyShardTransport* t : transports) {
+          t->Hold(FaultyShardTransport::Method::kPushPull, 1);
+        }
       }
     }
     std::vector<std::thread> threads;
@@ -163,14 +167,27 @@ class ConsistencyTest : public ::testing::Test {
         EXPECT_TRUE(trained.ok()) << "worker " << w << ": " << trained;
       });
     }
+    auto release_when_held = [](FaultyShardTransport* t) {
+      while (t->held() == 0) absl::SleepFor(absl::Milliseconds(1));
+      t->Release();
+    };
+    if (held_worker >= 0) {
+      auto held = [&] {
+        int n = 0;
+        for (FaultyShardTransport* t : faulty[held_worker]) n += t->held();
+        return n;
+      };
+      while (held() == 0) absl::SleepFor(absl::Milliseconds(1));
+      for (size_t w = 0; w < faulty.size(); ++w) {
+        if (static_cast<int>(w) == held_worker) continue;
+        for (FaultyShardTransport* t : faulty[w]) release_when_held(t);
+      }
+    }
     for (size_t w = 0; w < threads.size(); ++w) {
       if (static_cast<int>(w) != held_worker) threads[w].join();
     }
     if (held_worker >= 0) {
-      for (FaultyShardTransport* t : faulty[held_worker]) {
-        while (t->held() == 0) absl::SleepFor(absl::Milliseconds(1));
-        t->Release();
-      }
+      for (FaultyShardTransport* t : faulty[held_worker]) release_when_held(t);
       threads[held_worker].join();
     }
   }
