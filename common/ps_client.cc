@@ -1,6 +1,7 @@
 #include "common/ps_client.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -11,6 +12,7 @@
 #include "common/backoff.h"
 #include "common/partition.h"
 #include "common/status_macros.h"
+#include "common/value_codec.h"
 #include "common/wire.h"
 #include "glog/logging.h"
 
@@ -43,6 +45,15 @@ absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Create(Options options) {
   if (options.connect == nullptr) {
     return absl::InvalidArgumentError("PsClient: no transport factory");
   }
+  if (ValueBytes(options.encoding) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PsClient: unknown encoding ", static_cast<int>(options.encoding)));
+  }
+  if (!(options.top_k_fraction >= 0 && options.top_k_fraction < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PsClient: top_k_fraction must be in [0, 1), got ",
+                     options.top_k_fraction));
+  }
   std::vector<std::unique_ptr<ShardTransport>> transports;
   for (const v1::ShardInfo& shard : options.shards) {
     ASSIGN_OR_RETURN(std::unique_ptr<ShardTransport> transport,
@@ -69,6 +80,7 @@ PsClient::PsClient(Options options,
       all_shards_(options_.shards.size()),
       results_(options_.shards.size()) {
   std::iota(all_shards_.begin(), all_shards_.end(), 0);
+  if (options_.top_k_fraction > 0) residual_.assign(num_parameters_, 0.0f);
 }
 
 void PsClient::FillHeader(int64_t step, v1::RequestHeader* header) {
@@ -129,15 +141,17 @@ absl::Status PsClient::FinishCalls(const StartCall& start) {
 absl::Status PsClient::Unpack(int shard, const v1::DenseSlice& slice,
                               float* params) {
   const v1::ShardInfo& info = options_.shards[shard];
-  if (slice.offset() != info.begin() ||
-      FloatCount(slice.values()) !=
-          static_cast<int64_t>(info.end() - info.begin())) {
-    return absl::InternalError(
-        absl::StrCat("shard ", shard, " answered ", slice.values().size(),
-                     " bytes at offset ", slice.offset(), ", expected [",
-                     info.begin(), ", ", info.end(), ")"));
+  const int width = ValueBytes(slice.encoding());
+  const int64_t n = info.end() - info.begin();
+  if (slice.offset() != info.begin() || width == 0 ||
+      slice.values().size() != static_cast<uint64_t>(n) * width) {
+    return absl::InternalError(absl::StrCat(
+        "shard ", shard, " answered ", slice.values().size(), " bytes of ",
+        v1::ValueEncoding_Name(slice.encoding()), " at offset ", slice.offset(),
+        ", expected [", info.begin(), ", ", info.end(), ")"));
   }
-  DecodeFloats(slice.values(), params + info.begin());
+  DecodeValues(slice.values().data(), n, slice.encoding(),
+               params + info.begin());
   return absl::OkStatus();
 }
 
@@ -179,6 +193,7 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
     FillHeader(step, request.mutable_header());
     request.set_offset(options_.shards[s].begin());
     request.set_length(options_.shards[s].end() - options_.shards[s].begin());
+    request.set_params_encoding(options_.encoding);
     request.clear_keys();
     if (rows == nullptr) continue;
     for (int64_t i : pull_positions_[s])
@@ -217,16 +232,15 @@ void PsClient::FillPushRequests(const Step& step, const float* grad,
     SplitKeys(*rows->pull_keys, &pull_positions_);
   }
   for (size_t s = 0; s < transports_.size(); ++s) {
-    const v1::ShardInfo& info = options_.shards[s];
     v1::PushRequest& request = push_requests_[s];
     FillHeader(step.step, request.mutable_header());
     request.set_base_version(versions_[s]);
     request.set_examples(step.examples);
     request.set_last(step.last);
-    request.mutable_gradient()->set_offset(info.begin());
-    EncodeFloats(grad + info.begin(), info.end() - info.begin(),
-                 request.mutable_gradient()->mutable_values());
-    push_bytes_sent_ += request.gradient().values().size();
+    request.set_params_encoding(options_.encoding);
+    EncodeGradient(s, grad, request.mutable_gradient());
+    push_bytes_sent_ += request.gradient().values().size() +
+                        request.gradient().indices().size();
     v1::SparseRows* row_grads = request.mutable_row_gradients();
     row_grads->clear_keys();
     row_grads->clear_values();
@@ -246,6 +260,41 @@ void PsClient::FillPushRequests(const Step& step, const float* grad,
     }
     push_bytes_sent_ += values->size();
   }
+}
+
+void PsClient::EncodeGradient(int shard, const float* grad,
+                              v1::DenseSlice* slice) {
+  const v1::ShardInfo& info = options_.shards[shard];
+  const int64_t n = info.end() - info.begin();
+  slice->set_offset(info.begin());
+  slice->set_encoding(options_.encoding);
+  if (options_.top_k_fraction <= 0) {
+    EncodeValues(grad + info.begin(), n, options_.encoding,
+                 slice->mutable_values());
+    return;
+  }
+  // Error feedback: send the largest of gradient + residual, keep the rest
+  // (and what rounding to the encoding loses) for the next push.
+  float* residual = residual_.data() + info.begin();
+  const float* g = grad + info.begin();
+  for (int64_t i = 0; i < n; ++i) residual[i] += g[i];
+  const int64_t k = std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil(options_.top_k_fraction * n)));
+  TopK(residual, n, k, &top_positions_, &top_scratch_);
+  top_values_.resize(top_positions_.size());
+  for (size_t j = 0; j < top_positions_.size(); ++j) {
+    top_values_[j] = residual[top_positions_[j]];
+  }
+  RoundValues(top_values_.data(), top_values_.size(), options_.encoding);
+  for (size_t j = 0; j < top_positions_.size(); ++j) {
+    residual[top_positions_[j]] -= top_values_[j];
+  }
+  EncodeValues(top_values_.data(), top_values_.size(), options_.encoding,
+               slice->mutable_values());
+  slice->mutable_indices()->assign(
+      reinterpret_cast<const char*>(top_positions_.data()),
+      top_positions_.size() * sizeof(uint32_t));
+  slice->set_length(n);
 }
 
 void PsClient::StartPush(int s, ShardTransport::Done done) {

@@ -50,6 +50,13 @@ class PsClient {
     // Wait before the k-th retry: this times 2^(k-1), at most 2 s, with
     // jitter (common/backoff.h).
     absl::Duration retry_backoff = absl::Milliseconds(50);
+    // Compressed communication (train.communication): the element type of
+    // dense gradients pushed and parameters received, and top-k
+    // sparsification with error feedback of each shard's dense gradient
+    // slice (0: off; else in (0, 1)). The residual of what top-k did not
+    // send (and of its rounding) is kept here and added to the next push.
+    v1::ValueEncoding encoding = v1::FLOAT32;
+    double top_k_fraction = 0;
   };
 
   // Payload bytes moved by one call, and how long it waited, for metrics.
@@ -139,6 +146,9 @@ class PsClient {
   void FillPushRequests(const Step& step, const float* grad, const Rows* rows);
   // The PushPull call to shard s.
   void StartPush(int shard, ShardTransport::Done done);
+  // Writes shard `shard`'s dense gradient slice (s's range of grad) into
+  // `slice`: in the configured encoding, and top-k with error feedback.
+  void EncodeGradient(int shard, const float* grad, v1::DenseSlice* slice);
   // Copies a shard's answer into params after checking it matches the map.
   absl::Status Unpack(int shard, const v1::DenseSlice& slice, float* params);
   // Sets positions[s] to the indices of the keys ShardOfKey places on s.
@@ -167,6 +177,13 @@ class PsClient {
   const Rows* push_rows_ = nullptr;
   int64_t push_bytes_sent_ = 0;
   absl::Time push_start_;
+
+  // Top-k: what has not been sent yet, P floats; the positions and values
+  // sent for one shard, and TopK's scratch.
+  std::vector<float> residual_;
+  std::vector<uint32_t> top_positions_;
+  std::vector<float> top_values_;
+  std::vector<float> top_scratch_;
 
   // 0 .. S-1: the shards every first round calls (no allocation per step).
   std::vector<int> all_shards_;

@@ -91,7 +91,8 @@ absl::StatusOr<EpochData> FirstEpoch(EpochShares& shares,
 
 absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
     CoordinatorClient& coordinator, const v1::RegisterWorkerResponse& r,
-    const ResolvedPeer& peer, const RpcSecurity& security) {
+    const ResolvedPeer& peer, const ResolvedTrain& train,
+    const RpcSecurity& security) {
   ASSIGN_OR_RETURN(v1::JobStatus status,
                    coordinator.WaitUntilRunning(peer.registration_timeout));
   PsClient::Options options;
@@ -102,6 +103,8 @@ absl::StatusOr<std::unique_ptr<PsClient>> ConnectShards(
   options.deadline = peer.rpc_deadline;
   options.max_attempts = 5;
   options.connect = ShardTransportFactoryFor(security, peer.shared_memory);
+  options.encoding = train.encoding;
+  options.top_k_fraction = train.top_k_fraction;
   return PsClient::Create(std::move(options));
 }
 
@@ -112,6 +115,8 @@ TrainerOptions TrainerOptionsOf(const ResolvedTrain& train, int32_t worker_id) {
   options.seed = train.seed;
   options.worker_id = worker_id;
   options.overlap = train.overlap;
+  options.push_every = train.push_every;
+  options.local_learning_rate = train.local_learning_rate;
   options.clip_value = train.clip_value;
   options.clip_norm = train.clip_norm;
   options.max_loss_factor = train.max_loss_factor;
@@ -192,8 +197,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
   trainer_options.start_step = registration.start_step();
   trainer_options.first_epoch = registration.first_epoch();
   trainer_options.clock_offset = registration.clock_offset();
-  ASSIGN_OR_RETURN(
-      ps, ConnectShards(coordinator, registration, peer, options.security));
+  ASSIGN_OR_RETURN(ps, ConnectShards(coordinator, registration, peer, train,
+                                     options.security));
   LOG(INFO) << "worker " << id << " trains on " << first.size()
             << " examples from epoch " << registration.first_epoch() << ", "
             << train.batch_size << " a step";

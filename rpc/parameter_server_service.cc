@@ -244,6 +244,7 @@ void ParameterServerService::FinishPush(const ParameterShard* shard,
   if (status.ok()) {
     metrics_->pushes.Increment();
     metrics_->push_bytes.Increment(request.gradient().values().size() +
+                                   request.gradient().indices().size() +
                                    request.row_gradients().values().size());
     if (!request.row_gradients().keys().empty()) {
       metrics_->sparse_rows.Set(shard->sparse_rows());

@@ -2,11 +2,21 @@
 
 #include <utility>
 
+#include "Eigen/Core"
+#include "glog/logging.h"
+
 namespace descent {
 
-PushPipeline::PushPipeline(PsClient* ps, bool overlap, OnPushed on_pushed)
-    : ps_(ps), overlap_(overlap), on_pushed_(std::move(on_pushed)) {
+PushPipeline::PushPipeline(PsClient* ps, bool overlap, OnPushed on_pushed,
+                           LocalSgd local)
+    : ps_(ps),
+      overlap_(overlap),
+      on_pushed_(std::move(on_pushed)),
+      local_(local) {
+  CHECK(local_.push_every <= 1 || !overlap_)
+      << "local SGD does not overlap its pushes";
   if (overlap_) incoming_.resize(ps->num_parameters());
+  if (local_.push_every > 1) sum_.assign(ps->num_parameters(), 0.0f);
 }
 
 absl::Status PushPipeline::Await() {
@@ -14,13 +24,14 @@ absl::Status PushPipeline::Await() {
   in_flight_.reset();
   PsClient::Transfer transfer;
   absl::Status status = ps_->AwaitPushPull(&transfer);
-  if (status.ok()) on_pushed_(step, transfer);
+  if (status.ok()) on_pushed_(step, &transfer);
   return status;
 }
 
 absl::Status PushPipeline::Push(const Step& step, const float* grad,
                                 std::vector<float>* params,
                                 const PsClient::Rows* rows) {
+  if (local_.push_every > 1) return PushLocal(step, grad, params);
   const PsClient::Step clock{step.step, step.examples, step.last};
   if (!overlap_) {
     ps_->StartPushPull(clock, grad, params->data(), rows);
@@ -35,6 +46,27 @@ absl::Status PushPipeline::Push(const Step& step, const float* grad,
   ps_->StartPushPull(clock, grad, incoming_.data(), rows);
   in_flight_ = step;
   return absl::OkStatus();
+}
+
+absl::Status PushPipeline::PushLocal(const Step& step, const float* grad,
+                                     std::vector<float>* params) {
+  const int64_t n = static_cast<int64_t>(sum_.size());
+  Eigen::Map<const Eigen::ArrayXf> g(grad, n);
+  Eigen::Map<Eigen::ArrayXf> sum(sum_.data(), n);
+  sum += g;
+  sum_examples_ += step.examples;
+  if (++sum_steps_ < local_.push_every && !step.last) {
+    Eigen::Map<Eigen::ArrayXf>(params->data(), n) -= local_.learning_rate * g;
+    on_pushed_(step, nullptr);
+    return absl::OkStatus();
+  }
+  ps_->StartPushPull({step.step, sum_examples_, step.last}, sum_.data(),
+                     params->data(), /*rows=*/nullptr);
+  sum.setZero();
+  sum_examples_ = 0;
+  sum_steps_ = 0;
+  in_flight_ = step;
+  return Await();
 }
 
 absl::Status PushPipeline::Finish() {

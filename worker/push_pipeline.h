@@ -12,7 +12,17 @@
 // trip) rather than their sum. No thread of its own: PsClient's
 // StartPushPull / AwaitPushPull do the waiting.
 //
-// Each push, once answered, is reported to `on_pushed` on the caller's
+// Local SGD (LocalSgd::push_every H > 1, ASP, dense models, no overlap):
+// of every H steps, H - 1 only apply their gradient to the worker's own
+// parameters (plain SGD: params -= learning_rate * grad) and add it to a
+// sum; the H-th (and the worker's last) pushes the sum of the gradients
+// since the last push, computed along the local path, and takes the
+// shards' answer as the parameters. With an SGD job whose learning rate is
+// the local one, a push moves the shards by exactly the worker's local
+// change since its last push.
+//
+// Each step, once its push is answered (or, local SGD, once applied
+// locally: with no transfer), is reported to `on_pushed` on the caller's
 // thread. Not thread-safe.
 #ifndef DESCENT_WORKER_PUSH_PIPELINE_H_
 #define DESCENT_WORKER_PUSH_PIPELINE_H_
@@ -27,6 +37,12 @@
 
 namespace descent {
 
+// Local SGD for a PushPipeline; push_every 1 pushes every step.
+struct LocalSgd {
+  int push_every = 1;
+  float learning_rate = 0;
+};
+
 class PushPipeline {
  public:
   // What a push carries beside the gradient, and what its report says.
@@ -37,11 +53,14 @@ class PushPipeline {
     double compute_seconds = 0;
     bool last = false;  // the worker's last push: the shards stop waiting
   };
+  // `transfer` is null for a local SGD step that pushed nothing.
   using OnPushed =
-      std::function<void(const Step& step, const PsClient::Transfer& transfer)>;
+      std::function<void(const Step& step, const PsClient::Transfer* transfer)>;
 
-  // `ps` must outlive the pipeline.
-  PushPipeline(PsClient* ps, bool overlap, OnPushed on_pushed);
+  // `ps` must outlive the pipeline. With local.push_every > 1, overlap
+  // must be false and the pushes carry no rows.
+  PushPipeline(PsClient* ps, bool overlap, OnPushed on_pushed,
+               LocalSgd local = {});
 
   // Sends `grad` (and rows, as PsClient::PushPull). `grad` and the row
   // gradients may be reused on return; *params (P floats) is where the next
@@ -56,10 +75,19 @@ class PushPipeline {
 
  private:
   absl::Status Await();
+  // Push() under local SGD.
+  absl::Status PushLocal(const Step& step, const float* grad,
+                         std::vector<float>* params);
 
   PsClient* const ps_;
   const bool overlap_;
   const OnPushed on_pushed_;
+  const LocalSgd local_;
+  // Local SGD: the sum of the gradients since the last push, its examples
+  // and steps.
+  std::vector<float> sum_;
+  int sum_examples_ = 0;
+  int sum_steps_ = 0;
   // Overlap: the parameters the push in flight brings, and its step.
   std::vector<float> incoming_;
   std::optional<Step> in_flight_;

@@ -71,9 +71,11 @@ Trainer::Trainer(TrainerOptions options, std::unique_ptr<StepKernel> kernel,
               metrics),
       pipeline_(ps, options.overlap && !kernel_->has_rows(),
                 [this](const PushPipeline::Step& step,
-                       const PsClient::Transfer& transfer) {
+                       const PsClient::Transfer* transfer) {
                   Pushed(step, transfer);
-                }),
+                },
+                {kernel_->has_rows() ? 1 : options.push_every,
+                 options.local_learning_rate}),
       params_(ps->num_parameters()),
       grad_(ps->num_parameters()) {
   {
@@ -138,6 +140,9 @@ absl::Status Trainer::PullFirst() {
     metrics_->pull_duration.Observe(SecondsSince(start));
     metrics_->pull_bytes.Increment(transfer.bytes_received);
   }
+  absl::MutexLock lock(&mu_);
+  progress_.set_bytes_pulled(progress_.bytes_pulled() +
+                             transfer.bytes_received);
   return absl::OkStatus();
 }
 
@@ -218,14 +223,16 @@ void Trainer::RecordNorms(double total) {
 }
 
 void Trainer::Pushed(const PushPipeline::Step& step,
-                     const PsClient::Transfer& transfer) {
+                     const PsClient::Transfer* transfer) {
   rate_.Add(absl::Now(), step.examples);
   if (metrics_ != nullptr) {
     metrics_->compute_duration.Observe(step.compute_seconds);
-    metrics_->push_duration.Observe(transfer.seconds);
-    metrics_->wait_duration.Observe(transfer.held_seconds);
-    metrics_->push_bytes.Increment(transfer.bytes_sent);
-    metrics_->pull_bytes.Increment(transfer.bytes_received);
+    if (transfer != nullptr) {
+      metrics_->push_duration.Observe(transfer->seconds);
+      metrics_->wait_duration.Observe(transfer->held_seconds);
+      metrics_->push_bytes.Increment(transfer->bytes_sent);
+      metrics_->pull_bytes.Increment(transfer->bytes_received);
+    }
     metrics_->steps.Increment();
     metrics_->examples.Increment(step.examples);
     metrics_->train_loss.Set(step.loss);
@@ -237,6 +244,11 @@ void Trainer::Pushed(const PushPipeline::Step& step,
   progress_.set_examples(progress_.examples() + step.examples);
   progress_.set_loss_sum(progress_.loss_sum() + step.loss);
   progress_.set_loss_count(progress_.loss_count() + 1);
+  if (transfer != nullptr) {
+    progress_.set_bytes_pushed(progress_.bytes_pushed() + transfer->bytes_sent);
+    progress_.set_bytes_pulled(progress_.bytes_pulled() +
+                               transfer->bytes_received);
+  }
 }
 
 v1::WorkerProgress Trainer::Progress() const {

@@ -57,6 +57,10 @@ struct TrainerOptions {
   int32_t worker_id = 0;
   // Overlap each push with the next gradient (dense models only).
   bool overlap = false;
+  // Local SGD (dense models, no overlap; PushPipeline): push every this
+  // many steps, the steps between applied locally at local_learning_rate.
+  int push_every = 1;
+  float local_learning_rate = 0;
   // Gradient clipping before each push (0: off): every element to
   // [-clip_value, clip_value], then the whole gradient (dense and rows) to
   // an L2 norm of at most clip_norm.
@@ -138,8 +142,10 @@ class Trainer {
   // Records the last checked step's gradient norms in the progress.
   void RecordNorms(double total);
   // A push's answer is in: metrics and progress.
+  // A step is done: its push answered (`transfer`), or, local SGD, applied
+  // locally (null).
   void Pushed(const PushPipeline::Step& step,
-              const PsClient::Transfer& transfer);
+              const PsClient::Transfer* transfer);
 
   const TrainerOptions options_;
   const std::unique_ptr<StepKernel> kernel_;

@@ -9,6 +9,7 @@
 #include "common/config/config.h"
 #include "common/config/job_options.h"
 #include "common/data/csv_reader.h"
+#include "common/data/data_source.h"
 #include "common/optim/optimizer.h"
 
 namespace descent {
@@ -298,6 +299,50 @@ std::optional<FieldProblem> CheckValidation(const v1::JobConfig& c) {
   return std::nullopt;
 }
 
+// train.communication: compressed pushes and local SGD.
+std::optional<FieldProblem> CheckCommunication(const v1::JobConfig& c) {
+  const v1::TrainConfig& t = c.train();
+  const v1::CommunicationConfig& m = t.communication();
+  if (!v1::ValueEncoding_IsValid(m.encoding())) {
+    return FieldProblem{"train.communication.encoding",
+                        absl::StrCat("must be FLOAT32, FLOAT16 or BFLOAT16, ",
+                                     "got ", static_cast<int>(m.encoding()))};
+  }
+  if (!(m.top_k_fraction() >= 0 && m.top_k_fraction() < 1)) {
+    return FieldProblem{
+        "train.communication.top_k_fraction",
+        absl::StrCat("must be in [0, 1) (0: off), got ", m.top_k_fraction())};
+  }
+  if (auto issue =
+          OutOfRange("train.communication.push_every",
+                     m.has_push_every() ? m.push_every() : 1, 1, 1000000)) {
+    return issue;
+  }
+  if (m.has_local_learning_rate()) {
+    if (auto issue = Positive("train.communication.local_learning_rate",
+                              m.local_learning_rate())) {
+      return issue;
+    }
+  }
+  if (m.push_every() <= 1) return std::nullopt;
+  if (t.consistency() != v1::ASP) {
+    return FieldProblem{"train.communication.push_every",
+                        "local SGD (push_every > 1) runs under ASP only; BSP "
+                        "and SSP count every step of every worker"};
+  }
+  if (IsSparseModel(c.model())) {
+    return FieldProblem{"train.communication.push_every",
+                        "local SGD (push_every > 1) is for dense models; a "
+                        "sparse model's rows are fetched every step"};
+  }
+  if (t.overlap_communication()) {
+    return FieldProblem{"train.overlap_communication",
+                        "local SGD (train.communication.push_every > 1) does "
+                        "not overlap its pushes (leave it unset or false)"};
+  }
+  return std::nullopt;
+}
+
 std::optional<FieldProblem> CheckTrain(const v1::JobConfig& c) {
   const v1::TrainConfig& t = c.train();
   for (auto issue : {OutOfRange("train.epochs", t.epochs(), 1, 100000),
@@ -317,7 +362,7 @@ std::optional<FieldProblem> CheckTrain(const v1::JobConfig& c) {
                                 c.cluster().num_workers() - 1)}) {
     if (issue) return issue;
   }
-  return std::nullopt;
+  return CheckCommunication(c);
 }
 
 // Early stopping, the divergence guard and the gradient-norm band.

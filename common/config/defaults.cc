@@ -139,8 +139,12 @@ void ApplyTrainDefaults(v1::TrainConfig* train) {
   if (train->consistency() == v1::CONSISTENCY_UNSPECIFIED) {
     train->set_consistency(kConsistency);
   }
+  v1::CommunicationConfig* communication = train->mutable_communication();
+  if (!communication->has_push_every()) communication->set_push_every(1);
   if (!train->has_overlap_communication()) {
-    train->set_overlap_communication(CanOverlapPushes(train->consistency()));
+    // Local SGD pushes every push_every steps without overlap.
+    train->set_overlap_communication(CanOverlapPushes(train->consistency()) &&
+                                     communication->push_every() <= 1);
   }
   if (!train->has_staleness()) train->set_staleness(kStaleness);
   if (!train->has_backup_workers()) train->set_backup_workers(kBackupWorkers);
@@ -154,6 +158,13 @@ void ApplyJob(v1::JobConfig* config) {
   ApplyTrainDefaults(config->mutable_train());
   if (config->has_optimizer()) {
     ApplyOptimizerDefaults(config->mutable_optimizer());
+  }
+  v1::CommunicationConfig* communication =
+      config->mutable_train()->mutable_communication();
+  if (communication->push_every() > 1 &&
+      !communication->has_local_learning_rate()) {
+    communication->set_local_learning_rate(
+        ChosenLearningRate(config->optimizer()));
   }
 }
 

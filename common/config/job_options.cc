@@ -61,6 +61,11 @@ ResolvedTrain ResolveTrain(const v1::JobConfig& config,
   train.clip_norm = static_cast<float>(config.optimizer().clip_norm());
   train.max_loss_factor = t.max_loss_factor();
   train.threads = t.threads();
+  train.encoding = t.communication().encoding();
+  train.top_k_fraction = t.communication().top_k_fraction();
+  train.push_every = std::max(1, t.communication().push_every());
+  train.local_learning_rate =
+      static_cast<float>(t.communication().local_learning_rate());
   return train;
 }
 

@@ -74,6 +74,13 @@ struct ResolvedTrain {
   double max_loss_factor = 0;
   // train.threads as configured (0: ResolveThreads decides).
   int threads = 0;
+  // train.communication: the wire encoding and top-k fraction of dense
+  // pushes, and local SGD (push every push_every steps, local steps at
+  // local_learning_rate).
+  v1::ValueEncoding encoding = v1::FLOAT32;
+  double top_k_fraction = 0;
+  int push_every = 1;
+  float local_learning_rate = 0;
 };
 // For a worker whose data shard holds `shard_examples` examples (>= 1). A
 // whole-shard batch larger than an int can count is capped there.

@@ -399,6 +399,10 @@ std::optional<FieldProblem> FindOptimizerProblem(
 absl::StatusOr<LearningRateSchedule> LearningRateScheduleOf(
     const v1::OptimizerConfig& config);
 
+// The chosen optimizer's learning_rate, its default if unset (0 if none is
+// chosen).
+double ChosenLearningRate(const v1::OptimizerConfig& config);
+
 // The optimizer `config` describes, for a slice of `size` parameters.
 // INVALID_ARGUMENT "field: problem" for FindOptimizerProblem's problem.
 absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(

@@ -236,6 +236,13 @@ std::optional<FieldProblem> FindResolvedProblem(
 
 }  // namespace
 
+double ChosenLearningRate(const v1::OptimizerConfig& config) {
+  if (config.optimizer_case() == v1::OptimizerConfig::OPTIMIZER_NOT_SET) {
+    return 0;
+  }
+  return LearningRateOf(WithDefaults(config));
+}
+
 void ApplyOptimizerDefaults(v1::OptimizerConfig* optimizer) {
   ApplyOptimizerFieldDefaults(optimizer);
 }

@@ -760,7 +760,8 @@ void Coordinator::ConfirmDoneLocked(int64_t version) {
     }
   }
   const int64_t expected =
-      UpdatesWhenDone(options_.config.train().consistency(), steps, starts);
+      UpdatesWhenDone(options_.config.train().consistency(), steps, starts,
+                      options_.config.train().communication().push_every());
   if (version >= expected) return;
   ++progress_refused_;
   EndLocked(v1::FAILED,

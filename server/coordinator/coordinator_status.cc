@@ -204,6 +204,12 @@ v1::JobSummary Coordinator::Summary() const {
   summary.set_epochs(status.epoch());
   summary.set_wall_seconds(status.wall_seconds());
   summary.set_samples_per_second(status.samples_per_second());
+  for (const MemberState& w : workers_) {
+    summary.set_bytes_pushed(summary.bytes_pushed() +
+                             w.progress.bytes_pushed());
+    summary.set_bytes_pulled(summary.bytes_pulled() +
+                             w.progress.bytes_pulled());
+  }
   summary.set_evaluations(evaluations_.count());
   summary.set_eval_every_steps(evaluations_.eval_every_steps());
   int32_t lost = 0;  // lost_workers_ also lists drained ones

@@ -97,6 +97,11 @@ absl::Status CheckProgress(int worker, const WorkerLimits& limits,
                      now.gradient_norm_layers_size(),
                      " gradient_norm_layers, or exceeds ", kMaxLayers));
   }
+  if (now.bytes_pushed() < 0 || now.bytes_pulled() < 0) {
+    return Refuse(
+        worker, now.bytes_pushed() < 0 ? "bytes_pushed" : "bytes_pulled",
+        std::min(now.bytes_pushed(), now.bytes_pulled()), "is negative");
+  }
   if (now.divergence().size() > kMaxDivergenceBytes) {
     return Refuse(worker, "divergence", now.divergence().size(),
                   absl::StrCat("(bytes) exceeds ", kMaxDivergenceBytes));
@@ -111,13 +116,15 @@ absl::Status CheckProgress(int worker, const WorkerLimits& limits,
 
 int64_t UpdatesWhenDone(v1::Consistency consistency,
                         const std::vector<int64_t>& steps,
-                        const std::vector<int64_t>& start_steps) {
+                        const std::vector<int64_t>& start_steps,
+                        int push_every) {
   int64_t sum = 0;
   int64_t most = 0;
+  const int64_t every = std::max(1, push_every);
   for (size_t w = 0; w < steps.size(); ++w) {
     const int64_t start =
         w < start_steps.size() ? std::min(start_steps[w], steps[w]) : 0;
-    sum += steps[w] - start;
+    sum += (steps[w] - start) / every;
     most = std::max(most, steps[w] - start);
   }
   return consistency == v1::BSP ? most : sum;

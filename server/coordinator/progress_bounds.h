@@ -60,10 +60,14 @@ absl::Status CheckProgress(int worker, const WorkerLimits& limits,
 // steps they started at (`start_steps`; 0 for a new job): under BSP one a
 // global step (the most steps any worker took), otherwise one a push of
 // every worker. A final evaluation that pulls an older version shows
-// reports ("done" among them) that the shards never saw.
+// reports ("done" among them) that the shards never saw. Local SGD
+// (train.communication.push_every H > 1) pushes once every H steps: at
+// least floor(steps / H) a worker (a worker that crashed mid-window lost
+// the steps it had not pushed).
 int64_t UpdatesWhenDone(v1::Consistency consistency,
                         const std::vector<int64_t>& steps,
-                        const std::vector<int64_t>& start_steps);
+                        const std::vector<int64_t>& start_steps,
+                        int push_every = 1);
 
 // OK if a registration's fields can be right: `address` (servers: the
 // address workers dial; nullptr for workers, who have none) HOST:PORT with a

@@ -3,16 +3,55 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/value_codec.h"
 #include "common/wire.h"
 
 namespace descent {
 
 namespace {
+
+// A compressed push (float16, bfloat16 or top-k gradient) as the plain
+// float32 push every later step reads; alive while the pointer is.
+absl::StatusOr<std::shared_ptr<const v1::PushRequest>> Decompressed(
+    const v1::PushRequest& request, int64_t max_elements) {
+  auto plain = std::make_shared<v1::PushRequest>(request);
+  absl::Status decoded = DecompressSlice(request.gradient(), max_elements,
+                                         plain->mutable_gradient());
+  if (!decoded.ok()) {
+    return Refuse(absl::InvalidArgumentError(
+                      absl::StrCat("gradient ", decoded.message())),
+                  "malformed");
+  }
+  return plain;
+}
+
+// For a compressed push: decodes it and hands `forward` the plain push and
+// a `done` that keeps it alive until it runs, or fails *done; true. False
+// for a plain push, which is left to the caller.
+bool ForwardDecompressed(
+    const v1::PushRequest& request, int64_t max_elements,
+    ParameterShard::Done* done,
+    const std::function<void(const v1::PushRequest&, ParameterShard::Done)>&
+        forward) {
+  if (!IsCompressed(request.gradient())) return false;
+  absl::StatusOr<std::shared_ptr<const v1::PushRequest>> plain =
+      Decompressed(request, max_elements);
+  if (!plain.ok()) {
+    (*done)(plain.status());
+    return true;
+  }
+  const v1::PushRequest& decoded = **plain;
+  forward(decoded, [plain = *std::move(plain), done = std::move(*done)](
+                       absl::Status status) { done(std::move(status)); });
+  return true;
+}
 
 int32_t Capacity(const ParameterShardOptions& shard) {
   return std::max({0, shard.num_workers, shard.max_workers});
@@ -226,13 +265,25 @@ ParameterShard::Release ParameterShard::ReleaseLocked(absl::Time now) {
 }
 
 void ParameterShard::Finish(Release release) const {
-  auto takes_slice = [](const ConsistencyGate::Held& held) {
-    return held.slice_to != nullptr;
+  // Answers that asked for float16 or bfloat16 are encoded from the float32
+  // slice first, then the float32 ones take copies of it (the last takes
+  // the slice itself).
+  auto takes_floats = [](const ConsistencyGate::Held& held) {
+    return held.slice_to != nullptr &&
+           held.slice_to->params().encoding() == v1::FLOAT32;
   };
-  int64_t copies = std::count_if(release.answers.begin(), release.answers.end(),
-                                 takes_slice);
   for (ConsistencyGate::Held& held : release.answers) {
-    if (!takes_slice(held)) continue;
+    if (held.slice_to == nullptr || takes_floats(held)) continue;
+    v1::DenseSlice* params = held.slice_to->mutable_params();
+    params->set_offset(options_.range.begin);
+    EncodeValues(reinterpret_cast<const float*>(release.slice.data()),
+                 FloatCount(release.slice), params->encoding(),
+                 params->mutable_values());
+  }
+  int64_t copies = std::count_if(release.answers.begin(), release.answers.end(),
+                                 takes_floats);
+  for (ConsistencyGate::Held& held : release.answers) {
+    if (!takes_floats(held)) continue;
     v1::DenseSlice* params = held.slice_to->mutable_params();
     params->set_offset(options_.range.begin);
     if (--copies > 0) {
@@ -248,6 +299,13 @@ void ParameterShard::Finish(Release release) const {
 
 void ParameterShard::Push(const v1::PushRequest& request,
                           v1::PushResponse* response, Done done) {
+  if (ForwardDecompressed(
+          request, options_.range.size(), &done,
+          [this, response](const v1::PushRequest& plain, Done keep) {
+            Push(plain, response, std::move(keep));
+          })) {
+    return;
+  }
   Submit(
       request,
       [this, response](absl::Duration held) ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -260,11 +318,19 @@ void ParameterShard::Push(const v1::PushRequest& request,
 
 void ParameterShard::PushPull(const v1::PushRequest& request,
                               v1::PushPullResponse* response, Done done) {
+  if (ForwardDecompressed(
+          request, options_.range.size(), &done,
+          [this, response](const v1::PushRequest& plain, Done keep) {
+            PushPull(plain, response, std::move(keep));
+          })) {
+    return;
+  }
   Submit(
       request,
       [this, &request, response](absl::Duration held)
           ABSL_NO_THREAD_SAFETY_ANALYSIS {
             response->set_version(version_);
+            response->mutable_params()->set_encoding(request.params_encoding());
             response->set_held_seconds(absl::ToDoubleSeconds(held));
             if (!request.pull_keys().empty()) {
               ReadRowsLocked(request.pull_keys(), response->mutable_rows());
@@ -487,7 +553,9 @@ absl::Status ParameterShard::Pull(const v1::PullRequest& request,
   absl::MutexLock lock(&mu_);
   response->set_version(version_);
   response->mutable_params()->set_offset(begin);
-  EncodeFloats(params_.data() + (begin - r.begin), length,
+  response->mutable_params()->set_encoding(request.params_encoding());
+  EncodeValues(params_.data() + (begin - r.begin), length,
+               request.params_encoding(),
                response->mutable_params()->mutable_values());
   if (!request.keys().empty()) {
     ReadRowsLocked(request.keys(), response->mutable_rows());

@@ -8,6 +8,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/value_codec.h"
 #include "common/wire.h"
 #include "server/shard/parameter_shard.h"
 
@@ -186,6 +187,11 @@ absl::Status ParameterShard::ValidatePush(
     return Malformed(absl::StrCat("examples must be in [0, ", kMaxExamples,
                                   "], got ", request.examples()));
   }
+  if (ValueBytes(request.params_encoding()) == 0) {
+    return Malformed(absl::StrCat("params encoding ",
+                                  static_cast<int>(request.params_encoding()),
+                                  " is not FLOAT32, FLOAT16 or BFLOAT16"));
+  }
   RETURN_IF_ERROR(ValidateRows(request.row_gradients()));
   RETURN_IF_ERROR(ValidateKeys(request.pull_keys(), "pull keys"));
   const v1::DenseSlice& slice = request.gradient();
@@ -218,6 +224,11 @@ absl::Status ParameterShard::ValidatePull(const v1::PullRequest& request,
                                           uint64_t* length) const {
   RETURN_IF_ERROR(ValidateHeader(request.header(), /*allow_coordinator=*/true));
   RETURN_IF_ERROR(ValidateKeys(request.keys(), "pull keys"));
+  if (ValueBytes(request.params_encoding()) == 0) {
+    return Malformed(absl::StrCat("params encoding ",
+                                  static_cast<int>(request.params_encoding()),
+                                  " is not FLOAT32, FLOAT16 or BFLOAT16"));
+  }
   const IndexRange& r = options_.range;
   *begin = request.offset();
   *length = request.length() == 0 && *begin <= uint64_t(r.end)

@@ -37,18 +37,23 @@ class PushPipelineTest : public ::testing::Test {
     ps_ = *PsClient::Create(std::move(client));
   }
 
-  std::unique_ptr<PushPipeline> Pipeline(bool overlap) {
+  std::unique_ptr<PushPipeline> Pipeline(bool overlap, LocalSgd local = {}) {
     return std::make_unique<PushPipeline>(
         ps_.get(), overlap,
-        [this](const PushPipeline::Step& step, const PsClient::Transfer&) {
+        [this](const PushPipeline::Step& step,
+               const PsClient::Transfer* transfer) {
           pushed_.push_back(step.step);
-        });
+          sent_.push_back(transfer != nullptr);
+        },
+        local);
   }
 
   std::unique_ptr<ParameterShard> shard_;
   std::vector<FaultyShardTransport*> faulty_;
   std::unique_ptr<PsClient> ps_;
   std::vector<int64_t> pushed_;
+  // Per reported step: whether it pushed (a transfer came with it).
+  std::vector<bool> sent_;
   std::vector<float> grad_ = std::vector<float>(kParams, 1.0f);
   std::vector<float> params_ = std::vector<float>(kParams, 0.0f);
 };
@@ -97,6 +102,44 @@ TEST_F(PushPipelineTest, WithOverlapAFailedPushIsReportedByTheNextCall) {
   EXPECT_TRUE(absl::IsInvalidArgument(next)) << next;
   EXPECT_TRUE(pushed_.empty());
   EXPECT_TRUE(pipeline->Finish().ok());
+}
+
+TEST_F(PushPipelineTest, LocalSgdPushesTheSumOfItsStepsEveryHSteps) {
+  // Push every 3 steps; local steps at the shard's own rate (SGD, 1), so a
+  // push moves the shard by exactly the local change. Step t's gradient is
+  // t + 1 everywhere.
+  auto pipeline = Pipeline(false, {3, 1.0f});
+  auto grad = [](int64_t step) {
+    return std::vector<float>(kParams, step + 1.0f);
+  };
+  const std::vector<float> after = {-1, -3, -6, -10};
+  for (int64_t step = 0; step < 4; ++step) {
+    const std::vector<float> g = grad(step);
+    ASSERT_TRUE(
+        pipeline
+            ->Push({step, 1, 0.5f, 0, step == 3}, g.data(), &params_, nullptr)
+            .ok());
+    EXPECT_EQ(params_, std::vector<float>(kParams, after[step])) << step;
+    // Pushes at step 2 (the third) and at the last step, 3.
+    EXPECT_EQ(shard_->version(), step < 2 ? 0 : step - 1) << step;
+  }
+  EXPECT_EQ(shard_->Snapshot(), std::vector<float>(kParams, -10.0f));
+  EXPECT_EQ(pushed_, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(sent_, (std::vector<bool>{false, false, true, true}));
+  EXPECT_TRUE(pipeline->Finish().ok());
+}
+
+TEST_F(PushPipelineTest, LocalSgdTakesTheShardsParametersAtEachPush) {
+  // Local steps at half the shard's rate: locally -0.5, then the push of
+  // the sum (1 + 1) moves the shard to -2, which the worker takes.
+  auto pipeline = Pipeline(false, {2, 0.5f});
+  ASSERT_TRUE(
+      pipeline->Push({0, 1, 0.5f, 0}, grad_.data(), &params_, nullptr).ok());
+  EXPECT_EQ(params_, std::vector<float>(kParams, -0.5f));
+  ASSERT_TRUE(
+      pipeline->Push({1, 1, 0.5f, 0}, grad_.data(), &params_, nullptr).ok());
+  EXPECT_EQ(params_, std::vector<float>(kParams, -2.0f));
+  EXPECT_EQ(shard_->version(), 1);
 }
 
 }  // namespace

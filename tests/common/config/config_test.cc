@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/config/job_options.h"
+#include "common/optim/optimizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -642,6 +643,49 @@ TEST(ConfigTest, ConsistencyModelsHaveDefaultsAndRules) {
     ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
         << path;
     EXPECT_THAT(config.status().message(), HasSubstr(path));
+  }
+}
+
+TEST(ConfigTest, CommunicationHasDefaultsAndRules) {
+  absl::StatusOr<v1::JobConfig> plain = Parse(kValid);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->train().communication().encoding(), v1::FLOAT32);
+  EXPECT_EQ(plain->train().communication().top_k_fraction(), 0);
+  EXPECT_EQ(plain->train().communication().push_every(), 1);
+  EXPECT_FALSE(plain->train().communication().has_local_learning_rate());
+  // Local SGD: no overlap by default, local steps at the optimizer's rate.
+  absl::StatusOr<v1::JobConfig> local =
+      Parse(kValid, {"train.communication.push_every=4"});
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_FALSE(local->train().overlap_communication());
+  EXPECT_DOUBLE_EQ(local->train().communication().local_learning_rate(),
+                   ChosenLearningRate(local->optimizer()));
+  EXPECT_GT(local->train().communication().local_learning_rate(), 0);
+  absl::StatusOr<v1::JobConfig> compressed =
+      Parse(kValid, {"train.communication.encoding=BFLOAT16",
+                     "train.communication.top_k_fraction=0.01"});
+  ASSERT_TRUE(compressed.ok()) << compressed.status();
+  EXPECT_TRUE(compressed->train().overlap_communication());
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"train.communication.top_k_fraction=1"}, "top_k_fraction"},
+      {{"train.communication.top_k_fraction=-0.5"}, "top_k_fraction"},
+      {{"train.communication.push_every=0"}, "push_every"},
+      {{"train.communication.push_every=2", "train.consistency=BSP"},
+       "runs under ASP only"},
+      {{"train.communication.push_every=2", "train.consistency=SSP"},
+       "runs under ASP only"},
+      {{"train.communication.push_every=2", "train.overlap_communication=true"},
+       "train.overlap_communication"},
+      {{"train.communication.push_every=2",
+        "train.communication.local_learning_rate=0"},
+       "local_learning_rate"},
+      {{"train.communication.encoding=7"}, "train.communication.encoding"},
+  };
+  for (const auto& [overrides, message] : bad) {
+    absl::StatusOr<v1::JobConfig> config = Parse(kValid, overrides);
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << message;
+    EXPECT_THAT(config.status().message(), HasSubstr(message));
   }
 }
 

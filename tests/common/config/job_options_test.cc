@@ -50,6 +50,24 @@ TEST(ResolveTrain, CopiesTheConfigsTrainingFields) {
   EXPECT_EQ(train.threads, 2);
 }
 
+TEST(ResolveTrain, CopiesTheCommunicationFields) {
+  const ResolvedTrain plain = ResolveTrain(Job(), 1000);
+  EXPECT_EQ(plain.encoding, v1::FLOAT32);
+  EXPECT_EQ(plain.top_k_fraction, 0);
+  EXPECT_EQ(plain.push_every, 1);
+  const ResolvedTrain compressed =
+      ResolveTrain(Job({"train.communication.encoding=FLOAT16",
+                        "train.communication.top_k_fraction=0.05",
+                        "train.communication.push_every=3",
+                        "train.communication.local_learning_rate=0.25"}),
+                   1000);
+  EXPECT_EQ(compressed.encoding, v1::FLOAT16);
+  EXPECT_DOUBLE_EQ(compressed.top_k_fraction, 0.05);
+  EXPECT_EQ(compressed.push_every, 3);
+  EXPECT_FLOAT_EQ(compressed.local_learning_rate, 0.25f);
+  EXPECT_FALSE(compressed.overlap);
+}
+
 TEST(ResolveTrain, BatchSizeZeroIsTheWholeShard) {
   const v1::JobConfig whole = Job({"train.batch_size=0"});
   struct Case {
@@ -88,9 +106,8 @@ TEST(ResolvePeer, TakesTheClustersTimeoutsWithTheirDefaults) {
   EXPECT_EQ(peer.registration_timeout, absl::Seconds(60));
   EXPECT_EQ(peer.rpc_deadline, absl::Milliseconds(2500));
   EXPECT_TRUE(peer.shared_memory);
-  EXPECT_FALSE(
-      ResolvePeer(Job({"job_id=run-1", "cluster.shared_memory=false"}))
-          .shared_memory);
+  EXPECT_FALSE(ResolvePeer(Job({"job_id=run-1", "cluster.shared_memory=false"}))
+                   .shared_memory);
 }
 
 TEST(ResolveShard, CopiesTheShardsFields) {

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/coordinator/coordinator.h"
+#include "server/coordinator/progress_bounds.h"
 #include "tests/server/coordinator/progress_testing.h"
 
 namespace descent {
@@ -156,6 +157,16 @@ TEST_F(CoordinatorProgressTest, OtherProgressFieldsAreRangeChecked) {
   p.set_gradient_norm_count(101);
   ExpectRefused(Report(0, p), "progress.gradient_norm_count 101 exceeds 100",
                 0);
+  p = StepsOfProgress(10);
+  p.set_bytes_pushed(-1);
+  ExpectRefused(Report(0, p), "progress.bytes_pushed -1 is negative", 0);
+}
+
+TEST(UpdatesWhenDoneTest, LocalSgdPushesOnceEveryHSteps) {
+  // Two ASP workers of 10 and 7 steps, the second resumed at step 3.
+  EXPECT_EQ(UpdatesWhenDone(v1::ASP, {10, 7}, {0, 3}), 14);
+  EXPECT_EQ(UpdatesWhenDone(v1::ASP, {10, 7}, {0, 3}, 4), 2 + 1);
+  EXPECT_EQ(UpdatesWhenDone(v1::BSP, {10, 7}, {0, 3}), 10);
 }
 
 TEST_F(CoordinatorProgressTest, ServerVersionsAreRangeChecked) {
