@@ -1,5 +1,7 @@
 #include "common/value_codec.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -19,6 +21,66 @@ constexpr float kHalfMax = 65504.0f;
 constexpr int64_t kTopKSample = 4096;
 
 using FloatArray = Eigen::Array<float, Eigen::Dynamic, 1>;
+
+// float32 -> bfloat16, round to nearest even, as Eigen::bfloat16 rounds a
+// finite value (and the shards and workers only send finite ones): one
+// integer add and shift an element, which the compiler vectorizes (Eigen's
+// conversion is scalar here).
+void EncodeBFloat16(const float* values, int64_t n, std::string* bytes) {
+  bytes->resize(static_cast<size_t>(n) * sizeof(uint16_t));
+  auto* out = reinterpret_cast<uint16_t*>(bytes->data());
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, values + i, sizeof(bits));
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    out[i] = static_cast<uint16_t>(bits >> 16);
+  }
+}
+
+void DecodeBFloat16(const char* bytes, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t half;
+    std::memcpy(&half, bytes + i * sizeof(half), sizeof(half));
+    const uint32_t bits = static_cast<uint32_t>(half) << 16;
+    std::memcpy(out + i, &bits, sizeof(bits));
+  }
+}
+
+#ifdef __F16C__
+// float16 with the F16C instructions, 8 at a time (Eigen's conversion of
+// arrays is scalar here): saturated to +-65504, rounded to nearest even.
+void EncodeFloat16(const float* values, int64_t n, std::string* bytes) {
+  bytes->resize(static_cast<size_t>(n) * sizeof(uint16_t));
+  char* out = bytes->data();
+  const __m256 high = _mm256_set1_ps(kHalfMax);
+  const __m256 low = _mm256_set1_ps(-kHalfMax);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v =
+        _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(values + i), low), high);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i),
+                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) {
+    const Eigen::half h(std::min(kHalfMax, std::max(-kHalfMax, values[i])));
+    std::memcpy(out + 2 * i, &h, sizeof(h));
+  }
+}
+
+void DecodeFloat16(const char* bytes, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(
+                         reinterpret_cast<const __m128i*>(bytes + 2 * i))));
+  }
+  for (; i < n; ++i) {
+    Eigen::half h;
+    std::memcpy(&h, bytes + 2 * i, sizeof(h));
+    out[i] = static_cast<float>(h);
+  }
+}
+#endif
 
 template <typename Half>
 void EncodeAs(const float* values, int64_t n, std::string* bytes) {
@@ -69,9 +131,13 @@ void EncodeValues(const float* values, int64_t n, v1::ValueEncoding encoding,
                   std::string* bytes) {
   switch (encoding) {
     case v1::FLOAT16:
+#ifdef __F16C__
+      return EncodeFloat16(values, n, bytes);
+#else
       return EncodeAs<Eigen::half>(values, n, bytes);
+#endif
     case v1::BFLOAT16:
-      return EncodeAs<Eigen::bfloat16>(values, n, bytes);
+      return EncodeBFloat16(values, n, bytes);
     default:
       bytes->assign(reinterpret_cast<const char*>(values),
                     static_cast<size_t>(n) * sizeof(float));
@@ -82,9 +148,13 @@ void DecodeValues(const char* bytes, int64_t n, v1::ValueEncoding encoding,
                   float* out) {
   switch (encoding) {
     case v1::FLOAT16:
+#ifdef __F16C__
+      return DecodeFloat16(bytes, n, out);
+#else
       return DecodeAs<Eigen::half>(bytes, n, out);
+#endif
     case v1::BFLOAT16:
-      return DecodeAs<Eigen::bfloat16>(bytes, n, out);
+      return DecodeBFloat16(bytes, n, out);
     default:
       if (n > 0)
         std::memcpy(out, bytes, static_cast<size_t>(n) * sizeof(float));
@@ -203,14 +273,26 @@ void TopK(const float* values, int64_t n, int64_t k,
     }
   }
   if (static_cast<int64_t>(positions->size()) < k) all();
-  if (static_cast<int64_t>(positions->size()) > k) {
-    std::nth_element(positions->begin(), positions->begin() + k,
-                     positions->end(), [values](uint32_t a, uint32_t b) {
-                       return std::fabs(values[a]) > std::fabs(values[b]);
-                     });
-    positions->resize(k);
+  if (static_cast<int64_t>(positions->size()) == k) return;
+  // The k-th largest magnitude among the candidates, then one pass over
+  // them (in increasing order already) keeping those above it and enough
+  // of those equal to it: no sort.
+  scratch->resize(positions->size());
+  for (size_t j = 0; j < positions->size(); ++j) {
+    (*scratch)[j] = std::fabs(values[(*positions)[j]]);
   }
-  std::sort(positions->begin(), positions->end());
+  std::nth_element(scratch->begin(), scratch->begin() + (k - 1), scratch->end(),
+                   std::greater<float>());
+  const float kth = (*scratch)[k - 1];
+  int64_t above = 0;
+  for (uint32_t p : *positions) above += std::fabs(values[p]) > kth;
+  int64_t ties = k - above;
+  size_t kept = 0;
+  for (uint32_t p : *positions) {
+    const float m = std::fabs(values[p]);
+    if (m > kth || (m == kth && ties-- > 0)) (*positions)[kept++] = p;
+  }
+  positions->resize(kept);
 }
 
 }  // namespace descent
