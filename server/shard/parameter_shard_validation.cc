@@ -35,6 +35,13 @@ bool Contains(const IndexRange& range, uint64_t offset, uint64_t n) {
   return offset >= begin && offset <= end && n <= end - offset;
 }
 
+// The encoding a push or pull asks its answer's params in.
+absl::Status CheckParamsEncoding(v1::ValueEncoding encoding) {
+  if (ValueBytes(encoding) != 0) return absl::OkStatus();
+  return Malformed(absl::StrCat("params encoding ", static_cast<int>(encoding),
+                                " is not FLOAT32, FLOAT16 or BFLOAT16"));
+}
+
 }  // namespace
 
 absl::Status Refuse(absl::Status status, const char* reason) {
@@ -187,11 +194,7 @@ absl::Status ParameterShard::ValidatePush(
     return Malformed(absl::StrCat("examples must be in [0, ", kMaxExamples,
                                   "], got ", request.examples()));
   }
-  if (ValueBytes(request.params_encoding()) == 0) {
-    return Malformed(absl::StrCat("params encoding ",
-                                  static_cast<int>(request.params_encoding()),
-                                  " is not FLOAT32, FLOAT16 or BFLOAT16"));
-  }
+  RETURN_IF_ERROR(CheckParamsEncoding(request.params_encoding()));
   RETURN_IF_ERROR(ValidateRows(request.row_gradients()));
   RETURN_IF_ERROR(ValidateKeys(request.pull_keys(), "pull keys"));
   const v1::DenseSlice& slice = request.gradient();
@@ -224,11 +227,7 @@ absl::Status ParameterShard::ValidatePull(const v1::PullRequest& request,
                                           uint64_t* length) const {
   RETURN_IF_ERROR(ValidateHeader(request.header(), /*allow_coordinator=*/true));
   RETURN_IF_ERROR(ValidateKeys(request.keys(), "pull keys"));
-  if (ValueBytes(request.params_encoding()) == 0) {
-    return Malformed(absl::StrCat("params encoding ",
-                                  static_cast<int>(request.params_encoding()),
-                                  " is not FLOAT32, FLOAT16 or BFLOAT16"));
-  }
+  RETURN_IF_ERROR(CheckParamsEncoding(request.params_encoding()));
   const IndexRange& r = options_.range;
   *begin = request.offset();
   *length = request.length() == 0 && *begin <= uint64_t(r.end)
