@@ -1,6 +1,8 @@
 #include "common/data/gz_file.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
@@ -9,6 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
 
 namespace descent {
 namespace {
@@ -27,9 +31,32 @@ int64_t BufferBytesFor(const std::string& path) {
   return std::max(static_cast<int64_t>(bytes) + 1, kMinBufferBytes);
 }
 
+// True if `path` starts with gzip's magic bytes and is large enough to be
+// worth caching.
+bool WorthCaching(const std::string& path, const SourceStamp& stamp) {
+  if (static_cast<int64_t>(stamp.size) < kMinCachedBytes) return false;
+  std::FILE* file = std::fopen(path.c_str(), "rbe");
+  if (file == nullptr) return false;
+  unsigned char magic[2] = {0, 0};
+  const size_t got = std::fread(magic, 1, 2, file);
+  std::fclose(file);
+  return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
 }  // namespace
 
 absl::StatusOr<GzReader> GzReader::Open(const std::string& path) {
+  std::optional<SourceStamp> stamp = StampSource(path);
+  std::optional<std::string> cache_dir;
+  if (stamp.has_value() && WorthCaching(path, *stamp)) {
+    cache_dir = DataCacheDirectory();
+  }
+  if (cache_dir.has_value()) {
+    if (auto cached = CachedCopy::Open(*cache_dir, *stamp)) {
+      VLOG(1) << path << ": reading the cached copy " << cached->path();
+      return GzReader(path, std::move(cached));
+    }
+  }
   errno = 0;
   gzFile file = gzopen(path.c_str(), "rbe");
   if (file == nullptr) {
@@ -38,10 +65,39 @@ absl::StatusOr<GzReader> GzReader::Open(const std::string& path) {
   }
   const int64_t buffer_bytes = BufferBytesFor(path);
   gzbuffer(file, static_cast<unsigned>(buffer_bytes));
-  return GzReader(path, file, buffer_bytes);
+  GzReader reader(path, file, buffer_bytes);
+  if (cache_dir.has_value()) {
+    reader.fill_ = CacheFill::Begin(*cache_dir, *stamp);
+  }
+  return reader;
 }
 
 absl::StatusOr<int64_t> GzReader::Read(void* buf, int64_t n) {
+  if (cached_ != nullptr) return cached_->Read(buf, n);
+  ASSIGN_OR_RETURN(const int64_t got, ReadStream(buf, n));
+  if (fill_ != nullptr) {
+    // The copy is committed only once the stream has ended whole: zlib has
+    // checked its trailer by the time it reads short without an error.
+    bool keep = fill_->Append(buf, got);
+    if (keep && got < n) {
+      if (!truncated_) fill_->Commit();
+      keep = false;
+    }
+    if (!keep) fill_.reset();
+  }
+  return got;
+}
+
+std::optional<int64_t> GzReader::known_size() const {
+  if (cached_ != nullptr) return cached_->length();
+  if (gzdirect(file_.get()) != 1) return std::nullopt;
+  std::error_code error;
+  const std::uintmax_t bytes = std::filesystem::file_size(path_, error);
+  if (error) return std::nullopt;
+  return static_cast<int64_t>(bytes);
+}
+
+absl::StatusOr<int64_t> GzReader::ReadStream(void* buf, int64_t n) {
   const int got = gzread(file_.get(), buf, static_cast<unsigned>(n));
   const int saved_errno = errno;
   int code = Z_OK;

@@ -5,6 +5,10 @@
 // it, so each format reads ".gz" alike. Not thread-safe; distinct readers
 // share nothing.
 //
+// Large gzip files are read through the data cache (data_cache.h): the
+// first complete read keeps their decompressed bytes, later reads of the
+// unchanged file come from that copy.
+//
 // Errors name the file: errno's canonical code (NOT_FOUND, ...) where it
 // cannot be opened or read ("x.gz: cannot open: No such file or
 // directory"), DATA_LOSS where its gzip stream is corrupt (with zlib's
@@ -16,11 +20,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/data/data_cache.h"
 
 namespace descent {
 
@@ -32,6 +38,11 @@ class GzReader {
   // stream cut short counts as ending, and truncated() then says so).
   // Fails on a read error or a corrupt stream.
   absl::StatusOr<int64_t> Read(void* buf, int64_t n);
+
+  // The whole content's size in bytes where it is known before it is read:
+  // a cached copy's length, an uncompressed file's size (known once Read
+  // has been called); nullopt for a gzip stream.
+  std::optional<int64_t> known_size() const;
 
   // True once Read has met the end of a gzip stream that was cut short.
   bool truncated() const { return truncated_; }
@@ -48,6 +59,12 @@ class GzReader {
 
   GzReader(std::string path, gzFile file, int64_t buffer_bytes)
       : path_(std::move(path)), file_(file), buffer_bytes_(buffer_bytes) {}
+  GzReader(std::string path, std::unique_ptr<CachedCopy> cached)
+      : path_(std::move(path)),
+        buffer_bytes_(int64_t{1} << 17),
+        cached_(std::move(cached)) {}
+
+  absl::StatusOr<int64_t> ReadStream(void* buf, int64_t n);
 
   // zlib prefixes its messages with the path given to gzopen.
   absl::string_view WithoutPathPrefix(absl::string_view message) const;
@@ -56,6 +73,10 @@ class GzReader {
   std::unique_ptr<gzFile_s, Closer> file_;
   int64_t buffer_bytes_;
   bool truncated_ = false;
+  // Exactly one of file_ and cached_ is set; fill_ while a read of file_
+  // is being kept in the cache.
+  std::unique_ptr<CachedCopy> cached_;
+  std::unique_ptr<CacheFill> fill_;
 };
 
 }  // namespace descent

@@ -243,14 +243,30 @@ absl::Status ReadLabels(IdxFile& file, IndexRange keep, int32_t num_classes,
   });
 }
 
-// Appends the images in `keep`, scaled to [0, 1], to `features`. The kept
-// bytes are staged as they arrive (so a header that lies about N fails as
-// truncated before it can make us allocate for it), then converted in one
-// pass into float storage allocated once: growing the floats record by
+// Appends the images in `keep`, scaled to [0, 1], to `features`. Where the
+// reader knows how many bytes the file holds (a cached or uncompressed
+// copy) and they cover what the header declares, the floats are allocated
+// once up front and each record converted as it arrives. Otherwise the
+// kept bytes are staged as they arrive (so a header that lies about N fails
+// as truncated before it can make us allocate for it), then converted in
+// one pass into float storage allocated once: growing the floats record by
 // record copied and page-faulted about twice their final size.
 absl::Status ReadImages(IdxFile& file, IndexRange keep,
                         std::vector<float>* features) {
   const int64_t size = file.header.record_size;
+  const size_t offset = features->size();
+  const std::optional<int64_t> known = file.reader.known_size();
+  if (known.has_value() && *known >= file.header.count * size) {
+    ReserveInHugePages(offset + keep.size() * size, features);
+    return ReadRecords(file, [&](int64_t index, const unsigned char* record) {
+      if (index >= keep.begin && index < keep.end) {
+        features->insert(features->end(), record, record + size);
+        float* const end = features->data() + features->size();
+        for (float* x = end - size; x != end; ++x) *x /= 255.0f;
+      }
+      return absl::OkStatus();
+    });
+  }
   std::vector<unsigned char> kept;
   RETURN_IF_ERROR(
       ReadRecords(file, [&](int64_t index, const unsigned char* record) {
@@ -260,7 +276,6 @@ absl::Status ReadImages(IdxFile& file, IndexRange keep,
         }
         return absl::OkStatus();
       }));
-  const size_t offset = features->size();
   ReserveInHugePages(offset + kept.size(), features);
   // Constructs each float from its byte: no zero fill before the writes.
   features->insert(features->end(), kept.begin(), kept.end());
