@@ -36,9 +36,7 @@ args=(--config examples/fashion_mnist_softmax.textproto
       --set 'train.checkpoint={every_steps: 500}')
 [[ -n "${POLICY:-}" ]] && args+=(--set "cluster.on_worker_failure=$POLICY")
 
-field() {  # field FILE KEY: a flat number or string of summary.json
-  sed -n "s/^ *\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -1
-}
+source bench/summary_field.sh  # field FILE KEY
 now() { date +%s.%N; }
 
 # Runs `descent local` with "$@" in the background; sets pid.

@@ -21,9 +21,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 
-field() {
-  sed -n "s/^ *\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -1
-}
+source bench/summary_field.sh  # field FILE KEY
 
 # Runs one job; prints "accuracy bytes_per_step wall_seconds".
 job() {

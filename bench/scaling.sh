@@ -29,9 +29,7 @@ trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 train_examples=60000
 
-field() {
-  sed -n "s/^ *\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -1
-}
+source bench/summary_field.sh  # field FILE KEY
 
 # Runs one job; prints "wall_seconds bytes_per_step".
 job() {
