@@ -39,9 +39,12 @@ read -r acc3 steps3 push3 pull3 < <(job local \
 echo "plain: $acc0 $steps0 $push0 $pull0; bf16: $acc1 $push1 $pull1;" \
   "top-k: $acc2 $push2 $pull2; local SGD: $acc3 $push3 $pull3"
 
+# Each job must learn (chance is 0.10). Two ASP workers make these short
+# jobs' accuracies vary from run to run: 0.69-0.81 over 6 runs under a
+# loaded ctest, so the bar sits well below that.
 for run in "plain $acc0" "bf16 $acc1" "topk $acc2" "local $acc3"; do
   read -r name accuracy <<<"$run"
-  at_least "$accuracy" 0.70 || fail "$name: test accuracy $accuracy < 0.70"
+  at_least "$accuracy" 0.60 || fail "$name: test accuracy $accuracy < 0.60"
 done
 for steps in "$steps1" "$steps2" "$steps3"; do
   [[ "$steps" == "$steps0" ]] || fail "steps $steps, the plain job took $steps0"
