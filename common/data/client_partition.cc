@@ -30,16 +30,20 @@ ClientPartition Flatten(std::vector<std::vector<int32_t>> clients) {
   return partition;
 }
 
-// Cuts `order` into consecutive runs of the given sizes, one per client.
-std::vector<std::vector<int32_t>> Cut(const std::vector<int32_t>& order,
-                                      const std::vector<int64_t>& sizes) {
-  std::vector<std::vector<int32_t>> clients(sizes.size());
-  int64_t at = 0;
-  for (size_t k = 0; k < sizes.size(); ++k) {
-    clients[k].assign(order.begin() + at, order.begin() + at + sizes[k]);
-    at += sizes[k];
+// `order` cut into consecutive runs of the given sizes, one per client.
+ClientPartition Runs(std::vector<int32_t> order,
+                     const std::vector<int64_t>& sizes) {
+  ClientPartition partition;
+  partition.indices = std::move(order);
+  partition.offsets.reserve(sizes.size() + 1);
+  partition.offsets.push_back(0);
+  for (int64_t size : sizes) {
+    const int64_t begin = partition.offsets.back();
+    std::sort(partition.indices.begin() + begin,
+              partition.indices.begin() + begin + size);
+    partition.offsets.push_back(begin + size);
   }
-  return clients;
+  return partition;
 }
 
 std::vector<int32_t> Shuffled(int64_t n, Rng& rng) {
@@ -52,7 +56,7 @@ std::vector<int32_t> Shuffled(int64_t n, Rng& rng) {
 ClientPartition Iid(int64_t n, int64_t k, Rng& rng) {
   std::vector<int64_t> sizes(k);
   for (int64_t c = 0; c < k; ++c) sizes[c] = (c + 1) * n / k - c * n / k;
-  return Flatten(Cut(Shuffled(n, rng), sizes));
+  return Runs(Shuffled(n, rng), sizes);
 }
 
 // One draw of Dir(alpha, ..., alpha) over k entries. Gamma draws with a
@@ -72,9 +76,10 @@ std::vector<double> Dirichlet(int64_t k, double alpha, Rng& rng) {
   return p;
 }
 
-absl::StatusOr<ClientPartition> DirichletSplit(
-    absl::Span<const int32_t> labels, int num_classes,
-    const PartitionOptions& options, Rng& rng) {
+absl::StatusOr<ClientPartition> DirichletSplit(absl::Span<const int32_t> labels,
+                                               int num_classes,
+                                               const PartitionOptions& options,
+                                               Rng& rng) {
   const int64_t k = options.clients;
   std::vector<std::vector<int32_t>> by_class(num_classes);
   for (size_t i = 0; i < labels.size(); ++i) {
@@ -97,9 +102,10 @@ absl::StatusOr<ClientPartition> DirichletSplit(
       for (int64_t j = 0; j < k; ++j) {
         cumulative += p[j];
         const int64_t end =
-            j + 1 == k ? n
-                       : std::min<int64_t>(
-                             n, static_cast<int64_t>(std::llround(cumulative * n)));
+            j + 1 == k
+                ? n
+                : std::min<int64_t>(
+                      n, static_cast<int64_t>(std::llround(cumulative * n)));
         bounds[c][j] = std::max(end, previous);
         sizes[j] += bounds[c][j] - previous;
         previous = bounds[c][j];
@@ -135,15 +141,13 @@ absl::StatusOr<ClientPartition> Pathological(absl::Span<const int32_t> labels,
   const int64_t shards = per * options.clients;
   if (shards > n) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "federated.partition: ", shards, " shards (", per,
-        " per client for ", options.clients, " clients) but only ", n,
-        " examples"));
+        "federated.partition: ", shards, " shards (", per, " per client for ",
+        options.clients, " clients) but only ", n, " examples"));
   }
   std::vector<int32_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return labels[a] < labels[b];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int32_t a, int32_t b) { return labels[a] < labels[b]; });
   auto shard_begin = [&](int64_t s) { return s * n / shards; };
   // A shard's label where all its examples share one, else -1 - s (unique).
   std::vector<int64_t> shard_label(shards);
@@ -215,7 +219,7 @@ ClientPartition QuantitySkew(int64_t n, const PartitionOptions& options,
   for (int64_t i = 0; given < spare; ++i, ++given) {
     ++sizes[fractions[i % k].second];
   }
-  return Flatten(Cut(Shuffled(n, rng), sizes));
+  return Runs(Shuffled(n, rng), sizes);
 }
 
 }  // namespace
@@ -292,9 +296,8 @@ std::string PartitionSummaryCsv(const ClientPartition& partition,
   for (int64_t k = 0; k < partition.clients(); ++k) {
     std::fill(counts.begin(), counts.end(), 0);
     for (int32_t i : partition.examples(k)) ++counts[labels[i]];
-    const int64_t distinct =
-        std::count_if(counts.begin(), counts.end(),
-                      [](int64_t n) { return n > 0; });
+    const int64_t distinct = std::count_if(counts.begin(), counts.end(),
+                                           [](int64_t n) { return n > 0; });
     absl::StrAppend(&csv, k, ",", partition.size(k), ",", distinct);
     for (int64_t n : counts) absl::StrAppend(&csv, ",", n);
     csv += "\n";

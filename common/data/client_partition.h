@@ -39,10 +39,10 @@ enum class PartitionKind { kIid, kDirichlet, kPathological, kQuantitySkew };
 struct PartitionOptions {
   PartitionKind kind = PartitionKind::kIid;
   int64_t clients = 0;
-  double alpha = 0.5;             // DIRICHLET
-  int64_t min_client_size = 1;    // DIRICHLET, QUANTITY_SKEW
-  int shards_per_client = 2;      // PATHOLOGICAL
-  double exponent = 1.5;          // QUANTITY_SKEW: the Pareto tail index
+  double alpha = 0.5;           // DIRICHLET
+  int64_t min_client_size = 1;  // DIRICHLET, QUANTITY_SKEW
+  int shards_per_client = 2;    // PATHOLOGICAL
+  double exponent = 1.5;        // QUANTITY_SKEW: the Pareto tail index
   uint64_t seed = 1;
 };
 
@@ -50,8 +50,8 @@ inline constexpr int kMaxDirichletDraws = 1000;
 
 // Client k's examples are indices[offsets[k], offsets[k + 1]), ascending.
 struct ClientPartition {
-  std::vector<int64_t> offsets;   // clients + 1 entries, offsets[0] = 0
-  std::vector<int32_t> indices;   // a permutation of 0 .. N-1
+  std::vector<int64_t> offsets;  // clients + 1 entries, offsets[0] = 0
+  std::vector<int32_t> indices;  // a permutation of 0 .. N-1
 
   int64_t clients() const { return static_cast<int64_t>(offsets.size()) - 1; }
   int64_t size(int64_t k) const { return offsets[k + 1] - offsets[k]; }

@@ -88,9 +88,8 @@ bool WriteFully(int fd, const void* buf, size_t n, off_t offset) {
 // Removes the temporary files of `final_path` whose writer has died (their
 // names end in ".tmp.<pid>.<random>").
 void RemoveOrphans(const std::string& dir, const std::string& final_path) {
-  const std::string prefix =
-      absl::StrCat(std::filesystem::path(final_path).filename().string(),
-                   ".tmp.");
+  const std::string prefix = absl::StrCat(
+      std::filesystem::path(final_path).filename().string(), ".tmp.");
   DIR* listing = opendir(dir.c_str());
   if (listing == nullptr) return;
   while (const dirent* entry = readdir(listing)) {
@@ -139,8 +138,8 @@ std::optional<SourceStamp> StampSource(const std::string& path) {
   stamp.path = std::filesystem::canonical(path, error).string();
   if (error) stamp.path = path;
   stamp.size = static_cast<uint64_t>(info.st_size);
-  stamp.mtime_ns = int64_t{info.st_mtim.tv_sec} * 1000000000 +
-                   info.st_mtim.tv_nsec;
+  stamp.mtime_ns =
+      int64_t{info.st_mtim.tv_sec} * 1000000000 + info.st_mtim.tv_nsec;
   stamp.inode = info.st_ino;
   stamp.device = info.st_dev;
   return stamp;
@@ -154,14 +153,13 @@ std::unique_ptr<CachedCopy> CachedCopy::Open(const std::string& dir,
   Header header;
   std::string named(source.path.size(), '\0');
   struct stat info;
-  const bool usable =
-      ReadFully(fd, &header, sizeof(header)) &&
-      std::memcmp(header.magic, kMagic, sizeof(kMagic)) == 0 &&
-      SameSource(header, source) &&
-      ReadFully(fd, named.data(), named.size()) && named == source.path &&
-      fstat(fd, &info) == 0 &&
-      static_cast<uint64_t>(info.st_size) ==
-          sizeof(header) + header.path_bytes + header.length;
+  const bool usable = ReadFully(fd, &header, sizeof(header)) &&
+                      std::memcmp(header.magic, kMagic, sizeof(kMagic)) == 0 &&
+                      SameSource(header, source) &&
+                      ReadFully(fd, named.data(), named.size()) &&
+                      named == source.path && fstat(fd, &info) == 0 &&
+                      static_cast<uint64_t>(info.st_size) ==
+                          sizeof(header) + header.path_bytes + header.length;
   if (!usable) {
     close(fd);
     return nullptr;
@@ -190,7 +188,7 @@ std::unique_ptr<CachedCopy> CachedCopy::Open(const std::string& dir,
     return nullptr;
   }
   return std::unique_ptr<CachedCopy>(
-      new CachedCopy(std::move(path), fd, header.length, header.crc));
+      new CachedCopy(std::move(path), fd, header.length));
 }
 
 CachedCopy::~CachedCopy() { close(fd_); }
@@ -207,18 +205,16 @@ absl::StatusOr<int64_t> CachedCopy::Read(void* buf, int64_t n) {
     if (piece == 0) break;
     got += piece;
   }
-  crc_ = Crc(crc_, out, got);
   read_ += static_cast<uint64_t>(got);
-  if (got < n && !checked_) {
-    checked_ = true;
-    if (read_ != length_ || crc_ != expected_crc_) {
-      unlink(path_.c_str());
-      return absl::DataLossError(absl::StrFormat(
-          "%s: cached decompressed copy changed while it was read (%d of %d "
-          "bytes, CRC %08x where its header says %08x); removed it, so the "
-          "next read decompresses the source again",
-          path_, read_, length_, crc_, expected_crc_));
-    }
+  // Open checked the content against its CRC; a copy that ends early has
+  // been cut since (a copy is only ever replaced whole, by rename).
+  if (got < n && read_ != length_) {
+    unlink(path_.c_str());
+    return absl::DataLossError(absl::StrFormat(
+        "%s: cached decompressed copy changed while it was read (ends after "
+        "%d of %d bytes); removed it, so the next read decompresses the "
+        "source again",
+        path_, read_, length_));
   }
   return got;
 }
@@ -230,11 +226,11 @@ std::unique_ptr<CacheFill> CacheFill::Begin(const std::string& dir,
   std::string temp_path =
       absl::StrFormat("%s.tmp.%d.%016x", final_path, getpid(),
                       std::random_device{}() * uint64_t{0x100000001});
-  const int fd = open(temp_path.c_str(),
-                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const int fd =
+      open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return nullptr;
-  return std::unique_ptr<CacheFill>(new CacheFill(
-      std::move(final_path), std::move(temp_path), fd, source));
+  return std::unique_ptr<CacheFill>(
+      new CacheFill(std::move(final_path), std::move(temp_path), fd, source));
 }
 
 CacheFill::~CacheFill() {

@@ -12,9 +12,9 @@
 // that names its source (canonical path, size, modification time, inode,
 // device) and carries the content's length and CRC-32: a source that has
 // changed in any of those is not served from the cache, and a copy whose
-// bytes do not match its CRC is removed and the source read instead (its
-// CRC is checked before it is served, and again as it is read: a copy that
-// changes while it is read fails that read). Copies are written
+// bytes do not match its CRC is removed and the source read instead (the
+// CRC is checked before the copy is served; one cut while it is read fails
+// that read). Copies are written
 // to a temporary file beside the final name and renamed into place once the
 // whole stream has been read and zlib has verified its trailer, so readers
 // never see a partial copy and concurrent writers do not collide. Temporary
@@ -63,25 +63,22 @@ class CachedCopy {
                                           const SourceStamp& source);
   ~CachedCopy();
 
-  // Like GzReader::Read. At the end of the content, fails with DATA_LOSS
-  // (naming the copy, which it removes) if the bytes read do not match the
-  // CRC: the copy changed after Open checked it.
+  // Like GzReader::Read. Fails with DATA_LOSS (naming the copy, which it
+  // removes) if the copy ends before its length: it was cut after Open
+  // checked it.
   absl::StatusOr<int64_t> Read(void* buf, int64_t n);
   const std::string& path() const { return path_; }
   // The content's length in bytes.
   int64_t length() const { return static_cast<int64_t>(length_); }
 
  private:
-  CachedCopy(std::string path, int fd, uint64_t length, uint32_t crc)
-      : path_(std::move(path)), fd_(fd), length_(length), expected_crc_(crc) {}
+  CachedCopy(std::string path, int fd, uint64_t length)
+      : path_(std::move(path)), fd_(fd), length_(length) {}
 
   std::string path_;
   int fd_;
   uint64_t length_;
-  uint32_t expected_crc_;
   uint64_t read_ = 0;
-  uint32_t crc_ = 0;
-  bool checked_ = false;
 };
 
 // A copy being written while its source is inflated.

@@ -1,10 +1,9 @@
 #include "common/data/gz_file.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <optional>
 #include <cerrno>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -31,24 +30,14 @@ int64_t BufferBytesFor(const std::string& path) {
   return std::max(static_cast<int64_t>(bytes) + 1, kMinBufferBytes);
 }
 
-// True if `path` starts with gzip's magic bytes and is large enough to be
-// worth caching.
-bool WorthCaching(const std::string& path, const SourceStamp& stamp) {
-  if (static_cast<int64_t>(stamp.size) < kMinCachedBytes) return false;
-  std::FILE* file = std::fopen(path.c_str(), "rbe");
-  if (file == nullptr) return false;
-  unsigned char magic[2] = {0, 0};
-  const size_t got = std::fread(magic, 1, 2, file);
-  std::fclose(file);
-  return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-}
-
 }  // namespace
 
 absl::StatusOr<GzReader> GzReader::Open(const std::string& path) {
+  // Only gzip streams get a copy, so a plain file finds none here.
   std::optional<SourceStamp> stamp = StampSource(path);
   std::optional<std::string> cache_dir;
-  if (stamp.has_value() && WorthCaching(path, *stamp)) {
+  if (stamp.has_value() &&
+      static_cast<int64_t>(stamp->size) >= kMinCachedBytes) {
     cache_dir = DataCacheDirectory();
   }
   if (cache_dir.has_value()) {
@@ -66,11 +55,17 @@ absl::StatusOr<GzReader> GzReader::Open(const std::string& path) {
   const int64_t buffer_bytes = BufferBytesFor(path);
   gzbuffer(file, static_cast<unsigned>(buffer_bytes));
   GzReader reader(path, file, buffer_bytes);
-  if (cache_dir.has_value()) {
+  // gzdirect reads the file's first bytes: 0 for a gzip stream.
+  if (cache_dir.has_value() && gzdirect(file) == 0) {
     reader.fill_ = CacheFill::Begin(*cache_dir, *stamp);
   }
   return reader;
 }
+
+GzReader::GzReader(std::string path, std::unique_ptr<CachedCopy> cached)
+    : path_(std::move(path)),
+      buffer_bytes_(kMaxBufferBytes),
+      cached_(std::move(cached)) {}
 
 absl::StatusOr<int64_t> GzReader::Read(void* buf, int64_t n) {
   if (cached_ != nullptr) return cached_->Read(buf, n);

@@ -59,10 +59,7 @@ class GzReader {
 
   GzReader(std::string path, gzFile file, int64_t buffer_bytes)
       : path_(std::move(path)), file_(file), buffer_bytes_(buffer_bytes) {}
-  GzReader(std::string path, std::unique_ptr<CachedCopy> cached)
-      : path_(std::move(path)),
-        buffer_bytes_(int64_t{1} << 17),
-        cached_(std::move(cached)) {}
+  GzReader(std::string path, std::unique_ptr<CachedCopy> cached);
 
   absl::StatusOr<int64_t> ReadStream(void* buf, int64_t n);
 

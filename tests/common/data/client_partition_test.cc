@@ -217,7 +217,8 @@ TEST(PartitionClients, QuantitySkewIsHeavyTailedAboveTheMinimum) {
   auto light = PartitionClients(labels, 10, o);
   ASSERT_TRUE(light.ok());
   int64_t light_max = 0;
-  for (int64_t k = 0; k < 200; ++k) light_max = std::max(light_max, light->size(k));
+  for (int64_t k = 0; k < 200; ++k)
+    light_max = std::max(light_max, light->size(k));
   EXPECT_LT(light_max, sizes.back());
 }
 

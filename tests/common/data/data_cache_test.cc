@@ -151,13 +151,13 @@ TEST_F(DataCacheTest, ACorruptCopyIsRemovedAndTheSourceRead) {
   EXPECT_EQ(*ReadAll(source_), content_);
 }
 
-TEST_F(DataCacheTest, ACopyThatChangesWhileReadFailsTheReadAndIsRemoved) {
+TEST_F(DataCacheTest, ACopyCutWhileReadFailsTheReadAndIsRemoved) {
   ASSERT_EQ(*ReadAll(source_), content_);
   const std::string copy = CopyPath();
   absl::StatusOr<GzReader> reader = GzReader::Open(source_);
   ASSERT_TRUE(reader.ok());
   ASSERT_TRUE(reader->known_size().has_value());
-  FlipByte(copy, 1000);
+  fs::resize_file(copy, fs::file_size(copy) - 1000);
   std::string buffer(content_.size() + 1, '\0');
   absl::StatusOr<int64_t> got = reader->Read(buffer.data(), buffer.size());
   ASSERT_FALSE(got.ok());
@@ -259,7 +259,8 @@ std::string BigImageFile(int n, uint32_t seed) {
 }
 
 TEST_F(DataCacheTest, IdxImagesReadTheSameThroughTheCache) {
-  const std::string images = WriteGzipTempFile("images.gz", BigImageFile(2000, 3));
+  const std::string images =
+      WriteGzipTempFile("images.gz", BigImageFile(2000, 3));
   absl::StatusOr<Dataset> first = ReadIdxImages(images);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(Cached(images));
