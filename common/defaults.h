@@ -92,6 +92,26 @@ inline constexpr double kAdamwWeightDecay = 0.01;
 inline constexpr double kFtrlLearningRate = 0.1;
 inline constexpr double kFtrlBeta = 1;
 inline constexpr double kFtrlLearningRatePower = -0.5;
+// FedOptConfig (Reddi et al. 2021's server optimizers).
+inline constexpr double kFedOptLearningRate = 0.01;
+inline constexpr double kFedOptBeta1 = 0.9;
+inline constexpr double kFedOptBeta2 = 0.99;
+inline constexpr double kFedOptTau = 0.001;
+
+// FederatedConfig and ClientPartitionConfig.
+inline constexpr double kFederatedClientFraction = 0.1;
+inline constexpr int64_t kFederatedRounds = 100;
+inline constexpr int kFederatedLocalEpochs = 1;
+inline constexpr int kFederatedLocalBatchSize = 10;
+inline constexpr double kFederatedLocalLearningRate = 0.1;
+inline constexpr int64_t kFederatedEvalEveryRounds = 1;
+inline constexpr double kFederatedSpeedMean = 1000;
+inline constexpr int64_t kFederatedMinReports = 1;
+inline constexpr int kFederatedMaxRoundAttempts = 10;
+inline constexpr double kPartitionAlpha = 0.5;
+inline constexpr int64_t kPartitionMinClientSize = 1;
+inline constexpr int kPartitionShardsPerClient = 2;
+inline constexpr double kPartitionExponent = 1.5;
 
 // ScheduleConfig.
 inline constexpr double kScheduleGamma = 0.1;

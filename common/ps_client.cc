@@ -238,7 +238,12 @@ void PsClient::FillPushRequests(const Step& step, const float* grad,
     request.set_examples(step.examples);
     request.set_last(step.last);
     request.set_params_encoding(options_.encoding);
-    EncodeGradient(s, grad, request.mutable_gradient());
+    request.set_empty(step.empty);
+    if (step.empty) {
+      request.mutable_gradient()->Clear();
+    } else {
+      EncodeGradient(s, grad, request.mutable_gradient());
+    }
     push_bytes_sent_ += request.gradient().values().size() +
                         request.gradient().indices().size();
     v1::SparseRows* row_grads = request.mutable_row_gradients();

@@ -90,6 +90,8 @@ class PsClient {
     int64_t step = 0;   // the worker's clock
     int examples = 0;   // batch size, BSP's weight
     bool last = false;  // the worker's final push
+    // BSP: nothing to contribute (PushRequest.empty): `grad` is not read.
+    bool empty = false;
   };
 
   // INVALID_ARGUMENT if the shard map does not tile [0, P) or there is no

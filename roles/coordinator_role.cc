@@ -19,6 +19,7 @@
 #include "common/config/job_options.h"
 #include "common/data/data_source.h"
 #include "common/exit_codes.h"
+#include "common/federated/round_plan.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
 #include "common/optim/gradient_norms.h"
@@ -522,6 +523,38 @@ v1::DataSummary ToDataSummary(const DataDescription& data) {
   return summary;
 }
 
+// A federated job's partition of the training split over its clients,
+// as every worker computes it, in partition.csv. A partition the data
+// cannot give (more clients than examples, no Dirichlet draw with the
+// minimum size) is a bad config, found here before any worker trains.
+absl::Status WritePartition(const v1::JobConfig& config,
+                            const DataSource& source,
+                            const std::string& output_dir) {
+  ASSIGN_OR_RETURN(Examples train, source.LoadTrainShard(0, 1));
+  if (train.is_sparse()) {
+    return WithExitCode(absl::InvalidArgumentError(
+                            "federated: needs dense data and a dense model"),
+                        kExitBadConfig);
+  }
+  const Dataset& dense = train.dense();
+  std::vector<int32_t> labels = dense.labels;
+  if (labels.empty()) labels.assign(dense.num_examples, 0);
+  const int classes = std::max(1, dense.num_classes);
+  absl::StatusOr<ClientData> clients =
+      MakeClientData(FederatedOptionsOf(config), labels, classes);
+  if (!clients.ok()) {
+    return WithExitCode(
+        absl::InvalidArgumentError(
+            absl::StrCat("federated.partition: ", clients.status().message())),
+        kExitBadConfig);
+  }
+  LOG(INFO) << "federated: " << clients->clients() << " clients over "
+            << dense.num_examples << " training examples";
+  return WriteFileAtomically(
+      output_dir + "/partition.csv",
+      PartitionSummaryCsv(clients->partition, labels, classes));
+}
+
 // Logs the data's shape and warnings, and keeps them (and the labels, in
 // labels.json) for the job's outputs.
 absl::Status RecordData(const DataDescription& data,
@@ -637,6 +670,9 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   }
   const DataShape shape{data.num_features, data.num_classes};
   RETURN_IF_ERROR(RecordData(data, options.output_dir, s));
+  if (config.has_federated()) {
+    RETURN_IF_ERROR(WritePartition(config, *s.data, options.output_dir));
+  }
   ASSIGN_OR_RETURN(ModelLayout layout, BuildLayout(config.model(), shape));
   s.layout = layout;
   s.manifest = ManifestBase(config, data);
@@ -882,6 +918,14 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
     if (!models.ok()) {
       LOG(ERROR) << models.message();
       code = kExitJobFailed;
+    }
+  }
+  if (config.has_federated()) {
+    absl::Status rounds =
+        WriteRounds(output_dir + "/rounds.csv", s.coordinator->Rounds());
+    if (!rounds.ok()) {
+      LOG(ERROR) << rounds.message();
+      if (code == kExitOk) code = kExitJobFailed;
     }
   }
   v1::JobSummary summary = s.coordinator->Summary();

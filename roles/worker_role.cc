@@ -16,6 +16,7 @@
 #include "common/data/data_source.h"
 #include "common/defaults.h"
 #include "common/exit_codes.h"
+#include "common/federated/round_plan.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
 #include "common/partition.h"
@@ -29,6 +30,7 @@
 #include "rpc/grpc_coordinator_client.h"
 #include "rpc/rpc.h"
 #include "rpc/shm_shard_transport.h"
+#include "worker/federated_trainer.h"
 #include "worker/trainer.h"
 
 namespace descent {
@@ -123,6 +125,114 @@ TrainerOptions TrainerOptionsOf(const ResolvedTrain& train, int32_t worker_id) {
   return options;
 }
 
+// A federated job's worker: the whole training split (its clients' data
+// are index ranges into it), worker 0's test split, one model per thread.
+struct FederatedRun {
+  Dataset train;
+  Dataset test;
+  ClientData clients;
+  std::vector<std::unique_ptr<Model>> models;
+  std::unique_ptr<PsClient> ps;
+  std::unique_ptr<FederatedTrainer> trainer;
+};
+
+// Fills *run in place (the trainer points into it).
+absl::Status FederatedSetup(const v1::JobConfig& config,
+                            const v1::RegisterWorkerResponse& r,
+                            const ResolvedPeer& peer,
+                            const WorkerRoleOptions& options,
+                            CoordinatorClient& coordinator,
+                            WorkerMetrics* metrics, FederatedRun* run) {
+  const DataSource source(config);
+  ASSIGN_OR_RETURN(Examples train, source.LoadTrainShard(0, 1));
+  run->train = std::move(train.dense());
+  if (r.worker_id() == 0) {
+    ASSIGN_OR_RETURN(Examples test, source.LoadTest());
+    run->test = std::move(test.dense());
+  }
+  const FederatedOptions federated = FederatedOptionsOf(config);
+  std::vector<int32_t> zeros;  // regression data: one class
+  absl::Span<const int32_t> labels = run->train.labels;
+  if (labels.empty()) {
+    zeros.assign(run->train.num_examples, 0);
+    labels = zeros;
+  }
+  ASSIGN_OR_RETURN(run->clients,
+                   MakeClientData(federated, labels, run->train.num_classes));
+  const ResolvedTrain train_options =
+      ResolveTrain(config, run->train.num_examples);
+  ASSIGN_OR_RETURN(run->ps, ConnectShards(coordinator, r, peer, train_options,
+                                          options.security));
+  const int threads =
+      ResolveThreads(train_options.threads, options.local_workers);
+  const int max_batch =
+      FederatedTrainer::MaxLocalBatch(federated, run->clients);
+  const DataShape shape{r.num_features(), r.num_classes()};
+  std::vector<Model*> models;
+  for (int t = 0; t < threads; ++t) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                     CreateModel(config.model(), shape, max_batch, 1));
+    models.push_back(model.get());
+    run->models.push_back(std::move(model));
+  }
+  FederatedTrainerOptions trainer;
+  trainer.federated = federated;
+  trainer.worker_id = r.worker_id();
+  trainer.num_workers = config.cluster().num_workers();
+  trainer.start_round = r.start_step();
+  LOG(INFO) << "worker " << r.worker_id() << " hosts the clients k with k mod "
+            << trainer.num_workers << " = " << r.worker_id() << " of "
+            << federated.clients << ", " << threads << " at a time";
+  run->trainer = std::make_unique<FederatedTrainer>(
+      trainer, std::move(models), run->ps.get(), &run->train, &run->clients,
+      &run->test, metrics);
+  return absl::OkStatus();
+}
+
+// What a worker does once its training loop has returned `trained`:
+// leave if drained, report a divergence, tell a push that failed because
+// the job ended from a real failure, and wait for the job's end. `steps`
+// gives the steps it trained.
+absl::Status AfterTraining(HeartbeatLoop& loop, int32_t id,
+                           absl::Status trained,
+                           const std::function<int64_t()>& steps) {
+  if (const int signal = g_drain.load(); signal != 0 && !loop.ended()) {
+    // Drained: stopped between steps, its pushes answered; the job goes on
+    // without it.
+    LOG(WARNING) << "worker " << id << ": " << strsignal(signal)
+                 << ": drained after " << steps()
+                 << " steps; the job goes on without it";
+    Leave(loop, id);
+    return absl::OkStatus();
+  }
+  if (ExplicitExitCode(trained) == kExitDiverged) {
+    // The progress carries the divergence: let the coordinator hear it and
+    // end the job (and write its summary) before this worker exits.
+    loop.BeatNow();
+    loop.WaitForEnd().IgnoreError();
+    return trained;
+  }
+  if (!trained.ok()) {
+    // A push can fail because the servers are closing after the job ended
+    // (early stopping stops workers mid-epoch): ask the coordinator before
+    // calling it a failure.
+    loop.BeatNow();
+    if (!loop.AwaitEnd(absl::Seconds(1))) return trained;
+  }
+  loop.BeatNow();
+  // Done: wait for the job's end, unless drained meanwhile (descent local
+  // stopping it, an orchestrator scaling down).
+  while (!loop.AwaitEnd(absl::Milliseconds(100))) {
+    if (g_drain.load() != 0) {
+      LOG(WARNING) << "worker " << id << ": " << strsignal(g_drain.load())
+                   << " after its last step: leaving";
+      Leave(loop, id);
+      return absl::OkStatus();
+    }
+  }
+  return loop.WaitForEnd();
+}
+
 absl::Status Work(const WorkerRoleOptions& options) {
   std::unique_ptr<MetricsRegistry> registry =
       MetricsRegistry::Create({{"role", "worker"}});
@@ -171,6 +281,9 @@ absl::Status Work(const WorkerRoleOptions& options) {
   std::unique_ptr<PsClient> ps;
   std::unique_ptr<Trainer> trainer;
   std::atomic<const Trainer*> training{nullptr};
+  // A federated job's instead.
+  FederatedRun run;
+  std::atomic<FederatedTrainer*> federated{nullptr};
   // Heartbeats start at once: loading data and waiting for the other
   // members must not look like silence to the coordinator.
   HeartbeatLoop::Options heartbeat;
@@ -180,13 +293,31 @@ absl::Status Work(const WorkerRoleOptions& options) {
   heartbeat.id = id;
   heartbeat.lost_after = peer.heartbeat_timeout;
   heartbeat.incarnation = registration.incarnation();
-  heartbeat.progress = [&training]() -> std::optional<v1::WorkerProgress> {
+  heartbeat.progress = [&training,
+                        &federated]() -> std::optional<v1::WorkerProgress> {
+    if (const FederatedTrainer* rounds = federated.load(); rounds != nullptr) {
+      return rounds->Progress();
+    }
     const Trainer* trainer = training.load();
     if (trainer == nullptr) return std::nullopt;
     return trainer->Progress();
   };
+  heartbeat.on_answer = [&federated](const v1::HeartbeatResponse& answer) {
+    if (FederatedTrainer* rounds = federated.load(); rounds != nullptr) {
+      rounds->Recorded(answer.rounds_recorded());
+    }
+  };
   HeartbeatLoop loop(std::move(heartbeat));
-
+  if (config.has_federated()) {
+    RETURN_IF_ERROR(FederatedSetup(config, registration, peer, options,
+                                   coordinator, &metrics, &run));
+    federated.store(run.trainer.get());
+    absl::Status trained = run.trainer->Run(
+        [&loop] { return loop.ended() || g_drain.load() != 0; });
+    SetServing(health.server.get(), false);
+    return AfterTraining(loop, id, trained,
+                         [&run] { return run.trainer->Progress().steps(); });
+  }
   EpochShares shares(&loop, config, registration.num_features(),
                      peer.registration_timeout);
   ASSIGN_OR_RETURN(const EpochData first, FirstEpoch(shares, registration));
@@ -228,42 +359,8 @@ absl::Status Work(const WorkerRoleOptions& options) {
     return loop.ended() || g_drain.load() != 0;
   });
   SetServing(health.server.get(), false);  // it trains no more
-  if (const int signal = g_drain.load(); signal != 0 && !loop.ended()) {
-    // Drained: stopped between steps, its pushes answered; the job goes on
-    // without it.
-    const v1::WorkerProgress progress = trainer->Progress();
-    LOG(WARNING) << "worker " << id << ": " << strsignal(signal)
-                 << ": drained after " << progress.steps()
-                 << " steps; the job goes on without it";
-    Leave(loop, id);
-    return absl::OkStatus();
-  }
-  if (ExplicitExitCode(trained) == kExitDiverged) {
-    // The progress carries the divergence: let the coordinator hear it and
-    // end the job (and write its summary) before this worker exits.
-    loop.BeatNow();
-    loop.WaitForEnd().IgnoreError();
-    return trained;
-  }
-  if (!trained.ok()) {
-    // A push can fail because the servers are closing after the job ended
-    // (early stopping stops workers mid-epoch): ask the coordinator before
-    // calling it a failure.
-    loop.BeatNow();
-    if (!loop.AwaitEnd(absl::Seconds(1))) return trained;
-  }
-  loop.BeatNow();
-  // Done: wait for the job's end, unless drained meanwhile (descent local
-  // stopping it, an orchestrator scaling down).
-  while (!loop.AwaitEnd(absl::Milliseconds(100))) {
-    if (g_drain.load() != 0) {
-      LOG(WARNING) << "worker " << id << ": " << strsignal(g_drain.load())
-                   << " after its last step: leaving";
-      Leave(loop, id);
-      return absl::OkStatus();
-    }
-  }
-  return loop.WaitForEnd();
+  return AfterTraining(loop, id, trained,
+                       [&trainer] { return trainer->Progress().steps(); });
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "common/config/job_options.h"
 #include "common/data/csv_reader.h"
 #include "common/data/data_source.h"
+#include "common/federated/round_plan.h"
 #include "common/optim/optimizer.h"
 
 namespace descent {
@@ -438,9 +439,9 @@ bool CanOverlapPushes(v1::Consistency consistency) {
 }
 
 std::optional<FieldProblem> FindConfigIssue(const v1::JobConfig& config) {
-  for (auto check :
-       {CheckJobId, CheckCluster, CheckModel, CheckData, CheckValidation,
-        CheckTrain, CheckTrainingGuards, CheckOptimizer}) {
+  for (auto check : {CheckJobId, CheckCluster, CheckModel, CheckData,
+                     CheckValidation, CheckTrain, CheckTrainingGuards,
+                     CheckOptimizer, FindFederatedProblem}) {
     if (auto issue = check(config)) return issue;
   }
   return std::nullopt;

@@ -3,6 +3,7 @@
 #include "common/defaults.h"
 
 #include "common/config/config.h"
+#include "common/federated/round_plan.h"
 #include "common/optim/optimizer.h"
 
 namespace descent {
@@ -152,6 +153,15 @@ void ApplyTrainDefaults(v1::TrainConfig* train) {
 }
 
 void ApplyJob(v1::JobConfig* config) {
+  if (config->has_federated()) {
+    // A round is a BSP step; per-round evaluations are the rounds'
+    // (FederatedConfig.eval_every_rounds), the coordinator's only the final.
+    v1::TrainConfig* train = config->mutable_train();
+    if (train->consistency() == v1::CONSISTENCY_UNSPECIFIED) {
+      train->set_consistency(v1::BSP);
+    }
+    if (!train->has_eval_every_steps()) train->set_eval_every_steps(0);
+  }
   ApplyClusterDefaults(config->mutable_cluster());
   ApplyDataDefaults(config->mutable_data());
   ApplyModelDefaults(config->mutable_model());
@@ -159,6 +169,7 @@ void ApplyJob(v1::JobConfig* config) {
   if (config->has_optimizer()) {
     ApplyOptimizerDefaults(config->mutable_optimizer());
   }
+  ApplyFederatedDefaults(config);
   v1::CommunicationConfig* communication =
       config->mutable_train()->mutable_communication();
   if (communication->push_every() > 1 &&

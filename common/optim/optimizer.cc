@@ -565,6 +565,82 @@ void FtrlOptimizer::Step(int64_t position, const float* grad, int64_t n,
   }
 }
 
+// --- FedAdam, FedYogi, FedAdagrad
+// ---------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Optimizer>> FedOptOptimizer::Create(
+    int64_t size, LearningRateSchedule lr, FedOptOptions options) {
+  if (auto problem = FindProblem(options)) return InvalidArgument(*problem);
+  return std::unique_ptr<Optimizer>(
+      new FedOptOptimizer(size, std::move(lr), options));
+}
+
+FedOptOptimizer::FedOptOptimizer(int64_t size, LearningRateSchedule lr,
+                                 FedOptOptions options)
+    : lr_(std::move(lr)), options_(options) {
+  Grow(size);
+}
+
+void FedOptOptimizer::Grow(int64_t size) {
+  GrowTo(m_, size);
+  const auto tau = static_cast<float>(options_.tau);
+  GrowTo(v_, size, tau * tau);
+}
+
+int64_t FedOptOptimizer::state_bytes() const { return Bytes(m_) + Bytes(v_); }
+
+void FedOptOptimizer::Apply(int64_t position, const float* grad, int64_t n,
+                            int64_t version, float* params) {
+  Step(position, grad, n, version, params, params, m_.data() + position,
+       v_.data() + position);
+}
+
+void FedOptOptimizer::ApplyInto(int64_t position, const float* grad, int64_t n,
+                                int64_t version, const float* from, float* to,
+                                const std::vector<Buffer>& next) {
+  Step(position, grad, n, version, from, to, next[0].f32->data() + position,
+       next[1].f32->data() + position);
+}
+
+void FedOptOptimizer::Step(int64_t position, const float* grad, int64_t n,
+                           int64_t version, const float* from, float* to,
+                           float* m_out, float* v_out) {
+  CheckRange(position, n, m_.size());
+  const auto lr = static_cast<float>(lr_.At(version));
+  const auto b1 = static_cast<float>(options_.beta1);
+  const auto one_minus_b1 = static_cast<float>(1 - options_.beta1);
+  const auto b2 = static_cast<float>(options_.beta2);
+  const auto one_minus_b2 = static_cast<float>(1 - options_.beta2);
+  const auto tau = static_cast<float>(options_.tau);
+  const float* m_in = m_.data() + position;
+  const float* v_in = v_.data() + position;
+  auto run = [&](auto second_moment) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float g = grad[i];
+      const float m = b1 * m_in[i] + one_minus_b1 * g;
+      const float v = second_moment(v_in[i], g * g);
+      m_out[i] = m;
+      v_out[i] = v;
+      to[i] = from[i] - lr * m / (std::sqrt(v) + tau);
+    }
+  };
+  switch (options_.kind) {
+    case FedOptOptions::Kind::kAdagrad:
+      run([](float v, float g2) { return v + g2; });
+      break;
+    case FedOptOptions::Kind::kYogi:
+      run([=](float v, float g2) {
+        const float d = v - g2;
+        const float sign = d > 0 ? 1.0f : (d < 0 ? -1.0f : 0.0f);
+        return v - one_minus_b2 * g2 * sign;
+      });
+      break;
+    case FedOptOptions::Kind::kAdam:
+      run([=](float v, float g2) { return b2 * v + one_minus_b2 * g2; });
+      break;
+  }
+}
+
 // --- Validation --------------------------------------------------------------
 
 std::optional<FieldProblem> FindProblem(const MomentumOptions& o) {
@@ -589,6 +665,12 @@ std::optional<FieldProblem> FindProblem(const AdamOptions& o) {
                 Require(Positive(o.eps), "eps", kPositive, o.eps),
                 Require(NonNegative(o.weight_decay), "weight_decay",
                         kNonNegative, o.weight_decay)});
+}
+
+std::optional<FieldProblem> FindProblem(const FedOptOptions& o) {
+  return First({Require(InUnit(o.beta1), "beta1", kInUnit, o.beta1),
+                Require(InUnit(o.beta2), "beta2", kInUnit, o.beta2),
+                Require(Positive(o.tau), "tau", kPositive, o.tau)});
 }
 
 std::optional<FieldProblem> FindProblem(const FtrlOptions& o) {

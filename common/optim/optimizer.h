@@ -89,6 +89,7 @@ class Optimizer {
   // The per-parameter state, for checkpoints: one tensor per buffer, named
   // `prefix` + "velocity" (momentum), "sum" (Adagrad), "square_avg"
   // (RMSprop), "m", "v", "steps" (Adam; steps as U64), "z", "n" (FTRL),
+  // "m", "v" (the FedOpt rules),
   // each of the current size; none for SGD.
   std::vector<NamedTensor> State(const std::string& prefix) const;
 
@@ -370,6 +371,47 @@ class FtrlOptimizer : public Optimizer {
   std::vector<float> n_;
 };
 
+// Reddi et al. 2021 ("Adaptive Federated Optimization", Algorithm 2), the
+// server optimizers of federated jobs, with g the pseudo-gradient (minus
+// the round's averaged model delta):
+//   m = b1 * m + (1 - b1) * g
+//   ADAGRAD: v = v + g^2
+//   YOGI:    v = v - (1 - b2) * g^2 * sign(v - g^2)
+//   ADAM:    v = b2 * v + (1 - b2) * g^2
+//   p -= lr * m / (sqrt(v) + tau)
+// m starts at 0 and v at tau^2 (Grow too); no bias correction.
+struct FedOptOptions {
+  enum class Kind { kAdam, kYogi, kAdagrad };
+  Kind kind = Kind::kAdam;
+  double beta1 = defaults::kFedOptBeta1;  // in [0, 1)
+  double beta2 = defaults::kFedOptBeta2;  // in [0, 1); unread by ADAGRAD
+  double tau = defaults::kFedOptTau;      // > 0
+};
+class FedOptOptimizer : public Optimizer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Optimizer>> Create(
+      int64_t size, LearningRateSchedule lr, FedOptOptions options = {});
+  void Apply(int64_t position, const float* grad, int64_t n, int64_t version,
+             float* params) override;
+  void Grow(int64_t size) override;
+  int64_t state_bytes() const override;
+
+ protected:
+  void ApplyInto(int64_t position, const float* grad, int64_t n,
+                 int64_t version, const float* from, float* to,
+                 const std::vector<Buffer>& next) override;
+  std::vector<Buffer> Buffers() override { return {{"m", &m_}, {"v", &v_}}; }
+
+ private:
+  FedOptOptimizer(int64_t size, LearningRateSchedule lr, FedOptOptions options);
+  void Step(int64_t position, const float* grad, int64_t n, int64_t version,
+            const float* from, float* to, float* m_out, float* v_out);
+  const LearningRateSchedule lr_;
+  const FedOptOptions options_;
+  std::vector<float> m_;
+  std::vector<float> v_;
+};
+
 // The first rule each options struct breaks, its field named as in the
 // struct ("beta2"), or nullopt if Create() accepts it.
 std::optional<FieldProblem> FindProblem(const MomentumOptions& options);
@@ -377,6 +419,7 @@ std::optional<FieldProblem> FindProblem(const AdagradOptions& options);
 std::optional<FieldProblem> FindProblem(const RmspropOptions& options);
 std::optional<FieldProblem> FindProblem(const AdamOptions& options);
 std::optional<FieldProblem> FindProblem(const FtrlOptions& options);
+std::optional<FieldProblem> FindProblem(const FedOptOptions& options);
 
 // The functions below take a JobConfig's `optimizer`; absent fields take
 // their documented defaults (ApplyOptimizerDefaults, below).

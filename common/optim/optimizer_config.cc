@@ -55,6 +55,45 @@ void ApplyScheduleDefaults(v1::ScheduleConfig* s) {
   }
 }
 
+// The chosen FedOpt rule's config (FedAdam, FedYogi, FedAdagrad).
+v1::FedOptConfig* MutableFedOpt(v1::OptimizerConfig* o) {
+  switch (o->optimizer_case()) {
+    case v1::OptimizerConfig::kFedyogi:
+      return o->mutable_fedyogi();
+    case v1::OptimizerConfig::kFedadagrad:
+      return o->mutable_fedadagrad();
+    default:
+      return o->mutable_fedadam();
+  }
+}
+
+const v1::FedOptConfig* FedOptOf(const v1::OptimizerConfig& o) {
+  switch (o.optimizer_case()) {
+    case v1::OptimizerConfig::kFedadam:
+      return &o.fedadam();
+    case v1::OptimizerConfig::kFedyogi:
+      return &o.fedyogi();
+    case v1::OptimizerConfig::kFedadagrad:
+      return &o.fedadagrad();
+    default:
+      return nullptr;
+  }
+}
+
+FedOptOptions FedOptOptionsOf(const v1::OptimizerConfig& o) {
+  const v1::FedOptConfig& c = *FedOptOf(o);
+  FedOptOptions options;
+  options.kind = o.optimizer_case() == v1::OptimizerConfig::kFedyogi
+                     ? FedOptOptions::Kind::kYogi
+                 : o.optimizer_case() == v1::OptimizerConfig::kFedadagrad
+                     ? FedOptOptions::Kind::kAdagrad
+                     : FedOptOptions::Kind::kAdam;
+  options.beta1 = c.beta1();
+  options.beta2 = c.beta2();
+  options.tau = c.tau();
+  return options;
+}
+
 void ApplyOptimizerFieldDefaults(v1::OptimizerConfig* o) {
   switch (o->optimizer_case()) {
     case v1::OptimizerConfig::kSgd:
@@ -92,6 +131,16 @@ void ApplyOptimizerFieldDefaults(v1::OptimizerConfig* o) {
       }
       break;
     }
+    case v1::OptimizerConfig::kFedadam:
+    case v1::OptimizerConfig::kFedyogi:
+    case v1::OptimizerConfig::kFedadagrad: {
+      v1::FedOptConfig* fed = MutableFedOpt(o);
+      DefaultLearningRate(fed, kFedOptLearningRate);
+      if (!fed->has_beta1()) fed->set_beta1(kFedOptBeta1);
+      if (!fed->has_beta2()) fed->set_beta2(kFedOptBeta2);
+      if (!fed->has_tau()) fed->set_tau(kFedOptTau);
+      break;
+    }
     default:
       return;  // none chosen: nothing to fill
   }
@@ -127,6 +176,10 @@ double LearningRateOf(const v1::OptimizerConfig& config) {
       return config.adam().learning_rate();
     case v1::OptimizerConfig::kAdamw:
       return config.adamw().learning_rate();
+    case v1::OptimizerConfig::kFedadam:
+    case v1::OptimizerConfig::kFedyogi:
+    case v1::OptimizerConfig::kFedadagrad:
+      return FedOptOf(config)->learning_rate();
     default:
       return config.ftrl().learning_rate();
   }
@@ -229,6 +282,10 @@ std::optional<FieldProblem> FindResolvedProblem(
       return Within(chosen, FindProblem(AdamOf(config.adamw())));
     case v1::OptimizerConfig::kFtrl:
       return Within(chosen, FindProblem(FtrlOf(config.ftrl())));
+    case v1::OptimizerConfig::kFedadam:
+    case v1::OptimizerConfig::kFedyogi:
+    case v1::OptimizerConfig::kFedadagrad:
+      return Within(chosen, FindProblem(FedOptOptionsOf(config)));
     default:
       return std::nullopt;  // SGD: only its learning rate
   }
@@ -291,6 +348,10 @@ absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(
       return AdamOptimizer::Create(size, schedule, AdamOf(c.adam()));
     case v1::OptimizerConfig::kAdamw:
       return AdamOptimizer::Create(size, schedule, AdamOf(c.adamw()));
+    case v1::OptimizerConfig::kFedadam:
+    case v1::OptimizerConfig::kFedyogi:
+    case v1::OptimizerConfig::kFedadagrad:
+      return FedOptOptimizer::Create(size, schedule, FedOptOptionsOf(c));
     default:
       return FtrlOptimizer::Create(size, schedule, FtrlOf(c.ftrl()));
   }

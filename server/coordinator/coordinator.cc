@@ -347,6 +347,11 @@ void Coordinator::ReplaceLocked(MemberState* worker) {
   ++changes_;
 }
 
+std::vector<v1::FederatedRound> Coordinator::Rounds() const {
+  absl::MutexLock lock(&mu_);
+  return rounds_;
+}
+
 absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
     const v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
@@ -398,6 +403,9 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
     for (int32_t lost : lost_workers_) response.add_lost_workers(lost);
     for (int32_t joined : joined_workers_) response.add_joined_workers(joined);
   }
+  if (request.role() == v1::WORKER) {
+    response.set_rounds_recorded(rounds_recorded_);
+  }
   if (request.role() == v1::WORKER && request.has_share_epoch()) {
     *response.mutable_share() = ShareLocked(*member, request.share_epoch());
   }
@@ -443,6 +451,8 @@ absl::Status Coordinator::CheckHeartbeatLocked(
         " is outside the job's epochs 0..", options_.config.train().epochs()));
   }
   if (!request.has_progress()) return absl::OkStatus();
+  RETURN_IF_ERROR(
+      CheckRounds(options_.config, id, rounds_recorded_, request.progress()));
   return CheckProgress(id, LimitsLocked(id), members[id].progress,
                        request.progress());
 }
@@ -460,6 +470,13 @@ void Coordinator::UpdateProgressLocked(MemberState* worker,
   }
   evaluations_.AddProgress(old, p);
   worker->progress = p;
+  // Round records are kept once, here, not in every report.
+  for (const v1::FederatedRound& round : p.rounds()) {
+    if (round.round() < rounds_recorded_) continue;  // sent again
+    rounds_.push_back(round);
+    rounds_recorded_ = round.round() + 1;
+  }
+  worker->progress.clear_rounds();
   ++changes_;
 }
 
@@ -660,6 +677,9 @@ absl::Status Coordinator::JoinLocked(MemberState* worker, absl::Time now) {
 }
 
 WorkerLimits Coordinator::LimitsLocked(int32_t id) const {
+  if (options_.config.has_federated()) {
+    return FederatedLimits(options_.config, options_.train_examples);
+  }
   return plans_.LimitsOf(id, options_.config.train().batch_size(),
                          /*projected=*/true);
 }

@@ -208,6 +208,10 @@ class Coordinator {
   // The job as summary.json records it (exit_status is left for the caller).
   v1::JobSummary Summary() const;
 
+  // A federated job's round records so far (worker 0's reports), in round
+  // order, for rounds.csv.
+  std::vector<v1::FederatedRound> Rounds() const;
+
   // The versions the servers last reported in their heartbeats, by shard
   // (0 before any).
   std::vector<int64_t> ShardVersions() const;
@@ -349,6 +353,9 @@ class Coordinator {
   bool final_begun_ ABSL_GUARDED_BY(mu_) = false;
   // RecordFinalTest's evaluation, if any.
   std::optional<v1::Evaluation> final_test_ ABSL_GUARDED_BY(mu_);
+  // Federated jobs: the rounds recorded, and the round after the last.
+  std::vector<v1::FederatedRound> rounds_ ABSL_GUARDED_BY(mu_);
+  int64_t rounds_recorded_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace descent

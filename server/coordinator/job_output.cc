@@ -159,6 +159,37 @@ absl::Status WriteLabels(const std::string& path,
   return WriteFileAtomically(path, json + "]\n}\n");
 }
 
+absl::Status WriteRounds(const std::string& path,
+                         const std::vector<v1::FederatedRound>& rounds) {
+  std::string csv = absl::StrCat(kRoundsCsvHeader, "\n");
+  auto optional = [](bool has, double value) {
+    return has ? absl::StrFormat("%.6g", value) : std::string();
+  };
+  std::vector<EvalRow> chart;
+  for (const v1::FederatedRound& r : rounds) {
+    absl::StrAppend(
+        &csv, r.round(), ",", r.attempts(), ",", r.sampled(), ",",
+        r.participants(), ",", r.dropped(), ",", r.late(), ",", r.examples(),
+        ",", absl::StrFormat("%.6g,%.6g", r.update_norm(), r.train_loss()), ",",
+        optional(r.has_test_accuracy(), r.test_accuracy()), ",",
+        optional(r.has_test_loss(), r.test_loss()), ",",
+        optional(r.has_client_accuracy_mean(), r.client_accuracy_mean()), ",",
+        optional(r.has_client_accuracy_p10(), r.client_accuracy_p10()), ",",
+        absl::StrFormat("%.6f,%.6g", r.seconds(), r.simulated_seconds()), "\n");
+    EvalRow row;
+    row.step = r.round() + 1;
+    row.epoch = static_cast<double>(r.round() + 1);
+    row.train_loss = r.train_loss();
+    if (r.has_test_loss()) row.test_loss = r.test_loss();
+    if (r.has_test_accuracy()) row.test_accuracy = r.test_accuracy();
+    chart.push_back(row);
+  }
+  RETURN_IF_ERROR(WriteFileAtomically(path, csv));
+  std::string chart_path = path;
+  chart_path.replace(chart_path.size() - 4, 4, ".svg");
+  return WriteFileAtomically(chart_path, RenderEvalChart(chart));
+}
+
 absl::Status WriteParameters(const std::string& path,
                              const SavedParameters& params) {
   if (params.rows.size() != params.keys.size() * params.row_width) {

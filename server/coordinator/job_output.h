@@ -33,6 +33,12 @@
 //   Sparse models hold the rows the evaluation used: those of the test
 //   set's keys (with validation data, of the validation and test sets').
 //
+//   rounds.csv       federated jobs: one row per round (kRoundsCsvHeader;
+//                    v1::FederatedRound's fields), written at the end;
+//   rounds.svg       its test accuracy and losses against the round (the
+//                    chart's "step" axis is the round, 1-based);
+//   partition.csv    federated jobs: each client's examples and labels
+//                    (PartitionSummaryCsv), written at the start.
 //   model/, best_model/  the trained model (last, and best with early
 //                    stopping) as safetensors and a manifest: model_dir.h.
 #ifndef DESCENT_SERVER_COORDINATOR_JOB_OUTPUT_H_
@@ -91,6 +97,16 @@ class EvalLog {
   std::vector<EvalRow> rows_;  // every row appended, for the chart
   bool chart_ok_ = true;       // the last drawing succeeded
 };
+
+inline constexpr char kRoundsCsvHeader[] =
+    "round,attempts,sampled,participants,dropped,late,examples,update_norm,"
+    "train_loss,test_accuracy,test_loss,client_accuracy_mean,"
+    "client_accuracy_p10,seconds,simulated_seconds";
+
+// Writes rounds.csv (`path`, ending in .csv) and rounds.svg beside it,
+// atomically; a figure a round lacks is an empty cell.
+absl::Status WriteRounds(const std::string& path,
+                         const std::vector<v1::FederatedRound>& rounds);
 
 // Writes `summary` to `path` as JSON, atomically.
 absl::Status WriteSummary(const std::string& path,

@@ -1,6 +1,7 @@
 #include "server/coordinator/progress_bounds.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -41,8 +42,23 @@ std::string ShareOf(const WorkerLimits& limits) {
 
 }  // namespace
 
+WorkerLimits FederatedLimits(const v1::JobConfig& config,
+                             int64_t train_examples) {
+  WorkerLimits w;
+  w.share = train_examples;
+  w.batch = std::max<int64_t>(1, train_examples);
+  w.steps = config.federated().rounds();
+  w.examples = w.steps * w.batch;
+  return w;
+}
+
 std::vector<WorkerLimits> WorkerLimitsOf(const v1::JobConfig& config,
                                          int64_t train_examples) {
+  if (config.has_federated()) {
+    return std::vector<WorkerLimits>(
+        std::max(1, config.cluster().num_workers()),
+        FederatedLimits(config, train_examples));
+  }
   const v1::TrainConfig& train = config.train();
   const int workers = std::max(1, config.cluster().num_workers());
   const int64_t epochs = std::max(1, train.epochs());
@@ -56,6 +72,66 @@ std::vector<WorkerLimits> WorkerLimitsOf(const v1::JobConfig& config,
     w.examples = w.share * epochs;
   }
   return limits;
+}
+
+absl::Status CheckRounds(const v1::JobConfig& config, int worker,
+                         int64_t recorded, const v1::WorkerProgress& now) {
+  if (now.rounds().empty()) return absl::OkStatus();
+  auto refuse = [worker](int64_t round, const std::string& problem) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker ", worker, ": progress.rounds (round ", round, "): ", problem));
+  };
+  if (!config.has_federated() || worker != 0) {
+    return refuse(now.rounds(0).round(),
+                  "only worker 0 of a federated job reports rounds");
+  }
+  if (now.rounds_size() > kMaxRoundsPerReport) {
+    return refuse(now.rounds(0).round(),
+                  absl::StrCat(now.rounds_size(), " records exceed the ",
+                               kMaxRoundsPerReport, " a report may carry"));
+  }
+  const v1::FederatedConfig& f = config.federated();
+  int64_t previous = -1;
+  for (const v1::FederatedRound& r : now.rounds()) {
+    if (r.round() < 0 || r.round() >= f.rounds() || r.round() <= previous) {
+      return refuse(r.round(), absl::StrCat("rounds must increase within [0, ",
+                                            f.rounds(), ")"));
+    }
+    if (r.round() > std::max<int64_t>(recorded, now.steps())) {
+      return refuse(r.round(),
+                    absl::StrCat("is past the worker's steps ", now.steps()));
+    }
+    previous = r.round();
+    const int64_t most_sampled = int64_t{f.max_round_attempts()} * f.clients();
+    for (int64_t count : {r.sampled(), r.dropped(), r.late()}) {
+      if (count < 0 || count > most_sampled) {
+        return refuse(r.round(), absl::StrCat("client counts must be in [0, ",
+                                              most_sampled, "]"));
+      }
+    }
+    if (r.participants() < 0 || r.participants() > f.clients() ||
+        r.examples() < 0 || r.attempts() < 1 ||
+        r.attempts() > f.max_round_attempts()) {
+      return refuse(r.round(),
+                    "participants, examples or attempts out of "
+                    "range");
+    }
+    for (double x : {r.update_norm(), r.train_loss(), r.seconds(),
+                     r.simulated_seconds(), r.test_loss()}) {
+      if (!std::isfinite(x) || x < 0) {
+        return refuse(r.round(),
+                      "norms, losses and times must be finite "
+                      "and >= 0");
+      }
+    }
+    for (double a : {r.test_accuracy(), r.client_accuracy_mean(),
+                     r.client_accuracy_p10()}) {
+      if (!(a >= 0 && a <= 1)) {
+        return refuse(r.round(), "accuracies must be in [0, 1]");
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckProgress(int worker, const WorkerLimits& limits,

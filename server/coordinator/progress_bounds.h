@@ -48,6 +48,23 @@ inline constexpr int kMaxDivergenceBytes = 4096;
 std::vector<WorkerLimits> WorkerLimitsOf(const v1::JobConfig& config,
                                          int64_t train_examples);
 
+// A federated job's limits for each worker: `rounds` steps, each of at
+// most every training example (its clients' n_k).
+WorkerLimits FederatedLimits(const v1::JobConfig& config,
+                             int64_t train_examples);
+
+// The most round records one progress report may carry.
+inline constexpr int kMaxRoundsPerReport = 512;
+
+// OK if `now.rounds` can be worker `worker`'s round records in a job of
+// `config` whose coordinator has recorded `recorded` rounds: only worker 0
+// of a federated job sends them, at most kMaxRoundsPerReport, rounds
+// increasing within the job's and at most the worker's steps, counts,
+// norms, losses and times finite and >= 0, accuracies in [0, 1]. Else
+// INVALID_ARGUMENT naming the worker and the round.
+absl::Status CheckRounds(const v1::JobConfig& config, int worker,
+                         int64_t recorded, const v1::WorkerProgress& now);
+
 // OK if `now` can follow `old` (the last report accepted; an empty message
 // before any) from worker `worker` with limits `limits`; else
 // INVALID_ARGUMENT: "worker W: progress.FIELD V ..." naming the bound.

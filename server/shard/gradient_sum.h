@@ -36,6 +36,8 @@ class GradientSum {
   void Add(const v1::PushRequest& request, double weight);
 
   int contributors() const { return static_cast<int>(pushes_.size()); }
+  // The total weight added since Clear() (0: only empty pushes).
+  double weight() const { return weight_; }
   // Whether `worker` has a gradient in the sum.
   bool Contains(int32_t worker) const;
   // The workers of the gradients added since Clear(), in order of arrival

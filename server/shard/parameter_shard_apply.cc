@@ -134,6 +134,14 @@ absl::Status ParameterShard::ApplyLocked(const v1::PushRequest& request,
 }
 
 absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
+  if (sum_->weight() == 0) {
+    // Every push of the step was empty (a federated round none of whose
+    // clients reported): no update, but the step is over.
+    sum_->Clear();
+    pending_keys_.clear();
+    ++version_;
+    return absl::OkStatus();
+  }
   bool measure;
   const absl::Time start = BeginUpdateLocked(0, sum_->dense_size(), &measure);
   sum_->TakeMean();
@@ -215,7 +223,7 @@ absl::Status ParameterShard::AdmitLocked(const v1::PushRequest& request,
     steps = std::max(steps, header.step() + 1);
   } else if (summed) {
     RETURN_IF_ERROR(ReserveRowsLocked(request));
-    sum_->Add(request, std::max(1, request.examples()));
+    sum_->Add(request, request.empty() ? 0 : std::max(1, request.examples()));
   } else {
     record.dropped = true;
   }

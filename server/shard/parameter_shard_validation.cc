@@ -195,6 +195,17 @@ absl::Status ParameterShard::ValidatePush(
                                   "], got ", request.examples()));
   }
   RETURN_IF_ERROR(CheckParamsEncoding(request.params_encoding()));
+  if (request.empty()) {
+    if (options_.consistency != v1::BSP) {
+      return Malformed("an empty push counts only for a BSP step's barrier");
+    }
+    if (!request.gradient().values().empty() ||
+        !request.row_gradients().keys().empty() ||
+        !request.row_gradients().values().empty()) {
+      return Malformed("an empty push must carry no gradient and no rows");
+    }
+    return ValidateKeys(request.pull_keys(), "pull keys");
+  }
   RETURN_IF_ERROR(ValidateRows(request.row_gradients()));
   RETURN_IF_ERROR(ValidateKeys(request.pull_keys(), "pull keys"));
   const v1::DenseSlice& slice = request.gradient();

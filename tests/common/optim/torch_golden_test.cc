@@ -1,8 +1,9 @@
-// Every descent optimizer (FTRL aside: torch has none) and every schedule
-// kind against torch.optim on one fixed gradient sequence. The golden file,
-// golden/torch_optim.txt, is written by golden/make_golden.py with Debian's
-// python3-torch; the script documents the format, how steps are counted and
-// what is deliberately not compared. Each case is built from its
+// Every descent optimizer (FTRL aside: torch has none; the FedOpt rules
+// against the script's own torch implementation of Reddi et al. 2021) and every
+// schedule kind against torch.optim on one fixed gradient sequence. The golden
+// file, golden/torch_optim.txt, is written by golden/make_golden.py with
+// Debian's python3-torch; the script documents the format, how steps are
+// counted and what is deliberately not compared. Each case is built from its
 // OptimizerConfig through CreateOptimizer, as a parameter shard builds it.
 #include <cmath>
 #include <fstream>

@@ -36,6 +36,9 @@ What is not compared, and why:
     case "adam_weight_decay" therefore compares against torch AdamW.
   * torch's CosineAnnealingLR keeps following the cosine (back up) after
     T_max; descent stays at min_learning_rate. Compared over one period.
+  * FedAdam, FedYogi and FedAdagrad (Reddi et al. 2021, Algorithm 2) have
+    no torch.optim counterpart: FedOpt below writes the paper's update with
+    torch's float32 tensor ops, independently of optimizer.cc.
   * INVERSE_SQRT has no torch scheduler: LambdaLR evaluates schedule.h's
     formula, so that case checks descent against the formula only (and the
     warmup composition through SequentialLR).
@@ -86,6 +89,43 @@ def opt(cls, **kw):
     return lambda p: cls(p, foreach=False, **kw)
 
 
+class FedOpt(torch.optim.Optimizer):
+    """Reddi et al. 2021, "Adaptive Federated Optimization", Algorithm 2,
+    with grad the pseudo-gradient -Delta: m = b1 m + (1 - b1) g; v by the
+    rule; x = x - lr m / (sqrt(v) + tau); m_0 = 0, v_0 = tau^2, no bias
+    correction."""
+
+    def __init__(self, params, rule, lr=0.01, betas=(0.9, 0.99), tau=1e-3):
+        super().__init__(params, dict(lr=lr, betas=betas, tau=tau))
+        self.rule = rule
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            tau = group["tau"]
+            for p in group["params"]:
+                g = p.grad
+                state = self.state[p]
+                if not state:
+                    state["m"] = torch.zeros_like(p)
+                    state["v"] = torch.full_like(p, tau * tau)
+                m, v = state["m"], state["v"]
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                g2 = g * g
+                if self.rule == "adagrad":
+                    v.add_(g2)
+                elif self.rule == "yogi":
+                    v.sub_(g2 * torch.sign(v - g2) * (1 - b2))
+                else:
+                    v.mul_(b2).add_(g2, alpha=1 - b2)
+                p.sub_(group["lr"] * m / (v.sqrt() + tau))
+
+
+def fedopt(rule, **kw):
+    return lambda p: FedOpt(p, rule, **kw)
+
+
 def warmup(warmup_steps, base):
     """descent's warmup: rate * (s + 1) / W for s < W, then base from 0."""
     def make(o):
@@ -129,6 +169,16 @@ CASES = [
                   weight_decay=0.3), None,
      "adamw { learning_rate: 0.05 beta1: 0.85 beta2: 0.995 eps: 1e-7 "
      "weight_decay: 0.3 }"),
+    # Federated server optimizers, on pseudo-gradients.
+    ("fedadam_default", fedopt("adam"), None, "fedadam { }"),
+    ("fedadam", fedopt("adam", lr=0.1, betas=(0.8, 0.95), tau=0.01), None,
+     "fedadam { learning_rate: 0.1 beta1: 0.8 beta2: 0.95 tau: 0.01 }"),
+    ("fedyogi_default", fedopt("yogi"), None, "fedyogi { }"),
+    ("fedyogi", fedopt("yogi", lr=0.05, betas=(0.7, 0.9), tau=0.1), None,
+     "fedyogi { learning_rate: 0.05 beta1: 0.7 beta2: 0.9 tau: 0.1 }"),
+    ("fedadagrad_default", fedopt("adagrad"), None, "fedadagrad { }"),
+    ("fedadagrad", fedopt("adagrad", lr=0.2, betas=(0.5, 0.99), tau=1e-4),
+     None, "fedadagrad { learning_rate: 0.2 beta1: 0.5 tau: 1e-4 }"),
     # Schedules, driving SGD (plus one Adam): the rate per step and the
     # trajectory it produces through CreateOptimizer.
     ("step_decay", sgd(lr=0.1), lambda o: sched.StepLR(o, 4, gamma=0.5),
