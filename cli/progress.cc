@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,8 @@ namespace descent {
 
 ProgressDisplay::ProgressDisplay(const v1::JobConfig& config)
     : epochs_(config.train().epochs()),
+      rounds_(config.has_federated() ? config.federated().rounds() : 0),
+      workers_(std::max(1, config.cluster().num_workers())),
       members_(config.cluster().num_servers() + config.cluster().num_workers()),
       terminal_(::isatty(STDERR_FILENO) == 1) {}
 
@@ -26,8 +29,13 @@ std::string ProgressDisplay::Format(const v1::JobStatus& status) const {
     return absl::StrFormat("registering: %d of %d servers and workers",
                            status.members_size() - 1, members_);
   }
-  std::string line = absl::StrFormat(
-      "step %d | epoch %.2f/%d", status.global_step(), status.epoch(), epochs_);
+  // A federated round is a step of every worker.
+  const int64_t round = status.global_step() / workers_;
+  std::string line =
+      rounds_ > 0
+          ? absl::StrFormat("round %d/%d", round, rounds_)
+          : absl::StrFormat("step %d | epoch %.2f/%d", status.global_step(),
+                            status.epoch(), epochs_);
   if (status.global_step() > 0) {
     absl::StrAppendFormat(&line, " | loss %.4f", status.train_loss());
   }
@@ -58,7 +66,12 @@ std::string ProgressDisplay::Format(const v1::JobStatus& status) const {
   absl::StrAppendFormat(&line, " | %.0f samples/s",
                         status.samples_per_second());
   const int64_t left = status.total_examples() - status.examples();
-  if (status.samples_per_second() > 0 && left > 0) {
+  if (rounds_ > 0) {
+    if (round > 0 && round < rounds_) {
+      absl::StrAppendFormat(&line, " | ETA %.0fs",
+                            status.wall_seconds() / round * (rounds_ - round));
+    }
+  } else if (status.samples_per_second() > 0 && left > 0) {
     absl::StrAppendFormat(&line, " | ETA %.0fs",
                           left / status.samples_per_second());
   }

@@ -15,8 +15,9 @@ class ProgressDisplay {
  public:
   explicit ProgressDisplay(const v1::JobConfig& config);
 
-  // Shows `status` as one line: step, epoch, loss, test accuracy,
-  // samples/s and ETA; or, while registering, who is still missing.
+  // Shows `status` as one line: step, epoch (a federated job's round
+  // instead), loss, test accuracy, samples/s and ETA; or, while
+  // registering, who is still missing.
   void Show(const v1::JobStatus& status);
   // Ends the progress line so other messages start on a fresh line.
   void Clear();
@@ -26,6 +27,10 @@ class ProgressDisplay {
 
  private:
   const int epochs_;
+  // Federated jobs: rounds (0 otherwise) and workers (a round is a step of
+  // each).
+  const int64_t rounds_;
+  const int workers_;
   const int members_;  // servers + workers
   const bool terminal_;
   bool line_open_ = false;

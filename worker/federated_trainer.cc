@@ -280,9 +280,22 @@ absl::Status FederatedTrainer::Run(const std::function<bool()>& should_stop) {
     metrics_->pull_duration.Observe(SecondsSince(start));
     metrics_->pull_bytes.Increment(transfer.bytes_received);
   }
+  // A replacement's steps and examples go on from its predecessor's (its
+  // sums and counts start from zero, as the coordinator expects): the
+  // rounds before `round`, as their plans say.
+  int64_t examples = 0;
+  for (int64_t r = 0; r < round; ++r) {
+    for (int64_t k :
+         PlanRound(options_.federated, clients_->train_sizes, r).participants) {
+      if (k % options_.num_workers == options_.worker_id) {
+        examples += clients_->train_sizes[k];
+      }
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     progress_.set_steps(round);
+    progress_.set_examples(examples);
   }
   for (; round < options_.federated.rounds; ++round) {
     if (should_stop()) return absl::CancelledError("training stopped");

@@ -251,3 +251,123 @@ TEST(CoordinatorRegistrationTest, ALocalSocketIsCheckedAndReachesTheShardMap) {
 
 }  // namespace
 }  // namespace descent
+
+namespace descent {
+namespace {
+
+// A federated job of 5 rounds over 2 workers: worker 0's round records are
+// recorded once each, acknowledged in the answer, and hostile ones are
+// refused naming the round.
+class FederatedRoundsTest : public ::testing::Test {
+ protected:
+  FederatedRoundsTest() {
+    CoordinatorOptions options;
+    options.config.set_job_id("job-1");
+    options.config.mutable_cluster()->set_num_servers(1);
+    options.config.mutable_cluster()->set_num_workers(2);
+    options.config.mutable_train()->set_consistency(v1::BSP);
+    options.config.mutable_train()->set_eval_every_steps(0);
+    v1::FederatedConfig* f = options.config.mutable_federated();
+    f->set_clients(10);
+    f->set_rounds(5);
+    f->set_max_round_attempts(3);
+    options.num_parameters = 7;
+    options.train_examples = 100;
+    coordinator_ = std::make_unique<Coordinator>(std::move(options));
+    v1::RegisterServerRequest server;
+    server.set_address("127.0.0.1:5000");
+    EXPECT_TRUE(coordinator_->RegisterServer(server).ok());
+    for (int w = 0; w < 2; ++w) {
+      v1::RegisterWorkerRequest worker;
+      worker.set_instance_id(11 + w);
+      EXPECT_TRUE(coordinator_->RegisterWorker(worker).ok());
+    }
+  }
+
+  absl::StatusOr<v1::HeartbeatResponse> Report(
+      int worker, int64_t steps, const std::vector<int64_t>& rounds) {
+    v1::HeartbeatRequest request;
+    request.set_job_id("job-1");
+    request.set_role(v1::WORKER);
+    request.set_id(worker);
+    v1::WorkerProgress* p = request.mutable_progress();
+    p->set_steps(steps);
+    p->set_examples(steps * 10);
+    for (int64_t r : rounds) {
+      v1::FederatedRound* round = p->add_rounds();
+      round->set_round(r);
+      round->set_attempts(1);
+      round->set_sampled(1);
+      round->set_participants(1);
+      round->set_examples(10);
+      round->set_test_accuracy(0.5);
+    }
+    return coordinator_->Heartbeat(request);
+  }
+
+  std::unique_ptr<Coordinator> coordinator_;
+};
+
+TEST_F(FederatedRoundsTest, RecordsEachRoundOnceAndAcknowledgesIt) {
+  absl::StatusOr<v1::HeartbeatResponse> a = Report(0, 2, {0, 1});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->rounds_recorded(), 2);
+  // Sent again with a new one (the answer was lost): kept once.
+  absl::StatusOr<v1::HeartbeatResponse> b = Report(0, 3, {1, 2});
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->rounds_recorded(), 3);
+  const std::vector<v1::FederatedRound> rounds = coordinator_->Rounds();
+  ASSERT_EQ(rounds.size(), 3u);
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(rounds[r].round(), r);
+}
+
+TEST_F(FederatedRoundsTest, RefusesRecordsThatCannotBeRight) {
+  // From another worker than 0.
+  absl::StatusOr<v1::HeartbeatResponse> other = Report(1, 1, {0});
+  EXPECT_TRUE(absl::IsInvalidArgument(other.status()));
+  EXPECT_THAT(std::string(other.status().message()),
+              HasSubstr("only worker 0"));
+  // Out of order, past the job's rounds, past the worker's steps.
+  for (const std::vector<int64_t>& rounds :
+       std::vector<std::vector<int64_t>>{{1, 0}, {5}, {-1}, {3}}) {
+    absl::StatusOr<v1::HeartbeatResponse> bad = Report(0, 1, rounds);
+    EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << rounds[0];
+    EXPECT_THAT(std::string(bad.status().message()),
+                HasSubstr("worker 0: progress.rounds (round"));
+  }
+  // A non-finite or out-of-range figure.
+  v1::HeartbeatRequest request;
+  request.set_job_id("job-1");
+  request.set_role(v1::WORKER);
+  request.set_id(0);
+  request.mutable_progress()->set_steps(1);
+  v1::FederatedRound* round = request.mutable_progress()->add_rounds();
+  round->set_attempts(1);
+  round->set_update_norm(std::nan(""));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(coordinator_->Heartbeat(request).status()));
+  round->set_update_norm(1);
+  round->set_test_accuracy(1.5);
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(coordinator_->Heartbeat(request).status()));
+  round->set_test_accuracy(0.5);
+  round->set_sampled(-1);
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(coordinator_->Heartbeat(request).status()));
+  // Nothing of it was recorded; a good report still is.
+  EXPECT_TRUE(coordinator_->Rounds().empty());
+  round->set_sampled(1);
+  EXPECT_TRUE(coordinator_->Heartbeat(request).ok());
+  EXPECT_EQ(coordinator_->Rounds().size(), 1u);
+}
+
+// A federated worker's limits are rounds, not epochs of a shard.
+TEST_F(FederatedRoundsTest, WorkersTakeTheJobsRoundsAsSteps) {
+  EXPECT_TRUE(Report(1, 5, {}).ok());
+  absl::StatusOr<v1::HeartbeatResponse> past = Report(1, 6, {});
+  EXPECT_TRUE(absl::IsInvalidArgument(past.status()));
+  EXPECT_THAT(std::string(past.status().message()), HasSubstr("steps 6"));
+}
+
+}  // namespace
+}  // namespace descent

@@ -36,6 +36,70 @@ TEST_F(GateTest, BspAppliesTheWeightedMeanOnceAllWorkersPushed) {
   for (const PushRecord& r : records_) EXPECT_EQ(r.staleness, 0);
 }
 
+// A federated worker none of whose clients reported pushes an empty push:
+// it completes the step's barrier with weight 0.
+TEST_F(GateTest, BspEmptyPushesCountForTheBarrierWithNoWeight) {
+  Make(v1::BSP, 3);
+  Answer* a = Send(0, 0, 0, 1.0f, /*examples=*/3);
+  answers_.push_back(std::make_unique<Answer>());
+  Answer* empty = answers_.back().get();
+  empty->request = Request(1, 0, 0, 0.0f);
+  empty->request.clear_gradient();
+  empty->request.set_empty(true);
+  shard_->PushPull(empty->request, &empty->response, [empty](absl::Status s) {
+    empty->status = s;
+    ++empty->calls;
+  });
+  EXPECT_EQ(a->calls + empty->calls, 0);  // worker 2 has not pushed
+  Answer* c = Send(2, 0, 0, 5.0f, /*examples=*/1);
+  for (Answer* x : {a, empty, c}) {
+    ASSERT_EQ(x->calls, 1);
+    EXPECT_TRUE(x->status.ok()) << x->status;
+    EXPECT_EQ(x->response.version(), 1);
+    // (3*1 + 1*5) / 4 = 2: the empty push weighs nothing.
+    EXPECT_FLOAT_EQ(Param(*x), -kLearningRate * 2.0f);
+  }
+  // A step of only empty pushes applies nothing and still ends.
+  std::vector<Answer*> step;
+  for (int w = 0; w < 3; ++w) {
+    answers_.push_back(std::make_unique<Answer>());
+    Answer* e = answers_.back().get();
+    e->request = Request(w, 1, 1, 0.0f);
+    e->request.clear_gradient();
+    e->request.set_empty(true);
+    shard_->PushPull(e->request, &e->response, [e](absl::Status s) {
+      e->status = s;
+      ++e->calls;
+    });
+    step.push_back(e);
+  }
+  for (Answer* e : step) {
+    ASSERT_EQ(e->calls, 1);
+    EXPECT_TRUE(e->status.ok()) << e->status;
+    EXPECT_EQ(e->response.version(), 2);
+    EXPECT_FLOAT_EQ(Param(*e), -kLearningRate * 2.0f);
+  }
+}
+
+// An empty push carries nothing, and only BSP has a barrier for it.
+TEST_F(GateTest, EmptyPushesWithAGradientOrOutsideBspAreRefused) {
+  Make(v1::BSP, 2);
+  v1::PushRequest with_gradient = Request(0, 0, 0, 1.0f);
+  with_gradient.set_empty(true);
+  v1::PushPullResponse response;
+  absl::Status refused = PushPullNow(*shard_, with_gradient, &response);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::HasSubstr("must carry no gradient"));
+  Make(v1::ASP, 1);
+  v1::PushRequest asp = Request(0, 0, 0, 0.0f);
+  asp.clear_gradient();
+  asp.set_empty(true);
+  refused = PushPullNow(*shard_, asp, &response);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_EQ(shard_->version(), 0);
+}
+
 TEST_F(GateTest, BspAnswersSayHowLongTheGateHeldThem) {
   Make(v1::BSP, 3);
   Answer* a = Send(0, 0, 0, 1.0f);
