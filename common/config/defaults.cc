@@ -153,6 +153,7 @@ void ApplyTrainDefaults(v1::TrainConfig* train) {
 }
 
 void ApplyJob(v1::JobConfig* config) {
+  const bool federated_joins = config->cluster().has_max_workers();
   if (config->has_federated()) {
     // A round is a BSP step; per-round evaluations are the rounds'
     // (FederatedConfig.eval_every_rounds), the coordinator's only the final.
@@ -163,6 +164,10 @@ void ApplyJob(v1::JobConfig* config) {
     if (!train->has_eval_every_steps()) train->set_eval_every_steps(0);
   }
   ApplyClusterDefaults(config->mutable_cluster());
+  if (config->has_federated() && !federated_joins) {
+    // The clients are hosted by the configured workers: none joins.
+    config->mutable_cluster()->set_max_workers(config->cluster().num_workers());
+  }
   ApplyDataDefaults(config->mutable_data());
   ApplyModelDefaults(config->mutable_model());
   ApplyTrainDefaults(config->mutable_train());

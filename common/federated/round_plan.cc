@@ -187,6 +187,22 @@ std::optional<FieldProblem> FindFederatedProblem(const v1::JobConfig& config) {
                      " clients on its workers: at most that many, got ",
                      config.cluster().num_workers())};
   }
+  if (config.cluster().max_workers() > config.cluster().num_workers()) {
+    return FieldProblem{"cluster.max_workers",
+                        "a federated job's clients are hosted by its "
+                        "num_workers workers: none can join (leave it unset)"};
+  }
+  const v1::CheckpointConfig& checkpoint = config.train().checkpoint();
+  if (checkpoint.every_steps() > 0 || checkpoint.every_seconds() > 0) {
+    return FieldProblem{"train.checkpoint",
+                        "federated jobs do not take checkpoints yet"};
+  }
+  if (config.train().early_stopping().patience() > 0) {
+    return FieldProblem{"train.early_stopping",
+                        "federated jobs evaluate per round "
+                        "(federated.eval_every_rounds), not for early "
+                        "stopping"};
+  }
   if (config.train().consistency() != v1::BSP) {
     return FieldProblem{"train.consistency",
                         "a federated round is a BSP step: leave it unset or "

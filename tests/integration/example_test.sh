@@ -84,6 +84,23 @@ case "$NAME" in
       'BEGIN { print r / p }')"
     at_least 1.3 "$ratio" || fail "test RMSE is $ratio x the noise level"
     ;;
+  federated_fedavg_iid)
+    run_example --set federated.rounds=15 --set federated.eval_every_rounds=5 \
+      --set data.idx.max_test_examples=2000
+    at_least "$(result test_accuracy)" 0.75 || fail "test accuracy below 0.75"
+    (( $(wc -l <"$OUT/rounds.csv") == 16 )) || fail "rounds.csv: $(cat "$OUT/rounds.csv")"
+    ;;
+  federated_dirichlet)
+    run_example --set federated.rounds=4 --set data.idx.max_test_examples=2000
+    at_least "$(result test_accuracy)" 0.6 || fail "test accuracy below 0.6"
+    p10="$(tail -1 "$OUT/rounds.csv" | cut -d, -f13)"
+    at_least "$p10" 0.2 || fail "clients' 10th-percentile accuracy '$p10'"
+    ;;
+  federated_scale)
+    run_example --set federated.rounds=10 --set data.idx.max_test_examples=2000
+    at_least "$(result test_accuracy)" 0.5 || fail "test accuracy below 0.5"
+    (( $(wc -l <"$OUT/partition.csv") == 1001 )) || fail "partition.csv is not 1000 clients"
+    ;;
   *)
     fail "no checks for example $NAME"
     ;;

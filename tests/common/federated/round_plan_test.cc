@@ -213,6 +213,7 @@ TEST(FederatedConfigTest, DefaultsAreStatedAndTheRoundIsBsp) {
   EXPECT_EQ(o.min_reports, 1);
   EXPECT_EQ(o.max_round_attempts, 10);
   EXPECT_EQ(o.partition.kind, PartitionKind::kIid);
+  EXPECT_EQ(config.cluster().max_workers(), config.cluster().num_workers());
   EXPECT_EQ(FederatedOptionsOf(*Federated({"federated.clients_per_round=7"}))
                 .clients_per_round,
             7);
@@ -241,6 +242,9 @@ TEST(FederatedConfigTest, BadSettingsNameTheirField) {
       {"train.consistency=ASP", "train.consistency"},
       {"cluster.num_workers=21", "cluster.num_workers"},
       {"optimizer.fedadam.tau=0", "optimizer.fedadam.tau"},
+      {"cluster.max_workers=5", "cluster.max_workers"},
+      {"train.checkpoint.every_steps=10", "train.checkpoint"},
+      {"train.early_stopping.patience=2", "train.early_stopping"},
   };
   for (const auto& [override, field] : cases) {
     std::vector<std::string> overrides = {override};
