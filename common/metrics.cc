@@ -269,4 +269,47 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& r)
   rejected.Add({{"reason", "unauthenticated"}});
 }
 
+FederatedMetrics::FederatedMetrics(MetricsRegistry& r)
+    : rounds(r.Counter("descent_federated_rounds_total",
+                       "Federated rounds completed (recorded).")),
+      round(r.Gauge("descent_federated_round",
+                    "The last completed round, counting from 1.")),
+      sampled(r.Counter("descent_federated_clients_sampled_total",
+                        "Clients sampled, over every attempt of every round.")),
+      dropped(r.Counter("descent_federated_clients_dropped_total",
+                        "Sampled clients that dropped out.")),
+      late(r.Counter("descent_federated_clients_late_total",
+                     "Reports past the round's deadline, or beyond the first "
+                     "m under over-selection: not used.")),
+      retries(r.Counter("descent_federated_round_retries_total",
+                        "Round attempts beyond the first (too few reports).")),
+      participants(r.Counter("descent_federated_participants_total",
+                             "Client updates the rounds used.")),
+      round_participants(
+          r.Gauge("descent_federated_round_participants",
+                  "Clients whose updates the last round used.")),
+      update_norm(r.Gauge("descent_federated_update_norm",
+                          "L2 norm of the global model's change in the last "
+                          "round.")),
+      test_accuracy(r.Gauge("descent_federated_test_accuracy",
+                            "Test accuracy of the global model at the last "
+                            "evaluated round.")),
+      test_loss(r.Gauge("descent_federated_test_loss",
+                        "Test loss of the global model at the last evaluated "
+                        "round.")),
+      client_accuracy_mean(
+          r.Gauge("descent_federated_client_accuracy_mean",
+                  "Mean over clients of the accuracy on their held-out "
+                  "examples, at the last evaluated round.")),
+      client_accuracy_p10(
+          r.Gauge("descent_federated_client_accuracy_p10",
+                  "10th percentile over clients of the accuracy on their "
+                  "held-out examples, at the last evaluated round.")),
+      round_duration(r.DurationHistogram(
+          "descent_federated_round_duration_seconds",
+          "Wall time of one round on worker 0: its clients' training, the "
+          "push and the barrier.")),
+      simulated_seconds(r.Gauge("descent_federated_round_simulated_seconds",
+                                "Simulated duration of the last round.")) {}
+
 }  // namespace descent

@@ -189,6 +189,28 @@ struct CoordinatorMetrics {
   prometheus::Histogram& checkpoint_duration;
 };
 
+// A federated job's rounds, from worker 0's records (v1::FederatedRound),
+// exported by the coordinator; registered only for federated jobs.
+struct FederatedMetrics {
+  explicit FederatedMetrics(MetricsRegistry& registry);
+
+  prometheus::Counter& rounds;    // rounds recorded
+  prometheus::Gauge& round;       // the last recorded, 1-based
+  prometheus::Counter& sampled;   // clients sampled, every attempt
+  prometheus::Counter& dropped;   // clients that dropped out
+  prometheus::Counter& late;      // reports past the deadline or unused
+  prometheus::Counter& retries;   // attempts beyond the first
+  prometheus::Counter& participants;
+  prometheus::Gauge& round_participants;  // of the last round
+  prometheus::Gauge& update_norm;
+  prometheus::Gauge& test_accuracy;  // the last evaluated round's
+  prometheus::Gauge& test_loss;
+  prometheus::Gauge& client_accuracy_mean;
+  prometheus::Gauge& client_accuracy_p10;
+  prometheus::Histogram& round_duration;  // wall, on worker 0
+  prometheus::Gauge& simulated_seconds;   // the last round's
+};
+
 }  // namespace descent
 
 #endif  // DESCENT_COMMON_METRICS_H_

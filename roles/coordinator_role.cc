@@ -75,6 +75,7 @@ struct CoordinatorState {
   std::unique_ptr<MetricsRegistry> registry;
   std::unique_ptr<MetricsServer> metrics_server;
   std::unique_ptr<CoordinatorMetrics> metrics;
+  std::unique_ptr<FederatedMetrics> federated;  // federated jobs only
   std::unique_ptr<Coordinator> coordinator;
   // Evaluates every periodic and the final evaluation: on the validation
   // split if the job has one, else on the test split (then `test` is null).
@@ -302,7 +303,35 @@ absl::Status TestSelected(CoordinatorState& s) {
 struct Counted {
   int64_t examples = 0;
   int64_t heartbeats_missed = 0;
+  size_t rounds = 0;
 };
+
+// The rounds recorded since the last call, into the federated metrics.
+void UpdateFederatedMetrics(const Coordinator& coordinator,
+                            FederatedMetrics& m, Counted* counted) {
+  for (const v1::FederatedRound& r : coordinator.Rounds(counted->rounds)) {
+    ++counted->rounds;
+    m.rounds.Increment();
+    m.round.Set(static_cast<double>(r.round() + 1));
+    m.sampled.Increment(static_cast<double>(r.sampled()));
+    m.dropped.Increment(static_cast<double>(r.dropped()));
+    m.late.Increment(static_cast<double>(r.late()));
+    m.retries.Increment(static_cast<double>(std::max(0, r.attempts() - 1)));
+    m.participants.Increment(static_cast<double>(r.participants()));
+    m.round_participants.Set(static_cast<double>(r.participants()));
+    m.update_norm.Set(r.update_norm());
+    m.round_duration.Observe(r.seconds());
+    m.simulated_seconds.Set(r.simulated_seconds());
+    if (r.has_test_accuracy()) m.test_accuracy.Set(r.test_accuracy());
+    if (r.has_test_loss()) m.test_loss.Set(r.test_loss());
+    if (r.has_client_accuracy_mean()) {
+      m.client_accuracy_mean.Set(r.client_accuracy_mean());
+    }
+    if (r.has_client_accuracy_p10()) {
+      m.client_accuracy_p10.Set(r.client_accuracy_p10());
+    }
+  }
+}
 
 void UpdateMetrics(const v1::JobStatus& status, const Coordinator& coordinator,
                    CoordinatorMetrics& m, Counted* counted) {
@@ -410,6 +439,9 @@ int MainLoop(CoordinatorState& s, const v1::JobConfig& config) {
     s.coordinator->Tick();
     const v1::JobStatus status = s.coordinator->Status();
     UpdateMetrics(status, *s.coordinator, *s.metrics, &counted);
+    if (s.federated != nullptr) {
+      UpdateFederatedMetrics(*s.coordinator, *s.federated, &counted);
+    }
     if (status.state() == v1::SUCCEEDED) return kExitOk;
     if (const int signal = g_stop.load(); signal != 0 &&
                                           status.state() != v1::FAILED &&
@@ -692,6 +724,9 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
   ASSIGN_OR_RETURN(s.metrics_server,
                    MetricsServer::Start(*s.registry, options.metrics_listen));
   s.metrics = std::make_unique<CoordinatorMetrics>(*s.registry);
+  if (config.has_federated()) {
+    s.federated = std::make_unique<FederatedMetrics>(*s.registry);
+  }
   s.metrics->config_info.Add({{"config_hash", ConfigHash(config)}}).Set(1);
   ASSIGN_OR_RETURN(s.eval_log,
                    EvalLog::Create(options.output_dir + "/evals.csv"));

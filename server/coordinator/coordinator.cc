@@ -347,9 +347,11 @@ void Coordinator::ReplaceLocked(MemberState* worker) {
   ++changes_;
 }
 
-std::vector<v1::FederatedRound> Coordinator::Rounds() const {
+std::vector<v1::FederatedRound> Coordinator::Rounds(size_t from) const {
   absl::MutexLock lock(&mu_);
-  return rounds_;
+  if (from >= rounds_.size()) return {};
+  return std::vector<v1::FederatedRound>(rounds_.begin() + from,
+                                         rounds_.end());
 }
 
 absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(

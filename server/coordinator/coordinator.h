@@ -209,8 +209,8 @@ class Coordinator {
   v1::JobSummary Summary() const;
 
   // A federated job's round records so far (worker 0's reports), in round
-  // order, for rounds.csv.
-  std::vector<v1::FederatedRound> Rounds() const;
+  // order, for rounds.csv: those from the `from`-th record on.
+  std::vector<v1::FederatedRound> Rounds(size_t from = 0) const;
 
   // The versions the servers last reported in their heartbeats, by shard
   // (0 before any).

@@ -176,6 +176,7 @@ class MetricsLintTest : public ::testing::Test {
         Start({{"role", "coordinator"}, {"job_id", "job-1"}}).release();
     CoordinatorMetrics coordinator(*coordinator_);
     coordinator.config_info.Add({{"config_hash", "0123456789abcdef"}}).Set(1);
+    FederatedMetrics federated(*coordinator_);  // a federated job's
   }
 
   static MetricsRegistry* worker_;
@@ -242,6 +243,18 @@ TEST_F(MetricsLintTest, ServesTheMetricsTheDashboardsUse) {
            "descent_coordinator_evaluations_total",
            "descent_coordinator_checkpoints_total",
            "descent_coordinator_checkpoint_duration_seconds",
+           "descent_federated_rounds_total",
+           "descent_federated_round",
+           "descent_federated_clients_sampled_total",
+           "descent_federated_clients_dropped_total",
+           "descent_federated_clients_late_total",
+           "descent_federated_round_retries_total",
+           "descent_federated_round_participants",
+           "descent_federated_update_norm",
+           "descent_federated_test_accuracy",
+           "descent_federated_client_accuracy_mean",
+           "descent_federated_client_accuracy_p10",
+           "descent_federated_round_duration_seconds",
            "process_cpu_seconds_total",
            "process_resident_memory_bytes",
            "process_virtual_memory_bytes",

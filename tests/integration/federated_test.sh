@@ -57,6 +57,35 @@ at_least "$last_accuracy" 0.6 || fail "round 8's test accuracy is $last_accuracy
 [[ "$(tail -n +2 "$WORK/basic/partition.csv" | cut -d, -f2 | sort -u)" == 150 ]] ||
   fail "client sizes: $(tail -n +2 "$WORK/basic/partition.csv" | cut -d, -f2 | sort -u | tr '\n' ' ')"
 
+# The coordinator exports the rounds as descent_federated_* metrics (the
+# linger keeps them served after the end).
+OUT="$WORK/metrics"
+"$DESCENT" local --config "$FED" --output_dir "$OUT" "${SHORT[@]}" \
+  --set federated.dropout_probability=0.3 \
+  --prometheus_sd_file "$WORK/sd.json" --metrics_linger 20s \
+  >"$WORK/metrics.stdout" 2>"$WORK/metrics.stderr" &
+LOCAL_PID=$!
+BACKGROUND_PIDS+=("$LOCAL_PID")
+wait_until_running
+address="$(awk '$1 == "coordinator" {print $3}' "$OUT/processes.txt")"
+scrape=""
+for _ in $(seq 1 600); do
+  scrape="$(curl -s --max-time 1 "http://$address/metrics" || true)"
+  grep -q '^descent_federated_rounds_total{.*} 8$' <<<"$scrape" && break
+  sleep 0.1
+done
+grep -q '^descent_federated_rounds_total{.*} 8$' <<<"$scrape" ||
+  fail "descent_federated_rounds_total: $(grep federated_rounds <<<"$scrape")"
+metric() { awk -v m="$1" '$1 ~ "^"m"{" { print $2 }' <<<"$scrape"; }
+(( $(metric descent_federated_round) == 8 )) || fail "descent_federated_round $(metric descent_federated_round)"
+(( $(metric descent_federated_clients_sampled_total) >= 32 )) ||
+  fail "sampled $(metric descent_federated_clients_sampled_total)"
+(( $(metric descent_federated_clients_dropped_total) > 0 )) || fail "none dropped"
+at_least "$(metric descent_federated_test_accuracy)" 0.5 ||
+  fail "descent_federated_test_accuracy $(metric descent_federated_test_accuracy)"
+kill -TERM "$LOCAL_PID"
+wait "$LOCAL_PID" || true
+
 # Same seed, same rounds (every figure but the wall-clock seconds); another
 # seed, other rounds.
 fed again
