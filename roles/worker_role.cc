@@ -132,6 +132,7 @@ struct FederatedRun {
   Dataset test;
   ClientData clients;
   std::vector<std::unique_ptr<Model>> models;
+  std::unique_ptr<Model> evaluator;  // worker 0's, for the test split
   std::unique_ptr<PsClient> ps;
   std::unique_ptr<FederatedTrainer> trainer;
 };
@@ -175,6 +176,13 @@ absl::Status FederatedSetup(const v1::JobConfig& config,
     models.push_back(model.get());
     run->models.push_back(std::move(model));
   }
+  if (r.worker_id() == 0) {
+    // Evaluations in large batches on every thread, not the clients' small
+    // ones.
+    constexpr int kEvalBatch = 1024;
+    ASSIGN_OR_RETURN(run->evaluator,
+                     CreateModel(config.model(), shape, kEvalBatch, threads));
+  }
   FederatedTrainerOptions trainer;
   trainer.federated = federated;
   trainer.worker_id = r.worker_id();
@@ -185,7 +193,7 @@ absl::Status FederatedSetup(const v1::JobConfig& config,
             << federated.clients << ", " << threads << " at a time";
   run->trainer = std::make_unique<FederatedTrainer>(
       trainer, std::move(models), run->ps.get(), &run->train, &run->clients,
-      &run->test, metrics);
+      &run->test, metrics, run->evaluator.get());
   return absl::OkStatus();
 }
 

@@ -66,9 +66,11 @@ FederatedTrainer::FederatedTrainer(FederatedTrainerOptions options,
                                    std::vector<Model*> models, PsClient* ps,
                                    const Dataset* train,
                                    const ClientData* clients,
-                                   const Dataset* test, WorkerMetrics* metrics)
+                                   const Dataset* test, WorkerMetrics* metrics,
+                                   Model* evaluator)
     : options_(std::move(options)),
       models_(std::move(models)),
+      evaluator_(evaluator != nullptr ? evaluator : models_[0]),
       ps_(ps),
       train_(train),
       clients_(clients),
@@ -143,9 +145,14 @@ absl::Status FederatedTrainer::Round(int64_t round,
   const absl::Time start = absl::Now();
   const FederatedOptions& o = options_.federated;
   const RoundPlan plan = PlanRound(o, clients_->train_sizes, round);
+  // This worker's clients of the round (an empty client has nothing to
+  // train on or report).
   std::vector<int64_t> mine;
   for (int64_t k : plan.participants) {
-    if (k % options_.num_workers == options_.worker_id) mine.push_back(k);
+    if (k % options_.num_workers == options_.worker_id &&
+        clients_->train_sizes[k] > 0) {
+      mine.push_back(k);
+    }
   }
   std::fill(sum_.begin(), sum_.end(), 0.0f);
   int64_t weight = 0;
@@ -235,7 +242,7 @@ absl::Status FederatedTrainer::Round(int64_t round,
 }
 
 void FederatedTrainer::Evaluate(v1::FederatedRound* record) {
-  Model* model = models_[0];
+  Model* model = evaluator_;
   if (test_ != nullptr && test_->num_examples > 0) {
     Batch all{test_->features.data(),
               test_->labels.empty() ? nullptr : test_->labels.data(),

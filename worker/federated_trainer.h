@@ -62,10 +62,12 @@ class FederatedTrainer {
   // largest local batch (a client's whole training set with
   // local_batch_size 0). `test` is read by worker 0 only (may be null
   // elsewhere). None is owned; all must outlive the trainer.
+  // `evaluator` (worker 0; may be null: models[0] evaluates) is the model
+  // the evaluations run on, of any max batch and threads.
   FederatedTrainer(FederatedTrainerOptions options, std::vector<Model*> models,
                    PsClient* ps, const Dataset* train,
                    const ClientData* clients, const Dataset* test,
-                   WorkerMetrics* metrics);
+                   WorkerMetrics* metrics, Model* evaluator = nullptr);
 
   // Pulls the global model, then trains its rounds. CANCELLED as soon as
   // `should_stop` returns true (checked between clients), or the
@@ -100,6 +102,7 @@ class FederatedTrainer {
 
   const FederatedTrainerOptions options_;
   const std::vector<Model*> models_;
+  Model* const evaluator_;
   PsClient* const ps_;
   const Dataset* const train_;
   const ClientData* const clients_;

@@ -232,10 +232,14 @@ absl::StatusOr<ClientPartition> PartitionClients(
     return absl::InvalidArgumentError(absl::StrCat(
         "federated.clients: must be positive, got ", options.clients));
   }
-  if (options.clients > n) {
+  const bool may_be_empty = (options.kind == PartitionKind::kDirichlet ||
+                             options.kind == PartitionKind::kQuantitySkew) &&
+                            options.min_client_size == 0;
+  if (options.clients > n && !may_be_empty) {
     return absl::InvalidArgumentError(absl::StrCat(
         "federated.clients: ", options.clients, " clients but only ", n,
-        " training examples; each client needs at least one"));
+        " training examples; each client needs at least one (or a "
+        "DIRICHLET or QUANTITY_SKEW partition with min_client_size 0)"));
   }
   if (n > std::numeric_limits<int32_t>::max()) {
     return absl::InvalidArgumentError(absl::StrCat(

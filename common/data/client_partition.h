@@ -62,7 +62,9 @@ struct ClientPartition {
 
 // Partitions the examples whose labels are `labels` (each in
 // [0, num_classes)). INVALID_ARGUMENT, naming the option, where the options
-// cannot be met: no clients, more clients than examples, alpha or exponent
+// cannot be met: no clients, more clients than examples (allowed for
+// DIRICHLET and QUANTITY_SKEW with min_client_size 0: some clients are then
+// empty), alpha or exponent
 // not positive, min_client_size * clients above the examples, fewer shards'
 // worth of examples than shards, or no Dirichlet draw in
 // kMaxDirichletDraws that gives every client min_client_size.

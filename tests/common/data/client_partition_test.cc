@@ -222,6 +222,26 @@ TEST(PartitionClients, QuantitySkewIsHeavyTailedAboveTheMinimum) {
   EXPECT_LT(light_max, sizes.back());
 }
 
+// min_client_size 0 lets a sized partition have more clients than
+// examples: every example still goes to exactly one client.
+TEST(PartitionClients, SizedPartitionsWithoutAMinimumMayHaveEmptyClients) {
+  const std::vector<int32_t> labels = Labels(300, 10);
+  for (PartitionKind kind :
+       {PartitionKind::kDirichlet, PartitionKind::kQuantitySkew}) {
+    PartitionOptions o = Options(kind, 1000);
+    o.min_client_size = 0;
+    absl::StatusOr<ClientPartition> p = PartitionClients(labels, 10, o);
+    ASSERT_TRUE(p.ok()) << p.status();
+    ExpectExactCover(*p, 300, 1000, /*min_size=*/0);
+    o.min_client_size = 1;
+    EXPECT_TRUE(
+        absl::IsInvalidArgument(PartitionClients(labels, 10, o).status()));
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      PartitionClients(labels, 10, Options(PartitionKind::kIid, 301))
+          .status()));
+}
+
 TEST(PartitionClients, BadOptionsNameTheField) {
   const std::vector<int32_t> labels = Labels(100, 10);
   struct Case {
