@@ -4,9 +4,9 @@
 # (784-200-200-10, ReLU), K = 100 clients, C = 0.1.
 #
 #   bench/federated.sh [BUILD_DIR] [--repeats N] [--rounds-to-accuracy]
-#                      [--alpha] [--seeds "0 1 2"]
+#                      [--alpha] [--seeds "0 1 2"] [--no-time]
 #
-# Round time (always): one FedAvg round (E = 1, B = 10, lr 0.1, IID) of
+# Round time (unless --no-time): one FedAvg round (E = 1, B = 10, lr 0.1, IID) of
 # training and averaging, evaluation excluded: the median over 30 rounds of
 # rounds.csv's `seconds` for `descent local` with 1 server and 1 worker of
 # 1 thread, 1 worker of 2 threads (two clients at a time) and 2 servers
@@ -34,6 +34,7 @@ build_dir="build"
 repeats=3
 tta=0
 alpha=0
+timing=1
 seeds="0 1 2"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -41,6 +42,7 @@ while [[ $# -gt 0 ]]; do
     --rounds-to-accuracy) tta=1; shift ;;
     --alpha) alpha=1; shift ;;
     --seeds) seeds="$2"; shift 2 ;;
+    --no-time) timing=0; shift ;;
     *) build_dir="$1"; shift ;;
   esac
 done
@@ -81,6 +83,7 @@ summary_of() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | tail -1; }
 shapes=("1 1 1" "1 1 2" "2 2 1")
 declare -A times
 torch=()
+(( timing )) || repeats=0
 for r in $(seq 1 "${repeats}"); do
   line="repeat ${r}:"
   for shape in "${shapes[@]}"; do
@@ -94,6 +97,7 @@ for r in $(seq 1 "${repeats}"); do
   torch+=("$(pytorch --time_rounds 30 --seed "${r}" | summary_of median_round_seconds)")
   echo "${line} PyTorch ${torch[-1]} s"
 done
+if (( timing )); then
 mt="$(printf '%s\n' "${torch[@]}" | median)"
 echo "FedAvg round (K=100, C=0.1, E=1, B=10, 2NN), training + averaging, median of ${repeats}:"
 for shape in "${shapes[@]}"; do
@@ -104,6 +108,7 @@ for shape in "${shapes[@]}"; do
       s, w, th, m, m / t }'
 done
 echo "  PyTorch, 1 thread: ${mt} s"
+fi
 
 # --- Rounds to 0.85. ---
 if (( tta )); then
@@ -140,13 +145,13 @@ if (( alpha )); then
           --set federated.partition.min_client_size=10)
         tset=(--partition dirichlet --alpha "${a}") ;;
     esac
-    while read -r server dopt topt; do
+    while IFS='|' read -r server dopt topt; do
       descent_job "alpha-${part}-${server}" "${dset[@]}" \
         --set federated.clients=10 --set federated.client_fraction=1 \
         --set federated.local_epochs=2 --set federated.local_batch_size=64 \
         --set federated.local_learning_rate=0.01 --set federated.local_momentum=0.9 \
         --set federated.rounds=30 --set federated.eval_every_rounds=30 \
-        --set train.seed=0 ${dopt}
+        --set train.seed=0 ${dopt}  # unquoted: "--set X" is two words
       ours="$(column "${work}/alpha-${part}-${server}/rounds.csv" test_accuracy | tail -1)"
       # shellcheck disable=SC2086
       theirs="$(pytorch "${tset[@]}" --clients 10 --fraction 1 --local_epochs 2 \
@@ -154,12 +159,12 @@ if (( alpha )); then
         summary_of final_accuracy)"
       printf '  %-14s %-10s descent %s  PyTorch %s\n' "${part}" "${server}" "${ours}" "${theirs}"
     done <<'SERVERS'
-fedavg --set optimizer.sgd.learning_rate=1 --server fedavg
-fedavgm --set optimizer={momentum{learning_rate:1,momentum:0.9}} --server fedavgm
-fedprox --set federated.proximal_mu=0.01 --server fedavg --prox_mu 0.01
-fedadam --set optimizer={fedadam{learning_rate:0.01}} --server fedadam
-fedyogi --set optimizer={fedyogi{learning_rate:0.01}} --server fedyogi
-fedadagrad --set optimizer={fedadagrad{learning_rate:0.01}} --server fedadagrad
+fedavg|--set optimizer.sgd.learning_rate=1|--server fedavg
+fedavgm|--set optimizer={momentum{learning_rate:1,momentum:0.9}}|--server fedavgm
+fedprox|--set federated.proximal_mu=0.01|--server fedavg --prox_mu 0.01
+fedadam|--set optimizer={fedadam{learning_rate:0.01}}|--server fedadam
+fedyogi|--set optimizer={fedyogi{learning_rate:0.01}}|--server fedyogi
+fedadagrad|--set optimizer={fedadagrad{learning_rate:0.01}}|--server fedadagrad
 SERVERS
   done
 fi

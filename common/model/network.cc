@@ -226,11 +226,14 @@ float Network::LossAndGradient(const float* params, const Batch& batch,
   CHECK(batch.size >= 1 && batch.size <= max_batch_)
       << "batch of " << batch.size << " (max " << max_batch_ << ")";
   const float scale = 1.0f / static_cast<float>(batch.size);
+  // One chunk writes the caller's gradient itself: summing one is a copy.
+  const bool direct = chunks_.size() == 1;
   ForEachChunk(threads_, batch.size, [&](int c, IndexRange rows) {
     Forward(params, batch.features, batch.labels, rows, &chunks_[c]);
-    Backward(params, batch.features, batch.labels, rows, scale, &chunks_[c]);
+    Backward(params, batch.features, batch.labels, rows, scale, &chunks_[c],
+             direct ? grad : chunks_[c].gradient.data());
   });
-  SumChunkGradients(chunks_, layout_.size(), grad);
+  if (!direct) SumChunkGradients(chunks_, layout_.size(), grad);
   return static_cast<float>(SumChunkLosses(chunks_) / batch.size +
                             AddPenalty(params, grad));
 }
@@ -301,10 +304,10 @@ void Network::LayerForward(int l, const float* params, const float* input,
 
 void Network::Backward(const float* params, const float* features,
                        const int32_t* labels, IndexRange rows, float scale,
-                       Chunk* chunk) const {
+                       Chunk* chunk, float* gradient) const {
   const int64_t m = rows.size();
   if (m == 0) {
-    std::fill(chunk->gradient.begin(), chunk->gradient.end(), 0.0f);
+    std::fill(gradient, gradient + layout_.size(), 0.0f);
     return;
   }
   // d(loss)/d(logits) = softmax - onehot, scaled to the batch mean.
@@ -317,18 +320,17 @@ void Network::Backward(const float* params, const float* features,
     const float* input = l == 0 ? features + rows.begin * layers_[0].in_size
                                 : chunk->outputs[l - 1].data();
     float* d_input = l == 0 ? nullptr : chunk->deltas[l % 2].data();
-    LayerBackward(l, params, input, d_output, m, chunk, d_input);
+    LayerBackward(l, params, input, d_output, m, chunk, gradient, d_input);
     d_output = d_input;
   }
 }
 
 void Network::LayerBackward(int l, const float* params, const float* input,
                             float* d_output, int64_t rows, Chunk* chunk,
-                            float* d_input) const {
+                            float* grad, float* d_input) const {
   const Layer& layer = layers_[l];
   kernels::ActivationBackward(layer.spec.activation, rows * layer.out_size,
                               chunk->outputs[l].data(), d_output);
-  float* grad = chunk->gradient.data();
   switch (layer.spec.kind) {
     case LayerSpec::kDense:
       kernels::DenseBackward(layer.in_size, layer.out_size,

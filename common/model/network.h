@@ -135,15 +135,17 @@ class Network : public Model {
   void LayerForward(int l, const float* params, const float* input,
                     int64_t rows, Chunk* chunk) const;
   // From Forward's outputs, writes scale * d(loss sum)/d(params) of `rows`
-  // into chunk->gradient.
+  // into `gradient` (layout().size() floats): the chunk's own, or with a
+  // single chunk the caller's output, which then needs no summing.
   void Backward(const float* params, const float* features,
                 const int32_t* labels, IndexRange rows, float scale,
-                Chunk* chunk) const;
+                Chunk* chunk, float* gradient) const;
   // Given d_output, d(loss)/d(layer l's activated output), writes layer l's
-  // parameter gradients and, unless d_input is null, d(loss)/d(its input).
+  // parameter gradients into `gradient` and, unless d_input is null,
+  // d(loss)/d(its input).
   void LayerBackward(int l, const float* params, const float* input,
                      float* d_output, int64_t rows, Chunk* chunk,
-                     float* d_input) const;
+                     float* gradient, float* d_input) const;
   // Runs Forward on `n` rows, chunked over threads.
   void ForwardAll(const float* params, const float* features,
                   const int32_t* labels, int64_t n);
