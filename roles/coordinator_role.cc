@@ -575,10 +575,9 @@ absl::Status WritePartition(const v1::JobConfig& config,
   absl::StatusOr<ClientData> clients =
       MakeClientData(FederatedOptionsOf(config), labels, classes);
   if (!clients.ok()) {
-    return WithExitCode(
-        absl::InvalidArgumentError(
-            absl::StrCat("federated.partition: ", clients.status().message())),
-        kExitBadConfig);
+    // The message names the option (federated.clients,
+    // federated.partition.*).
+    return WithExitCode(clients.status(), kExitBadConfig);
   }
   LOG(INFO) << "federated: " << clients->clients() << " clients over "
             << dense.num_examples << " training examples";

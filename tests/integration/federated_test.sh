@@ -158,9 +158,13 @@ done
 # Bad federated configs: refused before anything trains, naming the field.
 expect_exit 2 "federated.clients" "$DESCENT" local --config "$FED" \
   --output_dir "$WORK/bad1" --set federated.clients=0
-expect_exit 2 "federated.partition" "$DESCENT" local --config "$FED" \
+expect_exit 2 "federated.clients: 100 clients but only 50 training examples" \
+  "$DESCENT" local --config "$FED" \
   --output_dir "$WORK/bad2" --set data.idx.max_train_examples=50 \
   --set federated.clients=100 --set federated.client_fraction=0.1
 expect_exit 2 "train.consistency" "$DESCENT" local --config "$FED" \
   --output_dir "$WORK/bad3" --set train.consistency=ASP
+expect_exit 2 "federated: needs a dense model" "$DESCENT" local \
+  --config "$SOURCE_DIR/examples/synthetic_ctr_fm.textproto" \
+  --output_dir "$WORK/bad4" --set 'federated={clients: 8}'
 echo "PASS: federated: rounds.csv, partition, determinism, dropouts, deadline, server optimizers, a killed node, bad configs"
