@@ -68,12 +68,12 @@ descent_job() {
   rm -rf "${work}/${name}"
   "${descent}" local --config examples/federated_fedavg_iid.textproto \
     --output_dir "${work}/${name}" --set train.threads=1 "$@" \
-    >"${work}/${name}.out" 2>"${work}/${name}.err" ||
+    </dev/null >"${work}/${name}.out" 2>"${work}/${name}.err" ||
     { echo "descent ${name} failed: $(tail -3 "${work}/${name}.err")" >&2; exit 1; }
 }
 pytorch() {
   LD_LIBRARY_PATH="${openblas_dir}" "${python}" bench/federated_pytorch.py \
-    --threads 1 "$@"
+    --threads 1 "$@" </dev/null
 }
 summary_of() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | tail -1; }
 
