@@ -2,8 +2,8 @@
 # How many simulated clients two nodes hold: examples/federated_scale.textproto
 # (Fashion-MNIST, the 2NN, Dirichlet label skew, 50 clients a round, E = 1,
 # B = 10, FedAvg) on 2 worker processes and 2 shards, for K = 1000, 10000
-# and 100000 clients (min_client_size 0 past the 60000 examples: the extra
-# clients are empty).
+# and 100000 clients (min_client_size 1 for K = 1000, else 0: at 6 or
+# fewer examples a client, Dir(0.3) leaves some clients empty).
 #
 #   bench/federated_scale.sh [BUILD_DIR] [ROUNDS] [ALPHA]
 #
@@ -30,7 +30,7 @@ declare -A worker_peak
 for k in 1000 10000 100000; do
   out="$work/k$k"
   min=1
-  (( k > 60000 )) && min=0
+  (( k > 1000 )) && min=0
   "$build_dir/descent" local --config examples/federated_scale.textproto \
     --output_dir "$out" --set federated.clients="$k" \
     --set federated.rounds="$rounds" --set federated.eval_every_rounds=0 \
