@@ -119,8 +119,13 @@ float FederatedTrainer::TrainClient(int slot_index, int64_t round,
       const Batch b =
           Gather(*train_, absl::MakeConstSpan(slot.order).subspan(begin, size),
                  &slot.features, &slot.labels, &slot.targets);
-      loss_sum += model->LossAndGradient(w, b, g);
       ++steps;
+      if (mu == 0 && momentum == 0) {
+        // Plain SGD: the model may fuse the update into its backward pass.
+        loss_sum += model->LossAndSgdStep(w, b, lr, g);
+        continue;
+      }
+      loss_sum += model->LossAndGradient(w, b, g);
       if (mu > 0) {
         for (int64_t i = 0; i < p; ++i) g[i] += mu * (w[i] - w0[i]);
       }

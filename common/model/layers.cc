@@ -132,6 +132,19 @@ void DenseBackward(int64_t in, int64_t out, const float* weights,
       dy * ConstMatrixMap(weights, in, out).transpose();
 }
 
+void DenseSgdBackward(int64_t in, int64_t out, float* weights, float* bias,
+                      const float* input, const float* d_output,
+                      int64_t examples, float lr, float l2, float* d_input) {
+  ConstMatrixMap dy(d_output, examples, out);
+  MatrixMap w(weights, in, out);
+  if (d_input != nullptr) {
+    MatrixMap(d_input, examples, in).noalias() = dy * w.transpose();
+  }
+  if (l2 != 0) w *= 1 - lr * l2;
+  w.noalias() -= lr * (ConstMatrixMap(input, examples, in).transpose() * dy);
+  RowVectorMap(bias, out) -= lr * dy.colwise().sum();
+}
+
 void Conv2DForward(const Window2D& window, int out_channels,
                    const float* weights, const float* bias, const float* input,
                    int64_t examples, float* columns, float* output) {

@@ -66,6 +66,15 @@ void DenseBackward(int64_t in, int64_t out, const float* weights,
                    const float* input, const float* d_output, int64_t examples,
                    float* d_weights, float* d_bias, float* d_input);
 
+// DenseBackward fused with a plain SGD step of rate lr and L2 weight
+// penalty l2 (the gradient l2 * weights): d_input (unless null) from the
+// weights as they were, then weights = (1 - lr l2) weights - lr input^T
+// d_output and bias -= lr * column sums of d_output, with no gradient
+// buffer written.
+void DenseSgdBackward(int64_t in, int64_t out, float* weights, float* bias,
+                      const float* input, const float* d_output,
+                      int64_t examples, float lr, float l2, float* d_input);
+
 // Cross-correlation of each input image with out_channels filters: weights
 // {out_channels, channels, kernel, kernel}, bias {out_channels}, output
 // {out_channels, out_height, out_width} per example. `columns` is scratch of

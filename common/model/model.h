@@ -46,6 +46,19 @@ class Model {
   virtual float LossAndGradient(const float* params, const Batch& batch,
                                 float* grad) = 0;
 
+  // One plain SGD step on the batch: params -= lr * d(mean loss)/d(params);
+  // returns the loss before it (LossAndGradient's). `grad` is scratch of
+  // layout().size() floats. This computes the gradient into it and applies
+  // it; a model may instead fuse the update into its backward pass (the
+  // same step up to float rounding). Same preconditions as LossAndGradient.
+  virtual float LossAndSgdStep(float* params, const Batch& batch, float lr,
+                               float* grad) {
+    const float loss = LossAndGradient(params, batch, grad);
+    const int64_t n = layout().size();
+    for (int64_t i = 0; i < n; ++i) params[i] -= lr * grad[i];
+    return loss;
+  }
+
   // Sum of losses and count of correct predictions over all `examples`
   // (any size >= 0; processed in chunks of the max batch). A regression
   // model's loss is the squared error and `correct` stays 0. CHECK-fails on

@@ -238,6 +238,50 @@ float Network::LossAndGradient(const float* params, const Batch& batch,
                             AddPenalty(params, grad));
 }
 
+float Network::LossAndSgdStep(float* params, const Batch& batch, float lr,
+                              float* grad) {
+  const bool dense = std::all_of(
+      layers_.begin(), layers_.end(),
+      [](const Layer& layer) { return layer.spec.kind == LayerSpec::kDense; });
+  if (chunks_.size() != 1 || !dense) {
+    return Model::LossAndSgdStep(params, batch, lr, grad);
+  }
+  CHECK(batch.size >= 1 && batch.size <= max_batch_)
+      << "batch of " << batch.size << " (max " << max_batch_ << ")";
+  double penalty = 0;  // of the weights before the step
+  if (l2_ != 0) {
+    for (const Layer& layer : layers_) {
+      penalty +=
+          ConstRowVectorMap(params + layer.weights, layer.bias - layer.weights)
+              .squaredNorm();
+    }
+    penalty *= 0.5 * l2_;
+  }
+  Chunk* chunk = &chunks_[0];
+  ForEachChunk(1, batch.size, [&](int, IndexRange rows) {
+    Forward(params, batch.features, batch.labels, rows, chunk);
+    const int64_t m = rows.size();
+    float* d_output = chunk->outputs.back().data();
+    for (int64_t i = 0; i < m; ++i) {
+      d_output[i * num_classes_ + batch.labels[i]] -= 1.0f;
+    }
+    RowVectorMap(d_output, m * num_classes_) *= 1.0f / static_cast<float>(m);
+    for (int l = static_cast<int>(layers_.size()) - 1; l >= 0; --l) {
+      const Layer& layer = layers_[l];
+      const float* input =
+          l == 0 ? batch.features : chunk->outputs[l - 1].data();
+      float* d_input = l == 0 ? nullptr : chunk->deltas[l % 2].data();
+      kernels::ActivationBackward(layer.spec.activation, m * layer.out_size,
+                                  chunk->outputs[l].data(), d_output);
+      kernels::DenseSgdBackward(layer.in_size, layer.out_size,
+                                params + layer.weights, params + layer.bias,
+                                input, d_output, m, lr, l2_, d_input);
+      d_output = d_input;
+    }
+  });
+  return static_cast<float>(chunk->loss_sum / batch.size + penalty);
+}
+
 EvalResult Network::Evaluate(const float* params, const Batch& examples) {
   const int64_t features = layers_[0].in_size;
   CHECK_GE(examples.size, 0);

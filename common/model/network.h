@@ -78,6 +78,11 @@ class Network : public Model {
   // Mean cross-entropy over the batch plus the l2 penalty (Model's contract).
   float LossAndGradient(const float* params, const Batch& batch,
                         float* grad) override;
+  // With one chunk and only dense layers, the update is fused into the
+  // backward pass (kernels::DenseSgdBackward: no gradient is written);
+  // otherwise Model's.
+  float LossAndSgdStep(float* params, const Batch& batch, float lr,
+                       float* grad) override;
   // Sums cross-entropy only: the l2 penalty is a training term.
   EvalResult Evaluate(const float* params, const Batch& examples) override;
 

@@ -431,6 +431,33 @@ TEST(Network, ThreadCountsAgree) {
   }
 }
 
+// LossAndSgdStep is LossAndGradient then params -= lr * grad: fused into
+// the backward pass for one-thread dense networks (up to float rounding),
+// Model's default for the rest (exactly).
+TEST(Network, SgdStepIsTheGradientStep) {
+  for (const Config& c : GradientConfigs()) {
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(c.name + " threads " + std::to_string(threads));
+      Problem p = MakeProblem(c, 5, /*max_batch=*/8, threads, 17);
+      std::vector<float> expected = p.params, grad(p.params.size());
+      const float loss =
+          p.net->LossAndGradient(expected.data(), p.batch(), grad.data());
+      for (size_t j = 0; j < expected.size(); ++j)
+        expected[j] -= 0.3f * grad[j];
+      std::vector<float> stepped = p.params, scratch(p.params.size());
+      EXPECT_NEAR(p.net->LossAndSgdStep(stepped.data(), p.batch(), 0.3f,
+                                        scratch.data()),
+                  loss, 1e-6);
+      double moved = 0;
+      for (size_t j = 0; j < expected.size(); ++j) {
+        EXPECT_NEAR(stepped[j], expected[j], 1e-6) << j;
+        moved += std::abs(stepped[j] - p.params[j]);
+      }
+      EXPECT_GT(moved, 1e-3);  // the step did move the parameters
+    }
+  }
+}
+
 TEST(Network, ThreadsAreCappedAtMaxBatch) {
   auto net = Network::Create({1, 1, 4}, {}, 2, /*max_batch=*/3, 8);
   ASSERT_TRUE(net.ok());
