@@ -285,9 +285,8 @@ FederatedMetrics::FederatedMetrics(MetricsRegistry& r)
                         "Round attempts beyond the first (too few reports).")),
       participants(r.Counter("descent_federated_participants_total",
                              "Client updates the rounds used.")),
-      round_participants(
-          r.Gauge("descent_federated_round_participants",
-                  "Clients whose updates the last round used.")),
+      round_participants(r.Gauge("descent_federated_round_participants",
+                                 "Clients whose updates the last round used.")),
       update_norm(r.Gauge("descent_federated_update_norm",
                           "L2 norm of the global model's change in the last "
                           "round.")),

@@ -194,12 +194,12 @@ struct CoordinatorMetrics {
 struct FederatedMetrics {
   explicit FederatedMetrics(MetricsRegistry& registry);
 
-  prometheus::Counter& rounds;    // rounds recorded
-  prometheus::Gauge& round;       // the last recorded, 1-based
-  prometheus::Counter& sampled;   // clients sampled, every attempt
-  prometheus::Counter& dropped;   // clients that dropped out
-  prometheus::Counter& late;      // reports past the deadline or unused
-  prometheus::Counter& retries;   // attempts beyond the first
+  prometheus::Counter& rounds;   // rounds recorded
+  prometheus::Gauge& round;      // the last recorded, 1-based
+  prometheus::Counter& sampled;  // clients sampled, every attempt
+  prometheus::Counter& dropped;  // clients that dropped out
+  prometheus::Counter& late;     // reports past the deadline or unused
+  prometheus::Counter& retries;  // attempts beyond the first
   prometheus::Counter& participants;
   prometheus::Gauge& round_participants;  // of the last round
   prometheus::Gauge& update_norm;

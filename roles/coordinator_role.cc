@@ -307,8 +307,8 @@ struct Counted {
 };
 
 // The rounds recorded since the last call, into the federated metrics.
-void UpdateFederatedMetrics(const Coordinator& coordinator,
-                            FederatedMetrics& m, Counted* counted) {
+void UpdateFederatedMetrics(const Coordinator& coordinator, FederatedMetrics& m,
+                            Counted* counted) {
   for (const v1::FederatedRound& r : coordinator.Rounds(counted->rounds)) {
     ++counted->rounds;
     m.rounds.Increment();

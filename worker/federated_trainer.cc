@@ -330,12 +330,12 @@ v1::WorkerProgress FederatedTrainer::Progress() const {
   int sent = 0;
   for (const v1::FederatedRound& r : pending_) {
     if (r.round() < recorded_) continue;
-    if (sent == kMaxRoundsSent) break;
+    if (sent == kMaxRoundsPerReport) break;
     *progress.add_rounds() = r;
     ++sent;
   }
   // Recorded() keeps only rounds not yet recorded.
-  progress.set_done(finished_ && pending_.size() <= kMaxRoundsSent);
+  progress.set_done(finished_ && pending_.size() <= kMaxRoundsPerReport);
   return progress;
 }
 

@@ -43,10 +43,6 @@
 
 namespace descent {
 
-// The most round records one progress report carries (the coordinator's
-// kMaxRoundsPerReport).
-inline constexpr int kMaxRoundsSent = 512;
-
 struct FederatedTrainerOptions {
   FederatedOptions federated;
   int32_t worker_id = 0;

@@ -29,6 +29,10 @@
 
 namespace descent {
 
+// The most round records one worker progress report carries (worker 0
+// sends at most this many; the coordinator refuses more).
+inline constexpr int kMaxRoundsPerReport = 512;
+
 // A job's FederatedConfig with its defaults resolved.
 struct FederatedOptions {
   int64_t clients = 0;

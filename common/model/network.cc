@@ -261,11 +261,8 @@ float Network::LossAndSgdStep(float* params, const Batch& batch, float lr,
   ForEachChunk(1, batch.size, [&](int, IndexRange rows) {
     Forward(params, batch.features, batch.labels, rows, chunk);
     const int64_t m = rows.size();
-    float* d_output = chunk->outputs.back().data();
-    for (int64_t i = 0; i < m; ++i) {
-      d_output[i * num_classes_ + batch.labels[i]] -= 1.0f;
-    }
-    RowVectorMap(d_output, m * num_classes_) *= 1.0f / static_cast<float>(m);
+    float* d_output =
+        LogitGradient(batch.labels, rows, 1.0f / static_cast<float>(m), chunk);
     for (int l = static_cast<int>(layers_.size()) - 1; l >= 0; --l) {
       const Layer& layer = layers_[l];
       const float* input =
@@ -346,6 +343,18 @@ void Network::LayerForward(int l, const float* params, const float* input,
                              output);
 }
 
+float* Network::LogitGradient(const int32_t* labels, IndexRange rows,
+                              float scale, Chunk* chunk) const {
+  // d(loss)/d(logits) = softmax - onehot, scaled to the batch mean.
+  const int64_t m = rows.size();
+  float* d_output = chunk->outputs.back().data();
+  for (int64_t i = 0; i < m; ++i) {
+    d_output[i * num_classes_ + labels[rows.begin + i]] -= 1.0f;
+  }
+  RowVectorMap(d_output, m * num_classes_) *= scale;
+  return d_output;
+}
+
 void Network::Backward(const float* params, const float* features,
                        const int32_t* labels, IndexRange rows, float scale,
                        Chunk* chunk, float* gradient) const {
@@ -354,12 +363,7 @@ void Network::Backward(const float* params, const float* features,
     std::fill(gradient, gradient + layout_.size(), 0.0f);
     return;
   }
-  // d(loss)/d(logits) = softmax - onehot, scaled to the batch mean.
-  float* d_output = chunk->outputs.back().data();
-  for (int64_t i = 0; i < m; ++i) {
-    d_output[i * num_classes_ + labels[rows.begin + i]] -= 1.0f;
-  }
-  RowVectorMap(d_output, m * num_classes_) *= scale;
+  float* d_output = LogitGradient(labels, rows, scale, chunk);
   for (int l = static_cast<int>(layers_.size()) - 1; l >= 0; --l) {
     const float* input = l == 0 ? features + rows.begin * layers_[0].in_size
                                 : chunk->outputs[l - 1].data();

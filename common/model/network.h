@@ -139,6 +139,10 @@ class Network : public Model {
                const int32_t* labels, IndexRange rows, Chunk* chunk) const;
   void LayerForward(int l, const float* params, const float* input,
                     int64_t rows, Chunk* chunk) const;
+  // Turns Forward's softmax output of `rows` in place into scale *
+  // d(loss sum)/d(logits) and returns it.
+  float* LogitGradient(const int32_t* labels, IndexRange rows, float scale,
+                       Chunk* chunk) const;
   // From Forward's outputs, writes scale * d(loss sum)/d(params) of `rows`
   // into `gradient` (layout().size() floats): the chunk's own, or with a
   // single chunk the caller's output, which then needs no summing.

@@ -350,8 +350,7 @@ void Coordinator::ReplaceLocked(MemberState* worker) {
 std::vector<v1::FederatedRound> Coordinator::Rounds(size_t from) const {
   absl::MutexLock lock(&mu_);
   if (from >= rounds_.size()) return {};
-  return std::vector<v1::FederatedRound>(rounds_.begin() + from,
-                                         rounds_.end());
+  return std::vector<v1::FederatedRound>(rounds_.begin() + from, rounds_.end());
 }
 
 absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(

@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/federated/round_plan.h"  // kMaxRoundsPerReport
 #include "descent/v1/coordinator.pb.h"
 #include "descent/v1/job.pb.h"
 
@@ -52,9 +53,6 @@ std::vector<WorkerLimits> WorkerLimitsOf(const v1::JobConfig& config,
 // most every training example (its clients' n_k).
 WorkerLimits FederatedLimits(const v1::JobConfig& config,
                              int64_t train_examples);
-
-// The most round records one progress report may carry.
-inline constexpr int kMaxRoundsPerReport = 512;
 
 // OK if `now.rounds` can be worker `worker`'s round records in a job of
 // `config` whose coordinator has recorded `recorded` rounds: only worker 0

@@ -47,6 +47,32 @@ class FederatedTrainerTest : public ::testing::Test {
     data_ = MakeLinearRegression(kExamples, kFeatures, 0.1f, 9).data;
   }
 
+  // One BSP shard of the whole linear model, server SGD at `server_lr`.
+  static std::unique_ptr<ParameterShard> Shard(int workers, float server_lr) {
+    LinearRegression model(kFeatures, 1, 1);
+    ParameterShardOptions options;
+    options.job_id = "job-1";
+    options.num_workers = workers;
+    options.range = {0, model.layout().size()};
+    options.layout = model.layout();
+    options.seed = kSeed;
+    options.consistency = v1::BSP;
+    options.optimizer.mutable_sgd()->set_learning_rate(server_lr);
+    return *ParameterShard::Create(std::move(options));
+  }
+
+  // Worker `worker`'s client of `shard`.
+  static std::unique_ptr<PsClient> Client(ParameterShard* shard, int worker) {
+    PsClient::Options ps;
+    ps.job_id = "job-1";
+    ps.worker_id = worker;
+    v1::ShardInfo& info = ps.shards.emplace_back();
+    info.set_address("in-process");
+    info.set_end(shard->range().end);
+    ps.connect = InProcessShardTransport::Factory({shard});
+    return *PsClient::Create(std::move(ps));
+  }
+
   // Runs `options` on `workers` in-process workers against one BSP shard
   // (server SGD at `server_lr`); returns the final parameters and fills
   // *records with worker 0's rounds.
@@ -57,29 +83,12 @@ class FederatedTrainerTest : public ::testing::Test {
     absl::StatusOr<ClientData> clients = MakeClientData(options, labels, 1);
     EXPECT_TRUE(clients.ok()) << clients.status();
     const int max_batch = FederatedTrainer::MaxLocalBatch(options, *clients);
-    LinearRegression layout_model(kFeatures, 1, 1);
-    ParameterShardOptions shard_options;
-    shard_options.job_id = "job-1";
-    shard_options.num_workers = workers;
-    shard_options.range = {0, layout_model.layout().size()};
-    shard_options.layout = layout_model.layout();
-    shard_options.seed = kSeed;
-    shard_options.consistency = v1::BSP;
-    shard_options.optimizer.mutable_sgd()->set_learning_rate(server_lr);
-    std::unique_ptr<ParameterShard> shard =
-        *ParameterShard::Create(std::move(shard_options));
+    std::unique_ptr<ParameterShard> shard = Shard(workers, server_lr);
     std::vector<std::unique_ptr<LinearRegression>> models;
     std::vector<std::unique_ptr<PsClient>> clients_ps;
     std::vector<std::unique_ptr<FederatedTrainer>> trainers;
     for (int w = 0; w < workers; ++w) {
-      PsClient::Options ps;
-      ps.job_id = "job-1";
-      ps.worker_id = w;
-      v1::ShardInfo& info = ps.shards.emplace_back();
-      info.set_address("in-process");
-      info.set_end(layout_model.layout().size());
-      ps.connect = InProcessShardTransport::Factory({shard.get()});
-      clients_ps.push_back(*PsClient::Create(std::move(ps)));
+      clients_ps.push_back(Client(shard.get(), w));
       std::vector<Model*> mine;
       for (int t = 0; t < threads; ++t) {
         models.push_back(
@@ -257,21 +266,8 @@ TEST_F(FederatedTrainerTest, RecordedRoundsAreNotSentAgain) {
   const std::vector<int32_t> labels(kExamples, 0);
   const ClientData clients = *MakeClientData(o, labels, 1);
   LinearRegression model(kFeatures, kExamples, 1);
-  ParameterShardOptions shard_options;
-  shard_options.job_id = "job-1";
-  shard_options.range = {0, model.layout().size()};
-  shard_options.layout = model.layout();
-  shard_options.consistency = v1::BSP;
-  shard_options.optimizer.mutable_sgd()->set_learning_rate(1);
-  std::unique_ptr<ParameterShard> shard =
-      *ParameterShard::Create(std::move(shard_options));
-  PsClient::Options ps;
-  ps.job_id = "job-1";
-  v1::ShardInfo& info = ps.shards.emplace_back();
-  info.set_address("in-process");
-  info.set_end(model.layout().size());
-  ps.connect = InProcessShardTransport::Factory({shard.get()});
-  std::unique_ptr<PsClient> client = *PsClient::Create(std::move(ps));
+  std::unique_ptr<ParameterShard> shard = Shard(1, 1.0f);
+  std::unique_ptr<PsClient> client = Client(shard.get(), 0);
   FederatedTrainerOptions options;
   options.federated = o;
   FederatedTrainer trainer(options, {&model}, client.get(), &data_, &clients,
@@ -284,12 +280,6 @@ TEST_F(FederatedTrainerTest, RecordedRoundsAreNotSentAgain) {
   EXPECT_EQ(progress.rounds(0).round(), 2);
   EXPECT_TRUE(progress.done());
 }
-
-}  // namespace
-}  // namespace descent
-
-namespace descent {
-namespace {
 
 // A replacement that starts at round s reports, for the rounds before s,
 // the steps and examples its predecessor would have (its loss counts start
@@ -306,22 +296,8 @@ TEST_F(FederatedTrainerTest, AReplacementsCountsGoOnFromTheRoundsBefore) {
   }
   EXPECT_GT(examples, 0);
   LinearRegression model(kFeatures, kExamples, 1);
-  ParameterShardOptions shard_options;
-  shard_options.job_id = "job-1";
-  shard_options.num_workers = 1;
-  shard_options.range = {0, model.layout().size()};
-  shard_options.layout = model.layout();
-  shard_options.consistency = v1::BSP;
-  shard_options.optimizer.mutable_sgd()->set_learning_rate(1);
-  std::unique_ptr<ParameterShard> shard =
-      *ParameterShard::Create(std::move(shard_options));
-  PsClient::Options ps;
-  ps.job_id = "job-1";
-  v1::ShardInfo& info = ps.shards.emplace_back();
-  info.set_address("in-process");
-  info.set_end(model.layout().size());
-  ps.connect = InProcessShardTransport::Factory({shard.get()});
-  std::unique_ptr<PsClient> client = *PsClient::Create(std::move(ps));
+  std::unique_ptr<ParameterShard> shard = Shard(1, 1.0f);
+  std::unique_ptr<PsClient> client = Client(shard.get(), 0);
   FederatedTrainerOptions options;
   options.federated = o;
   options.federated.rounds = 6;
