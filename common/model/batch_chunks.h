@@ -21,8 +21,8 @@
 // fn(c, rows) must write nothing but chunk c's scratch. These functions keep
 // no state of their own.
 //
-// A Chunk, as the templates below read it, has `std::vector<float>
-// gradient`, `double loss_sum` and `int64_t correct`.
+// A Chunk, as the templates below read it, has a float vector `gradient`
+// (AlignedFloats), `double loss_sum` and `int64_t correct`.
 #ifndef DESCENT_COMMON_MODEL_BATCH_CHUNKS_H_
 #define DESCENT_COMMON_MODEL_BATCH_CHUNKS_H_
 

@@ -126,7 +126,7 @@ void DenseBackward(int64_t in, int64_t out, const float* weights,
   ConstMatrixMap dy(d_output, examples, out);
   MatrixMap(d_weights, in, out).noalias() =
       ConstMatrixMap(input, examples, in).transpose() * dy;
-  RowVectorMap(d_bias, out) = dy.colwise().sum();
+  ColumnSums(d_output, examples, out, d_bias);
   if (d_input == nullptr) return;
   MatrixMap(d_input, examples, in).noalias() =
       dy * ConstMatrixMap(weights, in, out).transpose();
@@ -142,7 +142,11 @@ void DenseSgdBackward(int64_t in, int64_t out, float* weights, float* bias,
   }
   if (l2 != 0) w *= 1 - lr * l2;
   w.noalias() -= lr * (ConstMatrixMap(input, examples, in).transpose() * dy);
-  RowVectorMap(bias, out) -= lr * dy.colwise().sum();
+  for (int64_t j = 0; j < out; ++j) {  // ColumnSums' order, in place
+    float sum = 0;
+    for (int64_t i = 0; i < examples; ++i) sum += d_output[i * out + j];
+    bias[j] -= lr * sum;
+  }
 }
 
 void Conv2DForward(const Window2D& window, int out_channels,

@@ -94,7 +94,7 @@ void LinearKernels::Backward(const float* features, IndexRange rows,
   d *= scale;
   ConstMatrixMap x(features + rows.begin * num_features_, m, num_features_);
   dw.noalias() = x.transpose() * d;
-  db = d.colwise().sum();
+  ColumnSums(d.data(), m, num_outputs_, db.data());
 }
 
 double LinearKernels::AddPenalty(const float* params, float* grad) const {
@@ -102,8 +102,8 @@ double LinearKernels::AddPenalty(const float* params, float* grad) const {
   ConstRowVectorMap w(params, num_weights_);
   RowVectorMap dw(grad, num_weights_);
   dw += l2_ * w + l1_ * w.cwiseSign();
-  return 0.5 * l2_ * w.cast<double>().squaredNorm() +
-         l1_ * w.cast<double>().lpNorm<1>();
+  return 0.5 * l2_ * SumOf(params, num_weights_, /*squares=*/true) +
+         l1_ * SumOf(params, num_weights_, /*squares=*/false);
 }
 
 }  // namespace descent

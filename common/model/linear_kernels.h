@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "common/model/aligned_floats.h"
 #include "common/model/model.h"
 #include "common/partition.h"
 
@@ -62,8 +63,8 @@ class LinearKernels {
  private:
   // One chunk's scratch, written only by the thread that runs the chunk.
   struct Chunk {
-    std::vector<float> scores;    // rows x num_outputs, row-major
-    std::vector<float> gradient;  // num_params(): dW then db
+    AlignedFloats scores;    // rows x num_outputs, row-major
+    AlignedFloats gradient;  // num_params(): dW then db
     double loss_sum = 0;
     int64_t correct = 0;
   };

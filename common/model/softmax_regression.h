@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/model/aligned_floats.h"
 #include "common/model/model.h"
 #include "common/model/param_layout.h"
 #include "common/partition.h"
@@ -46,8 +47,8 @@ class SoftmaxRegression : public Model {
  private:
   // One chunk's scratch, written only by the thread that runs the chunk.
   struct Chunk {
-    std::vector<float> logits;    // rows x num_classes, row-major
-    std::vector<float> gradient;  // layout_.size(): dW then db
+    AlignedFloats logits;    // rows x num_classes, row-major
+    AlignedFloats gradient;  // layout_.size(): dW then db
     double loss_sum = 0;
     int64_t correct = 0;
   };

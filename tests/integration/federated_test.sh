@@ -91,6 +91,8 @@ wait "$LOCAL_PID" || true
 fed again
 cmp -s <(figures "$csv") <(figures "$WORK/again/rounds.csv") ||
   fail "same seed, different rounds: $(diff <(figures "$csv") <(figures "$WORK/again/rounds.csv") | head -5)"
+cmp -s "$WORK/basic/model/model.safetensors" "$WORK/again/model/model.safetensors" ||
+  fail "same seed, a different final model"
 fed other --set federated.seed=7
 ! cmp -s <(figures "$csv") <(figures "$WORK/other/rounds.csv") ||
   fail "another seed gave the same rounds"

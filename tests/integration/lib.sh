@@ -181,3 +181,16 @@ train { epochs: 1 batch_size: 32 threads: 1 }
 optimizer { sgd { learning_rate: 0.05 } }
 CONFIG_END
 }
+
+# The tensors of DIR/model/model.safetensors (names and data, not the
+# metadata) as one line, for exact comparison.
+model_tensors() {
+  /usr/bin/python3 - "$1/model/model.safetensors" <<'PY'
+import hashlib, json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+header.pop("__metadata__", None)
+print(sorted(header), hashlib.sha256(raw[8 + n:]).hexdigest())
+PY
+}

@@ -4,7 +4,7 @@
 #   1. a job run for 2 epochs and resumed for 2 more ends with parameters
 #      bit-identical to one run for 4 epochs, for SGD, momentum, Adam and
 #      FTRL, dense (softmax on a CSV) and sparse (sparse logistic
-#      regression);
+#      regression), and for Adam on an MLP;
 #   2. a job killed with SIGKILL (launcher and every child) after a
 #      periodic checkpoint resumes from it and still ends bit-identical;
 #   3. SIGINT: the launcher has the coordinator checkpoint and write
@@ -24,9 +24,13 @@ three_class_csv
 # Writes config $1 for optimizer $2 (a text-format body), model $3.
 write_config() {
   local model="${3:-softmax}" data
-  if [[ "$model" == softmax ]]; then
+  if [[ "$model" == softmax || "$model" == mlp ]]; then
     data="csv { train: \"$WORK/train.csv\" test: \"$WORK/test.csv\" } scaling: STANDARDIZE"
-    model="softmax_regression {}"
+    if [[ "$model" == softmax ]]; then
+      model="softmax_regression {}"
+    else
+      model="mlp { hidden: [16] }"
+    fi
   else
     data="synthetic { kind: CTR train_examples: 6000 test_examples: 1000 features: 500 nnz_per_row: 8 factor_dim: 4 seed: 3 }"
     model="sparse_logistic_regression {}"
@@ -50,23 +54,10 @@ run() {
     fail "descent local $* exit $?: $(tail -20 "$WORK/stderr")"
 }
 
-# The tensors' data of DIR/model/model.safetensors (the header names and
-# the bytes), as one line, for exact comparison.
-tensors() {
-  /usr/bin/python3 - "$1/model/model.safetensors" <<'PY'
-import hashlib, json, struct, sys
-raw = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-header = json.loads(raw[8:8 + n])
-header.pop("__metadata__", None)
-print(sorted(header), hashlib.sha256(raw[8 + n:]).hexdigest())
-PY
-}
-
 same_model() {  # A B WHAT
   local a b
-  a="$(tensors "$1")"
-  b="$(tensors "$2")"
+  a="$(model_tensors "$1")"
+  b="$(model_tensors "$2")"
   [[ "$a" == "$b" ]] || fail "$3: parameters differ from the uninterrupted run"
 }
 
@@ -78,11 +69,13 @@ OPTIMIZERS=("sgd { learning_rate: 0.05 }"
             "sgd { learning_rate: 0.05 }|sparse"
             "momentum { learning_rate: 0.05 momentum: 0.9 }|sparse"
             "adam { learning_rate: 0.01 }|sparse"
-            "ftrl { learning_rate: 0.1 l1: 0.001 }|sparse")
+            "ftrl { learning_rate: 0.1 l1: 0.001 }|sparse"
+            "adam { learning_rate: 0.01 }|mlp")
 
 for optimizer in "${OPTIMIZERS[@]}"; do
   model=softmax
   [[ "$optimizer" == *"|sparse" ]] && model=sparse && optimizer="${optimizer%|sparse}"
+  [[ "$optimizer" == *"|mlp" ]] && model=mlp && optimizer="${optimizer%|mlp}"
   name="$(echo "$optimizer" | cut -d' ' -f1)-$model"
   write_config "$WORK/$name.textproto" "$optimizer" "$model"
   run --config "$WORK/$name.textproto" --output_dir "$WORK/$name-whole"
@@ -121,7 +114,7 @@ start_until_checkpoint() {
 }
 OUT="$WORK/killed"
 start_until_checkpoint
-pids="$(awk '{print $1}' "$OUT/processes.txt" 2>/dev/null | grep -E '^[0-9]+$' || true)"
+pids="$(awk '$2 ~ /^[0-9]+$/ { print $2 }' "$OUT/processes.txt" 2>/dev/null || true)"
 kill -9 "$LAUNCHER" $pids 2>/dev/null || true
 wait "$LAUNCHER" 2>/dev/null || true
 for pid in $pids; do while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; done

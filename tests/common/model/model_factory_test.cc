@@ -1,8 +1,10 @@
 #include "common/model/model_factory.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -137,6 +139,87 @@ const ErrorCase kErrorCases[] = {
      "layer 2 (conv2d): kernel 13 exceeds the padded 12x12 input"},
 };
 
+// `values` copied to `offset` floats past a 64-byte boundary of a block it
+// owns.
+struct Shifted {
+  Shifted(const std::vector<float>& values, int offset)
+      : block(values.size() + 32) {
+    const auto base = reinterpret_cast<uintptr_t>(block.data());
+    data = reinterpret_cast<float*>((base + 63) / 64 * 64) + offset;
+    std::copy(values.begin(), values.end(), data);
+  }
+  std::vector<float> block;
+  float* data;
+};
+
+// Every dense model gives the same loss, gradient and SGD step bits wherever
+// its buffers and the caller's lie: a job's heap layout varies from run to
+// run, and a seeded job must give the same model every run.
+TEST(CreateModel, ResultsDoNotDependOnWhereBuffersLie) {
+  struct Case {
+    std::string model;
+    DataShape shape;
+  };
+  const Case cases[] = {
+      {"mlp { hidden: [32] } l2: 0.01", {784, 10}},
+      {"cnn { layers { conv { out_channels: 3 kernel: 3 } } "
+       "layers { max_pool { size: 2 } } layers { dense { units: 8 } } } "
+       "l2: 0.01",
+       {64, 3}},
+      {"softmax_regression {} l2: 0.01", {784, 10}},
+      {"linear_svm {} l2: 0.01 l1: 0.001", {300, 4}},
+      {"logistic_regression {} l2: 0.01 l1: 0.001", {300, 2}},
+      {"linear_regression {} l2: 0.01 l1: 0.001", {300, 0}},
+  };
+  for (const Case& c : cases) {
+    for (int n : {10, 7, 1}) {
+      SCOPED_TRACE(c.model + " batch " + std::to_string(n));
+      std::mt19937 rng(3);
+      std::uniform_real_distribution<float> uniform(-1, 1);
+      std::vector<float> x(n * c.shape.num_features), targets(n);
+      for (float& v : x) v = uniform(rng);
+      for (float& v : targets) v = uniform(rng);
+      std::vector<int32_t> labels(n);
+      for (int i = 0; i < n; ++i)
+        labels[i] = i % std::max(1, c.shape.num_classes);
+      std::vector<std::unique_ptr<Model>> kept;  // so heap layouts differ
+      std::vector<std::vector<char>> pads;
+      std::vector<float> first_grad, first_step;
+      float first_loss = 0;
+      for (int offset = 0; offset < 8; ++offset) {
+        pads.emplace_back(4 * offset + 4);
+        absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(
+            ModelOf(c.model), c.shape, /*max_batch=*/10, /*threads=*/1);
+        ASSERT_TRUE(model.ok()) << model.status();
+        kept.push_back(std::move(*model));
+        Model& m = *kept.back();
+        // The same parameters every time: the init plus a ramp (biases
+        // start at 0), so nothing is zero.
+        std::vector<float> init(m.layout().size());
+        m.layout().Initialize(9, 0, m.layout().size(), init.data());
+        for (size_t i = 0; i < init.size(); ++i) init[i] += 0.001f * (i % 7);
+        Shifted features(x, offset), params(init, (offset * 3) % 8),
+            grad(std::vector<float>(init.size()), (offset * 5) % 8);
+        const Batch batch{features.data, labels.data(), n, targets.data()};
+        const float loss = m.LossAndGradient(params.data, batch, grad.data);
+        std::vector<float> g(grad.data, grad.data + init.size());
+        m.LossAndSgdStep(params.data, batch, 0.1f, grad.data);
+        std::vector<float> stepped(params.data, params.data + init.size());
+        if (offset == 0) {
+          first_loss = loss;
+          first_grad = g;
+          first_step = stepped;
+          continue;
+        }
+        SCOPED_TRACE(offset);
+        EXPECT_EQ(loss, first_loss);
+        EXPECT_TRUE(g == first_grad);
+        EXPECT_TRUE(stepped == first_step);
+      }
+    }
+  }
+}
+
 TEST(BuildLayout, RejectsShapesThatDoNotFit) {
   for (const ErrorCase& c : kErrorCases) {
     SCOPED_TRACE(c.model);
@@ -176,6 +259,63 @@ TEST(BuildLayout, LayersTakeTheirOwnInitOrTheNetworks) {
   ASSERT_TRUE(cnn.ok()) << cnn.status();
   EXPECT_EQ(cnn->dense.tensors()[0].init, InitRule::kZeros);
   EXPECT_EQ(cnn->dense.tensors()[2].init, InitRule::kHeNormal);
+}
+
+// Every tensor of `layout`, biases and the output layer included, lies in
+// [-1/sqrt(fan_in), 1/sqrt(fan_in)] for its layer's fan_in, and no tensor is
+// all zeros.
+void ExpectTorchDefault(const ParamLayout& layout,
+                        const std::vector<int64_t>& fan_ins) {
+  ASSERT_EQ(layout.tensors().size(), 2 * fan_ins.size());
+  std::vector<float> values(layout.size());
+  layout.Initialize(5, 0, layout.size(), values.data());
+  for (size_t t = 0; t < layout.tensors().size(); ++t) {
+    SCOPED_TRACE(layout.tensors()[t].name);
+    EXPECT_EQ(layout.tensors()[t].init, InitRule::kTorchDefault);
+    const auto bound =
+        static_cast<float>(1.0 / std::sqrt(double(fan_ins[t / 2])));
+    const int64_t end =
+        t + 1 < layout.tensors().size() ? layout.offset(t + 1) : layout.size();
+    float largest = 0;
+    for (int64_t i = layout.offset(t); i < end; ++i) {
+      largest = std::max(largest, std::abs(values[i]));
+    }
+    EXPECT_LE(largest, bound);
+    EXPECT_GT(largest, 0.5f * bound);
+  }
+}
+
+TEST(BuildLayout, TorchDefaultCoversBiasesAndTheOutputLayer) {
+  absl::StatusOr<ModelLayout> mlp =
+      BuildLayout(ModelOf("mlp { hidden: [20, 30] init: TORCH_DEFAULT }"),
+                  DataShape{16, 3});
+  ASSERT_TRUE(mlp.ok()) << mlp.status();
+  ExpectTorchDefault(mlp->dense, {16, 20, 30});
+
+  absl::StatusOr<ModelLayout> cnn = BuildLayout(
+      ModelOf("cnn { init: TORCH_DEFAULT layers { conv { out_channels: 2 "
+              "kernel: 3 } } layers { dense { units: 4 } } }"),
+      DataShape{16, 3});
+  ASSERT_TRUE(cnn.ok()) << cnn.status();
+  // conv 3x3 over 1 channel (fan_in 9) -> 2x2x2 = 8 -> 4 -> 3.
+  ExpectTorchDefault(cnn->dense, {9, 8, 4});
+
+  absl::StatusOr<ModelLayout> softmax =
+      BuildLayout(ModelOf("softmax_regression { weight_init: TORCH_DEFAULT }"),
+                  DataShape{16, 3});
+  ASSERT_TRUE(softmax.ok()) << softmax.status();
+  ExpectTorchDefault(softmax->dense, {16});
+}
+
+TEST(BuildLayout, OtherRulesKeepZeroBiasesAndAXavierOutput) {
+  absl::StatusOr<ModelLayout> mlp =
+      BuildLayout(ModelOf("mlp { hidden: [20] }"), DataShape{16, 3});
+  ASSERT_TRUE(mlp.ok()) << mlp.status();
+  ASSERT_EQ(mlp->dense.tensors().size(), 4u);
+  EXPECT_EQ(mlp->dense.tensors()[0].init, InitRule::kHeNormal);
+  EXPECT_EQ(mlp->dense.tensors()[1].init, InitRule::kZeros);
+  EXPECT_EQ(mlp->dense.tensors()[2].init, InitRule::kXavierUniform);
+  EXPECT_EQ(mlp->dense.tensors()[3].init, InitRule::kZeros);
 }
 
 TEST(CreateModel, RejectsSparseModels) {
