@@ -17,7 +17,9 @@ init with HE_NORMAL; common/model/network.cc appends a Xavier-uniform
 output layer; common/model/param_layout.cc): hidden weights N(0, 2 /
 fan_in), output weights U(-a, a) with a = sqrt(6 / (fan_in + fan_out)),
 every bias 0. (Not descent's random numbers: its weights are a hash of the
-seed and the index; these come from torch.manual_seed.)
+seed and the index; these come from torch.manual_seed.) --init torch keeps
+nn.Linear's own initialization instead, weights and biases U(-1/sqrt(fan_in),
+1/sqrt(fan_in)): descent's `mlp { init: TORCH_DEFAULT }`.
 
 Partitions (--partition):
   iid           a seeded shuffle cut into K parts whose sizes differ by <= 1
@@ -162,11 +164,13 @@ def partition_dirichlet(labels, k, alpha, min_size, rng, num_classes=10):
 
 # --- Model --------------------------------------------------------------------
 
-def make_model():
+def make_model(init):
     model = nn.Sequential(
         nn.Linear(784, 200), nn.ReLU(),
         nn.Linear(200, 200), nn.ReLU(),
         nn.Linear(200, 10))
+    if init == "torch":
+        return model
     layers = [m for m in model if isinstance(m, nn.Linear)]
     with torch.no_grad():
         for i, layer in enumerate(layers):
@@ -293,6 +297,9 @@ def parse_args(argv):
     p.add_argument("--target", type=float, default=None,
                    help="stop at the first round with test accuracy >= this")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", choices=("descent", "torch"), default="descent",
+                   help="descent: as descent's default MLP; torch: "
+                   "nn.Linear's own (descent's TORCH_DEFAULT)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--time_rounds", type=int, default=None,
                    help="timing mode: N rounds without evaluation")
@@ -336,7 +343,7 @@ def main(argv):
                         train_y[index].contiguous()))
     del train_x, train_y
 
-    model = make_model()
+    model = make_model(args.init)
     params = list(model.parameters())
     global_w = [p.detach().clone() for p in params]
     server = Server(args, global_w)

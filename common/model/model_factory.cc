@@ -24,6 +24,8 @@ InitRule FromProto(v1::InitRule rule) {
       return InitRule::kZeros;
     case v1::HE_NORMAL:
       return InitRule::kHeNormal;
+    case v1::TORCH_DEFAULT:
+      return InitRule::kTorchDefault;
     default:
       return InitRule::kXavierUniform;
   }
@@ -88,6 +90,12 @@ absl::Status CheckShape(const v1::ModelConfig& config, const DataShape& shape) {
       break;
   }
   return absl::OkStatus();
+}
+
+// The output layer's init: Xavier, or PyTorch's when the network asks for it.
+InitRule OutputInit(v1::InitRule network) {
+  return network == v1::TORCH_DEFAULT ? InitRule::kTorchDefault
+                                      : InitRule::kXavierUniform;
 }
 
 // A layer's own init, or the network's.
@@ -199,13 +207,15 @@ absl::StatusOr<std::unique_ptr<Model>> CreateNetwork(
   const auto l2 = static_cast<float>(config.l2());
   absl::StatusOr<std::unique_ptr<Network>> network;
   if (config.has_mlp()) {
-    network = Network::Create(
-        InputShape{1, 1, static_cast<int>(shape.num_features)},
-        MlpLayers(config.mlp()), shape.num_classes, max_batch, threads, l2);
+    network =
+        Network::Create(InputShape{1, 1, static_cast<int>(shape.num_features)},
+                        MlpLayers(config.mlp()), shape.num_classes, max_batch,
+                        threads, l2, OutputInit(config.mlp().init()));
   } else {
     ASSIGN_OR_RETURN(const InputShape input, SquareImage(shape));
     network = Network::Create(input, CnnLayers(config.cnn()), shape.num_classes,
-                              max_batch, threads, l2);
+                              max_batch, threads, l2,
+                              OutputInit(config.cnn().init()));
   }
   if (!network.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(

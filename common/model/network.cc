@@ -107,7 +107,7 @@ InputShape OutputShape(const LayerSpec& spec, const kernels::Window2D& w) {
 
 absl::StatusOr<std::unique_ptr<Network>> Network::Create(
     InputShape input, std::vector<LayerSpec> layers, int num_classes,
-    int max_batch, int threads, float l2) {
+    int max_batch, int threads, float l2, InitRule output_init) {
   if (input.channels < 1 || input.height < 1 || input.width < 1) {
     return absl::InvalidArgumentError(
         absl::StrFormat("input shape %dx%dx%d: every dimension must be >= 1",
@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Create(
   }
   LayerSpec output;
   output.units = num_classes;
-  output.init = InitRule::kXavierUniform;
+  output.init = output_init;
   layers.push_back(output);
   ParamLayout layout;
   ASSIGN_OR_RETURN(std::vector<Layer> resolved,
@@ -158,13 +158,21 @@ void Network::AddTensors(int index, Layer* layer, ParamLayout* layout) {
   const LayerSpec& spec = layer->spec;
   const std::string prefix = absl::StrCat("layer", index);
   const size_t tensor = layout->tensors().size();
+  // Biases start at zero, except under PyTorch's rule, which draws them
+  // from the weights' range.
+  const bool torch = spec.init == InitRule::kTorchDefault;
+  const InitRule bias_init = torch ? InitRule::kTorchDefault : InitRule::kZeros;
   if (spec.kind == LayerSpec::kDense) {
     layout->Add(TensorSpec{prefix + "/weights",
                            {layer->in_size, spec.units},
                            spec.init,
                            layer->in_size,
                            spec.units});
-    layout->Add(TensorSpec{prefix + "/bias", {spec.units}});
+    layout->Add(TensorSpec{prefix + "/bias",
+                           {spec.units},
+                           bias_init,
+                           torch ? layer->in_size : 0,
+                           0});
   } else {
     const int64_t k2 = int64_t{spec.kernel} * spec.kernel;
     const int in_channels = layer->window.channels;
@@ -174,7 +182,11 @@ void Network::AddTensors(int index, Layer* layer, ParamLayout* layout) {
                    spec.init,
                    in_channels * k2,
                    spec.out_channels * k2});
-    layout->Add(TensorSpec{prefix + "/bias", {spec.out_channels}});
+    layout->Add(TensorSpec{prefix + "/bias",
+                           {spec.out_channels},
+                           bias_init,
+                           torch ? in_channels * k2 : 0,
+                           0});
   }
   layer->weights = layout->offset(tensor);
   layer->bias = layout->offset(tensor + 1);
@@ -214,7 +226,7 @@ void Network::AllocateChunks() {
       chunk.argmax[l].resize(rows * layers_[l].out_size);
     }
     chunk.columns.resize(columns);
-    for (std::vector<float>& delta : chunk.deltas) {
+    for (AlignedFloats& delta : chunk.deltas) {
       delta.resize(rows * widest_input);
     }
     chunk.gradient.resize(layout_.size());
@@ -251,9 +263,8 @@ float Network::LossAndSgdStep(float* params, const Batch& batch, float lr,
   double penalty = 0;  // of the weights before the step
   if (l2_ != 0) {
     for (const Layer& layer : layers_) {
-      penalty +=
-          ConstRowVectorMap(params + layer.weights, layer.bias - layer.weights)
-              .squaredNorm();
+      penalty += SumOf(params + layer.weights, layer.bias - layer.weights,
+                       /*squares=*/true);
     }
     penalty *= 0.5 * l2_;
   }
@@ -407,7 +418,7 @@ double Network::AddPenalty(const float* params, float* grad) const {
     const int64_t n = layer.bias - layer.weights;
     ConstRowVectorMap w(params + layer.weights, n);
     RowVectorMap(grad + layer.weights, n) += l2_ * w;
-    sum_squares += w.squaredNorm();
+    sum_squares += SumOf(params + layer.weights, n, /*squares=*/true);
   }
   return 0.5 * l2_ * sum_squares;
 }

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/model/aligned_floats.h"
 #include "common/model/layers.h"
 #include "common/model/model.h"
 #include "common/model/param_layout.h"
@@ -70,9 +71,11 @@ class Network : public Model {
   // naming the offending layer's index, for a layer whose fields are out of
   // range or whose window does not fit its (padded) input; and for
   // non-positive input dimensions, num_classes or max_batch, or l2 < 0.
+  // The output layer's weights start by `output_init`.
   static absl::StatusOr<std::unique_ptr<Network>> Create(
       InputShape input, std::vector<LayerSpec> layers, int num_classes,
-      int max_batch, int threads, float l2 = 0);
+      int max_batch, int threads, float l2 = 0,
+      InitRule output_init = InitRule::kXavierUniform);
 
   const ParamLayout& layout() const override { return layout_; }
   // Mean cross-entropy over the batch plus the l2 penalty (Model's contract).
@@ -108,12 +111,15 @@ class Network : public Model {
 
  private:
   // One chunk's scratch, written only by the thread that runs the chunk.
+  // Its float buffers start on Eigen's alignment: where a buffer starts
+  // decides which elements Eigen's vectorized loops peel off, and so the
+  // rounding of reductions; a heap address varies from run to run.
   struct Chunk {
-    std::vector<std::vector<float>> outputs;   // per layer: rows x out_size
+    std::vector<AlignedFloats> outputs;        // per layer: rows x out_size
     std::vector<std::vector<int32_t>> argmax;  // per pool layer, as outputs
-    std::vector<float> columns;                // im2col scratch
-    std::vector<float> deltas[2];  // backward ping-pong: rows x widest input
-    std::vector<float> gradient;   // layout_.size()
+    AlignedFloats columns;                     // im2col scratch
+    AlignedFloats deltas[2];  // backward ping-pong: rows x widest input
+    AlignedFloats gradient;   // layout_.size()
     double loss_sum = 0;
     int64_t correct = 0;
   };

@@ -39,6 +39,9 @@ float ValueOf(const TensorSpec& spec, uint64_t seed, int64_t index) {
     case InitRule::kNormal:
       return static_cast<float>(spec.stddev *
                                 HashedStandardNormal(seed, index));
+    case InitRule::kTorchDefault:
+      return static_cast<float>((2.0 * HashedUniform(seed, index, 0) - 1.0) /
+                                std::sqrt(static_cast<double>(spec.fan_in)));
   }
   LOG(FATAL) << "unknown init rule " << static_cast<int>(spec.init);
 }
@@ -49,9 +52,10 @@ void CheckFans(const TensorSpec& spec) {
           spec.fan_in + spec.fan_out > 0)
         << "tensor " << spec.name << ": Xavier init needs positive fans";
   }
-  if (spec.init == InitRule::kHeNormal) {
+  if (spec.init == InitRule::kHeNormal ||
+      spec.init == InitRule::kTorchDefault) {
     CHECK_GT(spec.fan_in, 0)
-        << "tensor " << spec.name << ": He init needs fan_in > 0";
+        << "tensor " << spec.name << ": He and torch init need fan_in > 0";
   }
 }
 

@@ -24,14 +24,23 @@
 
 namespace descent {
 
-enum class InitRule { kZeros, kXavierUniform, kHeNormal, kNormal };
+// kTorchDefault: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for
+// the weights and the biases of nn.Linear and nn.Conv2d.
+enum class InitRule {
+  kZeros,
+  kXavierUniform,
+  kHeNormal,
+  kNormal,
+  kTorchDefault
+};
 
 struct TensorSpec {
   std::string name;
   // Dimensions, row-major; the tensor holds their product of elements.
   std::vector<int64_t> shape;
   InitRule init = InitRule::kZeros;
-  // Used by kXavierUniform (fan_in + fan_out > 0) and kHeNormal (fan_in > 0).
+  // Used by kXavierUniform (fan_in + fan_out > 0), kHeNormal and
+  // kTorchDefault (fan_in > 0).
   int64_t fan_in = 0;
   int64_t fan_out = 0;
   // Standard deviation for kNormal.

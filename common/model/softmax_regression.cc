@@ -17,7 +17,13 @@ ParamLayout SoftmaxLayout(int64_t features, int classes, InitRule init) {
   ParamLayout layout;
   layout.Add(
       TensorSpec{"weights", {features, classes}, init, features, classes});
-  layout.Add(TensorSpec{"bias", {classes}, InitRule::kZeros, 0, 0});
+  // PyTorch's rule draws the bias from the weights' range, as nn.Linear.
+  const bool torch = init == InitRule::kTorchDefault;
+  layout.Add(TensorSpec{"bias",
+                        {classes},
+                        torch ? InitRule::kTorchDefault : InitRule::kZeros,
+                        torch ? features : 0,
+                        0});
   return layout;
 }
 
@@ -124,7 +130,7 @@ void SoftmaxRegression::Backward(const float* features, const int32_t* labels,
   d *= scale;
   ConstMatrixMap x(features + rows.begin * num_features_, m, num_features_);
   dw.noalias() = x.transpose() * d;
-  db = d.colwise().sum();
+  ColumnSums(d.data(), m, num_classes_, db.data());
 }
 
 }  // namespace descent

@@ -142,6 +142,21 @@ TEST(ParamLayout, HeNormalVarianceIsTwoOverFanIn) {
   EXPECT_NEAR(m.variance, variance, 0.06 * variance);
 }
 
+TEST(ParamLayout, TorchDefaultIsUniformOverOneOverSqrtFanIn) {
+  const int64_t fan_in = 200;
+  const double b = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  const std::vector<float> v =
+      Sample({"w", {}, InitRule::kTorchDefault, fan_in, 10}, 10000, 14);
+  for (float x : v) ASSERT_LE(std::abs(x), static_cast<float>(b));
+  const Moments m = SampleMoments(v);
+  EXPECT_NEAR(m.mean, 0.0, 0.005 * b * 10);
+  EXPECT_NEAR(m.variance, b * b / 3, 0.05 * b * b / 3);
+  // Uniform, not normal: a quarter of the mass in each quarter of the range.
+  int64_t outer = 0;
+  for (float x : v) outer += std::abs(x) > 0.5 * b;
+  EXPECT_NEAR(outer / 10000.0, 0.5, 0.02);
+}
+
 TEST(ParamLayout, NormalUsesItsStddev) {
   const std::vector<float> v =
       Sample({"e", {}, InitRule::kNormal, 0, 0, 0.25f}, 10000, 13);
@@ -157,6 +172,7 @@ TEST(ParamLayoutDeathTest, RejectsBadSpecsAndRanges) {
   ParamLayout layout;
   EXPECT_DEATH(layout.Add({"w", {-1}, InitRule::kZeros, 0, 0}), "negative");
   EXPECT_DEATH(layout.Add({"w", {2}, InitRule::kHeNormal, 0, 2}), "fan_in");
+  EXPECT_DEATH(layout.Add({"w", {2}, InitRule::kTorchDefault, 0, 2}), "fan_in");
   layout.Add({"w", {4}, InitRule::kZeros, 0, 0});
   float out[4];
   EXPECT_DEATH(layout.Initialize(1, 2, 5, out), "outside");
