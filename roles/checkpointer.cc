@@ -29,6 +29,9 @@ namespace fs = std::filesystem;
 // chosen version while the requests travel.
 constexpr int kBoundaryAttempts = 6;
 
+// How long a federated checkpoint waits for worker 0's round records.
+constexpr absl::Duration kRecordsPatience = absl::Seconds(2);
+
 }  // namespace
 
 absl::StatusOr<v1::JobConfig> ConfigToResume(const std::string& dir) {
@@ -72,6 +75,11 @@ absl::Status CheckResumable(const v1::JobConfig& saved,
     config.mutable_cluster()->clear_registration_timeout_seconds();
     config.mutable_cluster()->clear_rpc_deadline_seconds();
     config.mutable_cluster()->clear_max_sparse_rows_per_shard();
+    // A federated job's rounds are its epochs.
+    if (config.has_federated()) {
+      config.mutable_federated()->clear_rounds();
+      config.mutable_federated()->clear_eval_every_rounds();
+    }
     return config;
   };
   google::protobuf::util::MessageDifferencer differ;
@@ -84,7 +92,8 @@ absl::Status CheckResumable(const v1::JobConfig& saved,
       "--resume: the job's checkpoint cannot go on with this change (", first,
       "); a resume may change only train.epochs, eval_every_steps, "
       "early_stopping, checkpoint, max_loss_factor, gradient_norm_band, "
-      "threads and the cluster's timeouts"));
+      "threads, federated.rounds, federated.eval_every_rounds and the "
+      "cluster's timeouts"));
 }
 
 bool CheckpointsOn(const v1::TrainConfig& train) {
@@ -96,6 +105,8 @@ int64_t BoundaryEveryVersions(const v1::JobConfig& config) {
   const v1::TrainConfig& train = config.train();
   const int64_t every = train.checkpoint().every_steps();
   if (every <= 0) return 0;
+  // A federated round is one version: every_steps counts rounds.
+  if (config.has_federated()) return every;
   if (train.consistency() == v1::BSP) {
     return std::max<int64_t>(
         1, every / std::max(1, config.cluster().num_workers()));
@@ -290,13 +301,34 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
   }
   v1::CheckpointManifest manifest;
   for (size_t i = 0; i < answers.size(); ++i) {
-    if (!answers[i].ok()) {
-      fs::remove_all(dir, error);
-      return absl::Status(answers[i].status().code(),
-                          absl::StrCat("checkpoint: shard ", i, " (",
-                                       options_.shards[i].address(),
-                                       "): ", answers[i].status().message()));
+    if (answers[i].ok()) continue;
+    fs::remove_all(dir, error);
+    return absl::Status(answers[i].status().code(),
+                        absl::StrCat("checkpoint: shard ", i, " (",
+                                     options_.shards[i].address(),
+                                     "): ", answers[i].status().message()));
+  }
+  if (options_.config.has_federated()) {
+    // Worker 0's records of the rounds the shards hold come with its
+    // heartbeats (every 200 ms), a round or two behind: wait for them, but
+    // not for a worker 0 that is gone.
+    int64_t held = std::numeric_limits<int64_t>::max();
+    for (const auto& answer : answers) {
+      held = std::min(held, answer->version());
     }
+    const absl::Time wait_until =
+        std::min(give_up, absl::Now() + kRecordsPatience);
+    while (coordinator.RoundsRecorded() < held && absl::Now() < wait_until) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (coordinator.RoundsRecorded() < held) {
+      LOG(WARNING) << "checkpoint: the records of rounds "
+                   << coordinator.RoundsRecorded() << " to " << held - 1
+                   << " had not arrived; a resume from it leaves them out "
+                      "of rounds.csv";
+    }
+  }
+  for (size_t i = 0; i < answers.size(); ++i) {
     v1::ShardCheckpoint* shard = manifest.add_shards();
     shard->set_shard(static_cast<int32_t>(i));
     shard->set_version(answers[i]->version());
@@ -325,6 +357,13 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
   const int64_t high = *std::max_element(versions.begin(), versions.end());
   manifest.set_version(low);
   manifest.set_version_skew(high - low);
+  if (options_.config.has_federated()) {
+    // The rounds the shards' copies hold, not the ones trained since.
+    auto* rounds = manifest.mutable_rounds();
+    while (!rounds->empty() && (rounds->end() - 1)->round() >= low) {
+      rounds->RemoveLast();
+    }
+  }
   if (bsp) {
     // Every configured worker has done exactly min(version, its total)
     // steps; one that joined the running job counts what it reported.

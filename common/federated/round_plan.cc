@@ -192,11 +192,6 @@ std::optional<FieldProblem> FindFederatedProblem(const v1::JobConfig& config) {
                         "a federated job's clients are hosted by its "
                         "num_workers workers: none can join (leave it unset)"};
   }
-  const v1::CheckpointConfig& checkpoint = config.train().checkpoint();
-  if (checkpoint.every_steps() > 0 || checkpoint.every_seconds() > 0) {
-    return FieldProblem{"train.checkpoint",
-                        "federated jobs do not take checkpoints yet"};
-  }
   if (config.train().early_stopping().patience() > 0) {
     return FieldProblem{"train.early_stopping",
                         "federated jobs evaluate per round "

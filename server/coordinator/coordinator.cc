@@ -130,6 +130,15 @@ Coordinator::Coordinator(CoordinatorOptions options)
     evaluations_.Restore(
         {options_.resume->history().begin(), options_.resume->history().end()},
         options_.resume->next_evaluation_step());
+    // Worker 0 trains on from the checkpoint's round: records it never sent
+    // cannot come any more.
+    rounds_.assign(options_.resume->rounds().begin(),
+                   options_.resume->rounds().end());
+    rounds_recorded_ =
+        options_.config.has_federated() ? options_.resume->version() : 0;
+    if (!rounds_.empty()) {
+      rounds_recorded_ = std::max(rounds_recorded_, rounds_.back().round() + 1);
+    }
   }
 }
 
@@ -351,6 +360,11 @@ std::vector<v1::FederatedRound> Coordinator::Rounds(size_t from) const {
   absl::MutexLock lock(&mu_);
   if (from >= rounds_.size()) return {};
   return std::vector<v1::FederatedRound>(rounds_.begin() + from, rounds_.end());
+}
+
+int64_t Coordinator::RoundsRecorded() const {
+  absl::MutexLock lock(&mu_);
+  return rounds_recorded_;
 }
 
 absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(

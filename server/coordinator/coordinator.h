@@ -211,6 +211,9 @@ class Coordinator {
   // A federated job's round records so far (worker 0's reports), in round
   // order, for rounds.csv: those from the `from`-th record on.
   std::vector<v1::FederatedRound> Rounds(size_t from = 0) const;
+  // The round after the last one recorded (a resumed job: at least the
+  // round it resumed at).
+  int64_t RoundsRecorded() const;
 
   // The versions the servers last reported in their heartbeats, by shard
   // (0 before any).

@@ -69,6 +69,9 @@ void Coordinator::FillCheckpoint(const std::vector<int64_t>& steps_per_epoch,
   for (const v1::EpochPlan& plan : plans_.plans()) {
     *manifest->add_plans() = plan;
   }
+  for (const v1::FederatedRound& round : rounds_) {
+    *manifest->add_rounds() = round;
+  }
 }
 
 std::vector<int64_t> Coordinator::TotalSteps() const {
