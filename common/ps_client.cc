@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -336,6 +337,16 @@ absl::Status PsClient::AwaitPushPull(Transfer* transfer) {
   for (size_t s = 0; s < transports_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, push_responses_[s].params(), params));
     versions_[s] = push_responses_[s].version();
+    const auto& workers = push_responses_[s].step_workers();
+    if (s == 0) {
+      transfer->step_workers.assign(workers.begin(), workers.end());
+    } else {
+      std::vector<int32_t> both;
+      std::set_intersection(transfer->step_workers.begin(),
+                            transfer->step_workers.end(), workers.begin(),
+                            workers.end(), std::back_inserter(both));
+      transfer->step_workers = std::move(both);
+    }
     transfer->held_seconds =
         std::max(transfer->held_seconds, push_responses_[s].held_seconds());
     if (rows != nullptr) {

@@ -69,6 +69,9 @@ class PsClient {
     // PushPull: from the start of the call until the last shard answered,
     // retries included (not the time the caller spent before awaiting).
     double seconds = 0;
+    // PushPull under BSP: the workers whose pushes every shard's step
+    // applied, ascending (PushPullResponse.step_workers).
+    std::vector<int32_t> step_workers;
   };
 
   // Sparse-table rows moved in the same call as the dense parameters.

@@ -231,9 +231,20 @@ absl::Status FederatedTrainer::Round(int64_t round,
   record->set_sampled(plan.sampled);
   record->set_dropped(plan.dropped);
   record->set_late(plan.late);
-  record->set_participants(static_cast<int64_t>(plan.participants.size()));
-  int64_t examples = 0;
-  for (int64_t k : plan.participants) examples += clients_->train_sizes[k];
+  // The plan's participants whose node's push the step applied: a node
+  // lost mid-round (cluster.on_worker_failure CONTINUE) takes its clients'
+  // reports with it.
+  int64_t participants = 0, examples = 0;
+  for (int64_t k : plan.participants) {
+    const auto node = static_cast<int32_t>(k % options_.num_workers);
+    if (!std::binary_search(transfer.step_workers.begin(),
+                            transfer.step_workers.end(), node)) {
+      continue;
+    }
+    ++participants;
+    examples += clients_->train_sizes[k];
+  }
+  record->set_participants(participants);
   record->set_examples(examples);
   record->set_update_norm(std::sqrt(norm));
   record->set_train_loss(

@@ -332,6 +332,10 @@ void ParameterShard::PushPull(const v1::PushRequest& request,
             response->set_version(version_);
             response->mutable_params()->set_encoding(request.params_encoding());
             response->set_held_seconds(absl::ToDoubleSeconds(held));
+            if (gate_.consistency() == v1::BSP) {
+              response->mutable_step_workers()->Assign(step_workers_.begin(),
+                                                       step_workers_.end());
+            }
             if (!request.pull_keys().empty()) {
               ReadRowsLocked(request.pull_keys(), response->mutable_rows());
             }

@@ -134,6 +134,8 @@ absl::Status ParameterShard::ApplyLocked(const v1::PushRequest& request,
 }
 
 absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
+  step_workers_ = sum_->workers();
+  std::sort(step_workers_.begin(), step_workers_.end());
   if (sum_->weight() == 0) {
     // Every push of the step was empty (a federated round none of whose
     // clients reported): no update, but the step is over.

@@ -155,6 +155,14 @@ for policy in CONTINUE RESTART; do
   (( code == 0 )) || fail "$policy: exit $code: $(tail -5 "$WORK/kill.stderr")"
   (( $(wc -l <"$OUT/rounds.csv") == 1501 )) ||
     fail "$policy: rounds.csv has $(wc -l <"$OUT/rounds.csv") lines"
+  # 4 clients a round, half on each node: CONTINUE's rounds after the loss
+  # count only worker 0's; RESTART's replacement reports for its own.
+  counted="$(column "$OUT/rounds.csv" participants | sum)"
+  if [[ "$policy" == CONTINUE ]]; then
+    (( counted < 6000 )) || fail "CONTINUE: the lost node's clients still counted ($counted)"
+  else
+    (( counted == 6000 )) || fail "RESTART: $counted participants, expected 6000"
+  fi
 done
 
 # Bad federated configs: refused before anything trains, naming the field.

@@ -260,6 +260,45 @@ TEST_F(FederatedTrainerTest, WorkerZeroRecordsEveryRoundAsPlanned) {
   }
 }
 
+// A node lost before the rounds (the shard's step goes on without it, as
+// under cluster.on_worker_failure CONTINUE): worker 0's records count only
+// its own clients as participants, with their examples.
+TEST_F(FederatedTrainerTest, ALostNodesClientsDoNotCountAsParticipants) {
+  FederatedOptions o = Options(10, 6, 5);
+  const std::vector<int32_t> labels(kExamples, 0);
+  const ClientData clients = *MakeClientData(o, labels, 1);
+  LinearRegression model(kFeatures, kExamples, 1);
+  std::unique_ptr<ParameterShard> shard = Shard(2, 1.0f);
+  shard->WorkerLost(1);
+  std::unique_ptr<PsClient> client = Client(shard.get(), 0);
+  FederatedTrainerOptions options;
+  options.federated = o;
+  options.num_workers = 2;
+  FederatedTrainer trainer(options, {&model}, client.get(), &data_, &clients,
+                           &data_, nullptr);
+  ASSERT_TRUE(trainer.Run([] { return false; }).ok());
+  const v1::WorkerProgress progress = trainer.Progress();
+  ASSERT_EQ(progress.rounds_size(), 5);
+  int64_t planned = 0;
+  for (const v1::FederatedRound& record : progress.rounds()) {
+    const RoundPlan plan = PlanRound(o, clients.train_sizes, record.round());
+    int64_t mine = 0, examples = 0;
+    for (int64_t k : plan.participants) {
+      if (k % 2 != 0) continue;
+      ++mine;
+      examples += clients.train_sizes[k];
+    }
+    EXPECT_EQ(record.participants(), mine) << record.round();
+    EXPECT_EQ(record.examples(), examples) << record.round();
+    planned += static_cast<int64_t>(plan.participants.size());
+  }
+  int64_t counted = 0;
+  for (const v1::FederatedRound& record : progress.rounds()) {
+    counted += record.participants();
+  }
+  EXPECT_LT(counted, planned);  // node 1's clients were sampled too
+}
+
 // Progress carries the records not yet recorded; Recorded drops them.
 TEST_F(FederatedTrainerTest, RecordedRoundsAreNotSentAgain) {
   FederatedOptions o = Options(4, 2, 3);
