@@ -309,9 +309,9 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
                                      "): ", answers[i].status().message()));
   }
   if (options_.config.has_federated()) {
-    // Worker 0's records of the rounds the shards hold come with its
+    // The recorder's records of the rounds the shards hold come with its
     // heartbeats (every 200 ms), a round or two behind: wait for them, but
-    // not for a worker 0 that is gone.
+    // not for a recorder that is gone.
     int64_t held = std::numeric_limits<int64_t>::max();
     for (const auto& answer : answers) {
       held = std::min(held, answer->version());

@@ -126,13 +126,14 @@ TrainerOptions TrainerOptionsOf(const ResolvedTrain& train, int32_t worker_id) {
 }
 
 // A federated job's worker: the whole training split (its clients' data
-// are index ranges into it), worker 0's test split, one model per thread.
+// are index ranges into it), the test split (for when it is the recorder),
+// one model per thread.
 struct FederatedRun {
   Dataset train;
   Dataset test;
   ClientData clients;
   std::vector<std::unique_ptr<Model>> models;
-  std::unique_ptr<Model> evaluator;  // worker 0's, for the test split
+  std::unique_ptr<Model> evaluator;  // the recorder's, for the test split
   std::unique_ptr<PsClient> ps;
   std::unique_ptr<FederatedTrainer> trainer;
 };
@@ -147,10 +148,10 @@ absl::Status FederatedSetup(const v1::JobConfig& config,
   const DataSource source(config);
   ASSIGN_OR_RETURN(Examples train, source.LoadTrainShard(0, 1));
   run->train = std::move(train.dense());
-  if (r.worker_id() == 0) {
-    ASSIGN_OR_RETURN(Examples test, source.LoadTest());
-    run->test = std::move(test.dense());
-  }
+  // Every worker: it records and evaluates the rounds if the recorder
+  // before it is lost.
+  ASSIGN_OR_RETURN(Examples test, source.LoadTest());
+  run->test = std::move(test.dense());
   const FederatedOptions federated = FederatedOptionsOf(config);
   std::vector<int32_t> zeros;  // regression data: one class
   absl::Span<const int32_t> labels = run->train.labels;
@@ -176,13 +177,11 @@ absl::Status FederatedSetup(const v1::JobConfig& config,
     models.push_back(model.get());
     run->models.push_back(std::move(model));
   }
-  if (r.worker_id() == 0) {
-    // Evaluations in large batches on every thread, not the clients' small
-    // ones.
-    constexpr int kEvalBatch = 1024;
-    ASSIGN_OR_RETURN(run->evaluator,
-                     CreateModel(config.model(), shape, kEvalBatch, threads));
-  }
+  // Evaluations in large batches on every thread, not the clients' small
+  // ones.
+  constexpr int kEvalBatch = 1024;
+  ASSIGN_OR_RETURN(run->evaluator,
+                   CreateModel(config.model(), shape, kEvalBatch, threads));
   FederatedTrainerOptions trainer;
   trainer.federated = federated;
   trainer.worker_id = r.worker_id();
@@ -312,6 +311,7 @@ absl::Status Work(const WorkerRoleOptions& options) {
   };
   heartbeat.on_answer = [&federated](const v1::HeartbeatResponse& answer) {
     if (FederatedTrainer* rounds = federated.load(); rounds != nullptr) {
+      rounds->SetRecorder(answer.recorder());
       rounds->Recorded(answer.rounds_recorded());
     }
   };

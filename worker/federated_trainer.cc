@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "glog/logging.h"
 
 namespace descent {
 namespace {
@@ -323,11 +324,18 @@ absl::Status FederatedTrainer::Run(const std::function<bool()>& should_stop) {
   for (; round < options_.federated.rounds; ++round) {
     if (should_stop()) return absl::CancelledError("training stopped");
     v1::FederatedRound record;
-    RETURN_IF_ERROR(
-        Round(round, should_stop, options_.worker_id == 0 ? &record : nullptr));
-    if (options_.worker_id == 0) {
+    bool records;
+    {
       absl::MutexLock lock(&mu_);
-      pending_.push_back(std::move(record));
+      records = recorder_ == options_.worker_id;
+    }
+    RETURN_IF_ERROR(Round(round, should_stop, records ? &record : nullptr));
+    if (records) {
+      absl::MutexLock lock(&mu_);
+      // Named recorder mid-round or not: the coordinator keeps the
+      // recorder's only.
+      if (recorder_ == options_.worker_id)
+        pending_.push_back(std::move(record));
     }
   }
   absl::MutexLock lock(&mu_);
@@ -348,6 +356,15 @@ v1::WorkerProgress FederatedTrainer::Progress() const {
   // Recorded() keeps only rounds not yet recorded.
   progress.set_done(finished_ && pending_.size() <= kMaxRoundsPerReport);
   return progress;
+}
+
+void FederatedTrainer::SetRecorder(int32_t worker) {
+  absl::MutexLock lock(&mu_);
+  if (worker == recorder_) return;
+  LOG(INFO) << "worker " << options_.worker_id << ": worker " << worker
+            << " records the rounds from now on";
+  recorder_ = worker;
+  if (worker != options_.worker_id) pending_.clear();
 }
 
 void FederatedTrainer::Recorded(int64_t rounds) {

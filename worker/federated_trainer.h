@@ -17,11 +17,13 @@
 // is the same bit for bit at any thread count... given the same model
 // kernels (their own threads may reorder sums).
 //
-// Worker 0 also records each round (v1::FederatedRound: the plan's counts,
-// the update's norm, the round's wall and simulated time) and, every
-// eval_every_rounds rounds and after the last, evaluates the new global
-// model on the test split and each client's held-out examples; Progress()
-// carries the records the coordinator has not acknowledged (Recorded()).
+// The recorder (worker 0, until the coordinator names another:
+// SetRecorder) also records each round (v1::FederatedRound: the plan's
+// counts, the update's norm, the round's wall and simulated time) and,
+// every eval_every_rounds rounds and after the last, evaluates the new
+// global model on the test split and each client's held-out examples;
+// Progress() carries the records the coordinator has not acknowledged
+// (Recorded()).
 #ifndef DESCENT_WORKER_FEDERATED_TRAINER_H_
 #define DESCENT_WORKER_FEDERATED_TRAINER_H_
 
@@ -56,9 +58,9 @@ class FederatedTrainer {
  public:
   // `models`: one per thread (at least one), each of max batch >= the
   // largest local batch (a client's whole training set with
-  // local_batch_size 0). `test` is read by worker 0 only (may be null
-  // elsewhere). None is owned; all must outlive the trainer.
-  // `evaluator` (worker 0; may be null: models[0] evaluates) is the model
+  // local_batch_size 0). `test` is read while this worker is the recorder
+  // (may be null: no test figures). None is owned; all must outlive the
+  // trainer. `evaluator` (may be null: models[0] evaluates) is the model
   // the evaluations run on, of any max batch and threads.
   FederatedTrainer(FederatedTrainerOptions options, std::vector<Model*> models,
                    PsClient* ps, const Dataset* train,
@@ -79,6 +81,10 @@ class FederatedTrainer {
   // The coordinator has recorded rounds [0, rounds): they are not sent
   // again.
   void Recorded(int64_t rounds);
+  // The coordinator's recorder (HeartbeatResponse.recorder): this worker
+  // records the rounds it starts from now on if it is `worker`, and drops
+  // the records it holds if not.
+  void SetRecorder(int32_t worker);
 
   // The largest local batch: what each model's max batch must hold.
   static int MaxLocalBatch(const FederatedOptions& options,
@@ -122,6 +128,7 @@ class FederatedTrainer {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<v1::FederatedRound> pending_ ABSL_GUARDED_BY(mu_);
   int64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
+  int32_t recorder_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace descent

@@ -362,6 +362,15 @@ std::vector<v1::FederatedRound> Coordinator::Rounds(size_t from) const {
   return std::vector<v1::FederatedRound>(rounds_.begin() + from, rounds_.end());
 }
 
+int32_t Coordinator::RecorderLocked() const {
+  const int32_t workers = options_.config.cluster().num_workers();
+  for (int32_t w = 0; w < workers; ++w) {
+    const MemberState& m = workers_[w];
+    if (!m.lost && !m.drained) return w;
+  }
+  return 0;
+}
+
 int64_t Coordinator::RoundsRecorded() const {
   absl::MutexLock lock(&mu_);
   return rounds_recorded_;
@@ -420,6 +429,7 @@ absl::StatusOr<v1::HeartbeatResponse> Coordinator::Heartbeat(
   }
   if (request.role() == v1::WORKER) {
     response.set_rounds_recorded(rounds_recorded_);
+    response.set_recorder(RecorderLocked());
   }
   if (request.role() == v1::WORKER && request.has_share_epoch()) {
     *response.mutable_share() = ShareLocked(*member, request.share_epoch());
@@ -485,8 +495,12 @@ void Coordinator::UpdateProgressLocked(MemberState* worker,
   }
   evaluations_.AddProgress(old, p);
   worker->progress = p;
-  // Round records are kept once, here, not in every report.
+  // Round records are kept once, here, not in every report, and only the
+  // recorder's: a former recorder's may still come.
+  const bool recorder =
+      worker == &workers_[std::max<int32_t>(0, RecorderLocked())];
   for (const v1::FederatedRound& round : p.rounds()) {
+    if (!recorder) break;
     if (round.round() < rounds_recorded_) continue;  // sent again
     rounds_.push_back(round);
     rounds_recorded_ = round.round() + 1;

@@ -258,6 +258,9 @@ class Coordinator {
   MemberState* FindLocked(v1::Role role, int32_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESTART: whether a new process may take `worker`'s id now.
+  // Federated jobs: the worker whose round records count, the lowest of
+  // the configured workers not lost or drained (HeartbeatResponse.recorder).
+  int32_t RecorderLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ReplaceableLocked(const MemberState& worker, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands `worker`'s id to a new process: the next incarnation, starting at

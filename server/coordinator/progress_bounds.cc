@@ -81,9 +81,9 @@ absl::Status CheckRounds(const v1::JobConfig& config, int worker,
     return absl::InvalidArgumentError(absl::StrCat(
         "worker ", worker, ": progress.rounds (round ", round, "): ", problem));
   };
-  if (!config.has_federated() || worker != 0) {
+  if (!config.has_federated()) {
     return refuse(now.rounds(0).round(),
-                  "only worker 0 of a federated job reports rounds");
+                  "only a federated job's workers report rounds");
   }
   if (now.rounds_size() > kMaxRoundsPerReport) {
     return refuse(now.rounds(0).round(),

@@ -55,8 +55,8 @@ WorkerLimits FederatedLimits(const v1::JobConfig& config,
                              int64_t train_examples);
 
 // OK if `now.rounds` can be worker `worker`'s round records in a job of
-// `config` whose coordinator has recorded `recorded` rounds: only worker 0
-// of a federated job sends them, at most kMaxRoundsPerReport, rounds
+// `config` whose coordinator has recorded `recorded` rounds: only a
+// federated job's workers send them, at most kMaxRoundsPerReport, rounds
 // increasing within the job's and at most the worker's steps, counts,
 // norms, losses and times finite and >= 0, accuracies in [0, 1]. Else
 // INVALID_ARGUMENT naming the worker and the round.

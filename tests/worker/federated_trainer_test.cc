@@ -120,6 +120,33 @@ class FederatedTrainerTest : public ::testing::Test {
     return shard->Snapshot();
   }
 
+  // Worker `worker` of `workers` on its own: a trainer against a shard of
+  // `workers` workers the others are lost to.
+  struct Alone {
+    std::unique_ptr<LinearRegression> model;
+    std::unique_ptr<ParameterShard> shard;
+    std::unique_ptr<PsClient> client;
+    std::unique_ptr<FederatedTrainer> trainer;
+  };
+  Alone MakeAlone(const FederatedOptions& o, const ClientData& clients,
+                  int worker, int workers) {
+    Alone a;
+    a.model = std::make_unique<LinearRegression>(kFeatures, kExamples, 1);
+    a.shard = Shard(workers, 1.0f);
+    for (int w = 0; w < workers; ++w) {
+      if (w != worker) a.shard->WorkerLost(w);
+    }
+    a.client = Client(a.shard.get(), worker);
+    FederatedTrainerOptions options;
+    options.federated = o;
+    options.worker_id = worker;
+    options.num_workers = workers;
+    a.trainer = std::make_unique<FederatedTrainer>(
+        options, std::vector<Model*>{a.model.get()}, a.client.get(), &data_,
+        &clients, &data_, nullptr);
+    return a;
+  }
+
   // Full-batch gradient descent at `lr`, `steps` steps from the seed's
   // initial parameters.
   std::vector<float> GradientDescent(float lr, int steps) {
@@ -267,17 +294,9 @@ TEST_F(FederatedTrainerTest, ALostNodesClientsDoNotCountAsParticipants) {
   FederatedOptions o = Options(10, 6, 5);
   const std::vector<int32_t> labels(kExamples, 0);
   const ClientData clients = *MakeClientData(o, labels, 1);
-  LinearRegression model(kFeatures, kExamples, 1);
-  std::unique_ptr<ParameterShard> shard = Shard(2, 1.0f);
-  shard->WorkerLost(1);
-  std::unique_ptr<PsClient> client = Client(shard.get(), 0);
-  FederatedTrainerOptions options;
-  options.federated = o;
-  options.num_workers = 2;
-  FederatedTrainer trainer(options, {&model}, client.get(), &data_, &clients,
-                           &data_, nullptr);
-  ASSERT_TRUE(trainer.Run([] { return false; }).ok());
-  const v1::WorkerProgress progress = trainer.Progress();
+  Alone alone = MakeAlone(o, clients, 0, 2);
+  ASSERT_TRUE(alone.trainer->Run([] { return false; }).ok());
+  const v1::WorkerProgress progress = alone.trainer->Progress();
   ASSERT_EQ(progress.rounds_size(), 5);
   int64_t planned = 0;
   for (const v1::FederatedRound& record : progress.rounds()) {
@@ -299,18 +318,39 @@ TEST_F(FederatedTrainerTest, ALostNodesClientsDoNotCountAsParticipants) {
   EXPECT_LT(counted, planned);  // node 1's clients were sampled too
 }
 
+// Worker 0 lost and worker 1 named the recorder: worker 1 records every
+// round (its own clients as the participants) and evaluates; named away
+// again, it drops the records it holds.
+TEST_F(FederatedTrainerTest, ANamedRecorderRecordsAndEvaluates) {
+  FederatedOptions o = Options(10, 6, 4);
+  const std::vector<int32_t> labels(kExamples, 0);
+  const ClientData clients = *MakeClientData(o, labels, 1);
+  Alone alone = MakeAlone(o, clients, 1, 2);
+  FederatedTrainer& trainer = *alone.trainer;
+  trainer.SetRecorder(1);
+  ASSERT_TRUE(trainer.Run([] { return false; }).ok());
+  v1::WorkerProgress progress = trainer.Progress();
+  ASSERT_EQ(progress.rounds_size(), 4);
+  for (const v1::FederatedRound& record : progress.rounds()) {
+    int64_t mine = 0;
+    for (int64_t k :
+         PlanRound(o, clients.train_sizes, record.round()).participants) {
+      mine += k % 2 == 1;
+    }
+    EXPECT_EQ(record.participants(), mine) << record.round();
+    EXPECT_TRUE(record.has_test_loss()) << record.round();  // eval every round
+  }
+  trainer.SetRecorder(0);
+  EXPECT_EQ(trainer.Progress().rounds_size(), 0);
+}
+
 // Progress carries the records not yet recorded; Recorded drops them.
 TEST_F(FederatedTrainerTest, RecordedRoundsAreNotSentAgain) {
   FederatedOptions o = Options(4, 2, 3);
   const std::vector<int32_t> labels(kExamples, 0);
   const ClientData clients = *MakeClientData(o, labels, 1);
-  LinearRegression model(kFeatures, kExamples, 1);
-  std::unique_ptr<ParameterShard> shard = Shard(1, 1.0f);
-  std::unique_ptr<PsClient> client = Client(shard.get(), 0);
-  FederatedTrainerOptions options;
-  options.federated = o;
-  FederatedTrainer trainer(options, {&model}, client.get(), &data_, &clients,
-                           &data_, nullptr);
+  Alone alone = MakeAlone(o, clients, 0, 1);
+  FederatedTrainer& trainer = *alone.trainer;
   ASSERT_TRUE(trainer.Run([] { return false; }).ok());
   EXPECT_EQ(trainer.Progress().rounds_size(), 3);
   trainer.Recorded(2);

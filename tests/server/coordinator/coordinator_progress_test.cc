@@ -255,8 +255,8 @@ TEST(CoordinatorRegistrationTest, ALocalSocketIsCheckedAndReachesTheShardMap) {
 namespace descent {
 namespace {
 
-// A federated job of 5 rounds over 2 workers: worker 0's round records are
-// recorded once each, acknowledged in the answer, and hostile ones are
+// A federated job of 5 rounds over 2 workers: the recorder's round records
+// are recorded once each, acknowledged in the answer, and hostile ones are
 // refused naming the round.
 class FederatedRoundsTest : public ::testing::Test {
  protected:
@@ -321,12 +321,31 @@ TEST_F(FederatedRoundsTest, RecordsEachRoundOnceAndAcknowledgesIt) {
   for (int r = 0; r < 3; ++r) EXPECT_EQ(rounds[r].round(), r);
 }
 
-TEST_F(FederatedRoundsTest, RefusesRecordsThatCannotBeRight) {
-  // From another worker than 0.
+// Worker 0 records until it leaves; then worker 1, the lowest left, is
+// named the recorder and its records count. A non-recorder's are ignored.
+TEST_F(FederatedRoundsTest, TheLowestWorkerLeftIsTheRecorder) {
   absl::StatusOr<v1::HeartbeatResponse> other = Report(1, 1, {0});
-  EXPECT_TRUE(absl::IsInvalidArgument(other.status()));
-  EXPECT_THAT(std::string(other.status().message()),
-              HasSubstr("only worker 0"));
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->recorder(), 0);
+  EXPECT_EQ(other->rounds_recorded(), 0);
+  EXPECT_TRUE(coordinator_->Rounds().empty());
+  ASSERT_TRUE(Report(0, 2, {0, 1}).ok());
+  v1::HeartbeatRequest leave;
+  leave.set_job_id("job-1");
+  leave.set_role(v1::WORKER);
+  leave.set_id(0);
+  leave.set_leaving(true);
+  ASSERT_TRUE(coordinator_->Heartbeat(leave).ok());
+  absl::StatusOr<v1::HeartbeatResponse> next = Report(1, 4, {3});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->recorder(), 1);
+  EXPECT_EQ(next->rounds_recorded(), 4);
+  const std::vector<v1::FederatedRound> rounds = coordinator_->Rounds();
+  ASSERT_EQ(rounds.size(), 3u);  // round 2 was never sent: a gap
+  EXPECT_EQ(rounds[2].round(), 3);
+}
+
+TEST_F(FederatedRoundsTest, RefusesRecordsThatCannotBeRight) {
   // Out of order, past the job's rounds, past the worker's steps.
   for (const std::vector<int64_t>& rounds :
        std::vector<std::vector<int64_t>>{{1, 0}, {5}, {-1}, {3}}) {
