@@ -60,7 +60,7 @@ while [[ $# -gt 0 ]]; do
 done
 case "${init}" in
   torch) init_set=(--set model.mlp.init=TORCH_DEFAULT) ;;
-  descent) init_set=() ;;
+  descent) init_set=(--set model.mlp.init=HE_NORMAL) ;;
   *) echo "--init: torch or descent, not ${init}" >&2; exit 2 ;;
 esac
 descent="$(cd "${build_dir}" && pwd)/descent"

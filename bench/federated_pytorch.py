@@ -32,6 +32,10 @@ Partitions (--partition):
                 the K clients and the class's shuffled examples cut by them
                 (boundaries round(cumsum(p) * n)); drawn again until every
                 client has at least --min_client_size (10) examples
+  --partition_file F   instead: the clients of descent's partition.csv F,
+                each with the same number of examples of each class as
+                there (which examples of a class: this run's seeded draw),
+                so both sides train on the same label skew
 
 Each round: m = max(1, round(C * K)) (half away from zero) distinct clients
 sampled uniformly without replacement. Each starts from the global weights
@@ -162,6 +166,27 @@ def partition_dirichlet(labels, k, alpha, min_size, rng, num_classes=10):
              f">= {min_size} examples; raise --alpha or use fewer clients")
 
 
+def partition_from_counts(labels, path, rng, num_classes=10):
+    """Clients with the per-class counts of descent's partition.csv: for
+    each class its shuffled examples cut by the clients' counts, in client
+    order (which examples of a class a client gets is this seed's draw)."""
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+        first = header.index("class_0")
+        rows = [[int(v) for v in line.split(",")] for line in f if line.strip()]
+    counts = np.array([row[first:first + num_classes] for row in rows])
+    clients = [[] for _ in rows]
+    for c in range(num_classes):
+        examples = rng.permutation(np.flatnonzero(labels == c))
+        if counts[:, c].sum() > len(examples):
+            sys.exit(f"{path}: class {c} has {len(examples)} examples, "
+                     f"the file asks for {counts[:, c].sum()}")
+        ends = np.cumsum(counts[:, c])
+        for k, part in enumerate(np.split(examples[:ends[-1]], ends[:-1])):
+            clients[k].append(part)
+    return [np.sort(np.concatenate(parts)) for parts in clients]
+
+
 # --- Model --------------------------------------------------------------------
 
 def make_model(init):
@@ -284,6 +309,9 @@ def parse_args(argv):
     p.add_argument("--partition", choices=("iid", "pathological", "dirichlet"),
                    default="iid")
     p.add_argument("--alpha", type=float, default=0.5, help="Dirichlet alpha")
+    p.add_argument("--partition_file", default=None,
+                   help="descent's partition.csv: clients with its per-class "
+                   "counts (overrides --partition and --clients)")
     p.add_argument("--min_client_size", type=int, default=10,
                    help="Dirichlet: redraw until every client has this many")
     p.add_argument("--server", choices=SERVERS, default="fedavg")
@@ -326,9 +354,15 @@ def main(argv):
 
     train_x, train_y = read_idx("train")
     test_x, test_y = read_idx("t10k")
-    k = args.clients
     labels = train_y.numpy()
-    if args.partition == "iid":
+    if args.partition_file:
+        parts = partition_from_counts(labels, args.partition_file,
+                                      partition_rng)
+        args.clients = len(parts)
+    k = args.clients
+    if args.partition_file:
+        pass
+    elif args.partition == "iid":
         parts = partition_iid(len(labels), k, partition_rng)
     elif args.partition == "pathological":
         parts = partition_pathological(labels, k, partition_rng)
