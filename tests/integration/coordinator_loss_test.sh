@@ -53,7 +53,7 @@ start_local --set train.epochs=6 --set 'train.checkpoint={every_steps: 500}'
 wait_until_running
 wait_until_training
 for _ in $(seq 1 600); do
-  ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 && break
+  has_checkpoint "$OUT" && break
   sleep 0.05
 done
 coordinator="$(awk '$1 == "coordinator" { print $2 }' "$OUT/processes.txt")"

@@ -58,10 +58,10 @@ OUT="$WORK/killed"
 LAUNCHER=$!
 BACKGROUND_PIDS+=("$LAUNCHER")
 for _ in $(seq 1 1200); do
-  ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 && break
+  has_checkpoint "$OUT" && break
   sleep 0.05
 done
-ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 ||
+has_checkpoint "$OUT" ||
   fail "no checkpoint: $(tail -5 "$OUT.out")"
 pids="$(awk '$2 ~ /^[0-9]+$/ { print $2 }' "$OUT/processes.txt" 2>/dev/null || true)"
 kill -9 "$LAUNCHER" $pids 2>/dev/null || true

@@ -194,3 +194,14 @@ header.pop("__metadata__", None)
 print(sorted(header), hashlib.sha256(raw[8 + n:]).hexdigest())
 PY
 }
+
+# True if DIR/checkpoints holds at least one manifest. Not `ls` of the glob:
+# a checkpoint pruned between the glob's expansion and ls's look makes ls
+# fail although newer ones are there.
+has_checkpoint() {
+  local manifest
+  for manifest in "$1"/checkpoints/step-*/manifest.json; do
+    [[ -e "$manifest" ]] && return 0
+  done
+  return 1
+}

@@ -107,7 +107,7 @@ start_until_checkpoint() {
     >"$OUT.out" 2>&1 &
   LAUNCHER=$!
   for _ in $(seq 1 600); do
-    ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 && return
+    has_checkpoint "$OUT" && return
     sleep 0.05
   done
   fail "no checkpoint: $(tail -5 "$OUT.out"; ls -R "$OUT" | head -20)"

@@ -20,10 +20,10 @@ start_and_kill_server() {
   wait_until_training
   if [[ " $* " == *train.checkpoint* ]]; then
     for _ in $(seq 1 1200); do
-      ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 && break
+      has_checkpoint "$OUT" && break
       sleep 0.05
     done
-    ls "$OUT"/checkpoints/step-*/manifest.json >/dev/null 2>&1 ||
+    has_checkpoint "$OUT" ||
       fail "no checkpoint was written: $(tr '\r' '\n' <"$WORK/stderr" | tail -3)
 $(tail -n 3 "$OUT"/logs/*.log)"
   fi
