@@ -355,13 +355,11 @@ def main(argv):
     train_x, train_y = read_idx("train")
     test_x, test_y = read_idx("t10k")
     labels = train_y.numpy()
+    k = args.clients
     if args.partition_file:
         parts = partition_from_counts(labels, args.partition_file,
                                       partition_rng)
-        args.clients = len(parts)
-    k = args.clients
-    if args.partition_file:
-        pass
+        k = len(parts)
     elif args.partition == "iid":
         parts = partition_iid(len(labels), k, partition_rng)
     elif args.partition == "pathological":

@@ -337,10 +337,12 @@ absl::Status PsClient::AwaitPushPull(Transfer* transfer) {
   for (size_t s = 0; s < transports_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, push_responses_[s].params(), params));
     versions_[s] = push_responses_[s].version();
+    // Empty: all of them, nothing to intersect (a step always holds its
+    // caller's push, so a listed set is never empty).
     const auto& workers = push_responses_[s].step_workers();
-    if (s == 0) {
+    if (!workers.empty() && transfer->step_workers.empty()) {
       transfer->step_workers.assign(workers.begin(), workers.end());
-    } else {
+    } else if (!workers.empty()) {
       std::vector<int32_t> both;
       std::set_intersection(transfer->step_workers.begin(),
                             transfer->step_workers.end(), workers.begin(),

@@ -69,8 +69,9 @@ class PsClient {
     // PushPull: from the start of the call until the last shard answered,
     // retries included (not the time the caller spent before awaiting).
     double seconds = 0;
-    // PushPull under BSP: the workers whose pushes every shard's step
-    // applied, ascending (PushPullResponse.step_workers).
+    // PushPull under BSP: the configured workers whose pushes every shard's
+    // step applied, ascending, if some shard's step lacked one; empty when
+    // every shard's step had them all (PushPullResponse.step_workers).
     std::vector<int32_t> step_workers;
   };
 

@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 // chosen version while the requests travel.
 constexpr int kBoundaryAttempts = 6;
 
-// How long a federated checkpoint waits for worker 0's round records.
+// How long a federated checkpoint waits for the recorder's round records.
 constexpr absl::Duration kRecordsPatience = absl::Seconds(2);
 
 }  // namespace
@@ -301,34 +301,13 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
   }
   v1::CheckpointManifest manifest;
   for (size_t i = 0; i < answers.size(); ++i) {
-    if (answers[i].ok()) continue;
-    fs::remove_all(dir, error);
-    return absl::Status(answers[i].status().code(),
-                        absl::StrCat("checkpoint: shard ", i, " (",
-                                     options_.shards[i].address(),
-                                     "): ", answers[i].status().message()));
-  }
-  if (options_.config.has_federated()) {
-    // The recorder's records of the rounds the shards hold come with its
-    // heartbeats (every 200 ms), a round or two behind: wait for them, but
-    // not for a recorder that is gone.
-    int64_t held = std::numeric_limits<int64_t>::max();
-    for (const auto& answer : answers) {
-      held = std::min(held, answer->version());
+    if (!answers[i].ok()) {
+      fs::remove_all(dir, error);
+      return absl::Status(answers[i].status().code(),
+                          absl::StrCat("checkpoint: shard ", i, " (",
+                                       options_.shards[i].address(),
+                                       "): ", answers[i].status().message()));
     }
-    const absl::Time wait_until =
-        std::min(give_up, absl::Now() + kRecordsPatience);
-    while (coordinator.RoundsRecorded() < held && absl::Now() < wait_until) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    if (coordinator.RoundsRecorded() < held) {
-      LOG(WARNING) << "checkpoint: the records of rounds "
-                   << coordinator.RoundsRecorded() << " to " << held - 1
-                   << " had not arrived; a resume from it leaves them out "
-                      "of rounds.csv";
-    }
-  }
-  for (size_t i = 0; i < answers.size(); ++i) {
     v1::ShardCheckpoint* shard = manifest.add_shards();
     shard->set_shard(static_cast<int32_t>(i));
     shard->set_version(answers[i]->version());
@@ -348,22 +327,31 @@ absl::StatusOr<CheckpointTaken> Checkpointer::Take(
     taken.skipped = true;
     return taken;
   }
+  const int64_t low = *std::min_element(versions.begin(), versions.end());
+  const int64_t high = *std::max_element(versions.begin(), versions.end());
+  if (options_.config.has_federated()) {
+    // The recorder's records of the rounds the shards hold come with its
+    // heartbeats (every 200 ms), a round or two behind: wait for them, but
+    // not for a recorder that is gone.
+    const absl::Time wait_until =
+        std::min(give_up, absl::Now() + kRecordsPatience);
+    while (coordinator.RoundsRecorded() < low && absl::Now() < wait_until) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (coordinator.RoundsRecorded() < low) {
+      LOG(WARNING) << "checkpoint: the records of rounds "
+                   << coordinator.RoundsRecorded() << " to " << low - 1
+                   << " had not arrived; a resume from it leaves them out "
+                      "of rounds.csv";
+    }
+  }
   manifest.set_format_version(1);
   manifest.set_job_id(options_.config.job_id());
   *manifest.mutable_config() = options_.config;
   manifest.set_reason(reason);
-  coordinator.FillCheckpoint(steps_per_epoch_, &manifest);
-  const int64_t low = *std::min_element(versions.begin(), versions.end());
-  const int64_t high = *std::max_element(versions.begin(), versions.end());
   manifest.set_version(low);
   manifest.set_version_skew(high - low);
-  if (options_.config.has_federated()) {
-    // The rounds the shards' copies hold, not the ones trained since.
-    auto* rounds = manifest.mutable_rounds();
-    while (!rounds->empty() && (rounds->end() - 1)->round() >= low) {
-      rounds->RemoveLast();
-    }
-  }
+  coordinator.FillCheckpoint(steps_per_epoch_, &manifest);
   if (bsp) {
     // Every configured worker has done exactly min(version, its total)
     // steps; one that joined the running job counts what it reported.

@@ -235,11 +235,12 @@ absl::Status FederatedTrainer::Round(int64_t round,
   // The plan's participants whose node's push the step applied: a node
   // lost mid-round (cluster.on_worker_failure CONTINUE) takes its clients'
   // reports with it.
+  const std::vector<int32_t>& nodes = transfer.step_workers;  // empty: all
   int64_t participants = 0, examples = 0;
   for (int64_t k : plan.participants) {
     const auto node = static_cast<int32_t>(k % options_.num_workers);
-    if (!std::binary_search(transfer.step_workers.begin(),
-                            transfer.step_workers.end(), node)) {
+    if (!nodes.empty() &&
+        !std::binary_search(nodes.begin(), nodes.end(), node)) {
       continue;
     }
     ++participants;

@@ -158,21 +158,14 @@ void Network::AddTensors(int index, Layer* layer, ParamLayout* layout) {
   const LayerSpec& spec = layer->spec;
   const std::string prefix = absl::StrCat("layer", index);
   const size_t tensor = layout->tensors().size();
-  // Biases start at zero, except under PyTorch's rule, which draws them
-  // from the weights' range.
-  const bool torch = spec.init == InitRule::kTorchDefault;
-  const InitRule bias_init = torch ? InitRule::kTorchDefault : InitRule::kZeros;
   if (spec.kind == LayerSpec::kDense) {
     layout->Add(TensorSpec{prefix + "/weights",
                            {layer->in_size, spec.units},
                            spec.init,
                            layer->in_size,
                            spec.units});
-    layout->Add(TensorSpec{prefix + "/bias",
-                           {spec.units},
-                           bias_init,
-                           torch ? layer->in_size : 0,
-                           0});
+    layout->Add(
+        BiasSpec(prefix + "/bias", spec.units, spec.init, layer->in_size));
   } else {
     const int64_t k2 = int64_t{spec.kernel} * spec.kernel;
     const int in_channels = layer->window.channels;
@@ -182,11 +175,8 @@ void Network::AddTensors(int index, Layer* layer, ParamLayout* layout) {
                    spec.init,
                    in_channels * k2,
                    spec.out_channels * k2});
-    layout->Add(TensorSpec{prefix + "/bias",
-                           {spec.out_channels},
-                           bias_init,
-                           torch ? in_channels * k2 : 0,
-                           0});
+    layout->Add(BiasSpec(prefix + "/bias", spec.out_channels, spec.init,
+                         in_channels * k2));
   }
   layer->weights = layout->offset(tensor);
   layer->bias = layout->offset(tensor + 1);

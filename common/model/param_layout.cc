@@ -61,6 +61,14 @@ void CheckFans(const TensorSpec& spec) {
 
 }  // namespace
 
+TensorSpec BiasSpec(std::string name, int64_t size, InitRule weights,
+                    int64_t fan_in) {
+  if (weights != InitRule::kTorchDefault) {
+    return TensorSpec{std::move(name), {size}, InitRule::kZeros, 0, 0};
+  }
+  return TensorSpec{std::move(name), {size}, weights, fan_in, 0};
+}
+
 void ParamLayout::Add(TensorSpec spec) {
   int64_t elements = 1;
   for (int64_t dim : spec.shape) {

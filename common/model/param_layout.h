@@ -47,6 +47,12 @@ struct TensorSpec {
   float stddev = 0.01f;
 };
 
+// The bias of a layer whose weights start by `weights`, from `fan_in`
+// inputs: zeros, or under kTorchDefault (nn.Linear's bias) the weights'
+// rule and range.
+TensorSpec BiasSpec(std::string name, int64_t size, InitRule weights,
+                    int64_t fan_in);
+
 class ParamLayout {
  public:
   // Appends `spec` after the tensors already added. CHECK-fails on a negative

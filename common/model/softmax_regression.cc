@@ -17,13 +17,7 @@ ParamLayout SoftmaxLayout(int64_t features, int classes, InitRule init) {
   ParamLayout layout;
   layout.Add(
       TensorSpec{"weights", {features, classes}, init, features, classes});
-  // PyTorch's rule draws the bias from the weights' range, as nn.Linear.
-  const bool torch = init == InitRule::kTorchDefault;
-  layout.Add(TensorSpec{"bias",
-                        {classes},
-                        torch ? InitRule::kTorchDefault : InitRule::kZeros,
-                        torch ? features : 0,
-                        0});
+  layout.Add(BiasSpec("bias", classes, init, features));
   return layout;
 }
 

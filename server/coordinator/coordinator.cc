@@ -130,8 +130,8 @@ Coordinator::Coordinator(CoordinatorOptions options)
     evaluations_.Restore(
         {options_.resume->history().begin(), options_.resume->history().end()},
         options_.resume->next_evaluation_step());
-    // Worker 0 trains on from the checkpoint's round: records it never sent
-    // cannot come any more.
+    // The recorder trains on from the checkpoint's round: records never
+    // sent before it cannot come any more.
     rounds_.assign(options_.resume->rounds().begin(),
                    options_.resume->rounds().end());
     rounds_recorded_ =
@@ -497,8 +497,7 @@ void Coordinator::UpdateProgressLocked(MemberState* worker,
   worker->progress = p;
   // Round records are kept once, here, not in every report, and only the
   // recorder's: a former recorder's may still come.
-  const bool recorder =
-      worker == &workers_[std::max<int32_t>(0, RecorderLocked())];
+  const bool recorder = worker == &workers_[RecorderLocked()];
   for (const v1::FederatedRound& round : p.rounds()) {
     if (!recorder) break;
     if (round.round() < rounds_recorded_) continue;  // sent again

@@ -223,8 +223,9 @@ class Coordinator {
   std::vector<int64_t> TotalSteps() const;
   // The coordinator's part of a checkpoint: global step, every worker's
   // progress (WorkerCheckpoint: `steps_per_epoch` of each worker's data
-  // order), the epoch plans, the evaluations, the next boundary and the
-  // training time.
+  // order), the epoch plans, the evaluations, the next boundary, the
+  // training time, and the round records of the rounds before
+  // manifest->version() (set first).
   void FillCheckpoint(const std::vector<int64_t>& steps_per_epoch,
                       v1::CheckpointManifest* manifest) const;
 

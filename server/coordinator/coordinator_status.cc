@@ -69,7 +69,9 @@ void Coordinator::FillCheckpoint(const std::vector<int64_t>& steps_per_epoch,
   for (const v1::EpochPlan& plan : plans_.plans()) {
     *manifest->add_plans() = plan;
   }
+  // The rounds the shards' copies hold, not the ones trained since.
   for (const v1::FederatedRound& round : rounds_) {
+    if (round.round() >= manifest->version()) break;
     *manifest->add_rounds() = round;
   }
 }

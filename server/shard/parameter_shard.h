@@ -438,8 +438,8 @@ class ParameterShard {
   ConsistencyGate gate_ ABSL_GUARDED_BY(mu_);
   // BSP only: the current step's gradients.
   std::unique_ptr<GradientSum> sum_ ABSL_GUARDED_BY(mu_);
-  // BSP: the workers of the last step applied, ascending
-  // (PushPullResponse.step_workers).
+  // BSP: the configured workers of the last step applied, ascending, if
+  // one is missing; else empty (PushPullResponse.step_workers).
   std::vector<int32_t> step_workers_ ABSL_GUARDED_BY(mu_);
   // BSP: workers whose last push is in sum_; they leave once it is applied.
   std::vector<int32_t> leaving_ ABSL_GUARDED_BY(mu_);

@@ -134,8 +134,16 @@ absl::Status ParameterShard::ApplyLocked(const v1::PushRequest& request,
 }
 
 absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
-  step_workers_ = sum_->workers();
-  std::sort(step_workers_.begin(), step_workers_.end());
+  // Listed only when a configured worker's push is missing (a worker
+  // lost): nothing to build or send on the steps of a healthy job.
+  step_workers_.clear();
+  for (int32_t w = 0; w < options_.num_workers; ++w) {
+    if (sum_->Contains(w)) continue;
+    for (int32_t v = 0; v < options_.num_workers; ++v) {
+      if (sum_->Contains(v)) step_workers_.push_back(v);
+    }
+    break;
+  }
   if (sum_->weight() == 0) {
     // Every push of the step was empty (a federated round none of whose
     // clients reported): no update, but the step is over.

@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/data/synthetic.h"
@@ -287,6 +288,20 @@ TEST_F(FederatedTrainerTest, WorkerZeroRecordsEveryRoundAsPlanned) {
   }
 }
 
+// The participants of round `round`'s plan that node `node` of 2 hosts,
+// and their examples.
+std::pair<int64_t, int64_t> HostedBy(const FederatedOptions& o,
+                                     const ClientData& clients, int64_t round,
+                                     int node) {
+  int64_t count = 0, examples = 0;
+  for (int64_t k : PlanRound(o, clients.train_sizes, round).participants) {
+    if (k % 2 != node) continue;
+    ++count;
+    examples += clients.train_sizes[k];
+  }
+  return {count, examples};
+}
+
 // A node lost before the rounds (the shard's step goes on without it, as
 // under cluster.on_worker_failure CONTINUE): worker 0's records count only
 // its own clients as participants, with their examples.
@@ -300,16 +315,11 @@ TEST_F(FederatedTrainerTest, ALostNodesClientsDoNotCountAsParticipants) {
   ASSERT_EQ(progress.rounds_size(), 5);
   int64_t planned = 0;
   for (const v1::FederatedRound& record : progress.rounds()) {
-    const RoundPlan plan = PlanRound(o, clients.train_sizes, record.round());
-    int64_t mine = 0, examples = 0;
-    for (int64_t k : plan.participants) {
-      if (k % 2 != 0) continue;
-      ++mine;
-      examples += clients.train_sizes[k];
-    }
+    const auto [mine, examples] = HostedBy(o, clients, record.round(), 0);
     EXPECT_EQ(record.participants(), mine) << record.round();
     EXPECT_EQ(record.examples(), examples) << record.round();
-    planned += static_cast<int64_t>(plan.participants.size());
+    planned += static_cast<int64_t>(
+        PlanRound(o, clients.train_sizes, record.round()).participants.size());
   }
   int64_t counted = 0;
   for (const v1::FederatedRound& record : progress.rounds()) {
@@ -332,12 +342,9 @@ TEST_F(FederatedTrainerTest, ANamedRecorderRecordsAndEvaluates) {
   v1::WorkerProgress progress = trainer.Progress();
   ASSERT_EQ(progress.rounds_size(), 4);
   for (const v1::FederatedRound& record : progress.rounds()) {
-    int64_t mine = 0;
-    for (int64_t k :
-         PlanRound(o, clients.train_sizes, record.round()).participants) {
-      mine += k % 2 == 1;
-    }
-    EXPECT_EQ(record.participants(), mine) << record.round();
+    EXPECT_EQ(record.participants(),
+              HostedBy(o, clients, record.round(), 1).first)
+        << record.round();
     EXPECT_TRUE(record.has_test_loss()) << record.round();  // eval every round
   }
   trainer.SetRecorder(0);
