@@ -101,6 +101,8 @@ inline constexpr double kFedOptTau = 0.001;
 // FederatedConfig and ClientPartitionConfig.
 inline constexpr double kFederatedClientFraction = 0.1;
 inline constexpr int64_t kFederatedRounds = 100;
+// privacy.adaptive_clipping.clip_learning_rate (Andrew et al. 2021).
+inline constexpr double kAdaptiveClipLearningRate = 0.2;
 inline constexpr int kFederatedLocalEpochs = 1;
 inline constexpr int kFederatedLocalBatchSize = 10;
 inline constexpr double kFederatedLocalLearningRate = 0.1;

@@ -309,6 +309,13 @@ FederatedMetrics::FederatedMetrics(MetricsRegistry& r)
           "Wall time of one round on worker 0: its clients' training, the "
           "push and the barrier.")),
       simulated_seconds(r.Gauge("descent_federated_round_simulated_seconds",
-                                "Simulated duration of the last round.")) {}
+                                "Simulated duration of the last round.")),
+      privacy_epsilon(r.Gauge(
+          "descent_federated_privacy_epsilon",
+          "Differential privacy spent after the last recorded round: epsilon "
+          "at privacy.delta (the classic RDP conversion).")),
+      clip_norm(r.Gauge("descent_federated_clip_norm",
+                        "Clip norm of the clients' deltas in the last "
+                        "recorded round (privacy).")) {}
 
 }  // namespace descent

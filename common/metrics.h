@@ -209,6 +209,9 @@ struct FederatedMetrics {
   prometheus::Gauge& client_accuracy_p10;
   prometheus::Histogram& round_duration;  // wall, on worker 0
   prometheus::Gauge& simulated_seconds;   // the last round's
+  // Privacy: what the last recorded round had spent, and its clip norm.
+  prometheus::Gauge& privacy_epsilon;
+  prometheus::Gauge& clip_norm;
 };
 
 }  // namespace descent

@@ -209,6 +209,8 @@ absl::Status PsClient::Pull(int64_t step, float* params, Transfer* transfer,
   for (size_t s = 0; s < transports_.size(); ++s) {
     RETURN_IF_ERROR(Unpack(s, pull_responses_[s].params(), params));
     versions_[s] = pull_responses_[s].version();
+    transfer->clip_norm =
+        std::max(transfer->clip_norm, pull_responses_[s].clip_norm());
     if (rows != nullptr) {
       RETURN_IF_ERROR(UnpackRows(s, pull_responses_[s].rows(), *rows));
     }
@@ -240,6 +242,7 @@ void PsClient::FillPushRequests(const Step& step, const float* grad,
     request.set_last(step.last);
     request.set_params_encoding(options_.encoding);
     request.set_empty(step.empty);
+    request.set_unclipped(step.unclipped);
     if (step.empty) {
       request.mutable_gradient()->Clear();
     } else {
@@ -351,6 +354,8 @@ absl::Status PsClient::AwaitPushPull(Transfer* transfer) {
     }
     transfer->held_seconds =
         std::max(transfer->held_seconds, push_responses_[s].held_seconds());
+    transfer->clip_norm =
+        std::max(transfer->clip_norm, push_responses_[s].clip_norm());
     if (rows != nullptr) {
       RETURN_IF_ERROR(UnpackRows(s, push_responses_[s].rows(), *rows));
     }

@@ -73,6 +73,10 @@ class PsClient {
     // step applied, ascending, if some shard's step lacked one; empty when
     // every shard's step had them all (PushPullResponse.step_workers).
     std::vector<int32_t> step_workers;
+    // Federated jobs with adaptive clipping: the clip norm the shards
+    // answered with (PullResponse and PushPullResponse clip_norm; the
+    // largest, and they agree), 0 without.
+    float clip_norm = 0;
   };
 
   // Sparse-table rows moved in the same call as the dense parameters.
@@ -96,6 +100,8 @@ class PsClient {
     bool last = false;  // the worker's final push
     // BSP: nothing to contribute (PushRequest.empty): `grad` is not read.
     bool empty = false;
+    // Federated adaptive clipping: PushRequest.unclipped.
+    int unclipped = 0;
   };
 
   // INVALID_ARGUMENT if the shard map does not tile [0, P) or there is no

@@ -330,6 +330,8 @@ void UpdateFederatedMetrics(const Coordinator& coordinator, FederatedMetrics& m,
     if (r.has_client_accuracy_p10()) {
       m.client_accuracy_p10.Set(r.client_accuracy_p10());
     }
+    if (r.has_epsilon()) m.privacy_epsilon.Set(r.epsilon());
+    if (r.has_clip_norm()) m.clip_norm.Set(r.clip_norm());
   }
 }
 

@@ -81,7 +81,8 @@ FederatedTrainer::FederatedTrainer(FederatedTrainerOptions options,
       global_(num_parameters_),
       next_(num_parameters_),
       sum_(num_parameters_),
-      slots_(models_.size()) {
+      slots_(models_.size()),
+      clip_norm_(static_cast<float>(options_.federated.privacy.clip_norm)) {
   for (Slot& slot : slots_) {
     slot.local.resize(num_parameters_);
     slot.grad.resize(num_parameters_);
@@ -161,7 +162,10 @@ absl::Status FederatedTrainer::Round(int64_t round,
     }
   }
   std::fill(sum_.begin(), sum_.end(), 0.0f);
-  int64_t weight = 0;
+  // With privacy every client weighs 1 (DP-FedAvg's unweighted mean of
+  // clipped deltas); else its examples.
+  const PrivacyOptions& privacy = o.privacy;
+  int64_t weight = 0, trained = 0, unclipped = 0;
   double loss_sum = 0;
   const int threads = static_cast<int>(slots_.size());
   std::vector<float> losses(threads);
@@ -176,11 +180,23 @@ absl::Status FederatedTrainer::Round(int64_t round,
     // In client order, whatever the threads' timing.
     for (int t = 0; t < count; ++t) {
       const int64_t k = mine[first + t];
+      float* delta = slots_[t].local.data();
+      trained += clients_->train_sizes[k];
+      loss_sum += losses[t];
+      if (privacy.enabled) {
+        const absl::Span<float> values(delta, num_parameters_);
+        unclipped += ClipToNorm(clip_norm_, values) <= clip_norm_;
+        if (privacy.local) {
+          AddGaussianNoise(ClientNoiseSeed(privacy, round, k),
+                           privacy.noise_multiplier * clip_norm_, values);
+        }
+        for (int64_t i = 0; i < num_parameters_; ++i) sum_[i] += delta[i];
+        ++weight;
+        continue;
+      }
       const auto n = static_cast<float>(clients_->train_sizes[k]);
-      const float* delta = slots_[t].local.data();
       for (int64_t i = 0; i < num_parameters_; ++i) sum_[i] += n * delta[i];
       weight += clients_->train_sizes[k];
-      loss_sum += losses[t];
     }
   }
   const double compute_seconds = SecondsSince(start);
@@ -189,12 +205,18 @@ absl::Status FederatedTrainer::Round(int64_t round,
   step.last = round + 1 == o.rounds;
   step.examples = static_cast<int>(weight);
   step.empty = weight == 0;
+  if (privacy.adaptive()) step.unclipped = static_cast<int>(unclipped);
   if (weight > 0) {
     const float scale = -1.0f / static_cast<float>(weight);
     for (float& x : sum_) x *= scale;
   }
   PsClient::Transfer transfer;
   RETURN_IF_ERROR(ps_->PushPull(step, sum_.data(), next_.data(), &transfer));
+  const float round_clip_norm = clip_norm_;
+  if (privacy.adaptive() && transfer.clip_norm > 0) {
+    clip_norm_ = transfer.clip_norm;
+  }
+  if (privacy.local) CountReports(plan);
   double norm = 0;
   for (int64_t i = 0; i < num_parameters_; ++i) {
     const double d = static_cast<double>(next_[i]) - global_[i];
@@ -208,7 +230,7 @@ absl::Status FederatedTrainer::Round(int64_t round,
     metrics_->push_bytes.Increment(transfer.bytes_sent);
     metrics_->pull_bytes.Increment(transfer.bytes_received);
     metrics_->steps.Increment();
-    metrics_->examples.Increment(static_cast<double>(weight));
+    metrics_->examples.Increment(static_cast<double>(trained));
     if (!mine.empty()) {
       metrics_->train_loss.Set(loss_sum / static_cast<double>(mine.size()));
     }
@@ -216,7 +238,7 @@ absl::Status FederatedTrainer::Round(int64_t round,
   {
     absl::MutexLock lock(&mu_);
     progress_.set_steps(round + 1);
-    progress_.set_examples(progress_.examples() + weight);
+    progress_.set_examples(progress_.examples() + trained);
     if (!mine.empty()) {
       progress_.set_loss_sum(progress_.loss_sum() +
                              loss_sum / static_cast<double>(mine.size()));
@@ -252,11 +274,27 @@ absl::Status FederatedTrainer::Round(int64_t round,
   record->set_train_loss(
       mine.empty() ? 0 : loss_sum / static_cast<double>(mine.size()));
   record->set_simulated_seconds(plan.simulated_seconds);
+  if (privacy.enabled) {
+    // CENTRAL: every round composes the sampled mechanism; LOCAL: the
+    // client that has reported most often so far.
+    const Epsilon spent =
+        SpentAfter(privacy, privacy.local ? most_reports_ : round + 1);
+    record->set_epsilon(spent.classic);
+    record->set_epsilon_tight(spent.tight);
+    record->set_clip_norm(round_clip_norm);
+  }
   const bool due = step.last || (o.eval_every_rounds > 0 &&
                                  (round + 1) % o.eval_every_rounds == 0);
   if (due) Evaluate(record);
   record->set_seconds(SecondsSince(start));
   return absl::OkStatus();
+}
+
+void FederatedTrainer::CountReports(const RoundPlan& plan) {
+  if (reports_.empty()) reports_.assign(clients_->clients(), 0);
+  for (int64_t k : plan.participants) {
+    most_reports_ = std::max<int64_t>(most_reports_, ++reports_[k]);
+  }
 }
 
 void FederatedTrainer::Evaluate(v1::FederatedRound* record) {
@@ -301,6 +339,9 @@ absl::Status FederatedTrainer::Run(const std::function<bool()>& should_stop) {
   int64_t round = std::max<int64_t>(0, options_.start_round);
   RETURN_IF_ERROR(ps_->Pull(round, global_.data(), &transfer));
   for (int64_t version : ps_->versions()) round = std::max(round, version);
+  if (options_.federated.privacy.adaptive() && transfer.clip_norm > 0) {
+    clip_norm_ = transfer.clip_norm;
+  }
   if (metrics_ != nullptr) {
     metrics_->pull_duration.Observe(SecondsSince(start));
     metrics_->pull_bytes.Increment(transfer.bytes_received);
@@ -310,12 +351,14 @@ absl::Status FederatedTrainer::Run(const std::function<bool()>& should_stop) {
   // rounds before `round`, as their plans say.
   int64_t examples = 0;
   for (int64_t r = 0; r < round; ++r) {
-    for (int64_t k :
-         PlanRound(options_.federated, clients_->train_sizes, r).participants) {
+    const RoundPlan plan =
+        PlanRound(options_.federated, clients_->train_sizes, r);
+    for (int64_t k : plan.participants) {
       if (k % options_.num_workers == options_.worker_id) {
         examples += clients_->train_sizes[k];
       }
     }
+    if (options_.federated.privacy.local) CountReports(plan);
   }
   {
     absl::MutexLock lock(&mu_);

@@ -101,6 +101,8 @@ class FederatedTrainer {
   // Worker 0: the global model on the test split and the clients' held-out
   // examples.
   void Evaluate(v1::FederatedRound* record);
+  // LOCAL privacy: counts the reports of the plan's participants.
+  void CountReports(const RoundPlan& plan);
 
   const FederatedTrainerOptions options_;
   const std::vector<Model*> models_;
@@ -122,6 +124,12 @@ class FederatedTrainer {
     std::vector<int32_t> labels, order;
   };
   std::vector<Slot> slots_;
+  // Privacy: the clip norm of the round to train (adaptive clipping: the
+  // shards' last answer); LOCAL: each client's reports so far, and the
+  // most of any client.
+  float clip_norm_;
+  std::vector<int32_t> reports_;
+  int64_t most_reports_ = 0;
 
   mutable absl::Mutex mu_;
   v1::WorkerProgress progress_ ABSL_GUARDED_BY(mu_);

@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/federated/client_privacy.h"
 #include "common/hashed_random.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -355,7 +356,10 @@ absl::StatusOr<v1::JobConfig> ParseJobConfig(
   }
   ApplyDefaults(&config);
   std::optional<FieldProblem> issue = FindConfigIssue(config);
-  if (!issue.has_value()) return config;
+  if (!issue.has_value()) {
+    LimitRoundsToBudget(&config);
+    return config;
+  }
   // Blame the last override that touched the field, else the file.
   for (auto it = overridden.rbegin(); it != overridden.rend(); ++it) {
     if (PathWithin(issue->field, it->substr(0, it->find('=')))) {

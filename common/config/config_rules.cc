@@ -439,9 +439,10 @@ bool CanOverlapPushes(v1::Consistency consistency) {
 }
 
 std::optional<FieldProblem> FindConfigIssue(const v1::JobConfig& config) {
-  for (auto check : {CheckJobId, CheckCluster, CheckModel, CheckData,
-                     CheckValidation, CheckTrain, CheckTrainingGuards,
-                     CheckOptimizer, FindFederatedProblem}) {
+  for (auto check :
+       {CheckJobId, CheckCluster, CheckModel, CheckData, CheckValidation,
+        CheckTrain, CheckTrainingGuards, CheckOptimizer, FindFederatedProblem,
+        FindPrivacyProblem}) {
     if (auto issue = check(config)) return issue;
   }
   return std::nullopt;

@@ -175,6 +175,7 @@ void ApplyJob(v1::JobConfig* config) {
     ApplyOptimizerDefaults(config->mutable_optimizer());
   }
   ApplyFederatedDefaults(config);
+  ApplyPrivacyDefaults(config);
   v1::CommunicationConfig* communication =
       config->mutable_train()->mutable_communication();
   if (communication->push_every() > 1 &&

@@ -47,14 +47,6 @@ PartitionKind KindOf(v1::ClientPartitionConfig::Kind kind) {
   }
 }
 
-int64_t PerRound(const v1::FederatedConfig& f) {
-  if (f.clients_per_round() > 0) return f.clients_per_round();
-  const double fraction =
-      f.has_client_fraction() ? f.client_fraction() : kFederatedClientFraction;
-  return std::max<int64_t>(
-      1, static_cast<int64_t>(std::llround(fraction * f.clients())));
-}
-
 std::optional<FieldProblem> InRange(const char* field, double value, double low,
                                     double high) {
   return Require(std::isfinite(value) && value >= low && value <= high,
@@ -76,6 +68,14 @@ std::vector<int64_t> Sample(int64_t k, int64_t count, std::mt19937_64& rng) {
 }
 
 }  // namespace
+
+int64_t PerRound(const v1::FederatedConfig& f) {
+  if (f.clients_per_round() > 0) return f.clients_per_round();
+  const double fraction =
+      f.has_client_fraction() ? f.client_fraction() : kFederatedClientFraction;
+  return std::max<int64_t>(
+      1, static_cast<int64_t>(std::llround(fraction * f.clients())));
+}
 
 void ApplyFederatedDefaults(v1::JobConfig* config) {
   if (!config->has_federated()) return;
@@ -240,6 +240,7 @@ FederatedOptions FederatedOptionsOf(const v1::JobConfig& config) {
   o.max_round_attempts = f.max_round_attempts();
   o.over_selection = f.over_selection();
   o.client_eval_fraction = f.client_eval_fraction();
+  o.privacy = PrivacyOptionsOf(config);
   return o;
 }
 

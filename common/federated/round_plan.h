@@ -24,6 +24,7 @@
 
 #include "absl/types/span.h"
 #include "common/data/client_partition.h"
+#include "common/federated/client_privacy.h"
 #include "common/field_problem.h"
 #include "descent/v1/job.pb.h"
 
@@ -54,7 +55,12 @@ struct FederatedOptions {
   int max_round_attempts = 10;
   double over_selection = 0;
   double client_eval_fraction = 0;
+  PrivacyOptions privacy;  // enabled: the job has a privacy section
 };
+
+// The clients a round samples as configured: clients_per_round if set,
+// else max(1, round(client_fraction * clients)) (not capped at clients).
+int64_t PerRound(const v1::FederatedConfig& federated);
 
 // Fills the absent fields of config->federated() with their defaults
 // (seed: train.seed); nothing if the job has no federated section.

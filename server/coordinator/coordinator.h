@@ -317,6 +317,10 @@ class Coordinator {
   // did not train on.
   int64_t ExamplesSkippedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double WallSecondsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // summary->privacy: the job's privacy options and what its last
+  // recorded round spent.
+  void FillPrivacySummaryLocked(v1::JobSummary* summary) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double TrainLossLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t GlobalStepLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t ExamplesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

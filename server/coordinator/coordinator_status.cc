@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/time/clock.h"
+#include "common/federated/client_privacy.h"
 #include "server/coordinator/coordinator.h"
 
 namespace descent {
@@ -237,7 +238,28 @@ v1::JobSummary Coordinator::Summary() const {
     *row = evaluation;
     row->clear_gradient_norms();
   }
+  if (options_.config.has_privacy()) FillPrivacySummaryLocked(&summary);
   return summary;
+}
+
+void Coordinator::FillPrivacySummaryLocked(v1::JobSummary* summary) const {
+  const PrivacyOptions privacy = PrivacyOptionsOf(options_.config);
+  v1::PrivacySummary* p = summary->mutable_privacy();
+  p->set_delta(privacy.delta);
+  p->set_noise_multiplier(privacy.noise_multiplier);
+  p->set_sampling_rate(privacy.local ? 1.0 : privacy.sampling_rate);
+  if (privacy.target_epsilon > 0) p->set_target_epsilon(privacy.target_epsilon);
+  if (const std::optional<int64_t> budget = BudgetRounds(options_.config)) {
+    p->set_budget_rounds(*budget);
+  }
+  // The last recorded round's (rounds_ holds the recorder's, in order).
+  for (auto it = rounds_.rbegin(); it != rounds_.rend(); ++it) {
+    if (!it->has_epsilon()) continue;
+    p->set_epsilon(it->epsilon());
+    p->set_epsilon_tight(it->epsilon_tight());
+    p->set_rounds(it->round() + 1);
+    break;
+  }
 }
 
 }  // namespace descent

@@ -175,7 +175,10 @@ absl::Status WriteRounds(const std::string& path,
         optional(r.has_test_loss(), r.test_loss()), ",",
         optional(r.has_client_accuracy_mean(), r.client_accuracy_mean()), ",",
         optional(r.has_client_accuracy_p10(), r.client_accuracy_p10()), ",",
-        absl::StrFormat("%.6f,%.6g", r.seconds(), r.simulated_seconds()), "\n");
+        absl::StrFormat("%.6f,%.6g", r.seconds(), r.simulated_seconds()), ",",
+        optional(r.has_epsilon(), r.epsilon()), ",",
+        optional(r.has_epsilon_tight(), r.epsilon_tight()), ",",
+        optional(r.has_clip_norm(), r.clip_norm()), "\n");
     EvalRow row;
     row.step = r.round() + 1;
     row.epoch = static_cast<double>(r.round() + 1);

@@ -124,6 +124,13 @@ absl::Status CheckRounds(const v1::JobConfig& config, int worker,
                       "and >= 0");
       }
     }
+    // Infinite without noise.
+    if (!(r.epsilon() >= 0) || !(r.epsilon_tight() >= 0) ||
+        (r.has_clip_norm() &&
+         !(std::isfinite(r.clip_norm()) && r.clip_norm() > 0))) {
+      return refuse(r.round(),
+                    "epsilons must be >= 0 and clip norms finite and > 0");
+    }
     for (double a : {r.test_accuracy(), r.client_accuracy_mean(),
                      r.client_accuracy_p10()}) {
       if (!(a >= 0 && a <= 1)) {

@@ -49,6 +49,7 @@ class GradientSum {
   // ascending.
   void TakeMean();
   const float* dense() const { return dense_.data(); }
+  float* mutable_dense() { return dense_.data(); }
   int64_t dense_size() const { return static_cast<int64_t>(dense_.size()); }
   const std::vector<uint64_t>& keys() const { return keys_; }
   const float* row(size_t i) const;

@@ -84,6 +84,7 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
       admitted_(Capacity(options_), false),
       joined_(Capacity(options_), false) {
   for (int32_t w = 0; w < options_.num_workers; ++w) admitted_[w] = true;
+  clip_norm_ = static_cast<float>(options_.privacy.clip_norm);
   options_.layout.Initialize(options_.seed, options_.range.begin,
                              options_.range.end, params_.data());
   if (options_.consistency == v1::BSP) {
@@ -332,6 +333,9 @@ void ParameterShard::PushPull(const v1::PushRequest& request,
             response->set_version(version_);
             response->mutable_params()->set_encoding(request.params_encoding());
             response->set_held_seconds(absl::ToDoubleSeconds(held));
+            if (options_.privacy.adaptive()) {
+              response->set_clip_norm(clip_norm_);
+            }
             if (gate_.consistency() == v1::BSP) {
               response->mutable_step_workers()->Assign(step_workers_.begin(),
                                                        step_workers_.end());
@@ -355,6 +359,7 @@ ShardState ParameterShard::CaptureLocked() const {
   for (const auto& [key, row] : row_of_) state.keys[row] = key;
   state.rows = table_;
   if (gate_.consistency() != v1::BSP) state.worker_steps = worker_steps_;
+  if (options_.privacy.adaptive()) state.clip_norm = clip_norm_;
   // Only configured workers: a joiner's slot starts left in every shard.
   for (int32_t w = 0; w < options_.num_workers; ++w) {
     if (gate_.left(w)) state.left.push_back(w);
@@ -498,6 +503,10 @@ absl::Status ParameterShard::Restore(ShardState state) {
   row_of_ = std::move(row_of);
   table_ = std::move(state.rows);
   version_ = state.version;
+  unclipped_ = 0;
+  if (options_.privacy.adaptive() && state.clip_norm > 0) {
+    clip_norm_ = state.clip_norm;
+  }
   for (int32_t w : state.left) gate_.Leave(w);
   return absl::OkStatus();
 }
@@ -556,6 +565,7 @@ absl::Status ParameterShard::Pull(const v1::PullRequest& request,
   const IndexRange& r = options_.range;
   absl::MutexLock lock(&mu_);
   response->set_version(version_);
+  if (options_.privacy.adaptive()) response->set_clip_norm(clip_norm_);
   response->mutable_params()->set_offset(begin);
   response->mutable_params()->set_encoding(request.params_encoding());
   EncodeValues(params_.data() + (begin - r.begin), length,

@@ -53,6 +53,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/defaults.h"
+#include "common/federated/client_privacy.h"
 #include "common/model/param_layout.h"
 #include "common/model/sparse_model.h"
 #include "common/optim/optimizer.h"
@@ -141,6 +142,12 @@ struct ParameterShardOptions {
   // costs a copy of the changed part of the slice and two passes over it.
   // 0: never.
   int norm_every = 10;
+  // Federated jobs with privacy (common/federated/client_privacy.h; BSP):
+  // under CENTRAL noise each step's mean gets N(0, (z_delta C / m)^2) per
+  // value, m the step's weight (its clients), C the step's clip norm; with
+  // adaptive clipping every applied step sets the next C from the pushes'
+  // `unclipped` counts, answered as clip_norm. Not enabled: neither.
+  PrivacyOptions privacy;
   // Times held answers and updates; tests inject a fake.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -164,6 +171,9 @@ struct ShardState {
   // largest applied push's step + 1). Not in the checkpoint file: the
   // coordinator records it in the manifest.
   std::vector<int64_t> worker_steps;
+  // Federated adaptive clipping: the clip norm of the round at `version`
+  // (0: none).
+  float clip_norm = 0;
 };
 
 // The rule a request refused by a ParameterShard broke, one of a fixed set
@@ -438,6 +448,10 @@ class ParameterShard {
   ConsistencyGate gate_ ABSL_GUARDED_BY(mu_);
   // BSP only: the current step's gradients.
   std::unique_ptr<GradientSum> sum_ ABSL_GUARDED_BY(mu_);
+  // Federated privacy: the current round's clip norm, and the current
+  // step's summed PushRequest.unclipped.
+  float clip_norm_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t unclipped_ ABSL_GUARDED_BY(mu_) = 0;
   // BSP: the configured workers of the last step applied, ascending, if
   // one is missing; else empty (PushPullResponse.step_workers).
   std::vector<int32_t> step_workers_ ABSL_GUARDED_BY(mu_);

@@ -144,6 +144,8 @@ absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
     }
     break;
   }
+  const int64_t unclipped = unclipped_;
+  unclipped_ = 0;
   if (sum_->weight() == 0) {
     // Every push of the step was empty (a federated round none of whose
     // clients reported): no update, but the step is over.
@@ -155,6 +157,23 @@ absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
   bool measure;
   const absl::Time start = BeginUpdateLocked(0, sum_->dense_size(), &measure);
   sum_->TakeMean();
+  const PrivacyOptions& privacy = options_.privacy;
+  float next_clip_norm = clip_norm_;
+  if (privacy.enabled) {
+    // The mean of m clipped deltas: N(0, (z C)^2) on their sum is
+    // N(0, (z C / m)^2) on the mean.
+    const double m = sum_->weight();
+    if (!privacy.local) {
+      AddGaussianNoise(
+          ShardNoiseSeed(privacy, version_, options_.range.begin),
+          DeltaNoiseMultiplier(privacy) * clip_norm_ / m,
+          absl::MakeSpan(sum_->mutable_dense(), sum_->dense_size()));
+    }
+    if (privacy.adaptive()) {
+      next_clip_norm = NextClipNorm(privacy, clip_norm_, unclipped,
+                                    static_cast<int64_t>(m), version_);
+    }
+  }
   const std::string who =
       absl::StrCat("the mean gradient of step ", version_, " (workers ",
                    absl::StrJoin(sum_->workers(), ", "), ")");
@@ -182,6 +201,7 @@ absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
     return Prefixed(who, applied);
   }
   EndUpdateLocked(start, 0, dense_size, measure, record);
+  clip_norm_ = next_clip_norm;
   ++version_;
   return absl::OkStatus();
 }
@@ -234,6 +254,7 @@ absl::Status ParameterShard::AdmitLocked(const v1::PushRequest& request,
   } else if (summed) {
     RETURN_IF_ERROR(ReserveRowsLocked(request));
     sum_->Add(request, request.empty() ? 0 : std::max(1, request.examples()));
+    if (!request.empty()) unclipped_ += request.unclipped();
   } else {
     record.dropped = true;
   }

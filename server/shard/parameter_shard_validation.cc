@@ -194,6 +194,15 @@ absl::Status ParameterShard::ValidatePush(
     return Malformed(absl::StrCat("examples must be in [0, ", kMaxExamples,
                                   "], got ", request.examples()));
   }
+  if (request.unclipped() < 0 ||
+      request.unclipped() > std::max(1, request.examples())) {
+    return Malformed(absl::StrCat("unclipped must be in [0, examples (",
+                                  request.examples(), ")], got ",
+                                  request.unclipped()));
+  }
+  if (request.unclipped() > 0 && !options_.privacy.adaptive()) {
+    return Malformed("unclipped counts only for adaptive clipping");
+  }
   RETURN_IF_ERROR(CheckParamsEncoding(request.params_encoding()));
   if (request.empty()) {
     if (options_.consistency != v1::BSP) {

@@ -1,6 +1,7 @@
 #include "server/shard/shard_checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,9 @@ std::string EncodeShardState(const ShardState& state) {
                  state.row_optimizer.end());
   tensors.push_back(
       U64("left", std::vector<uint64_t>(state.left.begin(), state.left.end())));
+  if (state.clip_norm > 0) {
+    tensors.push_back(F32("privacy/clip_norm", {state.clip_norm}));
+  }
   return EncodeSafetensors(tensors, {{"format", "descent shard checkpoint 1"}});
 }
 
@@ -74,6 +78,15 @@ absl::StatusOr<ShardState> DecodeShardState(const std::string& bytes,
   state.rows = std::move(rows->f32);
   ASSIGN_OR_RETURN(NamedTensor * left, find("left", "U64"));
   for (uint64_t w : left->u64) state.left.push_back(static_cast<int32_t>(w));
+  for (const NamedTensor& t : tensors) {
+    if (t.name != "privacy/clip_norm") continue;
+    if (t.dtype != "F32" || t.f32.size() != 1 || !std::isfinite(t.f32[0]) ||
+        t.f32[0] <= 0) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": tensor \"privacy/clip_norm\" must hold one F32 > 0"));
+    }
+    state.clip_norm = t.f32[0];
+  }
   for (NamedTensor& t : tensors) {
     if (absl::StartsWith(t.name, "optimizer/")) {
       state.optimizer.push_back(std::move(t));

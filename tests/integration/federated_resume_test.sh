@@ -9,6 +9,8 @@
 #      checkpoint resumes from it and ends the same as an uninterrupted run.
 #   3. A resume refuses a change of the federated setting (exit 2, naming
 #      the field).
+#   4. DP-FedAvg with central noise and adaptive clipping: 20 + 20 rounds
+#      bit-identical to 40 (the shards' clip norm is in the checkpoint).
 source "$(dirname "$0")/lib.sh"
 FED="$SOURCE_DIR/examples/federated_fedavg_iid.textproto"
 images="$(sed -n 's/^ *train_images: "\(.*\)"$/\1/p' "$FED")"
@@ -28,7 +30,7 @@ run() {
 }
 
 # rounds.csv without its wall-clock column.
-figures() { cut -d, -f1-13,15 "$1"; }
+figures() { cut -d, -f1-13,15- "$1"; }
 
 same_job() {  # A B WHAT
   [[ "$(model_tensors "$1")" == "$(model_tensors "$2")" ]] ||
@@ -80,4 +82,17 @@ code=0
 [[ "$code" == 2 ]] || fail "a changed local_epochs: exit $code"
 grep -q "federated.local_epochs" "$WORK/stderr" ||
   fail "the refusal does not name the field: $(cat "$WORK/stderr")"
-echo "PASS: federated resume: 20 + 20 rounds, SIGKILL and resume, refused changes"
+
+# 4. Adaptive clipping's state across a resume.
+DP=(--set privacy.clip_norm=0.05 --set privacy.noise_multiplier=0.3
+  --set privacy.adaptive_clipping.target_quantile=0.5)
+run --config "$FED" --output_dir "$WORK/dp_whole" "${SHORT[@]}" "${DP[@]}" \
+  --set federated.rounds=40
+run --config "$FED" --output_dir "$WORK/dp_parts" "${SHORT[@]}" "${DP[@]}" \
+  --set federated.rounds=20
+run --resume "$WORK/dp_parts" --set federated.rounds=40
+same_job "$WORK/dp_whole" "$WORK/dp_parts" "DP, adaptive clipping, 20 + 20 rounds"
+clips="$(cut -d, -f18 "$WORK/dp_parts/rounds.csv" | tail -n +2 | sort -u | wc -l)"
+(( clips > 30 )) || fail "the clip norm did not adapt: $clips distinct values in 40 rounds"
+echo "DP with adaptive clipping: 20 + 20 rounds bit-identical to 40"
+echo "PASS: federated resume: 20 + 20 rounds, SIGKILL and resume, refused changes, DP"

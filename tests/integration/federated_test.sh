@@ -15,32 +15,15 @@ SHORT=(--set data.idx.max_train_examples=3000
   --set federated.clients=20 --set federated.client_fraction=0.2
   --set federated.rounds=8)
 
-# fed NAME [--set ...]: a short federated job into $WORK/NAME; must succeed.
-fed() {
-  local name="$1"
-  shift
-  timeout 240 "$DESCENT" local --config "$FED" --output_dir "$WORK/$name" \
-    "${SHORT[@]}" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" ||
-    fail "$name: exit $?: $(tail -5 "$WORK/$name.stderr")"
-  grep -q "^state: SUCCEEDED$" "$WORK/$name.stdout" ||
-    fail "$name: $(cat "$WORK/$name.stdout")"
-}
-
-# column FILE NAME: the values of rounds.csv column NAME, one a line.
-column() {
-  awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
-    { print $c }' "$1"
-}
-
 # sum: the sum of the numbers on stdin.
 sum() { awk '{ s += $1 } END { print s + 0 }'; }
 
 # rounds.csv without its wall-clock column.
-figures() { cut -d, -f1-13,15 "$1"; }
+figures() { cut -d, -f1-13,15- "$1"; }
 
 fed basic
 csv="$WORK/basic/rounds.csv"
-[[ "$(head -1 "$csv")" == "round,attempts,sampled,participants,dropped,late,examples,update_norm,train_loss,test_accuracy,test_loss,client_accuracy_mean,client_accuracy_p10,seconds,simulated_seconds" ]] ||
+[[ "$(head -1 "$csv")" == "round,attempts,sampled,participants,dropped,late,examples,update_norm,train_loss,test_accuracy,test_loss,client_accuracy_mean,client_accuracy_p10,seconds,simulated_seconds,epsilon,epsilon_tight,clip_norm" ]] ||
   fail "rounds.csv header: $(head -1 "$csv")"
 (( $(wc -l <"$csv") == 9 )) || fail "rounds.csv has $(wc -l <"$csv") lines, expected 1 + 8"
 [[ "$(column "$csv" round | tr '\n' ' ')" == "0 1 2 3 4 5 6 7 " ]] ||

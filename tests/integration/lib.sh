@@ -205,3 +205,22 @@ has_checkpoint() {
   done
   return 1
 }
+
+# fed NAME [--set ...]: a federated job of config $FED with the test's
+# ${SHORT[@]} settings into $WORK/NAME; must succeed.
+fed() {
+  local name="$1"
+  shift
+  timeout 240 "$DESCENT" local --config "$FED" --output_dir "$WORK/$name" \
+    "${SHORT[@]}" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" ||
+    fail "$name: exit $?: $(tail -5 "$WORK/$name.stderr")"
+  grep -q "^state: SUCCEEDED$" "$WORK/$name.stdout" ||
+    fail "$name: $(cat "$WORK/$name.stdout")"
+}
+
+# column FILE NAME: the values of CSV column NAME (by its header), one a
+# line.
+column() {
+  awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
+    { print $c }' "$1"
+}

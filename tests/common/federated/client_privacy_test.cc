@@ -1,0 +1,227 @@
+// Client-level DP for federated rounds: clipping, seeded noise, adaptive
+// clipping's step, what rounds spend, the budget that lowers
+// federated.rounds, and the privacy section's defaults and errors.
+#include "common/federated/client_privacy.h"
+
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/federated/round_plan.h"
+#include "common/privacy/rdp_accountant.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace descent {
+namespace {
+
+using ::testing::HasSubstr;
+
+double Norm(const std::vector<float>& v) {
+  double sum = 0;
+  for (float x : v) sum += static_cast<double>(x) * x;
+  return std::sqrt(sum);
+}
+
+TEST(ClipToNormTest, ScalesALongVectorToTheNormAndLeavesAShortOne) {
+  std::vector<float> v = {3, 4};  // norm 5
+  EXPECT_DOUBLE_EQ(ClipToNorm(1.0f, absl::MakeSpan(v)), 5.0);
+  EXPECT_NEAR(Norm(v), 1.0, 1e-6);
+  EXPECT_NEAR(v[0] / v[1], 0.75, 1e-6);  // the direction stays
+  std::vector<float> short_one = {0.3f, 0.4f};
+  EXPECT_NEAR(ClipToNorm(1.0f, absl::MakeSpan(short_one)), 0.5, 1e-6);
+  EXPECT_EQ(short_one, (std::vector<float>{0.3f, 0.4f}));
+}
+
+TEST(GaussianNoiseTest, IsSeededAndHasTheStandardDeviationAsked) {
+  std::vector<float> a(100000, 0.0f), b(100000, 0.0f), c(100000, 0.0f);
+  AddGaussianNoise(7, 2.5, absl::MakeSpan(a));
+  AddGaussianNoise(7, 2.5, absl::MakeSpan(b));
+  AddGaussianNoise(8, 2.5, absl::MakeSpan(c));
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  const double mean = std::accumulate(a.begin(), a.end(), 0.0) / a.size();
+  EXPECT_NEAR(mean, 0.0, 0.05);
+  EXPECT_NEAR(Norm(a) / std::sqrt(static_cast<double>(a.size())), 2.5, 0.03);
+  std::vector<float> none(10, 1.0f);
+  AddGaussianNoise(7, 0, absl::MakeSpan(none));
+  EXPECT_EQ(none, std::vector<float>(10, 1.0f));
+}
+
+TEST(NoiseSeedTest, DifferPerRoundClientAndSlice) {
+  PrivacyOptions p;
+  p.noise_seed = 3;
+  EXPECT_NE(ClientNoiseSeed(p, 0, 1), ClientNoiseSeed(p, 1, 1));
+  EXPECT_NE(ClientNoiseSeed(p, 0, 1), ClientNoiseSeed(p, 0, 2));
+  EXPECT_NE(ShardNoiseSeed(p, 0, 0), ShardNoiseSeed(p, 0, 100));
+  EXPECT_NE(ShardNoiseSeed(p, 0, 0), ShardNoiseSeed(p, 1, 0));
+  PrivacyOptions q = p;
+  q.noise_seed = 4;
+  EXPECT_NE(ShardNoiseSeed(p, 0, 0), ShardNoiseSeed(q, 0, 0));
+  EXPECT_EQ(ShardNoiseSeed(p, 5, 9), ShardNoiseSeed(p, 5, 9));
+}
+
+TEST(AdaptiveClippingTest, NormFollowsTheTargetQuantileGeometrically) {
+  PrivacyOptions p;
+  p.enabled = true;
+  p.target_quantile = 0.5;
+  p.clip_learning_rate = 0.2;
+  p.count_stddev = 1e-9;  // no noise to speak of
+  // Every client within the norm: it shrinks by exp(-0.2 (1 - 0.5)).
+  EXPECT_NEAR(NextClipNorm(p, 2.0f, 10, 10, 0), 2.0 * std::exp(-0.1), 1e-5);
+  // None within: it grows by exp(0.1).
+  EXPECT_NEAR(NextClipNorm(p, 2.0f, 0, 10, 0), 2.0 * std::exp(0.1), 1e-5);
+  // Exactly the quantile: it stays.
+  EXPECT_NEAR(NextClipNorm(p, 2.0f, 5, 10, 0), 2.0, 1e-5);
+  // The count's noise is seeded by the round: the same on every shard.
+  p.count_stddev = 1;
+  EXPECT_EQ(NextClipNorm(p, 2.0f, 5, 10, 3), NextClipNorm(p, 2.0f, 5, 10, 3));
+  EXPECT_NE(NextClipNorm(p, 2.0f, 5, 10, 3), NextClipNorm(p, 2.0f, 5, 10, 4));
+}
+
+TEST(AdaptiveClippingTest, TheCountTakesItsShareOfTheNoise) {
+  PrivacyOptions p;
+  p.noise_multiplier = 1;
+  EXPECT_DOUBLE_EQ(DeltaNoiseMultiplier(p), 1);
+  p.target_quantile = 0.5;
+  p.count_stddev = 1;  // 2 sigma_b = 2
+  // z^-2 = z_delta^-2 + (2 sigma_b)^-2.
+  EXPECT_NEAR(DeltaNoiseMultiplier(p), 1 / std::sqrt(1 - 0.25), 1e-12);
+  p.noise_multiplier = 0;
+  EXPECT_EQ(DeltaNoiseMultiplier(p), 0);
+}
+
+constexpr char kJob[] =
+    "model { mlp { hidden: [8] } }\n"
+    "data { synthetic { kind: LOGISTIC } }\n"
+    "optimizer { sgd { learning_rate: 1 } }\n"
+    "federated { clients: 100 client_fraction: 0.1 rounds: 1000 }\n";
+
+absl::StatusOr<v1::JobConfig> Job(const std::vector<std::string>& overrides) {
+  return ParseJobConfig(kJob, "job.textproto", overrides);
+}
+
+TEST(PrivacyConfigTest, DefaultsAreStated) {
+  const v1::JobConfig config = *Job({"privacy.clip_norm=1"});
+  const PrivacyOptions p = PrivacyOptionsOf(config);
+  EXPECT_TRUE(p.enabled);
+  EXPECT_FALSE(p.local);
+  EXPECT_FALSE(p.adaptive());
+  EXPECT_NEAR(p.delta, 1 / std::pow(100.0, 1.1), 1e-15);
+  EXPECT_EQ(p.noise_seed, config.federated().seed());
+  EXPECT_DOUBLE_EQ(p.sampling_rate, 0.1);
+  EXPECT_EQ(config.federated().rounds(), 1000);  // no budget, no limit
+  EXPECT_TRUE(FederatedOptionsOf(config).privacy.enabled);
+  EXPECT_FALSE(PrivacyOptionsOf(*Job({})).enabled);
+
+  const PrivacyOptions a = PrivacyOptionsOf(
+      *Job({"privacy.clip_norm=1", "privacy.noise_multiplier=0.5",
+            "privacy.adaptive_clipping.target_quantile=0.5"}));
+  EXPECT_TRUE(a.adaptive());
+  EXPECT_DOUBLE_EQ(a.clip_learning_rate, 0.2);
+  EXPECT_DOUBLE_EQ(a.count_stddev, 10.0 / 20);  // m / 20
+  // Over-selection samples more clients a round: a larger rate.
+  EXPECT_DOUBLE_EQ(PrivacyOptionsOf(*Job({"privacy.clip_norm=1",
+                                          "federated.over_selection=0.3"}))
+                       .sampling_rate,
+                   0.13);
+}
+
+TEST(PrivacyConfigTest, CentralRoundsComposeTheSampledGaussian) {
+  const v1::JobConfig config =
+      *Job({"privacy.clip_norm=1", "privacy.noise_multiplier=1.1"});
+  const PrivacyOptions p = PrivacyOptionsOf(config);
+  const std::vector<double> orders = DefaultRdpOrders();
+  const std::vector<double> rdp = ComputeRdp(0.1, 1.1, 50, orders);
+  const Epsilon spent = SpentAfter(p, 50);
+  EXPECT_DOUBLE_EQ(spent.classic, EpsilonClassic(orders, rdp, p.delta).epsilon);
+  EXPECT_DOUBLE_EQ(spent.tight, EpsilonTight(orders, rdp, p.delta).epsilon);
+  EXPECT_LT(spent.tight, spent.classic);
+  EXPECT_LT(SpentAfter(p, 49).classic, spent.classic);
+  EXPECT_EQ(SpentAfter(p, 0).classic, 0);
+  // LOCAL: a report is the Gaussian mechanism itself (q = 1), with no
+  // amplification by sampling, so it costs more than a central round.
+  PrivacyOptions local = p;
+  local.local = true;
+  EXPECT_DOUBLE_EQ(
+      SpentAfter(local, 3).classic,
+      EpsilonClassic(orders, ComputeRdp(1.0, 1.1, 3, orders), p.delta).epsilon);
+  EXPECT_GT(SpentAfter(local, 1).classic, SpentAfter(p, 1).classic);
+  // No noise: nothing is private.
+  PrivacyOptions clip_only = p;
+  clip_only.noise_multiplier = 0;
+  EXPECT_TRUE(std::isinf(SpentAfter(clip_only, 1).classic));
+}
+
+TEST(PrivacyConfigTest, TargetEpsilonLowersTheRoundsToTheBudget) {
+  const std::vector<std::string> overrides = {"privacy.clip_norm=1",
+                                              "privacy.noise_multiplier=1",
+                                              "privacy.target_epsilon=4"};
+  const v1::JobConfig config = *Job(overrides);
+  const PrivacyOptions p = PrivacyOptionsOf(config);
+  const int64_t rounds = config.federated().rounds();
+  ASSERT_LT(rounds, 1000);
+  ASSERT_GT(rounds, 1);
+  EXPECT_LE(SpentAfter(p, rounds).classic, 4);
+  EXPECT_GT(SpentAfter(p, rounds + 1).classic, 4);
+  EXPECT_EQ(BudgetRounds(config), rounds);
+  // A budget for more rounds than configured leaves them.
+  std::vector<std::string> few = overrides;
+  few.push_back("federated.rounds=3");
+  const v1::JobConfig small = *Job(few);
+  EXPECT_EQ(small.federated().rounds(), 3);
+  EXPECT_EQ(BudgetRounds(small), rounds);
+  // Applying it again changes nothing.
+  v1::JobConfig again = config;
+  LimitRoundsToBudget(&again);
+  EXPECT_EQ(again.federated().rounds(), rounds);
+}
+
+TEST(PrivacyConfigTest, BadSettingsNameTheirField) {
+  struct Case {
+    std::vector<std::string> overrides;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{"privacy.noise_multiplier=1"}, "privacy.clip_norm: must be"},
+      {{"privacy.clip_norm=-1"}, "privacy.clip_norm: must be"},
+      {{"privacy.clip_norm=1", "privacy.noise_multiplier=-1"},
+       "privacy.noise_multiplier"},
+      {{"privacy.clip_norm=1", "privacy.delta=1"}, "privacy.delta"},
+      {{"privacy.clip_norm=1", "privacy.noise_multiplier=1",
+        "privacy.target_epsilon=0.001"},
+       "privacy.target_epsilon: 0.001 allows no round"},
+      {{"privacy.clip_norm=1", "privacy.target_epsilon=3"},
+       "privacy.target_epsilon: needs noise_multiplier > 0"},
+      {{"privacy.clip_norm=1", "privacy.noise_multiplier=1",
+        "privacy.noise=LOCAL", "privacy.target_epsilon=3"},
+       "privacy.target_epsilon: needs CENTRAL"},
+      {{"privacy.clip_norm=1", "privacy.adaptive_clipping.target_quantile=1"},
+       "privacy.adaptive_clipping.target_quantile"},
+      {{"privacy.clip_norm=1", "privacy.noise=LOCAL",
+        "privacy.adaptive_clipping.target_quantile=0.5"},
+       "privacy.adaptive_clipping: needs CENTRAL"},
+      {{"privacy.clip_norm=1", "privacy.noise_multiplier=2",
+        "privacy.adaptive_clipping.target_quantile=0.5"},
+       "privacy.adaptive_clipping.count_stddev: must exceed"},
+  };
+  for (const Case& c : cases) {
+    const absl::StatusOr<v1::JobConfig> config = Job(c.overrides);
+    ASSERT_FALSE(config.ok()) << c.expected;
+    EXPECT_THAT(config.status().message(), HasSubstr(c.expected));
+  }
+  const absl::StatusOr<v1::JobConfig> plain = ParseJobConfig(
+      "model { mlp { hidden: [8] } }\n"
+      "data { synthetic { kind: LOGISTIC } }\n"
+      "optimizer { sgd { learning_rate: 1 } }\n"
+      "privacy { clip_norm: 1 }\n",
+      "job.textproto", {});
+  ASSERT_FALSE(plain.ok());
+  EXPECT_THAT(plain.status().message(),
+              HasSubstr("job.textproto:4:1: privacy: needs a federated"));
+}
+
+}  // namespace
+}  // namespace descent
