@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <iterator>
 #include <numeric>
 #include <random>
@@ -243,8 +244,11 @@ void PsClient::FillPushRequests(const Step& step, const float* grad,
     request.set_params_encoding(options_.encoding);
     request.set_empty(step.empty);
     request.set_unclipped(step.unclipped);
+    request.set_clients(step.clients);
     if (step.empty) {
       request.mutable_gradient()->Clear();
+    } else if (step.clients > 0) {
+      EncodeClientUpdates(s, step.clients, grad, request.mutable_gradient());
     } else {
       EncodeGradient(s, grad, request.mutable_gradient());
     }
@@ -304,6 +308,21 @@ void PsClient::EncodeGradient(int shard, const float* grad,
       reinterpret_cast<const char*>(top_positions_.data()),
       top_positions_.size() * sizeof(uint32_t));
   slice->set_length(n);
+}
+
+void PsClient::EncodeClientUpdates(int shard, int clients, const float* grad,
+                                   v1::DenseSlice* slice) {
+  const v1::ShardInfo& info = options_.shards[shard];
+  const int64_t n = info.end() - info.begin();
+  slice->set_offset(info.begin());
+  slice->set_encoding(v1::FLOAT32);
+  std::string* bytes = slice->mutable_values();
+  bytes->resize(static_cast<size_t>(clients) * n * sizeof(float));
+  for (int c = 0; c < clients; ++c) {
+    std::memcpy(bytes->data() + static_cast<size_t>(c) * n * sizeof(float),
+                grad + static_cast<int64_t>(c) * num_parameters_ + info.begin(),
+                n * sizeof(float));
+  }
 }
 
 void PsClient::StartPush(int s, ShardTransport::Done done) {

@@ -102,6 +102,9 @@ class PsClient {
     bool empty = false;
     // Federated adaptive clipping: PushRequest.unclipped.
     int unclipped = 0;
+    // Federated robust aggregation: `grad` holds this many updates of P
+    // floats back to back (PushRequest.clients); 0: one.
+    int clients = 0;
   };
 
   // INVALID_ARGUMENT if the shard map does not tile [0, P) or there is no
@@ -161,6 +164,10 @@ class PsClient {
   // Writes shard `shard`'s dense gradient slice (s's range of grad) into
   // `slice`: in the configured encoding, and top-k with error feedback.
   void EncodeGradient(int shard, const float* grad, v1::DenseSlice* slice);
+  // The shard's slice of each of `clients` updates of P floats at `grad`,
+  // back to back, in float32.
+  void EncodeClientUpdates(int shard, int clients, const float* grad,
+                           v1::DenseSlice* slice);
   // Copies a shard's answer into params after checking it matches the map.
   absl::Status Unpack(int shard, const v1::DenseSlice& slice, float* params);
   // Sets positions[s] to the indices of the keys ShardOfKey places on s.

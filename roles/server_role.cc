@@ -121,7 +121,10 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   options.staleness = resolved.staleness;
   options.backup_workers = resolved.backup_workers;
   options.snapshot_every = BoundaryEveryVersions(config);
-  if (config.has_federated()) options.privacy = PrivacyOptionsOf(config);
+  if (config.has_federated()) {
+    options.privacy = PrivacyOptionsOf(config);
+    options.robust = RobustOptionsOf(config);
+  }
   options.on_snapshot = std::move(on_snapshot);
   if (resolved.max_sparse_rows > 0) {
     options.max_sparse_rows = resolved.max_sparse_rows;

@@ -82,7 +82,13 @@ FederatedTrainer::FederatedTrainer(FederatedTrainerOptions options,
       next_(num_parameters_),
       sum_(num_parameters_),
       slots_(models_.size()),
-      clip_norm_(static_cast<float>(options_.federated.privacy.clip_norm)) {
+      clip_norm_(static_cast<float>(options_.federated.privacy.clip_norm)),
+      attackers_(Attackers(options_.federated.attack, clients->clients(),
+                           options_.federated.seed)) {
+  if (std::find(attackers_.begin(), attackers_.end(), true) ==
+      attackers_.end()) {
+    attackers_.clear();
+  }
   for (Slot& slot : slots_) {
     slot.local.resize(num_parameters_);
     slot.grad.resize(num_parameters_);
@@ -114,6 +120,9 @@ float FederatedTrainer::TrainClient(int slot_index, int64_t round,
               momentum = o.local_momentum;
   double loss_sum = 0;
   int64_t steps = 0;
+  const bool flip_labels = o.attack.kind == AttackKind::kLabelFlip &&
+                           !attackers_.empty() && attackers_[client] &&
+                           train_->num_classes > 0;
   for (int e = 0; e < o.local_epochs; ++e) {
     std::shuffle(slot.order.begin(), slot.order.end(), rng);
     for (int64_t begin = 0; begin < n; begin += batch) {
@@ -121,6 +130,11 @@ float FederatedTrainer::TrainClient(int slot_index, int64_t round,
       const Batch b =
           Gather(*train_, absl::MakeConstSpan(slot.order).subspan(begin, size),
                  &slot.features, &slot.labels, &slot.targets);
+      if (flip_labels) {
+        for (int32_t& label : slot.labels) {
+          label = train_->num_classes - 1 - label;
+        }
+      }
       ++steps;
       if (mu == 0 && momentum == 0) {
         // Plain SGD: the model may fuse the update into its backward pass.
@@ -162,6 +176,9 @@ absl::Status FederatedTrainer::Round(int64_t round,
     }
   }
   std::fill(sum_.begin(), sum_.end(), 0.0f);
+  if (o.robust.per_client()) {
+    updates_.resize(std::max<size_t>(1, mine.size()) * num_parameters_);
+  }
   // With privacy every client weighs 1 (DP-FedAvg's unweighted mean of
   // clipped deltas); else its examples.
   const PrivacyOptions& privacy = o.privacy;
@@ -183,8 +200,19 @@ absl::Status FederatedTrainer::Round(int64_t round,
       float* delta = slots_[t].local.data();
       trained += clients_->train_sizes[k];
       loss_sum += losses[t];
+      const absl::Span<float> values(delta, num_parameters_);
+      if (!attackers_.empty() && attackers_[k]) {
+        Tamper(o.attack, o.seed, round, k, values);
+      }
+      if (o.robust.norm_bound > 0) BoundNorm(o.robust.norm_bound, values);
+      if (o.robust.per_client()) {
+        // The shards aggregate each client's pseudo-gradient, -delta.
+        float* update = updates_.data() + weight * num_parameters_;
+        for (int64_t i = 0; i < num_parameters_; ++i) update[i] = -delta[i];
+        ++weight;
+        continue;
+      }
       if (privacy.enabled) {
-        const absl::Span<float> values(delta, num_parameters_);
         unclipped += ClipToNorm(clip_norm_, values) <= clip_norm_;
         if (privacy.local) {
           AddGaussianNoise(ClientNoiseSeed(privacy, round, k),
@@ -206,12 +234,15 @@ absl::Status FederatedTrainer::Round(int64_t round,
   step.examples = static_cast<int>(weight);
   step.empty = weight == 0;
   if (privacy.adaptive()) step.unclipped = static_cast<int>(unclipped);
-  if (weight > 0) {
+  if (o.robust.per_client()) step.clients = static_cast<int>(weight);
+  if (weight > 0 && !o.robust.per_client()) {
     const float scale = -1.0f / static_cast<float>(weight);
     for (float& x : sum_) x *= scale;
   }
   PsClient::Transfer transfer;
-  RETURN_IF_ERROR(ps_->PushPull(step, sum_.data(), next_.data(), &transfer));
+  RETURN_IF_ERROR(
+      ps_->PushPull(step, o.robust.per_client() ? updates_.data() : sum_.data(),
+                    next_.data(), &transfer));
   const float round_clip_norm = clip_norm_;
   if (privacy.adaptive() && transfer.clip_norm > 0) {
     clip_norm_ = transfer.clip_norm;

@@ -130,6 +130,11 @@ class FederatedTrainer {
   float clip_norm_;
   std::vector<int32_t> reports_;
   int64_t most_reports_ = 0;
+  // Which clients attack (federated.attack; empty: none).
+  std::vector<bool> attackers_;
+  // Robust aggregation: this worker's clients' pseudo-gradients of the
+  // round, back to back.
+  std::vector<float> updates_;
 
   mutable absl::Mutex mu_;
   v1::WorkerProgress progress_ ABSL_GUARDED_BY(mu_);

@@ -241,6 +241,8 @@ FederatedOptions FederatedOptionsOf(const v1::JobConfig& config) {
   o.over_selection = f.over_selection();
   o.client_eval_fraction = f.client_eval_fraction();
   o.privacy = PrivacyOptionsOf(config);
+  o.robust = RobustOptionsOf(config);
+  o.attack = AttackOptionsOf(config);
   return o;
 }
 

@@ -25,6 +25,7 @@
 #include "absl/types/span.h"
 #include "common/data/client_partition.h"
 #include "common/federated/client_privacy.h"
+#include "common/federated/robust_aggregation.h"
 #include "common/field_problem.h"
 #include "descent/v1/job.pb.h"
 
@@ -56,6 +57,8 @@ struct FederatedOptions {
   double over_selection = 0;
   double client_eval_fraction = 0;
   PrivacyOptions privacy;  // enabled: the job has a privacy section
+  RobustOptions robust;
+  AttackOptions attack;
 };
 
 // The clients a round samples as configured: clients_per_round if set,

@@ -1,6 +1,7 @@
 #include "server/shard/gradient_sum.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/wire.h"
 
@@ -55,6 +56,29 @@ void GradientSum::TakeMean() {
   keys_.clear();
   for (const auto& [key, slot] : slot_of_) keys_.push_back(key);
   std::sort(keys_.begin(), keys_.end());
+}
+
+void GradientSum::TakeAggregate(const RobustOptions& options) {
+  std::stable_sort(
+      pushes_.begin(), pushes_.end(),
+      [](const Push& a, const Push& b) { return a.worker < b.worker; });
+  const int64_t d = dense_size();
+  int64_t clients = 0;
+  for (const Push& push : pushes_) {
+    if (push.weight > 0) clients += push.request->clients();
+  }
+  updates_.resize(static_cast<size_t>(clients) * d);
+  std::vector<const float*> updates;
+  for (const Push& push : pushes_) {
+    if (push.weight == 0) continue;  // an empty push
+    const std::string& values = push.request->gradient().values();
+    float* to = updates_.data() + updates.size() * d;
+    std::memcpy(to, values.data(), values.size());
+    for (int c = 0; c < push.request->clients(); ++c) {
+      updates.push_back(to + c * d);
+    }
+  }
+  Aggregate(options, updates, d, dense_.data());
 }
 
 const float* GradientSum::row(size_t i) const {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/federated/robust_aggregation.h"
 #include "descent/v1/ps.pb.h"
 
 namespace descent {
@@ -48,6 +49,10 @@ class GradientSum {
   // dense() holds the mean slice and row(i) the mean row of keys()[i], keys
   // ascending.
   void TakeMean();
+  // Robust aggregation instead: each push holds PushRequest.clients
+  // updates of the whole slice; dense() becomes Aggregate of them all, in
+  // worker-id order (no rows).
+  void TakeAggregate(const RobustOptions& options);
   const float* dense() const { return dense_.data(); }
   float* mutable_dense() { return dense_.data(); }
   int64_t dense_size() const { return static_cast<int64_t>(dense_.size()); }
@@ -77,6 +82,8 @@ class GradientSum {
   std::vector<uint64_t> keys_;
   // Copies of pushed values whose buffer is not float-aligned (FloatsOf).
   std::vector<float> scratch_;
+  // TakeAggregate's copies of every client's update.
+  std::vector<float> updates_;
 };
 
 }  // namespace descent

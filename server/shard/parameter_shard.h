@@ -54,6 +54,7 @@
 #include "absl/time/time.h"
 #include "common/defaults.h"
 #include "common/federated/client_privacy.h"
+#include "common/federated/robust_aggregation.h"
 #include "common/model/param_layout.h"
 #include "common/model/sparse_model.h"
 #include "common/optim/optimizer.h"
@@ -148,6 +149,10 @@ struct ParameterShardOptions {
   // adaptive clipping every applied step sets the next C from the pushes'
   // `unclipped` counts, answered as clip_norm. Not enabled: neither.
   PrivacyOptions privacy;
+  // Federated robust aggregation (common/federated/robust_aggregation.h):
+  // with a per-client rule each push carries its clients' updates
+  // (PushRequest.clients) and a step applies their aggregate.
+  RobustOptions robust;
   // Times held answers and updates; tests inject a fake.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };

@@ -156,7 +156,11 @@ absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
   }
   bool measure;
   const absl::Time start = BeginUpdateLocked(0, sum_->dense_size(), &measure);
-  sum_->TakeMean();
+  if (options_.robust.per_client()) {
+    sum_->TakeAggregate(options_.robust);
+  } else {
+    sum_->TakeMean();
+  }
   const PrivacyOptions& privacy = options_.privacy;
   float next_clip_norm = clip_norm_;
   if (privacy.enabled) {

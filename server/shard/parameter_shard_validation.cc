@@ -204,6 +204,19 @@ absl::Status ParameterShard::ValidatePush(
     return Malformed("unclipped counts only for adaptive clipping");
   }
   RETURN_IF_ERROR(CheckParamsEncoding(request.params_encoding()));
+  if (options_.robust.per_client() != (request.clients() > 0) &&
+      !request.empty()) {
+    return Malformed(options_.robust.per_client()
+                         ? "robust aggregation takes each client's update: "
+                           "clients must be >= 1"
+                         : "clients counts only for robust aggregation");
+  }
+  if (request.clients() < 0 ||
+      (request.clients() > 0 && request.clients() != request.examples())) {
+    return Malformed(absl::StrCat("clients must equal examples (",
+                                  request.examples(), "), got ",
+                                  request.clients()));
+  }
   if (request.empty()) {
     if (options_.consistency != v1::BSP) {
       return Malformed("an empty push counts only for a BSP step's barrier");
@@ -229,6 +242,23 @@ absl::Status ParameterShard::ValidatePush(
   if (n == 0) return absl::OkStatus();
   const IndexRange& r = options_.range;
   const uint64_t offset = slice.offset();
+  if (request.clients() > 0) {
+    if (offset != static_cast<uint64_t>(r.begin) ||
+        n != int64_t{request.clients()} * r.size() ||
+        slice.encoding() != v1::FLOAT32 || !slice.indices().empty()) {
+      return Malformed(absl::StrCat(
+          "a push of ", request.clients(), " clients' updates must hold ",
+          int64_t{request.clients()} * r.size(), " float32 values at offset ",
+          r.begin, " (the whole slice each), got ", n, " at ", offset));
+    }
+    const int64_t bad = FirstNonFiniteFloat(slice.values().data(), n);
+    if (bad >= 0) {
+      return NonFinite(
+          absl::StrCat("client ", bad / r.size(), "'s update value at index ",
+                       r.begin + bad % r.size(), " is not finite"));
+    }
+    return absl::OkStatus();
+  }
   if (!Contains(r, offset, n)) {
     return Malformed(absl::StrCat("gradient slice of ", n, " values at offset ",
                                   offset, " is outside this shard's range ",

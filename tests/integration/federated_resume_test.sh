@@ -12,9 +12,7 @@
 #   4. DP-FedAvg with central noise and adaptive clipping: 20 + 20 rounds
 #      bit-identical to 40 (the shards' clip norm is in the checkpoint).
 source "$(dirname "$0")/lib.sh"
-FED="$SOURCE_DIR/examples/federated_fedavg_iid.textproto"
-images="$(sed -n 's/^ *train_images: "\(.*\)"$/\1/p' "$FED")"
-[[ -r "$images" ]] || fail "$images not installed (scripts/setup.sh installs it)"
+use_federated_example
 /usr/bin/python3 -c "import json" 2>/dev/null || { echo "no python3: skipped"; exit 77; }
 SHORT=(--set data.idx.max_train_examples=3000
   --set data.idx.max_test_examples=1000 --set model.mlp.hidden=[32]

@@ -7,9 +7,7 @@
 # FedProx, a node (worker process) killed with kill -9 mid-job under
 # CONTINUE and under RESTART, the recorder killed, and bad federated configs.
 source "$(dirname "$0")/lib.sh"
-FED="$SOURCE_DIR/examples/federated_fedavg_iid.textproto"
-images="$(sed -n 's/^ *train_images: "\(.*\)"$/\1/p' "$FED")"
-[[ -r "$images" ]] || fail "$images not installed (scripts/setup.sh installs it)"
+use_federated_example
 SHORT=(--set data.idx.max_train_examples=3000
   --set data.idx.max_test_examples=1000 --set model.mlp.hidden=[32]
   --set federated.clients=20 --set federated.client_fraction=0.2

@@ -224,3 +224,12 @@ column() {
   awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
     { print $c }' "$1"
 }
+
+# Sets FED to the FedAvg example, whose Fashion-MNIST files must be
+# installed.
+use_federated_example() {
+  FED="$SOURCE_DIR/examples/federated_fedavg_iid.textproto"
+  local images
+  images="$(sed -n 's/^ *train_images: "\(.*\)"$/\1/p' "$FED")"
+  [[ -r "$images" ]] || fail "$images not installed (scripts/setup.sh installs it)"
+}

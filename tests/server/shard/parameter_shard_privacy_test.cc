@@ -1,7 +1,9 @@
-// ParameterShard with federated privacy (BSP): CENTRAL noise of standard
+// ParameterShard with federated privacy and robust aggregation (BSP):
+// CENTRAL noise of standard
 // deviation z C / m on the step's mean, seeded and the same run to run;
 // none under LOCAL; adaptive clipping's clip norm from the pushes'
 // unclipped counts, answered, kept in the shard's state; bad counts
+// refused; per-client pushes aggregated by the median, and malformed ones
 // refused.
 #include <cmath>
 #include <memory>
@@ -43,7 +45,8 @@ PrivacyOptions Adaptive() {
 
 // A BSP shard of 2 workers over all of a zero tensor, SGD at learning
 // rate 1: each step subtracts the (noised) mean.
-std::unique_ptr<ParameterShard> MakeShard(const PrivacyOptions& privacy) {
+std::unique_ptr<ParameterShard> MakeShard(const PrivacyOptions& privacy,
+                                          RobustOptions robust = {}) {
   ParameterShardOptions options;
   options.job_id = "job";
   options.num_workers = 2;
@@ -52,6 +55,7 @@ std::unique_ptr<ParameterShard> MakeShard(const PrivacyOptions& privacy) {
   options.optimizer.mutable_sgd()->set_learning_rate(1);
   options.consistency = v1::BSP;
   options.privacy = privacy;
+  options.robust = robust;
   auto shard = ParameterShard::Create(std::move(options));
   EXPECT_TRUE(shard.ok()) << shard.status();
   return *std::move(shard);
@@ -185,6 +189,56 @@ TEST(ShardPrivacyTest, UnclippedCountsOutOfRangeAreRefused) {
   status = PushPullNow(*fixed, Request(0, 0, 0.0f, 2, 1), &response);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("only for adaptive clipping"));
+  EXPECT_EQ(shard->Snapshot(), std::vector<float>(kSize, 0.0f));
+}
+
+// A push of `values.size()` clients' updates, each all `values[c]`.
+v1::PushRequest ClientsRequest(int worker, const std::vector<float>& values) {
+  v1::PushRequest request = Request(worker, 0, 0.0f, 1);
+  std::vector<float> all;
+  for (float v : values) all.insert(all.end(), kSize, v);
+  EncodeFloats(all.data(), all.size(),
+               request.mutable_gradient()->mutable_values());
+  request.set_clients(static_cast<int>(values.size()));
+  request.set_examples(static_cast<int>(values.size()));
+  return request;
+}
+
+TEST(ShardRobustTest, AppliesTheMedianOfEveryClientsUpdate) {
+  RobustOptions median;
+  median.rule = AggregationRule::kMedian;
+  auto shard = MakeShard(PrivacyOptions{}, median);
+  v1::PushPullResponse first, second;
+  absl::Status status0 = absl::UnknownError("unanswered"), status1 = status0;
+  const v1::PushRequest r0 = ClientsRequest(0, {1.0f, 100.0f});
+  const v1::PushRequest r1 = ClientsRequest(1, {2.0f});
+  shard->PushPull(r0, &first, [&](absl::Status s) { status0 = s; });
+  shard->PushPull(r1, &second, [&](absl::Status s) { status1 = s; });
+  ASSERT_TRUE(status0.ok()) << status0;
+  ASSERT_TRUE(status1.ok()) << status1;
+  // The median of 1, 100 and 2, not the mean 34.3.
+  EXPECT_EQ(shard->Snapshot(), std::vector<float>(kSize, -2.0f));
+}
+
+TEST(ShardRobustTest, MalformedClientPushesAreRefused) {
+  RobustOptions median;
+  median.rule = AggregationRule::kMedian;
+  auto shard = MakeShard(PrivacyOptions{}, median);
+  v1::PushPullResponse response;
+  v1::PushRequest request = ClientsRequest(0, {1.0f, 2.0f});
+  request.set_examples(3);
+  absl::Status status = PushPullNow(*shard, request, &response);
+  EXPECT_THAT(status.message(), HasSubstr("clients must equal examples"));
+  request = ClientsRequest(0, {1.0f, 2.0f});
+  request.mutable_gradient()->mutable_values()->resize(kSize * 4);
+  status = PushPullNow(*shard, request, &response);
+  EXPECT_THAT(status.message(), HasSubstr("must hold 80000 float32 values"));
+  status = PushPullNow(*shard, Request(0, 0, 1.0f, 1), &response);
+  EXPECT_THAT(status.message(), HasSubstr("clients must be >= 1"));
+  auto plain = MakeShard(PrivacyOptions{});
+  status = PushPullNow(*plain, ClientsRequest(0, {1.0f}), &response);
+  EXPECT_THAT(status.message(),
+              HasSubstr("clients counts only for robust aggregation"));
   EXPECT_EQ(shard->Snapshot(), std::vector<float>(kSize, 0.0f));
 }
 
