@@ -27,6 +27,7 @@
 #include "roles/coordinator_role.h"
 #include "roles/server_role.h"
 #include "roles/worker_role.h"
+#include "common/privacy/rdp_accountant.h"
 #include "rpc/health_check.h"
 #include "rpc/rpc.h"
 #include "rpc/security.h"
@@ -35,8 +36,8 @@ namespace descent {
 namespace {
 
 constexpr char kCommandNames[][12] = {
-    "local",    "coordinator", "server", "worker",  "predict",
-    "evaluate", "export",      "health", "version", "help"};
+    "local",  "coordinator", "server",  "worker",  "predict", "evaluate",
+    "export", "health",      "privacy", "version", "help"};
 
 std::string VersionLine() {
   return absl::StrCat("descent ", DESCENT_VERSION, " (git ",
@@ -87,6 +88,11 @@ struct Flags {
   std::string address;
   double timeout_seconds = 5;
   std::string service;
+  double sampling_rate = -1;
+  int64_t steps = -1;
+  double delta = -1;
+  double noise_multiplier = -1;
+  double target_epsilon = -1;
 };
 
 void AddJobFlags(CLI::App* command, Flags& flags) {
@@ -459,6 +465,47 @@ void Define(CLI::App& app, Flags& flags) {
       "Example:\n"
       "  descent health 127.0.0.1:7000 --timeout 2");
 
+  CLI::App* privacy = app.add_subcommand(
+      "privacy",
+      "What DP-SGD or DP-FedAvg spends: epsilon of the subsampled Gaussian "
+      "mechanism by the RDP accountant, or the noise a budget needs");
+  privacy
+      ->add_option("--sampling_rate", flags.sampling_rate,
+                   "q: the batch over the examples (DP-SGD), or the clients "
+                   "a round samples over the clients (DP-FedAvg)")
+      ->required()
+      ->type_name("Q")
+      ->check(CLI::Range(0.0, 1.0));
+  privacy->add_option("--steps", flags.steps, "Steps (rounds) composed")
+      ->required()
+      ->type_name("N")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  privacy->add_option("--delta", flags.delta, "delta of (epsilon, delta)")
+      ->required()
+      ->type_name("DELTA")
+      ->check(CLI::Range(1e-300, 0.999999));
+  CLI::Option* noise =
+      privacy
+          ->add_option("--noise_multiplier", flags.noise_multiplier,
+                       "z: the noise's standard deviation over the clip norm")
+          ->type_name("Z")
+          ->check(CLI::Range(0.0, 1e6));
+  privacy
+      ->add_option("--target_epsilon", flags.target_epsilon,
+                   "Instead of --noise_multiplier: find the smallest one "
+                   "that spends at most this")
+      ->type_name("EPSILON")
+      ->check(CLI::Range(1e-6, 1e6))
+      ->excludes(noise);
+  privacy->footer(
+      "Prints noise_multiplier, epsilon (the classic conversion, as TF "
+      "Privacy\npublishes it) and epsilon_tight (Balle et al. 2020), each "
+      "with its RDP order.\nOrders 1.1..10.9 by 0.1 and 12..63; Poisson "
+      "sampling at rate q.\n\n"
+      "Example (TF Privacy's MNIST tutorial, 60 epochs at batch 256):\n"
+      "  descent privacy --sampling_rate 0.0042667 --steps 14063 --delta "
+      "1e-5 --noise_multiplier 1.12");
+
   app.add_subcommand("version", "Print the version and exit");
   CLI::App* help = app.add_subcommand("help", "Print help for a command");
   help->add_option("command", flags.help_topic, "The command")
@@ -700,6 +747,29 @@ int Health(const Flags& flags) {
   return *status == "SERVING" ? kExitOk : kExitJobFailed;
 }
 
+int Privacy(const Flags& flags) {
+  if ((flags.noise_multiplier < 0) == (flags.target_epsilon < 0)) {
+    return UsageError("give one of --noise_multiplier and --target_epsilon",
+                      "privacy");
+  }
+  double z = flags.noise_multiplier;
+  if (flags.target_epsilon > 0) {
+    z = NoiseForEpsilon(flags.sampling_rate, flags.steps, flags.delta,
+                        flags.target_epsilon);
+  }
+  const std::vector<double> orders = DefaultRdpOrders();
+  const std::vector<double> rdp =
+      ComputeRdp(flags.sampling_rate, z, flags.steps, orders);
+  const PrivacySpent classic = EpsilonClassic(orders, rdp, flags.delta);
+  const PrivacySpent tight = EpsilonTight(orders, rdp, flags.delta);
+  std::printf(
+      "sampling_rate: %.6g\nsteps: %lld\ndelta: %g\nnoise_multiplier: "
+      "%.6g\nepsilon: %.6g (order %g)\nepsilon_tight: %.6g (order %g)\n",
+      flags.sampling_rate, static_cast<long long>(flags.steps), flags.delta, z,
+      classic.epsilon, classic.order, tight.epsilon, tight.order);
+  return kExitOk;
+}
+
 int Worker(const Flags& flags) {
   const std::string listen_problem = CheckListen(flags);
   if (!listen_problem.empty()) return UsageError(listen_problem, "worker");
@@ -796,6 +866,7 @@ int Run(int argc, char** argv) {
                       .output = flags.output});
   }
   if (command == "health") return Health(flags);
+  if (command == "privacy") return Privacy(flags);
   if (command == "version") {
     std::printf("%s\n", VersionLine().c_str());
     return kExitOk;

@@ -200,6 +200,28 @@ PrivacySpent EpsilonTight(absl::Span<const double> orders,
   return best;
 }
 
+double NoiseForEpsilon(double q, int64_t steps, double delta,
+                       double target_epsilon) {
+  CHECK_GT(target_epsilon, 0);
+  const std::vector<double> orders = DefaultRdpOrders();
+  auto spends = [&](double z) {
+    return EpsilonClassic(orders, ComputeRdp(q, z, steps, orders), delta)
+        .epsilon;
+  };
+  double low = 0, high = 1;
+  while (spends(high) > target_epsilon) {
+    if (high >= 1e6) return kInf;
+    low = high;
+    high *= 2;
+  }
+  // epsilon falls as the noise grows: bisect [low, high].
+  while (high - low > 1e-6 * high) {
+    const double mid = (low + high) / 2;
+    (spends(mid) > target_epsilon ? low : high) = mid;
+  }
+  return high;
+}
+
 RdpAccountant::RdpAccountant(std::vector<double> orders)
     : orders_(std::move(orders)), rdp_(orders_.size(), 0.0) {
   CheckOrders(orders_);

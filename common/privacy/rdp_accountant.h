@@ -59,6 +59,13 @@ PrivacySpent EpsilonClassic(absl::Span<const double> orders,
 PrivacySpent EpsilonTight(absl::Span<const double> orders,
                           absl::Span<const double> rdp, double delta);
 
+// The smallest noise multiplier (to 1e-6 relative) for which `steps`
+// steps at sampling rate q spend at most `target_epsilon` (> 0) at `delta`
+// by the classic conversion at the default orders (TF Privacy's
+// compute_noise); +infinity if even 1e6 spends more.
+double NoiseForEpsilon(double q, int64_t steps, double delta,
+                       double target_epsilon);
+
 // The running RDP of a training job, at a fixed set of orders: each
 // Compose adds the RDP of some steps (the sampling rate and the noise may
 // change between calls). The state is a pure function of the calls made,

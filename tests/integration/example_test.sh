@@ -101,6 +101,23 @@ case "$NAME" in
     at_least "$(result test_accuracy)" 0.5 || fail "test accuracy below 0.5"
     (( $(wc -l <"$OUT/partition.csv") == 1001 )) || fail "partition.csv is not 1000 clients"
     ;;
+  federated_dp)
+    run_example --set federated.clients=600 --set federated.rounds=10 \
+      --set data.idx.max_train_examples=6000 --set data.idx.max_test_examples=1000
+    # Round 10's epsilon at q = 0.1, z = 1.87, delta = 1/600^1.1: what
+    # descent privacy computes.
+    expected="$("$DESCENT" privacy --sampling_rate 0.1 --steps 10 \
+      --delta "$(awk 'BEGIN { printf "%.17g", 1 / exp(1.1 * log(600)) }')" \
+      --noise_multiplier 1.87 | sed -n 's/^epsilon: \([^ ]*\).*/\1/p')"
+    got="$(tail -1 "$OUT/rounds.csv" | cut -d, -f16)"
+    awk -v a="$got" -v b="$expected" 'BEGIN { exit !(a > 0 && (a - b) ^ 2 < (1e-4 * b) ^ 2) }' ||
+      fail "round 10's epsilon $got, descent privacy says $expected"
+    at_least "$(result test_accuracy)" 0.3 || fail "test accuracy below 0.3"
+    ;;
+  federated_robust)
+    run_example --set federated.rounds=15 --set data.idx.max_test_examples=2000
+    at_least "$(result test_accuracy)" 0.7 || fail "the median under attack: test accuracy below 0.7"
+    ;;
   *)
     fail "no checks for example $NAME"
     ;;

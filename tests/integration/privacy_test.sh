@@ -18,6 +18,8 @@
 #   6. privacy.target_epsilon 3 at z = 1 lowers 1000 rounds to the 9 it
 #      allows: 9 rows, the last within budget.
 #   7. Bad privacy settings: exit 2 naming the field.
+#   8. descent privacy: TF Privacy's MNIST figure (2.92), the noise a
+#      budget needs, usage errors (exit 1).
 source "$(dirname "$0")/lib.sh"
 use_federated_example
 SHORT=(--set data.idx.max_train_examples=3000
@@ -154,4 +156,19 @@ refused "privacy.target_epsilon: 0.01 allows no round" --config "$FED" \
   --set privacy.clip_norm=1 --set privacy.noise_multiplier=1 --set privacy.target_epsilon=0.01
 refused "count_stddev: must exceed" --config "$FED" --set privacy.clip_norm=1 \
   --set privacy.noise_multiplier=2 --set privacy.adaptive_clipping.target_quantile=0.5
-echo "PASS: privacy: central and local noise at their scale, seeded, clipping, adaptive clipping, the budget, bad settings"
+# 8. The accountant on the command line.
+out="$("$DESCENT" privacy --sampling_rate 0.0042667 --steps 14063 --delta 1e-5 \
+  --noise_multiplier 1.12)"
+grep -q "^epsilon: 2.92" <<<"$out" || fail "descent privacy, MNIST 60 epochs: $out"
+out="$("$DESCENT" privacy --sampling_rate 0.0042667 --steps 14063 --delta 1e-5 \
+  --target_epsilon 2.92)"
+grep -q "^noise_multiplier: 1.1[12]" <<<"$out" || fail "descent privacy --target_epsilon 2.92: $out"
+code=0
+"$DESCENT" privacy --sampling_rate 2 --steps 1 --delta 1e-5 --noise_multiplier 1 \
+  >"$WORK/usage.out" 2>&1 || code=$?
+[[ "$code" == 1 ]] && grep -q "sampling_rate" "$WORK/usage.out" ||
+  fail "sampling rate 2: exit $code: $(cat "$WORK/usage.out")"
+code=0
+"$DESCENT" privacy --sampling_rate 0.1 --steps 1 --delta 1e-5 >"$WORK/usage.out" 2>&1 || code=$?
+[[ "$code" == 1 ]] || fail "no noise and no target: exit $code"
+echo "PASS: privacy: central and local noise at their scale, seeded, clipping, adaptive clipping, the budget, bad settings, descent privacy"
