@@ -48,13 +48,7 @@ OUT="$WORK/metrics"
 LOCAL_PID=$!
 BACKGROUND_PIDS+=("$LOCAL_PID")
 wait_until_running
-address="$(awk '$1 == "coordinator" {print $3}' "$OUT/processes.txt")"
-scrape=""
-for _ in $(seq 1 600); do
-  scrape="$(curl -s --max-time 1 "http://$address/metrics" || true)"
-  grep -q '^descent_federated_rounds_total{.*} 8$' <<<"$scrape" && break
-  sleep 0.1
-done
+scrape_until_rounds 8
 grep -q '^descent_federated_rounds_total{.*} 8$' <<<"$scrape" ||
   fail "descent_federated_rounds_total: $(grep federated_rounds <<<"$scrape")"
 metric() { awk -v m="$1" '$1 ~ "^"m"{" { print $2 }' <<<"$scrape"; }

@@ -233,3 +233,16 @@ use_federated_example() {
   images="$(sed -n 's/^ *train_images: "\(.*\)"$/\1/p' "$FED")"
   [[ -r "$images" ]] || fail "$images not installed (scripts/setup.sh installs it)"
 }
+
+# scrape_until_rounds N: scrapes the coordinator of the job in $OUT into
+# $scrape until descent_federated_rounds_total reaches N (at most 60 s).
+scrape_until_rounds() {
+  local address
+  address="$(awk '$1 == "coordinator" {print $3}' "$OUT/processes.txt")"
+  scrape=""
+  for _ in $(seq 1 600); do
+    scrape="$(curl -s --max-time 1 "http://$address/metrics" || true)"
+    grep -q "^descent_federated_rounds_total{.*} $1\$" <<<"$scrape" && return 0
+    sleep 0.1
+  done
+}

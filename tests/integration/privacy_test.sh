@@ -57,13 +57,7 @@ OUT="$WORK/central"
 LOCAL_PID=$!
 BACKGROUND_PIDS+=("$LOCAL_PID")
 wait_until_running
-address="$(awk '$1 == "coordinator" {print $3}' "$OUT/processes.txt")"
-scrape=""
-for _ in $(seq 1 600); do
-  scrape="$(curl -s --max-time 1 "http://$address/metrics" || true)"
-  grep -q '^descent_federated_rounds_total{.*} 8$' <<<"$scrape" && break
-  sleep 0.1
-done
+scrape_until_rounds 8
 metric() { awk -v m="$1" '$1 ~ "^"m"{" { print $2 }' <<<"$scrape"; }
 epsilon_metric="$(metric descent_federated_privacy_epsilon)"
 [[ -n "$epsilon_metric" ]] || fail "no descent_federated_privacy_epsilon: $(grep federated_rounds <<<"$scrape")"
