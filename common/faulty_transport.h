@@ -54,6 +54,12 @@ class FaultyShardTransport final : public ShardTransport {
             absl::Duration deadline, Done done) override;
   void PushPull(const v1::PushRequest& request, v1::PushPullResponse* response,
                 absl::Duration deadline, Done done) override;
+  // Passed through without faults.
+  void SecureAggregation(const v1::SecureAggregationRequest& request,
+                         v1::SecureAggregationResponse* response,
+                         absl::Duration deadline, Done done) override {
+    inner_->SecureAggregation(request, response, deadline, std::move(done));
+  }
 
  private:
   enum class Kind { kFail, kDrop, kLoseAnswer, kHold };

@@ -140,6 +140,29 @@ absl::Status PsClient::FinishCalls(const StartCall& start) {
   }
 }
 
+absl::Status PsClient::SecureAggregation(
+    int64_t round, std::vector<v1::SecureAggregationRequest>* requests,
+    std::vector<v1::SecureAggregationResponse>* responses, Transfer* transfer) {
+  const absl::Time start = absl::Now();
+  responses->resize(transports_.size());
+  for (size_t s = 0; s < transports_.size(); ++s) {
+    FillHeader(round, (*requests)[s].mutable_header());
+    transfer->bytes_sent += static_cast<int64_t>((*requests)[s].ByteSizeLong());
+  }
+  const StartCall start_call = [&](int s, ShardTransport::Done done) {
+    (*responses)[s].Clear();
+    transports_[s]->SecureAggregation((*requests)[s], &(*responses)[s],
+                                      options_.deadline, std::move(done));
+  };
+  StartRound(all_shards_, start_call);
+  RETURN_IF_ERROR(FinishCalls(start_call));
+  for (const v1::SecureAggregationResponse& response : *responses) {
+    transfer->bytes_received += static_cast<int64_t>(response.ByteSizeLong());
+  }
+  transfer->seconds += absl::ToDoubleSeconds(absl::Now() - start);
+  return absl::OkStatus();
+}
+
 absl::Status PsClient::Unpack(int shard, const v1::DenseSlice& slice,
                               float* params) {
   const v1::ShardInfo& info = options_.shards[shard];

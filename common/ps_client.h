@@ -112,6 +112,8 @@ class PsClient {
   static absl::StatusOr<std::unique_ptr<PsClient>> Create(Options options);
 
   int64_t num_parameters() const { return num_parameters_; }
+  // The shard map, in shard order.
+  const std::vector<v1::ShardInfo>& shards() const { return options_.shards; }
   // Per shard: the version (updates applied) of the parameters received
   // last, by Pull or PushPull; 0 before any.
   const std::vector<int64_t>& versions() const { return versions_; }
@@ -139,6 +141,14 @@ class PsClient {
   void StartPushPull(const Step& step, const float* grad, float* params,
                      const Rows* rows = nullptr);
   absl::Status AwaitPushPull(Transfer* transfer);
+  // Secure aggregation: sends (*requests)[s] to shard s, every shard at
+  // once, each header filled here (step: `round`), retried as above;
+  // fills (*responses)[s]. Counts the messages' bytes in *transfer.
+  absl::Status SecureAggregation(
+      int64_t round, std::vector<v1::SecureAggregationRequest>* requests,
+      std::vector<v1::SecureAggregationResponse>* responses,
+      Transfer* transfer);
+
   // True between StartPushPull and AwaitPushPull.
   bool push_in_flight() const { return push_params_ != nullptr; }
 

@@ -47,6 +47,14 @@ auto RetryWhileUnavailable(const std::string& address, const char* what,
 
 }  // namespace
 
+void ShardTransport::SecureAggregation(
+    const v1::SecureAggregationRequest& /*request*/,
+    v1::SecureAggregationResponse* /*response*/, absl::Duration /*deadline*/,
+    Done done) {
+  done(absl::UnimplementedError(
+      "this transport does not carry secure aggregation"));
+}
+
 absl::StatusOr<v1::RegisterServerResponse> CoordinatorClient::RegisterServer(
     const v1::RegisterServerRequest& request, absl::Duration patience) {
   return RetryWhileUnavailable(address(), "to register this server", patience,

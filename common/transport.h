@@ -45,6 +45,12 @@ class ShardTransport {
   virtual void PushPull(const v1::PushRequest& request,
                         v1::PushPullResponse* response, absl::Duration deadline,
                         Done done) = 0;
+  // Federated secure aggregation (ps.proto SecureAggregationRequest): held
+  // by the shard until every worker has made the phase's call. By default
+  // UNIMPLEMENTED.
+  virtual void SecureAggregation(const v1::SecureAggregationRequest& request,
+                                 v1::SecureAggregationResponse* response,
+                                 absl::Duration deadline, Done done);
 };
 
 // Makes the transport to one shard of a shard map (by its address, or by

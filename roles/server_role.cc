@@ -17,6 +17,7 @@
 #include "common/config/job_options.h"
 #include "common/defaults.h"
 #include "common/exit_codes.h"
+#include "common/federated/secure_config.h"
 #include "common/metrics.h"
 #include "common/model/model_factory.h"
 #include "common/process_metrics.h"
@@ -124,6 +125,8 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   if (config.has_federated()) {
     options.privacy = PrivacyOptionsOf(config);
     options.robust = RobustOptionsOf(config);
+    options.secure = SecureOptionsOf(config);
+    options.clients = config.federated().clients();
   }
   options.on_snapshot = std::move(on_snapshot);
   if (resolved.max_sparse_rows > 0) {

@@ -13,6 +13,8 @@ namespace {
 
 constexpr char kPullMethod[] = "/descent.v1.ParameterServer/Pull";
 constexpr char kPushPullMethod[] = "/descent.v1.ParameterServer/PushPull";
+constexpr char kSecureAggregationMethod[] =
+    "/descent.v1.ParameterServer/SecureAggregation";
 
 // One call in flight. It ends (runs `done`, deletes itself) when gRPC has
 // finished the call and released every slice of the request it was given.
@@ -87,6 +89,14 @@ void GrpcShardTransport::PushPull(const v1::PushRequest& request,
                                   absl::Duration deadline, Done done) {
   (new Call(response, std::move(done)))
       ->Start(&stub_, kPushPullMethod, request, deadline);
+}
+
+void GrpcShardTransport::SecureAggregation(
+    const v1::SecureAggregationRequest& request,
+    v1::SecureAggregationResponse* response, absl::Duration deadline,
+    Done done) {
+  (new Call(response, std::move(done)))
+      ->Start(&stub_, kSecureAggregationMethod, request, deadline);
 }
 
 }  // namespace descent

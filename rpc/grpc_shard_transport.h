@@ -31,6 +31,9 @@ class GrpcShardTransport final : public ShardTransport {
             absl::Duration deadline, Done done) override;
   void PushPull(const v1::PushRequest& request, v1::PushPullResponse* response,
                 absl::Duration deadline, Done done) override;
+  void SecureAggregation(const v1::SecureAggregationRequest& request,
+                         v1::SecureAggregationResponse* response,
+                         absl::Duration deadline, Done done) override;
 
  private:
   grpc::GenericStub stub_;

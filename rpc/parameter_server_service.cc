@@ -221,6 +221,27 @@ grpc::ServerUnaryReactor* ParameterServerService::PushPull(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ParameterServerService::SecureAggregation(
+    grpc::CallbackServerContext* context,
+    const v1::SecureAggregationRequest* request,
+    v1::SecureAggregationResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const Finish finish = FinishOf(reactor);
+  ParameterShard* shard =
+      ShardOrRefuse(guard_.Check(*context), *request, finish);
+  if (shard == nullptr) return reactor;
+  shard->SecureAggregation(
+      *request, response, [this, finish, request](absl::Status status) {
+        if (status.ok()) {
+          finish(grpc::Status::OK);
+          return;
+        }
+        metrics_->rejected.Add({{"reason", RejectReason(status)}}).Increment();
+        FinishRefused(finish, ToGrpcStatus(status), *request);
+      });
+  return reactor;
+}
+
 bool ParameterServerService::ParseOrRefuse(
     const grpc::ByteBuffer* bytes, const char* method,
     google::protobuf::MessageLite* request, grpc::ServerUnaryReactor* reactor) {

@@ -115,6 +115,11 @@ class ParameterServerService final
   grpc::ServerUnaryReactor* PushPull(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
+  // Held by the shard's secure aggregation barrier, no thread waiting.
+  grpc::ServerUnaryReactor* SecureAggregation(
+      grpc::CallbackServerContext* context,
+      const v1::SecureAggregationRequest* request,
+      v1::SecureAggregationResponse* response) override;
   // Captures the shard's state (ParameterShard::Capture) and writes it on a
   // thread of its own (shard_checkpoint.h), so that no push waits for the
   // disk.

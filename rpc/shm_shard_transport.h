@@ -43,6 +43,12 @@ class ShmShardTransport final : public ShardTransport {
             absl::Duration deadline, Done done) override;
   void PushPull(const v1::PushRequest& request, v1::PushPullResponse* response,
                 absl::Duration deadline, Done done) override;
+  // Over the fallback: small, rare calls that wait at the shard's barrier.
+  void SecureAggregation(const v1::SecureAggregationRequest& request,
+                         v1::SecureAggregationResponse* response,
+                         absl::Duration deadline, Done done) override {
+    fallback_->SecureAggregation(request, response, deadline, std::move(done));
+  }
 
   // Calls that went over the fallback so far.
   int64_t fallback_calls() const;

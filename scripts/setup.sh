@@ -11,6 +11,9 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto libabsl-dev libeigen3-dev prometheus-cpp-dev libgoogle-glog-dev
   zlib1g-dev libcli11-dev
+  # secure aggregation: X25519, ChaCha20, AEAD (libsodium), HKDF
+  # (OpenSSL), Shamir's secret sharing (libgfshare)
+  libsodium-dev libssl-dev libgfshare-dev
   # descent export: the ONNX schema and library; python3-onnx checks the
   # exported models in tests
   libonnx-dev python3-onnx

@@ -89,6 +89,10 @@ FederatedTrainer::FederatedTrainer(FederatedTrainerOptions options,
       attackers_.end()) {
     attackers_.clear();
   }
+  if (options_.federated.secure.enabled) {
+    secure_ = std::make_unique<SecureClients>(ps_, options_.federated.secure,
+                                              static_cast<int>(models_.size()));
+  }
   for (Slot& slot : slots_) {
     slot.local.resize(num_parameters_);
     slot.grad.resize(num_parameters_);
@@ -176,8 +180,18 @@ absl::Status FederatedTrainer::Round(int64_t round,
     }
   }
   std::fill(sum_.begin(), sum_.end(), 0.0f);
-  if (o.robust.per_client()) {
+  const bool secure = o.secure.enabled;
+  if (o.robust.per_client() || secure) {
     updates_.resize(std::max<size_t>(1, mine.size()) * num_parameters_);
+  }
+  secure_inputs_.clear();
+  std::vector<int64_t> secure_drops;
+  if (secure) {
+    std::vector<int64_t> clients;
+    for (int64_t k : plan.participants) {
+      if (clients_->train_sizes[k] > 0) clients.push_back(k);
+    }
+    secure_drops = SecureDropouts(o.secure, o.seed, round, clients);
   }
   // With privacy every client weighs 1 (DP-FedAvg's unweighted mean of
   // clipped deltas); else its examples.
@@ -212,12 +226,34 @@ absl::Status FederatedTrainer::Round(int64_t round,
         ++weight;
         continue;
       }
+      int client_unclipped = 0;
       if (privacy.enabled) {
-        unclipped += ClipToNorm(clip_norm_, values) <= clip_norm_;
+        client_unclipped = ClipToNorm(clip_norm_, values) <= clip_norm_;
+        unclipped += client_unclipped;
         if (privacy.local) {
           AddGaussianNoise(ClientNoiseSeed(privacy, round, k),
                            privacy.noise_multiplier * clip_norm_, values);
         }
+      }
+      if (secure) {
+        // The shards get only the masked pseudo-gradient, weighted in the
+        // masked sum by its examples (1 with privacy).
+        float* update =
+            updates_.data() + secure_inputs_.size() * num_parameters_;
+        for (int64_t i = 0; i < num_parameters_; ++i) update[i] = -delta[i];
+        SecureClients::Input input;
+        input.client = k;
+        input.values = update;
+        input.weight = privacy.enabled
+                           ? 1.0
+                           : static_cast<double>(clients_->train_sizes[k]);
+        input.unclipped = client_unclipped;
+        input.drops =
+            std::binary_search(secure_drops.begin(), secure_drops.end(), k);
+        secure_inputs_.push_back(input);
+        continue;
+      }
+      if (privacy.enabled) {
         for (int64_t i = 0; i < num_parameters_; ++i) sum_[i] += delta[i];
         ++weight;
         continue;
@@ -228,6 +264,27 @@ absl::Status FederatedTrainer::Round(int64_t round,
     }
   }
   const double compute_seconds = SecondsSince(start);
+  PsClient::Transfer secure_transfer;
+  SecureClients::Outcome secure_outcome;
+  if (secure) {
+    double weight_bound = 0;
+    for (int64_t k : plan.participants) {
+      if (clients_->train_sizes[k] == 0) continue;
+      weight_bound +=
+          privacy.enabled ? 1.0 : static_cast<double>(clients_->train_sizes[k]);
+    }
+    ASSIGN_OR_RETURN(
+        secure_outcome,
+        secure_->Run(round, weight_bound, secure_inputs_, &secure_transfer));
+    if (secure_outcome.failed && options_.worker_id == 0) {
+      LOG(WARNING) << "round " << round
+                   << ": secure aggregation failed, no update: "
+                   << secure_outcome.reason;
+    }
+    // The round's sum is the shards' own: every push is empty.
+    weight = 0;
+    unclipped = 0;
+  }
   PsClient::Step step;
   step.step = round;
   step.last = round + 1 == o.rounds;
@@ -243,6 +300,8 @@ absl::Status FederatedTrainer::Round(int64_t round,
   RETURN_IF_ERROR(
       ps_->PushPull(step, o.robust.per_client() ? updates_.data() : sum_.data(),
                     next_.data(), &transfer));
+  transfer.bytes_sent += secure_transfer.bytes_sent;
+  transfer.bytes_received += secure_transfer.bytes_received;
   const float round_clip_norm = clip_norm_;
   if (privacy.adaptive() && transfer.clip_norm > 0) {
     clip_norm_ = transfer.clip_norm;
@@ -290,7 +349,18 @@ absl::Status FederatedTrainer::Round(int64_t round,
   // reports with it.
   const std::vector<int32_t>& nodes = transfer.step_workers;  // empty: all
   int64_t participants = 0, examples = 0;
+  if (secure) {
+    record->set_secure_clients(
+        secure_outcome.failed ? 0 : secure_outcome.aggregated);
+    record->set_secure_dropped(secure_outcome.failed
+                                   ? static_cast<int64_t>(secure_drops.size())
+                                   : secure_outcome.dropped);
+  }
   for (int64_t k : plan.participants) {
+    if (secure && !std::binary_search(secure_outcome.survivors.begin(),
+                                      secure_outcome.survivors.end(), k)) {
+      continue;  // dropped, or the round failed
+    }
     const auto node = static_cast<int32_t>(k % options_.num_workers);
     if (!nodes.empty() &&
         !std::binary_search(nodes.begin(), nodes.end(), node)) {

@@ -42,6 +42,7 @@
 #include "common/model/model.h"
 #include "common/ps_client.h"
 #include "descent/v1/coordinator.pb.h"
+#include "worker/secure_client.h"
 
 namespace descent {
 
@@ -132,9 +133,13 @@ class FederatedTrainer {
   int64_t most_reports_ = 0;
   // Which clients attack (federated.attack; empty: none).
   std::vector<bool> attackers_;
-  // Robust aggregation: this worker's clients' pseudo-gradients of the
-  // round, back to back.
+  // Robust and secure aggregation: this worker's clients' pseudo-gradients
+  // of the round, back to back.
   std::vector<float> updates_;
+  // Secure aggregation (null without): the clients' side of the protocol,
+  // and the round's inputs (updates_ holds their values).
+  std::unique_ptr<SecureClients> secure_;
+  std::vector<SecureClients::Input> secure_inputs_;
 
   mutable absl::Mutex mu_;
   v1::WorkerProgress progress_ ABSL_GUARDED_BY(mu_);

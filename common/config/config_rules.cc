@@ -442,7 +442,7 @@ std::optional<FieldProblem> FindConfigIssue(const v1::JobConfig& config) {
   for (auto check :
        {CheckJobId, CheckCluster, CheckModel, CheckData, CheckValidation,
         CheckTrain, CheckTrainingGuards, CheckOptimizer, FindFederatedProblem,
-        FindPrivacyProblem, FindRobustProblem}) {
+        FindPrivacyProblem, FindRobustProblem, FindSecureProblem}) {
     if (auto issue = check(config)) return issue;
   }
   return std::nullopt;

@@ -177,6 +177,7 @@ void ApplyJob(v1::JobConfig* config) {
   ApplyFederatedDefaults(config);
   ApplyPrivacyDefaults(config);
   ApplyRobustDefaults(config);
+  ApplySecureDefaults(config);
   v1::CommunicationConfig* communication =
       config->mutable_train()->mutable_communication();
   if (communication->push_every() > 1 &&

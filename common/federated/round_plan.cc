@@ -243,6 +243,7 @@ FederatedOptions FederatedOptionsOf(const v1::JobConfig& config) {
   o.privacy = PrivacyOptionsOf(config);
   o.robust = RobustOptionsOf(config);
   o.attack = AttackOptionsOf(config);
+  o.secure = SecureOptionsOf(config);
   return o;
 }
 

@@ -26,6 +26,7 @@
 #include "common/data/client_partition.h"
 #include "common/federated/client_privacy.h"
 #include "common/federated/robust_aggregation.h"
+#include "common/federated/secure_config.h"
 #include "common/field_problem.h"
 #include "descent/v1/job.pb.h"
 
@@ -59,6 +60,7 @@ struct FederatedOptions {
   PrivacyOptions privacy;  // enabled: the job has a privacy section
   RobustOptions robust;
   AttackOptions attack;
+  SecureOptions secure;
 };
 
 // The clients a round samples as configured: clients_per_round if set,

@@ -178,7 +178,9 @@ absl::Status WriteRounds(const std::string& path,
         absl::StrFormat("%.6f,%.6g", r.seconds(), r.simulated_seconds()), ",",
         optional(r.has_epsilon(), r.epsilon()), ",",
         optional(r.has_epsilon_tight(), r.epsilon_tight()), ",",
-        optional(r.has_clip_norm(), r.clip_norm()), "\n");
+        optional(r.has_clip_norm(), r.clip_norm()), ",",
+        r.has_secure_clients() ? absl::StrCat(r.secure_clients()) : "", ",",
+        r.has_secure_dropped() ? absl::StrCat(r.secure_dropped()) : "", "\n");
     EvalRow row;
     row.step = r.round() + 1;
     row.epoch = static_cast<double>(r.round() + 1);

@@ -102,7 +102,7 @@ inline constexpr char kRoundsCsvHeader[] =
     "round,attempts,sampled,participants,dropped,late,examples,update_norm,"
     "train_loss,test_accuracy,test_loss,client_accuracy_mean,"
     "client_accuracy_p10,seconds,simulated_seconds,epsilon,epsilon_tight,"
-    "clip_norm";
+    "clip_norm,secure_clients,secure_dropped";
 
 // Writes rounds.csv (`path`, ending in .csv) and rounds.svg beside it,
 // atomically; a figure a round lacks is an empty cell.

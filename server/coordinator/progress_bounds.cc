@@ -131,6 +131,12 @@ absl::Status CheckRounds(const v1::JobConfig& config, int worker,
       return refuse(r.round(),
                     "epsilons must be >= 0 and clip norms finite and > 0");
     }
+    if (r.secure_clients() < 0 || r.secure_dropped() < 0 ||
+        r.secure_clients() + r.secure_dropped() > r.sampled()) {
+      return refuse(r.round(),
+                    "secure aggregation counts must be >= 0 and at most the "
+                    "clients sampled");
+    }
     for (double a : {r.test_accuracy(), r.client_accuracy_mean(),
                      r.client_accuracy_p10()}) {
       if (!(a >= 0 && a <= 1)) {

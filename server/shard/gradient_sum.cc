@@ -104,4 +104,11 @@ int64_t GradientSum::memory_bytes() const {
                               pushes_.capacity() * sizeof(Push));
 }
 
+void GradientSum::SetMean(absl::Span<const float> sum, double weight) {
+  for (size_t i = 0; i < dense_.size() && i < sum.size(); ++i) {
+    dense_[i] = static_cast<float>(sum[i] / weight);
+  }
+  weight_ = weight;
+}
+
 }  // namespace descent

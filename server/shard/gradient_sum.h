@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
 #include "common/federated/robust_aggregation.h"
 #include "descent/v1/ps.pb.h"
 
@@ -53,6 +54,9 @@ class GradientSum {
   // updates of the whole slice; dense() becomes Aggregate of them all, in
   // worker-id order (no rows).
   void TakeAggregate(const RobustOptions& options);
+  // Secure aggregation instead: dense() becomes sum / weight (the round's
+  // unmasked sum of the whole slice), weight() `weight`; no rows.
+  void SetMean(absl::Span<const float> sum, double weight);
   const float* dense() const { return dense_.data(); }
   float* mutable_dense() { return dense_.data(); }
   int64_t dense_size() const { return static_cast<int64_t>(dense_.size()); }

@@ -31,4 +31,11 @@ void InProcessShardTransport::PushPull(const v1::PushRequest& request,
   shard_->PushPull(request, response, std::move(done));
 }
 
+void InProcessShardTransport::SecureAggregation(
+    const v1::SecureAggregationRequest& request,
+    v1::SecureAggregationResponse* response, absl::Duration /*deadline*/,
+    Done done) {
+  shard_->SecureAggregation(request, response, std::move(done));
+}
+
 }  // namespace descent

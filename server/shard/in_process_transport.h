@@ -28,6 +28,9 @@ class InProcessShardTransport final : public ShardTransport {
             absl::Duration deadline, Done done) override;
   void PushPull(const v1::PushRequest& request, v1::PushPullResponse* response,
                 absl::Duration deadline, Done done) override;
+  void SecureAggregation(const v1::SecureAggregationRequest& request,
+                         v1::SecureAggregationResponse* response,
+                         absl::Duration deadline, Done done) override;
 
  private:
   ParameterShard* const shard_;

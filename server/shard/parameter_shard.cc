@@ -91,6 +91,49 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
     sum_ = std::make_unique<GradientSum>(
         options_.range.begin, options_.range.size(), options_.table.row_width);
   }
+  if (options_.secure.enabled) {
+    SecureAggregatorOptions secure;
+    secure.num_workers = options_.num_workers;
+    secure.clients = options_.clients;
+    secure.threshold = options_.secure.threshold;
+    secure.clip_range = options_.secure.clip_range;
+    secure.begin = options_.range.begin;
+    secure.size = options_.range.size();
+    secure.num_parameters = options_.layout.size();
+    secure.on_masked_input = options_.on_masked_input;
+    secure_ = std::make_unique<SecureAggregator>(std::move(secure),
+                                                 [this](SecureSum sum) {
+                                                   absl::MutexLock lock(&mu_);
+                                                   secure_sum_ = std::move(sum);
+                                                 });
+  }
+}
+
+void ParameterShard::SecureAggregation(
+    const v1::SecureAggregationRequest& request,
+    v1::SecureAggregationResponse* response, Done done) {
+  if (secure_ == nullptr) {
+    done(Refuse(
+        absl::FailedPreconditionError("this job has no secure aggregation "
+                                      "(federated.secure_aggregation)"),
+        "malformed"));
+    return;
+  }
+  absl::Status valid = ValidateHeader(request.header(), false);
+  if (valid.ok()) {
+    absl::MutexLock lock(&mu_);
+    if (lost_[request.header().worker_id()]) {
+      valid = Refuse(
+          absl::FailedPreconditionError(absl::StrCat(
+              "worker ", request.header().worker_id(), " was declared lost")),
+          "lost");
+    }
+  }
+  if (!valid.ok()) {
+    done(valid);
+    return;
+  }
+  secure_->Handle(request, response, std::move(done));
 }
 
 void ParameterShard::ReadRowsLocked(
@@ -175,6 +218,7 @@ void ParameterShard::WorkerLost(int32_t worker) {
   for (ConsistencyGate::Held& held : refused) held.done(applied);
   Finish(std::move(release));
   FinishCaptures();
+  if (secure_ != nullptr) secure_->WorkerLost(worker);
 }
 
 void ParameterShard::WorkerJoined(int32_t worker) {
@@ -556,6 +600,7 @@ void ParameterShard::Close() {
     h.done(
         Refuse(absl::UnavailableError("the shard is shutting down"), "closed"));
   }
+  if (secure_ != nullptr) secure_->Close();
 }
 
 absl::Status ParameterShard::Pull(const v1::PullRequest& request,

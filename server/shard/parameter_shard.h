@@ -63,6 +63,7 @@
 #include "server/shard/consistency_gate.h"
 #include "server/shard/gradient_sum.h"
 #include "server/shard/recent_request_ids.h"
+#include "server/shard/secure_aggregator.h"
 
 namespace descent {
 
@@ -153,6 +154,15 @@ struct ParameterShardOptions {
   // with a per-client rule each push carries its clients' updates
   // (PushRequest.clients) and a step applies their aggregate.
   RobustOptions robust;
+  // Federated secure aggregation (server/shard/secure_aggregator.h): the
+  // shard serves SecureAggregation calls, and each BSP step applies the
+  // round's unmasked sum (the workers' pushes are empty), or nothing if
+  // the round's secure aggregation failed. `clients`: K.
+  SecureOptions secure;
+  int64_t clients = 0;
+  // Tests: sees every masked input (SecureAggregatorOptions).
+  std::function<void(int64_t client, absl::Span<const uint32_t> masked)>
+      on_masked_input;
   // Times held answers and updates; tests inject a fake.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -285,6 +295,12 @@ class ParameterShard {
   // running job: its pushes are accepted from now on, and the consistency
   // gate counts it from its first. No effect for other ids.
   void WorkerJoined(int32_t worker);
+
+  // One secure aggregation phase call (job with secure aggregation only,
+  // else FAILED_PRECONDITION); `done` runs when the phase's barrier
+  // releases it, or at once with a refusal.
+  void SecureAggregation(const v1::SecureAggregationRequest& request,
+                         v1::SecureAggregationResponse* response, Done done);
 
   // Releases every held answer with UNAVAILABLE and refuses later pushes
   // (reason "closed"), so that a server can shut down without waiting for
@@ -457,6 +473,9 @@ class ParameterShard {
   // step's summed PushRequest.unclipped.
   float clip_norm_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t unclipped_ ABSL_GUARDED_BY(mu_) = 0;
+  // Secure aggregation: the unmasked sum of the round it names, until the
+  // step of that round is applied.
+  std::optional<SecureSum> secure_sum_ ABSL_GUARDED_BY(mu_);
   // BSP: the configured workers of the last step applied, ascending, if
   // one is missing; else empty (PushPullResponse.step_workers).
   std::vector<int32_t> step_workers_ ABSL_GUARDED_BY(mu_);
@@ -486,6 +505,9 @@ class ParameterShard {
   std::vector<std::pair<Captured, absl::StatusOr<ShardState>>> completed_
       ABSL_GUARDED_BY(mu_);
   int64_t slice_encodings_ ABSL_GUARDED_BY(mu_) = 0;
+  // Null without secure aggregation; has its own lock, never taken under
+  // mu_.
+  std::unique_ptr<SecureAggregator> secure_;
 };
 
 }  // namespace descent

@@ -144,9 +144,21 @@ absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
     }
     break;
   }
-  const int64_t unclipped = unclipped_;
+  int64_t unclipped = unclipped_;
   unclipped_ = 0;
-  if (sum_->weight() == 0) {
+  double weight = sum_->weight();
+  std::optional<SecureSum> secure;
+  if (options_.secure.enabled) {
+    // The pushes are empty: the step applies the round's unmasked sum, or
+    // nothing if its secure aggregation failed.
+    if (secure_sum_.has_value() && secure_sum_->round == version_) {
+      secure = std::move(secure_sum_);
+    }
+    secure_sum_.reset();
+    weight = secure.has_value() ? secure->weight : 0;
+    unclipped = secure.has_value() ? secure->unclipped : 0;
+  }
+  if (weight == 0) {
     // Every push of the step was empty (a federated round none of whose
     // clients reported): no update, but the step is over.
     sum_->Clear();
@@ -156,7 +168,9 @@ absl::Status ParameterShard::ApplySumLocked(PushRecord* record) {
   }
   bool measure;
   const absl::Time start = BeginUpdateLocked(0, sum_->dense_size(), &measure);
-  if (options_.robust.per_client()) {
+  if (secure.has_value()) {
+    sum_->SetMean(secure->sum, weight);
+  } else if (options_.robust.per_client()) {
     sum_->TakeAggregate(options_.robust);
   } else {
     sum_->TakeMean();

@@ -21,7 +21,7 @@ figures() { cut -d, -f1-13,15- "$1"; }
 
 fed basic
 csv="$WORK/basic/rounds.csv"
-[[ "$(head -1 "$csv")" == "round,attempts,sampled,participants,dropped,late,examples,update_norm,train_loss,test_accuracy,test_loss,client_accuracy_mean,client_accuracy_p10,seconds,simulated_seconds,epsilon,epsilon_tight,clip_norm" ]] ||
+[[ "$(head -1 "$csv")" == "round,attempts,sampled,participants,dropped,late,examples,update_norm,train_loss,test_accuracy,test_loss,client_accuracy_mean,client_accuracy_p10,seconds,simulated_seconds,epsilon,epsilon_tight,clip_norm,secure_clients,secure_dropped" ]] ||
   fail "rounds.csv header: $(head -1 "$csv")"
 (( $(wc -l <"$csv") == 9 )) || fail "rounds.csv has $(wc -l <"$csv") lines, expected 1 + 8"
 [[ "$(column "$csv" round | tr '\n' ' ')" == "0 1 2 3 4 5 6 7 " ]] ||

@@ -13,6 +13,7 @@
 #include "common/privacy/rdp_accountant.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/federated/small_job.h"
 
 namespace descent {
 namespace {
@@ -93,14 +94,10 @@ TEST(AdaptiveClippingTest, TheCountTakesItsShareOfTheNoise) {
   EXPECT_EQ(DeltaNoiseMultiplier(p), 0);
 }
 
-constexpr char kJob[] =
-    "model { mlp { hidden: [8] } }\n"
-    "data { synthetic { kind: LOGISTIC } }\n"
-    "optimizer { sgd { learning_rate: 1 } }\n"
-    "federated { clients: 100 client_fraction: 0.1 rounds: 1000 }\n";
-
 absl::StatusOr<v1::JobConfig> Job(const std::vector<std::string>& overrides) {
-  return ParseJobConfig(kJob, "job.textproto", overrides);
+  std::vector<std::string> all = {"federated.rounds=1000"};
+  all.insert(all.end(), overrides.begin(), overrides.end());
+  return SmallFederatedJob(all);
 }
 
 TEST(PrivacyConfigTest, DefaultsAreStated) {

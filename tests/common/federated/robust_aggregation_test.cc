@@ -11,6 +11,7 @@
 #include "common/federated/round_plan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/federated/small_job.h"
 
 namespace descent {
 namespace {
@@ -123,14 +124,8 @@ TEST(AttackTest, TamperingReplacesTheReport) {
   EXPECT_THAT(kept, ElementsAre(1, 2));
 }
 
-constexpr char kJob[] =
-    "model { mlp { hidden: [8] } }\n"
-    "data { synthetic { kind: LOGISTIC } }\n"
-    "optimizer { sgd { learning_rate: 1 } }\n"
-    "federated { clients: 100 client_fraction: 0.1 }\n";
-
 absl::StatusOr<v1::JobConfig> Job(const std::vector<std::string>& overrides) {
-  return ParseJobConfig(kJob, "job.textproto", overrides);
+  return SmallFederatedJob(overrides);
 }
 
 TEST(RobustConfigTest, DefaultsFollowTheClientsPerRound) {
