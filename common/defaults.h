@@ -103,6 +103,8 @@ inline constexpr double kFederatedClientFraction = 0.1;
 inline constexpr int64_t kFederatedRounds = 100;
 // privacy.adaptive_clipping.clip_learning_rate (Andrew et al. 2021).
 inline constexpr double kAdaptiveClipLearningRate = 0.2;
+// DP-SGD's delta when privacy.delta is unset (TF Privacy's MNIST figures).
+inline constexpr double kDpSgdDelta = 1e-5;
 inline constexpr int kFederatedLocalEpochs = 1;
 inline constexpr int kFederatedLocalBatchSize = 10;
 inline constexpr double kFederatedLocalLearningRate = 0.1;

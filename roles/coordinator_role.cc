@@ -968,6 +968,13 @@ int WriteResults(const std::string& output_dir, const v1::JobConfig& config,
   summary.set_exit_status(code);
   summary.set_config_hash(ConfigHash(config));
   *summary.mutable_data() = s.data_summary;
+  if (config.has_privacy() && !config.has_federated()) {
+    const v1::PrivacySummary& p = summary.privacy();
+    LOG(INFO) << "DP-SGD: epsilon " << p.epsilon() << " (tight "
+              << p.epsilon_tight() << ") at delta " << p.delta() << " after "
+              << p.rounds() << " steps of sampling rate " << p.sampling_rate()
+              << ", noise multiplier " << p.noise_multiplier();
+  }
   for (const std::string& label : s.labels) summary.add_labels(label);
   if (code == kExitOk) AddPlanted(s, config.data(), &summary);
   if (summary.stopped_early()) {

@@ -122,8 +122,9 @@ absl::StatusOr<std::unique_ptr<ParameterShard>> CreateShard(
   options.staleness = resolved.staleness;
   options.backup_workers = resolved.backup_workers;
   options.snapshot_every = BoundaryEveryVersions(config);
+  // DP-SGD too (privacy without federated): the noise on each step's mean.
+  options.privacy = PrivacyOptionsOf(config);
   if (config.has_federated()) {
-    options.privacy = PrivacyOptionsOf(config);
     options.robust = RobustOptionsOf(config);
     options.secure = SecureOptionsOf(config);
     options.clients = config.federated().clients();

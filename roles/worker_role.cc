@@ -121,6 +121,7 @@ TrainerOptions TrainerOptionsOf(const ResolvedTrain& train, int32_t worker_id) {
   options.local_learning_rate = train.local_learning_rate;
   options.clip_value = train.clip_value;
   options.clip_norm = train.clip_norm;
+  options.example_clip_norm = train.example_clip_norm;
   options.max_loss_factor = train.max_loss_factor;
   return options;
 }

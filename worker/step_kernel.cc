@@ -3,17 +3,22 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/federated/client_privacy.h"
+
 namespace descent {
 namespace {
 
 class DenseKernel final : public StepKernel {
  public:
-  DenseKernel(Model* model, const Dataset* data, int max_batch)
+  DenseKernel(Model* model, const Dataset* data, int max_batch,
+              float example_clip_norm)
       : model_(model),
         data_(data),
+        example_clip_norm_(example_clip_norm),
         features_(static_cast<size_t>(max_batch) * data->num_features),
         labels_(max_batch),
-        targets_(max_batch) {}
+        targets_(max_batch),
+        example_grad_(example_clip_norm > 0 ? model->layout().size() : 0) {}
 
   int64_t num_examples() const override { return data_->num_examples; }
   void SetData(const EpochData& data) override { data_ = data.dense; }
@@ -32,9 +37,27 @@ class DenseKernel final : public StepKernel {
       if (!data_->labels.empty()) labels_[i] = data_->labels[example];
       if (!data_->targets.empty()) targets_[i] = data_->targets[example];
     }
-    return model_->LossAndGradient(
-        params, Batch{features_.data(), labels_.data(), n, targets_.data()},
-        grad);
+    if (example_clip_norm_ <= 0) {
+      return model_->LossAndGradient(
+          params, Batch{features_.data(), labels_.data(), n, targets_.data()},
+          grad);
+    }
+    // DP-SGD: each example's gradient on its own, clipped, then their mean.
+    const int64_t p = static_cast<int64_t>(example_grad_.size());
+    std::fill(grad, grad + p, 0.0f);
+    double loss = 0;
+    for (int i = 0; i < n; ++i) {
+      loss += model_->LossAndGradient(
+          params, Batch{&features_[i * features], &labels_[i], 1, &targets_[i]},
+          example_grad_.data());
+      ClipToNorm(example_clip_norm_, absl::MakeSpan(example_grad_));
+      for (int64_t j = 0; j < p; ++j) grad[j] += example_grad_[j];
+    }
+    if (n > 0) {
+      const float inverse = 1.0f / static_cast<float>(n);
+      for (int64_t j = 0; j < p; ++j) grad[j] *= inverse;
+    }
+    return n > 0 ? static_cast<float>(loss / n) : 0.0f;
   }
 
   GradientSpan RowGradient() override { return {nullptr, 0}; }
@@ -44,10 +67,12 @@ class DenseKernel final : public StepKernel {
  private:
   Model* const model_;
   const Dataset* data_;
+  const float example_clip_norm_;
   BatchSpan next_;
   std::vector<float> features_;
   std::vector<int32_t> labels_;
   std::vector<float> targets_;
+  std::vector<float> example_grad_;  // DP-SGD: one example's gradient
 };
 
 // A sparse mini-batch: its keys, its entries mapped to slots, and room for
@@ -163,8 +188,10 @@ class SparseKernel final : public StepKernel {
 }  // namespace
 
 std::unique_ptr<StepKernel> DenseStepKernel(Model* model, const Dataset* data,
-                                            int max_batch) {
-  return std::make_unique<DenseKernel>(model, data, max_batch);
+                                            int max_batch,
+                                            float example_clip_norm) {
+  return std::make_unique<DenseKernel>(model, data, max_batch,
+                                       example_clip_norm);
 }
 
 std::unique_ptr<StepKernel> SparseStepKernel(SparseModel* model,

@@ -60,9 +60,13 @@ class StepKernel {
 };
 
 // A dense model on a dense shard; max batch size `max_batch` (>= 1). The
-// model and data must outlive the kernel.
+// model and data must outlive the kernel. With `example_clip_norm` > 0
+// (DP-SGD, job.proto PrivacyConfig without federated) the gradient is the
+// mean of the batch's per-example gradients, each clipped to that L2 norm
+// (Abadi et al. 2016); the shards add the noise.
 std::unique_ptr<StepKernel> DenseStepKernel(Model* model, const Dataset* data,
-                                            int max_batch);
+                                            int max_batch,
+                                            float example_clip_norm = 0);
 // A sparse model on a sparse shard.
 std::unique_ptr<StepKernel> SparseStepKernel(SparseModel* model,
                                              const SparseDataset* data);

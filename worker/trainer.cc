@@ -35,7 +35,8 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
                  const Dataset* data, WorkerMetrics* metrics)
     : Trainer(options,
               DenseStepKernel(model, data,
-                              ResolvedBatch(options, data->num_examples)),
+                              ResolvedBatch(options, data->num_examples),
+                              options.example_clip_norm),
               ps, nullptr, FixedEpochs({data, nullptr}, options.epochs),
               metrics) {}
 
@@ -49,7 +50,8 @@ Trainer::Trainer(TrainerOptions options, Model* model, PsClient* ps,
                  WorkerMetrics* metrics)
     : Trainer(options,
               DenseStepKernel(model, first,
-                              ResolvedBatch(options, first->num_examples)),
+                              ResolvedBatch(options, first->num_examples),
+                              options.example_clip_norm),
               ps, epochs, nullptr, metrics) {}
 
 Trainer::Trainer(TrainerOptions options, SparseModel* model, PsClient* ps,

@@ -66,6 +66,9 @@ struct TrainerOptions {
   // an L2 norm of at most clip_norm.
   float clip_value = 0;
   float clip_norm = 0;
+  // DP-SGD (dense models): each example's gradient clipped to this L2 norm
+  // before the batch's mean (DenseStepKernel); 0: off.
+  float example_clip_norm = 0;
   // Divergence guard (train.max_loss_factor): a step whose loss exceeds
   // this times the mean loss of the worker's first 10 steps ends the run
   // with DivergedError, as does a non-finite loss or gradient. 0: only the

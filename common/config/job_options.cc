@@ -59,6 +59,9 @@ ResolvedTrain ResolveTrain(const v1::JobConfig& config,
   train.overlap = t.overlap_communication();
   train.clip_value = static_cast<float>(config.optimizer().clip_value());
   train.clip_norm = static_cast<float>(config.optimizer().clip_norm());
+  if (config.has_privacy() && !config.has_federated()) {
+    train.example_clip_norm = static_cast<float>(config.privacy().clip_norm());
+  }
   train.max_loss_factor = t.max_loss_factor();
   train.threads = t.threads();
   train.encoding = t.communication().encoding();

@@ -70,6 +70,8 @@ struct ResolvedTrain {
   // Gradient clipping before each push (optimizer.clip_value, clip_norm).
   float clip_value = 0;
   float clip_norm = 0;
+  // DP-SGD (privacy without federated): privacy.clip_norm per example.
+  float example_clip_norm = 0;
   // The divergence guard (train.max_loss_factor; 0: non-finite checks only).
   double max_loss_factor = 0;
   // train.threads as configured (0: ResolveThreads decides).

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/data/data_source.h"
 #include "common/defaults.h"
 #include "common/federated/round_plan.h"
 #include "common/hashed_random.h"
@@ -37,6 +38,47 @@ std::optional<FieldProblem> Finite(const char* field, double value, double low,
                  absl::StrCat("in [", low, ", ", high, "]"), value);
 }
 
+// DP-SGD (privacy without federated): what it cannot be combined with.
+std::optional<FieldProblem> FindDpSgdProblem(const v1::JobConfig& config) {
+  const v1::PrivacyConfig& p = config.privacy();
+  if (p.noise() == v1::PrivacyConfig::LOCAL) {
+    return FieldProblem{"privacy.noise",
+                        "LOCAL noise is a federated client's: DP-SGD's "
+                        "noise goes on each step's mean (CENTRAL)"};
+  }
+  if (p.adaptive_clipping().target_quantile() != 0) {
+    return FieldProblem{"privacy.adaptive_clipping",
+                        "is federated only (the clients' delta norms); "
+                        "DP-SGD clips each example to clip_norm"};
+  }
+  if (p.target_epsilon() > 0) {
+    return FieldProblem{
+        "privacy.target_epsilon",
+        "is federated only; for DP-SGD choose the noise multiplier for a "
+        "budget with `descent privacy --sampling_rate W*B/N --steps S "
+        "--delta D --target_epsilon E`"};
+  }
+  if (config.train().consistency() != v1::BSP) {
+    return FieldProblem{"train.consistency",
+                        "DP-SGD needs BSP: the shards add the noise to each "
+                        "step's mean over every worker's clipped examples"};
+  }
+  if (IsSparseModel(config.model())) {
+    return FieldProblem{"privacy",
+                        "DP-SGD needs a dense model (each example's whole "
+                        "gradient is clipped)"};
+  }
+  const v1::CommunicationConfig& c = config.train().communication();
+  if (c.encoding() != v1::FLOAT32 || c.top_k_fraction() > 0 ||
+      c.push_every() > 1) {
+    return FieldProblem{"train.communication",
+                        "leave it unset with DP-SGD: error feedback and "
+                        "local steps would carry an example's gradient past "
+                        "its clip into other steps"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void ApplyPrivacyDefaults(v1::JobConfig* config) {
@@ -45,6 +87,11 @@ void ApplyPrivacyDefaults(v1::JobConfig* config) {
   const v1::FederatedConfig& f = config->federated();
   if (!p->has_delta() && f.clients() > 0) {
     p->set_delta(1.0 / std::pow(static_cast<double>(f.clients()), 1.1));
+  }
+  if (!p->has_delta() && !config->has_federated()) {
+    // DP-SGD: the examples are unknown until the data is read; TF
+    // Privacy's MNIST figures use 1e-5.
+    p->set_delta(defaults::kDpSgdDelta);
   }
   if (!p->has_noise_seed()) {
     p->set_noise_seed(f.has_seed() ? f.seed() : config->train().seed());
@@ -64,12 +111,6 @@ void ApplyPrivacyDefaults(v1::JobConfig* config) {
 std::optional<FieldProblem> FindPrivacyProblem(const v1::JobConfig& config) {
   if (!config.has_privacy()) return std::nullopt;
   const v1::PrivacyConfig& p = config.privacy();
-  if (!config.has_federated()) {
-    return FieldProblem{
-        "privacy",
-        "needs a federated section: client-level DP-FedAvg is built; "
-        "example-level DP-SGD for ordinary jobs is not yet"};
-  }
   if (auto problem = First(
           {Require(std::isfinite(p.clip_norm()) && p.clip_norm() > 0 &&
                        p.clip_norm() <= 1e30,
@@ -79,6 +120,9 @@ std::optional<FieldProblem> FindPrivacyProblem(const v1::JobConfig& config) {
                    "privacy.delta", "in (0, 1)", p.delta()),
            Finite("target_epsilon", p.target_epsilon(), 0, 1e6)})) {
     return problem;
+  }
+  if (!config.has_federated()) {
+    if (auto problem = FindDpSgdProblem(config)) return problem;
   }
   const v1::AdaptiveClippingConfig& a = p.adaptive_clipping();
   const bool adaptive = a.target_quantile() != 0;
@@ -150,7 +194,8 @@ PrivacyOptions PrivacyOptionsOf(const v1::JobConfig& config) {
   o.delta = p.delta();
   o.target_epsilon = p.target_epsilon();
   o.noise_seed = p.noise_seed();
-  o.sampling_rate = SamplingRate(config);
+  // DP-SGD's needs the training examples: DpSgdSamplingRate.
+  o.sampling_rate = config.has_federated() ? SamplingRate(config) : 0;
   return o;
 }
 
@@ -160,6 +205,14 @@ double SamplingRate(const v1::JobConfig& config) {
   const double sampled = std::ceil(static_cast<double>(m) *
                                    (1.0 + std::max(0.0, f.over_selection())));
   return std::min(1.0, sampled / static_cast<double>(f.clients()));
+}
+
+double DpSgdSamplingRate(const v1::JobConfig& config, int64_t train_examples) {
+  const int64_t batch = config.train().batch_size();
+  if (batch <= 0 || train_examples <= 0) return 1.0;  // whole shards
+  const double step =
+      static_cast<double>(batch) * std::max(1, config.cluster().num_workers());
+  return std::min(1.0, step / static_cast<double>(train_examples));
 }
 
 double DeltaNoiseMultiplier(const PrivacyOptions& privacy) {

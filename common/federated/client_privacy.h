@@ -55,6 +55,10 @@ std::optional<FieldProblem> FindPrivacyProblem(const v1::JobConfig& config);
 // false without a privacy section).
 PrivacyOptions PrivacyOptionsOf(const v1::JobConfig& config);
 
+// DP-SGD's sampling rate: a BSP step's examples, W x train.batch_size,
+// over the training examples N, at most 1 (1 for whole-shard batches).
+double DpSgdSamplingRate(const v1::JobConfig& config, int64_t train_examples);
+
 // The sampling rate q the accountant uses: the clients a round's attempt
 // samples, ceil(m (1 + over_selection)), over the clients K, at most 1.
 // Sampling is without replacement: q is the usual approximation by Poisson

@@ -243,8 +243,25 @@ v1::JobSummary Coordinator::Summary() const {
 }
 
 void Coordinator::FillPrivacySummaryLocked(v1::JobSummary* summary) const {
-  const PrivacyOptions privacy = PrivacyOptionsOf(options_.config);
+  PrivacyOptions privacy = PrivacyOptionsOf(options_.config);
   v1::PrivacySummary* p = summary->mutable_privacy();
+  if (!options_.config.has_federated()) {
+    // DP-SGD: each BSP step a Poisson-subsampled Gaussian of rate W B / N.
+    privacy.sampling_rate =
+        DpSgdSamplingRate(options_.config, options_.train_examples);
+    int64_t steps = 0;
+    for (const MemberState& w : workers_) {
+      steps = std::max(steps, w.progress.steps());
+    }
+    const Epsilon spent = SpentAfter(privacy, steps);
+    p->set_delta(privacy.delta);
+    p->set_noise_multiplier(privacy.noise_multiplier);
+    p->set_sampling_rate(privacy.sampling_rate);
+    p->set_rounds(steps);
+    p->set_epsilon(spent.classic);
+    p->set_epsilon_tight(spent.tight);
+    return;
+  }
   p->set_delta(privacy.delta);
   p->set_noise_multiplier(privacy.noise_multiplier);
   p->set_sampling_rate(privacy.local ? 1.0 : privacy.sampling_rate);

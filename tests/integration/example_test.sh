@@ -118,6 +118,13 @@ case "$NAME" in
     run_example --set federated.rounds=15 --set data.idx.max_test_examples=2000
     at_least "$(result test_accuracy)" 0.7 || fail "the median under attack: test accuracy below 0.7"
     ;;
+  federated_secure)
+    run_example --set federated.rounds=10 --set data.idx.max_test_examples=2000
+    at_least "$(result test_accuracy)" 0.7 || fail "secure FedAvg: test accuracy below 0.7"
+    # 10 clients a round, 2 dropping after sharing keys: 8 unmasked.
+    counts="$(cut -d, -f19,20 "$OUT/rounds.csv" | tail -n +2 | sort -u)"
+    [[ "$counts" == "8,2" ]] || fail "secure_clients,secure_dropped: $counts"
+    ;;
   *)
     fail "no checks for example $NAME"
     ;;

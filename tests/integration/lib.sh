@@ -246,3 +246,14 @@ scrape_until_rounds() {
     sleep 0.1
   done
 }
+
+# refused EXPECTED ARGS...: `descent local ARGS` must exit 2 (a config
+# error) saying EXPECTED (a fixed string).
+refused() {
+  local expected="$1"
+  shift
+  local code=0
+  "$DESCENT" local --output_dir "$WORK/refused" "$@" >"$WORK/refused.out" 2>&1 || code=$?
+  [[ "$code" == 2 ]] || fail "$*: exit $code, expected 2"
+  grep -qF -- "$expected" "$WORK/refused.out" || fail "$*: $(cat "$WORK/refused.out")"
+}

@@ -136,15 +136,7 @@ grep -q "allows $allowed of the 1000 rounds" "$WORK/budget/logs/coordinator.log"
 echo "target_epsilon 3: $allowed rounds, last epsilon $(col epsilon budget | tail -1)"
 
 # 7. Bad settings.
-refused() {  # EXPECTED ARGS...
-  local expected="$1"
-  shift
-  local code=0
-  "$DESCENT" local --output_dir "$WORK/refused" "$@" >"$WORK/refused.out" 2>&1 || code=$?
-  [[ "$code" == 2 ]] || fail "$*: exit $code, expected 2"
-  grep -q "$expected" "$WORK/refused.out" || fail "$*: $(cat "$WORK/refused.out")"
-}
-refused "privacy: needs a federated section" --config "$EXAMPLE" --set privacy.clip_norm=1
+refused "train.consistency: DP-SGD needs BSP" --config "$EXAMPLE" --set privacy.clip_norm=1
 refused "privacy.clip_norm: must be" --config "$FED" --set privacy.noise_multiplier=1
 refused "privacy.target_epsilon: 0.01 allows no round" --config "$FED" \
   --set privacy.clip_norm=1 --set privacy.noise_multiplier=1 --set privacy.target_epsilon=0.01

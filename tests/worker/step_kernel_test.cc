@@ -4,8 +4,12 @@
 // batch's rows. DenseStepKernel: the batch's examples are copied together.
 #include "worker/step_kernel.h"
 
+#include <cmath>
+#include <random>
 #include <vector>
 
+#include "common/federated/client_privacy.h"
+#include "common/model/softmax_regression.h"
 #include "gtest/gtest.h"
 
 namespace descent {
@@ -122,6 +126,57 @@ TEST(DenseStepKernelTest, CopiesTheBatchsExamplesTogether) {
   std::vector<float> grad(2);
   EXPECT_EQ(kernel->Compute(nullptr, grad.data()), 30);
   EXPECT_EQ(grad, (std::vector<float>{3, 1}));
+}
+
+// DP-SGD: the gradient is the mean of the per-example gradients, each
+// clipped to the norm on its own (not the batch's mean clipped).
+TEST(DenseStepKernelTest, WithAnExampleClipNormClipsEachExample) {
+  constexpr int kFeatures = 5, kClasses = 3, kExamples = 6;
+  Dataset data;
+  data.num_examples = kExamples;
+  data.num_features = kFeatures;
+  data.num_classes = kClasses;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0, 3);
+  for (int i = 0; i < kExamples * kFeatures; ++i)
+    data.features.push_back(normal(rng));
+  for (int i = 0; i < kExamples; ++i) data.labels.push_back(i % kClasses);
+  SoftmaxRegression model(kFeatures, kClasses, kExamples, 1);
+  const int64_t p = model.layout().size();
+  std::vector<float> params(p);
+  for (float& w : params) w = normal(rng);
+  const float clip = 0.5f;
+  std::vector<float> expected(p, 0), one(p);
+  double loss = 0;
+  int clipped = 0;
+  for (int i = 0; i < kExamples; ++i) {
+    loss += model.LossAndGradient(
+        params.data(), Batch{&data.features[i * kFeatures], &data.labels[i], 1},
+        one.data());
+    clipped += ClipToNorm(clip, absl::MakeSpan(one)) > clip;
+    for (int64_t j = 0; j < p; ++j) expected[j] += one[j] / kExamples;
+  }
+  ASSERT_GT(clipped, 2);  // the clip binds for most examples
+  auto kernel = DenseStepKernel(&model, &data, kExamples, clip);
+  const std::vector<int64_t> batch = {0, 1, 2, 3, 4, 5};
+  kernel->SetNext({batch.data(), kExamples});
+  std::vector<float> grad(p);
+  EXPECT_NEAR(kernel->Compute(params.data(), grad.data()), loss / kExamples,
+              1e-5);
+  double norm = 0;
+  for (int64_t j = 0; j < p; ++j) {
+    EXPECT_NEAR(grad[j], expected[j], 1e-5) << j;
+    norm += static_cast<double>(grad[j]) * grad[j];
+  }
+  EXPECT_LE(std::sqrt(norm), clip + 1e-5);
+  // Without it, the plain mean gradient, longer than the clip.
+  auto plain = DenseStepKernel(&model, &data, kExamples);
+  plain->SetNext({batch.data(), kExamples});
+  std::vector<float> mean(p);
+  plain->Compute(params.data(), mean.data());
+  double plain_norm = 0;
+  for (float g : mean) plain_norm += static_cast<double>(g) * g;
+  EXPECT_GT(std::sqrt(plain_norm), clip);
 }
 
 }  // namespace

@@ -209,15 +209,53 @@ TEST(PrivacyConfigTest, BadSettingsNameTheirField) {
     ASSERT_FALSE(config.ok()) << c.expected;
     EXPECT_THAT(config.status().message(), HasSubstr(c.expected));
   }
-  const absl::StatusOr<v1::JobConfig> plain = ParseJobConfig(
+}
+
+// DP-SGD: a privacy section without federated.
+absl::StatusOr<v1::JobConfig> DpSgdJob(
+    const std::vector<std::string>& overrides) {
+  return ParseJobConfig(
       "model { mlp { hidden: [8] } }\n"
       "data { synthetic { kind: LOGISTIC } }\n"
       "optimizer { sgd { learning_rate: 1 } }\n"
-      "privacy { clip_norm: 1 }\n",
-      "job.textproto", {});
-  ASSERT_FALSE(plain.ok());
-  EXPECT_THAT(plain.status().message(),
-              HasSubstr("job.textproto:4:1: privacy: needs a federated"));
+      "cluster { num_workers: 2 }\n"
+      "train { consistency: BSP batch_size: 100 }\n"
+      "privacy { clip_norm: 1 noise_multiplier: 1.1 }\n",
+      "job.textproto", overrides);
+}
+
+TEST(PrivacyConfigTest, DpSgdNeedsBspADenseModelAndPlainPushes) {
+  const absl::StatusOr<v1::JobConfig> config = DpSgdJob({});
+  ASSERT_TRUE(config.ok()) << config.status();
+  const PrivacyOptions p = PrivacyOptionsOf(*config);
+  EXPECT_TRUE(p.enabled);
+  EXPECT_DOUBLE_EQ(p.delta, 1e-5);
+  EXPECT_EQ(p.noise_seed, config->train().seed());
+  // A step's 2 x 100 examples of N.
+  EXPECT_DOUBLE_EQ(DpSgdSamplingRate(*config, 10000), 0.02);
+  EXPECT_DOUBLE_EQ(DpSgdSamplingRate(*config, 150), 1.0);
+  EXPECT_DOUBLE_EQ(DpSgdSamplingRate(*DpSgdJob({"train.batch_size=0"}), 10000),
+                   1.0);
+  struct Case {
+    std::vector<std::string> overrides;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{"train.consistency=ASP"}, "train.consistency: DP-SGD needs BSP"},
+      {{"privacy.noise=LOCAL"}, "privacy.noise: LOCAL noise is a federated"},
+      {{"privacy.target_epsilon=3"},
+       "privacy.target_epsilon: is federated only"},
+      {{"privacy.adaptive_clipping.target_quantile=0.5"},
+       "privacy.adaptive_clipping: is federated only"},
+      {{"train.communication.top_k_fraction=0.1"},
+       "train.communication: leave it unset with DP-SGD"},
+      {{"privacy.clip_norm=0"}, "privacy.clip_norm: must be"},
+  };
+  for (const Case& c : cases) {
+    const absl::StatusOr<v1::JobConfig> refused = DpSgdJob(c.overrides);
+    ASSERT_FALSE(refused.ok()) << c.expected;
+    EXPECT_THAT(refused.status().message(), HasSubstr(c.expected));
+  }
 }
 
 }  // namespace

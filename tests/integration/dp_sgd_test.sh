@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Example-level DP-SGD through the real roles (README "Privacy and
+# robustness"): the MLP 784-32-10 on 10,000 Fashion-MNIST examples, 2
+# servers and 2 workers under BSP, batch 128 (q = 2 x 128 / 10,000 =
+# 0.0256), 1 epoch (40 steps), SGD at lr 0.1.
+#   1. clip_norm 1, noise 1.1: summary.json privacy gives the epsilon
+#      `descent privacy` computes for q and the 40 steps, at the default
+#      delta 1e-5, and the model still learns.
+#   2. Each example is clipped: at clip_norm 1e-6 without noise the model
+#      stays where it started (test accuracy near chance), where the plain
+#      job learns.
+#   3. The shards' noise is seeded: the same noise_seed gives the same
+#      model, another seed another.
+#   4. Bad settings: exit 2 naming the field.
+source "$(dirname "$0")/lib.sh"
+MLP="$SOURCE_DIR/examples/fashion_mnist_mlp.textproto"
+images="$(sed -n 's/^ *train_images: "\(.*\)"$/\1/p' "$MLP")"
+[[ -r "$images" ]] || fail "$images not installed (scripts/setup.sh installs it)"
+SHORT=(--set data.idx.max_train_examples=10000
+  --set data.idx.max_test_examples=2000 --set model.mlp.hidden=[32]
+  --set train.epochs=1 --set train.batch_size=128 --set train.consistency=BSP
+  --set train.eval_every_steps=0 --set optimizer.sgd.learning_rate=0.1)
+DP=(--set privacy.clip_norm=1 --set privacy.noise_multiplier=1.1)
+
+job() {
+  local name="$1"
+  shift
+  timeout 240 "$DESCENT" local --config "$MLP" --output_dir "$WORK/$name" \
+    "${SHORT[@]}" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" ||
+    fail "$name: exit $?: $(tail -5 "$WORK/$name.stderr")"
+}
+privacy_field() {
+  /usr/bin/python3 -c 'import json, sys
+p = json.load(open(sys.argv[1])).get("privacy", {})
+print(p.get(sys.argv[2], ""))' "$WORK/$1/summary.json" "$2"
+}
+accuracy() { json_field "$WORK/$1/summary.json" test_accuracy; }
+
+# 1. What DP-SGD spends.
+job dp "${DP[@]}"
+[[ "$(privacy_field dp rounds)" == 40 ]] || fail "steps $(privacy_field dp rounds)"
+[[ "$(privacy_field dp sampling_rate)" == 0.0256 ]] || fail "q $(privacy_field dp sampling_rate)"
+expected="$("$DESCENT" privacy --sampling_rate 0.0256 --steps 40 --delta 1e-5 \
+  --noise_multiplier 1.1 | sed -n 's/^epsilon: \([^ ]*\).*/\1/p')"
+got="$(privacy_field dp epsilon)"
+awk -v a="$got" -v b="$expected" 'BEGIN { exit !(a > 0 && (a - b) ^ 2 < (1e-4 * b) ^ 2) }' ||
+  fail "epsilon $got, descent privacy says $expected"
+at_least "$(privacy_field dp epsilon)" "$(privacy_field dp epsilon_tight)" ||
+  fail "tight $(privacy_field dp epsilon_tight) above classic $got"
+grep -q "DP-SGD: epsilon" "$WORK/dp/logs/coordinator.log" || fail "the spending is not logged"
+at_least "$(accuracy dp)" 0.4 || fail "DP-SGD learned nothing: $(accuracy dp)"
+
+# 2. Per-example clipping.
+job plain
+job clipped --set privacy.clip_norm=1e-6 --set privacy.noise_multiplier=0
+at_least "$(accuracy plain)" 0.6 || fail "plain: $(accuracy plain)"
+at_least 0.3 "$(accuracy clipped)" || fail "clipped to 1e-6, the model still moved: $(accuracy clipped)"
+echo "test accuracy: plain $(accuracy plain), DP-SGD (z 1.1, epsilon $got) $(accuracy dp), clipped to 1e-6 $(accuracy clipped)"
+
+# 3. Seeded noise.
+job dp_again "${DP[@]}"
+job dp_other "${DP[@]}" --set privacy.noise_seed=7
+[[ "$(model_tensors "$WORK/dp")" == "$(model_tensors "$WORK/dp_again")" ]] ||
+  fail "the same noise seed gave another model"
+[[ "$(model_tensors "$WORK/dp")" != "$(model_tensors "$WORK/dp_other")" ]] ||
+  fail "another noise seed gave the same model"
+
+# 4. Bad settings.
+refused "train.consistency: DP-SGD needs BSP" --config "$MLP" "${SHORT[@]}" "${DP[@]}" --set train.consistency=ASP
+refused "privacy.target_epsilon: is federated only" --config "$MLP" "${SHORT[@]}" "${DP[@]}" --set privacy.target_epsilon=3
+refused "privacy.noise: LOCAL noise is a federated client's" --config "$MLP" "${SHORT[@]}" "${DP[@]}" --set privacy.noise=LOCAL
+refused "train.communication: leave it unset with DP-SGD" --config "$MLP" "${SHORT[@]}" "${DP[@]}" \
+  --set train.communication.encoding=BFLOAT16
+echo "PASS: DP-SGD: the accountant's epsilon in summary.json, per-example clipping, seeded noise, refusals"
