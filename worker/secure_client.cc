@@ -80,6 +80,24 @@ SecureClients::SecureClients(PsClient* ps, SecureOptions options, int threads)
 absl::StatusOr<SecureClients::Outcome> SecureClients::Run(
     int64_t round, double weight_bound, absl::Span<const Input> inputs,
     PsClient::Transfer* transfer) {
+  // A shard starts a round over when a worker taking part is replaced: the
+  // clients begin again with fresh keys.
+  constexpr int kMaxStarts = 5;
+  for (int start = 1;; ++start) {
+    absl::StatusOr<Outcome> outcome =
+        RunOnce(round, weight_bound, inputs, transfer);
+    if (outcome.ok() || !absl::IsAborted(outcome.status()) ||
+        start == kMaxStarts) {
+      return outcome;
+    }
+    LOG(WARNING) << "round " << round << ": " << outcome.status().message()
+                 << "; the clients start the round over";
+  }
+}
+
+absl::StatusOr<SecureClients::Outcome> SecureClients::RunOnce(
+    int64_t round, double weight_bound, absl::Span<const Input> inputs,
+    PsClient::Transfer* transfer) {
   const std::vector<v1::ShardInfo>& shards = ps_->shards();
   const size_t num_shards = shards.size();
   const int64_t p = ps_->num_parameters();

@@ -48,12 +48,19 @@ class SecureClients {
   // none: it still takes its part in every barrier). `weight_bound`: the
   // sum of the round's clients' weights, the same in every worker. A
   // failed round is an Outcome, not an error; errors are the PsClient's
-  // (after its retries), a shard's refusal, or shards that disagree.
+  // (after its retries), a shard's refusal, or shards that disagree. A
+  // round a shard starts over (ABORTED: a worker was replaced) is begun
+  // again with fresh keys, up to 5 times.
   absl::StatusOr<Outcome> Run(int64_t round, double weight_bound,
                               absl::Span<const Input> inputs,
                               PsClient::Transfer* transfer);
 
  private:
+  // One go at the round's four phases.
+  absl::StatusOr<Outcome> RunOnce(int64_t round, double weight_bound,
+                                  absl::Span<const Input> inputs,
+                                  PsClient::Transfer* transfer);
+
   PsClient* const ps_;
   const SecureOptions options_;
   const int threads_;

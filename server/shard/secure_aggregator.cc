@@ -45,7 +45,8 @@ SecureAggregator::SecureAggregator(SecureAggregatorOptions options,
                                    Deliver deliver)
     : options_(std::move(options)),
       deliver_(std::move(deliver)),
-      lost_(std::max(0, options_.num_workers), false) {
+      lost_(std::max(0, options_.num_workers), false),
+      incarnation_(std::max(0, options_.num_workers), 0) {
   CHECK(secagg::Init().ok());
 }
 
@@ -84,6 +85,35 @@ void SecureAggregator::StartRoundLocked(int64_t round,
   threshold_ = 0;
 }
 
+bool SecureAggregator::TookPartLocked(int32_t worker) const {
+  if (held_.count(worker) > 0) return true;
+  for (const auto& [client, host] : host_) {
+    if (host == worker) return true;
+  }
+  for (const auto& [at, answer] : answered_) {
+    if (at.second == worker) return true;
+  }
+  return false;
+}
+
+void SecureAggregator::RestartRoundLocked(int32_t worker,
+                                          std::vector<Answer>* aborted) {
+  LOG(WARNING) << "secure aggregation of round " << round_
+               << " starts over: worker " << worker << " was replaced";
+  for (auto& [w, held] : held_) {
+    aborted->push_back(
+        {held,
+         {},
+         absl::AbortedError(absl::StrCat("secure aggregation of round ", round_,
+                                         " started over: worker ", worker,
+                                         " was replaced"))});
+  }
+  held_.clear();
+  const int64_t round = round_;
+  StartRoundLocked(round, aborted);
+  ++restarts_;
+}
+
 void SecureAggregator::Handle(const Request& request,
                               v1::SecureAggregationResponse* response,
                               Done done) {
@@ -108,14 +138,33 @@ void SecureAggregator::Handle(const Request& request,
       refused = absl::FailedPreconditionError(
           absl::StrCat("secure aggregation of round ", round,
                        " is over: the shard is at round ", round_));
+    } else if (request.header().incarnation() < incarnation_[worker]) {
+      refused = absl::FailedPreconditionError(absl::StrCat(
+          "worker ", worker, " incarnation ", request.header().incarnation(),
+          " was replaced by incarnation ", incarnation_[worker]));
     } else {
       if (round > round_) StartRoundLocked(round, &answers);
+      if (request.header().incarnation() > incarnation_[worker]) {
+        incarnation_[worker] = request.header().incarnation();
+        // A replacement: its predecessor's keys and shares died with it.
+        // A round still collecting starts over from its keys (the calls
+        // held are answered ABORTED, and every worker begins again); one
+        // already over keeps its outcome.
+        if (phase_ <= Request::UNMASK && TookPartLocked(worker)) {
+          RestartRoundLocked(worker, &answers);
+        }
+      }
       const auto done_before = answered_.find({phase, worker});
       if (done_before != answered_.end()) {
         *response = done_before->second;  // a retry of an answered call
       } else if (failed_) {
         response->set_failed(true);
         response->set_reason(reason_);
+      } else if (phase > phase_) {
+        // Ahead of the shard: the round started over under the caller.
+        refused = absl::AbortedError(absl::StrCat(
+            "secure aggregation of round ", round, " started over: phase ",
+            PhaseName(phase), " before ", PhaseName(phase_)));
       } else if (phase != phase_) {
         refused = absl::FailedPreconditionError(absl::StrCat(
             "secure aggregation of round ", round, ": phase ", PhaseName(phase),
@@ -465,6 +514,11 @@ void SecureAggregator::Close() {
 int64_t SecureAggregator::rounds_unmasked() const {
   absl::MutexLock lock(&mu_);
   return unmasked_;
+}
+
+int64_t SecureAggregator::restarts() const {
+  absl::MutexLock lock(&mu_);
+  return restarts_;
 }
 
 int64_t SecureAggregator::rounds_failed() const {

@@ -18,6 +18,12 @@
 // wrong size, a share for a client twice, a masked input of the wrong
 // length, a reveal the protocol forbids) change nothing.
 //
+// A worker replaced mid-round (a later incarnation calls) takes its
+// clients' keys and shares with it: a round still collecting starts over
+// from phase 1, every held call answered ABORTED (SecureClients then
+// begins the round again); a round already over keeps its outcome, and the
+// replacement's calls get its predecessor's answers.
+//
 // Thread-safe. Deliver runs without the aggregator's lock, before the
 // UNMASK answers go out.
 #ifndef DESCENT_SERVER_SHARD_SECURE_AGGREGATOR_H_
@@ -82,9 +88,11 @@ class SecureAggregator {
   // Answers every held call UNAVAILABLE and refuses later ones.
   void Close();
 
-  // The rounds unmasked, and failed, so far.
+  // The rounds unmasked, and failed, so far; rounds started over because a
+  // worker taking part was replaced (a later incarnation called).
   int64_t rounds_unmasked() const;
   int64_t rounds_failed() const;
+  int64_t restarts() const;
 
  private:
   using Phase = v1::SecureAggregationRequest::Phase;
@@ -111,6 +119,12 @@ class SecureAggregator {
   absl::StatusOr<SecureSum> UnmaskLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartRoundLocked(int64_t round, std::vector<Answer>* aborted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `worker` has a part in the current round: a call held or
+  // answered, or a client.
+  bool TookPartLocked(int32_t worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the current round over (its held calls answered ABORTED).
+  void RestartRoundLocked(int32_t worker, std::vector<Answer>* aborted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int XOf(int64_t client) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(std::vector<Answer> answers, std::optional<SecureSum> sum);
 
@@ -120,6 +134,9 @@ class SecureAggregator {
   mutable absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<bool> lost_ ABSL_GUARDED_BY(mu_);
+  // Per worker: the latest incarnation that called.
+  std::vector<int32_t> incarnation_ ABSL_GUARDED_BY(mu_);
+  int64_t restarts_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t unmasked_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t failed_rounds_ ABSL_GUARDED_BY(mu_) = 0;
 

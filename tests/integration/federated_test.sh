@@ -111,30 +111,6 @@ mean="$(column "$WORK/fedavgm/rounds.csv" client_accuracy_mean | tail -1)"
 # falls well inside the job even on a fast machine): under CONTINUE the rounds go on with the other
 # node's clients; under RESTART a new process takes its place. Nothing
 # hangs, every round is recorded.
-# kill_node NAME POLICY VICTIM [--set ...]: a 1500-round job into
-# $WORK/NAME under cluster.on_worker_failure POLICY, VICTIM (worker/N)
-# killed with kill -9 as training starts; the job must end within 120 s
-# and succeed.
-kill_node() {
-  local name="$1" policy="$2" victim_name="$3"
-  shift 3
-  OUT="$WORK/$name"
-  "$DESCENT" local --config "$FED" --output_dir "$OUT" "${SHORT[@]}" \
-    --set federated.rounds=1500 --set cluster.on_worker_failure="$policy" \
-    --set cluster.heartbeat_timeout_seconds=1 "$@" \
-    >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
-  LOCAL_PID=$!
-  BACKGROUND_PIDS+=("$LOCAL_PID")
-  wait_until_running
-  wait_until_training
-  kill_member "$victim_name"
-  set +e
-  timeout 120 tail --pid="$LOCAL_PID" -f /dev/null
-  wait "$LOCAL_PID"
-  code=$?
-  set -e
-  (( code == 0 )) || fail "$name: exit $code: $(tail -5 "$WORK/$name.stderr")"
-}
 for policy in CONTINUE RESTART; do
   kill_node "kill-$policy" "$policy" worker/1
   (( $(wc -l <"$OUT/rounds.csv") == 1501 )) ||

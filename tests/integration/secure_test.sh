@@ -15,7 +15,10 @@
 #   5. With DP-FedAvg and adaptive clipping: the same clip norms and
 #      epsilons as without secure aggregation (the unclipped counts are
 #      summed masked too).
-#   6. Bad settings: exit 2 naming the field.
+#   6. A node killed with kill -9: under RESTART its replacement starts the
+#      round in progress over and every round sums its 10 clients; under
+#      CONTINUE the rounds go on with the other node's clients.
+#   7. Bad settings: exit 2 naming the field.
 source "$(dirname "$0")/lib.sh"
 use_federated_example
 SHORT=(--set data.idx.max_train_examples=3000
@@ -86,10 +89,23 @@ fed dp_secure "${DP[@]}" "${SECURE[@]}"
 close "$(col update_norm dp)" "$(col update_norm dp_secure)" 1e-3 ||
   fail "dp: update norms $(col update_norm dp_secure | tr '\n' ' ') against $(col update_norm dp | tr '\n' ' ')"
 
-# 6. Bad settings.
+# 6. A node killed with kill -9 mid-job. RESTART: its replacement's first
+# call starts the round in progress over (fresh keys for every client), and
+# every round unmasks all 10. CONTINUE: the rounds go on with the other
+# node's clients, masked among themselves.
+kill_node secure_restart RESTART worker/1 "${SECURE[@]}" --set federated.rounds=600
+(( $(wc -l <"$OUT/rounds.csv") == 601 )) || fail "RESTART: $(wc -l <"$OUT/rounds.csv") lines"
+full="$(col secure_clients secure_restart | grep -c '^10$')"
+(( full >= 599 )) || fail "RESTART: $full of 600 rounds unmasked all 10 clients"
+kill_node secure_continue CONTINUE worker/1 "${SECURE[@]}" --set federated.rounds=600
+(( $(wc -l <"$OUT/rounds.csv") == 601 )) || fail "CONTINUE: $(wc -l <"$OUT/rounds.csv") lines"
+fewer="$(col secure_clients secure_continue | awk '$1 < 10' | wc -l)"
+(( fewer > 0 )) || fail "CONTINUE: every round still had 10 clients"
+
+# 7. Bad settings.
 refused "federated.secure_aggregation.threshold: must be in [0.5, 1)" \
   --config "$FED" "${SHORT[@]}" "${SECURE[@]}" --set federated.secure_aggregation.threshold=0.4
 refused "use aggregation rule MEAN" --config "$FED" "${SHORT[@]}" "${SECURE[@]}" --set federated.aggregation.rule=MEDIAN
 refused "federated.secure_aggregation.enabled: must be true" \
   --config "$FED" "${SHORT[@]}" --set federated.secure_aggregation.dropout_fraction=0.1
-echo "PASS: secure aggregation: the plain rounds' model over 2 shards and 1, masked bytes per client, n - t dropouts, more fail cleanly, with adaptive DP, refusals"
+echo "PASS: secure aggregation: the plain rounds' model over 2 shards and 1, masked bytes per client, n - t dropouts, more fail cleanly, with adaptive DP, kill -9 under RESTART and CONTINUE, refusals"

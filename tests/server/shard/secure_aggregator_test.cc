@@ -90,26 +90,30 @@ class SecureAggregatorTest : public ::testing::Test {
             sums_[s] = std::move(sum);
           }));
     }
-    for (int w = 0; w < kWorkers; ++w) {
-      PsClient::Options o;
-      o.job_id = "job";
-      o.worker_id = w;
-      o.deadline = absl::Seconds(60);
-      for (int s = 0; s < kShards; ++s) {
-        v1::ShardInfo info;
-        info.set_shard(s);
-        info.set_address("in-process");
-        info.set_begin(s * kParams / kShards);
-        info.set_end((s + 1) * kParams / kShards);
-        o.shards.push_back(info);
-      }
-      o.connect = [this](const v1::ShardInfo& info)
-          -> absl::StatusOr<std::unique_ptr<ShardTransport>> {
-        return std::make_unique<AggregatorTransport>(
-            aggregators_[info.shard()].get());
-      };
-      clients_.push_back(*PsClient::Create(std::move(o)));
+    for (int w = 0; w < kWorkers; ++w) clients_.push_back(ClientOf(w, 0));
+  }
+
+  // Worker `w`'s PsClient as incarnation `incarnation`.
+  std::unique_ptr<PsClient> ClientOf(int32_t w, int32_t incarnation) {
+    PsClient::Options o;
+    o.job_id = "job";
+    o.worker_id = w;
+    o.incarnation = incarnation;
+    o.deadline = absl::Seconds(60);
+    for (int s = 0; s < kShards; ++s) {
+      v1::ShardInfo info;
+      info.set_shard(s);
+      info.set_address("in-process");
+      info.set_begin(s * kParams / kShards);
+      info.set_end((s + 1) * kParams / kShards);
+      o.shards.push_back(info);
     }
+    o.connect = [this](const v1::ShardInfo& info)
+        -> absl::StatusOr<std::unique_ptr<ShardTransport>> {
+      return std::make_unique<AggregatorTransport>(
+          aggregators_[info.shard()].get());
+    };
+    return *PsClient::Create(std::move(o));
   }
 
   double WeightBound() const {
@@ -359,8 +363,9 @@ TEST_F(SecureAggregatorTest, HostileCallsAreRefusedAndChangeNothing) {
   c->set_client(0);
   r.set_weight_bound(-1);
   EXPECT_THAT(call(r).message(), HasSubstr("weight_bound"));
+  // A phase ahead of the shard: as after a restart, begin again.
   r.set_phase(Request::MASKED_INPUT);
-  EXPECT_EQ(call(r).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(call(r).code(), absl::StatusCode::kAborted);
   r.set_phase(Request::PHASE_UNSPECIFIED);
   EXPECT_EQ(call(r).code(), absl::StatusCode::kInvalidArgument);
   r.mutable_header()->set_worker_id(kWorkers);
@@ -373,6 +378,70 @@ TEST_F(SecureAggregatorTest, HostileCallsAreRefusedAndChangeNothing) {
   r.mutable_header()->set_worker_id(0);
   r.mutable_header()->set_step(-1);
   EXPECT_THAT(call(r).message(), HasSubstr("is over"));
+}
+
+TEST_F(SecureAggregatorTest, AReplacedWorkerStartsTheRoundOver) {
+  // Worker 1's first incarnation advertises its clients' keys and dies;
+  // worker 0 goes on to share keys and waits there.
+  Request advertise;
+  advertise.mutable_header()->set_job_id("job");
+  advertise.mutable_header()->set_worker_id(1);
+  advertise.set_phase(Request::ADVERTISE_KEYS);
+  advertise.set_weight_bound(WeightBound());
+  for (int64_t k = 1; k < kClients; k += 2) {
+    v1::SecureClientMessage* c = advertise.add_clients();
+    c->set_client(k);
+    const secagg::KeyPair a = secagg::NewKeyPair(), b = secagg::NewKeyPair();
+    c->set_cipher_public_key(
+        std::string(a.public_key.begin(), a.public_key.end()));
+    c->set_mask_public_key(
+        std::string(b.public_key.begin(), b.public_key.end()));
+  }
+  std::vector<v1::SecureAggregationResponse> dead(kShards);
+  for (int s = 0; s < kShards; ++s) {
+    aggregators_[s]->Handle(advertise, &dead[s], [](absl::Status) {});
+  }
+  std::vector<SecureClients::Outcome> outcomes(2);
+  std::thread survivor([&] {
+    std::vector<SecureClients::Input> inputs;
+    for (int64_t k = 0; k < kClients; k += 2) {
+      inputs.push_back({k, values_[k].data(), weights_[k], k % 3 == 0, false});
+    }
+    SecureOptions o;
+    o.enabled = true;
+    SecureClients secure(clients_[0].get(), o, 1);
+    PsClient::Transfer transfer;
+    absl::StatusOr<SecureClients::Outcome> outcome =
+        secure.Run(0, WeightBound(), inputs, &transfer);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    outcomes[0] = *outcome;
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  // Its replacement, incarnation 1, takes the round up: it starts over.
+  std::unique_ptr<PsClient> replacement = ClientOf(1, 1);
+  std::vector<SecureClients::Input> inputs;
+  for (int64_t k = 1; k < kClients; k += 2) {
+    inputs.push_back({k, values_[k].data(), weights_[k], k % 3 == 0, false});
+  }
+  SecureOptions o;
+  o.enabled = true;
+  SecureClients secure(replacement.get(), o, 1);
+  PsClient::Transfer transfer;
+  absl::StatusOr<SecureClients::Outcome> outcome =
+      secure.Run(0, WeightBound(), inputs, &transfer);
+  survivor.join();
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_FALSE(outcome->failed) << outcome->reason;
+  EXPECT_FALSE(outcomes[0].failed) << outcomes[0].reason;
+  EXPECT_EQ(outcomes[0].aggregated, kClients);
+  EXPECT_EQ(aggregators_[0]->restarts(), 1);
+  ExpectSumOf({0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  // The dead incarnation is refused from now on.
+  v1::SecureAggregationResponse response;
+  absl::Status refused;
+  aggregators_[0]->Handle(advertise, &response,
+                          [&](absl::Status s) { refused = std::move(s); });
+  EXPECT_THAT(refused.message(), HasSubstr("was replaced by incarnation 1"));
 }
 
 }  // namespace
