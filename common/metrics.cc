@@ -316,6 +316,17 @@ FederatedMetrics::FederatedMetrics(MetricsRegistry& r)
           "at privacy.delta (the classic RDP conversion).")),
       clip_norm(r.Gauge("descent_federated_clip_norm",
                         "Clip norm of the clients' deltas in the last "
-                        "recorded round (privacy).")) {}
+                        "recorded round (privacy).")),
+      secure_clients(r.Gauge("descent_federated_secure_clients",
+                             "Clients whose masked updates the last round's "
+                             "secure aggregation unmasked (0: it failed).")),
+      secure_failed_rounds(r.Counter(
+          "descent_federated_secure_failed_rounds_total",
+          "Rounds whose secure aggregation failed (fewer than the "
+          "threshold of clients left): no update.")),
+      secure_dropped(r.Counter(
+          "descent_federated_secure_dropped_total",
+          "Clients that dropped after sharing their keys (secure "
+          "aggregation rebuilt their masks).")) {}
 
 }  // namespace descent

@@ -212,6 +212,11 @@ struct FederatedMetrics {
   // Privacy: what the last recorded round had spent, and its clip norm.
   prometheus::Gauge& privacy_epsilon;
   prometheus::Gauge& clip_norm;
+  // Secure aggregation: the clients the last round unmasked, rounds that
+  // failed, clients dropped after sharing keys.
+  prometheus::Gauge& secure_clients;
+  prometheus::Counter& secure_failed_rounds;
+  prometheus::Counter& secure_dropped;
 };
 
 }  // namespace descent

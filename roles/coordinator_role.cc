@@ -332,6 +332,11 @@ void UpdateFederatedMetrics(const Coordinator& coordinator, FederatedMetrics& m,
     }
     if (r.has_epsilon()) m.privacy_epsilon.Set(r.epsilon());
     if (r.has_clip_norm()) m.clip_norm.Set(r.clip_norm());
+    if (r.has_secure_clients()) {
+      m.secure_clients.Set(static_cast<double>(r.secure_clients()));
+      if (r.secure_clients() == 0) m.secure_failed_rounds.Increment();
+      m.secure_dropped.Increment(static_cast<double>(r.secure_dropped()));
+    }
   }
 }
 

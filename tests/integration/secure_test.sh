@@ -11,7 +11,8 @@
 #   3. 4 of 10 clients dropping after sharing keys (n - t): every round
 #      unmasks the other 6, and the model trains.
 #   4. 5 dropping: every round fails cleanly (no update, update norm 0),
-#      the shards log why, and the job still succeeds.
+#      the shards log why, the coordinator's descent_federated_secure_*
+#      metrics count it, and the job still succeeds.
 #   5. With DP-FedAvg and adaptive clipping: the same clip norms and
 #      epsilons as without secure aggregation (the unclipped counts are
 #      summed masked too).
@@ -71,7 +72,26 @@ all_equal "$(col participants drop4)" 6 || fail "drop4: participants $(col parti
 at_least "$(accuracy drop4)" 0.6 || fail "drop4: accuracy $(accuracy drop4)"
 
 # 4. One more: every round fails, cleanly.
-fed drop5 "${SECURE[@]}" --set federated.secure_aggregation.dropout_fraction=0.5
+# The coordinator's metrics say so.
+OUT="$WORK/drop5"
+"$DESCENT" local --config "$FED" --output_dir "$OUT" "${SHORT[@]}" "${SECURE[@]}" \
+  --set federated.secure_aggregation.dropout_fraction=0.5 --metrics_linger 20s \
+  --prometheus_sd_file "$WORK/sd.json" \
+  >"$WORK/drop5.stdout" 2>"$WORK/drop5.stderr" &
+LOCAL_PID=$!
+BACKGROUND_PIDS+=("$LOCAL_PID")
+wait_until_running
+scrape_until_rounds 8
+metric() { awk -v m="$1" '$1 ~ "^"m"{" { print $2 }' <<<"$scrape"; }
+[[ "$(metric descent_federated_secure_failed_rounds_total)" == 8 ]] ||
+  fail "descent_federated_secure_failed_rounds_total $(metric descent_federated_secure_failed_rounds_total)"
+[[ "$(metric descent_federated_secure_clients)" == 0 ]] ||
+  fail "descent_federated_secure_clients $(metric descent_federated_secure_clients)"
+[[ "$(metric descent_federated_secure_dropped_total)" == 40 ]] ||
+  fail "descent_federated_secure_dropped_total $(metric descent_federated_secure_dropped_total)"
+kill -TERM "$LOCAL_PID"
+wait "$LOCAL_PID" || true
+grep -q "^state: SUCCEEDED$" "$WORK/drop5.stdout" || fail "drop5: $(cat "$WORK/drop5.stdout")"
 all_equal "$(col secure_clients drop5)" 0 || fail "drop5: secure_clients $(col secure_clients drop5 | tr '\n' ' ')"
 all_equal "$(col update_norm drop5)" 0 || fail "drop5: update norms $(col update_norm drop5 | tr '\n' ' ')"
 grep -q "5 of 10 clients sent masked inputs, fewer than the threshold 6" "$WORK/drop5/logs/server-0.log" ||
