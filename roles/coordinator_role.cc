@@ -739,6 +739,10 @@ absl::Status Setup(const CoordinatorRoleOptions& options,
 
   CoordinatorOptions core;
   core.config = config;
+  // DP-SGD's budget, in whole epochs now that N is known.
+  absl::StatusOr<std::optional<int64_t>> budget =
+      LimitEpochsToBudget(&core.config, data.train_examples);
+  if (!budget.ok()) return WithExitCode(budget.status(), kExitBadConfig);
   core.num_parameters = layout.dense.size();
   core.num_features = shape.num_features;
   core.num_classes = shape.num_classes;

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 shift || true
-all=(config libsvm csv triples idx shard coordinator)
+all=(config libsvm csv triples idx shard secagg coordinator)
 [[ $# -gt 0 ]] && targets=("$@") || targets=("${all[@]}")
 
 command -v clang++-14 >/dev/null || {

@@ -51,12 +51,10 @@ std::optional<FieldProblem> FindDpSgdProblem(const v1::JobConfig& config) {
                         "is federated only (the clients' delta norms); "
                         "DP-SGD clips each example to clip_norm"};
   }
-  if (p.target_epsilon() > 0) {
-    return FieldProblem{
-        "privacy.target_epsilon",
-        "is federated only; for DP-SGD choose the noise multiplier for a "
-        "budget with `descent privacy --sampling_rate W*B/N --steps S "
-        "--delta D --target_epsilon E`"};
+  if (p.target_epsilon() > 0 && p.noise_multiplier() == 0) {
+    return FieldProblem{"privacy.target_epsilon",
+                        "needs noise_multiplier > 0 (without noise epsilon "
+                        "is infinite)"};
   }
   if (config.train().consistency() != v1::BSP) {
     return FieldProblem{"train.consistency",
@@ -157,7 +155,7 @@ std::optional<FieldProblem> FindPrivacyProblem(const v1::JobConfig& config) {
                        a.count_stddev())};
     }
   }
-  if (p.target_epsilon() > 0) {
+  if (p.target_epsilon() > 0 && config.has_federated()) {
     if (p.noise() == v1::PrivacyConfig::LOCAL) {
       return FieldProblem{"privacy.target_epsilon",
                           "needs CENTRAL noise (a LOCAL client's spending "
@@ -207,6 +205,37 @@ double SamplingRate(const v1::JobConfig& config) {
   return std::min(1.0, sampled / static_cast<double>(f.clients()));
 }
 
+absl::StatusOr<std::optional<int64_t>> LimitEpochsToBudget(
+    v1::JobConfig* config, int64_t train_examples) {
+  if (!config->has_privacy() || config->has_federated() ||
+      config->privacy().target_epsilon() <= 0) {
+    return std::optional<int64_t>();
+  }
+  PrivacyOptions o = PrivacyOptionsOf(*config);
+  o.sampling_rate = DpSgdSamplingRate(*config, train_examples);
+  const std::optional<int64_t> budget = BudgetSteps(o);
+  if (!budget.has_value()) return std::optional<int64_t>();
+  const int64_t workers = std::max(1, config->cluster().num_workers());
+  const int64_t shard = (train_examples + workers - 1) / workers;
+  const int64_t batch = config->train().batch_size();
+  const int64_t per_epoch = batch > 0 ? (shard + batch - 1) / batch : 1;
+  const int64_t epochs = *budget / per_epoch;
+  if (epochs < 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "privacy.target_epsilon: %g allows %d steps at sampling rate %g, "
+        "fewer than one epoch (%d steps)",
+        o.target_epsilon, *budget, o.sampling_rate, per_epoch));
+  }
+  if (epochs < config->train().epochs()) {
+    LOG(INFO) << "privacy.target_epsilon " << o.target_epsilon << " allows "
+              << *budget << " steps, " << epochs << " of the "
+              << config->train().epochs()
+              << " epochs: train.epochs is lowered to " << epochs;
+    config->mutable_train()->set_epochs(static_cast<int32_t>(epochs));
+  }
+  return budget;
+}
+
 double DpSgdSamplingRate(const v1::JobConfig& config, int64_t train_examples) {
   const int64_t batch = config.train().batch_size();
   if (batch <= 0 || train_examples <= 0) return 1.0;  // whole shards
@@ -233,7 +262,11 @@ Epsilon SpentAfter(const PrivacyOptions& o, int64_t rounds) {
 }
 
 std::optional<int64_t> BudgetRounds(const v1::JobConfig& config) {
-  const PrivacyOptions o = PrivacyOptionsOf(config);
+  if (!config.has_federated()) return std::nullopt;
+  return BudgetSteps(PrivacyOptionsOf(config));
+}
+
+std::optional<int64_t> BudgetSteps(const PrivacyOptions& o) {
   if (!o.enabled || o.local || o.target_epsilon <= 0) return std::nullopt;
   // RDP composes by adding, and epsilon grows with the rounds: the largest
   // within budget by doubling, then bisection.

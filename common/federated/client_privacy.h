@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/field_problem.h"
 #include "descent/v1/job.pb.h"
@@ -84,6 +85,16 @@ Epsilon SpentAfter(const PrivacyOptions& privacy, int64_t rounds);
 // stays within it (at most 2^40), whatever federated.rounds; nullopt
 // otherwise.
 std::optional<int64_t> BudgetRounds(const v1::JobConfig& config);
+// The same for any options (DP-SGD: steps at its sampling rate).
+std::optional<int64_t> BudgetSteps(const PrivacyOptions& options);
+
+// DP-SGD with privacy.target_epsilon, once the training examples N are
+// known: the steps the budget allows (BudgetSteps at DpSgdSamplingRate),
+// and train.epochs lowered to the whole epochs within them (a BSP epoch is
+// ceil(ceil(N / W) / B) steps), logged. nullopt without a budget;
+// INVALID_ARGUMENT naming privacy.target_epsilon if it allows no epoch.
+absl::StatusOr<std::optional<int64_t>> LimitEpochsToBudget(
+    v1::JobConfig* config, int64_t train_examples);
 
 // Lowers federated.rounds to BudgetRounds (a valid config, defaults
 // applied); returns the rounds it allows, or nullopt without a budget.

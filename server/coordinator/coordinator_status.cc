@@ -260,6 +260,12 @@ void Coordinator::FillPrivacySummaryLocked(v1::JobSummary* summary) const {
     p->set_rounds(steps);
     p->set_epsilon(spent.classic);
     p->set_epsilon_tight(spent.tight);
+    if (privacy.target_epsilon > 0) {
+      p->set_target_epsilon(privacy.target_epsilon);
+      if (const std::optional<int64_t> budget = BudgetSteps(privacy)) {
+        p->set_budget_rounds(*budget);
+      }
+    }
     return;
   }
   p->set_delta(privacy.delta);

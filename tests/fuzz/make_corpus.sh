@@ -67,4 +67,25 @@ for policy in 0 1 2 4; do
     printf '\x2f\x00'  # 11 s pass: worker 0 is overdue
   } >"$C/coordinator/registration_$policy"
 done
+# secagg: one round of 2 clients (0 on worker 0, 1 on worker 1) through
+# its four phases, then worker 1 lost in the next round.
+k32='aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+b32='bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'
+words6='\001\000\000\000\002\000\000\000\003\000\000\000\004\000\000\000\012\000\000\000\000\000\000\000'
+secagg() {  # secagg CLIENT PHASE BODY
+  echo "header { job_id: \"job\" step: 0 } phase: $2 clients { client: $1 $3 }"
+}
+{
+  record 4 SecureAggregationRequest "$(secagg 0 ADVERTISE_KEYS "cipher_public_key: \"$k32\" mask_public_key: \"$b32\"") weight_bound: 20"
+  record 12 SecureAggregationRequest "$(secagg 1 ADVERTISE_KEYS "cipher_public_key: \"$b32\" mask_public_key: \"$k32\"") weight_bound: 20"
+  record 4 SecureAggregationRequest "$(secagg 0 SHARE_KEYS 'shares { from: 0 to: 1 sealed: "sealed" }')"
+  record 12 SecureAggregationRequest "$(secagg 1 SHARE_KEYS 'shares { from: 1 to: 0 sealed: "sealed" }')"
+  record 4 SecureAggregationRequest "$(secagg 0 MASKED_INPUT "masked_input: \"$words6\"")"
+  record 12 SecureAggregationRequest "$(secagg 1 MASKED_INPUT "masked_input: \"$words6\"")"
+  record 4 SecureAggregationRequest "$(secagg 0 UNMASK "revealed { owner: 0 share: \"$k32\" } revealed { owner: 1 share: \"$b32\" }")"
+  record 12 SecureAggregationRequest "$(secagg 1 UNMASK "revealed { owner: 0 share: \"$b32\" } revealed { owner: 1 share: \"$k32\" }")"
+  record 4 SecureAggregationRequest 'header { job_id: "job" step: 1 } phase: ADVERTISE_KEYS weight_bound: 20'
+  printf '\x01\x01\x01'
+  record 28 SecureAggregationRequest "$(secagg 1 ADVERTISE_KEYS "cipher_public_key: \"$b32\" mask_public_key: \"$k32\"") weight_bound: 20"
+} >"$C/secagg/round"
 ls "$C"/* | wc -l

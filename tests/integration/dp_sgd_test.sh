@@ -11,7 +11,8 @@
 #      job learns.
 #   3. The shards' noise is seeded: the same noise_seed gives the same
 #      model, another seed another.
-#   4. Bad settings: exit 2 naming the field.
+#   4. target_epsilon 3 lowers 10 epochs to the 6 whose steps it allows.
+#   5. Bad settings (a budget below one epoch too): exit 2 naming the field.
 source "$(dirname "$0")/lib.sh"
 MLP="$SOURCE_DIR/examples/fashion_mnist_mlp.textproto"
 images="$(sed -n 's/^ *train_images: "\(.*\)"$/\1/p' "$MLP")"
@@ -65,9 +66,17 @@ job dp_other "${DP[@]}" --set privacy.noise_seed=7
 [[ "$(model_tensors "$WORK/dp")" != "$(model_tensors "$WORK/dp_other")" ]] ||
   fail "another noise seed gave the same model"
 
-# 4. Bad settings.
+# 4. A budget: epsilon 3 allows 264 steps, so 10 epochs become 6 (240
+# steps), the last within budget.
+job budget "${DP[@]}" --set train.epochs=10 --set privacy.target_epsilon=3
+[[ "$(privacy_field budget budget_rounds)" == 264 ]] || fail "budget $(privacy_field budget budget_rounds)"
+[[ "$(privacy_field budget rounds)" == 240 ]] || fail "budget: $(privacy_field budget rounds) steps"
+at_least 3 "$(privacy_field budget epsilon)" || fail "budget: spent $(privacy_field budget epsilon)"
+grep -q "train.epochs is lowered to 6" "$WORK/budget/logs/coordinator.log" || fail "the lowered epochs are not logged"
+
+# 5. Bad settings.
 refused "train.consistency: DP-SGD needs BSP" --config "$MLP" "${SHORT[@]}" "${DP[@]}" --set train.consistency=ASP
-refused "privacy.target_epsilon: is federated only" --config "$MLP" "${SHORT[@]}" "${DP[@]}" --set privacy.target_epsilon=3
+refused "privacy.target_epsilon: 0.05 allows" --config "$MLP" "${SHORT[@]}" "${DP[@]}" --set privacy.target_epsilon=0.05
 refused "privacy.noise: LOCAL noise is a federated client's" --config "$MLP" "${SHORT[@]}" "${DP[@]}" --set privacy.noise=LOCAL
 refused "train.communication: leave it unset with DP-SGD" --config "$MLP" "${SHORT[@]}" "${DP[@]}" \
   --set train.communication.encoding=BFLOAT16

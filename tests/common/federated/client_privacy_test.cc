@@ -243,8 +243,8 @@ TEST(PrivacyConfigTest, DpSgdNeedsBspADenseModelAndPlainPushes) {
   const std::vector<Case> cases = {
       {{"train.consistency=ASP"}, "train.consistency: DP-SGD needs BSP"},
       {{"privacy.noise=LOCAL"}, "privacy.noise: LOCAL noise is a federated"},
-      {{"privacy.target_epsilon=3"},
-       "privacy.target_epsilon: is federated only"},
+      {{"privacy.target_epsilon=3", "privacy.noise_multiplier=0"},
+       "privacy.target_epsilon: needs noise_multiplier > 0"},
       {{"privacy.adaptive_clipping.target_quantile=0.5"},
        "privacy.adaptive_clipping: is federated only"},
       {{"train.communication.top_k_fraction=0.1"},
@@ -256,6 +256,39 @@ TEST(PrivacyConfigTest, DpSgdNeedsBspADenseModelAndPlainPushes) {
     ASSERT_FALSE(refused.ok()) << c.expected;
     EXPECT_THAT(refused.status().message(), HasSubstr(c.expected));
   }
+}
+
+TEST(PrivacyConfigTest, DpSgdBudgetLowersTheEpochsOnceNIsKnown) {
+  // q = 2 x 128 / 10,000, z = 1.1: epsilon 3 at delta 1e-5 allows 264
+  // steps, 6 epochs of 40.
+  v1::JobConfig config = *DpSgdJob(
+      {"train.batch_size=128", "train.epochs=10", "privacy.target_epsilon=3"});
+  const absl::StatusOr<std::optional<int64_t>> budget =
+      LimitEpochsToBudget(&config, 10000);
+  ASSERT_TRUE(budget.ok()) << budget.status();
+  ASSERT_TRUE(budget->has_value());
+  EXPECT_EQ(**budget, 264);
+  EXPECT_EQ(config.train().epochs(), 6);
+  PrivacyOptions o = PrivacyOptionsOf(config);
+  o.sampling_rate = 0.0256;
+  EXPECT_LE(SpentAfter(o, 264).classic, 3);
+  EXPECT_GT(SpentAfter(o, 265).classic, 3);
+  // Fewer epochs than the budget allows stay; no budget, nothing.
+  v1::JobConfig short_job = *DpSgdJob(
+      {"train.batch_size=128", "train.epochs=2", "privacy.target_epsilon=3"});
+  ASSERT_TRUE(LimitEpochsToBudget(&short_job, 10000).ok());
+  EXPECT_EQ(short_job.train().epochs(), 2);
+  v1::JobConfig plain = *DpSgdJob({"train.epochs=4"});
+  EXPECT_FALSE(LimitEpochsToBudget(&plain, 10000)->has_value());
+  EXPECT_EQ(plain.train().epochs(), 4);
+  // A budget below one epoch names the field.
+  v1::JobConfig tight =
+      *DpSgdJob({"train.batch_size=128", "privacy.target_epsilon=0.05"});
+  const absl::StatusOr<std::optional<int64_t>> none =
+      LimitEpochsToBudget(&tight, 10000);
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(),
+              HasSubstr("privacy.target_epsilon: 0.05 allows"));
 }
 
 }  // namespace
