@@ -118,6 +118,17 @@ case "$NAME" in
     run_example --set federated.rounds=15 --set data.idx.max_test_examples=2000
     at_least "$(result test_accuracy)" 0.7 || fail "the median under attack: test accuracy below 0.7"
     ;;
+  fashion_mnist_dp_sgd)
+    run_example --set train.epochs=1 --set data.idx.max_train_examples=10000 \
+      --set data.idx.max_test_examples=2000 --set train.eval_every_steps=0
+    # q = 2 x 128 / 10,000, 40 BSP steps: what descent privacy computes.
+    expected="$("$DESCENT" privacy --sampling_rate 0.0256 --steps 40 --delta 1e-5 \
+      --noise_multiplier 1.1 | sed -n 's/^epsilon: \([^ ]*\).*/\1/p')"
+    got="$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["privacy"]["epsilon"])' "$OUT/summary.json")"
+    awk -v a="$got" -v b="$expected" 'BEGIN { exit !(a > 0 && (a - b) ^ 2 < (1e-4 * b) ^ 2) }' ||
+      fail "epsilon $got, descent privacy says $expected"
+    at_least "$(result test_accuracy)" 0.5 || fail "DP-SGD: test accuracy below 0.5"
+    ;;
   federated_secure)
     run_example --set federated.rounds=10 --set data.idx.max_test_examples=2000
     at_least "$(result test_accuracy)" 0.7 || fail "secure FedAvg: test accuracy below 0.7"
