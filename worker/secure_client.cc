@@ -195,7 +195,13 @@ absl::StatusOr<SecureClients::Outcome> SecureClients::RunOnce(
     }
   }
   RETURN_IF_ERROR(sealing);
+  // Shard 0 routes the sealed shares; the others need only who shared.
   requests.assign(num_shards, share);
+  for (size_t s = 1; s < num_shards; ++s) {
+    for (v1::SecureClientMessage& c : *requests[s].mutable_clients()) {
+      c.clear_shares();
+    }
+  }
   RETURN_IF_ERROR(
       ps_->SecureAggregation(round, &requests, &responses, transfer));
   if (Failed(responses, &outcome)) return outcome;
@@ -203,7 +209,8 @@ absl::StatusOr<SecureClients::Outcome> SecureClients::RunOnce(
   for (const Response& r : responses) {
     if (ClientsOf(r) != u2) return Disagree("clients that shared keys");
   }
-  // The sealed shares each of this worker's clients received, by sender.
+  // The sealed shares each of this worker's clients received (from shard
+  // 0), by sender.
   std::map<std::pair<int64_t, int64_t>, std::string> received;  // (to, from)
   for (const v1::SealedShare& s : responses[0].shares()) {
     received[{s.to(), s.from()}] = s.sealed();

@@ -100,6 +100,7 @@ ParameterShard::ParameterShard(ParameterShardOptions options,
     secure.begin = options_.range.begin;
     secure.size = options_.range.size();
     secure.num_parameters = options_.layout.size();
+    secure.routes_shares = options_.shard == 0;
     secure.on_masked_input = options_.on_masked_input;
     secure_ = std::make_unique<SecureAggregator>(std::move(secure),
                                                  [this](SecureSum sum) {

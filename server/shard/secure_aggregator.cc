@@ -251,6 +251,15 @@ absl::Status SecureAggregator::AddLocked(int32_t worker,
               "client ", c.client(),
               " did not advertise keys through this worker, or shares twice"));
         }
+        if (!options_.routes_shares) {
+          if (c.shares_size() > 0) {
+            return Malformed(absl::StrCat(
+                "client ", c.client(),
+                " sends sealed shares to a shard that does not route them "
+                "(shard 0 does)"));
+          }
+          continue;
+        }
         if (static_cast<size_t>(c.shares_size()) + 1 != u1_.size()) {
           return Malformed(absl::StrCat("client ", c.client(), " sends ",
                                         c.shares_size(), " shares for ",

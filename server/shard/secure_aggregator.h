@@ -1,8 +1,8 @@
 // SecureAggregator: a shard's side of secure aggregation (Bonawitz et al.
 // 2017; common/secagg/secure_aggregation.h has the protocol), the server
 // of one round at a time for the shard's slice. It routes the clients'
-// public keys and sealed shares, sums their masked inputs in Z_(2^32),
-// and, once the survivors have revealed their shares, rebuilds the
+// public keys and (shard 0 only) sealed shares, sums their masked inputs in
+// Z_(2^32), and, once the survivors have revealed their shares, rebuilds the
 // secrets it needs (Shamir, t of n), removes the masks and hands the
 // round's sum to the shard (Deliver). It never holds an unmasked input:
 // only masked ones and their sum.
@@ -55,6 +55,9 @@ struct SecureAggregatorOptions {
   int64_t begin = 0;
   int64_t size = 0;
   int64_t num_parameters = 0;
+  // Whether this shard routes the clients' sealed shares (shard 0 does;
+  // the others learn only who shared, and refuse shares).
+  bool routes_shares = true;
   // Tests: sees every masked input the shard receives.
   std::function<void(int64_t client, absl::Span<const uint32_t> masked)>
       on_masked_input;

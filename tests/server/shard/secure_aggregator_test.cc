@@ -79,6 +79,7 @@ class SecureAggregatorTest : public ::testing::Test {
       o.begin = s * kParams / kShards;
       o.size = kParams / kShards;
       o.num_parameters = kParams;
+      o.routes_shares = s == 0;
       o.on_masked_input = [this, s](int64_t client,
                                     absl::Span<const uint32_t> words) {
         absl::MutexLock lock(&mu_);
@@ -442,6 +443,36 @@ TEST_F(SecureAggregatorTest, AReplacedWorkerStartsTheRoundOver) {
   aggregators_[0]->Handle(advertise, &response,
                           [&](absl::Status s) { refused = std::move(s); });
   EXPECT_THAT(refused.message(), HasSubstr("was replaced by incarnation 1"));
+}
+
+TEST_F(SecureAggregatorTest, OnlyShardZeroRoutesSealedShares) {
+  // Both workers advertise at shard 1, then one sends it a sealed share.
+  std::vector<v1::SecureAggregationResponse> answers(3);
+  absl::Status last;
+  for (int32_t w = 0; w < kWorkers; ++w) {
+    Request advertise;
+    advertise.mutable_header()->set_worker_id(w);
+    advertise.set_phase(Request::ADVERTISE_KEYS);
+    advertise.set_weight_bound(WeightBound());
+    v1::SecureClientMessage* c = advertise.add_clients();
+    c->set_client(w);
+    c->set_cipher_public_key(std::string(32, 'a' + w));
+    c->set_mask_public_key(std::string(32, 'c' + w));
+    aggregators_[1]->Handle(advertise, &answers[w], [](absl::Status) {});
+  }
+  ASSERT_EQ(answers[0].keys_size(), 2);
+  Request share;
+  share.mutable_header()->set_worker_id(0);
+  share.set_phase(Request::SHARE_KEYS);
+  v1::SecureClientMessage* c = share.add_clients();
+  c->set_client(0);
+  v1::SealedShare* sealed = c->add_shares();
+  sealed->set_from(0);
+  sealed->set_to(1);
+  sealed->set_sealed("sealed");
+  aggregators_[1]->Handle(share, &answers[2],
+                          [&](absl::Status s) { last = std::move(s); });
+  EXPECT_THAT(last.message(), HasSubstr("does not route them (shard 0 does)"));
 }
 
 }  // namespace
