@@ -320,13 +320,13 @@ FederatedMetrics::FederatedMetrics(MetricsRegistry& r)
       secure_clients(r.Gauge("descent_federated_secure_clients",
                              "Clients whose masked updates the last round's "
                              "secure aggregation unmasked (0: it failed).")),
-      secure_failed_rounds(r.Counter(
-          "descent_federated_secure_failed_rounds_total",
-          "Rounds whose secure aggregation failed (fewer than the "
-          "threshold of clients left): no update.")),
-      secure_dropped(r.Counter(
-          "descent_federated_secure_dropped_total",
-          "Clients that dropped after sharing their keys (secure "
-          "aggregation rebuilt their masks).")) {}
+      secure_failed_rounds(
+          r.Counter("descent_federated_secure_failed_rounds_total",
+                    "Rounds whose secure aggregation failed (fewer than the "
+                    "threshold of clients left): no update.")),
+      secure_dropped(
+          r.Counter("descent_federated_secure_dropped_total",
+                    "Clients that dropped after sharing their keys (secure "
+                    "aggregation rebuilt their masks).")) {}
 
 }  // namespace descent

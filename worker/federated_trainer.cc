@@ -276,6 +276,13 @@ absl::Status FederatedTrainer::Round(int64_t round,
     ASSIGN_OR_RETURN(
         secure_outcome,
         secure_->Run(round, weight_bound, secure_inputs_, &secure_transfer));
+    if (secure_outcome.clamped > 0) {
+      LOG_FIRST_N(WARNING, 3)
+          << "round " << round << ": " << secure_outcome.clamped
+          << " update values of this worker's clients were outside "
+             "federated.secure_aggregation.clip_range ("
+          << o.secure.clip_range << ") and were clamped to it";
+    }
     if (secure_outcome.failed && options_.worker_id == 0) {
       LOG(WARNING) << "round " << round
                    << ": secure aggregation failed, no update: "

@@ -15,7 +15,10 @@ namespace {
 
 using Request = v1::SecureAggregationRequest;
 using Response = v1::SecureAggregationResponse;
+using secagg::AppendWords;
+using secagg::BytesOf;
 using secagg::Key;
+using secagg::KeyOf;
 
 struct ClientState {
   secagg::KeyPair cipher;
@@ -25,28 +28,9 @@ struct ClientState {
   std::vector<Key> key_shares;
 };
 
-Key KeyOf(const std::string& bytes) {
-  Key key{};
-  std::copy_n(bytes.data(), std::min(bytes.size(), key.size()), key.begin());
-  return key;
-}
-
-std::string BytesOf(const Key& key) {
-  return std::string(reinterpret_cast<const char*>(key.data()), key.size());
-}
-
 std::string Associated(int64_t round, int64_t from, int64_t to) {
   return absl::StrCat("descent secagg v1 round ", round, " share from ", from,
                       " to ", to);
-}
-
-void AppendWords(absl::Span<const uint32_t> words, std::string* out) {
-  for (uint32_t w : words) {
-    const char bytes[4] = {static_cast<char>(w), static_cast<char>(w >> 8),
-                           static_cast<char>(w >> 16),
-                           static_cast<char>(w >> 24)};
-    out->append(bytes, 4);
-  }
 }
 
 // The first response's failure, if any shard's round failed.

@@ -102,22 +102,32 @@ absl::StatusOr<Key> AgreeKey(const Key& secret_key, const Key& peer_public_key,
 void AddMask(const Key& seed, int64_t round, int64_t first, int sign,
              absl::Span<uint32_t> out) {
   EnsureInit();
-  if (out.empty()) return;
-  constexpr int64_t kWordsPerBlock = 64 / 4;
-  const int64_t skip = first % kWordsPerBlock;
-  std::vector<uint32_t> stream(out.size() + skip, 0);
+  constexpr size_t kWordsPerBlock = 64 / 4;
+  // The keystream 4 KiB at a time, on the stack: no allocation per mask.
+  constexpr size_t kChunkBlocks = 64;
+  constexpr size_t kChunkWords = kChunkBlocks * kWordsPerBlock;
   uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
   for (int i = 0; i < 8; ++i) nonce[i] = static_cast<uint8_t>(round >> (8 * i));
-  uint8_t* bytes = reinterpret_cast<uint8_t*>(stream.data());
-  crypto_stream_chacha20_ietf_xor_ic(
-      bytes, bytes, stream.size() * sizeof(uint32_t), nonce,
-      static_cast<uint32_t>(first / kWordsPerBlock), seed.data());
-  for (size_t i = 0; i < out.size(); ++i) {
+  uint8_t bytes[4 * kChunkWords];
+  uint32_t words[kChunkWords];
+  auto block = static_cast<uint32_t>(first / kWordsPerBlock);
+  size_t skip = static_cast<size_t>(first) % kWordsPerBlock;
+  for (size_t done = 0; done < out.size();) {
+    const size_t n = std::min(kChunkWords, out.size() - done + skip);
+    std::memset(bytes, 0, 4 * n);
+    crypto_stream_chacha20_ietf_xor_ic(bytes, bytes, 4 * n, nonce, block,
+                                       seed.data());
     // Little-endian words, whatever the host.
-    const uint8_t* w = bytes + 4 * (i + skip);
-    const uint32_t word = uint32_t{w[0]} | uint32_t{w[1]} << 8 |
-                          uint32_t{w[2]} << 16 | uint32_t{w[3]} << 24;
-    out[i] = sign > 0 ? out[i] + word : out[i] - word;
+    ReadWords(absl::string_view(reinterpret_cast<const char*>(bytes) + 4 * skip,
+                                4 * (n - skip)),
+              absl::MakeSpan(words, n - skip));
+    for (size_t i = 0; i < n - skip; ++i) {
+      out[done + i] =
+          sign > 0 ? out[done + i] + words[i] : out[done + i] - words[i];
+    }
+    done += n - skip;
+    block += kChunkBlocks;
+    skip = 0;
   }
 }
 
@@ -202,6 +212,33 @@ absl::StatusOr<std::string> Open(const Key& key, absl::string_view sealed,
   }
   plaintext.resize(length);
   return plaintext;
+}
+
+Key KeyOf(absl::string_view bytes) {
+  Key key{};
+  std::copy_n(bytes.data(), std::min(bytes.size(), key.size()), key.begin());
+  return key;
+}
+
+std::string BytesOf(const Key& key) {
+  return std::string(reinterpret_cast<const char*>(key.data()), key.size());
+}
+
+void AppendWords(absl::Span<const uint32_t> words, std::string* out) {
+  for (uint32_t w : words) {
+    const char bytes[4] = {static_cast<char>(w), static_cast<char>(w >> 8),
+                           static_cast<char>(w >> 16),
+                           static_cast<char>(w >> 24)};
+    out->append(bytes, 4);
+  }
+}
+
+void ReadWords(absl::string_view bytes, absl::Span<uint32_t> out) {
+  const auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
+  for (size_t i = 0; i < out.size(); ++i, b += 4) {
+    out[i] = uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 |
+             uint32_t{b[3]} << 24;
+  }
 }
 
 int Threshold(double fraction, int n) {

@@ -108,6 +108,15 @@ std::string Seal(const Key& key, absl::string_view plaintext,
 absl::StatusOr<std::string> Open(const Key& key, absl::string_view sealed,
                                  absl::string_view associated);
 
+// On the wire (ps.proto SecureClientMessage): a key as its 32 bytes (a
+// shorter string is zero-filled), and words of Z_(2^32) as 4 little-endian
+// bytes each.
+Key KeyOf(absl::string_view bytes);
+std::string BytesOf(const Key& key);
+void AppendWords(absl::Span<const uint32_t> words, std::string* out);
+// Reads out.size() words from `bytes` (at least 4 out.size() long).
+void ReadWords(absl::string_view bytes, absl::Span<uint32_t> out);
+
 // Shares needed of n: floor(fraction n) + 1, at most n.
 int Threshold(double fraction, int n);
 

@@ -33,12 +33,6 @@ const char* PhaseName(int phase) {
   return "unknown";
 }
 
-secagg::Key KeyOf(const std::string& bytes) {
-  secagg::Key key;
-  std::copy_n(bytes.data(), key.size(), key.begin());
-  return key;
-}
-
 }  // namespace
 
 SecureAggregator::SecureAggregator(SecureAggregatorOptions options,
@@ -303,13 +297,8 @@ absl::Status SecureAggregator::AddLocked(int32_t worker,
       }
       std::vector<uint32_t> words(options_.size + 2);
       for (const v1::SecureClientMessage& c : request.clients()) {
-        const auto* b =
-            reinterpret_cast<const uint8_t*>(c.masked_input().data());
-        for (size_t i = 0; i < words.size(); ++i, b += 4) {
-          words[i] = uint32_t{b[0]} | uint32_t{b[1]} << 8 |
-                     uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
-          sum_[i] += words[i];
-        }
+        secagg::ReadWords(c.masked_input(), absl::MakeSpan(words));
+        for (size_t i = 0; i < words.size(); ++i) sum_[i] += words[i];
         if (options_.on_masked_input)
           options_.on_masked_input(c.client(), words);
         u3_.insert(c.client());
@@ -347,7 +336,7 @@ absl::Status SecureAggregator::AddLocked(int32_t worker,
         for (const v1::RevealedShare& r : c.revealed()) {
           Shares& s = revealed_[r.owner()];
           s.xs.push_back(static_cast<uint8_t>(XOf(c.client())));
-          s.shares.push_back(KeyOf(r.share()));
+          s.shares.push_back(secagg::KeyOf(r.share()));
         }
         revealers_.insert(c.client());
       }
@@ -456,7 +445,8 @@ absl::StatusOr<SecureSum> SecureAggregator::UnmaskLocked() {
       secagg::AddMask(secret, round_, options_.num_parameters, -1, tail);
       continue;
     }
-    if (secagg::PublicKeyOf(secret) != KeyOf(keys_[owner].mask_public_key())) {
+    if (secagg::PublicKeyOf(secret) !=
+        secagg::KeyOf(keys_[owner].mask_public_key())) {
       return absl::FailedPreconditionError(
           absl::StrCat("round ", round_, ": the shares of client ", owner,
                        "'s mask key do not rebuild it"));
@@ -464,7 +454,7 @@ absl::StatusOr<SecureSum> SecureAggregator::UnmaskLocked() {
     for (int64_t u : u3_) {
       ASSIGN_OR_RETURN(
           const secagg::Key key,
-          secagg::AgreeKey(secret, KeyOf(keys_[u].mask_public_key()),
+          secagg::AgreeKey(secret, secagg::KeyOf(keys_[u].mask_public_key()),
                            secagg::kMaskPurpose, round_, owner, u));
       // u added sign(u, owner) PRG(key): +1 if u < owner.
       const int sign = u < owner ? -1 : 1;

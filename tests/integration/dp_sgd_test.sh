@@ -15,6 +15,7 @@
 #   5. Bad settings (a budget below one epoch too): exit 2 naming the field.
 source "$(dirname "$0")/lib.sh"
 MLP="$SOURCE_DIR/examples/fashion_mnist_mlp.textproto"
+FED="$MLP"  # for fed (lib.sh)
 images="$(sed -n 's/^ *train_images: "\(.*\)"$/\1/p' "$MLP")"
 [[ -r "$images" ]] || fail "$images not installed (scripts/setup.sh installs it)"
 SHORT=(--set data.idx.max_train_examples=10000
@@ -23,13 +24,6 @@ SHORT=(--set data.idx.max_train_examples=10000
   --set train.eval_every_steps=0 --set optimizer.sgd.learning_rate=0.1)
 DP=(--set privacy.clip_norm=1 --set privacy.noise_multiplier=1.1)
 
-job() {
-  local name="$1"
-  shift
-  timeout 240 "$DESCENT" local --config "$MLP" --output_dir "$WORK/$name" \
-    "${SHORT[@]}" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" ||
-    fail "$name: exit $?: $(tail -5 "$WORK/$name.stderr")"
-}
 privacy_field() {
   /usr/bin/python3 -c 'import json, sys
 p = json.load(open(sys.argv[1])).get("privacy", {})
@@ -38,7 +32,7 @@ print(p.get(sys.argv[2], ""))' "$WORK/$1/summary.json" "$2"
 accuracy() { json_field "$WORK/$1/summary.json" test_accuracy; }
 
 # 1. What DP-SGD spends.
-job dp "${DP[@]}"
+fed dp "${DP[@]}"
 [[ "$(privacy_field dp rounds)" == 40 ]] || fail "steps $(privacy_field dp rounds)"
 [[ "$(privacy_field dp sampling_rate)" == 0.0256 ]] || fail "q $(privacy_field dp sampling_rate)"
 expected="$("$DESCENT" privacy --sampling_rate 0.0256 --steps 40 --delta 1e-5 \
@@ -52,15 +46,15 @@ grep -q "DP-SGD: epsilon" "$WORK/dp/logs/coordinator.log" || fail "the spending 
 at_least "$(accuracy dp)" 0.4 || fail "DP-SGD learned nothing: $(accuracy dp)"
 
 # 2. Per-example clipping.
-job plain
-job clipped --set privacy.clip_norm=1e-6 --set privacy.noise_multiplier=0
+fed plain
+fed clipped --set privacy.clip_norm=1e-6 --set privacy.noise_multiplier=0
 at_least "$(accuracy plain)" 0.6 || fail "plain: $(accuracy plain)"
 at_least 0.3 "$(accuracy clipped)" || fail "clipped to 1e-6, the model still moved: $(accuracy clipped)"
 echo "test accuracy: plain $(accuracy plain), DP-SGD (z 1.1, epsilon $got) $(accuracy dp), clipped to 1e-6 $(accuracy clipped)"
 
 # 3. Seeded noise.
-job dp_again "${DP[@]}"
-job dp_other "${DP[@]}" --set privacy.noise_seed=7
+fed dp_again "${DP[@]}"
+fed dp_other "${DP[@]}" --set privacy.noise_seed=7
 [[ "$(model_tensors "$WORK/dp")" == "$(model_tensors "$WORK/dp_again")" ]] ||
   fail "the same noise seed gave another model"
 [[ "$(model_tensors "$WORK/dp")" != "$(model_tensors "$WORK/dp_other")" ]] ||
@@ -68,7 +62,7 @@ job dp_other "${DP[@]}" --set privacy.noise_seed=7
 
 # 4. A budget: epsilon 3 allows 264 steps, so 10 epochs become 6 (240
 # steps), the last within budget.
-job budget "${DP[@]}" --set train.epochs=10 --set privacy.target_epsilon=3
+fed budget "${DP[@]}" --set train.epochs=10 --set privacy.target_epsilon=3
 [[ "$(privacy_field budget budget_rounds)" == 264 ]] || fail "budget $(privacy_field budget budget_rounds)"
 [[ "$(privacy_field budget rounds)" == 240 ]] || fail "budget: $(privacy_field budget rounds) steps"
 at_least 3 "$(privacy_field budget epsilon)" || fail "budget: spent $(privacy_field budget epsilon)"

@@ -9,7 +9,8 @@
 #   2. Each client sends its masked update: bytes pushed are at least
 #      rounds x clients x 4P (plain: rounds x workers x 4P exactly).
 #   3. 4 of 10 clients dropping after sharing keys (n - t): every round
-#      unmasks the other 6, and the model trains.
+#      unmasks the other 6, and the model trains. Values beyond clip_range
+#      are clamped, and the workers log it.
 #   4. 5 dropping: every round fails cleanly (no update, update norm 0),
 #      the shards log why, the coordinator's descent_federated_secure_*
 #      metrics count it, and the job still succeeds.
@@ -70,6 +71,12 @@ all_equal "$(col secure_clients drop4)" 6 || fail "drop4: secure_clients $(col s
 all_equal "$(col secure_dropped drop4)" 4 || fail "drop4: secure_dropped $(col secure_dropped drop4 | tr '\n' ' ')"
 all_equal "$(col participants drop4)" 6 || fail "drop4: participants $(col participants drop4 | tr '\n' ' ')"
 at_least "$(accuracy drop4)" 0.6 || fail "drop4: accuracy $(accuracy drop4)"
+
+# A clip range the updates exceed: clamped, and the workers say so.
+fed clamped "${SECURE[@]}" --set federated.rounds=2 \
+  --set federated.secure_aggregation.clip_range=1e-4
+grep -q "were outside federated.secure_aggregation.clip_range (0.0001) and were clamped" \
+  "$WORK/clamped/logs/worker-0.log" || fail "clamping is not logged"
 
 # 4. One more: every round fails, cleanly.
 # The coordinator's metrics say so.

@@ -44,6 +44,14 @@ TEST(SecureAggregationTest, MasksAreOneStreamByGlobalCoordinateAndCancel) {
   AddMask(seed, 7, 37, +1, absl::MakeSpan(right));
   for (int i = 0; i < 37; ++i) EXPECT_EQ(whole[i], left[i]);
   for (int i = 0; i < 63; ++i) EXPECT_EQ(whole[37 + i], right[i]);
+  // Across the 4 KiB pieces the stream is made in, and from odd offsets.
+  std::vector<uint32_t> long_whole(5000, 0), head(1501, 0), tail(3499, 0);
+  AddMask(seed, 7, 3, +1, absl::MakeSpan(long_whole));
+  AddMask(seed, 7, 3, +1, absl::MakeSpan(head));
+  AddMask(seed, 7, 1504, +1, absl::MakeSpan(tail));
+  for (int i = 0; i < 1501; ++i) ASSERT_EQ(long_whole[i], head[i]) << i;
+  for (int i = 0; i < 3499; ++i) ASSERT_EQ(long_whole[1501 + i], tail[i]) << i;
+  for (int i = 0; i < 97; ++i) ASSERT_EQ(long_whole[i], whole[3 + i]) << i;
   // Another round is another stream; +1 then -1 is nothing.
   std::vector<uint32_t> other(100, 0);
   AddMask(seed, 8, 0, +1, absl::MakeSpan(other));
